@@ -1,0 +1,436 @@
+/*
+ * gather, wait_any and task groups.
+ *
+ * A gather is a future with one waiter node per child. Children report in
+ * through those nodes; nothing polls. In fail-fast mode the first failure
+ * cancels the other children, and the gather completes when the last child
+ * has ended, so that when ax_gather() returns no child is still running.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+typedef struct gather gather;
+
+typedef struct gchild {
+    ax__waiter w;
+    gather *g;
+    ax_future *f;   /* not touched once done: its owner may free it */
+    bool is_task;
+    bool done;
+    bool cancelled; /* this gather already passed a cancel on */
+} gchild;
+
+struct gather {
+    ax_future fut; /* first: a gather is a future */
+    gchild *ch;
+    size_t n, remaining;
+    void **results;
+    int *errors;
+    int flags;
+    int err;        /* the gather's status so far */
+    size_t err_idx; /* collect mode: argument index of err */
+    bool cancelled;
+    bool free_when_done;
+};
+
+static void gather_destroy(gather *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        ax_future *f = g->ch[i].f;
+        ax__waiter_remove(f, &g->ch[i].w);
+        if (g->ch[i].is_task)
+            ax__task_release((ax_task *)f);
+    }
+    ax__future_untrack(g->fut.loop, &g->fut);
+    free(g->ch);
+    free(g);
+}
+
+static void gather_cancel_children(gather *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        if (!g->ch[i].done && !g->ch[i].cancelled) {
+            g->ch[i].cancelled = true;
+            ax_cancel_future(g->ch[i].f);
+        }
+}
+
+static void gather_finish(gather *g)
+{
+    int status = g->cancelled ? AX_ECANCELED : g->err;
+
+    ax__future_complete(&g->fut, status, status ? NULL : (void *)g->results);
+    if (g->free_when_done)
+        gather_destroy(g);
+}
+
+static void child_done(gather *g, size_t i)
+{
+    ax_future *f = g->ch[i].f;
+
+    g->ch[i].done = true;
+    f->retrieved = true;
+    if (g->results && f->status == 0)
+        g->results[i] = f->value;
+    if (g->errors)
+        g->errors[i] = f->status;
+    if (f->status) {
+        if (g->flags == AX_GATHER_COLLECT) {
+            if (!g->err || i < g->err_idx) {
+                g->err = f->status;
+                g->err_idx = i;
+            }
+        } else if (!g->err) {
+            g->err = f->status;
+            gather_cancel_children(g);
+        }
+    }
+    if (--g->remaining == 0)
+        gather_finish(g);
+}
+
+static void child_fire(ax__waiter *w, ax_future *f)
+{
+    gchild *c = (gchild *)w;
+    (void)f;
+    child_done(c->g, (size_t)(c - c->g->ch));
+}
+
+int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
+                    void **results, int *errors, int flags)
+{
+    ax_loop *L = ax__tls_loop;
+    gather *g;
+    size_t i;
+    int rc = 0;
+
+    if (!out || (n && !futs) ||
+        (flags != AX_GATHER_FAIL_FAST && flags != AX_GATHER_COLLECT))
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    /* Validate everything before taking anything, marking as we go so a
+     * duplicate is found in O(n). */
+    for (i = 0; i < n && !rc; i++) {
+        ax_future *f = futs[i];
+        if (!f || f->mark)
+            rc = AX_EINVAL;
+        else if (f->loop != L)
+            rc = AX_EWRONGLOOP;
+        else if (f->kind == AX__FUT_TASK &&
+                 (((ax_task *)f)->owned || ((ax_task *)f)->has_awaiter ||
+                  !((ax_task *)f)->has_handle))
+            rc = AX_EBUSY;
+        else
+            f->mark = true;
+    }
+    for (size_t j = 0; j < i; j++)
+        if (futs[j])
+            futs[j]->mark = false;
+    if (rc)
+        return rc;
+
+    g = calloc(1, sizeof *g);
+    if (!g)
+        return AX_ENOMEM;
+    g->ch = n ? calloc(n, sizeof *g->ch) : NULL;
+    if (n && !g->ch) {
+        free(g);
+        return AX_ENOMEM;
+    }
+    ax__future_init(&g->fut, L, AX__FUT_GATHER);
+    ax__future_track(L, &g->fut);
+    g->n = g->remaining = n;
+    g->results = results;
+    g->errors = errors;
+    g->flags = flags;
+    for (i = 0; i < n; i++) {
+        g->ch[i].g = g;
+        g->ch[i].f = futs[i];
+        g->ch[i].w.fire = child_fire;
+        g->ch[i].is_task = futs[i]->kind == AX__FUT_TASK;
+        if (g->ch[i].is_task)
+            ((ax_task *)futs[i])->owned = true;
+    }
+    /* Register every pending child before handling the done ones, so a
+     * fail-fast cancel triggered by a done child reaches all the rest. */
+    for (i = 0; i < n; i++)
+        if (!futs[i]->done)
+            ax__waiter_add(futs[i], &g->ch[i].w);
+    *out = &g->fut;
+    if (n == 0) {
+        gather_finish(g);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        if (futs[i]->done)
+            child_done(g, i);
+    return 0;
+}
+
+int ax__gather_cancel(ax_future *f)
+{
+    gather *g = (gather *)f;
+
+    g->cancelled = true;
+    gather_cancel_children(g);
+    return 0;
+}
+
+void ax__gather_free(ax_future *f)
+{
+    gather *g = (gather *)f;
+
+    if (f->done) {
+        gather_destroy(g);
+        return;
+    }
+    g->free_when_done = true;
+    ax__gather_cancel(f);
+}
+
+static int gather_wait(ax_future *const *futs, size_t n, void **results,
+                       int *errors, int flags)
+{
+    ax_task *t = ax__current();
+    ax_future *g;
+    int rc;
+
+    if (!t)
+        return AX_ENOTTASK;
+    rc = ax_gather_start(&g, futs, n, results, errors, flags);
+    if (rc)
+        return rc;
+    rc = ax__await(t, g, -1, NULL);
+    ax_future_free(g);
+    return rc;
+}
+
+int ax_gather(ax_future *const *futs, size_t n, void **results)
+{
+    return gather_wait(futs, n, results, NULL, AX_GATHER_FAIL_FAST);
+}
+
+int ax_gather_all(ax_future *const *futs, size_t n, void **results,
+                  int *errors)
+{
+    return gather_wait(futs, n, results, errors, AX_GATHER_COLLECT);
+}
+
+/* ---- wait_any ----------------------------------------------------------- */
+
+static bool first_done(ax_future *const *futs, size_t n, size_t *index)
+{
+    for (size_t i = 0; i < n; i++)
+        if (futs[i]->done) {
+            *index = i;
+            return true;
+        }
+    return false;
+}
+
+int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
+                size_t *index)
+{
+    ax_task *t = ax__current();
+    ax__waiter small[8], *w;
+    int64_t ns = -1;
+    ax_loop *L;
+    int rc;
+
+    if (!futs || !n || !index || isnan(timeout))
+        return AX_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!futs[i])
+            return AX_EINVAL;
+    if (!t)
+        return AX_ENOTTASK;
+    L = t->loop;
+    for (size_t i = 0; i < n; i++)
+        if (futs[i]->loop != L)
+            return AX_EWRONGLOOP;
+    if (timeout >= 0 && (rc = ax__seconds_to_ns(timeout, &ns)))
+        return rc;
+    if (first_done(futs, n, index))
+        return 0;
+    if (ns == 0)
+        return AX_ETIMEDOUT;
+    w = n <= 8 ? small : calloc(n, sizeof *w);
+    if (!w)
+        return AX_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        w[i] = (ax__waiter){.fire = ax__waiter_wake_task, .task = t};
+        ax__waiter_add(futs[i], &w[i]);
+    }
+    if (ns > 0) {
+        t->timer.status = AX_ETIMEDOUT;
+        ax__timer_add(L, &t->timer, ax__now(L) + ns);
+    }
+    for (size_t i = 0; i < n; i++)
+        futs[i]->nawait++;
+    rc = ax__suspend(t, "waiting for any", futs[0]);
+    for (size_t i = 0; i < n; i++)
+        futs[i]->nawait--;
+    ax__timer_del(L, &t->timer);
+    for (size_t i = 0; i < n; i++)
+        ax__waiter_remove(futs[i], &w[i]);
+    if (w != small)
+        free(w);
+    if (first_done(futs, n, index)) {
+        if (rc == AX_ECANCELED)
+            t->cancel_pending = true;
+        return 0;
+    }
+    return rc ? rc : AX_ECANCELED;
+}
+
+/* ---- task groups -------------------------------------------------------- */
+
+static void group_child_fire(ax__waiter *w, ax_future *f)
+{
+    ax_group *g = (ax_group *)w->task; /* the node's task slot holds g */
+
+    if (f->status && f->status != AX_ECANCELED && !g->first_err) {
+        g->first_err = f->status;
+        for (size_t i = 0; i < g->n; i++)
+            if (!g->tasks[i]->fut.done)
+                ax__task_cancel(g->tasks[i]);
+    }
+    f->retrieved = true;
+    if (--g->remaining == 0 && g->waiting)
+        ax__wake(g->owner, 0);
+}
+
+int ax_group_new(ax_group **out)
+{
+    ax_task *t = ax__current();
+    ax_group *g;
+
+    if (!out)
+        return AX_EINVAL;
+    if (!t)
+        return AX_ENOTTASK;
+    g = calloc(1, sizeof *g);
+    if (!g)
+        return AX_ENOMEM;
+    g->loop = t->loop;
+    g->owner = t;
+    g->lnext = t->loop->groups;
+    if (g->lnext)
+        g->lnext->lprev = g;
+    t->loop->groups = g;
+    *out = g;
+    return 0;
+}
+
+int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn, void *arg)
+{
+    ax_task *t;
+    int rc;
+
+    if (!g || !fn)
+        return AX_EINVAL;
+    if (g->waited)
+        return AX_EBUSY;
+    if (g->first_err)
+        return AX_ECANCELED;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 8;
+        ax_task **ts = realloc(g->tasks, cap * sizeof *ts);
+        ax__waiter *ws;
+        if (!ts)
+            return AX_ENOMEM;
+        g->tasks = ts;
+        /* Waiter nodes are linked into futures by address; growing the
+         * array must move them, so unlink, grow, relink. */
+        for (size_t i = 0; i < g->n; i++)
+            ax__waiter_remove(&g->tasks[i]->fut, &g->waiters[i]);
+        ws = realloc(g->waiters, cap * sizeof *ws);
+        if (ws)
+            g->waiters = ws;
+        for (size_t i = 0; i < g->n; i++)
+            if (!g->tasks[i]->fut.done)
+                ax__waiter_add(&g->tasks[i]->fut, &g->waiters[i]);
+        if (!ws)
+            return AX_ENOMEM;
+        g->cap = cap;
+    }
+    rc = ax_spawn(&t, fn, arg);
+    if (rc)
+        return rc;
+    t->owned = true;
+    g->tasks[g->n] = t;
+    g->waiters[g->n] = (ax__waiter){.fire = group_child_fire,
+                                    .task = (ax_task *)g};
+    ax__waiter_add(&t->fut, &g->waiters[g->n]);
+    g->n++;
+    g->remaining++;
+    if (out)
+        *out = t;
+    return 0;
+}
+
+int ax_group_wait(ax_group *g)
+{
+    ax_task *t = ax__current();
+    bool cancelled = false;
+
+    if (!g)
+        return AX_EINVAL;
+    if (!t)
+        return AX_ENOTTASK;
+    if (g->waited || g->waiting || t != g->owner)
+        return AX_EBUSY;
+    g->waiting = true;
+    while (g->remaining) {
+        int rc = ax__suspend(t, "waiting for its group", g);
+        if (rc == AX_ECANCELED && !cancelled) {
+            cancelled = true;
+            t->shielded = true;
+            for (size_t i = 0; i < g->n; i++)
+                if (!g->tasks[i]->fut.done)
+                    ax__task_cancel(g->tasks[i]);
+        }
+    }
+    if (cancelled)
+        t->shielded = false;
+    g->waiting = false;
+    g->waited = true;
+    return cancelled ? AX_ECANCELED : g->first_err;
+}
+
+int ax_group_free(ax_group *g)
+{
+    int rc;
+
+    if (!g)
+        return AX_EINVAL;
+    rc = g->waited ? 0 : AX_EBUSY;
+    ax__group_teardown(g);
+    return rc;
+}
+
+/* Also used at loop teardown for groups nobody freed. */
+void ax__group_teardown(ax_group *g)
+{
+    ax_loop *L = g->loop;
+
+    for (size_t i = 0; i < g->n; i++) {
+        ax_task *t = g->tasks[i];
+        ax__waiter_remove(&t->fut, &g->waiters[i]);
+        if (!t->fut.done)
+            ax__task_cancel(t);
+        ax__task_release(t); /* a running one frees itself when done */
+    }
+    if (g->lprev)
+        g->lprev->lnext = g->lnext;
+    else
+        L->groups = g->lnext;
+    if (g->lnext)
+        g->lnext->lprev = g->lprev;
+    free(g->tasks);
+    free(g->waiters);
+    free(g);
+}

@@ -1,0 +1,24 @@
+/**
+ * @file axon.h
+ * @brief axon: asyncio's model in C — loops, stackful tasks, futures, await,
+ * gather — on libevent.
+ *
+ * Include this one header; link with `pkg-config --cflags --libs axon`.
+ * Start with ax_run() (loop.h) and ax_spawn() (task.h).
+ */
+#ifndef AXON_H
+#define AXON_H
+
+#include "axon/common.h"
+#include "axon/error.h"
+#include "axon/loop.h"
+#include "axon/task.h"
+#include "axon/future.h"
+#include "axon/time.h"
+#include "axon/gather.h"
+
+#define AXON_VERSION_MAJOR 0
+#define AXON_VERSION_MINOR 1
+#define AXON_VERSION_PATCH 0
+
+#endif

@@ -1,0 +1,66 @@
+/**
+ * @file axon/error.h
+ * @brief Error codes.
+ *
+ * Every axon function that can fail returns 0 on success or a negative
+ * `AX_E*` code. Where a POSIX errno fits, the code is its negation
+ * (`AX_EINVAL == -EINVAL`), so codes from the kernel pass through unchanged;
+ * axon's own conditions live in a reserved range below -4000. errno is never
+ * the error channel. A task may fail with any negative code of its own
+ * choosing; ax_strerror() names the ones it knows and says "unknown error"
+ * for the rest.
+ */
+#ifndef AXON_ERROR_H
+#define AXON_ERROR_H
+
+#include <errno.h>
+
+#include "axon/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One list generates the enum, ax_strerror() and ax_err_name(). */
+#define AX_ERRNO_MAP(X)                                                       \
+    X(EINVAL, -EINVAL, "invalid argument")                                    \
+    X(ENOMEM, -ENOMEM, "out of memory")                                       \
+    X(ECANCELED, -ECANCELED, "operation canceled")                            \
+    X(ETIMEDOUT, -ETIMEDOUT, "operation timed out")                           \
+    X(EAGAIN, -EAGAIN, "resource temporarily unavailable")                    \
+    X(EBUSY, -EBUSY, "already awaited or owned by someone else")              \
+    X(EDEADLK, -EDEADLK, "would deadlock")                                    \
+    X(EALREADY, -EALREADY, "already done")                                    \
+    X(ESRCH, -ESRCH, "no such task or actor")                                 \
+    X(EPERM, -EPERM, "operation not permitted here")                          \
+    X(ENOTTASK, -4001, "must be called from inside a task")                   \
+    X(EPENDING, -4002, "not done yet")                                        \
+    X(EWRONGLOOP, -4003, "object belongs to another loop")
+
+/** The error codes. All are negative; 0 means success. */
+typedef enum ax_errno {
+#define AX__ERR_ENUM(name, value, text) AX_##name = (value),
+    AX_ERRNO_MAP(AX__ERR_ENUM)
+#undef AX__ERR_ENUM
+    AX_OK = 0
+} ax_errno;
+
+/**
+ * Describe an error code.
+ * @param code any value returned by axon, or a task's own failure code.
+ * @return a static string, never NULL ("success" for 0, "unknown error" for
+ *         codes axon does not know). Any thread.
+ */
+AX_EXTERN const char *ax_strerror(int code);
+
+/**
+ * The symbolic name of an error code ("AX_EINVAL").
+ * @return a static string, never NULL ("AX_OK" for 0, "AX_E?" if unknown).
+ *         Any thread.
+ */
+AX_EXTERN const char *ax_err_name(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,130 @@
+/**
+ * @file axon/future.h
+ * @brief Futures, await and cancel.
+ *
+ * A future is a one-shot slot: pending, then done with either a result
+ * (`void *`) or an error (a negative code, AX_ECANCELED when cancelled).
+ * Completing it wakes every task awaiting it and runs its done callbacks.
+ *
+ * Every task has a future (ax_task_future()); ax_gather_start() returns one.
+ * ax_await() and ax_cancel() accept an `ax_task *` or an `ax_future *`.
+ *
+ * Ownership: a future made by ax_future_new() belongs to its maker, who frees
+ * it with ax_future_free() once nobody awaits it. Awaiting a future does not
+ * consume it (many tasks may await one future); awaiting a *task* consumes
+ * the task's handle (see task.h).
+ *
+ * Thread: a future belongs to the loop that made it; call these on that
+ * loop's thread. (Completing from other loops comes with the multi-loop
+ * runtime.)
+ */
+#ifndef AXON_FUTURE_H
+#define AXON_FUTURE_H
+
+#include <stdbool.h>
+
+#include "axon/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Make a pending future on the current loop.
+ * @return 0; AX_EINVAL if @p out is NULL; AX_EPERM outside a loop;
+ *         AX_ENOMEM.
+ */
+AX_EXTERN int ax_future_new(ax_future **out);
+
+/**
+ * Free a future made by ax_future_new() or ax_gather_start().
+ * A pending gather future is cancelled first (its children with it) and
+ * freed when they have ended.
+ * @return 0; AX_EINVAL for NULL or a task's future (tasks are released by
+ *         awaiting or detaching them); AX_EBUSY if tasks are still awaiting
+ *         it (nothing is freed).
+ */
+AX_EXTERN int ax_future_free(ax_future *f);
+
+/**
+ * Complete @p f with a result and wake its awaiters.
+ * @return 0; AX_EINVAL for NULL or a task's future; AX_EALREADY if @p f is
+ *         already done (the first completion stands).
+ */
+AX_EXTERN int ax_future_set_result(ax_future *f, void *value);
+
+/**
+ * Complete @p f with an error and wake its awaiters.
+ * @param code a negative code.
+ * @return 0; AX_EINVAL for NULL, a task's future or @p code >= 0;
+ *         AX_EALREADY if already done.
+ */
+AX_EXTERN int ax_future_set_error(ax_future *f, int code);
+
+/** Whether @p f is done (false for NULL). */
+AX_EXTERN bool ax_future_done(const ax_future *f);
+
+/**
+ * Read a done future without waiting.
+ * @return its status (0 or its error); AX_EPENDING if not done; AX_EINVAL
+ *         for NULL. @p value (may be NULL) receives the result on 0.
+ */
+AX_EXTERN int ax_future_result(const ax_future *f, void **value);
+
+/** A done callback: runs on the future's loop, must not suspend. */
+typedef void (*ax_done_fn)(ax_future *f, void *arg);
+
+/**
+ * Call cb(f, arg) once @p f is done, in the order callbacks were added.
+ * If @p f is already done, cb runs before this call returns.
+ * The callback may free @p f if it owns it; while tasks still await @p f
+ * that free returns AX_EBUSY and the future stays.
+ * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_ENOMEM.
+ */
+AX_EXTERN int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg);
+
+/**
+ * Suspend the current task until @p f is done.
+ * If @p f is a task's future, this awaits the task (and consumes its handle,
+ * see task.h); if the awaiting task is cancelled meanwhile, the cancellation
+ * is passed on to the awaited task, which is then waited for, and the call
+ * returns AX_ECANCELED (as asyncio does).
+ *
+ * @param result may be NULL; receives the result when the return is 0.
+ * @return 0; the future's error (the task's own failure code,
+ *         AX_ECANCELED, AX_ETIMEDOUT, ...); AX_ECANCELED if the awaiting
+ *         task was cancelled; AX_EINVAL for NULL; AX_ENOTTASK outside a
+ *         task; AX_EDEADLK if a task awaits itself; AX_EBUSY if the task is
+ *         already awaited by another task, or owned by a gather or group;
+ *         AX_EWRONGLOOP if @p f belongs to another loop.
+ * Suspends: yes, unless @p f is already done.
+ */
+AX_EXTERN int ax_await_future(ax_future *f, void **result);
+
+/**
+ * Cancel: for a task, request its cancellation (see task.h); for a gather
+ * future, cancel its children; for a plain future, complete it with
+ * AX_ECANCELED.
+ * @return 0; AX_EALREADY if it is already done; AX_EINVAL for NULL.
+ * Suspends: no.
+ */
+AX_EXTERN int ax_cancel_future(ax_future *f);
+
+#ifndef AX_NO_GENERIC
+/** The future of a task, or the future itself. */
+#define AX_FUTURE(x)                                                          \
+    _Generic((x), ax_task *: ax_task_future, ax_future *: ax__future_id)(x)
+/** Await a task or a future; see ax_await_future(). */
+#define ax_await(x, result) ax_await_future(AX_FUTURE(x), (result))
+/** Cancel a task or a future; see ax_cancel_future(). */
+#define ax_cancel(x) ax_cancel_future(AX_FUTURE(x))
+#endif
+
+/* Identity, used by AX_FUTURE. Not for direct use. */
+static inline ax_future *ax__future_id(ax_future *f) { return f; }
+AX_EXTERN ax_future *ax_task_future(ax_task *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

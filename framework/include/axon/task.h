@@ -1,0 +1,130 @@
+/**
+ * @file axon/task.h
+ * @brief Tasks: stackful coroutines (asyncio.create_task).
+ *
+ * A task runs a plain C function on its own mmap'd stack with a guard page
+ * below it. ax_spawn() queues the task on the current loop; it does not run
+ * until the spawner suspends (the seed's "control is still in main's hands").
+ *
+ * Ownership, like a thread's: the handle that ax_spawn() returns must be
+ * given up exactly once, either by awaiting the task (ax_await(), or passing
+ * it to ax_gather(), which awaits it for you) or by ax_task_detach(). After
+ * a successful await the handle is gone. A handle neither awaited nor
+ * detached by the time the loop ends is reported with the task's name.
+ *
+ * Cancellation (ax_cancel()) is cooperative, as in asyncio: the task's next
+ * suspension (or the current one) returns AX_ECANCELED once. The task may
+ * then clean up, even suspending again to do so, and return. A task that was
+ * asked to cancel ends as AX_ECANCELED unless it fails with its own code.
+ * The body always starts: a task cancelled before it first ran sees
+ * AX_ECANCELED at its first suspension, so it can still free its argument.
+ *
+ * A stack overflow hits the guard page; the process then dies with a message
+ * naming the task (a signal handler on an alternate stack), rather than
+ * corrupting memory.
+ *
+ * Thread: every function here must be called on the thread of the loop that
+ * owns the task.
+ */
+#ifndef AXON_TASK_H
+#define AXON_TASK_H
+
+#include <stdbool.h>
+
+#include "axon/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Longest task name kept (longer names are truncated). */
+#define AX_TASK_NAME_MAX 31
+
+/** Per-task options for ax_spawn_ex(). Zero-initialise. */
+typedef struct ax_task_opts {
+    /** Stack size in bytes; 0 means the loop's default. Rounded up to whole
+     *  pages and to at least AX_MIN_STACK_SIZE. */
+    size_t stack_size;
+    /** Name for reports and ax_dump_tasks(); copied; NULL means "task-ID". */
+    const char *name;
+} ax_task_opts;
+
+/**
+ * Create a task running fn(arg) on the current loop and queue it behind the
+ * tasks already ready. It starts when the caller next suspends.
+ *
+ * @param out  receives the handle; pass NULL to spawn detached.
+ * @param fn   the body; must not be NULL.
+ * @param arg  passed to @p fn; the caller and the body agree who frees it.
+ * @return 0; AX_EINVAL if @p fn is NULL; AX_EPERM outside a loop;
+ *         AX_ENOMEM if no stack or task could be allocated (*out untouched).
+ * Suspends: no. Thread: a loop's thread (from a task, or from a callback).
+ */
+AX_EXTERN int ax_spawn(ax_task **out, ax_task_fn fn, void *arg);
+
+/**
+ * ax_spawn() with options (@p opts may be NULL).
+ * @return as ax_spawn(); AX_EINVAL also for a stack size above 1 GiB.
+ */
+AX_EXTERN int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
+                          const ax_task_opts *opts);
+
+/**
+ * Give up the handle: the task keeps running and frees itself when it ends.
+ * If it fails, the failure is reported (nobody can retrieve it).
+ * @return 0; AX_EINVAL if @p t is NULL; AX_EBUSY if a task is awaiting it
+ *         or a gather or group owns it.
+ */
+AX_EXTERN int ax_task_detach(ax_task *t);
+
+/**
+ * Mark the current task as failed with @p code; return the result of this
+ * call from the body: `return ax_task_fail(AX_ETIMEDOUT);`.
+ * @param code a negative error code (axon's or your own).
+ * @return NULL, always. Outside a task, or with code >= 0, nothing is
+ *         recorded (a debug build logs the misuse) and the task would
+ *         end normally.
+ */
+AX_EXTERN void *ax_task_fail(int code);
+
+/**
+ * Let every other ready task run once, then continue (asyncio.sleep(0)).
+ * @return 0; AX_ECANCELED if the task was cancelled; AX_ENOTTASK outside a
+ *         task. Suspends: yes.
+ */
+AX_EXTERN int ax_yield(void);
+
+/** The running task, or NULL outside a task. */
+AX_EXTERN ax_task *ax_task_self(void);
+
+/**
+ * Rename a task; @p name is copied (truncated to AX_TASK_NAME_MAX).
+ * @return 0; AX_EINVAL if either argument is NULL.
+ */
+AX_EXTERN int ax_task_set_name(ax_task *t, const char *name);
+
+/** The task's name ("" for NULL). Valid while the handle is. */
+AX_EXTERN const char *ax_task_name(const ax_task *t);
+
+/** The task's id, unique in the process, counting from 1 (0 for NULL). */
+AX_EXTERN uint64_t ax_task_id(const ax_task *t);
+
+/** Whether the task has ended (false for NULL). */
+AX_EXTERN bool ax_task_done(const ax_task *t);
+
+/**
+ * The outcome of a finished task without awaiting it and without giving up
+ * the handle (for tasks owned by a group, or after ax_wait_any()).
+ * @return the task's status as ax_await() would; AX_EPENDING if it has not
+ *         ended; AX_EINVAL for NULL.
+ */
+AX_EXTERN int ax_task_result(ax_task *t, void **result);
+
+/** The future that completes when @p t ends (for ax_gather() arrays and
+ *  ax_wait_any()). It lives as long as the task's handle does. */
+AX_EXTERN ax_future *ax_task_future(ax_task *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

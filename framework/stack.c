@@ -1,0 +1,274 @@
+/*
+ * Task stacks: mmap'd, with a PROT_NONE guard page below, pooled per loop,
+ * and the SIGSEGV handler that turns a guard-page hit into a message naming
+ * the task.
+ *
+ * Each guarded stack costs the kernel two memory maps (the guard and the
+ * stack cannot merge), and vm.max_map_count is 65530 by default. When
+ * mprotect() fails for that reason the stack is used without a guard page,
+ * counted in ax_loop_stats.stacks_unguarded and reported once, instead of
+ * refusing the task. Unguarded stacks merge with their neighbours, so a
+ * million of them fit.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(HAVE_VALGRIND) && HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#define AX_VG_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
+#define AX_VG_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#else
+#define AX_VG_REGISTER(lo, hi) 0u
+#define AX_VG_DEREGISTER(id) ((void)(id))
+#endif
+
+#ifdef AX_TESTING
+#define POOL_MAX 4 /* small, so the unmap path runs in the tests */
+#else
+#define POOL_MAX 1024
+#endif
+
+#define MAX_STACK ((size_t)1 << 30)
+
+size_t ax__stack_round(ax_loop *L, size_t size)
+{
+    if (size < AX_MIN_STACK_SIZE)
+        size = AX_MIN_STACK_SIZE;
+    return (size + L->page - 1) & ~(L->page - 1);
+}
+
+/* Guard pages stop while this many maps are still free, leaving room for
+ * malloc, libraries and the unguarded stacks (which merge with their
+ * neighbours and so hardly cost maps). */
+#define MAP_RESERVE 8192
+
+static long guard_budget = -1; /* guarded stacks allowed, process-wide */
+static long guarded_now;       /* atomic */
+static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
+
+static void read_map_limit(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+    long max = 65530;
+
+    if (f) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 65530;
+        fclose(f);
+    }
+    guard_budget = max > 2 * MAP_RESERVE ? (max - MAP_RESERVE) / 2 : 0;
+}
+
+static bool take_guard(void)
+{
+    pthread_once(&budget_once, read_map_limit);
+    if (__atomic_add_fetch(&guarded_now, 1, __ATOMIC_RELAXED) <= guard_budget)
+        return true;
+    __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
+    return false;
+}
+
+static void stack_unmap(ax__stack *s)
+{
+    if (s->guarded)
+        __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
+    AX_VG_DEREGISTER(s->vg_id);
+    munmap(s->map, s->maplen);
+}
+
+int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
+{
+    void *map;
+    size_t len;
+
+    if (size > MAX_STACK)
+        return AX_EINVAL;
+    size = ax__stack_round(L, size);
+    if (size == L->default_stack && L->npool) {
+        *out = L->pool[--L->npool];
+        L->st.stacks_pooled = L->npool;
+        return 0;
+    }
+    len = size + L->page;
+    map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
+               0);
+    if (map == MAP_FAILED)
+        return AX_ENOMEM;
+    out->map = map;
+    out->maplen = len;
+    out->guarded = take_guard();
+    if (out->guarded && mprotect(map, L->page, PROT_NONE) != 0) {
+        __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
+        out->guarded = false;
+    }
+    if (!out->guarded && L->st.stacks_unguarded++ == 0 && !L->warned_maps) {
+        L->warned_maps = true;
+        ax__report(L, "the kernel's map limit (vm.max_map_count) is near; "
+                      "new task stacks get no guard page");
+    }
+    out->vg_id = AX_VG_REGISTER((char *)map + L->page, (char *)map + len);
+    L->st.stacks_mapped++;
+    return 0;
+}
+
+void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
+{
+    if (size == L->default_stack && L->npool < POOL_MAX) {
+        if (L->npool == L->cappool) {
+            size_t cap = L->cappool ? L->cappool * 2 : 16;
+            ax__stack *p = realloc(L->pool, cap * sizeof *p);
+            if (p) {
+                L->pool = p;
+                L->cappool = cap;
+            }
+        }
+        if (L->npool < L->cappool) {
+            L->pool[L->npool++] = *s;
+            L->st.stacks_pooled = L->npool;
+            return;
+        }
+    }
+    if (!s->guarded && L->st.stacks_unguarded)
+        L->st.stacks_unguarded--;
+    stack_unmap(s);
+    L->st.stacks_mapped--;
+}
+
+void ax__stack_pool_term(ax_loop *L)
+{
+    while (L->npool) {
+        stack_unmap(&L->pool[--L->npool]);
+        L->st.stacks_mapped--;
+    }
+    free(L->pool);
+    L->pool = NULL;
+    L->cappool = 0;
+    L->st.stacks_pooled = 0;
+}
+
+/* ---- stack overflow detection ------------------------------------------ */
+
+#define ALTSTACK_SIZE ((size_t)64 * 1024)
+/* A frame larger than this could jump over the guard page; a fault that
+ * close below the stack is still called an overflow. */
+#define NEAR_BELOW ((uintptr_t)64 * 1024)
+
+static struct sigaction old_segv, old_bus;
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+
+static void put(const char *s)
+{
+    ssize_t r = write(STDERR_FILENO, s, strlen(s));
+    (void)r;
+}
+
+static void put_u64(uint64_t v)
+{
+    char buf[24];
+    char *p = buf + sizeof buf - 1;
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(p);
+}
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+
+    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+        old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler != SIG_IGN && old->sa_handler != SIG_DFL &&
+        old->sa_handler) {
+        old->sa_handler(sig);
+        return;
+    }
+    /* Re-raise with the default action: returning re-executes the
+     * faulting instruction. */
+    signal(sig, SIG_DFL);
+}
+
+/* Only async-signal-safe calls here: write(), signal(), abort(). */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    ax_loop *L = ax__tls_loop;
+    ax_task *t = L ? L->current : NULL;
+
+    if (t && t->stack.map) {
+        uintptr_t a = (uintptr_t)si->si_addr;
+        uintptr_t lo = (uintptr_t)t->stack.map;
+        uintptr_t top = (uintptr_t)t->coro.stack_lo;
+        if (a < top && a + NEAR_BELOW >= lo) {
+            put("axon: stack overflow in task '");
+            put(t->name);
+            put("' (id ");
+            put_u64(t->id);
+            put(", stack ");
+            put_u64(t->coro.stack_size);
+            put(" bytes); give it more with ax_task_opts.stack_size\n");
+            signal(SIGABRT, SIG_DFL);
+            abort();
+        }
+    }
+    chain(sig, si, uc);
+}
+
+static void install_handler(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+/* Each loop thread needs its own alternate stack: the faulting stack is the
+ * one that overflowed, so the handler cannot run on it. An existing
+ * alternate stack (the application's, or a sanitizer's) is kept. */
+int ax__altstack_init(ax_loop *L)
+{
+    stack_t ss, old;
+
+    pthread_once(&handler_once, install_handler);
+    if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+        return 0;
+    L->altstack = malloc(ALTSTACK_SIZE);
+    if (!L->altstack)
+        return AX_ENOMEM;
+    ss.ss_sp = L->altstack;
+    ss.ss_size = ALTSTACK_SIZE;
+    ss.ss_flags = 0;
+    if (sigaltstack(&ss, NULL) != 0) {
+        free(L->altstack);
+        L->altstack = NULL;
+    }
+    return 0;
+}
+
+void ax__altstack_term(ax_loop *L)
+{
+    stack_t ss;
+
+    if (!L->altstack)
+        return;
+    memset(&ss, 0, sizeof ss);
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    free(L->altstack);
+    L->altstack = NULL;
+}

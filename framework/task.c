@@ -1,0 +1,431 @@
+/*
+ * Tasks: spawning, switching, suspending, waking, cancelling, finishing.
+ *
+ * Switching is direct: a task that suspends resumes the next ready task
+ * itself, so a yield between two tasks is one context switch, not two. The
+ * scheduler context (the thread's own stack) runs only when the run queue is
+ * empty or a round's budget is used up; then it looks at timers and
+ * libevent. A finished task cannot free the stack it is running on, so it
+ * leaves itself in L->zombie and whoever runs next releases it.
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef AX_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef AX_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* Tasks run per round before the scheduler looks at timers and I/O:
+ * large enough to amortise a clock read, small enough to keep I/O latency
+ * to a few microseconds of task work per round. */
+#define ROUND_BUDGET 256
+
+static uint64_t next_task_id = 1; /* process-wide, hence atomic */
+
+static void coro_switch(ax__coro *from, ax__coro *to, bool from_exiting)
+{
+#ifdef AX_ASAN
+    __sanitizer_start_switch_fiber(from_exiting ? NULL : &from->asan_fake,
+                                   to->stack_lo, to->stack_size);
+#endif
+#ifdef AX_TSAN
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    (void)from_exiting;
+    ax__ctx_switch(&from->ctx, &to->ctx);
+#ifdef AX_ASAN
+    __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+#endif
+}
+
+void ax__coro_init_sched(ax_loop *L)
+{
+#ifdef AX_ASAN
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &L->sched.stack_lo,
+                              &L->sched.stack_size);
+        pthread_attr_destroy(&attr);
+    }
+#endif
+#ifdef AX_TSAN
+    L->sched.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    (void)L;
+}
+
+void ax__coro_term_sched(ax_loop *L) { (void)L; }
+
+static void rq_push(ax_loop *L, ax_task *t)
+{
+    t->rnext = NULL;
+    if (L->rq_tail)
+        L->rq_tail->rnext = t;
+    else
+        L->rq_head = t;
+    L->rq_tail = t;
+}
+
+static ax_task *rq_pop(ax_loop *L)
+{
+    ax_task *t = L->rq_head;
+
+    if (t) {
+        L->rq_head = t->rnext;
+        if (!L->rq_head)
+            L->rq_tail = NULL;
+    }
+    return t;
+}
+
+void ax__wake(ax_task *t, int status)
+{
+    if (t->state != AX__T_SUSPENDED)
+        return; /* already woken: the first reason stands */
+    t->state = AX__T_READY;
+    t->wake_status = status;
+    rq_push(t->loop, t);
+}
+
+/* Release the stack of a task that finished while it was running. */
+void ax__reap(ax_loop *L)
+{
+    ax_task *t = L->zombie;
+
+    if (!t)
+        return;
+    L->zombie = NULL;
+    ax__stack_put(L, &t->stack, t->coro.stack_size);
+    t->stack.map = NULL;
+#ifdef AX_TSAN
+    __tsan_destroy_fiber(t->coro.tsan_fiber);
+    t->coro.tsan_fiber = NULL;
+#endif
+    if (!t->has_handle)
+        ax__task_free(t);
+}
+
+/* Give the CPU to the next ready task, or back to the scheduler. */
+static void switch_out(ax_task *t, bool exiting)
+{
+    ax_loop *L = t->loop;
+    ax_task *next = NULL;
+
+    if (L->budget) {
+        next = rq_pop(L);
+        if (next)
+            L->budget--;
+    }
+    if (next == t) { /* a yield with nobody else ready */
+        t->state = AX__T_RUNNING;
+        return;
+    }
+    if (next) {
+        next->state = AX__T_RUNNING;
+        L->current = next;
+        L->st.switches++;
+        coro_switch(&t->coro, &next->coro, exiting);
+    } else {
+        L->current = NULL;
+        coro_switch(&t->coro, &L->sched, exiting);
+    }
+    /* Running again: whoever switched here set L->current to t. */
+    ax__reap(L);
+}
+
+int ax__suspend(ax_task *t, const char *what, const void *obj)
+{
+    if (t->cancel_pending && !t->shielded) {
+        t->cancel_pending = false;
+        return AX_ECANCELED;
+    }
+    t->state = AX__T_SUSPENDED;
+    t->wait_what = what;
+    t->wait_obj = obj;
+    switch_out(t, false);
+    t->wait_what = NULL;
+    t->wait_obj = NULL;
+    return t->wake_status;
+}
+
+int ax_yield(void)
+{
+    ax_task *t = ax__current();
+
+    if (!t)
+        return AX_ENOTTASK;
+    if (t->cancel_pending && !t->shielded) {
+        t->cancel_pending = false;
+        return AX_ECANCELED;
+    }
+    t->state = AX__T_READY;
+    t->wake_status = 0;
+    rq_push(t->loop, t);
+    switch_out(t, false);
+    return t->wake_status;
+}
+
+void ax__run_ready(ax_loop *L)
+{
+    ax_task *t;
+
+    L->budget = ROUND_BUDGET;
+    while (L->budget && (t = rq_pop(L))) {
+        L->budget--;
+        t->state = AX__T_RUNNING;
+        L->current = t;
+        L->st.switches++;
+        coro_switch(&L->sched, &t->coro, false);
+        ax__reap(L);
+    }
+    L->current = NULL;
+}
+
+int ax__task_status(const ax_task *t)
+{
+    if (t->fail_code < 0)
+        return t->fail_code;
+    return t->cancel_req ? AX_ECANCELED : 0;
+}
+
+static void task_finish(ax_task *t, void *value)
+{
+    ax_loop *L = t->loop;
+    int status = ax__task_status(t);
+
+    t->state = AX__T_DONE;
+    L->nunfinished--;
+    ax__future_complete(&t->fut, status, status ? NULL : value);
+    if (!t->has_handle && status && status != AX_ECANCELED &&
+        !t->fut.retrieved) {
+        t->reported = true;
+        ax__report(L, "task '%s' failed with %s (%s) and nobody retrieved it",
+                   t->name, ax_err_name(status), ax_strerror(status));
+    }
+    L->zombie = t;
+    switch_out(t, true);
+    abort(); /* a finished task is never resumed */
+}
+
+static void task_entry(void *p)
+{
+    ax_task *t = p;
+
+#ifdef AX_ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    ax__reap(t->loop);
+    task_finish(t, t->fn(t->arg));
+}
+
+void ax__task_free(ax_task *t)
+{
+    ax_loop *L = t->loop;
+
+    if (t->lprev)
+        t->lprev->lnext = t->lnext;
+    else
+        L->tasks = t->lnext;
+    if (t->lnext)
+        t->lnext->lprev = t->lprev;
+    L->st.tasks_live--;
+    free(t);
+}
+
+void ax__task_release(ax_task *t)
+{
+    t->has_handle = false;
+    t->owned = false;
+    if (t->state == AX__T_DONE && !t->stack.map)
+        ax__task_free(t);
+}
+
+int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
+                const ax_task_opts *opts)
+{
+    ax_loop *L = ax__tls_loop;
+    size_t size;
+    ax_task *t;
+    int rc;
+
+    if (!fn)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    size = opts && opts->stack_size ? opts->stack_size : L->default_stack;
+    if (size > ((size_t)1 << 30))
+        return AX_EINVAL;
+    size = ax__stack_round(L, size);
+    t = calloc(1, sizeof *t);
+    if (!t)
+        return AX_ENOMEM;
+    rc = ax__stack_get(L, size, &t->stack);
+    if (rc)
+        goto fail_stack;
+#ifdef AX_TSAN
+    t->coro.tsan_fiber = __tsan_create_fiber(0);
+    if (!t->coro.tsan_fiber) {
+        rc = AX_ENOMEM;
+        goto fail_fiber;
+    }
+#endif
+    ax__future_init(&t->fut, L, AX__FUT_TASK);
+    t->loop = L;
+    t->fn = fn;
+    t->arg = arg;
+    t->id = __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
+    t->timer.idx = AX__TIMER_IDLE;
+    t->timer.task = t;
+    t->has_handle = out != NULL;
+    t->coro.stack_lo = (char *)t->stack.map + L->page;
+    t->coro.stack_size = size;
+    if (opts && opts->name)
+        ax_task_set_name(t, opts->name);
+    else
+        snprintf(t->name, sizeof t->name, "task-%llu",
+                 (unsigned long long)t->id);
+    ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, size, task_entry, t);
+
+    t->lnext = L->tasks;
+    if (L->tasks)
+        L->tasks->lprev = t;
+    L->tasks = t;
+    L->st.tasks_spawned++;
+    L->st.tasks_live++;
+    L->nunfinished++;
+    /* Teardown cancels what exists; a task spawned during it (by clean-up
+     * code) starts cancelled, so teardown cannot be kept alive forever. */
+    if (L->tearing_down) {
+        t->cancel_req = true;
+        t->cancel_pending = true;
+    }
+    t->state = AX__T_READY;
+    rq_push(L, t);
+    if (out)
+        *out = t;
+    return 0;
+
+#ifdef AX_TSAN
+fail_fiber:
+    ax__stack_put(L, &t->stack, size);
+#endif
+fail_stack:
+    free(t);
+    return rc;
+}
+
+int ax_spawn(ax_task **out, ax_task_fn fn, void *arg)
+{
+    return ax_spawn_ex(out, fn, arg, NULL);
+}
+
+int ax_task_detach(ax_task *t)
+{
+    if (!t || !t->has_handle)
+        return AX_EINVAL;
+    if (t->owned || t->has_awaiter)
+        return AX_EBUSY;
+    if (t->state == AX__T_DONE && !t->fut.retrieved && !t->reported &&
+        t->fut.status && t->fut.status != AX_ECANCELED) {
+        t->reported = true;
+        ax__report(t->loop,
+                   "task '%s' failed with %s (%s) and nobody retrieved it",
+                   t->name, ax_err_name(t->fut.status),
+                   ax_strerror(t->fut.status));
+    }
+    ax__task_release(t);
+    return 0;
+}
+
+void *ax_task_fail(int code)
+{
+    ax_task *t = ax__current();
+
+    if (t && code < 0)
+        t->fail_code = code;
+#ifdef AX_DEBUG
+    else
+        ax__report(ax__tls_loop, "ax_task_fail(%d) ignored: %s", code,
+                   t ? "code must be negative" : "not in a task");
+#endif
+    return NULL;
+}
+
+ax_task *ax_task_self(void) { return ax__current(); }
+
+int ax_task_set_name(ax_task *t, const char *name)
+{
+    if (!t || !name)
+        return AX_EINVAL;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    return 0;
+}
+
+const char *ax_task_name(const ax_task *t) { return t ? t->name : ""; }
+
+uint64_t ax_task_id(const ax_task *t) { return t ? t->id : 0; }
+
+bool ax_task_done(const ax_task *t)
+{
+    return t && t->state == AX__T_DONE;
+}
+
+int ax_task_result(ax_task *t, void **result)
+{
+    if (!t)
+        return AX_EINVAL;
+    if (t->state != AX__T_DONE)
+        return AX_EPENDING;
+    t->fut.retrieved = true;
+    if (t->fut.status == 0 && result)
+        *result = t->fut.value;
+    return t->fut.status;
+}
+
+ax_future *ax_task_future(ax_task *t) { return t ? &t->fut : NULL; }
+
+/* Cancellation is a request: wake the task if it is parked (its suspension
+ * returns AX_ECANCELED and it cleans up its own registrations), else leave
+ * it pending for the next suspension. */
+int ax__task_cancel(ax_task *t)
+{
+    if (t->state == AX__T_DONE)
+        return AX_EALREADY;
+    /* A request not yet delivered is not repeated: asking twice before the
+     * task runs must not cut into its clean-up afterwards. */
+    if (t->cancel_pending ||
+        (t->state == AX__T_READY && t->wake_status == AX_ECANCELED))
+        return 0;
+    t->cancel_req = true;
+    if (t->state == AX__T_SUSPENDED && !t->shielded)
+        ax__wake(t, AX_ECANCELED);
+    else
+        t->cancel_pending = true;
+    return 0;
+}
+
+/* Wait for @f ignoring cancellation: used after passing a cancellation on,
+ * to let the cancelled party finish. A cancellation that arrives meanwhile
+ * stays pending for the caller's next suspension. */
+int ax__wait_shielded(ax_task *t, ax_future *f)
+{
+    ax__waiter w = {.fire = ax__waiter_wake_task, .task = t};
+    bool was = t->shielded;
+
+    t->shielded = true;
+    while (!f->done) {
+        ax__waiter_add(f, &w);
+        f->nawait++;
+        ax__suspend(t, "finishing a cancelled await", f);
+        f->nawait--;
+        ax__waiter_remove(f, &w);
+    }
+    t->shielded = was;
+    return f->status;
+}

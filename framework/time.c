@@ -1,0 +1,181 @@
+/*
+ * Time: one monotonic int64 nanosecond clock (or the virtual one), a binary
+ * min-heap of timers per loop, ax_sleep().
+ *
+ * The heap orders by (deadline, seq); seq makes timers with equal deadlines
+ * fire in the order they were armed, which the virtual clock relies on for
+ * deterministic tests. Insert and remove are O(log n); a million sleeping
+ * tasks cost one pointer each here.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define NS_PER_S INT64_C(1000000000)
+/* Longer than any real deadline, short enough that now + max never
+ * overflows int64. */
+#define MAX_DURATION_S (100.0 * 365 * 24 * 3600)
+
+int64_t ax__mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+int64_t ax__now(ax_loop *L)
+{
+    return L->virtual_clock ? L->vnow : ax__mono_ns() - L->start_ns;
+}
+
+int64_t ax_now_ns(void)
+{
+    ax_loop *L = ax__tls_loop;
+
+    return L ? ax__now(L) : ax__mono_ns();
+}
+
+double ax_now(void)
+{
+    return (double)ax_now_ns() / 1e9;
+}
+
+int ax__seconds_to_ns(double s, int64_t *ns)
+{
+    if (isnan(s) || s < 0 || s > MAX_DURATION_S)
+        return AX_EINVAL;
+    *ns = (int64_t)(s * 1e9);
+    return 0;
+}
+
+static bool before(const ax__timer *a, const ax__timer *b)
+{
+    return a->deadline < b->deadline ||
+           (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+static void place(ax_loop *L, size_t i, ax__timer *tm)
+{
+    L->heap[i] = tm;
+    tm->idx = i;
+}
+
+static void sift_up(ax_loop *L, size_t i)
+{
+    ax__timer *tm = L->heap[i];
+
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!before(tm, L->heap[parent]))
+            break;
+        place(L, i, L->heap[parent]);
+        i = parent;
+    }
+    place(L, i, tm);
+}
+
+static void sift_down(ax_loop *L, size_t i)
+{
+    ax__timer *tm = L->heap[i];
+
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= L->nheap)
+            break;
+        if (c + 1 < L->nheap && before(L->heap[c + 1], L->heap[c]))
+            c++;
+        if (!before(L->heap[c], tm))
+            break;
+        place(L, i, L->heap[c]);
+        i = c;
+    }
+    place(L, i, tm);
+}
+
+/* The only allocation on the sleep path, and amortised: the array doubles.
+ * On failure the timer fires at once instead of never, so a sleeper wakes
+ * early rather than hanging. */
+void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
+{
+    tm->deadline = deadline;
+    tm->seq = L->timer_seq++;
+    if (L->nheap == L->capheap) {
+        size_t cap = L->capheap ? L->capheap * 2 : 64;
+        ax__timer **h = realloc(L->heap, cap * sizeof *h);
+        if (!h) {
+            tm->idx = AX__TIMER_IDLE;
+            ax__wake(tm->task, tm->status);
+            return;
+        }
+        L->heap = h;
+        L->capheap = cap;
+    }
+    place(L, L->nheap++, tm);
+    sift_up(L, tm->idx);
+}
+
+void ax__timer_del(ax_loop *L, ax__timer *tm)
+{
+    size_t i = tm->idx;
+
+    if (i == AX__TIMER_IDLE)
+        return;
+    tm->idx = AX__TIMER_IDLE;
+    if (i == --L->nheap)
+        return;
+    ax__timer *moved = L->heap[L->nheap];
+    place(L, i, moved);
+    sift_up(L, i);
+    sift_down(L, moved->idx);
+}
+
+size_t ax__timers_fire(ax_loop *L, int64_t now)
+{
+    size_t n = 0;
+
+    while (L->nheap && L->heap[0]->deadline <= now) {
+        ax__timer *tm = L->heap[0];
+        ax__timer_del(L, tm);
+        ax__wake(tm->task, tm->status);
+        n++;
+    }
+    return n;
+}
+
+int ax_sleep_ns(int64_t ns)
+{
+    ax_task *t = ax__current();
+    ax_loop *L;
+    int rc;
+
+    if (!t)
+        return AX_ENOTTASK;
+    if (ns < 0)
+        return AX_EINVAL;
+    if (ns == 0)
+        return ax_yield();
+    L = t->loop;
+    if (t->cancel_pending && !t->shielded) {
+        t->cancel_pending = false;
+        return AX_ECANCELED;
+    }
+    t->timer.status = 0;
+    ax__timer_add(L, &t->timer, ax__now(L) + ns);
+    rc = ax__suspend(t, "sleeping", &t->timer);
+    ax__timer_del(L, &t->timer);
+    return rc;
+}
+
+int ax_sleep(double seconds)
+{
+    int64_t ns;
+    int rc;
+
+    if (!ax__current())
+        return AX_ENOTTASK;
+    rc = ax__seconds_to_ns(seconds, &ns);
+    return rc ? rc : ax_sleep_ns(ns);
+}
