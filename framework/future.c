@@ -131,6 +131,8 @@ static void cb_fire(ax__waiter *w, ax_future *f)
 
 static void future_destroy(ax_future *f)
 {
+    if (f->ask)
+        ax__ask_forget(f);
     if (f->kind == AX__FUT_GATHER) {
         ax__gather_free(f);
         return;
@@ -164,10 +166,21 @@ int ax_future_free(ax_future *f)
     return 0;
 }
 
+/* Completion from a thread that does not own the future goes through the
+ * owner's inbox; the first completion to arrive there wins. */
+static bool foreign(const ax_future *f)
+{
+    ax_loop *L = ax__tls_loop;
+
+    return f->loop != L;
+}
+
 int ax_future_set_result(ax_future *f, void *value)
 {
     if (!f || f->kind == AX__FUT_TASK)
         return AX_EINVAL;
+    if (foreign(f))
+        return ax__remote_complete(f, 0, value);
     if (f->done)
         return AX_EALREADY;
     ax__future_complete(f, 0, value);
@@ -178,6 +191,8 @@ int ax_future_set_error(ax_future *f, int code)
 {
     if (!f || f->kind == AX__FUT_TASK || code >= 0)
         return AX_EINVAL;
+    if (foreign(f))
+        return ax__remote_complete(f, code, NULL);
     if (f->done)
         return AX_EALREADY;
     ax__future_complete(f, code, NULL);
@@ -222,6 +237,8 @@ int ax_cancel_future(ax_future *f)
 {
     if (!f)
         return AX_EINVAL;
+    if (foreign(f))
+        return ax__remote_cancel(f);
     if (f->done)
         return AX_EALREADY;
     switch (f->kind) {
@@ -250,7 +267,7 @@ int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result)
     int rc = 0, status;
 
     if (f->loop != L)
-        return AX_EWRONGLOOP;
+        return ax__await_remote(t, f, timeout_ns, result);
     if (ft) {
         if (ft == t)
             return AX_EDEADLK;

@@ -15,9 +15,11 @@ typedef struct gather gather;
 
 typedef struct gchild {
     ax__waiter w;
+    ax__proxy proxy; /* for a child on another loop */
     gather *g;
     ax_future *f;   /* not touched once done: its owner may free it */
     bool is_task;
+    bool remote;
     bool done;
     bool cancelled; /* this gather already passed a cancel on */
 } gchild;
@@ -33,12 +35,20 @@ struct gather {
     size_t err_idx; /* collect mode: argument index of err */
     bool cancelled;
     bool free_when_done;
+    size_t ops_pending; /* cross-loop cancels not yet acknowledged */
 };
 
 static void gather_destroy(gather *g)
 {
+    if (g->ops_pending) {
+        /* Owners still hold pointers into g; the last ack frees it. */
+        g->free_when_done = true;
+        return;
+    }
     for (size_t i = 0; i < g->n; i++) {
         ax_future *f = g->ch[i].f;
+        if (g->ch[i].remote)
+            continue; /* its handle was consumed on its own loop */
         ax__waiter_remove(f, &g->ch[i].w);
         if (g->ch[i].is_task)
             ax__task_release((ax_task *)f);
@@ -53,7 +63,12 @@ static void gather_cancel_children(gather *g)
     for (size_t i = 0; i < g->n; i++)
         if (!g->ch[i].done && !g->ch[i].cancelled) {
             g->ch[i].cancelled = true;
-            ax_cancel_future(g->ch[i].f);
+            if (g->ch[i].remote) {
+                g->ops_pending++;
+                ax__proxy_op(&g->ch[i].proxy, true);
+            } else {
+                ax_cancel_future(g->ch[i].f);
+            }
         }
 }
 
@@ -66,24 +81,21 @@ static void gather_finish(gather *g)
         gather_destroy(g);
 }
 
-static void child_done(gather *g, size_t i)
+static void child_done(gather *g, size_t i, int status, void *value)
 {
-    ax_future *f = g->ch[i].f;
-
     g->ch[i].done = true;
-    f->retrieved = true;
-    if (g->results && f->status == 0)
-        g->results[i] = f->value;
+    if (g->results && status == 0)
+        g->results[i] = value;
     if (g->errors)
-        g->errors[i] = f->status;
-    if (f->status) {
+        g->errors[i] = status;
+    if (status) {
         if (g->flags == AX_GATHER_COLLECT) {
             if (!g->err || i < g->err_idx) {
-                g->err = f->status;
+                g->err = status;
                 g->err_idx = i;
             }
         } else if (!g->err) {
-            g->err = f->status;
+            g->err = status;
             gather_cancel_children(g);
         }
     }
@@ -94,8 +106,27 @@ static void child_done(gather *g, size_t i)
 static void child_fire(ax__waiter *w, ax_future *f)
 {
     gchild *c = (gchild *)w;
-    (void)f;
-    child_done(c->g, (size_t)(c - c->g->ch));
+
+    f->retrieved = true;
+    child_done(c->g, (size_t)(c - c->g->ch), f->status, f->value);
+}
+
+/* A remote child's result, or the acknowledgement of a cancel sent to it,
+ * arrived home. */
+static void child_home(ax__proxy *p)
+{
+    gchild *c = p->ctx;
+    gather *g = c->g;
+
+    if (p->back && !c->done) {
+        child_done(g, (size_t)(c - g->ch), p->status, p->value);
+        return;
+    }
+    if (p->acked && p->op_sent) {
+        p->op_sent = false; /* count each ack once */
+        if (--g->ops_pending == 0 && g->free_when_done && g->fut.done)
+            gather_destroy(g);
+    }
 }
 
 int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
@@ -115,10 +146,12 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
      * duplicate is found in O(n). */
     for (i = 0; i < n && !rc; i++) {
         ax_future *f = futs[i];
-        if (!f || f->mark)
+        if (!f)
             rc = AX_EINVAL;
         else if (f->loop != L)
-            rc = AX_EWRONGLOOP;
+            rc = f->loop->rt == L->rt ? 0 : AX_EWRONGLOOP;
+        else if (f->mark)
+            rc = AX_EINVAL;
         else if (f->kind == AX__FUT_TASK &&
                  (((ax_task *)f)->owned || ((ax_task *)f)->has_awaiter ||
                   !((ax_task *)f)->has_handle))
@@ -127,7 +160,7 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
             f->mark = true;
     }
     for (size_t j = 0; j < i; j++)
-        if (futs[j])
+        if (futs[j] && futs[j]->loop == L)
             futs[j]->mark = false;
     if (rc)
         return rc;
@@ -151,22 +184,31 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
         g->ch[i].f = futs[i];
         g->ch[i].w.fire = child_fire;
         g->ch[i].is_task = futs[i]->kind == AX__FUT_TASK;
-        if (g->ch[i].is_task)
+        g->ch[i].remote = futs[i]->loop != L;
+        if (g->ch[i].is_task && !g->ch[i].remote)
             ((ax_task *)futs[i])->owned = true;
     }
     /* Register every pending child before handling the done ones, so a
      * fail-fast cancel triggered by a done child reaches all the rest. */
-    for (i = 0; i < n; i++)
-        if (!futs[i]->done)
+    for (i = 0; i < n; i++) {
+        if (g->ch[i].remote) {
+            ax__proxy_start(&g->ch[i].proxy, futs[i], g->ch[i].is_task,
+                            child_home);
+            g->ch[i].proxy.ctx = &g->ch[i];
+        } else if (!futs[i]->done) {
             ax__waiter_add(futs[i], &g->ch[i].w);
+        }
+    }
     *out = &g->fut;
     if (n == 0) {
         gather_finish(g);
         return 0;
     }
     for (i = 0; i < n; i++)
-        if (futs[i]->done)
-            child_done(g, i);
+        if (!g->ch[i].remote && futs[i]->done) {
+            futs[i]->retrieved = true;
+            child_done(g, i, futs[i]->status, futs[i]->value);
+        }
     return 0;
 }
 

@@ -13,12 +13,24 @@
 
 #include "config.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "axon.h"
+#include "axon/runtime.h"
 #include "ctx/ctx.h"
+
+#ifndef AX_USE_EVENTFD
+#ifdef HAVE_SYS_EVENTFD_H
+#define AX_USE_EVENTFD 1
+#else
+#define AX_USE_EVENTFD 0
+#endif
+#endif
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -36,7 +48,61 @@
 #endif
 
 #define AX__TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* A polite busy-wait step: lets the sibling hyperthread run and saves
+ * power while a loop polls its inbox before going to sleep. */
+#if defined(__x86_64__) || defined(__i386__)
+#define AX__CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define AX__CPU_RELAX() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define AX__CPU_RELAX() ((void)0)
+#endif
 #define AX__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* A node of a loop's inbox. run() executes it on the receiving loop; with
+ * drop set the loop is gone and it must only release what it holds. */
+typedef struct ax__msg ax__msg;
+struct ax__msg {
+    ax__msg *_Atomic next;
+    void (*run)(ax_loop *L, ax__msg *m, bool drop);
+};
+
+typedef struct ax__bell {
+    int rfd, wfd;
+} ax__bell;
+
+/* Producer and consumer fields on separate cache lines: senders hammer
+ * head, the owning loop walks tail. */
+typedef struct ax__inbox {
+    _Alignas(64) ax__msg *_Atomic head;
+    _Alignas(64) ax__msg *tail;
+    ax__msg stub;
+    _Alignas(64) atomic_int sleeping;
+    atomic_ullong rings;
+    ax__bell bell;
+} ax__inbox;
+
+typedef struct ax__actors ax__actors; /* actors/actor.c */
+
+/* Bump a counter that only the calling loop writes. */
+#define AX__COUNT(c)                                                          \
+    atomic_store_explicit(&(c), atomic_load_explicit(&(c),                    \
+                                                     memory_order_relaxed) + 1, \
+                          memory_order_relaxed)
+
+/* What the loops of one ax_run() share. */
+typedef struct ax__rt {
+    int nloops;
+    ax_loop **loops;
+    pthread_t *threads;
+    atomic_long unfinished; /* tasks not yet ended, all loops */
+    atomic_int shutting;    /* the main task has ended */
+    void (*undelivered)(int tag, void *data, int reason);
+    ax__actors *actors;
+    atomic_ullong msgs_accepted, msgs_delivered, msgs_undelivered;
+    atomic_ullong replies_dropped, posts;
+} ax__rt;
 
 /* A registration on a future's waiter list. Lives wherever its owner wants
  * (an awaiting task's stack, a gather's array, a malloc'd callback node). */
@@ -50,6 +116,24 @@ struct ax__waiter {
 
 enum { AX__FUT_PLAIN, AX__FUT_TASK, AX__FUT_GATHER };
 
+/* The home side of a cross-loop await (remote.c). */
+typedef struct ax__proxy ax__proxy;
+struct ax__proxy {
+    ax__msg m;   /* home -> owner (register), owner -> home (result) */
+    ax__msg op;  /* home -> owner (cancel/unregister), owner -> home (ack) */
+    ax__waiter w;/* on the owner's future */
+    ax_future *f;
+    ax_loop *home;
+    ax_task *task;
+    void (*home_cb)(ax__proxy *p);
+    void *ctx;
+    void *value;
+    int status;
+    bool join;   /* awaiting a task: consume its handle */
+    bool back, rejected, unregistered;
+    bool op_sent, op_cancel, acked;
+};
+
 struct ax_future {
     ax_loop *loop;
     ax__waiter *head, *tail;
@@ -61,6 +145,7 @@ struct ax_future {
     bool retrieved;  /* somebody read the outcome */
     bool mark;       /* scratch bit for duplicate checks in gather */
     bool completing; /* waking its waiters right now */
+    void *ask;       /* the pending ax_ask() this future answers */
     bool free_deferred;
     ax_future *lprev, *lnext; /* the loop's list of plain/gather futures */
 };
@@ -96,6 +181,8 @@ enum { AX__T_READY, AX__T_RUNNING, AX__T_SUSPENDED, AX__T_DONE };
 
 struct ax_task {
     ax_future fut; /* first: a task is a future */
+    ax__msg spawn_msg; /* ax_spawn_on's message to the owning loop */
+    void *actor;       /* the actor this task runs, if any */
     ax__coro coro;
     ax__stack stack;
     ax_loop *loop;
@@ -132,6 +219,19 @@ struct ax_group {
 };
 
 struct ax_loop {
+    ax__inbox inbox; /* first: it wants its cache-line alignment */
+    ax__rt *rt;
+    int index;
+    atomic_bool closed;       /* no longer takes posts */
+    atomic_bool teardown_req; /* the runtime is shutting down */
+    atomic_bool quit_req;     /* every task everywhere has ended */
+    atomic_bool foreign_posts;/* a thread without a loop posted here */
+    bool deadlock_check;
+    /* Message counters of this loop, summed by ax_runtime_stats_get(). Only
+     * this loop writes them; atomics so that readers elsewhere are clean. */
+    atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
+    struct event *bell_ev;
+    struct event *sig_ev[2];
     struct event_base *base;
     struct event *tmr_ev;
     bool tmr_armed;
@@ -177,6 +277,33 @@ static inline ax_task *ax__current(void)
     return L ? L->current : NULL;
 }
 
+/* inbox.c, doorbell.c */
+void ax__inbox_init(ax__inbox *q);
+void ax__inbox_push(ax_loop *L, ax__msg *m);
+size_t ax__inbox_drain(ax_loop *L, bool drop);
+bool ax__inbox_busy(ax_loop *L);
+bool ax__inbox_sleep(ax_loop *L);
+void ax__inbox_awake(ax_loop *L);
+int ax__post_call(ax_loop *to,
+                  void (*fn)(ax_loop *L, void *a, void *b, int c, bool drop),
+                  void *a, void *b, int c);
+int ax__bell_init(ax__bell *b);
+void ax__bell_term(ax__bell *b);
+void ax__bell_ring(ax__bell *b);
+void ax__bell_drain(ax__bell *b);
+const char *ax__bell_name(void);
+
+/* loop.c, runtime.c */
+int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts);
+int ax__loop_enter(ax_loop *L);
+void ax__loop_leave(ax_loop *L);
+void ax__loop_term(ax_loop *L);
+void ax__drive(ax_loop *L);
+void ax__final_reports(ax_loop *L);
+void ax__cancel_all(ax_loop *L);
+void ax__runtime_main_done(ax_loop *L);
+void ax__runtime_task_ended(ax_loop *L);
+
 /* error.c */
 void ax__report(ax_loop *L, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -203,6 +330,20 @@ void ax__waiter_wake_task(ax__waiter *w, ax_future *f);
 void ax__future_track(ax_loop *L, ax_future *f);
 void ax__future_untrack(ax_loop *L, ax_future *f);
 int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result);
+
+/* remote.c */
+void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
+                     void (*home_cb)(ax__proxy *p));
+void ax__proxy_op(ax__proxy *p, bool cancel);
+bool ax__proxy_settled(const ax__proxy *p);
+int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
+                     void **result);
+int ax__remote_cancel(ax_future *f);
+int ax__remote_complete(ax_future *f, int status, void *value);
+int ax__remote_detach(ax_task *t);
+
+/* actors/actor.c */
+void ax__ask_forget(ax_future *f);
 
 /* gather.c */
 int ax__gather_cancel(ax_future *f);

@@ -28,13 +28,28 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     ((ax_loop *)arg)->tmr_armed = false;
 }
 
-static int loop_init(ax_loop *L, const ax_opts *opts)
+static void on_bell(evutil_socket_t fd, short what, void *arg)
+{
+    ax_loop *L = arg;
+
+    (void)fd;
+    (void)what;
+    ax__bell_drain(&L->inbox.bell);
+    L->st.inbox_wakeups++;
+}
+
+/* Everything that can be made on the thread that calls ax_run(); the rest
+ * (TLS, the alternate signal stack, sanitizer fibers) is made by
+ * ax__loop_enter() on the loop's own thread. */
+int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
 {
     const char *env = getenv("AX_VIRTUAL_CLOCK");
     size_t stack = opts && opts->stack_size ? opts->stack_size
                                             : AX_DEFAULT_STACK_SIZE;
 
     memset(L, 0, sizeof *L);
+    L->rt = rt;
+    L->index = index;
     L->page = (size_t)sysconf(_SC_PAGESIZE);
 #if defined(AX_ASAN) || defined(AX_TSAN)
     /* Instrumented frames are several times larger. */
@@ -44,47 +59,77 @@ static int loop_init(ax_loop *L, const ax_opts *opts)
     L->default_stack = ax__stack_round(L, stack);
     L->virtual_clock = (opts && opts->virtual_clock) ||
                        (env && env[0] && strcmp(env, "0") != 0);
+    L->deadlock_check = rt->nloops == 1 && !(opts && opts->external_wakeups);
     L->report = opts ? opts->report : NULL;
     L->start_ns = ax__mono_ns();
+    ax__inbox_init(&L->inbox);
+    if (ax__bell_init(&L->inbox.bell))
+        goto fail_bell;
     L->base = event_base_new();
     if (!L->base)
         goto fail_base;
     L->tmr_ev = evtimer_new(L->base, on_timer, L);
     if (!L->tmr_ev)
         goto fail_timer;
-    if (ax__altstack_init(L))
-        goto fail_alt;
-    ax__coro_init_sched(L);
+    L->bell_ev = event_new(L->base, L->inbox.bell.rfd, EV_READ | EV_PERSIST,
+                           on_bell, L);
+    if (!L->bell_ev || event_add(L->bell_ev, NULL) != 0)
+        goto fail_ev;
     return 0;
 
-fail_alt:
+fail_ev:
+    if (L->bell_ev)
+        event_free(L->bell_ev);
     event_free(L->tmr_ev);
 fail_timer:
     event_base_free(L->base);
 fail_base:
+    ax__bell_term(&L->inbox.bell);
+fail_bell:
     return AX_ENOMEM;
 }
 
-static void loop_term(ax_loop *L)
+int ax__loop_enter(ax_loop *L)
+{
+    ax__tls_loop = L;
+    ax__coro_init_sched(L);
+    return ax__altstack_init(L);
+}
+
+void ax__loop_leave(ax_loop *L)
 {
     ax__coro_term_sched(L);
     ax__altstack_term(L);
     ax__stack_pool_term(L);
-    free(L->heap);
-    event_free(L->tmr_ev);
-    event_base_free(L->base);
+    ax__tls_loop = NULL;
 }
 
-static void cancel_all(ax_loop *L)
+/* After every thread has left: nothing can post any more. */
+void ax__loop_term(ax_loop *L)
+{
+    ax__inbox_drain(L, true);
+    free(L->heap);
+    for (int i = 0; i < 2; i++)
+        if (L->sig_ev[i])
+            event_free(L->sig_ev[i]);
+    event_free(L->bell_ev);
+    event_free(L->tmr_ev);
+    event_base_free(L->base);
+    ax__bell_term(&L->inbox.bell);
+}
+
+void ax__cancel_all(ax_loop *L)
 {
     for (ax_task *t = L->tasks; t; t = t->lnext)
         if (t->state != AX__T_DONE && !t->cancel_req)
             ax__task_cancel(t);
 }
 
+/* Events the application added: all added events less the doorbell and
+ * the timer. */
 static int user_events(ax_loop *L)
 {
-    return event_base_get_num_events(L->base, EVENT_BASE_COUNT_ADDED) -
+    return event_base_get_num_events(L->base, EVENT_BASE_COUNT_ADDED) - 1 -
            (L->tmr_armed ? 1 : 0);
 }
 
@@ -104,6 +149,7 @@ static void abandon_stuck(ax_loop *L)
         ax__timer_del(L, &t->timer);
         t->state = AX__T_DONE;
         L->nunfinished--;
+        ax__runtime_task_ended(L);
         t->fut.done = true;
         t->fut.status = AX_ECANCELED;
         while (t->fut.head)
@@ -114,82 +160,129 @@ static void abandon_stuck(ax_loop *L)
     }
 }
 
-/* Runs until every task has ended (or been abandoned). */
+static void arm_timer(ax_loop *L)
+{
+    int64_t d = L->heap[0]->deadline - ax__now(L);
+    struct timeval tv;
+
+    if (d < 0)
+        d = 0;
+    tv.tv_sec = (time_t)(d / 1000000000);
+    tv.tv_usec = (suseconds_t)((d % 1000000000 + 999) / 1000);
+    evtimer_add(L->tmr_ev, &tv);
+    L->tmr_armed = true;
+}
+
+static void virtual_advance(ax_loop *L)
+{
+    if (L->heap[0]->deadline > L->vnow)
+        L->vnow = L->heap[0]->deadline;
+    ax__timers_fire(L, L->vnow);
+}
+
+/* Nothing is ready, no timer is set, nothing was added to libevent, and
+ * (single loop) nobody else can post: every task waits for a future that
+ * nothing can complete. Returns true when drive() should give up. */
+static bool on_deadlock(ax_loop *L, bool *stuck_once)
+{
+    if (*stuck_once || L->tearing_down) {
+        abandon_stuck(L);
+        return true;
+    }
+    *stuck_once = true;
+    L->deadlocked = true;
+    ax__report(L, "deadlock: %zu task(s) wait and nothing can wake them; "
+                  "cancelling them",
+               L->nunfinished);
+    ax_dump_tasks(L->report ? L->report : stderr);
+    ax__cancel_all(L);
+    return false;
+}
+
+/* How long an idle loop of a multi-loop runtime polls its inbox before it
+ * blocks in the kernel. A cross-thread wake-up through the doorbell costs
+ * tens of microseconds (write, epoll, scheduler); an answer that arrives
+ * within this window costs none of that, which is what makes cross-loop
+ * request/response fast. The price is this much CPU per idle period. */
+#define SPIN_NS INT64_C(50000)
+
+static bool spin_for_work(ax_loop *L)
+{
+    int64_t end;
+
+    if (L->rt->nloops == 1)
+        return false;
+    end = ax__mono_ns() + SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        if (ax__inbox_busy(L))
+            return true;
+        AX__CPU_RELAX();
+        if (!(i & 63) && ax__mono_ns() >= end)
+            return false;
+    }
+}
+
+/* The scheduler: runs until this loop may stop. A single loop stops when
+ * its last task has ended; in a runtime of several loops each one stops
+ * when told to (ax__runtime_*), after every loop's last task. */
 static void drive(ax_loop *L)
 {
     unsigned rounds = 0;
     bool stuck_once = false;
 
     for (;;) {
+        ax__inbox_drain(L, false);
         ax__run_ready(L);
-        if (L->main->state == AX__T_DONE && !L->tearing_down) {
+        if (L->main && L->main->state == AX__T_DONE && !L->tearing_down)
+            ax__runtime_main_done(L);
+        if (atomic_load_explicit(&L->teardown_req, memory_order_acquire) &&
+            !L->tearing_down) {
             L->tearing_down = true;
-            cancel_all(L);
+            ax__cancel_all(L);
         }
-        if (!L->nunfinished)
+        if (L->rt->nloops == 1 ? !L->nunfinished
+                               : atomic_load_explicit(&L->quit_req,
+                                                      memory_order_acquire) &&
+                                     !L->nunfinished && !L->rq_head)
             return;
         if (!L->virtual_clock)
             ax__timers_fire(L, ax__now(L));
-        if (L->rq_head) {
+        if (L->rq_head || ax__inbox_busy(L)) {
             if (++rounds % POLL_EVERY == 0 && user_events(L) > 0)
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
             continue;
         }
-        if (user_events(L) > 0) {
-            if (L->virtual_clock && L->nheap) {
+        if (L->virtual_clock && L->nheap) {
+            if (user_events(L) > 0) {
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
-                if (!L->rq_head) {
-                    L->vnow = L->heap[0]->deadline > L->vnow
-                                  ? L->heap[0]->deadline
-                                  : L->vnow;
-                    ax__timers_fire(L, L->vnow);
-                }
-                continue;
+                ax__inbox_drain(L, false);
             }
-        } else if (L->nheap) {
-            if (L->virtual_clock) {
-                if (L->heap[0]->deadline > L->vnow)
-                    L->vnow = L->heap[0]->deadline;
-                ax__timers_fire(L, L->vnow);
-                continue;
-            }
-        } else {
-            /* Every task waits on a future, and no timer or event can
-             * complete one: a deadlock. */
-            if (stuck_once || L->tearing_down) {
-                abandon_stuck(L);
-                return;
-            }
-            stuck_once = true;
-            L->deadlocked = true;
-            ax__report(L, "deadlock: %zu task(s) wait and nothing can wake "
-                          "them; cancelling them",
-                       L->nunfinished);
-            ax_dump_tasks(L->report ? L->report : stderr);
-            cancel_all(L);
+            if (!L->rq_head)
+                virtual_advance(L);
             continue;
         }
-        if (L->nheap) {
-            int64_t d = L->heap[0]->deadline - ax__now(L);
-            struct timeval tv;
-            if (d < 0)
-                d = 0;
-            tv.tv_sec = (time_t)(d / 1000000000);
-            tv.tv_usec = (suseconds_t)((d % 1000000000 + 999) / 1000);
-            evtimer_add(L->tmr_ev, &tv);
-            L->tmr_armed = true;
+        if (!L->nheap && user_events(L) <= 0 && L->deadlock_check &&
+            !atomic_load_explicit(&L->foreign_posts, memory_order_relaxed)) {
+            if (on_deadlock(L, &stuck_once))
+                return;
+            continue;
         }
+        if (spin_for_work(L) || !ax__inbox_sleep(L))
+            continue;
+        if (L->nheap)
+            arm_timer(L);
         event_base_loop(L->base, EVLOOP_ONCE);
+        ax__inbox_awake(L);
         if (L->tmr_armed) {
             evtimer_del(L->tmr_ev);
             L->tmr_armed = false;
         }
-        if (!L->virtual_clock)
-            ax__timers_fire(L, ax__now(L));
     }
 }
 
-static void final_reports(ax_loop *L)
+void ax__drive(ax_loop *L) { drive(L); }
+
+void ax__final_reports(ax_loop *L)
 {
     size_t nf = 0, ng = 0;
 
@@ -228,50 +321,6 @@ static void final_reports(ax_loop *L)
             ax__report(L, "task '%s' leaked", L->tasks->name);
         ax__task_free(L->tasks);
     }
-}
-
-int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
-                void **result)
-{
-    ax_task_opts topts = {.name = "main"};
-    ax_loop *L;
-    int rc;
-
-    if (!fn)
-        return AX_EINVAL;
-    if (ax__tls_loop)
-        return AX_EBUSY;
-    if (opts && opts->stack_size > ((size_t)1 << 30))
-        return AX_EINVAL;
-    L = malloc(sizeof *L);
-    if (!L)
-        return AX_ENOMEM;
-    rc = loop_init(L, opts);
-    if (rc)
-        goto fail_init;
-    ax__tls_loop = L;
-    rc = ax_spawn_ex(&L->main, fn, arg, &topts);
-    if (rc)
-        goto fail_spawn;
-
-    drive(L);
-
-    rc = L->deadlocked ? AX_EDEADLK : L->main->fut.status;
-    if (rc == 0 && result)
-        *result = L->main->fut.value;
-    L->main->fut.retrieved = true;
-    final_reports(L);
-fail_spawn:
-    ax__tls_loop = NULL;
-    loop_term(L);
-fail_init:
-    free(L);
-    return rc;
-}
-
-int ax_run(ax_task_fn fn, void *arg, void **result)
-{
-    return ax_run_with(NULL, fn, arg, result);
 }
 
 ax_loop *ax_loop_current(void) { return ax__tls_loop; }
@@ -342,6 +391,8 @@ int ax_loop_stats_get(ax_loop_stats *st)
     if (!L)
         return AX_EPERM;
     *st = L->st;
+    st->doorbell_rings =
+        atomic_load_explicit(&L->inbox.rings, memory_order_relaxed);
     return 0;
 }
 
@@ -354,10 +405,10 @@ static void make_build_info(void)
     const char *method = b ? event_base_get_method(b) : "unknown";
 
     snprintf(build_info, sizeof build_info,
-             "axon %d.%d.%d context=%s doorbell=none(single loop) "
+             "axon %d.%d.%d context=%s doorbell=%s "
              "sanitizer=%s valgrind=%s libevent=%s method=%s",
              AXON_VERSION_MAJOR, AXON_VERSION_MINOR, AXON_VERSION_PATCH,
-             AX_CTX_NAME,
+             AX_CTX_NAME, ax__bell_name(),
 #if defined(AX_ASAN)
              "asan",
 #elif defined(AX_TSAN)

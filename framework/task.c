@@ -201,6 +201,7 @@ static void task_finish(ax_task *t, void *value)
 
     t->state = AX__T_DONE;
     L->nunfinished--;
+    ax__runtime_task_ended(L);
     ax__future_complete(&t->fut, status, status ? NULL : value);
     if (!t->has_handle && status && status != AX_ECANCELED &&
         !t->fut.retrieved) {
@@ -246,35 +247,22 @@ void ax__task_release(ax_task *t)
         ax__task_free(t);
 }
 
-int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
-                const ax_task_opts *opts)
+/* First half of a spawn, on the spawning thread: the struct and what never
+ * changes. The second half, task_arrive(), runs on the owning loop. */
+static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
+                    const ax_task_opts *opts, bool handle)
 {
-    ax_loop *L = ax__tls_loop;
     size_t size;
     ax_task *t;
-    int rc;
 
-    if (!fn)
+    if (!fn || !L)
         return AX_EINVAL;
-    if (!L)
-        return AX_EPERM;
     size = opts && opts->stack_size ? opts->stack_size : L->default_stack;
     if (size > ((size_t)1 << 30))
         return AX_EINVAL;
-    size = ax__stack_round(L, size);
     t = calloc(1, sizeof *t);
     if (!t)
         return AX_ENOMEM;
-    rc = ax__stack_get(L, size, &t->stack);
-    if (rc)
-        goto fail_stack;
-#ifdef AX_TSAN
-    t->coro.tsan_fiber = __tsan_create_fiber(0);
-    if (!t->coro.tsan_fiber) {
-        rc = AX_ENOMEM;
-        goto fail_fiber;
-    }
-#endif
     ax__future_init(&t->fut, L, AX__FUT_TASK);
     t->loop = L;
     t->fn = fn;
@@ -282,16 +270,34 @@ int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
     t->id = __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
     t->timer.idx = AX__TIMER_IDLE;
     t->timer.task = t;
-    t->has_handle = out != NULL;
-    t->coro.stack_lo = (char *)t->stack.map + L->page;
-    t->coro.stack_size = size;
+    t->has_handle = handle;
+    t->coro.stack_size = ax__stack_round(L, size);
     if (opts && opts->name)
         ax_task_set_name(t, opts->name);
     else
         snprintf(t->name, sizeof t->name, "task-%llu",
                  (unsigned long long)t->id);
-    ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, size, task_entry, t);
+    *tp = t;
+    return 0;
+}
 
+static int task_arrive(ax_loop *L, ax_task *t)
+{
+    int rc = ax__stack_get(L, t->coro.stack_size, &t->stack);
+
+    if (rc)
+        return rc;
+#ifdef AX_TSAN
+    t->coro.tsan_fiber = __tsan_create_fiber(0);
+    if (!t->coro.tsan_fiber) {
+        ax__stack_put(L, &t->stack, t->coro.stack_size);
+        t->stack.map = NULL;
+        return AX_ENOMEM;
+    }
+#endif
+    t->coro.stack_lo = (char *)t->stack.map + L->page;
+    ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
+                 task_entry, t);
     t->lnext = L->tasks;
     if (L->tasks)
         L->tasks->lprev = t;
@@ -307,17 +313,34 @@ int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
     }
     t->state = AX__T_READY;
     rq_push(L, t);
+    return 0;
+}
+
+int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
+                const ax_task_opts *opts)
+{
+    ax_loop *L = ax__tls_loop;
+    ax_task *t;
+    int rc;
+
+    if (!fn)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    rc = task_new(L, &t, fn, arg, opts, out != NULL);
+    if (rc)
+        return rc;
+    atomic_fetch_add_explicit(&L->rt->unfinished, 1, memory_order_seq_cst);
+    rc = task_arrive(L, t);
+    if (rc) {
+        atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
+                                  memory_order_seq_cst);
+        free(t);
+        return rc;
+    }
     if (out)
         *out = t;
     return 0;
-
-#ifdef AX_TSAN
-fail_fiber:
-    ax__stack_put(L, &t->stack, size);
-#endif
-fail_stack:
-    free(t);
-    return rc;
 }
 
 int ax_spawn(ax_task **out, ax_task_fn fn, void *arg)
@@ -325,9 +348,67 @@ int ax_spawn(ax_task **out, ax_task_fn fn, void *arg)
     return ax_spawn_ex(out, fn, arg, NULL);
 }
 
+/* The spawn message, on the target loop. A task whose stack cannot be had
+ * there ends with AX_ENOMEM without running, and its handle works as for
+ * any ended task. */
+static void spawn_arrive(ax_loop *L, ax__msg *m, bool drop)
+{
+    ax_task *t = (ax_task *)((char *)m - offsetof(ax_task, spawn_msg));
+
+    if (drop || task_arrive(L, t)) {
+        t->lnext = L->tasks;
+        if (L->tasks)
+            L->tasks->lprev = t;
+        L->tasks = t;
+        L->st.tasks_live++;
+        t->state = AX__T_DONE;
+        ax__runtime_task_ended(L);
+        ax__future_complete(&t->fut, AX_ENOMEM, NULL);
+        if (!t->has_handle)
+            ax__task_free(t);
+    }
+}
+
+int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg,
+                   const ax_task_opts *opts)
+{
+    ax_loop *L = ax__tls_loop;
+    ax_task *t;
+    int rc;
+
+    if (!loop || !fn)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    if (loop->rt != L->rt)
+        return AX_EINVAL;
+    if (loop == L)
+        return ax_spawn_ex(out, fn, arg, opts);
+    if (atomic_load_explicit(&L->rt->shutting, memory_order_acquire))
+        return AX_ESHUTDOWN;
+    rc = task_new(loop, &t, fn, arg, opts, out != NULL);
+    if (rc)
+        return rc;
+    atomic_fetch_add_explicit(&L->rt->unfinished, 1, memory_order_seq_cst);
+    t->spawn_msg.run = spawn_arrive;
+    if (out)
+        *out = t;
+    ax__inbox_push(loop, &t->spawn_msg);
+    return 0;
+}
+
+int ax_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg)
+{
+    return ax_spawn_on_ex(loop, out, fn, arg, NULL);
+}
+
 int ax_task_detach(ax_task *t)
 {
-    if (!t || !t->has_handle)
+    if (!t)
+        return AX_EINVAL;
+    if (t->loop != ax__tls_loop)
+        return ax__tls_loop ? ax__remote_detach(t) : AX_EPERM;
+    if (!t->has_handle)
         return AX_EINVAL;
     if (t->owned || t->has_awaiter)
         return AX_EBUSY;
@@ -373,13 +454,15 @@ uint64_t ax_task_id(const ax_task *t) { return t ? t->id : 0; }
 
 bool ax_task_done(const ax_task *t)
 {
-    return t && t->state == AX__T_DONE;
+    return t && t->loop == ax__tls_loop && t->state == AX__T_DONE;
 }
 
 int ax_task_result(ax_task *t, void **result)
 {
     if (!t)
         return AX_EINVAL;
+    if (t->loop != ax__tls_loop)
+        return AX_EWRONGLOOP;
     if (t->state != AX__T_DONE)
         return AX_EPENDING;
     t->fut.retrieved = true;

@@ -23,9 +23,11 @@ static const struct {
     {AX_EALREADY, "AX_EALREADY", "already done"},
     {AX_ESRCH, "AX_ESRCH", "no such task or actor"},
     {AX_EPERM, "AX_EPERM", "operation not permitted here"},
+    {AX_ESHUTDOWN, "AX_ESHUTDOWN", "the loop or runtime is shutting down"},
     {AX_ENOTTASK, "AX_ENOTTASK", "must be called from inside a task"},
     {AX_EPENDING, "AX_EPENDING", "not done yet"},
     {AX_EWRONGLOOP, "AX_EWRONGLOOP", "object belongs to another loop"},
+    {AX_ENOTACTOR, "AX_ENOTACTOR", "must be called from inside an actor"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 
@@ -75,11 +77,12 @@ START_TEST(test_zero_is_success)
 }
 END_TEST
 
-/* Unknown codes (a task's own -777, the gaps -4000 and -4004, INT_MIN, and a
- * positive value): "unknown error" and "AX_E?", never NULL. */
+/* Unknown codes (a task's own -777, -4000 just above axon's range, -4099
+ * unused in it, INT_MIN, and positive values): "unknown error" and "AX_E?",
+ * never NULL. */
 START_TEST(test_unknown_codes)
 {
-    const int bad[] = {-777, -4000, -4004, -99999, INT_MIN, 1, 12345, INT_MAX};
+    const int bad[] = {-777, -4000, -4099, -99999, INT_MIN, 1, 12345, INT_MAX};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_ptr_nonnull(ax_strerror(bad[i]));
         ck_assert_ptr_nonnull(ax_err_name(bad[i]));
@@ -114,6 +117,7 @@ START_TEST(test_codes_are_negated_errno)
     ck_assert_int_eq(AX_EALREADY, -EALREADY);
     ck_assert_int_eq(AX_ESRCH, -ESRCH);
     ck_assert_int_eq(AX_EPERM, -EPERM);
+    ck_assert_int_eq(AX_ESHUTDOWN, -ESHUTDOWN);
 }
 END_TEST
 
@@ -123,6 +127,7 @@ START_TEST(test_own_codes_range_distinct)
     ck_assert_int_eq(AX_ENOTTASK, -4001);
     ck_assert_int_eq(AX_EPENDING, -4002);
     ck_assert_int_eq(AX_EWRONGLOOP, -4003);
+    ck_assert_int_eq(AX_ENOTACTOR, -4004);
     for (size_t i = 0; i < NKNOWN; i++) {
         ck_assert_int_lt(known[i].code, 0);
         for (size_t j = i + 1; j < NKNOWN; j++)
@@ -145,6 +150,7 @@ static void *names_in_thread(void *arg)
 {
     int *ok = arg;
     *ok = strcmp(ax_strerror(AX_EBUSY), known[5].text) == 0 &&
+          known[5].code == AX_EBUSY &&
           strcmp(ax_err_name(AX_EPENDING), "AX_EPENDING") == 0 &&
           strcmp(ax_err_name(-4242), "AX_E?") == 0;
     return NULL;

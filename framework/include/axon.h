@@ -16,6 +16,8 @@
 #include "axon/future.h"
 #include "axon/time.h"
 #include "axon/gather.h"
+#include "axon/runtime.h"
+#include "axon/actor.h"
 
 #define AXON_VERSION_MAJOR 0
 #define AXON_VERSION_MINOR 1

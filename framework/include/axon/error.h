@@ -33,9 +33,11 @@ extern "C" {
     X(EALREADY, -EALREADY, "already done")                                    \
     X(ESRCH, -ESRCH, "no such task or actor")                                 \
     X(EPERM, -EPERM, "operation not permitted here")                          \
+    X(ESHUTDOWN, -ESHUTDOWN, "the loop or runtime is shutting down")          \
     X(ENOTTASK, -4001, "must be called from inside a task")                   \
     X(EPENDING, -4002, "not done yet")                                        \
-    X(EWRONGLOOP, -4003, "object belongs to another loop")
+    X(EWRONGLOOP, -4003, "object belongs to another loop")                    \
+    X(ENOTACTOR, -4004, "must be called from inside an actor")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {

@@ -48,7 +48,26 @@ typedef struct ax_opts {
     bool virtual_clock;
     /** Where teardown reports and deadlock dumps go; NULL means stderr. */
     FILE *report;
+    /** How many loops (threads) the runtime runs: 0 or 1 means one loop on
+     *  the calling thread (asyncio.run); AX_LOOPS_PER_CPU one per online
+     *  CPU; N means N, loop 0 being the calling thread and the others new
+     *  threads. At most AX_LOOPS_MAX. See runtime.h. */
+    int loops;
+    /** Called for every message that ax_send() accepted but that could not
+     *  be delivered (the actor ended, the runtime stopped), on the loop that
+     *  finds out, so the payload can be freed. NULL: nothing is called (the
+     *  message is still counted, see ax_runtime_stats). */
+    void (*undelivered)(int tag, void *data, int reason);
+    /** With a single loop, axon reports a deadlock when every task waits
+     *  and no timer, event or post can wake them. Set this if a thread of
+     *  yours will wake a task later through ax_loop_post(). */
+    bool external_wakeups;
 } ax_opts;
+
+/** ax_opts.loops: one loop per online CPU. */
+#define AX_LOOPS_PER_CPU (-1)
+/** Upper bound for ax_opts.loops. */
+#define AX_LOOPS_MAX 256
 
 /**
  * Run @p fn as the first task of a new loop on this thread and return when it
@@ -70,7 +89,9 @@ AX_EXTERN int ax_run(ax_task_fn fn, void *arg, void **result);
 
 /**
  * ax_run() with options. @p opts may be NULL (the defaults).
- * @return as ax_run(); AX_EINVAL also for a stack size above 1 GiB.
+ * @return as ax_run(); AX_EINVAL also for a stack size above 1 GiB or a
+ *         loop count outside [AX_LOOPS_PER_CPU, AX_LOOPS_MAX]; AX_ENOMEM or
+ *         AX_EAGAIN if a loop thread could not be started.
  */
 AX_EXTERN int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
                           void **result);
@@ -124,6 +145,9 @@ typedef struct ax_loop_stats {
     uint64_t stacks_unguarded;/**< stacks that got no guard page (the
                                    kernel's map count limit was reached) */
     uint64_t futures_live;    /**< futures not yet freed */
+    uint64_t inbox_msgs;      /**< messages taken from this loop's inbox */
+    uint64_t inbox_wakeups;   /**< times the loop was woken by its doorbell */
+    uint64_t doorbell_rings;  /**< doorbell writes made to this loop */
 } ax_loop_stats;
 
 /**

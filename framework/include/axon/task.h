@@ -72,6 +72,7 @@ AX_EXTERN int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
 /**
  * Give up the handle: the task keeps running and frees itself when it ends.
  * If it fails, the failure is reported (nobody can retrieve it).
+ * For a task of another loop the request is posted there and 0 returned.
  * @return 0; AX_EINVAL if @p t is NULL; AX_EBUSY if a task is awaiting it
  *         or a gather or group owns it.
  */
@@ -109,14 +110,16 @@ AX_EXTERN const char *ax_task_name(const ax_task *t);
 /** The task's id, unique in the process, counting from 1 (0 for NULL). */
 AX_EXTERN uint64_t ax_task_id(const ax_task *t);
 
-/** Whether the task has ended (false for NULL). */
+/** Whether the task has ended (false for NULL, and for a task of another
+ *  loop: ask its loop, or await it). */
 AX_EXTERN bool ax_task_done(const ax_task *t);
 
 /**
  * The outcome of a finished task without awaiting it and without giving up
  * the handle (for tasks owned by a group, or after ax_wait_any()).
  * @return the task's status as ax_await() would; AX_EPENDING if it has not
- *         ended; AX_EINVAL for NULL.
+ *         ended; AX_EINVAL for NULL; AX_EWRONGLOOP for a task of another
+ *         loop.
  */
 AX_EXTERN int ax_task_result(ax_task *t, void **result);
 

@@ -1,0 +1,894 @@
+/*
+ * Actors: the ref table, mailboxes, send/recv, ask/reply.
+ *
+ * A ref is (generation << 32 | slot + 1). Slots live in chunks of 4096
+ * that are allocated as needed and never move or go away before the
+ * runtime does, so a stale ref can always be checked against its slot
+ * without touching freed memory. Slots are not reused yet (the generation is there for when they
+ * are): a runtime can start AX__MAX_ACTORS actors in its life.
+ *
+ * Everything about an actor except its slot's state word, its loop index
+ * and its mailbox counter is touched only on the actor's own loop. A send
+ * from elsewhere travels as an envelope through that loop's inbox; the
+ * owner checks the slot again when it arrives, so a message to an actor
+ * that died meanwhile takes the undelivered path instead of being lost.
+ */
+#include "actors.h"
+
+#include <math.h>
+#include <string.h>
+
+#define CHUNK_BITS 12
+#define CHUNK ((size_t)1 << CHUNK_BITS)
+#define NCHUNKS ((size_t)1 << 10)
+#define AX__MAX_ACTORS (CHUNK * NCHUNKS)
+#define NAME_MAX_LEN 63
+
+typedef struct envelope envelope;
+typedef struct reply reply;
+typedef struct sender_wait sender_wait;
+
+struct envelope {
+    ax__msg m; /* first: the inbox node */
+    envelope *next;
+    ax_actor_ref to, from;
+    int tag, reason;
+    void *data;
+    reply *rep;
+    bool system; /* DOWN/EXIT: not counted, not bounded */
+};
+
+/* The pending answer of an ax_ask(). Owned by the asker's loop; the
+ * replier fills status/value and sends it home. */
+struct reply {
+    ax__msg m;
+    ax_future *f; /* NULL once the asker freed the future */
+    ax_loop *home;
+    int status;
+    void *value;
+    bool arrived;
+};
+
+struct sender_wait {
+    ax__msg m;
+    sender_wait *next, *prev;
+    ax_task *task;
+    ax_loop *loop;
+    bool queued, woken;
+};
+
+typedef struct slot {
+    _Atomic uint64_t word; /* generation << 1 | alive */
+    atomic_int loop;
+    atomic_long count;     /* accepted, not yet received (bounded only) */
+    size_t cap;            /* 0: unbounded */
+    struct ax__actor *actor;
+    pthread_mutex_t lock;  /* guards the waiting senders */
+    atomic_int nwaiting;
+    sender_wait *whead, *wtail;
+} slot;
+
+typedef struct watch {
+    struct watch *next;
+    ax_actor_ref who;
+    bool link;
+} watch;
+
+struct ax__actor {
+    ax_task *task;
+    ax_loop *loop;
+    ax_actor_ref ref;
+    slot *s;
+    ax_task_fn fn;
+    void *arg;
+    envelope *head, *tail;
+    watch *watchers;
+    int exit_reason; /* set by a linked actor's exit */
+    bool receiving;
+    bool trap_exits;
+};
+
+typedef struct regent {
+    char name[NAME_MAX_LEN + 1];
+    ax_actor_ref ref;
+} regent;
+
+struct ax__actors {
+    _Atomic(slot *) chunks[NCHUNKS];
+    pthread_mutex_t chunk_lock;
+    atomic_size_t next;
+    pthread_mutex_t reg_lock;
+    regent *names;
+    size_t nnames, capnames;
+};
+
+int ax__actors_init(ax__rt *rt)
+{
+    ax__actors *A = calloc(1, sizeof *A);
+
+    if (!A)
+        return AX_ENOMEM;
+    pthread_mutex_init(&A->chunk_lock, NULL);
+    pthread_mutex_init(&A->reg_lock, NULL);
+    rt->actors = A;
+    return 0;
+}
+
+void ax__actors_term(ax__rt *rt)
+{
+    ax__actors *A = rt->actors;
+    size_t used;
+
+    if (!A)
+        return;
+    used = atomic_load(&A->next);
+    for (size_t c = 0; c < NCHUNKS; c++) {
+        slot *ch = atomic_load(&A->chunks[c]);
+        if (!ch)
+            continue;
+        for (size_t i = 0; i < CHUNK && c * CHUNK + i < used; i++)
+            pthread_mutex_destroy(&ch[i].lock);
+        free(ch);
+    }
+    pthread_mutex_destroy(&A->chunk_lock);
+    pthread_mutex_destroy(&A->reg_lock);
+    free(A->names);
+    free(A);
+    rt->actors = NULL;
+}
+
+/* ---- refs --------------------------------------------------------------- */
+
+static ax_actor_ref make_ref(size_t idx, uint32_t gen)
+{
+    return (ax_actor_ref){((uint64_t)gen << 32) | (uint64_t)(idx + 1)};
+}
+
+/* The slot a ref names, or NULL for a ref that never named anything. */
+static slot *slot_of(ax__rt *rt, ax_actor_ref ref)
+{
+    ax__actors *A = rt->actors;
+    uint64_t idx = (ref.id & 0xffffffffu);
+
+    slot *ch;
+
+    if (!idx || idx > AX__MAX_ACTORS)
+        return NULL;
+    idx--;
+    ch = atomic_load_explicit(&A->chunks[idx >> CHUNK_BITS],
+                              memory_order_acquire);
+    return ch ? &ch[idx & (CHUNK - 1)] : NULL;
+}
+
+/* The slot for a freshly claimed index, allocating its chunk if needed. */
+static slot *slot_make(ax__actors *A, size_t idx)
+{
+    _Atomic(slot *) *cp = &A->chunks[idx >> CHUNK_BITS];
+    slot *ch = atomic_load_explicit(cp, memory_order_acquire);
+
+    if (!ch) {
+        pthread_mutex_lock(&A->chunk_lock);
+        ch = atomic_load_explicit(cp, memory_order_relaxed);
+        if (!ch) {
+            ch = calloc(CHUNK, sizeof *ch);
+            if (ch)
+                atomic_store_explicit(cp, ch, memory_order_release);
+        }
+        pthread_mutex_unlock(&A->chunk_lock);
+    }
+    return ch ? &ch[idx & (CHUNK - 1)] : NULL;
+}
+
+static bool alive(slot *s, ax_actor_ref ref)
+{
+    uint64_t w = atomic_load_explicit(&s->word, memory_order_acquire);
+
+    return (w & 1) && (w >> 1) == (ref.id >> 32);
+}
+
+bool ax_actor_alive(ax_actor_ref ref)
+{
+    ax_loop *L = ax__tls_loop;
+    slot *s;
+
+    if (!L || !ref.id)
+        return false;
+    s = slot_of(L->rt, ref);
+    return s && alive(s, ref);
+}
+
+static ax__actor *self_actor(void)
+{
+    ax_task *t = ax__current();
+
+    return t ? t->actor : NULL;
+}
+
+ax_actor_ref ax_self(void)
+{
+    ax__actor *a = self_actor();
+
+    return a ? a->ref : AX_ACTOR_NONE;
+}
+
+/* ---- the undelivered path ------------------------------------------------ */
+
+static void reply_send(reply *r, int status, void *value);
+
+/* A message accepted by ax_send() that will never be received: hand the
+ * payload to the application's hook, answer a pending ask with the reason,
+ * count it. Runs on whichever loop found out. */
+static void undeliver(ax_loop *L, envelope *e, int reason)
+{
+    if (!e->system) {
+        AX__COUNT(L->n_undelivered);
+        if (L->rt->undelivered)
+            L->rt->undelivered(e->tag, e->data, reason);
+    }
+    if (e->rep)
+        reply_send(e->rep, reason, NULL);
+    free(e);
+}
+
+/* ---- backpressure --------------------------------------------------------- */
+
+static void sender_wake_run(ax_loop *L, ax__msg *m, bool drop)
+{
+    sender_wait *w = (sender_wait *)m;
+
+    (void)L;
+    (void)drop;
+    w->woken = true;
+    ax__wake(w->task, 0);
+}
+
+/* Called by whoever freed room in (or killed) the mailbox: wake one waiting
+ * sender, or all of them. They retry and see the new state themselves. */
+static void wake_senders(slot *s, bool all)
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!atomic_load_explicit(&s->nwaiting, memory_order_seq_cst))
+        return;
+    pthread_mutex_lock(&s->lock);
+    do {
+        sender_wait *w = s->whead;
+        if (!w)
+            break;
+        s->whead = w->next;
+        if (s->whead)
+            s->whead->prev = NULL;
+        else
+            s->wtail = NULL;
+        w->queued = false;
+        atomic_fetch_sub_explicit(&s->nwaiting, 1, memory_order_seq_cst);
+        if (w->loop == L) {
+            w->woken = true;
+            ax__wake(w->task, 0);
+        } else {
+            w->m.run = sender_wake_run;
+            ax__inbox_push(w->loop, &w->m);
+        }
+    } while (all);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void unqueue(slot *s, sender_wait *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        s->whead = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        s->wtail = w->prev;
+    w->queued = false;
+    atomic_fetch_sub_explicit(&s->nwaiting, 1, memory_order_seq_cst);
+}
+
+/* Wait until the mailbox may have room (0), the sender is cancelled
+ * (AX_ECANCELED) or the actor is gone (AX_ESRCH). */
+static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
+{
+    sender_wait w = {.task = t, .loop = t->loop};
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    w.prev = s->wtail;
+    if (s->wtail)
+        s->wtail->next = &w;
+    else
+        s->whead = &w;
+    s->wtail = &w;
+    w.queued = true;
+    atomic_fetch_add_explicit(&s->nwaiting, 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&s->lock);
+    /* The receiver frees room and then looks for waiters; we queued and
+     * now look at the room: one of us sees the other (both seq_cst). */
+    if (atomic_load_explicit(&s->count, memory_order_seq_cst) <
+            (long)s->cap ||
+        !alive(s, to)) {
+        rc = 0;
+    } else {
+        rc = ax__suspend(t, "sending to a full mailbox", NULL);
+    }
+    pthread_mutex_lock(&s->lock);
+    if (w.queued)
+        unqueue(s, &w);
+    pthread_mutex_unlock(&s->lock);
+    /* A wake may be in flight from another loop: wait for it, since it
+     * points at w on this stack. */
+    if (!w.woken && w.m.run == sender_wake_run) {
+        bool was = t->shielded;
+        t->shielded = true;
+        while (!w.woken)
+            ax__suspend(t, "sending to a full mailbox", NULL);
+        t->shielded = was;
+    }
+    if (rc)
+        return rc;
+    return alive(s, to) ? 0 : AX_ESRCH;
+}
+
+/* Take a place in the mailbox, waiting for one if allowed. */
+static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
+{
+    if (!s->cap)
+        return 0;
+    for (;;) {
+        long c = atomic_fetch_add_explicit(&s->count, 1,
+                                           memory_order_seq_cst);
+        int rc;
+        if (c < (long)s->cap)
+            return 0;
+        atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst);
+        if (!may_wait || !t)
+            return AX_EAGAIN;
+        rc = wait_for_room(t, s, to);
+        if (rc)
+            return rc;
+    }
+}
+
+static void release_room(slot *s)
+{
+    if (!s->cap)
+        return;
+    atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst);
+    wake_senders(s, false);
+}
+
+/* ---- delivery ------------------------------------------------------------- */
+
+/* On the actor's loop. */
+static void deliver(ax_loop *L, envelope *e)
+{
+    slot *s = slot_of(L->rt, e->to);
+    ax__actor *a;
+
+    if (!s || !alive(s, e->to)) {
+        if (s && !e->system)
+            release_room(s);
+        undeliver(L, e, AX_ESRCH);
+        return;
+    }
+    a = s->actor;
+    e->next = NULL;
+    if (a->tail)
+        a->tail->next = e;
+    else
+        a->head = e;
+    a->tail = e;
+    if (a->receiving)
+        ax__wake(a->task, 0);
+}
+
+static void deliver_run(ax_loop *L, ax__msg *m, bool drop)
+{
+    envelope *e = (envelope *)m;
+
+    if (drop) {
+        undeliver(L, e, AX_ESHUTDOWN);
+        return;
+    }
+    deliver(L, e);
+}
+
+static void route(ax_loop *L, slot *s, envelope *e)
+{
+    int owner = atomic_load_explicit(&s->loop, memory_order_acquire);
+
+    if (owner == L->index) {
+        deliver(L, e);
+    } else {
+        e->m.run = deliver_run;
+        ax__inbox_push(L->rt->loops[owner], &e->m);
+    }
+}
+
+static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
+                       bool may_wait)
+{
+    ax_loop *L = ax__tls_loop;
+    ax_task *t = ax__current();
+    ax__actor *me = t ? t->actor : NULL;
+    envelope *e;
+    slot *s;
+    int rc;
+
+    if (!to.id)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    s = slot_of(L->rt, to);
+    if (!s || !alive(s, to))
+        return AX_ESRCH;
+    e = malloc(sizeof *e);
+    if (!e)
+        return AX_ENOMEM;
+    rc = reserve(t, s, to, may_wait);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    e->to = to;
+    e->from = me ? me->ref : AX_ACTOR_NONE;
+    e->tag = tag;
+    e->reason = 0;
+    e->data = data;
+    e->rep = rep;
+    e->system = false;
+    AX__COUNT(L->n_accepted);
+    route(L, s, e);
+    return 0;
+}
+
+int ax_send(ax_actor_ref to, int tag, void *data)
+{
+    return send_common(to, tag, data, NULL, true);
+}
+
+int ax_try_send(ax_actor_ref to, int tag, void *data)
+{
+    return send_common(to, tag, data, NULL, false);
+}
+
+/* DOWN and EXIT notices: never bounded, never counted as user messages. */
+static void send_system(ax_loop *L, ax_actor_ref to, int tag,
+                        ax_actor_ref from, int reason)
+{
+    slot *s = slot_of(L->rt, to);
+    envelope *e;
+
+    if (!s || !alive(s, to))
+        return;
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return; /* out of memory: the notice is lost, nothing else */
+    e->to = to;
+    e->from = from;
+    e->tag = tag;
+    e->reason = reason;
+    e->system = true;
+    route(L, s, e);
+}
+
+int ax_recv(ax_msg *out, double timeout)
+{
+    ax__actor *a = self_actor();
+    ax_task *t = ax__current();
+    int64_t ns = -1;
+    envelope *e;
+    int rc = 0;
+
+    if (!out || isnan(timeout))
+        return AX_EINVAL;
+    if (!a)
+        return AX_ENOTACTOR;
+    if (timeout >= 0 && (rc = ax__seconds_to_ns(timeout, &ns)))
+        return rc;
+    if (!a->head) {
+        if (ns == 0)
+            return AX_ETIMEDOUT;
+        if (ns > 0) {
+            t->timer.status = AX_ETIMEDOUT;
+            ax__timer_add(t->loop, &t->timer, ax__now(t->loop) + ns);
+        }
+        a->receiving = true;
+        while (!a->head && !rc)
+            rc = ax__suspend(t, "receiving", NULL);
+        a->receiving = false;
+        ax__timer_del(t->loop, &t->timer);
+        if (!a->head)
+            return rc;
+        if (rc == AX_ECANCELED)
+            t->cancel_pending = true; /* deliver it next time */
+    }
+    e = a->head;
+    a->head = e->next;
+    if (!a->head)
+        a->tail = NULL;
+    out->tag = e->tag;
+    out->reason = e->reason;
+    out->data = e->data;
+    out->from = e->from;
+    out->reply_ = e->rep;
+    if (!e->system) {
+        AX__COUNT(t->loop->n_delivered);
+        release_room(a->s);
+    }
+    free(e);
+    return 0;
+}
+
+/* ---- ask / reply -------------------------------------------------------- */
+
+#define REPLIED ((void *)1)
+
+static void reply_home(ax_loop *L, ax__msg *m, bool drop)
+{
+    reply *r = (reply *)m;
+
+    r->arrived = true;
+    if (r->f && !drop) {
+        ax_future *f = r->f;
+        f->ask = NULL;
+        r->f = NULL;
+        if (!f->done)
+            ax__future_complete(f, r->status, r->status ? NULL : r->value);
+    } else if (!r->f) {
+        AX__COUNT(L->n_dropped);
+    } else {
+        r->f->ask = NULL;
+    }
+    free(r);
+}
+
+static void reply_send(reply *r, int status, void *value)
+{
+    r->status = status;
+    r->value = value;
+    r->m.run = reply_home;
+    ax__inbox_push(r->home, &r->m);
+}
+
+/* The asker freed its future: a reply still on its way is dropped when it
+ * arrives. Called by ax_future_free() on the future's loop. */
+void ax__ask_forget(ax_future *f)
+{
+    reply *r = f->ask;
+
+    f->ask = NULL;
+    if (r)
+        r->f = NULL;
+}
+
+int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
+{
+    ax__actor *me = self_actor();
+    ax_future *f;
+    reply *r;
+    int rc;
+
+    if (!out)
+        return AX_EINVAL;
+    if (me && to.id == me->ref.id)
+        return AX_EDEADLK;
+    rc = ax_future_new(&f);
+    if (rc)
+        return rc;
+    r = calloc(1, sizeof *r);
+    if (!r) {
+        ax_future_free(f);
+        return AX_ENOMEM;
+    }
+    r->f = f;
+    r->home = ax__tls_loop;
+    f->ask = r;
+    rc = send_common(to, tag, data, r, true);
+    if (rc) {
+        f->ask = NULL;
+        free(r);
+        ax_future_free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
+            void **value)
+{
+    ax_future *f;
+    int rc;
+
+    if (!ax__current())
+        return AX_ENOTTASK;
+    rc = ax_ask(to, tag, data, &f);
+    if (rc)
+        return rc;
+    rc = timeout < 0 ? ax_await_future(f, value)
+                     : ax_await_timeout_future(f, timeout, value);
+    ax_future_free(f);
+    return rc;
+}
+
+static int answer(ax_msg *m, int status, void *value)
+{
+    if (!m || !m->reply_)
+        return AX_EINVAL;
+    if (m->reply_ == REPLIED)
+        return AX_EALREADY;
+    if (!ax__tls_loop)
+        return AX_EPERM;
+    reply_send(m->reply_, status, value);
+    m->reply_ = REPLIED;
+    return 0;
+}
+
+int ax_reply(ax_msg *m, void *value) { return answer(m, 0, value); }
+
+int ax_reply_error(ax_msg *m, int code)
+{
+    if (code >= 0)
+        return AX_EINVAL;
+    return answer(m, code, NULL);
+}
+
+/* ---- life and death --------------------------------------------------------- */
+
+static void actor_ended(ax_loop *L, ax__actor *a, int reason);
+
+static void *actor_body(void *arg)
+{
+    ax__actor *a = arg;
+    ax_task *t = ax__current();
+    void *r;
+    int reason;
+
+    t->actor = a;
+    a->task = t;
+    a->loop = t->loop;
+    r = a->fn(a->arg);
+    reason = ax__task_status(t);
+    if (reason == AX_ECANCELED && a->exit_reason)
+        reason = a->exit_reason;
+    actor_ended(t->loop, a, reason);
+    t->actor = NULL;
+    if (reason && reason != ax__task_status(t))
+        return ax_task_fail(reason);
+    return r;
+}
+
+static void actor_ended(ax_loop *L, ax__actor *a, int reason)
+{
+    slot *s = a->s;
+    envelope *e;
+    watch *w;
+
+    atomic_store_explicit(&s->word, (a->ref.id >> 32) << 1,
+                          memory_order_seq_cst);
+    while ((e = a->head)) {
+        a->head = e->next;
+        if (!e->system)
+            release_room(s);
+        undeliver(L, e, AX_ESRCH);
+    }
+    a->tail = NULL;
+    wake_senders(s, true);
+    while ((w = a->watchers)) {
+        a->watchers = w->next;
+        if (!w->link)
+            send_system(L, w->who, AX_MSG_DOWN, a->ref, reason);
+        else if (reason)
+            ax__link_exit(L, w->who, a->ref, reason);
+        free(w);
+    }
+    free(a);
+}
+
+int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
+                   void *arg, const ax_actor_opts *opts)
+{
+    ax_loop *L = ax__tls_loop;
+    ax_task_opts topts = {0};
+    ax__actors *A;
+    ax__actor *a;
+    size_t idx;
+    slot *s;
+    int rc;
+
+    if (!fn)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    if (!loop)
+        loop = L;
+    if (loop->rt != L->rt || (opts && !opts->unbounded && !opts->capacity))
+        return AX_EINVAL;
+    if (atomic_load_explicit(&L->rt->shutting, memory_order_acquire))
+        return AX_ESHUTDOWN;
+    A = L->rt->actors;
+    idx = atomic_fetch_add_explicit(&A->next, 0, memory_order_relaxed);
+    if (idx >= AX__MAX_ACTORS)
+        return AX_EAGAIN;
+    a = calloc(1, sizeof *a);
+    if (!a)
+        return AX_ENOMEM;
+    a->fn = fn;
+    a->arg = arg;
+    a->trap_exits = opts && opts->trap_exits;
+    /* Claim a slot and fill it before it is published by bumping next. */
+    idx = atomic_fetch_add_explicit(&A->next, 1, memory_order_acq_rel);
+    if (idx >= AX__MAX_ACTORS) {
+        free(a);
+        return AX_EAGAIN;
+    }
+    s = slot_make(A, idx);
+    if (!s) {
+        free(a);
+        return AX_ENOMEM;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->cap = opts ? (opts->unbounded ? 0 : opts->capacity)
+                  : AX_MAILBOX_DEFAULT;
+    s->actor = a;
+    a->s = s;
+    a->ref = make_ref(idx, 1);
+    atomic_store_explicit(&s->loop, loop->index, memory_order_relaxed);
+    atomic_store_explicit(&s->word, (uint64_t)1 << 1 | 1,
+                          memory_order_release);
+    topts.name = opts ? opts->name : NULL;
+    topts.stack_size = opts ? opts->stack_size : 0;
+    rc = ax_spawn_on_ex(loop, NULL, actor_body, a, &topts);
+    if (rc) {
+        atomic_store_explicit(&s->word, (uint64_t)1 << 1,
+                              memory_order_release);
+        free(a);
+        return rc;
+    }
+    if (out)
+        *out = a->ref;
+    return 0;
+}
+
+/* Shared with monitor.c. */
+ax__actor *ax__actor_lookup(ax_loop *L, ax_actor_ref ref)
+{
+    slot *s = slot_of(L->rt, ref);
+
+    if (!s || !alive(s, ref) ||
+        atomic_load_explicit(&s->loop, memory_order_relaxed) != L->index)
+        return NULL;
+    return s->actor;
+}
+
+ax_loop *ax__actor_loop(ax_loop *L, ax_actor_ref ref)
+{
+    slot *s = slot_of(L->rt, ref);
+
+    return s ? L->rt->loops[atomic_load_explicit(&s->loop,
+                                                 memory_order_relaxed)]
+             : NULL;
+}
+
+void ax__actor_watch_add(ax__actor *a, ax_actor_ref who, bool link)
+{
+    watch *w = malloc(sizeof *w);
+
+    if (!w)
+        return;
+    w->who = who;
+    w->link = link;
+    w->next = a->watchers;
+    a->watchers = w;
+}
+
+void ax__actor_exit_signal(ax__actor *a, ax_actor_ref from, int reason)
+{
+    if (a->trap_exits) {
+        send_system(a->loop, a->ref, AX_MSG_EXIT, from, reason);
+        return;
+    }
+    if (!a->exit_reason)
+        a->exit_reason = reason;
+    ax_cancel(a->task);
+}
+
+void ax__actor_down_now(ax_loop *L, ax_actor_ref watcher, ax_actor_ref target)
+{
+    send_system(L, watcher, AX_MSG_DOWN, target, AX_ESRCH);
+}
+
+/* ---- registry ------------------------------------------------------------- */
+
+int ax_register(const char *name, ax_actor_ref ref)
+{
+    ax_loop *L = ax__tls_loop;
+    ax__actors *A;
+    int rc = 0;
+    size_t i;
+
+    if (!name || !*name || strlen(name) > NAME_MAX_LEN || !ref.id)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    A = L->rt->actors;
+    pthread_mutex_lock(&A->reg_lock);
+    for (i = 0; i < A->nnames; i++)
+        if (!strcmp(A->names[i].name, name))
+            break;
+    if (i < A->nnames) {
+        slot *s = slot_of(L->rt, A->names[i].ref);
+        if (s && alive(s, A->names[i].ref))
+            rc = AX_EALREADY;
+        else
+            A->names[i].ref = ref;
+    } else {
+        if (A->nnames == A->capnames) {
+            size_t cap = A->capnames ? A->capnames * 2 : 16;
+            regent *n = realloc(A->names, cap * sizeof *n);
+            if (!n)
+                rc = AX_ENOMEM;
+            else {
+                A->names = n;
+                A->capnames = cap;
+            }
+        }
+        if (!rc) {
+            snprintf(A->names[A->nnames].name, sizeof A->names[0].name, "%s",
+                     name);
+            A->names[A->nnames++].ref = ref;
+        }
+    }
+    pthread_mutex_unlock(&A->reg_lock);
+    return rc;
+}
+
+int ax_unregister(const char *name)
+{
+    ax_loop *L = ax__tls_loop;
+    ax__actors *A;
+    int rc = AX_ESRCH;
+
+    if (!name)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    A = L->rt->actors;
+    pthread_mutex_lock(&A->reg_lock);
+    for (size_t i = 0; i < A->nnames; i++)
+        if (!strcmp(A->names[i].name, name)) {
+            A->names[i] = A->names[--A->nnames];
+            rc = 0;
+            break;
+        }
+    pthread_mutex_unlock(&A->reg_lock);
+    return rc;
+}
+
+int ax_whereis(const char *name, ax_actor_ref *out)
+{
+    ax_loop *L = ax__tls_loop;
+    ax__actors *A;
+    int rc = AX_ESRCH;
+
+    if (!name || !out)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    A = L->rt->actors;
+    pthread_mutex_lock(&A->reg_lock);
+    for (size_t i = 0; i < A->nnames; i++)
+        if (!strcmp(A->names[i].name, name)) {
+            slot *s = slot_of(L->rt, A->names[i].ref);
+            if (s && alive(s, A->names[i].ref)) {
+                *out = A->names[i].ref;
+                rc = 0;
+            }
+            break;
+        }
+    pthread_mutex_unlock(&A->reg_lock);
+    return rc;
+}

@@ -1,0 +1,213 @@
+/**
+ * @file axon/actor.h
+ * @brief Actors: tasks with a mailbox and an address.
+ *
+ * An actor is a task whose body loops on ax_recv(). Its address, an
+ * ax_actor_ref, is a plain 64-bit value (slot and generation) that may be
+ * copied to any loop of the runtime; a ref to an actor that has ended fails
+ * with AX_ESRCH and never touches freed memory.
+ *
+ * Messages are (tag, data) pairs: the tag is yours (negative tags are
+ * reserved: AX_MSG_DOWN, AX_MSG_EXIT), the data pointer is a payload whose
+ * ownership passes to the receiver when ax_send() returns 0 and stays with
+ * the sender when it fails. Messages from one sender to one receiver
+ * arrive in the order they were sent, on the same loop or across loops.
+ *
+ * Mailboxes are bounded (capacity in the options, 1024 by default): when a
+ * mailbox is full, ax_send() suspends the sending task until there is room
+ * (backpressure), and ax_try_send() returns AX_EAGAIN. Unbounded mailboxes
+ * are there on request.
+ *
+ * Nothing is lost: a message accepted by ax_send() is either taken by the
+ * receiver's ax_recv(), or, if the actor ends first or the runtime stops,
+ * handed to ax_opts.undelivered (which can free the payload) and counted in
+ * ax_runtime_stats.msgs_undelivered.
+ *
+ * Monitors and links, in Erlang's terms:
+ *  - ax_monitor(ref): when that actor ends, the caller gets an AX_MSG_DOWN
+ *    message with `from` the ended actor and `reason` its exit status (0 for
+ *    a normal return, its failure code, AX_ECANCELED; AX_ESRCH if it was
+ *    already gone when the monitor was set).
+ *  - ax_link(ref): both directions. When either ends with a non-zero reason
+ *    the other is cancelled and ends with the same reason, unless it traps
+ *    exits (ax_actor_opts.trap_exits), in which case it receives an
+ *    AX_MSG_EXIT message instead. A normal exit (reason 0) does not
+ *    propagate.
+ *
+ * A small registry names well-known actors (ax_register, ax_whereis).
+ *
+ * Thread: all calls are made from tasks (or loop callbacks where noted) on
+ * any loop of the runtime.
+ */
+#ifndef AXON_ACTOR_H
+#define AXON_ACTOR_H
+
+#include <stdbool.h>
+
+#include "axon/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An actor's address: copy it freely. {0} is "no actor". */
+typedef struct ax_actor_ref {
+    uint64_t id;
+} ax_actor_ref;
+
+#define AX_ACTOR_NONE ((ax_actor_ref){0})
+
+/** Tag of the message a monitor receives when its target ends. */
+#define AX_MSG_DOWN (-1)
+/** Tag of the message a linked actor that traps exits receives. */
+#define AX_MSG_EXIT (-2)
+
+/** A received message. */
+typedef struct ax_msg {
+    int tag;           /**< the sender's tag, or AX_MSG_DOWN / AX_MSG_EXIT */
+    int reason;        /**< DOWN / EXIT: the ended actor's exit status */
+    void *data;        /**< the payload, now the receiver's */
+    ax_actor_ref from; /**< the sending actor, or AX_ACTOR_NONE */
+    void *reply_;      /**< private: where ax_reply() sends the answer */
+} ax_msg;
+
+/** Default mailbox capacity. */
+#define AX_MAILBOX_DEFAULT 1024
+
+/** Actor options. Start from AX_ACTOR_OPTS_INIT. */
+typedef struct ax_actor_opts {
+    size_t capacity;   /**< mailbox bound; 0 is invalid (AX_EINVAL) */
+    bool unbounded;    /**< no bound (capacity is ignored) */
+    bool trap_exits;   /**< linked exits arrive as AX_MSG_EXIT messages */
+    const char *name;  /**< task name for reports; copied */
+    size_t stack_size; /**< 0: the loop's default */
+} ax_actor_opts;
+
+#define AX_ACTOR_OPTS_INIT                                                    \
+    ((ax_actor_opts){.capacity = AX_MAILBOX_DEFAULT})
+
+/**
+ * Start an actor running fn(arg) on @p loop (NULL: the current loop).
+ * @param out receives the ref (may be NULL).
+ * @param opts NULL for the defaults.
+ * @return 0; AX_EINVAL (NULL fn, capacity 0, a loop of another runtime);
+ *         AX_EPERM outside a loop; AX_ESHUTDOWN during shutdown;
+ *         AX_EAGAIN if the runtime's actor table is full; AX_ENOMEM.
+ * Suspends: no.
+ */
+AX_EXTERN int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
+                             void *arg, const ax_actor_opts *opts);
+
+/** The running actor's ref, or AX_ACTOR_NONE outside an actor. */
+AX_EXTERN ax_actor_ref ax_self(void);
+
+/** Whether two refs name the same actor. */
+static inline bool ax_ref_eq(ax_actor_ref a, ax_actor_ref b)
+{
+    return a.id == b.id;
+}
+
+/**
+ * Send (tag, data) to @p to. From a task, a full bounded mailbox suspends
+ * the caller until there is room; from a loop callback it fails with
+ * AX_EAGAIN instead.
+ * @return 0 (the payload is the receiver's now); AX_EINVAL for a null ref;
+ *         AX_ESRCH for a ref to an ended (or never existing) actor;
+ *         AX_EAGAIN (not in a task, mailbox full); AX_ECANCELED if the
+ *         sender was cancelled while waiting for room; AX_EPERM outside a
+ *         loop; AX_ENOMEM. On error the payload stays the caller's.
+ * Suspends: only while the mailbox is full.
+ */
+AX_EXTERN int ax_send(ax_actor_ref to, int tag, void *data);
+
+/**
+ * Send without ever suspending.
+ * @return as ax_send(); AX_EAGAIN when the mailbox is full.
+ */
+AX_EXTERN int ax_try_send(ax_actor_ref to, int tag, void *data);
+
+/**
+ * Take the next message from the current actor's mailbox, waiting up to
+ * @p timeout seconds (negative: no limit).
+ * @return 0 and *out filled; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL for a
+ *         NULL @p out or a NaN timeout; AX_ENOTACTOR if the caller is not
+ *         an actor.
+ * Suspends: yes, while the mailbox is empty.
+ */
+AX_EXTERN int ax_recv(ax_msg *out, double timeout);
+
+/**
+ * Send a request whose answer comes back through a future (the asker may be
+ * any task, actor or not). Await *reply (with ax_await_timeout() for a
+ * deadline) and free it with ax_future_free(); a reply that arrives after
+ * the future was freed is dropped and counted (replies_dropped).
+ * @return 0; ax_send()'s codes; AX_EDEADLK if an actor asks itself;
+ *         AX_EINVAL for NULL @p reply. Suspends: as ax_send().
+ */
+AX_EXTERN int ax_ask(ax_actor_ref to, int tag, void *data,
+                     ax_future **reply);
+
+/**
+ * ax_ask(), then wait up to @p timeout seconds for the answer and free the
+ * future. @p value receives the answer (may be NULL).
+ * @return 0; AX_ETIMEDOUT; the codes of ax_ask() and ax_await().
+ */
+AX_EXTERN int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
+                      void **value);
+
+/**
+ * Answer a message that came from ax_ask()/ax_call(). Works from any loop;
+ * the asker's future completes on the asker's loop.
+ * @return 0; AX_EINVAL if @p m is NULL or was not an ask; AX_EALREADY if it
+ *         was answered already.
+ */
+AX_EXTERN int ax_reply(ax_msg *m, void *value);
+
+/**
+ * Release a received message that was an ask without answering it: the
+ * asker's future fails with AX_ECANCELED. Not needed for plain messages.
+ * @return 0; AX_EINVAL; AX_EALREADY.
+ */
+AX_EXTERN int ax_reply_error(ax_msg *m, int code);
+
+/**
+ * Monitor @p target: the calling actor gets one AX_MSG_DOWN message when it
+ * ends (at once, with reason AX_ESRCH, if it already has).
+ * @return 0; AX_EINVAL for a null ref; AX_ENOTACTOR; AX_ENOMEM.
+ */
+AX_EXTERN int ax_monitor(ax_actor_ref target);
+
+/**
+ * Link the calling actor and @p target (see the header text).
+ * @return 0; AX_EINVAL (null ref, linking to yourself); AX_ENOTACTOR;
+ *         AX_ESRCH if @p target has ended (nothing is linked); AX_ENOMEM.
+ */
+AX_EXTERN int ax_link(ax_actor_ref target);
+
+/**
+ * Give @p ref a name, runtime-wide.
+ * @return 0; AX_EINVAL (NULL or empty name, longer than 63 bytes, null
+ *         ref); AX_EALREADY if the name is taken by a live actor; AX_EPERM
+ *         outside a loop; AX_ENOMEM. A name whose actor has ended is free
+ *         again.
+ */
+AX_EXTERN int ax_register(const char *name, ax_actor_ref ref);
+
+/** Remove a name. @return 0; AX_ESRCH if unknown; AX_EINVAL. */
+AX_EXTERN int ax_unregister(const char *name);
+
+/**
+ * Look a name up.
+ * @return 0 and *out; AX_ESRCH if unknown or its actor has ended;
+ *         AX_EINVAL.
+ */
+AX_EXTERN int ax_whereis(const char *name, ax_actor_ref *out);
+
+/** Whether @p ref names a live actor right now (the answer can be stale by
+ *  the time the caller acts on it). */
+AX_EXTERN bool ax_actor_alive(ax_actor_ref ref);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

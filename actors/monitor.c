@@ -1,0 +1,106 @@
+/*
+ * Monitors and links. The watch list lives in the watched actor, on its
+ * loop; a request from another loop is posted there. Both directions of a
+ * link are two watches, one in each actor.
+ */
+#include "actors.h"
+
+static void watch_run(ax_loop *L, void *target, void *watcher, int link,
+                      bool drop)
+{
+    ax_actor_ref t = {(uint64_t)(uintptr_t)target};
+    ax_actor_ref w = {(uint64_t)(uintptr_t)watcher};
+    ax__actor *a;
+
+    if (drop)
+        return;
+    a = ax__actor_lookup(L, t);
+    if (a) {
+        ax__actor_watch_add(a, w, link != 0);
+        return;
+    }
+    /* Already gone: a monitor hears at once; a link acts as an exit. */
+    if (!link)
+        ax__actor_down_now(L, w, t);
+    else
+        ax__link_exit(L, w, t, AX_ESRCH);
+}
+
+static int watch(ax_actor_ref target, ax_actor_ref watcher, bool link)
+{
+    ax_loop *L = ax__tls_loop;
+    ax_loop *owner = ax__actor_loop(L, target);
+
+    if (!owner) {
+        /* A ref that never named an actor. */
+        if (!link)
+            ax__actor_down_now(L, watcher, target);
+        return link ? AX_ESRCH : 0;
+    }
+    if (owner == L) {
+        watch_run(L, (void *)(uintptr_t)target.id,
+                  (void *)(uintptr_t)watcher.id, link, false);
+        return 0;
+    }
+    return ax__post_call(owner, watch_run, (void *)(uintptr_t)target.id,
+                         (void *)(uintptr_t)watcher.id, link);
+}
+
+int ax_monitor(ax_actor_ref target)
+{
+    ax_actor_ref me = ax_self();
+
+    if (!target.id)
+        return AX_EINVAL;
+    if (!me.id)
+        return AX_ENOTACTOR;
+    return watch(target, me, false);
+}
+
+int ax_link(ax_actor_ref target)
+{
+    ax_actor_ref me = ax_self();
+    ax_loop *L = ax__tls_loop;
+    int rc;
+
+    if (!target.id || (me.id && target.id == me.id))
+        return AX_EINVAL;
+    if (!me.id)
+        return AX_ENOTACTOR;
+    if (!ax_actor_alive(target))
+        return AX_ESRCH;
+    rc = watch(target, me, true);
+    if (rc)
+        return rc;
+    ax__actor_watch_add(ax__actor_lookup(L, me), target, true);
+    return 0;
+}
+
+static void exit_run(ax_loop *L, void *to, void *from, int reason, bool drop)
+{
+    ax_actor_ref t = {(uint64_t)(uintptr_t)to};
+    ax_actor_ref f = {(uint64_t)(uintptr_t)from};
+    ax__actor *a;
+
+    if (drop)
+        return;
+    a = ax__actor_lookup(L, t);
+    if (a)
+        ax__actor_exit_signal(a, f, reason);
+}
+
+/* Tell linked actor @p to that @p from ended with @p reason. */
+void ax__link_exit(ax_loop *L, ax_actor_ref to, ax_actor_ref from,
+                   int reason)
+{
+    ax_loop *owner = ax__actor_loop(L, to);
+
+    if (!owner)
+        return;
+    if (owner == L)
+        exit_run(L, (void *)(uintptr_t)to.id, (void *)(uintptr_t)from.id,
+                 reason, false);
+    else
+        ax__post_call(owner, exit_run, (void *)(uintptr_t)to.id,
+                      (void *)(uintptr_t)from.id, reason);
+}

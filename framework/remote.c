@@ -1,0 +1,254 @@
+/*
+ * Awaiting, cancelling and completing futures that belong to another loop.
+ *
+ * Nothing here touches another loop's objects from this thread. A request
+ * travels to the owner's inbox, runs there, and the answer travels back.
+ * The awaiting side keeps a proxy: the owner registers the proxy's waiter
+ * on the future and, when it completes, copies status and value into the
+ * proxy and sends it home. A second message (op) carries a cancel or an
+ * unregister to the owner and always comes back as an acknowledgement, so
+ * the home side knows when the owner has stopped looking at the proxy and
+ * may free it (it usually lives on the awaiting task's stack).
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static void proxy_home(ax_loop *L, ax__msg *m, bool drop)
+{
+    ax__proxy *p = (ax__proxy *)m;
+
+    (void)L;
+    (void)drop;
+    p->back = true;
+    p->home_cb(p);
+}
+
+static void send_home(ax__proxy *p)
+{
+    p->m.run = proxy_home;
+    ax__inbox_push(p->home, &p->m);
+}
+
+/* Owner side: the future completed. */
+static void proxy_fire(ax__waiter *w, ax_future *f)
+{
+    ax__proxy *p = (ax__proxy *)((char *)w - offsetof(ax__proxy, w));
+
+    p->status = f->status;
+    p->value = f->value;
+    f->retrieved = true;
+    f->nawait--;
+    if (p->join) {
+        ax_task *t = (ax_task *)f;
+        t->has_awaiter = false;
+        ax__task_release(t);
+    }
+    send_home(p);
+}
+
+/* Owner side: the proxy arrives. */
+static void proxy_register(ax_loop *L, ax__msg *m, bool drop)
+{
+    ax__proxy *p = (ax__proxy *)m;
+    ax_future *f = p->f;
+
+    (void)L;
+    if (drop) {
+        p->status = AX_ESHUTDOWN;
+        send_home(p);
+        return;
+    }
+    if (p->join) {
+        ax_task *t = (ax_task *)f;
+        if (t->owned || t->has_awaiter || !t->has_handle) {
+            p->status = AX_EBUSY;
+            p->rejected = true;
+            send_home(p);
+            return;
+        }
+        t->has_awaiter = true;
+    }
+    f->nawait++;
+    p->w.fire = proxy_fire;
+    p->w.task = NULL;
+    if (f->done)
+        proxy_fire(&p->w, f);
+    else
+        ax__waiter_add(f, &p->w);
+}
+
+void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
+                     void (*home_cb)(ax__proxy *p))
+{
+    memset(p, 0, sizeof *p);
+    p->f = f;
+    p->home = ax__tls_loop;
+    p->join = join;
+    p->home_cb = home_cb;
+    p->m.run = proxy_register;
+    ax__inbox_push(f->loop, &p->m);
+}
+
+static void op_ack(ax_loop *L, ax__msg *m, bool drop)
+{
+    ax__proxy *p = (ax__proxy *)((char *)m - offsetof(ax__proxy, op));
+
+    (void)L;
+    (void)drop;
+    p->acked = true;
+    p->home_cb(p);
+}
+
+/* Owner side: cancel the future (tasks, gathers, and plain futures whose
+ * canceller asked for it), or take the waiter back (a plain future whose
+ * awaiter gave up). Then acknowledge. */
+static void op_run(ax_loop *L, ax__msg *m, bool drop)
+{
+    ax__proxy *p = (ax__proxy *)((char *)m - offsetof(ax__proxy, op));
+    ax_future *f = p->f;
+
+    (void)L;
+    if (!drop) {
+        if (p->op_cancel) {
+            if (!f->done)
+                ax_cancel_future(f);
+        } else if (p->w.linked) {
+            ax__waiter_remove(f, &p->w);
+            f->nawait--;
+            if (p->join)
+                ((ax_task *)f)->has_awaiter = false;
+            p->status = AX_ECANCELED;
+            p->unregistered = true;
+            send_home(p);
+        }
+    }
+    p->op.run = op_ack;
+    ax__inbox_push(p->home, &p->op);
+}
+
+void ax__proxy_op(ax__proxy *p, bool cancel)
+{
+    p->op_cancel = cancel;
+    p->op_sent = true;
+    p->op.run = op_run;
+    ax__inbox_push(p->f->loop, &p->op);
+}
+
+bool ax__proxy_settled(const ax__proxy *p)
+{
+    return (p->back || p->unregistered) && (!p->op_sent || p->acked);
+}
+
+/* ---- await ------------------------------------------------------------ */
+
+static void await_home(ax__proxy *p)
+{
+    ax__wake(p->task, 0);
+}
+
+static void wait_settled(ax_task *t, ax__proxy *p)
+{
+    bool was = t->shielded;
+
+    t->shielded = true;
+    while (!ax__proxy_settled(p))
+        ax__suspend(t, "finishing a cross-loop await", p->f);
+    t->shielded = was;
+}
+
+int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
+                     void **result)
+{
+    ax_loop *L = t->loop;
+    bool join = f->kind == AX__FUT_TASK;
+    ax__proxy p;
+    int rc = 0;
+
+    if (f->loop->rt != L->rt)
+        return AX_EWRONGLOOP;
+    if (t->cancel_pending && !t->shielded) {
+        t->cancel_pending = false;
+        return AX_ECANCELED;
+    }
+    ax__proxy_start(&p, f, join, await_home);
+    p.task = t;
+    if (timeout_ns > 0) {
+        t->timer.status = AX_ETIMEDOUT;
+        ax__timer_add(L, &t->timer, ax__now(L) + timeout_ns);
+    } else if (timeout_ns == 0) {
+        rc = AX_ETIMEDOUT;
+    }
+    while (!rc && !p.back) {
+        rc = ax__suspend(t, "awaiting", f);
+        if (p.back && rc) {
+            /* The answer came in the same instant: take it; a cancel
+             * stays pending for the next suspension. */
+            if (rc == AX_ECANCELED)
+                t->cancel_pending = true;
+            rc = 0;
+        }
+    }
+    ax__timer_del(L, &t->timer);
+    if (rc) {
+        /* Gave up (cancelled or timed out): tasks and gathers are
+         * cancelled and waited for, as locally; a plain future only loses
+         * this waiter. */
+        ax__proxy_op(&p, f->kind != AX__FUT_PLAIN);
+        wait_settled(t, &p);
+        if (f->kind != AX__FUT_PLAIN && !p.unregistered) {
+            /* ran to its end: the handle was consumed over there */
+        }
+        return rc;
+    }
+    wait_settled(t, &p);
+    if (p.rejected)
+        return p.status;
+    if (p.status == 0 && result)
+        *result = p.value;
+    return p.status;
+}
+
+/* ---- fire-and-forget operations --------------------------------------- */
+
+static void do_cancel(ax_loop *L, void *a, void *b, int c, bool drop)
+{
+    (void)L;
+    (void)b;
+    (void)c;
+    if (!drop && !((ax_future *)a)->done)
+        ax_cancel_future(a);
+}
+
+static void do_complete(ax_loop *L, void *a, void *b, int c, bool drop)
+{
+    ax_future *f = a;
+
+    (void)L;
+    if (!drop && !f->done)
+        ax__future_complete(f, c, c ? NULL : b);
+}
+
+static void do_detach(ax_loop *L, void *a, void *b, int c, bool drop)
+{
+    (void)L;
+    (void)b;
+    (void)c;
+    if (!drop)
+        ax_task_detach(a);
+}
+
+int ax__remote_cancel(ax_future *f)
+{
+    return ax__post_call(f->loop, do_cancel, f, NULL, 0);
+}
+
+int ax__remote_complete(ax_future *f, int status, void *value)
+{
+    return ax__post_call(f->loop, do_complete, f, value, status);
+}
+
+int ax__remote_detach(ax_task *t)
+{
+    return ax__post_call(t->loop, do_detach, t, NULL, 0);
+}

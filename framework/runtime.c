@@ -1,0 +1,257 @@
+/*
+ * The runtime: ax_run_with() with one loop per thread, spawning across
+ * loops, and the shutdown handshake.
+ *
+ * Shutdown, in order: the main task (loop 0) ends; every loop is told to
+ * tear down (cancel all its tasks) through a flag and its doorbell; the
+ * loops keep running, since a cancelled task may still await a task on
+ * another loop; when the runtime-wide count of unfinished tasks reaches
+ * zero, whoever took it there tells every loop to quit. Each loop thread
+ * then reports and frees its own tasks and stacks; ax_run() joins the
+ * threads and frees the loops, handing what is still queued in an inbox to
+ * the undelivered path.
+ */
+#include "internal.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actors.h"
+
+static void tell_all(ax__rt *rt, size_t flag_offset)
+{
+    for (int i = 0; i < rt->nloops; i++) {
+        ax_loop *L = rt->loops[i];
+        atomic_bool *flag = (atomic_bool *)((char *)L + flag_offset);
+        atomic_store_explicit(flag, true, memory_order_release);
+        ax__bell_ring(&L->inbox.bell);
+    }
+}
+
+void ax__runtime_main_done(ax_loop *L)
+{
+    ax__rt *rt = L->rt;
+
+    atomic_store_explicit(&rt->shutting, 1, memory_order_seq_cst);
+    if (rt->nloops == 1) {
+        L->tearing_down = true;
+        ax__cancel_all(L);
+        return;
+    }
+    tell_all(rt, offsetof(ax_loop, teardown_req));
+    if (atomic_load_explicit(&rt->unfinished, memory_order_seq_cst) == 0)
+        tell_all(rt, offsetof(ax_loop, quit_req));
+}
+
+void ax__runtime_task_ended(ax_loop *L)
+{
+    ax__rt *rt = L->rt;
+
+    if (atomic_fetch_sub_explicit(&rt->unfinished, 1,
+                                  memory_order_seq_cst) == 1 &&
+        rt->nloops > 1 &&
+        atomic_load_explicit(&rt->shutting, memory_order_seq_cst))
+        tell_all(rt, offsetof(ax_loop, quit_req));
+}
+
+static void *loop_thread(void *arg)
+{
+    ax_loop *L = arg;
+
+    ax__loop_enter(L);
+    ax__drive(L);
+    atomic_store_explicit(&L->closed, true, memory_order_release);
+    ax__final_reports(L);
+    ax__loop_leave(L);
+    return NULL;
+}
+
+static int resolve_loops(const ax_opts *opts)
+{
+    int n = opts ? opts->loops : 0;
+
+    if (n == AX_LOOPS_PER_CPU) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c < 1 ? 1 : c > AX_LOOPS_MAX ? AX_LOOPS_MAX : (int)c;
+    }
+    if (n == 0)
+        n = 1;
+    return n < 1 || n > AX_LOOPS_MAX ? -1 : n;
+}
+
+static void rt_free(ax__rt *rt, int made)
+{
+    for (int i = 0; i < made; i++) {
+        ax__loop_term(rt->loops[i]);
+        free(rt->loops[i]);
+    }
+    ax__actors_term(rt);
+    free(rt->loops);
+    free(rt->threads);
+    free(rt);
+}
+
+int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
+                void **result)
+{
+    ax_task_opts topts = {.name = "main"};
+    int n = resolve_loops(opts), made = 0, started = 1, rc;
+    ax__rt *rt;
+    ax_loop *L0;
+
+    if (!fn || n < 0 || (opts && opts->stack_size > ((size_t)1 << 30)))
+        return AX_EINVAL;
+    if (ax__tls_loop)
+        return AX_EBUSY;
+    rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return AX_ENOMEM;
+    rt->nloops = n;
+    rt->undelivered = opts ? opts->undelivered : NULL;
+    rt->loops = calloc((size_t)n, sizeof *rt->loops);
+    rt->threads = calloc((size_t)n, sizeof *rt->threads);
+    if (!rt->loops || !rt->threads) {
+        free(rt->loops);
+        free(rt->threads);
+        free(rt);
+        return AX_ENOMEM;
+    }
+    rc = ax__actors_init(rt);
+    for (; !rc && made < n; made++) {
+        /* The inbox wants its cache-line alignment. */
+        size_t sz = (sizeof(ax_loop) + 63) & ~(size_t)63;
+        rt->loops[made] = aligned_alloc(64, sz);
+        if (!rt->loops[made])
+            rc = AX_ENOMEM;
+        else if ((rc = ax__loop_init(rt->loops[made], rt, made, opts)))
+            free(rt->loops[made]);
+        if (rc)
+            break;
+    }
+    if (rc) {
+        rt_free(rt, made);
+        return rc;
+    }
+    L0 = rt->loops[0];
+    ax__loop_enter(L0);
+    for (; started < n; started++)
+        if (pthread_create(&rt->threads[started], NULL, loop_thread,
+                           rt->loops[started]) != 0)
+            break;
+    if (started < n) {
+        /* Let the threads that did start run to an empty shutdown. */
+        rc = AX_EAGAIN;
+        rt->nloops = started;
+        tell_all(rt, offsetof(ax_loop, quit_req));
+        for (int i = 1; i < started; i++)
+            pthread_join(rt->threads[i], NULL);
+        ax__loop_leave(L0);
+        rt->nloops = n;
+        rt_free(rt, n);
+        return rc;
+    }
+
+    rc = ax_spawn_ex(&L0->main, fn, arg, &topts);
+    if (rc) {
+        ax__runtime_main_done(L0);
+        ax__drive(L0);
+    } else {
+        ax__drive(L0);
+        rc = L0->deadlocked ? AX_EDEADLK : L0->main->fut.status;
+        if (rc == 0 && result)
+            *result = L0->main->fut.value;
+        L0->main->fut.retrieved = true;
+    }
+    atomic_store_explicit(&L0->closed, true, memory_order_release);
+    ax__final_reports(L0);
+    for (int i = 1; i < n; i++)
+        pthread_join(rt->threads[i], NULL);
+    ax__loop_leave(L0);
+    rt_free(rt, n);
+    return rc;
+}
+
+int ax_run(ax_task_fn fn, void *arg, void **result)
+{
+    return ax_run_with(NULL, fn, arg, result);
+}
+
+int ax_loop_count(void)
+{
+    ax_loop *L = ax__tls_loop;
+
+    return L ? L->rt->nloops : 0;
+}
+
+ax_loop *ax_loop_at(int i)
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!L || i < 0 || i >= L->rt->nloops)
+        return NULL;
+    return L->rt->loops[i];
+}
+
+int ax_loop_index(const ax_loop *loop) { return loop ? loop->index : -1; }
+
+int ax_runtime_stats_get(ax_runtime_stats *st)
+{
+    ax_loop *L = ax__tls_loop;
+    ax__rt *rt;
+
+    if (!st)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    rt = L->rt;
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < rt->nloops; i++) {
+        ax_loop *l = rt->loops[i];
+        st->msgs_accepted += atomic_load_explicit(&l->n_accepted,
+                                                  memory_order_relaxed);
+        st->msgs_delivered += atomic_load_explicit(&l->n_delivered,
+                                                   memory_order_relaxed);
+        st->msgs_undelivered += atomic_load_explicit(&l->n_undelivered,
+                                                     memory_order_relaxed);
+        st->replies_dropped += atomic_load_explicit(&l->n_dropped,
+                                                    memory_order_relaxed);
+    }
+    st->msgs_undelivered += atomic_load(&rt->msgs_undelivered);
+    st->posts = atomic_load(&rt->posts);
+    return 0;
+}
+
+/* ---- signals ----------------------------------------------------------- */
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    ax_loop *L = arg;
+
+    (void)sig;
+    (void)what;
+    if (L->main && !L->main->fut.done && !L->main->cancel_req)
+        ax__task_cancel(L->main);
+}
+
+int ax_stop_on_signals(void)
+{
+    ax_task *t = ax__current();
+    ax_loop *L;
+
+    if (!t)
+        return AX_ENOTTASK;
+    L = t->loop;
+    if (L->index != 0)
+        return AX_EPERM;
+    for (int i = 0; i < 2; i++) {
+        int sig = i ? SIGTERM : SIGINT;
+        if (L->sig_ev[i])
+            continue;
+        L->sig_ev[i] = evsignal_new(L->base, sig, on_signal, L);
+        if (!L->sig_ev[i] || evsignal_add(L->sig_ev[i], NULL) != 0)
+            return AX_ENOMEM;
+    }
+    return 0;
+}
