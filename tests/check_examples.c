@@ -253,6 +253,45 @@ END_TEST
 START_TEST(test_06_gather_calls) { check_example(&examples[5]); }
 END_TEST
 
+/* 07: ten workers over every loop; the list comes back in argument order,
+ * and every worker line names a loop that exists. */
+START_TEST(test_07_loops_gather)
+{
+    static struct run r;
+    char *lines[64];
+    size_t n, workers = 0;
+
+    run_example("07_loops_gather", &r);
+    ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+                  "status %d, stderr: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    n = split_lines(r.out, lines, 64);
+    ck_assert_uint_eq(n, 11);
+    for (size_t i = 0; i < n; i++)
+        workers += strncmp(lines[i], "work(", 5) == 0;
+    ck_assert_uint_eq(workers, 10);
+    ck_assert_msg(strncmp(lines[10], "[0, 1, 4, 9, 16, 25, 36, 49, 64, 81] on ",
+                          40) == 0,
+                  "last line: %s", lines[10]);
+    ck_assert_ptr_nonnull(strstr(lines[10], "back on loop 0"));
+}
+END_TEST
+
+/* 08: the counter actor on the last loop sums 1..100. */
+START_TEST(test_08_actors)
+{
+    static struct run r;
+    char *lines[8];
+
+    run_example("08_actors", &r);
+    ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+                  "status %d, stderr: %s", r.status, r.err);
+    ck_assert_str_eq(r.err, "");
+    ck_assert_uint_eq(split_lines(r.out, lines, 8), 1);
+    ck_assert_str_eq(lines[0], "counter on loop 1 says 5050");
+}
+END_TEST
+
 Suite *ax_examples_suite(void);
 
 Suite *ax_examples_suite(void)
@@ -266,6 +305,8 @@ Suite *ax_examples_suite(void)
     tcase_add_test(tc, test_04_task_results);
     tcase_add_test(tc, test_05_gather_tasks);
     tcase_add_test(tc, test_06_gather_calls);
+    tcase_add_test(tc, test_07_loops_gather);
+    tcase_add_test(tc, test_08_actors);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,7 +29,7 @@ cd "$ROOT"
 BUILD=${AX_BUILD_DIR:-$ROOT/_build}
 JOBS=${AX_JOBS:-2}
 ONLY=${AX_SUITE_ONLY:-}
-ALL="default ucontext asan tsan valgrind aarch64 install distcheck"
+ALL="default ucontext pipe asan tsan repeat valgrind aarch64 install distcheck"
 PACKAGES="autoconf automake libtool pkg-config libevent-dev check valgrind gcc clang make libc6-dev"
 START=$(date +%s)
 
@@ -273,6 +273,11 @@ if want ucontext; then
     run_config ucontext "" CC=gcc --with-context=ucontext
 fi
 
+if want pipe; then
+    CONFIG_NOTE="gcc, pipe doorbell (--disable-eventfd)"
+    run_config pipe "" CC=gcc --disable-eventfd
+fi
+
 if want asan; then
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -281,10 +286,10 @@ if want asan; then
     run_config asan "" CC=clang --enable-asan
 fi
 
+tsan_cc= tsan_wrap=
 if want tsan; then
     # TSan needs a compiler whose runtime copes with this kernel's address
     # space layout; fall back to running with ASLR disabled (setarch -R).
-    tsan_cc= tsan_wrap=
     for _cc in gcc clang; do
         command -v "$_cc" >/dev/null 2>&1 || continue
         if PROBE_WRAP= probe "$_cc" -fsanitize=thread; then
@@ -308,6 +313,36 @@ if want tsan; then
         CONFIG_NOTE="$tsan_cc, TSan${tsan_wrap:+, under $tsan_wrap}"
         run_config tsan "$tsan_wrap" CC="$tsan_cc" --enable-tsan
     fi
+fi
+
+# Flakes are bugs: the cross-thread suites run 20 times in a row in the
+# sanitizer builds (smaller stress sizes there), each round a test.
+REPEAT_PROGS="tests/check_runtime tests/check_actor tests/check_monitor tests/check_stress"
+REPEAT_TIMES=${AX_REPEAT:-20}
+if want repeat; then
+    for cfg in tsan asan; do
+        dir=$BUILD/$cfg
+        if [[ ! -x $dir/tests/check_runtime ]]; then
+            echo "suite: repeat: no $cfg build (run the $cfg configuration too)"
+            record "repeat-$cfg" 0 0 0 1 "no $cfg build"
+            continue
+        fi
+        say "repeat: $REPEAT_PROGS, $REPEAT_TIMES times each, in the $cfg build"
+        rp=0 rf=0
+        for p in $REPEAT_PROGS; do
+            ok=1
+            for ((i = 1; i <= REPEAT_TIMES; i++)); do
+                if ! (cd "$dir" && AX_STRESS_SCALE=20 $tsan_wrap ./"$p" >"$p.repeat.log" 2>&1); then
+                    echo "suite: repeat: $p failed in round $i ($cfg)"
+                    show "$dir/$p.repeat.log" 80
+                    ok=0
+                    break
+                fi
+            done
+            if ((ok)); then rp=$((rp + 1)); echo "  $p: $REPEAT_TIMES/$REPEAT_TIMES"; else rf=$((rf + 1)); fi
+        done
+        record "repeat-$cfg" "$rp" "$rf" 0 0 "$REPEAT_TIMES rounds each"
+    done
 fi
 
 if want valgrind; then

@@ -44,7 +44,11 @@ typedef struct ax_opts {
     /** Use a virtual clock: sleeps and timeouts complete as soon as no task
      *  is ready, in deadline order, and ax_now() advances by exactly the
      *  time slept. For tests. The environment variable AX_VIRTUAL_CLOCK=1
-     *  turns it on for every ax_run() as well. */
+     *  turns it on for every ax_run() as well. With several loops each loop
+     *  has its own virtual clock, which advances only after the loop has
+     *  seen no cross-loop message for 2 ms of real time: a reply from
+     *  another loop beats a virtual timeout, but the order of sleeps on
+     *  different loops is not exact. */
     bool virtual_clock;
     /** Where teardown reports and deadlock dumps go; NULL means stderr. */
     FILE *report;
