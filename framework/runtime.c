@@ -83,6 +83,13 @@ static int resolve_loops(const ax_opts *opts)
 
 static void rt_free(ax__rt *rt, int made)
 {
+    /* Dropping a message can post another (an ask answered with
+     * AX_ESHUTDOWN goes to its asker's loop): drain until all are empty. */
+    for (bool again = true; again;) {
+        again = false;
+        for (int i = 0; i < made; i++)
+            again |= ax__inbox_drain(rt->loops[i], true) > 0;
+    }
     for (int i = 0; i < made; i++) {
         ax__loop_term(rt->loops[i]);
         free(rt->loops[i]);
