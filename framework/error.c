@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 const char *ax_strerror(int code)
 {
@@ -14,8 +15,16 @@ const char *ax_strerror(int code)
         AX_ERRNO_MAP(AX__ERR_TEXT)
 #undef AX__ERR_TEXT
     default:
-        return "unknown error";
+        break;
     }
+    /* Other kernel errors passed through: glibc's static description
+     * (strerror() itself is not thread-safe). */
+    if (code < 0 && code > -4000) {
+        const char *d = strerrordesc_np(-code);
+        if (d)
+            return d;
+    }
+    return "unknown error";
 }
 
 const char *ax_err_name(int code)

@@ -139,11 +139,18 @@ int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
 
     if (!loop || !fn)
         return AX_EINVAL;
-    if (atomic_load_explicit(&loop->closed, memory_order_acquire))
-        return AX_ESHUTDOWN;
     p = malloc(sizeof *p);
     if (!p)
         return AX_ENOMEM;
+    /* Announce, then check: a closing loop sets `closed` and waits for
+     * `posting` to drop to zero before its last drain, so every post that
+     * returns 0 runs, and every later one sees AX_ESHUTDOWN. */
+    atomic_fetch_add_explicit(&loop->posting, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&loop->closed, memory_order_seq_cst)) {
+        atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_seq_cst);
+        free(p);
+        return AX_ESHUTDOWN;
+    }
     p->m.run = run_post;
     p->fn = fn;
     p->arg = arg;
@@ -152,7 +159,18 @@ int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
         atomic_store_explicit(&loop->foreign_posts, true,
                               memory_order_relaxed);
     ax__inbox_push(loop, &p->m);
+    atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_seq_cst);
     return 0;
+}
+
+/* The last thing a loop does before its reports: refuse new posts, wait
+ * for the ones being made, and run what is queued. */
+void ax__inbox_close(ax_loop *L)
+{
+    atomic_store_explicit(&L->closed, true, memory_order_seq_cst);
+    while (atomic_load_explicit(&L->posting, memory_order_seq_cst))
+        AX__CPU_RELAX();
+    ax__inbox_drain(L, false);
 }
 
 /* A closure for the internal cross-loop operations that are not on a hot

@@ -223,6 +223,7 @@ struct ax_loop {
     ax__rt *rt;
     int index;
     atomic_bool closed;       /* no longer takes posts */
+    atomic_int posting;       /* ax_loop_post calls in progress */
     atomic_bool teardown_req; /* the runtime is shutting down */
     atomic_bool quit_req;     /* every task everywhere has ended */
     atomic_bool foreign_posts;/* a thread without a loop posted here */
@@ -284,6 +285,7 @@ size_t ax__inbox_drain(ax_loop *L, bool drop);
 bool ax__inbox_busy(ax_loop *L);
 bool ax__inbox_sleep(ax_loop *L);
 void ax__inbox_awake(ax_loop *L);
+void ax__inbox_close(ax_loop *L);
 int ax__post_call(ax_loop *to,
                   void (*fn)(ax_loop *L, void *a, void *b, int c, bool drop),
                   void *a, void *b, int c);

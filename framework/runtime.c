@@ -62,7 +62,7 @@ static void *loop_thread(void *arg)
 
     ax__loop_enter(L);
     ax__drive(L);
-    atomic_store_explicit(&L->closed, true, memory_order_release);
+    ax__inbox_close(L);
     ax__final_reports(L);
     ax__loop_leave(L);
     return NULL;
@@ -171,7 +171,7 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
             *result = L0->main->fut.value;
         L0->main->fut.retrieved = true;
     }
-    atomic_store_explicit(&L0->closed, true, memory_order_release);
+    ax__inbox_close(L0);
     ax__final_reports(L0);
     for (int i = 1; i < n; i++)
         pthread_join(rt->threads[i], NULL);

@@ -28,6 +28,14 @@ static const struct {
     {AX_EPENDING, "AX_EPENDING", "not done yet"},
     {AX_EWRONGLOOP, "AX_EWRONGLOOP", "object belongs to another loop"},
     {AX_ENOTACTOR, "AX_ENOTACTOR", "must be called from inside an actor"},
+    {AX_EPIPE, "AX_EPIPE", "broken pipe or stream ended"},
+    {AX_ECONNRESET, "AX_ECONNRESET", "connection reset by peer"},
+    {AX_ECONNREFUSED, "AX_ECONNREFUSED", "connection refused"},
+    {AX_EADDRINUSE, "AX_EADDRINUSE", "address already in use"},
+    {AX_EMFILE, "AX_EMFILE", "too many open files"},
+    {AX_ENFILE, "AX_ENFILE", "too many open files in system"},
+    {AX_E2BIG, "AX_E2BIG", "too long"},
+    {AX_EBADF, "AX_EBADF", "bad descriptor"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 
@@ -91,6 +99,15 @@ START_TEST(test_unknown_codes)
         ck_assert_msg(strcmp(ax_err_name(bad[i]), "AX_E?") == 0,
                       "ax_err_name(%d) = \"%s\"", bad[i], ax_err_name(bad[i]));
     }
+}
+END_TEST
+
+/* Kernel errors axon has no name for pass through with the C library's
+ * text (ENOENT here), but keep the unknown name. */
+START_TEST(test_errno_fallback)
+{
+    ck_assert_str_eq(ax_strerror(-ENOENT), "No such file or directory");
+    ck_assert_str_eq(ax_err_name(-ENOENT), "AX_E?");
 }
 END_TEST
 
@@ -190,6 +207,7 @@ Suite *ax_error_suite(void)
     tcase_add_test(tc, test_map_matches_functions);
     tcase_add_test(tc, test_zero_is_success);
     tcase_add_test(tc, test_unknown_codes);
+    tcase_add_test(tc, test_errno_fallback);
     tcase_add_test(tc, test_never_null);
     tcase_add_test(tc, test_codes_are_negated_errno);
     tcase_add_test(tc, test_own_codes_range_distinct);

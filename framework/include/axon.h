@@ -17,6 +17,7 @@
 #include "axon/time.h"
 #include "axon/gather.h"
 #include "axon/runtime.h"
+#include "axon/net.h"
 #include "axon/actor.h"
 
 #define AXON_VERSION_MAJOR 0

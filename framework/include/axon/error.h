@@ -7,7 +7,8 @@
  * (`AX_EINVAL == -EINVAL`), so codes from the kernel pass through unchanged;
  * axon's own conditions live in a reserved range below -4000. errno is never
  * the error channel. A task may fail with any negative code of its own
- * choosing; ax_strerror() names the ones it knows and says "unknown error"
+ * choosing; ax_strerror() names the ones it knows, falls back to the C
+ * library's text for other negated errno values, and says "unknown error"
  * for the rest.
  */
 #ifndef AXON_ERROR_H
@@ -34,6 +35,14 @@ extern "C" {
     X(ESRCH, -ESRCH, "no such task or actor")                                 \
     X(EPERM, -EPERM, "operation not permitted here")                          \
     X(ESHUTDOWN, -ESHUTDOWN, "the loop or runtime is shutting down")          \
+    X(EPIPE, -EPIPE, "broken pipe or stream ended")                           \
+    X(ECONNRESET, -ECONNRESET, "connection reset by peer")                    \
+    X(ECONNREFUSED, -ECONNREFUSED, "connection refused")                      \
+    X(EADDRINUSE, -EADDRINUSE, "address already in use")                      \
+    X(EMFILE, -EMFILE, "too many open files")                                 \
+    X(ENFILE, -ENFILE, "too many open files in system")                       \
+    X(E2BIG, -E2BIG, "too long")                                              \
+    X(EBADF, -EBADF, "bad descriptor")                                        \
     X(ENOTTASK, -4001, "must be called from inside a task")                   \
     X(EPENDING, -4002, "not done yet")                                        \
     X(EWRONGLOOP, -4003, "object belongs to another loop")                    \

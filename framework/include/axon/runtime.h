@@ -84,9 +84,12 @@ AX_EXTERN int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn,
  * (loop.call_soon_threadsafe). Calls posted by one thread run in the order
  * they were posted. fn must not suspend; it may spawn tasks.
  *
- * @return 0; AX_EINVAL for NULL arguments; AX_ESHUTDOWN if the loop has
- *         stopped taking calls (the runtime is past its shutdown);
- *         AX_ENOMEM. On error fn is not called.
+ * @return 0, and then fn runs exactly once, even if the runtime is
+ *         shutting down (a loop runs what was posted before it stops);
+ *         AX_EINVAL for NULL arguments; AX_ESHUTDOWN if the loop has
+ *         stopped taking calls (its tasks have all ended), and fn is not
+ *         called; AX_ENOMEM. The loop pointer itself must still be valid:
+ *         it is freed when ax_run() returns.
  * Thread: any thread, including threads that run no loop.
  */
 AX_EXTERN int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg);

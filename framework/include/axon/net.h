@@ -1,0 +1,201 @@
+/**
+ * @file axon/net.h
+ * @brief Awaitable sockets: TCP (IPv4, IPv6) and Unix stream sockets.
+ *
+ * Sockets are awaited, not called back. Every call that may block tries the
+ * system call first and suspends the calling task only when the kernel says
+ * EAGAIN; readiness comes from the loop's libevent base (one edge-triggered
+ * registration per socket for its whole life, so waiting costs no epoll_ctl
+ * per operation). Each call takes a timeout in seconds (negative: none) and
+ * returns AX_ECANCELED when the task is cancelled meanwhile.
+ *
+ * A socket belongs to the loop that made it; use it from tasks of that loop.
+ * One task may read while another writes the same socket; two readers (or
+ * two writers) at once get AX_EBUSY. To move a connection to another loop,
+ * detach its descriptor (ax_sock_release()) and wrap it there
+ * (ax_sock_wrap()); ax_serve() does this for you.
+ *
+ * Errors are the kernel's, negated (AX_ECONNRESET == -ECONNRESET, ...);
+ * ax_strerror() names them. End of stream is a read of 0 bytes.
+ */
+#ifndef AXON_NET_H
+#define AXON_NET_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "axon/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A socket (listening or connected). */
+typedef struct ax_sock ax_sock;
+
+/** Options for ax_tcp_listen(). Zero-initialise. */
+typedef struct ax_listen_opts {
+    int backlog;    /**< 0: SOMAXCONN */
+    bool reuseport; /**< SO_REUSEPORT: several listeners share the port */
+    bool v6only;    /**< for "::": IPv6 only */
+} ax_listen_opts;
+
+/**
+ * Listen on @p host:@p port. @p host is a numeric address ("127.0.0.1",
+ * "::1", "0.0.0.0", "::"), "localhost", or NULL/"" for every IPv4 address.
+ * Port 0 picks a free port (see ax_sock_port()).
+ * @return 0; AX_EINVAL (bad port, a host that is not numeric and not
+ *         "localhost": names are not resolved here, to keep the loop from
+ *         blocking on DNS); the kernel's error (AX_EADDRINUSE, ...);
+ *         AX_EPERM outside a loop; AX_ENOMEM.
+ * Suspends: no.
+ */
+AX_EXTERN int ax_tcp_listen(ax_sock **out, const char *host, int port,
+                            const ax_listen_opts *opts);
+
+/** Listen on a Unix stream socket at @p path (an existing socket file is
+ *  replaced). @return as ax_tcp_listen(). */
+AX_EXTERN int ax_unix_listen(ax_sock **out, const char *path,
+                             const ax_listen_opts *opts);
+
+/**
+ * Accept a connection.
+ * @return 0 and *out; AX_ETIMEDOUT; AX_ECANCELED; AX_EMFILE/AX_ENFILE when
+ *         out of descriptors (the caller should back off: ax_serve() sleeps
+ *         and retries); AX_EINVAL if @p l is not listening; AX_ENOTTASK.
+ * Suspends: until a connection arrives.
+ */
+AX_EXTERN int ax_accept(ax_sock *l, ax_sock **out, double timeout);
+
+/**
+ * Connect to @p host:@p port (host as for ax_tcp_listen(); NULL means
+ * 127.0.0.1).
+ * @return 0; AX_ECONNREFUSED and other kernel errors; AX_ETIMEDOUT;
+ *         AX_ECANCELED; AX_EINVAL; AX_ENOTTASK.
+ */
+AX_EXTERN int ax_connect(ax_sock **out, const char *host, int port,
+                         double timeout);
+
+/** Connect to a Unix stream socket. @return as ax_connect(). */
+AX_EXTERN int ax_unix_connect(ax_sock **out, const char *path,
+                              double timeout);
+
+/**
+ * Read up to @p n bytes. Bytes buffered by ax_read_until() come first.
+ * @return the count read (> 0); 0 at end of stream; AX_ETIMEDOUT;
+ *         AX_ECANCELED; AX_ECONNRESET and other kernel errors; AX_EBUSY if
+ *         another task is reading; AX_EINVAL.
+ */
+AX_EXTERN ssize_t ax_read(ax_sock *s, void *buf, size_t n, double timeout);
+
+/**
+ * Read exactly @p n bytes.
+ * @return 0; AX_EPIPE if the stream ended first (what was read is lost);
+ *         the codes of ax_read(). The timeout covers the whole call.
+ */
+AX_EXTERN int ax_read_exact(ax_sock *s, void *buf, size_t n, double timeout);
+
+/**
+ * Buffered read up to and including @p delim (e.g. "\r\n").
+ * @param line receives a pointer into the socket's buffer, valid until the
+ *             next read call on @p s; the delimiter is included.
+ * @param len  receives the length including the delimiter.
+ * @param max  the longest line accepted (the buffer grows up to it).
+ * @return 0; AX_E2BIG if no delimiter within @p max bytes (the bytes stay
+ *         buffered); AX_EPIPE at end of stream before a delimiter; the
+ *         codes of ax_read(). The timeout covers the whole call.
+ */
+AX_EXTERN int ax_read_until(ax_sock *s, const char *delim, char **line,
+                            size_t *len, size_t max, double timeout);
+
+/** Bytes already buffered by ax_read_until() and not yet consumed. */
+AX_EXTERN size_t ax_buffered(const ax_sock *s);
+
+/**
+ * Write up to @p n bytes (at least one, once writable).
+ * @return the count written; AX_EPIPE when the peer is gone; AX_ETIMEDOUT;
+ *         AX_ECANCELED; AX_EBUSY if another task is writing; AX_EINVAL.
+ * SIGPIPE is never raised.
+ */
+AX_EXTERN ssize_t ax_write(ax_sock *s, const void *buf, size_t n,
+                           double timeout);
+
+/**
+ * Write all @p n bytes, waiting for the peer to read as needed (this is
+ * where a slow reader pushes back). The timeout covers the whole call.
+ * @return 0; the codes of ax_write().
+ */
+AX_EXTERN int ax_write_all(ax_sock *s, const void *buf, size_t n,
+                           double timeout);
+
+/**
+ * Close and free the socket.
+ * @return 0; AX_EBUSY if another task is waiting on it (cancel that task
+ *         first; nothing is closed); AX_EINVAL for NULL.
+ */
+AX_EXTERN int ax_close(ax_sock *s);
+
+/**
+ * Take the descriptor out of @p s and free @p s without closing it (to
+ * hand a connection to another loop).
+ * @return the descriptor; AX_EBUSY if a task waits on it; AX_EINVAL.
+ */
+AX_EXTERN int ax_sock_release(ax_sock *s);
+
+/** Wrap a connected, listening or any stream descriptor for the current
+ *  loop (made non-blocking). The socket owns @p fd from now on.
+ *  @return 0; AX_EINVAL (fd < 0); AX_EPERM outside a loop; AX_ENOMEM. */
+AX_EXTERN int ax_sock_wrap(int fd, ax_sock **out);
+
+/** The descriptor (for setsockopt and friends), or -1 for NULL. */
+AX_EXTERN int ax_sock_fd(const ax_sock *s);
+
+/** The local port of a TCP socket (after listening on port 0), or a
+ *  negative code. */
+AX_EXTERN int ax_sock_port(const ax_sock *s);
+
+/** How ax_serve() spreads connections over the loops. */
+typedef enum ax_serve_mode {
+    /** One listener per loop on the same port (SO_REUSEPORT); the kernel
+     *  spreads connections. The default. */
+    AX_SERVE_REUSEPORT = 0,
+    /** One listener on the calling loop; accepted descriptors are handed
+     *  to the loops round-robin. */
+    AX_SERVE_ACCEPTOR = 1
+} ax_serve_mode;
+
+/** Options for ax_serve(). Zero-initialise. */
+typedef struct ax_serve_opts {
+    ax_serve_mode mode;
+    int backlog;       /**< 0: SOMAXCONN */
+    int loops;         /**< use loops 0..loops-1; 0: all */
+    size_t stack_size; /**< connection tasks' stack; 0: default */
+    /** Called on the calling loop once every listener is up, with the
+     *  port actually bound (useful with port 0). May be NULL. */
+    void (*ready)(int port, void *arg);
+} ax_serve_opts;
+
+/** A connection handler: runs as its own task on some loop, with @p conn
+ *  to read and write. ax_serve() closes @p conn when the handler returns;
+ *  the handler must not close it. A cancelled handler (the server is
+ *  stopping) sees AX_ECANCELED from its next socket call and should
+ *  return. */
+typedef void (*ax_conn_fn)(ax_sock *conn, void *arg);
+
+/**
+ * Serve connections until the calling task is cancelled: listeners on the
+ * chosen loops, a task per connection running handler(conn, arg). Accept
+ * errors are survived: out of descriptors (EMFILE) backs off 10 ms and
+ * retries instead of spinning; aborted connections are skipped.
+ * On cancellation the listeners close, the connection tasks are cancelled
+ * and waited for, and AX_ECANCELED is returned.
+ * @return AX_ECANCELED (normal end); a listen error (AX_EADDRINUSE, ...);
+ *         AX_EINVAL; AX_ENOTTASK.
+ */
+AX_EXTERN int ax_serve(const char *host, int port, ax_conn_fn handler,
+                       void *arg, const ax_serve_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

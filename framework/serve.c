@@ -1,0 +1,303 @@
+/*
+ * ax_serve(): connections spread over the loops.
+ *
+ * One shard task per loop keeps the connection tasks of that loop in a
+ * list, so that on cancellation it can cancel them and wait for the last
+ * one. In REUSEPORT mode every shard owns a listener on the shared port and
+ * the kernel spreads connections. In ACCEPTOR mode shard 0 owns the only
+ * listener and hands each accepted descriptor to the next shard through
+ * that loop's inbox. The server struct is reference-counted because a
+ * descriptor in flight may reach a loop after its shard has stopped (it is
+ * then closed).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "axon/net.h"
+
+#define EMFILE_BACKOFF 0.01
+
+typedef struct server server;
+typedef struct conn conn;
+
+typedef struct shard {
+    server *srv;
+    ax_loop *loop;
+    ax_sock *listener;
+    conn *conns;     /* live connection tasks */
+    int *fds;        /* descriptors handed over, not yet started */
+    size_t nfds, capfds;
+    ax_task *task;   /* the shard task, when it waits */
+    bool stopping;
+} shard;
+
+struct conn {
+    conn *next, *prev;
+    shard *sh;
+    ax_task *task;
+    int fd;
+};
+
+struct server {
+    atomic_int refs;
+    int nshards, next;
+    ax_serve_opts opts;
+    ax_conn_fn handler;
+    void *arg;
+    const char *host;
+    int port;
+    shard shards[];
+};
+
+static void srv_put(server *srv)
+{
+    if (atomic_fetch_sub_explicit(&srv->refs, 1, memory_order_acq_rel) == 1)
+        free(srv);
+}
+
+static void *conn_main(void *arg)
+{
+    conn *c = arg;
+    shard *sh = c->sh;
+    ax_sock *s;
+
+    if (ax_sock_wrap(c->fd, &s) == 0) {
+        sh->srv->handler(s, sh->srv->arg);
+        ax_close(s); /* the handler never closes it (net.h) */
+    } else {
+        close(c->fd);
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sh->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (sh->stopping && !sh->conns && sh->task)
+        ax__wake(sh->task, 0);
+    free(c);
+    return NULL;
+}
+
+static int start_conn(shard *sh, int fd)
+{
+    ax_task_opts o = {.stack_size = sh->srv->opts.stack_size, .name = "conn"};
+    conn *c = calloc(1, sizeof *c);
+    int rc;
+
+    if (!c)
+        return AX_ENOMEM;
+    c->sh = sh;
+    c->fd = fd;
+    rc = ax_spawn_ex(&c->task, conn_main, c, &o);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    /* Detached: it frees itself. c->task stays valid while c is listed,
+     * since c leaves the list just before the task ends. */
+    ax_task_detach(c->task);
+    c->next = sh->conns;
+    if (sh->conns)
+        sh->conns->prev = c;
+    sh->conns = c;
+    return 0;
+}
+
+/* On the receiving loop: a descriptor from the acceptor. */
+static void handoff_run(ax_loop *L, void *a, void *b, int fd, bool drop)
+{
+    shard *sh = a;
+    server *srv = b;
+
+    (void)L;
+    if (!drop && !sh->stopping && sh->nfds == sh->capfds) {
+        size_t cap = sh->capfds * 2 + 16;
+        int *fds = realloc(sh->fds, cap * sizeof *fds);
+        if (fds) {
+            sh->fds = fds;
+            sh->capfds = cap;
+        }
+    }
+    if (drop || sh->stopping || sh->nfds == sh->capfds) {
+        close(fd);
+    } else {
+        sh->fds[sh->nfds++] = fd;
+        if (sh->task)
+            ax__wake(sh->task, 0);
+    }
+    srv_put(srv);
+}
+
+static void hand_off(server *srv, int fd)
+{
+    shard *sh = &srv->shards[srv->next++ % srv->nshards];
+
+    if (sh->loop == ax__tls_loop) {
+        if (start_conn(sh, fd))
+            close(fd);
+        return;
+    }
+    atomic_fetch_add_explicit(&srv->refs, 1, memory_order_relaxed);
+    if (ax__post_call(sh->loop, handoff_run, sh, srv, fd)) {
+        close(fd);
+        srv_put(srv);
+    }
+}
+
+static int accept_loop(shard *sh)
+{
+    server *srv = sh->srv;
+
+    for (;;) {
+        ax_sock *c;
+        int rc = ax_accept(sh->listener, &c, -1);
+        if (rc == AX_EMFILE || rc == AX_ENFILE || rc == AX_ENOMEM ||
+            rc == -ENOBUFS) {
+            /* Out of descriptors: the pending connection stays queued.
+             * Back off instead of spinning on the same error. */
+            if ((rc = ax_sleep(EMFILE_BACKOFF)))
+                return rc;
+            continue;
+        }
+        if (rc)
+            return rc;
+        if (srv->opts.mode == AX_SERVE_ACCEPTOR) {
+            hand_off(srv, ax_sock_release(c));
+        } else {
+            int fd = ax_sock_release(c);
+            if (start_conn(sh, fd))
+                close(fd);
+        }
+    }
+}
+
+/* Wait for handed-over descriptors (acceptor mode, shards without a
+ * listener). */
+static int handoff_loop(shard *sh)
+{
+    for (;;) {
+        while (sh->nfds) {
+            int fd = sh->fds[--sh->nfds];
+            if (start_conn(sh, fd))
+                close(fd);
+        }
+        sh->task = ax_task_self();
+        int rc = ax__suspend(sh->task, "waiting for connections", NULL);
+        sh->task = NULL;
+        if (rc)
+            return rc;
+    }
+}
+
+static void *shard_main(void *arg)
+{
+    shard *sh = arg;
+    server *srv = sh->srv;
+    ax_task *t = ax_task_self();
+    int rc;
+
+    if (!sh->listener && (srv->opts.mode == AX_SERVE_REUSEPORT)) {
+        ax_listen_opts lo = {.backlog = srv->opts.backlog, .reuseport = true};
+        rc = ax_tcp_listen(&sh->listener, srv->host, srv->port, &lo);
+        if (rc)
+            return ax_task_fail(rc);
+    }
+    rc = sh->listener ? accept_loop(sh) : handoff_loop(sh);
+    /* Stopping: no more connections; cancel the live ones, wait for the
+     * last, close what was handed over but never started. */
+    sh->stopping = true;
+    if (sh->listener)
+        ax_close(sh->listener);
+    sh->listener = NULL;
+    while (sh->nfds)
+        close(sh->fds[--sh->nfds]);
+    for (conn *c = sh->conns; c; c = c->next)
+        ax_cancel(c->task);
+    t->shielded = true;
+    while (sh->conns) {
+        sh->task = t;
+        ax__suspend(t, "stopping its connections", NULL);
+        sh->task = NULL;
+    }
+    t->shielded = false;
+    free(sh->fds);
+    sh->fds = NULL;
+    return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
+}
+
+int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
+             const ax_serve_opts *opts)
+{
+    ax_task *t = ax__current();
+    ax_future *futs[AX_LOOPS_MAX];
+    ax_listen_opts lo = {0};
+    server *srv;
+    ax_sock *first;
+    int n, rc;
+
+    if (!handler)
+        return AX_EINVAL;
+    if (!t)
+        return AX_ENOTTASK;
+    n = opts && opts->loops > 0 && opts->loops < ax_loop_count()
+            ? opts->loops
+            : ax_loop_count();
+    srv = calloc(1, sizeof *srv + (size_t)n * sizeof(shard));
+    if (!srv)
+        return AX_ENOMEM;
+    atomic_init(&srv->refs, 1);
+    if (opts)
+        srv->opts = *opts;
+    srv->nshards = n;
+    srv->handler = handler;
+    srv->arg = arg;
+    srv->host = host;
+    /* The calling loop listens first, so port 0 becomes a real port that
+     * the other loops' listeners then share. */
+    lo.backlog = srv->opts.backlog;
+    lo.reuseport = srv->opts.mode == AX_SERVE_REUSEPORT;
+    rc = ax_tcp_listen(&first, host, port, &lo);
+    if (rc) {
+        free(srv);
+        return rc;
+    }
+    srv->port = ax_sock_port(first);
+    /* Shard 0 on the calling loop, then the other loops in order. */
+    for (int i = 0, k = 0; i < n; i++) {
+        shard *sh = &srv->shards[i];
+        sh->srv = srv;
+        if (i == 0) {
+            sh->loop = t->loop;
+            continue;
+        }
+        if (k == t->loop->index)
+            k++;
+        sh->loop = ax_loop_at(k++);
+    }
+    srv->shards[0].listener = first;
+    if (srv->opts.ready)
+        srv->opts.ready(srv->port, arg);
+    for (int i = 0; i < n; i++) {
+        ax_task *st;
+        ax_task_opts so = {.name = "serve"};
+        rc = ax_spawn_on_ex(srv->shards[i].loop, &st, shard_main,
+                            &srv->shards[i], &so);
+        if (rc) {
+            for (int j = 0; j < i; j++)
+                ax_cancel(futs[j]);
+            ax_gather_all(futs, (size_t)i, NULL, NULL);
+            if (i == 0)
+                ax_close(first);
+            srv_put(srv);
+            return rc;
+        }
+        futs[i] = AX_FUTURE(st);
+    }
+    rc = ax_gather(futs, (size_t)n, NULL);
+    srv_put(srv);
+    return rc;
+}
