@@ -30,7 +30,7 @@ BUILD=${AX_BUILD_DIR:-$ROOT/_build}
 JOBS=${AX_JOBS:-2}
 ONLY=${AX_SUITE_ONLY:-}
 ALL="default ucontext pipe asan tsan repeat valgrind aarch64 install distcheck"
-PACKAGES="autoconf automake libtool pkg-config libevent-dev check valgrind gcc clang make libc6-dev"
+PACKAGES="autoconf automake libtool pkg-config libevent-dev check valgrind gcc clang make libc6-dev curl redis-tools netcat-openbsd"
 START=$(date +%s)
 
 say() { printf '\n=== suite: %s\n' "$*"; }
