@@ -28,15 +28,65 @@ typedef struct envelope envelope;
 typedef struct reply reply;
 typedef struct sender_wait sender_wait;
 
+/* 64 bytes, allocated on a cache-line boundary: a message crossing loops
+ * then costs one line transfer, not two. In the mailbox the inbox link
+ * m.next serves as the queue link. */
 struct envelope {
     ax__msg m; /* first: the inbox node */
-    envelope *next;
     ax_actor_ref to, from;
     int tag, reason;
     void *data;
     reply *rep;
     bool system; /* DOWN/EXIT: not counted, not bounded */
 };
+_Static_assert(sizeof(envelope) <= 64, "an envelope fits a cache line");
+
+#define ENV_CACHE 256
+
+static envelope *env_get(ax_loop *L)
+{
+    envelope *e = L->env_cache;
+
+    if (e) {
+        L->env_cache = *(envelope **)e;
+        L->n_env_cache--;
+        return e;
+    }
+    return aligned_alloc(64, 64);
+}
+
+/* Envelopes pile up on the receiving loop; beyond the cache they go back
+ * to malloc. */
+static void env_put(ax_loop *L, envelope *e)
+{
+    if (L && L->n_env_cache < ENV_CACHE) {
+        *(envelope **)e = L->env_cache;
+        L->env_cache = e;
+        L->n_env_cache++;
+        return;
+    }
+    free(e);
+}
+
+void ax__env_cache_term(ax_loop *L)
+{
+    while (L->env_cache) {
+        envelope *e = L->env_cache;
+        L->env_cache = *(envelope **)e;
+        free(e);
+    }
+    L->n_env_cache = 0;
+}
+
+static envelope *env_next(envelope *e)
+{
+    return (envelope *)atomic_load_explicit(&e->m.next, memory_order_relaxed);
+}
+
+static void env_set_next(envelope *e, envelope *n)
+{
+    atomic_store_explicit(&e->m.next, &n->m, memory_order_relaxed);
+}
 
 /* The pending answer of an ax_ask(). Owned by the asker's loop; the
  * replier fills status/value and sends it home. */
@@ -57,14 +107,17 @@ struct sender_wait {
     bool queued, woken;
 };
 
+/* What every sender reads sits on the first cache line; the mailbox count,
+ * written by sender and receiver alike, has a line of its own so that it
+ * does not drag the read-mostly fields between CPUs. */
 typedef struct slot {
     _Atomic uint64_t word; /* generation << 1 | alive */
     atomic_int loop;
-    atomic_long count;     /* accepted, not yet received (bounded only) */
     size_t cap;            /* 0: unbounded */
     struct ax__actor *actor;
-    pthread_mutex_t lock;  /* guards the waiting senders */
+    _Alignas(64) atomic_long count; /* accepted, not yet received */
     atomic_int nwaiting;
+    pthread_mutex_t lock;  /* guards the waiting senders */
     sender_wait *whead, *wtail;
 } slot;
 
@@ -227,7 +280,7 @@ static void undeliver(ax_loop *L, envelope *e, int reason)
     }
     if (e->rep)
         reply_send(e->rep, reason, NULL);
-    free(e);
+    env_put(ax__tls_loop == L ? L : NULL, e);
 }
 
 /* ---- backpressure --------------------------------------------------------- */
@@ -374,9 +427,9 @@ static void deliver(ax_loop *L, envelope *e)
         return;
     }
     a = s->actor;
-    e->next = NULL;
+    atomic_store_explicit(&e->m.next, NULL, memory_order_relaxed);
     if (a->tail)
-        a->tail->next = e;
+        env_set_next(a->tail, e);
     else
         a->head = e;
     a->tail = e;
@@ -424,13 +477,13 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     s = slot_of(L->rt, to);
     if (!s || !alive(s, to))
         return AX_ESRCH;
-    e = malloc(sizeof *e);
-    if (!e)
-        return AX_ENOMEM;
     rc = reserve(t, s, to, may_wait);
-    if (rc) {
-        free(e);
+    if (rc)
         return rc;
+    e = env_get(L);
+    if (!e) {
+        release_room(s);
+        return AX_ENOMEM;
     }
     e->to = to;
     e->from = me ? me->ref : AX_ACTOR_NONE;
@@ -463,9 +516,10 @@ static void send_system(ax_loop *L, ax_actor_ref to, int tag,
 
     if (!s || !alive(s, to))
         return;
-    e = calloc(1, sizeof *e);
+    e = env_get(L);
     if (!e)
         return; /* out of memory: the notice is lost, nothing else */
+    memset(e, 0, sizeof *e);
     e->to = to;
     e->from = from;
     e->tag = tag;
@@ -506,7 +560,7 @@ int ax_recv(ax_msg *out, double timeout)
             t->cancel_pending = true; /* deliver it next time */
     }
     e = a->head;
-    a->head = e->next;
+    a->head = env_next(e);
     if (!a->head)
         a->tail = NULL;
     out->tag = e->tag;
@@ -518,7 +572,7 @@ int ax_recv(ax_msg *out, double timeout)
         AX__COUNT(t->loop->n_delivered);
         release_room(a->s);
     }
-    free(e);
+    env_put(t->loop, e);
     return 0;
 }
 
@@ -670,7 +724,7 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
     atomic_store_explicit(&s->word, (a->ref.id >> 32) << 1,
                           memory_order_seq_cst);
     while ((e = a->head)) {
-        a->head = e->next;
+        a->head = env_next(e);
         if (!e->system)
             release_room(s);
         undeliver(L, e, AX_ESRCH);

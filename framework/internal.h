@@ -231,6 +231,8 @@ struct ax_loop {
     /* Message counters of this loop, summed by ax_runtime_stats_get(). Only
      * this loop writes them; atomics so that readers elsewhere are clean. */
     atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
+    void *env_cache;    /* free actor envelopes (actors/actor.c) */
+    size_t n_env_cache;
     struct event *bell_ev;
     struct event *sig_ev[2];
     struct event_base *base;
@@ -318,6 +320,7 @@ void ax__run_ready(ax_loop *L);
 void ax__reap(ax_loop *L);
 void ax__task_free(ax_task *t);
 int ax__task_status(const ax_task *t);
+const char *ax__task_name(ax_task *t);
 void ax__coro_init_sched(ax_loop *L);
 void ax__coro_term_sched(ax_loop *L);
 int ax__wait_shielded(ax_task *t, ax_future *f);
@@ -346,6 +349,7 @@ int ax__remote_detach(ax_task *t);
 
 /* actors/actor.c */
 void ax__ask_forget(ax_future *f);
+void ax__env_cache_term(ax_loop *L);
 
 /* gather.c */
 int ax__gather_cancel(ax_future *f);

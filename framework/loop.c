@@ -109,6 +109,7 @@ void ax__loop_leave(ax_loop *L)
 void ax__loop_term(ax_loop *L)
 {
     ax__inbox_drain(L, true);
+    ax__env_cache_term(L);
     free(L->heap);
     for (int i = 0; i < 2; i++)
         if (L->sig_ev[i])
@@ -146,7 +147,7 @@ static void abandon_stuck(ax_loop *L)
         if (t->state == AX__T_DONE)
             continue;
         ax__report(L, "task '%s' ignored its cancellation and is abandoned",
-                   t->name);
+                   ax__task_name(t));
         ax__timer_del(L, &t->timer);
         t->state = AX__T_DONE;
         L->nunfinished--;
@@ -320,12 +321,13 @@ void ax__final_reports(ax_loop *L)
         next = t->lnext;
         if (t == L->main || t->owned)
             continue;
-        ax__report(L, "task '%s' was never awaited nor detached", t->name);
+        ax__report(L, "task '%s' was never awaited nor detached",
+                   ax__task_name(t));
         if (t->fut.status && t->fut.status != AX_ECANCELED &&
             !t->fut.retrieved && !t->reported)
             ax__report(L,
                        "task '%s' failed with %s (%s) and nobody retrieved it",
-                       t->name, ax_err_name(t->fut.status),
+                       ax__task_name(t), ax_err_name(t->fut.status),
                        ax_strerror(t->fut.status));
         ax__task_release(t);
     }
@@ -344,7 +346,7 @@ void ax__final_reports(ax_loop *L)
         ax__report(L, "%zu group(s) never freed", ng);
     while (L->tasks) {
         if (L->tasks != L->main)
-            ax__report(L, "task '%s' leaked", L->tasks->name);
+            ax__report(L, "task '%s' leaked", ax__task_name(L->tasks));
         ax__task_free(L->tasks);
     }
 }
@@ -381,7 +383,8 @@ int ax_dump_tasks(FILE *out)
     fprintf(out, "axon: %zu task(s) at t=%.6f s\n", n,
             (double)ax__now(L) / 1e9);
     for (ax_task *t = L->tasks; t; t = t->lnext) {
-        fprintf(out, "  #%llu '%s' %s", (unsigned long long)t->id, t->name,
+        fprintf(out, "  #%llu '%s' %s", (unsigned long long)t->id,
+                ax__task_name(t),
                 state_name(t));
         if (t->state == AX__T_SUSPENDED && t->timer.idx != AX__TIMER_IDLE)
             fprintf(out, " (until t=%.6f s)",
@@ -392,7 +395,7 @@ int ax_dump_tasks(FILE *out)
             if (f->kind == AX__FUT_TASK)
                 fprintf(out, " task #%llu '%s'",
                         (unsigned long long)((const ax_task *)f)->id,
-                        ((const ax_task *)f)->name);
+                        ax__task_name((ax_task *)f));
             else
                 fprintf(out, " %s %p",
                         f->kind == AX__FUT_GATHER ? "gather" : "future",

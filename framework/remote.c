@@ -194,11 +194,10 @@ int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
         /* Gave up (cancelled or timed out): tasks and gathers are
          * cancelled and waited for, as locally; a plain future only loses
          * this waiter. */
+        /* f must not be touched once settled: a task's handle is
+         * consumed (and the task maybe freed) over there. */
         ax__proxy_op(&p, f->kind != AX__FUT_PLAIN);
         wait_settled(t, &p);
-        if (f->kind != AX__FUT_PLAIN && !p.unregistered) {
-            /* ran to its end: the handle was consumed over there */
-        }
         return rc;
     }
     wait_settled(t, &p);

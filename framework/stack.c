@@ -212,7 +212,12 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         uintptr_t top = (uintptr_t)t->coro.stack_lo;
         if (a < top && a + NEAR_BELOW >= lo) {
             put("axon: stack overflow in task '");
-            put(t->name);
+            if (t->name[0]) {
+                put(t->name);
+            } else {
+                put("task-");
+                put_u64(t->id);
+            }
             put("' (id ");
             put_u64(t->id);
             put(", stack ");

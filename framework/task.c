@@ -207,7 +207,8 @@ static void task_finish(ax_task *t, void *value)
         !t->fut.retrieved) {
         t->reported = true;
         ax__report(L, "task '%s' failed with %s (%s) and nobody retrieved it",
-                   t->name, ax_err_name(status), ax_strerror(status));
+                   ax__task_name(t), ax_err_name(status),
+                   ax_strerror(status));
     }
     L->zombie = t;
     switch_out(t, true);
@@ -272,11 +273,10 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     t->timer.task = t;
     t->has_handle = handle;
     t->coro.stack_size = ax__stack_round(L, size);
+    /* The default name "task-ID" is made when first asked for: formatting
+     * it on every spawn was a quarter of skynet's time. */
     if (opts && opts->name)
         ax_task_set_name(t, opts->name);
-    else
-        snprintf(t->name, sizeof t->name, "task-%llu",
-                 (unsigned long long)t->id);
     *tp = t;
     return 0;
 }
@@ -417,7 +417,7 @@ int ax_task_detach(ax_task *t)
         t->reported = true;
         ax__report(t->loop,
                    "task '%s' failed with %s (%s) and nobody retrieved it",
-                   t->name, ax_err_name(t->fut.status),
+                   ax__task_name(t), ax_err_name(t->fut.status),
                    ax_strerror(t->fut.status));
     }
     ax__task_release(t);
@@ -448,7 +448,18 @@ int ax_task_set_name(ax_task *t, const char *name)
     return 0;
 }
 
-const char *ax_task_name(const ax_task *t) { return t ? t->name : ""; }
+const char *ax__task_name(ax_task *t)
+{
+    if (!t->name[0])
+        snprintf(t->name, sizeof t->name, "task-%llu",
+                 (unsigned long long)t->id);
+    return t->name;
+}
+
+const char *ax_task_name(const ax_task *t)
+{
+    return t ? ax__task_name((ax_task *)t) : "";
+}
 
 uint64_t ax_task_id(const ax_task *t) { return t ? t->id : 0; }
 
