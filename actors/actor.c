@@ -702,8 +702,6 @@ static void *actor_body(void *arg)
     int reason;
 
     t->actor = a;
-    a->task = t;
-    a->loop = t->loop;
     r = a->fn(a->arg);
     reason = ax__task_status(t);
     if (reason == AX_ECANCELED && a->exit_reason)
@@ -795,7 +793,8 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
                           memory_order_release);
     topts.name = opts ? opts->name : NULL;
     topts.stack_size = opts ? opts->stack_size : 0;
-    rc = ax_spawn_on_ex(loop, NULL, actor_body, a, &topts);
+    a->loop = loop;
+    rc = ax__spawn_on(loop, &a->task, false, actor_body, a, &topts);
     if (rc) {
         atomic_store_explicit(&s->word, (uint64_t)1 << 1,
                               memory_order_release);

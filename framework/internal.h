@@ -321,6 +321,8 @@ void ax__reap(ax_loop *L);
 void ax__task_free(ax_task *t);
 int ax__task_status(const ax_task *t);
 const char *ax__task_name(ax_task *t);
+int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
+                 void *arg, const ax_task_opts *opts);
 void ax__coro_init_sched(ax_loop *L);
 void ax__coro_term_sched(ax_loop *L);
 int ax__wait_shielded(ax_task *t, ax_future *f);

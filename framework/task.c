@@ -327,20 +327,10 @@ int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    rc = task_new(L, &t, fn, arg, opts, out != NULL);
-    if (rc)
-        return rc;
-    atomic_fetch_add_explicit(&L->rt->unfinished, 1, memory_order_seq_cst);
-    rc = task_arrive(L, t);
-    if (rc) {
-        atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
-                                  memory_order_seq_cst);
-        free(t);
-        return rc;
-    }
-    if (out)
+    rc = ax__spawn_on(L, &t, out != NULL, fn, arg, opts);
+    if (!rc && out)
         *out = t;
-    return 0;
+    return rc;
 }
 
 int ax_spawn(ax_task **out, ax_task_fn fn, void *arg)
@@ -369,8 +359,12 @@ static void spawn_arrive(ax_loop *L, ax__msg *m, bool drop)
     }
 }
 
-int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg,
-                   const ax_task_opts *opts)
+/* Spawn on any loop of the runtime. With @handle false the task is
+ * detached, yet *tp still receives its pointer (for the actor layer, which
+ * must be able to cancel an actor before its body first runs; the pointer
+ * is valid until the task ends). */
+int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
+                 void *arg, const ax_task_opts *opts)
 {
     ax_loop *L = ax__tls_loop;
     ax_task *t;
@@ -382,19 +376,33 @@ int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg,
         return AX_EPERM;
     if (loop->rt != L->rt)
         return AX_EINVAL;
-    if (loop == L)
-        return ax_spawn_ex(out, fn, arg, opts);
-    if (atomic_load_explicit(&L->rt->shutting, memory_order_acquire))
+    if (loop != L &&
+        atomic_load_explicit(&L->rt->shutting, memory_order_acquire))
         return AX_ESHUTDOWN;
-    rc = task_new(loop, &t, fn, arg, opts, out != NULL);
+    rc = task_new(loop, &t, fn, arg, opts, handle);
     if (rc)
         return rc;
     atomic_fetch_add_explicit(&L->rt->unfinished, 1, memory_order_seq_cst);
+    if (tp)
+        *tp = t;
+    if (loop == L) {
+        rc = task_arrive(L, t);
+        if (rc) {
+            atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
+                                      memory_order_seq_cst);
+            free(t);
+        }
+        return rc;
+    }
     t->spawn_msg.run = spawn_arrive;
-    if (out)
-        *out = t;
     ax__inbox_push(loop, &t->spawn_msg);
     return 0;
+}
+
+int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg,
+                   const ax_task_opts *opts)
+{
+    return ax__spawn_on(loop, out, out != NULL, fn, arg, opts);
 }
 
 int ax_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg)
