@@ -73,7 +73,8 @@ static uint64_t pow10u(int k)
 
 /* A node is (first leaf index, level): packed into the argument pointer.
  * Level 0 is a leaf. */
-#define NODE(num, level) ((void *)(uintptr_t)((uint64_t)(num) << 5 | (level)))
+#define NODE(num, level)                                                      \
+    ((void *)(uintptr_t)((uint64_t)(num) << 5 | (uint64_t)(level)))
 #define NUM(arg) ((uint64_t)(uintptr_t)(arg) >> 5)
 #define LEVEL(arg) ((int)((uintptr_t)(arg) & 31))
 
