@@ -708,6 +708,9 @@ static void *actor_body(void *arg)
         reason = a->exit_reason;
     actor_ended(t->loop, a, reason);
     t->actor = NULL;
+    /* An actor's exit reason goes to its monitors and links; it is not an
+     * unretrieved failure. */
+    t->fut.retrieved = true;
     if (reason && reason != ax__task_status(t))
         return ax_task_fail(reason);
     return r;
@@ -745,6 +748,7 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
 {
     ax_loop *L = ax__tls_loop;
     ax_task_opts topts = {0};
+    ax_actor_ref ref;
     ax__actors *A;
     ax__actor *a;
     size_t idx;
@@ -794,6 +798,7 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
     topts.name = opts ? opts->name : NULL;
     topts.stack_size = opts ? opts->stack_size : 0;
     a->loop = loop;
+    ref = a->ref; /* a may be gone as soon as the task can run */
     rc = ax__spawn_on(loop, &a->task, false, actor_body, a, &topts);
     if (rc) {
         atomic_store_explicit(&s->word, (uint64_t)1 << 1,
@@ -802,7 +807,7 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
         return rc;
     }
     if (out)
-        *out = a->ref;
+        *out = ref;
     return 0;
 }
 

@@ -131,6 +131,7 @@ struct ax__proxy {
     int status;
     bool join;   /* awaiting a task: consume its handle */
     bool back, rejected, unregistered;
+    bool fired;  /* owner side only: the result was sent */
     bool op_sent, op_cancel, acked;
 };
 

@@ -231,7 +231,12 @@ int ax_read_until(ax_sock *s, const char *delim, char **line, size_t *len,
     for (;;) {
         size_t have = s->rend - s->rstart;
         size_t from = scanned > dlen ? scanned - dlen + 1 : 0;
-        char *hit = find(s->rbuf + s->rstart + from, have - from, delim, dlen);
+        /* Only the first max bytes may hold the line, however the bytes
+         * arrived. */
+        size_t limit = have < max ? have : max;
+        char *hit = limit > from ? find(s->rbuf + s->rstart + from,
+                                        limit - from, delim, dlen)
+                                 : NULL;
         ssize_t r;
         if (hit) {
             *line = s->rbuf + s->rstart;
@@ -239,7 +244,7 @@ int ax_read_until(ax_sock *s, const char *delim, char **line, size_t *len,
             s->rstart += *len;
             return 0;
         }
-        scanned = have;
+        scanned = limit;
         if (have >= max)
             return AX_E2BIG;
         /* Make room: slide the unread bytes to the front, then grow. */

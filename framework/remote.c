@@ -35,6 +35,7 @@ static void proxy_fire(ax__waiter *w, ax_future *f)
 {
     ax__proxy *p = (ax__proxy *)((char *)w - offsetof(ax__proxy, w));
 
+    p->fired = true;
     p->status = f->status;
     p->value = f->value;
     f->retrieved = true;
@@ -109,7 +110,9 @@ static void op_run(ax_loop *L, ax__msg *m, bool drop)
     ax_future *f = p->f;
 
     (void)L;
-    if (!drop) {
+    /* Once fired, the owner is done with f (a task may be freed already):
+     * the result is on its way home and there is nothing to cancel. */
+    if (!drop && !p->fired) {
         if (p->op_cancel) {
             if (!f->done)
                 ax_cancel_future(f);

@@ -164,9 +164,9 @@ AX_EXTERN int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
 AX_EXTERN int ax_reply(ax_msg *m, void *value);
 
 /**
- * Release a received message that was an ask without answering it: the
- * asker's future fails with AX_ECANCELED. Not needed for plain messages.
- * @return 0; AX_EINVAL; AX_EALREADY.
+ * Answer an ask with an error: the asker's future fails with @p code.
+ * @param code a negative code.
+ * @return 0; AX_EINVAL (NULL, not an ask, @p code >= 0); AX_EALREADY.
  */
 AX_EXTERN int ax_reply_error(ax_msg *m, int code);
 
