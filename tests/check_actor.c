@@ -1,29 +1,931 @@
-/* Placeholder: the actor suite is being written. */
-#include <check.h>
-#include <stdlib.h>
-#include <axon.h>
+/* check_actor.c: tests for axon/actor.h (mailboxes, send/recv, ask/reply,
+ * registry, the undelivered path), on one loop and across loops.
+ *
+ * Payloads are malloc'd where ownership matters: the receiver or the
+ * undelivered hook frees them, and ASan/valgrind prove nothing leaks.
+ * Actors that must not receive yet wait on a "gate" future made by the
+ * main task; nothing depends on timing. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 
-START_TEST(test_placeholder)
+#include "axtest.h"
+
+Suite *ax_actor_suite(void);
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+
+static atomic_long und_count, und_esrch, und_eshutdown, und_other_reason;
+static atomic_long und_tag_sum;
+
+/* The undelivered hook: counts, checks the reason, frees the payload. */
+static void und_hook(int tag, void *data, int reason)
 {
-    ck_assert_int_eq(ax_loop_count(), 0);
+    atomic_fetch_add(&und_count, 1);
+    atomic_fetch_add(&und_tag_sum, tag);
+    if (reason == AX_ESRCH)
+        atomic_fetch_add(&und_esrch, 1);
+    else if (reason == AX_ESHUTDOWN)
+        atomic_fetch_add(&und_eshutdown, 1);
+    else
+        atomic_fetch_add(&und_other_reason, 1);
+    free(data);
+}
+
+static int act_run(int loops, ax_task_fn fn, void *arg)
+{
+    ax_opts o;
+    memset(&o, 0, sizeof o);
+    o.loops = loops;
+    o.virtual_clock = true;
+    o.undelivered = und_hook;
+    return ax_test_run_with(&o, fn, arg, NULL);
+}
+
+#define ACT_RUN_CLEAN(loops, fn, arg)                                         \
+    do {                                                                      \
+        int a_rc_ = act_run((loops), (fn), (arg));                            \
+        ck_assert_msg(a_rc_ == 0, "ax_run returned %d (%s); report:\n%s",     \
+                      a_rc_, ax_err_name(a_rc_), ax_test_report());           \
+        AXT_ASSERT_CLEAN();                                                   \
+    } while (0)
+
+static int here(void)
+{
+    return ax_loop_index(ax_loop_current());
+}
+
+static void *dup_int(int v)
+{
+    int *p = malloc(sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    *p = v;
+    return p;
+}
+
+static int take_int(void *p)
+{
+    int v = *(int *)p;
+    free(p);
+    return v;
+}
+
+static void spin_yield(void)
+{
+    axt_assert_rc(ax_yield(), 0);
+    sched_yield();
+}
+
+/* Wait until @p ref has ended. */
+static void wait_dead(ax_actor_ref ref)
+{
+    while (ax_actor_alive(ref))
+        spin_yield();
+}
+
+/* Wait until the runtime's counters are quiet: accepted = delivered +
+ * undelivered. Returns the snapshot. */
+static ax_runtime_stats wait_quiet(void)
+{
+    ax_runtime_stats st;
+    for (;;) {
+        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        if (st.msgs_accepted == st.msgs_delivered + st.msgs_undelivered)
+            return st;
+        spin_yield();
+    }
+}
+
+enum { T_PING = 1, T_PONG, T_STOP, T_DATA, T_ASK, T_ERR, T_GO, T_EXIT };
+
+/* ------------------------------------------------------------------------ */
+/* Ping-pong                                                                */
+
+typedef struct pp {
+    ax_loop *pong_loop;
+    int n;
+    ax_future *done; /* on loop 0 */
+    int pongs, bad;
+} pp;
+
+static void *ponger(void *arg)
+{
+    ax_msg m;
+    (void)arg;
+    for (;;) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        if (m.tag == T_STOP)
+            return NULL;
+        ck_assert_int_eq(m.tag, T_PING);
+        /* the payload is ours now: send it back (ownership moves again) */
+        axt_assert_rc(ax_send(m.from, T_PONG, m.data), 0);
+    }
+}
+
+static void *pinger(void *arg)
+{
+    pp *p = arg;
+    ax_actor_ref pong;
+    ax_msg m;
+    axt_assert_rc(ax_actor_spawn(p->pong_loop, &pong, ponger, NULL, NULL), 0);
+    for (int i = 0; i < p->n; i++) {
+        axt_assert_rc(ax_send(pong, T_PING, dup_int(i)), 0);
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        ck_assert_int_eq(m.tag, T_PONG);
+        ck_assert(ax_ref_eq(m.from, pong));
+        if (take_int(m.data) != i)
+            p->bad++;
+        p->pongs++;
+    }
+    axt_assert_rc(ax_send(pong, T_STOP, NULL), 0);
+    axt_assert_rc(ax_future_set_result(p->done, NULL), 0);
+    return NULL;
+}
+
+static void *main_ping_pong(void *arg)
+{
+    pp p;
+    ax_actor_ref ref;
+    (void)arg;
+    ck_assert(ax_ref_eq(ax_self(), AX_ACTOR_NONE)); /* not an actor */
+    for (int where = 0; where < 2; where++) {
+        memset(&p, 0, sizeof p);
+        p.n = 2000;
+        p.pong_loop = ax_loop_at(where == 0 ? 0 : 2); /* same loop, across */
+        axt_assert_rc(ax_future_new(&p.done), 0);
+        axt_assert_rc(ax_actor_spawn(NULL, &ref, pinger, &p, NULL), 0);
+        ck_assert(ref.id != 0);
+        axt_assert_rc(ax_await(p.done, NULL), 0);
+        axt_assert_rc(ax_future_free(p.done), 0);
+        ck_assert_int_eq(p.pongs, p.n);
+        ck_assert_int_eq(p.bad, 0);
+    }
+    ax_runtime_stats st = wait_quiet();
+    ck_assert_uint_ge(st.msgs_delivered, 4 * 2000 + 2);
+    return NULL;
+}
+
+/* Ping-pong of 2000 malloc'd payloads between two actors on one loop, then
+ * across loops; `from` names the sender; payloads change owners. */
+START_TEST(test_ping_pong_same_loop_and_across_loops)
+{
+    ACT_RUN_CLEAN(3, main_ping_pong, NULL);
 }
 END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* FIFO per sender                                                          */
+
+#define FIFO_SENDERS 8
+#define FIFO_MSGS 10000
+
+typedef struct fifo {
+    ax_actor_ref to;
+    ax_future *done;
+    long received;
+    int bad;
+    int last[FIFO_SENDERS];
+} fifo;
+
+static void *fifo_receiver(void *arg)
+{
+    fifo *f = arg;
+    ax_msg m;
+    for (int i = 0; i < FIFO_SENDERS; i++)
+        f->last[i] = -1;
+    while (f->received < (long)FIFO_SENDERS * FIFO_MSGS) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        ck_assert(m.tag >= 0 && m.tag < FIFO_SENDERS);
+        int seq = (int)AXT_I(m.data);
+        if (seq <= f->last[m.tag])
+            f->bad++;
+        f->last[m.tag] = seq;
+        f->received++;
+    }
+    axt_assert_rc(ax_future_set_result(f->done, NULL), 0);
+    return NULL;
+}
+
+typedef struct fifo_arg {
+    fifo *f;
+    int id;
+} fifo_arg;
+
+static void *fifo_sender(void *arg)
+{
+    fifo *f = ((fifo_arg *)arg)->f;
+    int id = ((fifo_arg *)arg)->id;
+    for (int i = 0; i < FIFO_MSGS; i++)
+        axt_assert_rc(ax_send(f->to, id, AXT_P(i)), 0);
+    return NULL;
+}
+
+static void *main_fifo(void *arg)
+{
+    static fifo f;
+    fifo_arg args[FIFO_SENDERS];
+    ax_task *t[FIFO_SENDERS];
+    (void)arg;
+    memset(&f, 0, sizeof f);
+    axt_assert_rc(ax_future_new(&f.done), 0);
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &f.to, fifo_receiver, &f,
+                                 NULL),
+                  0);
+    for (int i = 0; i < FIFO_SENDERS; i++) {
+        args[i].f = &f;
+        args[i].id = i;
+        axt_assert_rc(
+            ax_spawn_on(ax_loop_at(i % 4), &t[i], fifo_sender, &args[i]), 0);
+    }
+    for (int i = 0; i < FIFO_SENDERS; i++)
+        axt_assert_rc(ax_await(t[i], NULL), 0);
+    axt_assert_rc(ax_await(f.done, NULL), 0);
+    axt_assert_rc(ax_future_free(f.done), 0);
+    ck_assert_int_eq(f.bad, 0);
+    for (int i = 0; i < FIFO_SENDERS; i++)
+        ck_assert_int_eq(f.last[i], FIFO_MSGS - 1);
+    return NULL;
+}
+
+/* 10,000 numbered messages from each of 8 senders spread over 4 loops (the
+ * receiver's own loop among them) to one actor with the default bounded
+ * mailbox: each sender's sequence arrives strictly increasing. */
+START_TEST(test_per_sender_fifo_10000_from_senders_on_every_loop)
+{
+    ACT_RUN_CLEAN(4, main_fifo, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Backpressure                                                             */
+
+typedef struct gated {
+    ax_future *gate; /* on loop 0: result 1 = receive, 2 = end at once */
+    int want;        /* messages to receive */
+    int got[16];
+    int n;
+    ax_future *done;
+} gated;
+
+static void *gated_actor(void *arg)
+{
+    gated *g = arg;
+    void *v = NULL;
+    ax_msg m;
+    axt_assert_rc(ax_await(g->gate, &v), 0);
+    if (AXT_I(v) == 2)
+        return NULL; /* end with the mailbox full */
+    while (g->n < g->want) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        g->got[g->n++] = take_int(m.data);
+    }
+    axt_assert_rc(ax_future_set_result(g->done, NULL), 0);
+    return NULL;
+}
+
+typedef struct blocked_sender {
+    ax_actor_ref to;
+    int value;
+    atomic_int before, after;
+    int rc;
+    void *payload;
+} blocked_sender;
+
+static void *blocking_send(void *arg)
+{
+    blocked_sender *b = arg;
+    b->payload = dup_int(b->value);
+    atomic_store(&b->before, 1);
+    b->rc = ax_send(b->to, T_DATA, b->payload);
+    atomic_store(&b->after, 1);
+    if (b->rc != 0)
+        free(b->payload); /* on error the payload stays ours */
+    return NULL;
+}
+
+static int cb_try_rc = 1, cb_send_rc = 1;
+static ax_actor_ref cb_to;
+
+static void send_from_callback(void *arg)
+{
+    cb_try_rc = ax_try_send(cb_to, T_DATA, NULL);
+    cb_send_rc = ax_send(cb_to, T_DATA, NULL);
+    axt_assert_rc(ax_future_set_result(arg, NULL), 0);
+}
+
+static void *main_backpressure(void *arg)
+{
+    static gated g;
+    static blocked_sender b = {.value = 5};
+    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_ref ref;
+    ax_task *s = NULL;
+    ax_future *f = NULL;
+    void *p;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    g.want = 5;
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_future_new(&g.done), 0);
+    o.capacity = 4;
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    for (int i = 0; i < 4; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i + 1)), 0);
+    p = dup_int(99);
+    axt_assert_rc(ax_try_send(ref, T_DATA, p), AX_EAGAIN); /* full */
+    free(p); /* still ours */
+    /* from a loop callback (not a task), ax_send fails instead of waiting */
+    cb_to = ref;
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_loop_post(ax_loop_at(2), send_from_callback, f), 0);
+    axt_assert_rc(ax_await(f, NULL), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    axt_assert_rc(cb_try_rc, AX_EAGAIN);
+    axt_assert_rc(cb_send_rc, AX_EAGAIN);
+    /* a task on loop 2 sends: it is suspended until there is room */
+    b.to = ref;
+    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &s, blocking_send, &b), 0);
+    while (!atomic_load(&b.before))
+        spin_yield();
+    for (int i = 0; i < 100; i++)
+        spin_yield();
+    ck_assert_int_eq(atomic_load(&b.after), 0); /* blocked: nobody drains */
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(1)), 0);
+    axt_assert_rc(ax_await(s, NULL), 0);
+    axt_assert_rc(b.rc, 0);
+    axt_assert_rc(ax_await(g.done, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(g.got[i], i + 1); /* the blocked one came last */
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    axt_assert_rc(ax_future_free(g.done), 0);
+    return NULL;
+}
+
+/* Capacity 4: the 5th ax_try_send is AX_EAGAIN (payload stays the
+ * sender's); from a loop callback ax_send is AX_EAGAIN too; ax_send from a
+ * task on another loop suspends until the receiver drains, then succeeds
+ * and its message arrives after the first four. */
+START_TEST(test_full_mailbox_try_send_eagain_send_blocks_until_drained)
+{
+    ACT_RUN_CLEAN(3, main_backpressure, NULL);
+}
+END_TEST
+
+static void *main_send_cancelled_or_target_ends(void *arg)
+{
+    static gated g;
+    static blocked_sender b1 = {.value = 10}, b2 = {.value = 11};
+    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_ref ref;
+    ax_task *s1 = NULL, *s2 = NULL;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    o.capacity = 2;
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(ax_try_send(ref, 100, dup_int(0)), 0);
+    axt_assert_rc(ax_try_send(ref, 200, dup_int(0)), 0);
+    b1.to = b2.to = ref;
+    axt_assert_rc(ax_spawn(&s1, blocking_send, &b1), 0);
+    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &s2, blocking_send, &b2), 0);
+    while (!atomic_load(&b1.before) || !atomic_load(&b2.before))
+        spin_yield();
+    /* the local sender is cancelled while waiting for room */
+    axt_assert_rc(ax_cancel(s1), 0);
+    axt_assert_rc(ax_await(s1, NULL), AX_ECANCELED);
+    axt_assert_rc(b1.rc, AX_ECANCELED);
+    /* the actor ends with a full mailbox: the other sender gets AX_ESRCH,
+     * the two queued messages go to the hook with reason AX_ESRCH */
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(2)), 0);
+    axt_assert_rc(ax_await(s2, NULL), 0);
+    axt_assert_rc(b2.rc, AX_ESRCH);
+    wait_dead(ref);
+    ax_runtime_stats st = wait_quiet();
+    ck_assert_int_eq(atomic_load(&und_count), 2);
+    ck_assert_int_eq(atomic_load(&und_esrch), 2);
+    ck_assert_int_eq(atomic_load(&und_tag_sum), 300);
+    ck_assert_uint_eq(st.msgs_accepted, 2);
+    ck_assert_uint_eq(st.msgs_undelivered, 2);
+    axt_assert_rc(ax_send(ref, T_DATA, NULL), AX_ESRCH);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    return NULL;
+}
+
+/* A sender waiting for room gets AX_ECANCELED when cancelled and AX_ESRCH
+ * when the actor ends; the messages left in the ended actor's mailbox go
+ * to opts.undelivered with reason AX_ESRCH and are counted. */
+START_TEST(test_waiting_sender_cancelled_or_target_ends)
+{
+    ACT_RUN_CLEAN(3, main_send_cancelled_or_target_ends, NULL);
+}
+END_TEST
+
+#define NUNB 100000
+
+static void *main_unbounded(void *arg)
+{
+    static gated g;
+    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_ref ref;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_future_new(&g.done), 0);
+    o.unbounded = true;
+    o.capacity = 0; /* ignored when unbounded */
+    g.want = 0;
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    for (int i = 0; i < NUNB; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i)), 0);
+    /* end the actor without receiving: every payload goes to the hook */
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(2)), 0);
+    wait_dead(ref);
+    ax_runtime_stats st = wait_quiet();
+    ck_assert_uint_eq(st.msgs_accepted, NUNB);
+    ck_assert_int_eq(atomic_load(&und_count), NUNB);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    axt_assert_rc(ax_future_free(g.done), 0);
+    return NULL;
+}
+
+/* An unbounded mailbox takes 100,000 messages from ax_try_send without
+ * AX_EAGAIN (capacity 0 is fine then); they end in the hook when the actor
+ * ends without reading them. */
+START_TEST(test_unbounded_mailbox_takes_100000_without_blocking)
+{
+    ACT_RUN_CLEAN(2, main_unbounded, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* ask / call / reply                                                       */
+
+typedef struct srv_report {
+    int reply_twice, reply_err_after, reply_plain, reply_null, err_pos;
+    int ask_self, ask_null;
+} srv_report;
+
+static srv_report srv;
+
+static void *server(void *arg)
+{
+    bool first_done = false;
+    ax_msg m;
+    ax_future *f = NULL;
+    (void)arg;
+    for (;;) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        switch (m.tag) {
+        case T_ASK: /* reply x + 1, then try again */
+            axt_assert_rc(ax_reply(&m, AXT_P(AXT_I(m.data) + 1)), 0);
+            if (!first_done) { /* recorded once: later asks read them */
+                first_done = true;
+                srv.reply_twice = ax_reply(&m, NULL);
+                srv.reply_err_after = ax_reply_error(&m, -5);
+            }
+            break;
+        case T_ERR:
+            srv.err_pos = ax_reply_error(&m, 3); /* not negative */
+            axt_assert_rc(ax_reply_error(&m, (int)AXT_I(m.data)), 0);
+            break;
+        case T_DATA: /* a plain message is not an ask */
+            srv.reply_plain = ax_reply(&m, NULL);
+            srv.reply_null = ax_reply(NULL, NULL);
+            srv.ask_self = ax_ask(ax_self(), T_ASK, NULL, &f);
+            srv.ask_null = ax_ask(m.from, T_ASK, NULL, NULL);
+            break;
+        case T_STOP:
+            return NULL;
+        }
+    }
+}
+
+static void *asker_on_loop3(void *arg)
+{
+    ax_actor_ref s = *(ax_actor_ref *)arg;
+    void *v = NULL;
+    axt_assert_rc(ax_call(s, T_ASK, AXT_P(1000), -1, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(1001));
+    ck_assert_int_eq(here(), 3);
+    return NULL;
+}
+
+static void *main_ask(void *arg)
+{
+    static ax_actor_ref s;
+    ax_future *f = NULL;
+    ax_task *t = NULL;
+    void *v = NULL;
+    (void)arg;
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &s, server, NULL, NULL), 0);
+    /* ask + await, from a plain task on loop 0 */
+    axt_assert_rc(ax_ask(s, T_ASK, AXT_P(41), &f), 0);
+    axt_assert_rc(ax_await(f, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(42));
+    ck_assert_int_eq(here(), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    /* call (its answer also tells that the server is past the first ask) */
+    axt_assert_rc(ax_call(s, T_ASK, AXT_P(7), -1, &v), 0); /* no limit: a
+        finite one would race the virtual clock of this idle loop */
+    ck_assert_ptr_eq(v, AXT_P(8));
+    axt_assert_rc(srv.reply_twice, AX_EALREADY);
+    axt_assert_rc(srv.reply_err_after, AX_EALREADY);
+    /* reply_error: the asker's future fails with the code given */
+    axt_assert_rc(ax_call(s, T_ERR, AXT_P(-55), -1, &v), -55);
+    axt_assert_rc(srv.err_pos, AX_EINVAL);
+    axt_assert_rc(ax_call(s, T_ERR, AXT_P(AX_ECANCELED), -1, NULL),
+                  AX_ECANCELED);
+    /* from another loop */
+    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, asker_on_loop3, &s), 0);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    /* a plain message; its handler checks the misuse cases */
+    axt_assert_rc(ax_send(s, T_DATA, NULL), 0);
+    axt_assert_rc(ax_call(s, T_ASK, AXT_P(0), -1, &v), 0); /* a barrier */
+    axt_assert_rc(srv.reply_plain, AX_EINVAL);
+    axt_assert_rc(srv.reply_null, AX_EINVAL);
+    axt_assert_rc(srv.ask_self, AX_EDEADLK);
+    axt_assert_rc(srv.ask_null, AX_EINVAL);
+    /* bad input: NULL reply pointer from a plain task */
+    axt_assert_rc(ax_ask(s, T_ASK, NULL, NULL), AX_EINVAL);
+    axt_assert_rc(ax_send(s, T_STOP, NULL), 0);
+    wait_dead(s);
+    /* ask / call of an ended actor */
+    axt_assert_rc(ax_ask(s, T_ASK, NULL, &f), AX_ESRCH);
+    axt_assert_rc(ax_call(s, T_ASK, NULL, 1.0, &v), AX_ESRCH);
+    ax_runtime_stats st = wait_quiet();
+    ck_assert_uint_eq(st.replies_dropped, 0);
+    return NULL;
+}
+
+/* ask/call/reply across loops (askers on loops 0 and 3, server on loop 2);
+ * ax_reply_error with a code; replying twice AX_EALREADY; ax_reply on a
+ * plain message or NULL AX_EINVAL; an actor asking itself AX_EDEADLK;
+ * NULL reply pointer AX_EINVAL; asking an ended actor AX_ESRCH. */
+START_TEST(test_ask_call_reply_across_loops)
+{
+    ACT_RUN_CLEAN(4, main_ask, NULL);
+}
+END_TEST
+
+static void *late_replier(void *arg)
+{
+    ax_msg ask, go;
+    (void)arg;
+    axt_assert_rc(ax_recv(&ask, -1), 0);
+    ck_assert_int_eq(ask.tag, T_ASK);
+    axt_assert_rc(ax_recv(&go, -1), 0); /* the asker has given up by now */
+    ck_assert_int_eq(go.tag, T_GO);
+    axt_assert_rc(ax_reply(&ask, AXT_P(1)), 0);
+    return NULL;
+}
+
+static void *main_reply_dropped(void *arg)
+{
+    ax_actor_ref r;
+    ax_future *f = NULL;
+    ax_runtime_stats st;
+    void *v = AXT_P(3);
+    (void)arg;
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &r, late_replier, NULL, NULL),
+                  0);
+    axt_assert_rc(ax_ask(r, T_ASK, NULL, &f), 0);
+    axt_assert_rc(ax_await_timeout(f, 1.0, &v), AX_ETIMEDOUT);
+    ck_assert_ptr_eq(v, AXT_P(3));
+    axt_assert_rc(ax_future_free(f), 0); /* the asker is gone */
+    axt_assert_rc(ax_send(r, T_GO, NULL), 0);
+    for (;;) {
+        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        if (st.replies_dropped > 0)
+            break;
+        spin_yield();
+    }
+    wait_dead(r);
+    for (int i = 0; i < 10; i++)
+        spin_yield();
+    axt_assert_rc(ax_runtime_stats_get(&st), 0);
+    ck_assert_uint_eq(st.replies_dropped, 1);
+    return NULL;
+}
+
+/* A reply that arrives after the asker timed out and freed its future is
+ * dropped (nothing touched) and counted in replies_dropped. */
+START_TEST(test_reply_to_gone_asker_counted_in_replies_dropped)
+{
+    ACT_RUN_CLEAN(2, main_reply_dropped, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Bad inputs                                                               */
+
+static int recv_rc[6];
+static double recv_t0, recv_t1;
+
+static void *recv_checker(void *arg)
+{
+    ax_msg m;
+    (void)arg;
+    recv_rc[0] = ax_recv(NULL, -1);
+    recv_rc[1] = ax_recv(&m, NAN);
+    recv_rc[2] = ax_recv(&m, 0);
+    recv_t0 = ax_now();
+    recv_rc[3] = ax_recv(&m, 2.5);
+    recv_t1 = ax_now();
+    recv_rc[4] = ax_link(ax_self());
+    return NULL;
+}
+
+static int noop_calls;
+static void *noop_actor(void *arg)
+{
+    (void)arg;
+    noop_calls++;
+    return NULL;
+}
+
+/* A second runtime on a plain thread, for "a loop of another runtime". */
+static atomic_uintptr_t other_loop;
+static atomic_int other_done;
+
+static void *other_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&other_loop, (uintptr_t)ax_loop_current());
+    while (!atomic_load(&other_done))
+        axt_assert_rc(ax_sleep(0.001), 0);
+    return NULL;
+}
+
+static void *other_runtime_thread(void *arg)
+{
+    ax_opts o;
+    memset(&o, 0, sizeof o);
+    o.loops = 2;
+    (void)arg;
+    unsetenv("AX_VIRTUAL_CLOCK");
+    return AXT_P(ax_run_with(&o, other_main, NULL, NULL));
+}
+
+static atomic_int plain_send_rc, plain_spawn_rc;
+static void *plain_thread(void *arg)
+{
+    ax_actor_ref r = *(ax_actor_ref *)arg;
+    atomic_store(&plain_send_rc, ax_send(r, T_DATA, NULL));
+    atomic_store(&plain_spawn_rc,
+                 ax_actor_spawn(NULL, NULL, noop_actor, NULL, NULL));
+    return NULL;
+}
+
+static void *main_bad_inputs(void *arg)
+{
+    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_ref ref, dead, forged;
+    ax_msg m;
+    ax_future *f = NULL;
+    pthread_t th;
+    void *thr = NULL;
+    (void)arg;
+    /* recv outside an actor */
+    axt_assert_rc(ax_recv(&m, -1), AX_ENOTACTOR);
+    axt_assert_rc(ax_recv(&m, 0), AX_ENOTACTOR);
+    /* spawn: NULL fn, capacity 0 */
+    axt_assert_rc(ax_actor_spawn(NULL, &ref, NULL, NULL, NULL), AX_EINVAL);
+    o.capacity = 0;
+    axt_assert_rc(ax_actor_spawn(NULL, &ref, noop_actor, NULL, &o),
+                  AX_EINVAL);
+    /* an actor that ends at once */
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &dead, noop_actor, NULL, NULL),
+                  0);
+    wait_dead(dead);
+    ck_assert(!ax_actor_alive(dead));
+    axt_assert_rc(ax_send(dead, T_DATA, NULL), AX_ESRCH);
+    axt_assert_rc(ax_try_send(dead, T_DATA, NULL), AX_ESRCH);
+    /* forged refs */
+    const uint64_t forge[] = {UINT64_C(0xdeadbeef12345678),
+                              dead.id + (UINT64_C(1) << 32),
+                              dead.id + 1,
+                              UINT64_C(0xffffffff),
+                              UINT64_C(0x00000001ffffffff),
+                              UINT64_MAX};
+    for (size_t i = 0; i < sizeof forge / sizeof forge[0]; i++) {
+        forged.id = forge[i];
+        ck_assert(!ax_actor_alive(forged));
+        axt_assert_rc(ax_send(forged, T_DATA, NULL), AX_ESRCH);
+        axt_assert_rc(ax_try_send(forged, T_DATA, NULL), AX_ESRCH);
+        axt_assert_rc(ax_ask(forged, T_ASK, NULL, &f), AX_ESRCH);
+    }
+    /* null ref */
+    ck_assert(!ax_actor_alive(AX_ACTOR_NONE));
+    axt_assert_rc(ax_send(AX_ACTOR_NONE, T_DATA, NULL), AX_EINVAL);
+    axt_assert_rc(ax_try_send(AX_ACTOR_NONE, T_DATA, NULL), AX_EINVAL);
+    axt_assert_rc(ax_ask(AX_ACTOR_NONE, T_ASK, NULL, &f), AX_EINVAL);
+    /* recv misuse and timeouts, inside an actor (on loop 1, whose virtual
+     * clock is not held up by this spinning task) */
+    axt_assert_rc(
+        ax_actor_spawn(ax_loop_at(1), &ref, recv_checker, NULL, NULL), 0);
+    wait_dead(ref);
+    axt_assert_rc(recv_rc[0], AX_EINVAL);    /* NULL out */
+    axt_assert_rc(recv_rc[1], AX_EINVAL);    /* NaN timeout */
+    axt_assert_rc(recv_rc[2], AX_ETIMEDOUT); /* 0, empty */
+    axt_assert_rc(recv_rc[3], AX_ETIMEDOUT);
+    ck_assert_double_eq(recv_t1 - recv_t0, 2.5); /* virtual clock */
+    axt_assert_rc(recv_rc[4], AX_EINVAL); /* link to yourself */
+    /* from a plain thread: no loop */
+    ck_assert_int_eq(pthread_create(&th, NULL, plain_thread, &dead), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    axt_assert_rc(atomic_load(&plain_send_rc), AX_EPERM);
+    axt_assert_rc(atomic_load(&plain_spawn_rc), AX_EPERM);
+    /* a loop of another runtime */
+    ck_assert_int_eq(pthread_create(&th, NULL, other_runtime_thread, NULL),
+                     0);
+    while (!atomic_load(&other_loop))
+        spin_yield();
+    axt_assert_rc(ax_actor_spawn((ax_loop *)atomic_load(&other_loop), &ref,
+                                 noop_actor, NULL, NULL),
+                  AX_EINVAL);
+    atomic_store(&other_done, 1);
+    ck_assert_int_eq(pthread_join(th, &thr), 0);
+    ck_assert_int_eq((int)AXT_I(thr), 0);
+    ck_assert_int_eq(noop_calls, 1);
+    return NULL;
+}
+
+/* Bad inputs: recv outside an actor AX_ENOTACTOR; NULL fn and capacity 0
+ * AX_EINVAL; send/try_send to an ended actor and forged refs (random ids,
+ * bumped generation, unused slot, huge slot) AX_ESRCH; null ref AX_EINVAL;
+ * recv NULL / NaN AX_EINVAL; recv timeout AX_ETIMEDOUT after exactly the
+ * timeout; no loop AX_EPERM; a loop of another runtime AX_EINVAL. */
+START_TEST(test_bad_inputs_and_dead_or_forged_refs)
+{
+    ACT_RUN_CLEAN(2, main_bad_inputs, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Registry                                                                 */
+
+static void *wait_stop(void *arg)
+{
+    ax_msg m;
+    (void)arg;
+    do
+        axt_assert_rc(ax_recv(&m, -1), 0);
+    while (m.tag != T_STOP);
+    return NULL;
+}
+
+static int reg_remote_rc = 1;
+static ax_actor_ref reg_remote_ref;
+
+static void *whereis_on_loop3(void *arg)
+{
+    (void)arg;
+    reg_remote_rc = ax_whereis("server", &reg_remote_ref);
+    return NULL;
+}
+
+static void *main_registry(void *arg)
+{
+    ax_actor_ref a, b, got;
+    ax_task *t = NULL;
+    char name63[64], name64[65];
+    (void)arg;
+    memset(name63, 'n', 63);
+    name63[63] = '\0';
+    memset(name64, 'n', 64);
+    name64[64] = '\0';
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &a, wait_stop, NULL, NULL), 0);
+    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &b, wait_stop, NULL, NULL), 0);
+    axt_assert_rc(ax_whereis("server", &got), AX_ESRCH);
+    axt_assert_rc(ax_register("server", a), 0);
+    axt_assert_rc(ax_whereis("server", &got), 0);
+    ck_assert(ax_ref_eq(got, a));
+    /* registry is runtime-wide */
+    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, whereis_on_loop3, NULL), 0);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    axt_assert_rc(reg_remote_rc, 0);
+    ck_assert(ax_ref_eq(reg_remote_ref, a));
+    /* taken by a live actor */
+    axt_assert_rc(ax_register("server", b), AX_EALREADY);
+    /* bad names and refs */
+    axt_assert_rc(ax_register(NULL, b), AX_EINVAL);
+    axt_assert_rc(ax_register("", b), AX_EINVAL);
+    axt_assert_rc(ax_register(name64, b), AX_EINVAL); /* 64 bytes: long */
+    axt_assert_rc(ax_register("x", AX_ACTOR_NONE), AX_EINVAL);
+    axt_assert_rc(ax_whereis(NULL, &got), AX_EINVAL);
+    axt_assert_rc(ax_whereis("server", NULL), AX_EINVAL);
+    axt_assert_rc(ax_unregister(NULL), AX_EINVAL);
+    axt_assert_rc(ax_register(name63, b), 0); /* 63 bytes: fine */
+    axt_assert_rc(ax_whereis(name63, &got), 0);
+    ck_assert(ax_ref_eq(got, b));
+    /* the name is free again once its actor has ended */
+    axt_assert_rc(ax_send(a, T_STOP, NULL), 0);
+    wait_dead(a);
+    axt_assert_rc(ax_whereis("server", &got), AX_ESRCH);
+    axt_assert_rc(ax_register("server", b), 0);
+    axt_assert_rc(ax_whereis("server", &got), 0);
+    ck_assert(ax_ref_eq(got, b));
+    /* unregister */
+    axt_assert_rc(ax_unregister("server"), 0);
+    axt_assert_rc(ax_whereis("server", &got), AX_ESRCH);
+    axt_assert_rc(ax_unregister("server"), AX_ESRCH);
+    axt_assert_rc(ax_unregister("never-registered"), AX_ESRCH);
+    axt_assert_rc(ax_send(b, T_STOP, NULL), 0);
+    wait_dead(b);
+    axt_assert_rc(ax_whereis(name63, &got), AX_ESRCH);
+    return NULL;
+}
+
+/* Registry: register/whereis (from any loop), a name held by a live actor
+ * is AX_EALREADY, bad names (NULL, empty, 64 bytes) and null refs AX_EINVAL,
+ * a name is free again after its actor ends, unregister then AX_ESRCH. */
+START_TEST(test_registry_register_whereis_unregister)
+{
+    ACT_RUN_CLEAN(4, main_registry, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Shutdown                                                                 */
+
+static int shut_spawn_rc = 1;
+static void *stuck_actor(void *arg)
+{
+    ax_future *f = NULL;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_await(f, NULL), AX_ECANCELED); /* never receives */
+    shut_spawn_rc = ax_actor_spawn(NULL, NULL, noop_actor, NULL, NULL);
+    axt_assert_rc(ax_future_free(f), 0);
+    return NULL;
+}
+
+static void *main_left_at_shutdown(void *arg)
+{
+    ax_actor_ref r[3];
+    (void)arg;
+    for (int i = 0; i < 3; i++) {
+        axt_assert_rc(
+            ax_actor_spawn(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL), 0);
+        for (int j = 0; j < 4; j++)
+            axt_assert_rc(ax_send(r[i], 1, dup_int(j)), 0);
+    }
+    return NULL;
+}
+
+/* Messages still queued when the runtime stops (the actors never received)
+ * reach the undelivered hook, which frees the payloads; actors spawned
+ * during shutdown get AX_ESHUTDOWN. */
+START_TEST(test_messages_left_at_shutdown_reach_undelivered_hook)
+{
+    ACT_RUN_CLEAN(3, main_left_at_shutdown, NULL);
+    ck_assert_int_eq(atomic_load(&und_count), 12);
+    ck_assert_int_eq(atomic_load(&und_other_reason), 0);
+    ck_assert_int_eq(atomic_load(&und_esrch) + atomic_load(&und_eshutdown),
+                     12);
+    axt_assert_rc(shut_spawn_rc, AX_ESHUTDOWN);
+    ck_assert_int_eq(noop_calls, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 
 Suite *ax_actor_suite(void)
 {
     Suite *s = suite_create("actor");
-    TCase *tc = tcase_create("placeholder");
-    tcase_add_test(tc, test_placeholder);
-    suite_add_tcase(s, tc);
+    TCase *tc;
+
+    tc = axt_tcase(s, "messages");
+    tcase_add_test(tc, test_ping_pong_same_loop_and_across_loops);
+    tcase_add_test(tc, test_per_sender_fifo_10000_from_senders_on_every_loop);
+
+    tc = axt_tcase(s, "mailbox");
+    tcase_add_test(tc,
+                   test_full_mailbox_try_send_eagain_send_blocks_until_drained);
+    tcase_add_test(tc, test_waiting_sender_cancelled_or_target_ends);
+    tcase_add_test(tc, test_unbounded_mailbox_takes_100000_without_blocking);
+    tcase_add_test(tc, test_messages_left_at_shutdown_reach_undelivered_hook);
+
+    tc = axt_tcase(s, "ask");
+    tcase_add_test(tc, test_ask_call_reply_across_loops);
+    tcase_add_test(tc, test_reply_to_gone_asker_counted_in_replies_dropped);
+
+    tc = axt_tcase(s, "errors");
+    tcase_add_test(tc, test_bad_inputs_and_dead_or_forged_refs);
+
+    tc = axt_tcase(s, "registry");
+    tcase_add_test(tc, test_registry_register_whereis_unregister);
     return s;
 }
 
+#ifndef AX_TEST_NO_MAIN
 int main(void)
 {
-    SRunner *sr = srunner_create(ax_actor_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ax_test_main(ax_actor_suite());
 }
+#endif
