@@ -53,6 +53,13 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+/* The system name in RESULT lines: the context back-end is part of it. */
+static const char *sysname(void)
+{
+    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
+                                                       : "axon";
+}
+
 static void stats(ax_loop_stats *st)
 {
     int rc = ax_loop_stats_get(st);
@@ -147,6 +154,9 @@ static void *main_task(void *arg)
            " msgs %7.3f s %12.0f msgs/s %7.1f ns/msg\n",
            n, ns, F.per_sender, F.got, s, (double)F.got / s,
            (double)(F.t1 - t0) / (double)F.got);
+    /* Machine-readable: messages per second into the one sink. */
+    printf("RESULT fanin %s %.6g msgs/s higher\n", sysname(),
+           (double)F.got / s);
     uint64_t remote = F.total - F.per_sender * (uint64_t)per_loop;
     for (int i = 0; i < n; i++) {
         const ax_loop_stats *a = &F.loops[i].st0, *b = &F.loops[i].st1;

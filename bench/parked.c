@@ -56,6 +56,13 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+/* The system name in RESULT lines: the context back-end is part of it. */
+static const char *sysname(void)
+{
+    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
+                                                       : "axon";
+}
+
 /* A field of /proc/self/status ("VmRSS:") in KiB, or -1. */
 static long status_kib(const char *key)
 {
@@ -181,6 +188,10 @@ static void *bench(void *arg)
            cancelled, other);
     print_stats("after:");
     printf("VmRSS after        %ld KiB\n", status_kib("VmRSS:"));
+    /* Machine-readable: RSS growth per parked task. */
+    if (n > 0)
+        printf("RESULT parked_memory %s %.6g bytes/task lower\n",
+               sysname(), (double)(rss1 - rss0) * 1024.0 / (double)n);
     free(tasks);
     return NULL;
 }

@@ -59,6 +59,13 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+/* The system name in RESULT lines: the context back-end is part of it. */
+static const char *sysname(void)
+{
+    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
+                                                       : "axon";
+}
+
 static void stats(ax_loop_stats *st)
 {
     int rc = ax_loop_stats_get(st);
@@ -264,6 +271,11 @@ static void one(const char *label, int loops, bool batched, uint64_t n)
                " messages = %.6f per message\n",
                rings, msgs, (double)rings / (double)msgs);
     }
+    /* Machine-readable: runs a (same loop) and b (cross loop). */
+    if (!batched)
+        printf("RESULT %s %s %.6g round-trips/s higher\n",
+               loops == 1 ? "pingpong_same" : "pingpong_cross", sysname(),
+               (double)n / s);
     fflush(stdout);
     free(r.samples);
 }

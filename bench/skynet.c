@@ -63,6 +63,13 @@ static void die(const char *what, int rc)
     exit(1);
 }
 
+/* The system name in RESULT lines: the context back-end is part of it. */
+static const char *sysname(void)
+{
+    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
+                                                       : "axon";
+}
+
 static uint64_t pow10u(int k)
 {
     uint64_t p = 1;
@@ -207,6 +214,19 @@ static void one(const char *label, int loops, ax_task_fn root, int d)
     if (j.sum != want) {
         printf("WRONG: expected %" PRIu64 "\n", want);
         exit(1);
+    }
+    /* Machine-readable: the one-loop depth-first run; the unit names the
+     * size unless it is the standard 1,000,000 leaves. */
+    if (loops == 1 && root == dfs) {
+        char unit[32] = "s";
+        if (n != 1000000)
+            snprintf(unit, sizeof unit, "s@%" PRIu64 "%s",
+                     n % 1000000 == 0 ? n / 1000000
+                     : n % 1000 == 0  ? n / 1000
+                                      : n,
+                     n % 1000000 == 0 ? "M" : n % 1000 == 0 ? "k" : "");
+        printf("RESULT skynet %s %.6g %s lower\n", sysname(),
+               (double)j.ns / 1e9, unit);
     }
 }
 

@@ -1,4 +1,801 @@
-/* Placeholder: axload is being written. */
-#include <stdio.h>
+/*
+ * axload: a load generator built on axon (a small wrk / redis-benchmark).
+ *
+ *   axload --port N [--host H] [--loops N] [--connections C]
+ *          [--duration S | --requests N] [--mode http|ping|set|get]
+ *          [--pipeline P] [--keyspace K] [--value-size B] [--path /]
+ *          [--timeout S]
+ *
+ * C connections are spread over the loops round-robin (one task per
+ * connection, started with ax_spawn_on()). Each keeps P requests in flight:
+ * it writes up to P requests in one ax_write_all(), then reads replies one
+ * by one, and refills the window after each. Modes:
+ *   http  GET PATH HTTP/1.1 with keep-alive; a reply is a status line,
+ *         headers and a Content-Length (or chunked) body
+ *   ping  RESP "PING"
+ *   set   RESP "SET key:<n> <B bytes>", n random in [0, K)
+ *   get   RESP "GET key:<n>"
+ * Every request's latency (send to reply, ns) goes into the histogram of
+ * the loop it ran on: log-linear buckets with 128 sub-buckets per power of
+ * two (better than 1% resolution, i.e. 2 significant digits). The tasks of
+ * one loop never run at the same time, so no locks; the histograms are
+ * merged at the end. The main task prints progress to stderr every second
+ * and a summary to stdout at the end.
+ *
+ * It stops by itself: after --duration seconds (default 5) or once
+ * --requests requests have been sent and answered. It connects only to
+ * --host (default 127.0.0.1). Exit status: 0 if at least one request was
+ * answered, 1 if none was, 2 for a usage error.
+ */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <axon.h>
-int main(void) { puts(ax_build_info()); return 0; }
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---- histogram ---------------------------------------------------------- */
+
+#define SUB_BITS 7                   /* 128 sub-buckets per power of two */
+#define SUB (1u << SUB_BITS)
+#define NBUCKETS (2 * SUB + (64 - SUB_BITS - 1) * SUB)
+
+typedef struct hist {
+    uint64_t count[NBUCKETS];
+    uint64_t total, max, min;
+} hist;
+
+static size_t hist_index(uint64_t v)
+{
+    int msb, e;
+
+    if (v < 2 * SUB)
+        return (size_t)v;
+    msb = 63 - __builtin_clzll(v);
+    e = msb - SUB_BITS; /* >= 1 */
+    return 2 * SUB + (size_t)(e - 1) * SUB + (size_t)((v >> e) - SUB);
+}
+
+/* The highest value that falls in bucket @p i. */
+static uint64_t hist_upper(size_t i)
+{
+    size_t e, m;
+
+    if (i < 2 * SUB)
+        return i;
+    e = (i - 2 * SUB) / SUB + 1;
+    m = (i - 2 * SUB) % SUB + SUB;
+    return (((uint64_t)m + 1) << e) - 1;
+}
+
+static void hist_add(hist *h, uint64_t v)
+{
+    h->count[hist_index(v)]++;
+    h->total++;
+    if (v > h->max)
+        h->max = v;
+    if (!h->min || v < h->min)
+        h->min = v;
+}
+
+static void hist_merge(hist *dst, const hist *src)
+{
+    for (size_t i = 0; i < NBUCKETS; i++)
+        dst->count[i] += src->count[i];
+    dst->total += src->total;
+    if (src->max > dst->max)
+        dst->max = src->max;
+    if (src->min && (!dst->min || src->min < dst->min))
+        dst->min = src->min;
+}
+
+/* The value at percentile @p p (0..100), HDR style: the bucket's highest
+ * equivalent value, but never more than the maximum seen. */
+static uint64_t hist_pct(const hist *h, double p)
+{
+    uint64_t rank, seen = 0;
+
+    if (!h->total)
+        return 0;
+    rank = (uint64_t)(p / 100.0 * (double)h->total + 0.5);
+    if (rank < 1)
+        rank = 1;
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        seen += h->count[i];
+        if (seen >= rank) {
+            uint64_t u = hist_upper(i);
+            return u < h->max ? u : h->max;
+        }
+    }
+    return h->max;
+}
+
+/* ---- configuration and per-loop state ------------------------------------ */
+
+enum mode { M_HTTP, M_PING, M_SET, M_GET };
+
+typedef struct config {
+    const char *host, *path;
+    int port, loops, conns, pipeline;
+    double duration, timeout;
+    long long requests; /* 0: run for duration */
+    long keyspace;
+    long value_size;
+    enum mode mode;
+} config;
+
+/* One per loop; only that loop's tasks write it (counters are atomics so
+ * that the main task may read them for the progress line). */
+typedef struct loop_stats {
+    _Alignas(64) atomic_uint_least64_t done; /* replies received */
+    atomic_uint_least64_t errors;            /* failed requests, connects */
+    uint64_t non2xx;                         /* HTTP status >= 400 / 1xx */
+    uint64_t err_replies;                    /* RESP "-ERR ..." replies */
+    uint64_t reconnects;
+    int first_error;                         /* first socket error seen */
+    hist h;
+} loop_stats;
+
+static config cfg;
+static loop_stats *stats;          /* [loops] */
+static char *http_req;             /* the preformatted HTTP request */
+static size_t http_req_len;
+static char *value;                /* --value-size bytes */
+static atomic_llong issued;        /* requests sent (--requests mode) */
+static int64_t deadline_ns;        /* monotonic; 0 in --requests mode */
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void count(atomic_uint_least64_t *c, uint64_t n)
+{
+    /* Single writer: a relaxed load and store, no locked instruction. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+typedef struct conn {
+    int id;
+    loop_stats *st;
+    ax_sock *s;
+    uint64_t rng;
+    int64_t *sent;     /* ring of send times, [pipeline] */
+    int head, inflight;
+    char *out;         /* write batch */
+    size_t outcap;
+    bool server_closes; /* last HTTP reply said Connection: close */
+} conn;
+
+static uint64_t next_rand(conn *c)
+{
+    /* xorshift64 */
+    uint64_t x = c->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return c->rng = x;
+}
+
+/* May another request be sent? */
+static bool may_send(void)
+{
+    if (cfg.requests)
+        return atomic_fetch_add_explicit(&issued, 1, memory_order_relaxed) <
+               cfg.requests;
+    return mono_ns() < deadline_ns;
+}
+
+/* Append one request to c->out at *len. */
+static void build(conn *c, size_t *len)
+{
+    char *p = c->out + *len;
+    int n = 0;
+
+    switch (cfg.mode) {
+    case M_HTTP:
+        memcpy(p, http_req, http_req_len);
+        n = (int)http_req_len;
+        break;
+    case M_PING:
+        memcpy(p, "*1\r\n$4\r\nPING\r\n", 14);
+        n = 14;
+        break;
+    case M_SET:
+    case M_GET: {
+        char key[32];
+        int kl = snprintf(key, sizeof key, "key:%llu",
+                          (unsigned long long)(next_rand(c) %
+                                               (uint64_t)cfg.keyspace));
+        if (cfg.mode == M_GET) {
+            n = sprintf(p, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
+        } else {
+            n = sprintf(p, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%ld\r\n", kl,
+                        key, cfg.value_size);
+            memcpy(p + n, value, (size_t)cfg.value_size);
+            n += (int)cfg.value_size;
+            memcpy(p + n, "\r\n", 2);
+            n += 2;
+        }
+        break;
+    }
+    }
+    *len += (size_t)n;
+}
+
+static size_t request_max(void)
+{
+    if (cfg.mode == M_HTTP)
+        return http_req_len;
+    return 96 + (size_t)cfg.value_size;
+}
+
+/* Read and drop @p n bytes. */
+static int skip(ax_sock *s, size_t n)
+{
+    char sink[8192];
+
+    while (n) {
+        ssize_t r = ax_read(s, sink, n < sizeof sink ? n : sizeof sink,
+                            cfg.timeout);
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return AX_EPIPE;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+#define E_PROTO (-5001) /* the server's reply made no sense */
+
+static const char *err_text(int rc)
+{
+    return rc == E_PROTO ? "protocol error in a reply" : ax_strerror(rc);
+}
+
+static bool parse_size(const char *p, const char *end, int base, size_t *out)
+{
+    size_t v = 0;
+    int digits = 0;
+
+    for (; p < end; p++) {
+        int d = *p >= '0' && *p <= '9'                  ? *p - '0'
+                : base == 16 && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10
+                : base == 16 && *p >= 'A' && *p <= 'F' ? *p - 'A' + 10
+                                                        : -1;
+        if (d < 0)
+            break;
+        if (++digits > 15)
+            return false;
+        v = v * (size_t)base + (size_t)d;
+    }
+    *out = v;
+    return digits > 0;
+}
+
+/* Read one HTTP response; *status receives its code. */
+static int read_http(conn *c, int *status)
+{
+    char *h, *p, *end;
+    size_t len, body = 0;
+    bool chunked = false, has_len = false;
+    int rc;
+
+    c->server_closes = false;
+    if ((rc = ax_read_until(c->s, "\r\n\r\n", &h, &len, 65536, cfg.timeout)))
+        return rc == AX_E2BIG ? E_PROTO : rc;
+    end = h + len - 2;
+    if (len < 16 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' ||
+        h[9] < '1' || h[9] > '5' || h[10] < '0' || h[10] > '9' ||
+        h[11] < '0' || h[11] > '9')
+        return E_PROTO;
+    *status = (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0');
+    bool v10 = h[7] == '0';
+    c->server_closes = v10;
+    p = (char *)memchr(h, '\n', len) + 1;
+    while (p < end) {
+        char *eol = memchr(p, '\r', (size_t)(end - p)), *colon, *v;
+        if (!eol)
+            return E_PROTO;
+        colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon) {
+            size_t nl = (size_t)(colon - p);
+            for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
+                ;
+            if (nl == 14 && !strncasecmp(p, "content-length", 14)) {
+                if (!parse_size(v, eol, 10, &body))
+                    return E_PROTO;
+                has_len = true;
+            } else if (nl == 17 && !strncasecmp(p, "transfer-encoding", 17)) {
+                chunked = (eol - v) >= 7 && !strncasecmp(eol - 7, "chunked", 7);
+            } else if (nl == 10 && !strncasecmp(p, "connection", 10)) {
+                if ((eol - v) >= 5 && !strncasecmp(v, "close", 5))
+                    c->server_closes = true;
+                else if (v10 && (eol - v) >= 10 &&
+                         !strncasecmp(v, "keep-alive", 10))
+                    c->server_closes = false;
+            }
+        }
+        p = eol + 2;
+    }
+    if (*status == 204 || *status == 304 || *status < 200)
+        return 0; /* no body */
+    if (chunked) {
+        for (;;) {
+            size_t sz;
+            if ((rc = ax_read_until(c->s, "\r\n", &h, &len, 1024,
+                                    cfg.timeout)))
+                return rc == AX_E2BIG ? E_PROTO : rc;
+            if (!parse_size(h, h + len, 16, &sz))
+                return E_PROTO;
+            if (!sz)
+                break;
+            if ((rc = skip(c->s, sz + 2)))
+                return rc;
+        }
+        do { /* trailers */
+            if ((rc = ax_read_until(c->s, "\r\n", &h, &len, 65536,
+                                    cfg.timeout)))
+                return rc == AX_E2BIG ? E_PROTO : rc;
+        } while (len > 2);
+        return 0;
+    }
+    if (!has_len)
+        return E_PROTO; /* a body up to end of stream: not for a benchmark */
+    return skip(c->s, body);
+}
+
+/* Read one RESP value (recursively for arrays). */
+static int read_resp(conn *c, int depth, bool *is_err)
+{
+    char *l;
+    size_t len, n;
+    int rc;
+
+    if ((rc = ax_read_until(c->s, "\r\n", &l, &len, 65536, cfg.timeout)))
+        return rc == AX_E2BIG ? E_PROTO : rc;
+    switch (l[0]) {
+    case '+':
+    case ':':
+        return 0;
+    case '-':
+        *is_err = true;
+        return 0;
+    case '$':
+        if (len >= 4 && l[1] == '-')
+            return 0; /* $-1: nil */
+        if (!parse_size(l + 1, l + len - 2, 10, &n))
+            return E_PROTO;
+        return skip(c->s, n + 2);
+    case '*':
+        if (len >= 4 && l[1] == '-')
+            return 0; /* *-1: nil array */
+        if (!parse_size(l + 1, l + len - 2, 10, &n) || depth > 8)
+            return E_PROTO;
+        for (size_t i = 0; i < n; i++)
+            if ((rc = read_resp(c, depth + 1, is_err)))
+                return rc;
+        return 0;
+    default:
+        return E_PROTO;
+    }
+}
+
+static int read_reply(conn *c)
+{
+    int rc;
+
+    if (cfg.mode == M_HTTP) {
+        int status = 0;
+        if ((rc = read_http(c, &status)))
+            return rc;
+        if (status < 200 || status >= 400)
+            c->st->non2xx++;
+    } else {
+        bool is_err = false;
+        if ((rc = read_resp(c, 0, &is_err)))
+            return rc;
+        if (is_err)
+            c->st->err_replies++;
+    }
+    return 0;
+}
+
+static void note_error(conn *c, int rc, uint64_t failed)
+{
+    count(&c->st->errors, failed);
+    if (!c->st->first_error)
+        c->st->first_error = rc;
+}
+
+/* Run requests on one connection until there is nothing more to send or
+ * the connection must be remade. @return 0 when done; 1 to reconnect;
+ * a negative code on failure (the in-flight requests count as errors). */
+static int pump(conn *c)
+{
+    for (;;) {
+        size_t olen = 0;
+        int64_t now;
+        int rc;
+
+        /* Fill the window; stamp the new requests just before writing. */
+        int before = c->inflight;
+        while (c->inflight < cfg.pipeline && may_send()) {
+            build(c, &olen);
+            c->inflight++;
+        }
+        if (olen) {
+            now = mono_ns();
+            for (int k = before; k < c->inflight; k++)
+                c->sent[(c->head + k) % cfg.pipeline] = now;
+            if ((rc = ax_write_all(c->s, c->out, olen, cfg.timeout)))
+                return rc;
+        }
+        if (!c->inflight)
+            return 0;
+        /* One reply, then any others already buffered (no system call),
+         * so that the window is refilled with one write. */
+        do {
+            if ((rc = read_reply(c)))
+                return rc;
+            now = mono_ns();
+            hist_add(&c->st->h, (uint64_t)(now - c->sent[c->head]));
+            c->head = (c->head + 1) % cfg.pipeline;
+            c->inflight--;
+            count(&c->st->done, 1);
+            if (c->server_closes)
+                return 1;
+        } while (c->inflight && ax_buffered(c->s));
+    }
+}
+
+static void *conn_main(void *arg)
+{
+    conn *c = arg;
+    int rc;
+
+    c->st = &stats[ax_loop_index(ax_loop_current())];
+    for (;;) {
+        if (cfg.requests ? atomic_load(&issued) >= cfg.requests
+                         : mono_ns() >= deadline_ns)
+            break;
+        rc = ax_connect(&c->s, cfg.host, cfg.port, cfg.timeout);
+        if (rc) {
+            if (rc == AX_ECANCELED)
+                break;
+            note_error(c, rc, 1);
+            break; /* a refused connect ends this connection */
+        }
+        c->head = 0;
+        c->inflight = 0;
+        rc = pump(c);
+        ax_close(c->s);
+        c->s = NULL;
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            if (rc == AX_ECANCELED)
+                break;
+            note_error(c, rc, c->inflight ? (uint64_t)c->inflight : 1);
+        }
+        c->st->reconnects++;
+    }
+    return NULL;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void fmt_ns(char *buf, size_t n, uint64_t ns)
+{
+    if (ns < 1000)
+        snprintf(buf, n, "%lluns", (unsigned long long)ns);
+    else if (ns < 1000000)
+        snprintf(buf, n, "%.2fus", (double)ns / 1e3);
+    else if (ns < 1000000000)
+        snprintf(buf, n, "%.2fms", (double)ns / 1e6);
+    else
+        snprintf(buf, n, "%.2fs", (double)ns / 1e9);
+}
+
+static uint64_t sum_done(void)
+{
+    uint64_t n = 0;
+
+    for (int i = 0; i < cfg.loops; i++)
+        n += atomic_load_explicit(&stats[i].done, memory_order_relaxed);
+    return n;
+}
+
+static bool progress_stop;
+
+static void *progress_task(void *arg)
+{
+    int64_t t0 = *(int64_t *)arg, last_t = t0;
+    uint64_t last = 0;
+
+    while (!progress_stop) {
+        if (ax_sleep(1.0))
+            break;
+        int64_t t = mono_ns();
+        uint64_t n = sum_done();
+        fprintf(stderr, "axload: %5.1fs %12llu requests %10.0f req/s\n",
+                (double)(t - t0) / 1e9, (unsigned long long)n,
+                (double)(n - last) * 1e9 / (double)(t - last_t));
+        last = n;
+        last_t = t;
+    }
+    return NULL;
+}
+
+static const char *mode_name(enum mode m)
+{
+    return m == M_HTTP ? "http" : m == M_PING ? "ping" : m == M_SET ? "set"
+                                                                     : "get";
+}
+
+static void *main_task(void *arg)
+{
+    conn *conns;
+    ax_task **tasks, *prog;
+    int64_t t0, t1;
+    int rc, nl = ax_loop_count();
+
+    (void)arg;
+    cfg.loops = nl;
+    stats = calloc((size_t)nl, sizeof *stats);
+    conns = calloc((size_t)cfg.conns, sizeof *conns);
+    tasks = calloc((size_t)cfg.conns, sizeof *tasks);
+    if (!stats || !conns || !tasks)
+        return ax_task_fail(AX_ENOMEM);
+    for (int i = 0; i < cfg.conns; i++) {
+        conn *c = &conns[i];
+        c->id = i;
+        c->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
+        c->sent = calloc((size_t)cfg.pipeline, sizeof *c->sent);
+        c->outcap = (size_t)cfg.pipeline * request_max();
+        c->out = malloc(c->outcap);
+        if (!c->sent || !c->out)
+            return ax_task_fail(AX_ENOMEM);
+    }
+    t0 = mono_ns();
+    if (!cfg.requests)
+        deadline_ns = t0 + (int64_t)(cfg.duration * 1e9);
+    for (int i = 0; i < cfg.conns; i++) {
+        ax_task_opts o = {.name = "conn"};
+        rc = ax_spawn_on_ex(ax_loop_at(i % nl), &tasks[i], conn_main,
+                            &conns[i], &o);
+        if (rc) {
+            fprintf(stderr, "axload: ax_spawn_on: %s\n", ax_strerror(rc));
+            for (int j = 0; j < i; j++)
+                ax_cancel(tasks[j]);
+            for (int j = 0; j < i; j++)
+                ax_await(tasks[j], NULL);
+            return ax_task_fail(rc);
+        }
+    }
+    if ((rc = ax_spawn(&prog, progress_task, &t0))) {
+        fprintf(stderr, "axload: ax_spawn: %s\n", ax_strerror(rc));
+        return ax_task_fail(rc);
+    }
+    for (int i = 0; i < cfg.conns; i++)
+        if ((rc = ax_await(tasks[i], NULL)))
+            fprintf(stderr, "axload: connection %d: %s\n", i,
+                    ax_strerror(rc));
+    t1 = mono_ns();
+    progress_stop = true;
+    ax_cancel(prog);
+    ax_await(prog, NULL); /* AX_ECANCELED: expected */
+
+    /* Merge and report. */
+    hist *h = calloc(1, sizeof *h);
+    uint64_t done = 0, errors = 0, non2xx = 0, err_replies = 0, recon = 0;
+    int first_error = 0;
+    if (!h)
+        return ax_task_fail(AX_ENOMEM);
+    for (int i = 0; i < nl; i++) {
+        hist_merge(h, &stats[i].h);
+        done += atomic_load(&stats[i].done);
+        errors += atomic_load(&stats[i].errors);
+        non2xx += stats[i].non2xx;
+        err_replies += stats[i].err_replies;
+        recon += stats[i].reconnects;
+        if (!first_error)
+            first_error = stats[i].first_error;
+    }
+    double secs = (double)(t1 - t0) / 1e9;
+    char p50[32], p90[32], p99[32], p999[32], mx[32];
+    fmt_ns(p50, sizeof p50, hist_pct(h, 50));
+    fmt_ns(p90, sizeof p90, hist_pct(h, 90));
+    fmt_ns(p99, sizeof p99, hist_pct(h, 99));
+    fmt_ns(p999, sizeof p999, hist_pct(h, 99.9));
+    fmt_ns(mx, sizeof mx, h->max);
+    printf("axload: %s %s:%d%s, %d connections, %d loops, pipeline %d\n",
+           mode_name(cfg.mode), cfg.host, cfg.port,
+           cfg.mode == M_HTTP ? cfg.path : "", cfg.conns, nl, cfg.pipeline);
+    printf("requests:   %llu\n", (unsigned long long)done);
+    printf("errors:     %llu", (unsigned long long)errors);
+    if (first_error)
+        printf(" (first: %s)", err_text(first_error));
+    printf("\n");
+    if (cfg.mode == M_HTTP)
+        printf("non-2xx/3xx: %llu\n", (unsigned long long)non2xx);
+    else
+        printf("error replies: %llu\n", (unsigned long long)err_replies);
+    if (recon)
+        printf("reconnects: %llu\n", (unsigned long long)recon);
+    printf("duration:   %.2f s\n", secs);
+    printf("requests/s: %.1f\n", secs > 0 ? (double)done / secs : 0.0);
+    printf("latency:    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", p50, p90,
+           p99, p999, mx);
+    fflush(stdout);
+    free(h);
+    for (int i = 0; i < cfg.conns; i++) {
+        free(conns[i].sent);
+        free(conns[i].out);
+    }
+    free(conns);
+    free(tasks);
+    free(stats);
+    return (void *)(intptr_t)(done > 0);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: axload --port N [--host H] [--loops N] [--connections C]\n"
+            "              [--duration S | --requests N] "
+            "[--mode http|ping|set|get]\n"
+            "              [--pipeline P] [--keyspace K] [--value-size B] "
+            "[--path /] [--timeout S]\n"
+            "  --host H         server address (default 127.0.0.1)\n"
+            "  --port N         server port (required)\n"
+            "  --loops N        event loops / threads (default 1)\n"
+            "  --connections C  connections, round-robin over the loops "
+            "(default 64)\n"
+            "  --duration S     run for S seconds (default 5)\n"
+            "  --requests N     or stop after N requests in all\n"
+            "  --mode M         http (GET, keep-alive; default), or RESP: "
+            "ping, set, get\n"
+            "  --pipeline P     requests in flight per connection (default "
+            "1)\n"
+            "  --keyspace K     keys key:0 .. key:K-1 (default 10000)\n"
+            "  --value-size B   SET value size in bytes (default 32)\n"
+            "  --path P         HTTP path (default /)\n"
+            "  --timeout S      per read/write/connect timeout (default 5)\n");
+}
+
+static bool num(const char *s, double lo, double hi, double *out)
+{
+    char *e;
+    double v;
+
+    if (!s || !*s)
+        return false;
+    v = strtod(s, &e);
+    if (*e || !(v >= lo && v <= hi))
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    ax_opts opts = {0};
+    double d;
+    void *res = NULL;
+    bool have_duration = false;
+    int rc;
+
+    cfg = (config){.host = "127.0.0.1", .path = "/", .port = -1, .loops = 1,
+                   .conns = 64, .pipeline = 1, .duration = 5.0,
+                   .timeout = 5.0, .keyspace = 10000, .value_size = 32,
+                   .mode = M_HTTP};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = v != NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!v) {
+            ok = false;
+        } else if (!strcmp(a, "--host")) {
+            cfg.host = v;
+        } else if (!strcmp(a, "--path")) {
+            ok = v[0] == '/' && !strpbrk(v, " \r\n");
+            cfg.path = v;
+        } else if (!strcmp(a, "--port")) {
+            ok = num(v, 1, 65535, &d) && d == (int)d;
+            cfg.port = (int)d;
+        } else if (!strcmp(a, "--loops")) {
+            ok = num(v, 1, AX_LOOPS_MAX, &d) && d == (int)d;
+            cfg.loops = (int)d;
+        } else if (!strcmp(a, "--connections")) {
+            ok = num(v, 1, 100000, &d) && d == (int)d;
+            cfg.conns = (int)d;
+        } else if (!strcmp(a, "--duration")) {
+            ok = num(v, 0.001, 86400, &d);
+            cfg.duration = d;
+            have_duration = true;
+        } else if (!strcmp(a, "--requests")) {
+            ok = num(v, 1, 1e15, &d) && d == (long long)d;
+            cfg.requests = (long long)d;
+        } else if (!strcmp(a, "--pipeline")) {
+            ok = num(v, 1, 1024, &d) && d == (int)d;
+            cfg.pipeline = (int)d;
+        } else if (!strcmp(a, "--keyspace")) {
+            ok = num(v, 1, 1e12, &d) && d == (long)d;
+            cfg.keyspace = (long)d;
+        } else if (!strcmp(a, "--value-size")) {
+            ok = num(v, 0, 1 << 20, &d) && d == (long)d;
+            cfg.value_size = (long)d;
+        } else if (!strcmp(a, "--timeout")) {
+            ok = num(v, 0.001, 3600, &d);
+            cfg.timeout = d;
+        } else if (!strcmp(a, "--mode")) {
+            if (!strcmp(v, "http"))
+                cfg.mode = M_HTTP;
+            else if (!strcmp(v, "ping"))
+                cfg.mode = M_PING;
+            else if (!strcmp(v, "set"))
+                cfg.mode = M_SET;
+            else if (!strcmp(v, "get"))
+                cfg.mode = M_GET;
+            else
+                ok = false;
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            fprintf(stderr, "axload: bad option '%s%s%s'\n", a, v ? " " : "",
+                    v ? v : "");
+            usage(stderr);
+            return 2;
+        }
+        i++;
+    }
+    if (cfg.port < 0) {
+        fprintf(stderr, "axload: --port is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (have_duration && cfg.requests) {
+        fprintf(stderr, "axload: --duration and --requests exclude each "
+                        "other\n");
+        usage(stderr);
+        return 2;
+    }
+    if (cfg.mode == M_HTTP) {
+        size_t n = strlen(cfg.path) + strlen(cfg.host) + 64;
+        http_req = malloc(n);
+        if (!http_req)
+            return 1;
+        /* wrk's request, byte for byte. */
+        http_req_len = (size_t)snprintf(http_req, n,
+                                        "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
+                                        cfg.path, cfg.host, cfg.port);
+    }
+    value = malloc((size_t)cfg.value_size + 1);
+    if (!value)
+        return 1;
+    memset(value, 'x', (size_t)cfg.value_size);
+    opts.loops = cfg.loops;
+    rc = ax_run_with(&opts, main_task, NULL, &res);
+    free(http_req);
+    free(value);
+    if (rc) {
+        fprintf(stderr, "axload: %s\n", ax_strerror(rc));
+        return 1;
+    }
+    return res ? 0 : 1;
+}

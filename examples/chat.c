@@ -1,4 +1,758 @@
-/* Placeholder: chat is being written. */
-#include <stdio.h>
+/*
+ * chat: a line-based chat room.
+ *
+ *   ./chat --port 7000 &
+ *   nc 127.0.0.1 7000        (in two or three terminals)
+ *
+ * The first line a client sends is its name; after that every line goes to
+ * everybody as "<name>: line". Commands: /nick NAME, /who, /quit. Joins and
+ * leaves are announced as "* ..." lines.
+ *
+ * How it is built:
+ *  - one room actor, on loop 0, owns the member list; nothing else touches
+ *    it, so there are no locks;
+ *  - ax_serve() runs each connection's reader task on some loop; next to it
+ *    on the same loop runs a writer actor, the member's address, whose
+ *    bounded mailbox (64 lines by default) holds what is still to be sent;
+ *  - the reader asks the room (ax_ask) to say each line, and waits for the
+ *    answer before the next one, so a fast talker is paced by the room and
+ *    cannot flood the members' mailboxes faster than their writers get a
+ *    turn; JOIN, /nick and /who are asks as well;
+ *  - the room broadcasts with ax_try_send, which never waits: when a
+ *    member's mailbox is full that member may be too slow, and the room
+ *    drops it instead of stalling everyone else. "Full" alone is not quite
+ *    enough: a writer on another loop may simply not have been woken yet
+ *    while the room, which runs flat out, fills 64 places in microseconds.
+ *    So the room keeps the member's lines in a backlog of its own and
+ *    retries; a member whose mailbox stays full for GRACE (1 s), or whose
+ *    backlog reaches BACKLOG_MAX (16384) lines, is too slow. The room cannot tell the writer
+ *    through its full mailbox, so it posts a call to the member's loop
+ *    (ax_loop_post) that cancels the writer; the writer then tries for a
+ *    moment to say "* you were too slow, disconnecting" and shuts the
+ *    socket, which ends the reader too;
+ *  - a line is formatted once and shared by every member's mailbox
+ *    (reference counted).
+ */
 #include <axon.h>
-int main(void) { puts(ax_build_info()); return 0; }
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define DEFAULT_PORT 7000
+#define NAME_MAX_LEN 24
+#define LINE_MAX_LEN 4096
+#define KICK_LINE "\n* you were too slow, disconnecting\n"
+#define GRACE 1.0         /* seconds a mailbox may stay full */
+#define BACKLOG_MAX 16384 /* lines the room keeps for a member meanwhile */
+
+typedef struct config {
+    const char *host;
+    int port;
+    int loops;
+    size_t mailbox; /* a member's mailbox, in lines */
+} config;
+
+static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64};
+static ax_actor_ref room; /* set before ax_serve(), read-only after */
+
+/* Tags. To a writer: */
+enum { W_LINE = 1, W_STOP };
+/* To the room: */
+enum { R_JOIN = 10, R_SAY, R_NICK, R_WHO, R_LEAVE };
+
+/* ---- shared text ------------------------------------------------------------ */
+
+/* One formatted line, shared by every mailbox it was sent to. */
+typedef struct text {
+    atomic_int refs;
+    size_t len;
+    char s[];
+} text;
+
+static text *text_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    text *t;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !(t = malloc(sizeof *t + (size_t)n + 1)))
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(t->s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    atomic_init(&t->refs, 1);
+    t->len = (size_t)n;
+    return t;
+}
+
+static void text_unref(text *t)
+{
+    if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1)
+        free(t);
+}
+
+/* ---- a connection --------------------------------------------------------- */
+
+/* Shared by the connection's reader task and writer actor (its loop) and
+ * the room (loop 0, which keeps a reference while the member is in). Only
+ * refs is touched from two threads; the rest belongs to the connection's
+ * loop. */
+typedef struct mconn {
+    atomic_int refs;
+    ax_loop *loop;
+    ax_sock *s;
+    ax_actor_ref writer;
+    ax_task *writer_task;   /* while the writer runs */
+    ax_future *writer_done; /* completed when the writer ends */
+    bool kicked;
+    char out[16384];        /* the writer's batch */
+} mconn;
+
+static mconn *mconn_ref(mconn *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+static void mconn_unref(mconn *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        free(c);
+}
+
+/* Room requests. */
+typedef struct rmsg {
+    uint64_t id;   /* the member (0 for JOIN) */
+    mconn *conn;   /* JOIN: the connection (the room takes a reference) */
+    char arg[];    /* name or line */
+} rmsg;
+
+static rmsg *rmsg_new(uint64_t id, mconn *conn, const char *arg, size_t len)
+{
+    rmsg *m = malloc(sizeof *m + len + 1);
+
+    if (!m)
+        return NULL;
+    m->id = id;
+    m->conn = conn;
+    memcpy(m->arg, arg, len);
+    m->arg[len] = '\0';
+    return m;
+}
+
+/* ax_opts.undelivered: free what never arrived. */
+static void undelivered(int tag, void *data, int reason)
+{
+    (void)reason;
+    if (tag == W_LINE)
+        text_unref(data);
+    else if (tag >= R_JOIN)
+        free(data);
+}
+
+/* ---- the room -------------------------------------------------------------- */
+
+typedef struct member {
+    uint64_t id;
+    char name[NAME_MAX_LEN + 1];
+    mconn *conn;
+    bool drop;        /* leaving at the end of this round */
+    bool kick;        /* ... because it was too slow */
+    const char *why;  /* how its leave is announced */
+    text **log;       /* backlog while the mailbox is full (a ring) */
+    size_t head, nlog;
+    double full_since;
+} member;
+
+typedef struct room_state {
+    member *m;
+    size_t n, cap;
+    uint64_t next_id;
+    size_t kicked; /* counters, printed at the end */
+} room_state;
+
+static member *find_id(room_state *r, uint64_t id)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->m[i].id == id && !r->m[i].drop)
+            return &r->m[i];
+    return NULL;
+}
+
+static member *find_name(room_state *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->m[i].name, name) && !r->m[i].drop)
+            return &r->m[i];
+    return NULL;
+}
+
+/* On the member's loop, posted by the room: the writer's mailbox is full,
+ * so it is told by cancelling it. */
+static void kick_run(void *arg)
+{
+    mconn *c = arg;
+
+    if (c->writer_task && !c->kicked) {
+        c->kicked = true;
+        ax_cancel(c->writer_task);
+    }
+    mconn_unref(c); /* the room's reference, passed with the post */
+}
+
+static void mark_gone(room_state *r, member *m, int rc)
+{
+    m->drop = true;
+    if (rc == AX_EAGAIN) {
+        m->kick = true;
+        m->why = "was too slow and got disconnected";
+        r->kicked++;
+    } else {
+        m->why = "left"; /* its writer has ended: the connection is gone */
+    }
+}
+
+/* Move what waits in m's backlog into its mailbox, without waiting.
+ * A member whose mailbox stays full for GRACE seconds, or whose backlog
+ * reaches BACKLOG_MAX lines, is too slow. */
+static void flush(room_state *r, member *m)
+{
+    while (m->nlog && !m->drop) {
+        int rc = ax_try_send(m->conn->writer, W_LINE, m->log[m->head]);
+        if (rc == AX_EAGAIN && ax_now() - m->full_since < GRACE &&
+            m->nlog < BACKLOG_MAX)
+            return;
+        if (rc) {
+            mark_gone(r, m, rc);
+            return;
+        }
+        m->head = (m->head + 1) % BACKLOG_MAX;
+        m->nlog--;
+        m->full_since = ax_now(); /* it moved: the clock starts over */
+    }
+}
+
+/* Send t to one member without waiting; mark it to drop if it is gone
+ * or too slow. */
+static void deliver(room_state *r, member *m, text *t)
+{
+    int rc;
+
+    flush(r, m);
+    if (m->drop)
+        return;
+    if (!m->nlog) {
+        atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+        rc = ax_try_send(m->conn->writer, W_LINE, t);
+        if (rc == 0)
+            return;
+        text_unref(t);
+        if (rc != AX_EAGAIN) {
+            mark_gone(r, m, rc);
+            return;
+        }
+        m->full_since = ax_now();
+    }
+    /* The mailbox is full: keep the line in the backlog, in order. */
+    if (!m->log && !(m->log = malloc(BACKLOG_MAX * sizeof *m->log))) {
+        mark_gone(r, m, AX_EAGAIN);
+        return;
+    }
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+    m->log[(m->head + m->nlog++) % BACKLOG_MAX] = t;
+    flush(r, m); /* too slow already? */
+}
+
+static void member_free(member *m)
+{
+    for (; m->nlog; m->nlog--, m->head = (m->head + 1) % BACKLOG_MAX)
+        text_unref(m->log[m->head]);
+    free(m->log);
+    m->log = NULL;
+}
+
+/* Drop the marked members and announce it; announcing may mark more. */
+static void sweep(room_state *r);
+
+static void broadcast(room_state *r, text *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        if (!r->m[i].drop)
+            deliver(r, &r->m[i], t);
+    text_unref(t);
+    sweep(r);
+}
+
+static void sweep(room_state *r)
+{
+    for (size_t i = 0; i < r->n;) {
+        member m = r->m[i];
+        if (!m.drop) {
+            i++;
+            continue;
+        }
+        r->m[i] = r->m[--r->n];
+        member_free(&m);
+        if (m.kick) {
+            /* The reference travels with the post; kick_run drops it. */
+            int rc = ax_loop_post(m.conn->loop, kick_run, m.conn);
+            if (rc) {
+                fprintf(stderr, "chat: ax_loop_post: %s\n", ax_strerror(rc));
+                mconn_unref(m.conn);
+            }
+        } else {
+            mconn_unref(m.conn);
+        }
+        if (m.why)
+            broadcast(r, text_fmt("* %s %s\n", m.name, m.why));
+        i = 0; /* the array changed under us: start over */
+    }
+}
+
+static void *room_main(void *arg)
+{
+    room_state r = {.next_id = 1};
+    ax_msg msg;
+    int rc;
+
+    (void)arg;
+    for (;;) {
+        bool backlog = false;
+        for (size_t i = 0; i < r.n; i++)
+            backlog |= r.m[i].nlog > 0;
+        /* With a backlog, look again every 10 ms even when nobody talks. */
+        rc = ax_recv(&msg, backlog ? 0.01 : -1);
+        if (rc == AX_ETIMEDOUT) {
+            for (size_t i = 0; i < r.n; i++)
+                flush(&r, &r.m[i]);
+            sweep(&r);
+            continue;
+        }
+        if (rc)
+            break;
+        rmsg *q = msg.data;
+        member *m = msg.tag == R_JOIN ? NULL : find_id(&r, q->id);
+        switch (msg.tag) {
+        case R_JOIN:
+            if (find_name(&r, q->arg)) {
+                ax_reply(&msg, (void *)(uintptr_t)0);
+                break;
+            }
+            if (r.n == r.cap) {
+                size_t cap = r.cap ? r.cap * 2 : 16;
+                member *nm = realloc(r.m, cap * sizeof *nm);
+                if (!nm) {
+                    ax_reply_error(&msg, AX_ENOMEM);
+                    break;
+                }
+                r.m = nm;
+                r.cap = cap;
+            }
+            m = &r.m[r.n++];
+            *m = (member){.id = r.next_id++, .conn = mconn_ref(q->conn)};
+            snprintf(m->name, sizeof m->name, "%s", q->arg);
+            ax_reply(&msg, (void *)(uintptr_t)m->id);
+            broadcast(&r, text_fmt("* %s joined (%zu online)\n", q->arg, r.n));
+            break;
+        case R_SAY:
+            if (m)
+                broadcast(&r, text_fmt("%s: %s\n", m->name, q->arg));
+            /* The answer is the talker's go-ahead for its next line. */
+            ax_reply(&msg, NULL);
+            break;
+        case R_NICK:
+            if (!m) {
+                ax_reply_error(&msg, AX_ESRCH);
+            } else if (find_name(&r, q->arg)) {
+                ax_reply(&msg, (void *)(uintptr_t)0);
+            } else {
+                char old[NAME_MAX_LEN + 1];
+                memcpy(old, m->name, sizeof old);
+                snprintf(m->name, sizeof m->name, "%s", q->arg);
+                ax_reply(&msg, (void *)(uintptr_t)1);
+                broadcast(&r, text_fmt("* %s is now known as %s\n", old,
+                                       q->arg));
+            }
+            break;
+        case R_WHO: {
+            size_t len = 64;
+            char *list;
+            for (size_t i = 0; i < r.n; i++)
+                len += strlen(r.m[i].name) + 2;
+            if (!(list = malloc(len))) {
+                ax_reply_error(&msg, AX_ENOMEM);
+                break;
+            }
+            int off = snprintf(list, len, "* %zu online:", r.n);
+            for (size_t i = 0; i < r.n; i++)
+                off += snprintf(list + off, len - (size_t)off, "%s %s",
+                                i ? "," : "", r.m[i].name);
+            text *t = text_fmt("%s\n", list);
+            free(list);
+            if (t)
+                ax_reply(&msg, t);
+            else
+                ax_reply_error(&msg, AX_ENOMEM);
+            break;
+        }
+        case R_LEAVE:
+            if (m) {
+                m->drop = true;
+                m->why = "left";
+                sweep(&r);
+            }
+            break;
+        }
+        free(q);
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        member_free(&r.m[i]);
+        mconn_unref(r.m[i].conn);
+    }
+    free(r.m);
+    if (r.kicked)
+        fprintf(stderr, "chat: %zu slow member(s) disconnected\n", r.kicked);
+    return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
+}
+
+/* ---- a member's writer ------------------------------------------------------ */
+
+static void *writer_main(void *arg)
+{
+    mconn *c = arg;
+    ax_msg m;
+    int rc;
+
+    c->writer_task = ax_task_self();
+    while ((rc = ax_recv(&m, -1)) == 0) {
+        /* Take whatever else is queued too and send it in one write:
+         * the mailbox then fills only while the socket is stuck. */
+        bool stop = false;
+        size_t n = 0;
+        do {
+            text *t = m.data;
+            if (m.tag == W_STOP) {
+                stop = true;
+                break;
+            }
+            if (n && n + t->len > sizeof c->out) {
+                rc = ax_write_all(c->s, c->out, n, -1);
+                n = 0;
+            }
+            if (!rc && t->len > sizeof c->out) {
+                rc = ax_write_all(c->s, t->s, t->len, -1);
+            } else if (!rc) {
+                memcpy(c->out + n, t->s, t->len);
+                n += t->len;
+            }
+            text_unref(t);
+        } while (!rc && ax_recv(&m, 0) == 0);
+        if (!rc && n)
+            rc = ax_write_all(c->s, c->out, n, -1);
+        if (rc || stop)
+            break;
+    }
+    if (c->kicked) {
+        /* Cancelled by the room. Drop what is queued, try briefly to say
+         * why (a client that reads nothing will not see it). */
+        while (ax_recv(&m, 0) == 0)
+            if (m.tag == W_LINE)
+                text_unref(m.data);
+        ax_write_all(c->s, KICK_LINE, sizeof KICK_LINE - 1, 1.0);
+    }
+    /* Wake the reader if it still waits on the socket. */
+    shutdown(ax_sock_fd(c->s), SHUT_RDWR);
+    c->writer_task = NULL;
+    ax_future_set_result(c->writer_done, NULL);
+    return NULL;
+}
+
+/* ---- a member's reader: the connection task --------------------------------- */
+
+/* Queue a line for this member's own client. */
+static int tell(mconn *c, const char *s)
+{
+    text *t = text_fmt("%s", s);
+    int rc;
+
+    if (!t)
+        return AX_ENOMEM;
+    if ((rc = ax_send(c->writer, W_LINE, t)))
+        text_unref(t);
+    return rc;
+}
+
+/* Ask the room and wait for the answer even if cancelled meanwhile (the
+ * server is stopping): the answer may carry something to free. */
+static int ask_room(int tag, uint64_t id, mconn *conn, const char *arg,
+                    void **val)
+{
+    rmsg *q = rmsg_new(id, conn, arg, strlen(arg));
+    ax_future *f;
+    int rc;
+
+    if (!q)
+        return AX_ENOMEM;
+    if ((rc = ax_ask(room, tag, q, &f))) {
+        free(q);
+        return rc;
+    }
+    do
+        rc = ax_await(f, val);
+    while (rc == AX_ECANCELED && !ax_future_done(f));
+    ax_future_free(f);
+    return rc;
+}
+
+/* A name: trimmed, spaces become '_', at most NAME_MAX_LEN bytes. */
+static bool clean_name(const char *in, char *out)
+{
+    size_t n = 0;
+
+    while (*in == ' ' || *in == '\t')
+        in++;
+    for (; *in && n < NAME_MAX_LEN; in++) {
+        unsigned char ch = (unsigned char)*in;
+        if (ch < 32 || ch == 127)
+            return false;
+        out[n++] = ch == ' ' || ch == '\t' ? '_' : (char)ch;
+    }
+    while (n && out[n - 1] == '_')
+        n--;
+    out[n] = '\0';
+    return n > 0 && out[0] != '/' && out[0] != '*';
+}
+
+/* One line from the client, without its line end. */
+static int read_line(ax_sock *s, char *buf)
+{
+    char *line;
+    size_t len;
+    int rc = ax_read_until(s, "\n", &line, &len, LINE_MAX_LEN, -1);
+
+    if (rc)
+        return rc;
+    len--;
+    if (len && line[len - 1] == '\r')
+        len--;
+    memcpy(buf, line, len);
+    buf[len] = '\0';
+    return 0;
+}
+
+static void chat_conn(ax_sock *s, void *arg)
+{
+    ax_actor_opts ao = AX_ACTOR_OPTS_INIT;
+    char line[LINE_MAX_LEN + 1], name[NAME_MAX_LEN + 1];
+    mconn *c = calloc(1, sizeof *c);
+    uint64_t id = 0;
+    void *v;
+    int rc;
+
+    (void)arg;
+    if (!c)
+        return;
+    atomic_init(&c->refs, 1);
+    c->loop = ax_loop_current();
+    c->s = s;
+    if ((rc = ax_future_new(&c->writer_done))) {
+        fprintf(stderr, "chat: ax_future_new: %s\n", ax_strerror(rc));
+        free(c);
+        return;
+    }
+    ao.capacity = cfg.mailbox;
+    ao.name = "writer";
+    if ((rc = ax_actor_spawn(NULL, &c->writer, writer_main, c, &ao))) {
+        fprintf(stderr, "chat: ax_actor_spawn: %s\n", ax_strerror(rc));
+        ax_future_free(c->writer_done);
+        free(c);
+        return;
+    }
+    rc = tell(c, "* welcome! what is your name?\n");
+    /* The first line is the name. */
+    while (!rc && !id) {
+        if ((rc = read_line(s, line)))
+            break;
+        if (!clean_name(line, name)) {
+            rc = tell(c, "* please send a name (up to 24 characters)\n");
+            continue;
+        }
+        if ((rc = ask_room(R_JOIN, 0, c, name, &v)))
+            break;
+        if (!(id = (uintptr_t)v))
+            rc = tell(c, "* that name is taken, try another\n");
+    }
+    while (!rc && id) {
+        if ((rc = read_line(s, line)))
+            break;
+        if (!line[0])
+            continue;
+        if (!strcmp(line, "/quit")) {
+            tell(c, "* bye\n");
+            break;
+        } else if (!strcmp(line, "/who")) {
+            if ((rc = ask_room(R_WHO, id, NULL, "", &v)))
+                break;
+            if ((rc = ax_send(c->writer, W_LINE, v)))
+                text_unref(v);
+        } else if (!strncmp(line, "/nick", 5) &&
+                   (line[5] == ' ' || !line[5])) {
+            if (!clean_name(line + 5, name)) {
+                rc = tell(c, "* usage: /nick NAME\n");
+            } else if ((rc = ask_room(R_NICK, id, NULL, name, &v)) == 0 &&
+                       !v) {
+                rc = tell(c, "* that name is taken\n");
+            }
+        } else if (line[0] == '/') {
+            rc = tell(c, "* commands: /nick NAME, /who, /quit\n");
+        } else {
+            /* One line in flight per talker: however fast a client
+             * types, it cannot outrun the room, and every member's writer
+             * gets its turn between two lines of the same talker. */
+            rc = ask_room(R_SAY, id, NULL, line, NULL);
+        }
+    }
+    if (rc == AX_E2BIG)
+        tell(c, "* line too long, disconnecting\n");
+    else if (rc && rc != AX_EPIPE && rc != AX_ECONNRESET &&
+             rc != AX_ECANCELED && !c->kicked)
+        fprintf(stderr, "chat: connection: %s\n", ax_strerror(rc));
+    if (id) {
+        rmsg *q = rmsg_new(id, NULL, "", 0);
+        if (q && ax_send(room, R_LEAVE, q))
+            free(q);
+    }
+    /* Let the writer flush what is queued, but not for ever. */
+    if (ax_try_send(c->writer, W_STOP, NULL) == AX_EAGAIN && c->writer_task)
+        ax_cancel(c->writer_task);
+    if (ax_await_timeout(c->writer_done, 5.0, NULL) == AX_ETIMEDOUT) {
+        if (c->writer_task)
+            ax_cancel(c->writer_task);
+        ax_await(c->writer_done, NULL);
+    }
+    ax_future_free(c->writer_done);
+    mconn_unref(c);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void ready(int port, void *arg)
+{
+    (void)arg;
+    printf("listening on %s:%d\n", cfg.host, port);
+    fflush(stdout);
+}
+
+static void *main_task(void *arg)
+{
+    ax_actor_opts ao = AX_ACTOR_OPTS_INIT;
+    ax_serve_opts so = {.ready = ready};
+    int rc;
+
+    (void)arg;
+    if ((rc = ax_stop_on_signals())) {
+        fprintf(stderr, "chat: ax_stop_on_signals: %s\n", ax_strerror(rc));
+        return ax_task_fail(rc);
+    }
+    ao.name = "room";
+    if ((rc = ax_actor_spawn(ax_loop_at(0), &room, room_main, NULL, &ao))) {
+        fprintf(stderr, "chat: ax_actor_spawn: %s\n", ax_strerror(rc));
+        return ax_task_fail(rc);
+    }
+    rc = ax_serve(cfg.host, cfg.port, chat_conn, NULL, &so);
+    if (rc == AX_ECANCELED)
+        return NULL; /* SIGINT or SIGTERM */
+    fprintf(stderr, "chat: cannot serve on %s:%d: %s\n", cfg.host, cfg.port,
+            ax_strerror(rc));
+    return ax_task_fail(rc);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: chat [--host H] [--port N] [--loops N] [--mailbox N]\n"
+            "  a line-based chat room (try: nc 127.0.0.1 PORT)\n"
+            "  --host H     address to listen on (default 127.0.0.1)\n"
+            "  --port N     port (default %d; 0: any free port)\n"
+            "  --loops N    loops (default: one per CPU)\n"
+            "  --mailbox N  lines queued per member before it counts as too\n"
+            "               slow and is disconnected (default 64)\n",
+            DEFAULT_PORT);
+}
+
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+
+    if (end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"loops", required_argument, NULL, 'l'},
+        {"mailbox", required_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0}};
+    ax_opts opts = {0};
+    long v;
+    int o, rc;
+
+    while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (o) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'H':
+            cfg.host = optarg;
+            break;
+        case 'p':
+            if (!parse_int(optarg, 0, 65535, &v))
+                goto bad;
+            cfg.port = (int)v;
+            break;
+        case 'l':
+            if (!parse_int(optarg, 1, AX_LOOPS_MAX, &v))
+                goto bad;
+            cfg.loops = (int)v;
+            break;
+        case 'm':
+            if (!parse_int(optarg, 1, 1 << 20, &v))
+                goto bad;
+            cfg.mailbox = (size_t)v;
+            break;
+        default:
+            goto bad;
+        }
+    }
+    if (optind != argc)
+        goto bad;
+    opts.loops = cfg.loops;
+    opts.undelivered = undelivered;
+    rc = ax_run_with(&opts, main_task, NULL, NULL);
+    if (rc && rc != AX_ECANCELED) {
+        fprintf(stderr, "chat: %s\n", ax_strerror(rc));
+        return 1;
+    }
+    return 0;
+bad:
+    usage(stderr);
+    return 2;
+}

@@ -1,4 +1,506 @@
-/* Placeholder: http-hello is being written. */
-#include <stdio.h>
+/*
+ * http-hello: an HTTP/1.1 server that answers every request with
+ * "Hello, World!", for benchmarks against nginx and evhttp.
+ *
+ *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
+ *
+ * One task per connection (ax_serve spreads them over the loops). The task
+ * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
+ * preformatted response, and keeps the connection open (HTTP/1.1 default,
+ * HTTP/1.0 with "Connection: keep-alive"). Pipelined requests already in
+ * the socket's buffer are answered together: responses are appended to a
+ * batch and written with one ax_write_all() when nothing complete is left
+ * to read. No allocation per request.
+ *
+ *  - header block larger than 8 KiB          -> 431, close
+ *  - malformed request line or bad version   -> 400, close
+ *  - body (Content-Length or chunked) > 1 MiB -> 413, close; smaller bodies
+ *    are read and discarded
+ *  - other Transfer-Encodings                 -> 501, close
+ *  - 30 s without a complete request head     -> close (slowloris)
+ *
+ * SIGINT/SIGTERM stop it: the main task is cancelled, ax_serve() cancels
+ * the connections and returns AX_ECANCELED, and the process exits 0.
+ */
 #include <axon.h>
-int main(void) { puts(ax_build_info()); return 0; }
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#define MAX_HEAD ((size_t)8192)         /* request line + headers */
+#define MAX_BODY ((size_t)1 << 20)      /* 1 MiB */
+#define IDLE_TIMEOUT 30.0               /* seconds for a request head */
+#define BODY_TIMEOUT 30.0               /* seconds for a request body */
+#define WRITE_TIMEOUT 30.0
+#define BATCH 16384                     /* bytes of responses per write */
+#define LINGER_TIMEOUT 2.0              /* after an error response */
+#define LINGER_BYTES ((size_t)4 << 20)
+
+#define HELLO "Hello, World!"
+#define HEAD_COMMON                                                           \
+    "HTTP/1.1 200 OK\r\n"                                                     \
+    "Content-Type: text/plain\r\n"                                            \
+    "Content-Length: 13\r\n"
+
+/* Preformatted responses; sizeof - 1 is their length. */
+static const char RESP_KEEP[] = HEAD_COMMON "\r\n" HELLO;
+static const char RESP_KEEP10[] =
+    HEAD_COMMON "Connection: keep-alive\r\n\r\n" HELLO;
+static const char RESP_CLOSE[] = HEAD_COMMON "Connection: close\r\n\r\n" HELLO;
+/* The same without the body, for HEAD. */
+static const char HRESP_KEEP[] = HEAD_COMMON "\r\n";
+static const char HRESP_KEEP10[] = HEAD_COMMON "Connection: keep-alive\r\n\r\n";
+static const char HRESP_CLOSE[] = HEAD_COMMON "Connection: close\r\n\r\n";
+
+#define ERROR_RESPONSE(status)                                                \
+    "HTTP/1.1 " status "\r\n"                                                 \
+    "Content-Type: text/plain\r\n"                                            \
+    "Content-Length: 0\r\n"                                                   \
+    "Connection: close\r\n\r\n"
+
+static const char RESP_400[] = ERROR_RESPONSE("400 Bad Request");
+static const char RESP_413[] = ERROR_RESPONSE("413 Content Too Large");
+static const char RESP_431[] =
+    ERROR_RESPONSE("431 Request Header Fields Too Large");
+static const char RESP_501[] = ERROR_RESPONSE("501 Not Implemented");
+
+typedef struct config {
+    const char *host;
+    int port;
+    int loops; /* AX_LOOPS_PER_CPU or N */
+    ax_serve_mode mode;
+} config;
+
+/* What the head of one request asks for. */
+typedef struct request {
+    bool head;      /* method HEAD: no body in the response */
+    bool keepalive; /* after the response, read the next request */
+    bool chunked;   /* Transfer-Encoding: chunked */
+    bool has_len;
+    bool v10;        /* HTTP/1.0: keep-alive must be confirmed */
+    size_t body_len; /* Content-Length */
+} request;
+
+enum { PARSE_OK = 0, PARSE_BAD = 400, PARSE_TOO_LARGE = 413, PARSE_TE = 501 };
+
+static bool is_tchar(unsigned char c)
+{
+    /* RFC 9110 token characters. */
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+/* Does the comma-separated list [v, end) contain the token @p tok? */
+static bool list_has(const char *v, const char *end, const char *tok)
+{
+    size_t k = strlen(tok);
+
+    while (v < end) {
+        const char *e;
+        while (v < end && (is_ows(*v) || *v == ','))
+            v++;
+        e = v;
+        while (e < end && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > v && is_ows(t[-1]))
+            t--;
+        if ((size_t)(t - v) == k && strncasecmp(v, tok, k) == 0)
+            return true;
+        v = e;
+    }
+    return false;
+}
+
+/*
+ * Parse a request head [p, p+n) ending in "\r\n\r\n" (any leading empty
+ * lines already skipped). Fills @p rq; returns PARSE_OK or a status.
+ */
+static int parse_head(const char *p, size_t n, request *rq)
+{
+    const char *end = p + n - 2; /* the final empty line's CRLF */
+    const char *s = p, *eol;
+    int minor;
+    bool close = false, keep = false;
+
+    memset(rq, 0, sizeof *rq);
+    /* Request line: METHOD SP TARGET SP HTTP/1.x CRLF */
+    while (s < end && is_tchar((unsigned char)*s))
+        s++;
+    if (s == p || s >= end || *s != ' ')
+        return PARSE_BAD;
+    rq->head = (s - p == 4 && memcmp(p, "HEAD", 4) == 0);
+    const char *target = ++s;
+    while (s < end && (unsigned char)*s > ' ' && *s != 0x7f)
+        s++;
+    if (s == target || s >= end || *s != ' ')
+        return PARSE_BAD;
+    s++;
+    if (end - s < 10 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' ||
+        s[7] > '9' || s[8] != '\r' || s[9] != '\n')
+        return PARSE_BAD;
+    minor = s[7] - '0';
+    s += 10;
+
+    /* Header fields: name ":" OWS value OWS CRLF */
+    for (; s < end; s = eol + 2) {
+        const char *name = s, *colon, *v, *ve;
+        eol = memchr(s, '\r', (size_t)(end - s));
+        if (!eol || eol[1] != '\n')
+            return PARSE_BAD;
+        while (s < eol && is_tchar((unsigned char)*s))
+            s++;
+        if (s == name || s == eol || *s != ':')
+            return PARSE_BAD; /* also catches obs-fold and "name :" */
+        colon = s;
+        v = colon + 1;
+        while (v < eol && is_ows(*v))
+            v++;
+        ve = eol;
+        while (ve > v && is_ows(ve[-1]))
+            ve--;
+        size_t nl = (size_t)(colon - name);
+        /* Compare only the names of interest (by length first). */
+        if (nl == 10 && strncasecmp(name, "connection", 10) == 0) {
+            close |= list_has(v, ve, "close");
+            keep |= list_has(v, ve, "keep-alive");
+        } else if (nl == 14 && strncasecmp(name, "content-length", 14) == 0) {
+            size_t len = 0;
+            if (v == ve)
+                return PARSE_BAD;
+            for (const char *d = v; d < ve; d++) {
+                if (*d < '0' || *d > '9')
+                    return PARSE_BAD;
+                if (len > MAX_BODY)
+                    continue; /* keep validating, value is too large */
+                len = len * 10 + (size_t)(*d - '0');
+            }
+            if (rq->has_len && rq->body_len != len)
+                return PARSE_BAD; /* conflicting lengths */
+            rq->has_len = true;
+            rq->body_len = len;
+        } else if (nl == 17 &&
+                   strncasecmp(name, "transfer-encoding", 17) == 0) {
+            /* Only "chunked" alone is understood. */
+            if ((size_t)(ve - v) != 7 || strncasecmp(v, "chunked", 7) != 0)
+                return PARSE_TE;
+            rq->chunked = true;
+        }
+    }
+    if (rq->chunked && rq->has_len)
+        return PARSE_BAD; /* request smuggling: refuse */
+    if (rq->has_len && rq->body_len > MAX_BODY)
+        return PARSE_TOO_LARGE;
+    rq->v10 = minor == 0;
+    rq->keepalive = minor >= 1 ? !close : (keep && !close);
+    return PARSE_OK;
+}
+
+/* Read and drop @p n bytes of body. */
+static int discard(ax_sock *c, size_t n)
+{
+    char sink[4096];
+
+    while (n) {
+        ssize_t r = ax_read(c, sink, n < sizeof sink ? n : sizeof sink,
+                            BODY_TIMEOUT);
+        if (r < 0)
+            return (int)r;
+        if (r == 0)
+            return AX_EPIPE;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Read and drop a chunked body (sizes, data, trailers).
+ * @return 0, PARSE_BAD, PARSE_TOO_LARGE, or a negative socket code. */
+static int discard_chunked(ax_sock *c)
+{
+    size_t total = 0;
+    char *line;
+    size_t len;
+    int rc;
+
+    for (;;) {
+        size_t sz = 0;
+        int digits = 0;
+        if ((rc = ax_read_until(c, "\r\n", &line, &len, 1024, BODY_TIMEOUT)))
+            return rc == AX_E2BIG ? PARSE_BAD : rc;
+        for (size_t i = 0; i < len - 2; i++) {
+            char ch = line[i];
+            int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                             : -1;
+            if (d < 0) {
+                if (ch == ';' || is_ows(ch))
+                    break; /* chunk extensions: ignored */
+                return PARSE_BAD;
+            }
+            if (++digits > 8)
+                return PARSE_TOO_LARGE;
+            sz = sz * 16 + (size_t)d;
+        }
+        if (!digits)
+            return PARSE_BAD;
+        if (sz == 0)
+            break;
+        if ((total += sz) > MAX_BODY)
+            return PARSE_TOO_LARGE;
+        if ((rc = discard(c, sz + 2)))
+            return rc; /* data and its CRLF */
+    }
+    /* Trailer fields up to an empty line. */
+    for (;;) {
+        if ((rc = ax_read_until(c, "\r\n", &line, &len, MAX_HEAD,
+                                BODY_TIMEOUT)))
+            return rc == AX_E2BIG ? PARSE_TOO_LARGE : rc;
+        if (len == 2)
+            return 0;
+    }
+}
+
+static int flush(ax_sock *c, const char *buf, size_t *n)
+{
+    int rc = 0;
+
+    if (*n) {
+        rc = ax_write_all(c, buf, *n, WRITE_TIMEOUT);
+        *n = 0;
+    }
+    return rc;
+}
+
+/* Append an error response to what is pending, write it all, give up. */
+static void fail(ax_sock *c, char *out, size_t *olen, int status)
+{
+    const char *r = status == PARSE_TOO_LARGE ? RESP_413
+                    : status == PARSE_TE      ? RESP_501
+                    : status == 431           ? RESP_431
+                                              : RESP_400;
+    size_t n = strlen(r);
+
+    if (*olen + n > BATCH && flush(c, out, olen))
+        return;
+    memcpy(out + *olen, r, n);
+    *olen += n;
+    if (flush(c, out, olen))
+        return;
+    /* Closing with unread input would make the kernel send a reset, and
+     * the client could lose the response: send FIN first, then read and
+     * drop what the client still sends, for a short while. */
+    if (shutdown(ax_sock_fd(c), SHUT_WR) == 0) {
+        size_t left = LINGER_BYTES;
+        while (left) {
+            ssize_t r = ax_read(c, out, BATCH, LINGER_TIMEOUT);
+            if (r <= 0)
+                break;
+            left = (size_t)r < left ? left - (size_t)r : 0;
+        }
+    }
+}
+
+static void handle(ax_sock *c, void *arg)
+{
+    char out[BATCH];
+    size_t olen = 0;
+
+    (void)arg;
+    for (;;) {
+        char *head;
+        size_t len;
+        request rq;
+        int rc;
+
+        /* Responses are pending only while more requests were buffered:
+         * try to take the next request without waiting (timeout 0); if
+         * it is not all there yet, send what we have first. */
+        rc = AX_ETIMEDOUT;
+        if (olen)
+            rc = ax_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD, 0);
+        if (rc == AX_ETIMEDOUT) {
+            if (flush(c, out, &olen))
+                return;
+            rc = ax_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD,
+                               IDLE_TIMEOUT);
+        }
+        if (rc == AX_E2BIG) {
+            fail(c, out, &olen, 431);
+            return;
+        }
+        if (rc) {
+            /* End of stream, timeout, reset, or the server is stopping. */
+            if (rc != AX_ECANCELED)
+                flush(c, out, &olen);
+            return;
+        }
+        /* Empty lines before a request line are allowed (RFC 9112 2.2). */
+        while (len >= 2 && head[0] == '\r' && head[1] == '\n') {
+            head += 2;
+            len -= 2;
+        }
+        if (len < 4)
+            continue; /* only empty lines: nothing asked yet */
+        if ((rc = parse_head(head, len, &rq))) {
+            fail(c, out, &olen, rc);
+            return;
+        }
+        /* A body: drop it (head points into the socket's buffer and is
+         * invalid from here on, but everything needed is in rq). */
+        if (rq.has_len && rq.body_len) {
+            if (discard(c, rq.body_len)) {
+                flush(c, out, &olen);
+                return;
+            }
+        } else if (rq.chunked) {
+            if ((rc = discard_chunked(c))) {
+                if (rc > 0)
+                    fail(c, out, &olen, rc);
+                else
+                    flush(c, out, &olen);
+                return;
+            }
+        }
+
+        const char *r;
+        size_t n;
+        if (!rq.keepalive) {
+            r = rq.head ? HRESP_CLOSE : RESP_CLOSE;
+            n = rq.head ? sizeof HRESP_CLOSE - 1 : sizeof RESP_CLOSE - 1;
+        } else if (rq.v10) {
+            r = rq.head ? HRESP_KEEP10 : RESP_KEEP10;
+            n = rq.head ? sizeof HRESP_KEEP10 - 1 : sizeof RESP_KEEP10 - 1;
+        } else {
+            r = rq.head ? HRESP_KEEP : RESP_KEEP;
+            n = rq.head ? sizeof HRESP_KEEP - 1 : sizeof RESP_KEEP - 1;
+        }
+        if (olen + n > BATCH && flush(c, out, &olen))
+            return;
+        memcpy(out + olen, r, n);
+        olen += n;
+        if (!rq.keepalive) {
+            flush(c, out, &olen);
+            return;
+        }
+        /* Nothing else buffered: answer now, before blocking on a read. */
+        if (ax_buffered(c) == 0 && flush(c, out, &olen))
+            return;
+    }
+}
+
+static void ready(int port, void *arg)
+{
+    config *cfg = arg;
+
+    printf("listening on %s:%d\n", cfg->host, port);
+    fflush(stdout);
+}
+
+static int serve_rc = 1; /* ax_serve's code, once it has returned */
+
+static void *main_task(void *arg)
+{
+    config *cfg = arg;
+    ax_serve_opts so = {.mode = cfg->mode, .ready = ready};
+    int rc;
+
+    if ((rc = ax_stop_on_signals())) {
+        fprintf(stderr, "http-hello: ax_stop_on_signals: %s\n",
+                ax_strerror(rc));
+        return ax_task_fail(rc);
+    }
+    serve_rc = rc = ax_serve(cfg->host, cfg->port, handle, cfg, &so);
+    if (rc != AX_ECANCELED) {
+        fprintf(stderr, "http-hello: ax_serve %s:%d: %s\n", cfg->host,
+                cfg->port, ax_strerror(rc));
+        return ax_task_fail(rc);
+    }
+    return NULL;
+}
+
+static void usage(FILE *f, const char *argv0)
+{
+    fprintf(f,
+            "usage: %s [--host H] [--port N] [--loops N] "
+            "[--mode reuseport|acceptor]\n"
+            "  --host H    address to listen on (default 127.0.0.1)\n"
+            "  --port N    TCP port (default 8080; 0: any free port)\n"
+            "  --loops N   event loops / threads (default: one per CPU)\n"
+            "  --mode M    reuseport: a listener per loop (default);\n"
+            "              acceptor: one listener hands connections out\n"
+            "Prints \"listening on HOST:PORT\" when ready; SIGINT/SIGTERM "
+            "stop it.\n",
+            argv0);
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *e;
+    long v;
+
+    if (!s || !*s)
+        return false;
+    v = strtol(s, &e, 10);
+    if (*e || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    config cfg = {.host = "127.0.0.1", .port = 8080, .loops = AX_LOOPS_PER_CPU,
+                  .mode = AX_SERVE_REUSEPORT};
+    ax_opts opts = {0};
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout, "http-hello");
+            return 0;
+        } else if (!strcmp(a, "--host") && v) {
+            cfg.host = v;
+        } else if (!strcmp(a, "--port") && v) {
+            ok = parse_int(v, 0, 65535, &cfg.port);
+        } else if (!strcmp(a, "--loops") && v) {
+            ok = parse_int(v, 1, AX_LOOPS_MAX, &cfg.loops);
+        } else if (!strcmp(a, "--mode") && v) {
+            if (!strcmp(v, "reuseport"))
+                cfg.mode = AX_SERVE_REUSEPORT;
+            else if (!strcmp(v, "acceptor"))
+                cfg.mode = AX_SERVE_ACCEPTOR;
+            else
+                ok = false;
+        } else {
+            ok = false;
+            v = NULL;
+        }
+        if (!ok) {
+            fprintf(stderr, "http-hello: bad option '%s%s%s'\n", a,
+                    v ? " " : "", v ? v : "");
+            usage(stderr, "http-hello");
+            return 2;
+        }
+        i++;
+    }
+    opts.loops = cfg.loops;
+    rc = ax_run_with(&opts, main_task, &cfg, NULL);
+    if (rc == AX_ECANCELED && serve_rc == AX_ECANCELED)
+        return 0; /* stopped by a signal */
+    if (rc) {
+        if (rc != serve_rc) /* ax_serve's failure is already reported */
+            fprintf(stderr, "http-hello: ax_run: %s\n", ax_strerror(rc));
+        return 1;
+    }
+    return 0;
+}

@@ -1,4 +1,1273 @@
-/* Placeholder: kv-server is being written. */
-#include <stdio.h>
+/*
+ * kv-server: a key-value server speaking RESP2, the Redis protocol.
+ *
+ *   ./kv-server --port 6380 &
+ *   redis-cli -p 6380 set greeting hello
+ *   redis-benchmark -p 6380 -t set,get -n 200000 -c 50 -P 16
+ *
+ * Commands: PING [msg], ECHO msg, SET key value, GET key, DEL key...,
+ * EXISTS key..., INCR/DECR key, INCRBY/DECRBY key n, MGET key...,
+ * MSET key value..., DBSIZE, FLUSHALL/FLUSHDB, QUIT, COMMAND (an empty
+ * array, enough for redis-cli), CONFIG GET (an empty array, enough for
+ * redis-benchmark), SELECT 0. Both RESP multibulk requests and inline
+ * commands (a text line split on spaces) are understood, and pipelining:
+ * every complete request already buffered is answered, the replies going
+ * out in one write.
+ *
+ * How it is built:
+ *  - the keyspace is split over shard actors, one per loop; a key lives in
+ *    shard (hash(key) % loops) and only that actor touches it, so there are
+ *    no locks;
+ *  - ax_serve() runs a task per connection on some loop; it parses what it
+ *    has, asks the owning shard for each command (ax_ask: a message plus a
+ *    future, cross-loop when the key lives elsewhere), and only then awaits
+ *    the answers in order. A pipelined batch thus costs one round of
+ *    messages, not one round trip per command;
+ *  - multi-key commands (DEL, EXISTS, MGET, MSET, DBSIZE, FLUSHALL) fan out
+ *    one request per shard involved and gather the answers;
+ *  - a request (struct req) travels to the shard and comes back as the
+ *    reply value: ownership goes there and back with it. GET answers with a
+ *    reference-counted entry, so a value is copied once, into the reply.
+ *
+ * Not Redis: no expiry, no persistence, no transactions, and a command that
+ * spans shards (MSET, DEL of several keys) is not atomic across them.
+ */
 #include <axon.h>
-int main(void) { puts(ax_build_info()); return 0; }
+#include <getopt.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_PORT 6380
+#define MAX_BULK_HARD ((size_t)512 * 1024 * 1024) /* RESP's own limit */
+#define MAX_MULTIBULK (1024 * 1024)               /* args per command */
+#define MAX_INLINE (64 * 1024)                    /* inline line, headers */
+#define MAX_BATCH 1024      /* commands answered per write */
+#define RBUF_MIN (16 * 1024)
+#define SHARD_MAILBOX 16384
+
+typedef struct config {
+    const char *host;
+    int port;
+    int loops;
+    size_t max_bulk;
+} config;
+
+/* Read-only once the server runs. */
+static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU,
+                     (size_t)64 * 1024 * 1024};
+static ax_actor_ref shard_refs[AX_LOOPS_MAX];
+static int nshards;
+
+/* ---- keys, entries, the hash table --------------------------------------- */
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t hash_bytes(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull), k;
+
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&k, p, 8);
+        k *= 0x87c37b91114253d5ull;
+        k = rotl64(k, 31) * 0x4cf5ad432745937full;
+        h = rotl64(h ^ k, 27) * 5 + 0x52dce729;
+    }
+    k = 0;
+    memcpy(&k, p, n);
+    h ^= rotl64(k * 0x87c37b91114253d5ull, 31) * 0x4cf5ad432745937full;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
+
+/* High bits pick the shard, low bits the bucket. */
+static inline int shard_of(uint64_t h)
+{
+    return (int)(((h >> 32) * (uint64_t)nshards) >> 32);
+}
+
+/* A key and its value in one block. The table holds one reference; a GET
+ * in flight holds another, so a value survives its overwrite until the
+ * reply is written. */
+typedef struct entry {
+    struct entry *next;
+    uint64_t hash;
+    atomic_uint refs;
+    uint32_t klen, vlen;
+    char data[]; /* key, then value */
+} entry;
+
+static entry *entry_new(const char *k, size_t klen, uint64_t h,
+                        const char *v, size_t vlen)
+{
+    entry *e = malloc(sizeof *e + klen + vlen);
+
+    if (!e)
+        return NULL;
+    e->next = NULL;
+    e->hash = h;
+    atomic_init(&e->refs, 1);
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    memcpy(e->data, k, klen);
+    if (vlen)
+        memcpy(e->data + klen, v, vlen);
+    return e;
+}
+
+static inline entry *entry_ref(entry *e)
+{
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    return e;
+}
+
+static inline void entry_unref(entry *e)
+{
+    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        free(e);
+}
+
+typedef struct table {
+    entry **b;
+    size_t mask, n;
+} table;
+
+#define TABLE_MIN 1024
+
+static int table_init(table *t)
+{
+    t->b = calloc(TABLE_MIN, sizeof *t->b);
+    t->mask = TABLE_MIN - 1;
+    t->n = 0;
+    return t->b ? 0 : AX_ENOMEM;
+}
+
+static void table_clear(table *t, bool shrink)
+{
+    for (size_t i = 0; i <= t->mask; i++) {
+        entry *e = t->b[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            entry_unref(e);
+        }
+        t->b[i] = NULL;
+    }
+    t->n = 0;
+    if (shrink && t->mask + 1 > TABLE_MIN) {
+        entry **b = calloc(TABLE_MIN, sizeof *b);
+        if (b) {
+            free(t->b);
+            t->b = b;
+            t->mask = TABLE_MIN - 1;
+        }
+    }
+}
+
+/* The link that points at the key's entry, or the NULL link ending its
+ * chain. */
+static entry **table_find(table *t, const char *k, size_t klen, uint64_t h)
+{
+    entry **pp = &t->b[h & t->mask], *e;
+
+    for (; (e = *pp); pp = &e->next)
+        if (e->hash == h && e->klen == klen && !memcmp(e->data, k, klen))
+            break;
+    return pp;
+}
+
+static void table_grow(table *t)
+{
+    size_t cap = (t->mask + 1) * 2;
+    entry **b = calloc(cap, sizeof *b);
+
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i <= t->mask; i++) {
+        entry *e = t->b[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            e->next = b[e->hash & (cap - 1)];
+            b[e->hash & (cap - 1)] = e;
+        }
+    }
+    free(t->b);
+    t->b = b;
+    t->mask = cap - 1;
+}
+
+/* Insert or replace; the table takes the caller's reference. */
+static void table_put(table *t, entry *e)
+{
+    entry **pp = table_find(t, e->data, e->klen, e->hash), *old = *pp;
+
+    if (old) {
+        e->next = old->next;
+        *pp = e;
+        entry_unref(old);
+        return;
+    }
+    e->next = NULL;
+    *pp = e;
+    if (++t->n > t->mask + 1)
+        table_grow(t);
+}
+
+static bool table_del(table *t, const char *k, size_t klen, uint64_t h)
+{
+    entry **pp = table_find(t, k, klen, h), *e = *pp;
+
+    if (!e)
+        return false;
+    *pp = e->next;
+    entry_unref(e);
+    t->n--;
+    return true;
+}
+
+/* Redis's rule for integers: optional '-', no leading zeros, no spaces. */
+static bool parse_ll(const char *s, size_t n, long long *out)
+{
+    unsigned long long v = 0, lim;
+    bool neg = false;
+    size_t i = 0;
+
+    if (n == 0 || n > 20)
+        return false;
+    if (s[0] == '-') {
+        neg = true;
+        if (++i == n)
+            return false;
+    }
+    if (s[i] == '0' && n - i > 1)
+        return false;
+    lim = neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
+    for (; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9 || v > (lim - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (neg && v == 0 && n > 1)
+        return false; /* "-0" */
+    *out = neg ? (long long)(0 - v) : (long long)v;
+    return true;
+}
+
+/* ---- requests: connection task -> shard -> connection task ---------------- */
+
+enum {
+    OP_GET = 1,
+    OP_SET,
+    OP_DEL,
+    OP_EXISTS,
+    OP_INCR,
+    OP_MGET,
+    OP_MSET,
+    OP_DBSIZE,
+    OP_FLUSH
+};
+
+enum { INCR_OK = 0, INCR_NOTINT, INCR_OVERFLOW, INCR_NOMEM };
+
+typedef struct kref {
+    const char *p; /* into the connection's buffer, which stays put until
+                      the answer is back */
+    size_t len;
+    uint64_t h;
+} kref;
+
+typedef struct req {
+    int op;
+    int n;         /* keys, or entries for SET/MSET */
+    long long num; /* in: INCR delta; out: count, DBSIZE, new value */
+    int err;       /* out: INCR_* */
+    kref *keys;
+    entry **ents;  /* in: SET/MSET; out: GET/MGET */
+    uint32_t *idx; /* the keys' positions in the command (MGET) */
+} req;
+
+static req *req_new(int op, int n)
+{
+    req *r = malloc(sizeof *r + (size_t)n * (sizeof(kref) + sizeof(entry *) +
+                                             sizeof(uint32_t)));
+
+    if (!r)
+        return NULL;
+    r->op = op;
+    r->n = n;
+    r->num = 0;
+    r->err = 0;
+    r->keys = (kref *)(r + 1);
+    r->ents = (entry **)(r->keys + n);
+    r->idx = (uint32_t *)(r->ents + n);
+    memset(r->ents, 0, (size_t)n * sizeof(entry *));
+    return r;
+}
+
+static void req_free(req *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n; i++)
+        entry_unref(r->ents[i]);
+    free(r);
+}
+
+/* ax_opts.undelivered: a request that never reached its shard. */
+static void undelivered(int tag, void *data, int reason)
+{
+    (void)tag;
+    (void)reason;
+    req_free(data);
+}
+
+static void shard_do(table *t, req *r)
+{
+    switch (r->op) {
+    case OP_GET:
+    case OP_MGET:
+        for (int i = 0; i < r->n; i++) {
+            entry *e = *table_find(t, r->keys[i].p, r->keys[i].len,
+                                   r->keys[i].h);
+            r->ents[i] = e ? entry_ref(e) : NULL;
+        }
+        break;
+    case OP_SET:
+    case OP_MSET:
+        for (int i = 0; i < r->n; i++) {
+            table_put(t, r->ents[i]);
+            r->ents[i] = NULL;
+        }
+        break;
+    case OP_DEL:
+        for (int i = 0; i < r->n; i++)
+            r->num += table_del(t, r->keys[i].p, r->keys[i].len,
+                                r->keys[i].h);
+        break;
+    case OP_EXISTS:
+        for (int i = 0; i < r->n; i++)
+            r->num += *table_find(t, r->keys[i].p, r->keys[i].len,
+                                  r->keys[i].h) != NULL;
+        break;
+    case OP_INCR: {
+        kref *k = &r->keys[0];
+        entry *e = *table_find(t, k->p, k->len, k->h), *ne;
+        long long v = 0;
+        char tmp[24];
+        int len;
+        if (e && !parse_ll(e->data + e->klen, e->vlen, &v)) {
+            r->err = INCR_NOTINT;
+            break;
+        }
+        if ((r->num > 0 && v > LLONG_MAX - r->num) ||
+            (r->num < 0 && v < LLONG_MIN - r->num)) {
+            r->err = INCR_OVERFLOW;
+            break;
+        }
+        v += r->num;
+        len = snprintf(tmp, sizeof tmp, "%lld", v);
+        if (!(ne = entry_new(k->p, k->len, k->h, tmp, (size_t)len))) {
+            r->err = INCR_NOMEM;
+            break;
+        }
+        table_put(t, ne);
+        r->num = v;
+        break;
+    }
+    case OP_DBSIZE:
+        r->num = (long long)t->n;
+        break;
+    case OP_FLUSH:
+        table_clear(t, true);
+        break;
+    }
+}
+
+/* A shard: owns one table; answers every request with the request itself. */
+static void *shard_main(void *arg)
+{
+    table t;
+    ax_msg m;
+    int rc;
+
+    (void)arg;
+    if ((rc = table_init(&t)))
+        return ax_task_fail(rc);
+    while ((rc = ax_recv(&m, -1)) == 0) {
+        req *r = m.data;
+        shard_do(&t, r);
+        if ((rc = ax_reply(&m, r))) {
+            fprintf(stderr, "kv-server: ax_reply: %s\n", ax_strerror(rc));
+            req_free(r);
+        }
+    }
+    table_clear(&t, false);
+    free(t.b);
+    return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+typedef struct slice {
+    const char *p;
+    size_t len;
+} slice;
+
+enum {
+    C_UNKNOWN,
+    C_PING,
+    C_ECHO,
+    C_GET,
+    C_SET,
+    C_DEL,
+    C_EXISTS,
+    C_INCR,
+    C_DECR,
+    C_INCRBY,
+    C_DECRBY,
+    C_MGET,
+    C_MSET,
+    C_DBSIZE,
+    C_FLUSHALL,
+    C_QUIT,
+    C_COMMAND,
+    C_CONFIG,
+    C_SELECT
+};
+
+static const struct {
+    const char *name;
+    int cmd;
+    int arity; /* as Redis: N exactly, -N at least */
+} commands[] = {
+    {"ping", C_PING, -1},       {"echo", C_ECHO, 2},
+    {"get", C_GET, 2},          {"set", C_SET, -3},
+    {"del", C_DEL, -2},         {"exists", C_EXISTS, -2},
+    {"incr", C_INCR, 2},        {"decr", C_DECR, 2},
+    {"incrby", C_INCRBY, 3},    {"decrby", C_DECRBY, 3},
+    {"mget", C_MGET, -2},       {"mset", C_MSET, -3},
+    {"dbsize", C_DBSIZE, 1},    {"flushall", C_FLUSHALL, -1},
+    {"flushdb", C_FLUSHALL, -1}, {"quit", C_QUIT, -1},
+    {"command", C_COMMAND, -1}, {"config", C_CONFIG, -2},
+    {"select", C_SELECT, 2},
+};
+
+/* One parsed command of the batch. Immediate commands have no futures;
+ * the others own futs[fi .. fi+nf). */
+typedef struct job {
+    int cmd;
+    int err;         /* an ax_ask failure: answered with an error */
+    const char *msg; /* a reply decided at parse time (errors) */
+    size_t argi, argc;
+    size_t fi, nf;
+} job;
+
+typedef struct conn {
+    ax_sock *s;
+    char *buf;        /* what was read; pos..len not yet parsed */
+    size_t pos, len, cap;
+    char *out;        /* replies of the batch */
+    size_t olen, ocap;
+    slice *args;
+    size_t nargs, capargs;
+    job *jobs;
+    size_t njobs, capjobs;
+    ax_future **futs;
+    void **vals;
+    int *errs;
+    size_t nfuts, capfuts;
+    const char *proto_err; /* set: answer it, then close */
+    char errbuf[64];
+    bool quit, nomem;
+} conn;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap ? *cap : 16;
+    void *q;
+
+    if (need <= *cap)
+        return true;
+    while (n < need)
+        n *= 2;
+    if (!(q = realloc(*p, n * elem)))
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+/* -- replies -- */
+
+static void out_raw(conn *c, const void *p, size_t n)
+{
+    if (c->nomem || n == 0)
+        return;
+    if (c->olen + n > c->ocap &&
+        !grow((void **)&c->out, &c->ocap, c->olen + n, 1)) {
+        c->nomem = true;
+        return;
+    }
+    memcpy(c->out + c->olen, p, n);
+    c->olen += n;
+}
+
+static void out_str(conn *c, const char *s) { out_raw(c, s, strlen(s)); }
+
+/* "<prefix><n>\r\n" */
+static void out_num(conn *c, char prefix, long long n)
+{
+    char tmp[32], *e = tmp + sizeof tmp, *p = e;
+    unsigned long long u = n < 0 ? 0 - (unsigned long long)n
+                                 : (unsigned long long)n;
+
+    *--p = '\n';
+    *--p = '\r';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (n < 0)
+        *--p = '-';
+    *--p = prefix;
+    out_raw(c, p, (size_t)(e - p));
+}
+
+static void out_bulk(conn *c, const char *p, size_t n)
+{
+    out_num(c, '$', (long long)n);
+    out_raw(c, p, n);
+    out_raw(c, "\r\n", 2);
+}
+
+static void out_entry(conn *c, const entry *e)
+{
+    if (e)
+        out_bulk(c, e->data + e->klen, e->vlen);
+    else
+        out_raw(c, "$-1\r\n", 5);
+}
+
+static void out_errf(conn *c, const char *fmt, const slice *arg)
+{
+    char tmp[160];
+    int n = snprintf(tmp, sizeof tmp, fmt,
+                     (int)(arg->len > 64 ? 64 : arg->len), arg->p);
+
+    out_raw(c, tmp, n < 0 ? 0 : (size_t)n >= sizeof tmp ? sizeof tmp - 1
+                                                         : (size_t)n);
+}
+
+/* -- asking the shards -- */
+
+static void job_ask(conn *c, job *j, int shard, req *r)
+{
+    ax_future *f;
+    int rc;
+
+    if (!r) {
+        j->err = AX_ENOMEM;
+        return;
+    }
+    if (c->nfuts == c->capfuts) {
+        /* futs, vals and errs share one capacity */
+        size_t cap = c->capfuts ? c->capfuts * 2 : 64;
+        void *f = realloc(c->futs, cap * sizeof *c->futs);
+        void *v = f ? realloc(c->vals, cap * sizeof *c->vals) : NULL;
+        void *e = v ? realloc(c->errs, cap * sizeof *c->errs) : NULL;
+        if (f)
+            c->futs = f;
+        if (v)
+            c->vals = v;
+        if (!e) {
+            req_free(r);
+            j->err = AX_ENOMEM;
+            return;
+        }
+        c->errs = e;
+        c->capfuts = cap;
+    }
+    rc = ax_ask(shard_refs[shard], r->op, r, &f);
+    if (rc) {
+        req_free(r);
+        j->err = rc;
+        return;
+    }
+    c->futs[c->nfuts++] = f;
+    j->nf++;
+}
+
+static kref key_of(const slice *s)
+{
+    return (kref){s->p, s->len, hash_bytes(s->p, s->len)};
+}
+
+/* One request per shard involved; keys at args[first], args[first+step],
+ * ... (step 2 for MSET's key/value pairs). */
+static void job_fan_out(conn *c, job *j, int op, size_t first, size_t step)
+{
+    int cnt[AX_LOOPS_MAX] = {0};
+    req *rs[AX_LOOPS_MAX];
+    const slice *a = c->args + j->argi;
+
+    for (size_t i = first; i < j->argc; i += step)
+        cnt[shard_of(hash_bytes(a[i].p, a[i].len))]++;
+    for (int s = 0; s < nshards; s++) {
+        rs[s] = NULL;
+        if (cnt[s] && !(rs[s] = req_new(op, cnt[s])))
+            j->err = AX_ENOMEM;
+        cnt[s] = 0;
+    }
+    for (size_t i = first, k = 0; i < j->argc && !j->err; i += step, k++) {
+        kref key = key_of(&a[i]);
+        int s = shard_of(key.h);
+        req *r = rs[s];
+        r->keys[cnt[s]] = key;
+        r->idx[cnt[s]] = (uint32_t)k;
+        if (op == OP_MSET &&
+            !(r->ents[cnt[s]] = entry_new(key.p, key.len, key.h, a[i + 1].p,
+                                          a[i + 1].len)))
+            j->err = AX_ENOMEM;
+        cnt[s]++;
+    }
+    for (int s = 0; s < nshards; s++) {
+        if (!rs[s])
+            continue;
+        if (j->err)
+            req_free(rs[s]);
+        else
+            job_ask(c, j, s, rs[s]);
+    }
+}
+
+static void job_all_shards(conn *c, job *j, int op)
+{
+    for (int s = 0; s < nshards; s++)
+        job_ask(c, j, s, req_new(op, 0));
+}
+
+static int lookup(const slice *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strlen(commands[i].name) == name->len &&
+            !strncasecmp(commands[i].name, name->p, name->len))
+            return (int)i;
+    return -1;
+}
+
+/* Parse-time half of a command: check it and send its requests. */
+static void dispatch(conn *c, size_t argi, size_t argc)
+{
+    const slice *a = c->args + argi;
+    job *j;
+    int k;
+
+    if (!grow((void **)&c->jobs, &c->capjobs, c->njobs + 1, sizeof *c->jobs)) {
+        c->nomem = true;
+        return;
+    }
+    j = &c->jobs[c->njobs++];
+    *j = (job){.argi = argi, .argc = argc, .fi = c->nfuts};
+    k = lookup(&a[0]);
+    if (k < 0) {
+        j->cmd = C_UNKNOWN;
+        return;
+    }
+    j->cmd = commands[k].cmd;
+    if ((commands[k].arity > 0 && argc != (size_t)commands[k].arity) ||
+        (commands[k].arity < 0 && argc < (size_t)-commands[k].arity) ||
+        (j->cmd == C_MSET && argc % 2 == 0)) {
+        j->msg = "-ERR wrong number of arguments for '%.*s' command\r\n";
+        return;
+    }
+    switch (j->cmd) {
+    case C_GET: {
+        req *r = req_new(OP_GET, 1);
+        if (r)
+            r->keys[0] = key_of(&a[1]);
+        job_ask(c, j, r ? shard_of(r->keys[0].h) : 0, r);
+        break;
+    }
+    case C_SET: {
+        kref key = key_of(&a[1]);
+        req *r;
+        if (argc != 3) {
+            j->msg = "-ERR syntax error\r\n";
+            break;
+        }
+        if ((r = req_new(OP_SET, 1)) &&
+            !(r->ents[0] = entry_new(key.p, key.len, key.h, a[2].p, a[2].len))) {
+            free(r);
+            r = NULL;
+        }
+        job_ask(c, j, shard_of(key.h), r);
+        break;
+    }
+    case C_INCR:
+    case C_DECR:
+    case C_INCRBY:
+    case C_DECRBY: {
+        long long d = 1;
+        req *r;
+        if (argc == 3 && !parse_ll(a[2].p, a[2].len, &d)) {
+            j->msg = "-ERR value is not an integer or out of range\r\n";
+            break;
+        }
+        if (j->cmd == C_DECR || j->cmd == C_DECRBY) {
+            if (d == LLONG_MIN) {
+                j->msg = "-ERR decrement would overflow\r\n";
+                break;
+            }
+            d = -d;
+        }
+        if ((r = req_new(OP_INCR, 1))) {
+            r->keys[0] = key_of(&a[1]);
+            r->num = d;
+        }
+        job_ask(c, j, r ? shard_of(r->keys[0].h) : 0, r);
+        break;
+    }
+    case C_DEL:
+        job_fan_out(c, j, OP_DEL, 1, 1);
+        break;
+    case C_EXISTS:
+        job_fan_out(c, j, OP_EXISTS, 1, 1);
+        break;
+    case C_MGET:
+        job_fan_out(c, j, OP_MGET, 1, 1);
+        break;
+    case C_MSET:
+        job_fan_out(c, j, OP_MSET, 1, 2);
+        break;
+    case C_DBSIZE:
+        job_all_shards(c, j, OP_DBSIZE);
+        break;
+    case C_FLUSHALL:
+        job_all_shards(c, j, OP_FLUSH);
+        break;
+    default:
+        break; /* answered without the shards */
+    }
+}
+
+/* Await one ask. A cancellation (the server is stopping) is noted and the
+ * answer still awaited, so the request comes home and is freed. */
+static int await_ask(ax_future *f, void **val)
+{
+    for (;;) {
+        int rc = ax_await(f, val);
+        if (rc != AX_ECANCELED || ax_future_done(f))
+            return rc;
+    }
+}
+
+/* Await-time half: collect the answers of job j and write its reply. */
+static void finish(conn *c, job *j)
+{
+    const slice *a = c->args + j->argi; /* argc >= 1: args is allocated */
+    /* No pointer arithmetic on the still-NULL arrays of a batch without
+     * asks (UB even with offset 0; UBSan stops there). */
+    ax_future **fs = j->nf ? c->futs + j->fi : NULL;
+    void **vals = j->nf ? c->vals + j->fi : NULL;
+    int *errs = j->nf ? c->errs + j->fi : NULL;
+    int rc = 0;
+
+    if (j->nf == 1) {
+        errs[0] = rc = await_ask(fs[0], &vals[0]);
+    } else if (j->nf > 1) {
+        /* The shards answer in any order; gather puts them in ours. */
+        rc = ax_gather_all(fs, j->nf, vals, errs);
+    }
+    if (rc || j->err) {
+        for (size_t i = 0; i < j->nf; i++)
+            if (errs[i] == 0)
+                req_free(vals[i]);
+        out_str(c, "-ERR internal error: ");
+        out_str(c, ax_strerror(j->err ? j->err : rc));
+        out_str(c, "\r\n");
+        if ((j->err ? j->err : rc) != AX_ENOMEM)
+            c->quit = true; /* shard gone: the server is stopping */
+        return;
+    }
+    if (j->msg) {
+        out_errf(c, j->msg, &a[0]);
+        return;
+    }
+    switch (j->cmd) {
+    case C_UNKNOWN:
+        out_errf(c, "-ERR unknown command '%.*s'\r\n", &a[0]);
+        break;
+    case C_PING:
+        if (j->argc == 1)
+            out_raw(c, "+PONG\r\n", 7);
+        else if (j->argc == 2)
+            out_bulk(c, a[1].p, a[1].len);
+        else
+            out_errf(c, "-ERR wrong number of arguments for '%.*s' command\r\n",
+                     &a[0]);
+        break;
+    case C_ECHO:
+        out_bulk(c, a[1].p, a[1].len);
+        break;
+    case C_GET: {
+        req *r = vals[0];
+        out_entry(c, r->ents[0]);
+        req_free(r);
+        break;
+    }
+    case C_SET:
+    case C_MSET:
+    case C_FLUSHALL:
+        for (size_t i = 0; i < j->nf; i++)
+            req_free(vals[i]);
+        out_raw(c, "+OK\r\n", 5);
+        break;
+    case C_INCR:
+    case C_DECR:
+    case C_INCRBY:
+    case C_DECRBY: {
+        req *r = vals[0];
+        if (r->err == INCR_NOTINT)
+            out_str(c, "-ERR value is not an integer or out of range\r\n");
+        else if (r->err == INCR_OVERFLOW)
+            out_str(c, "-ERR increment or decrement would overflow\r\n");
+        else if (r->err == INCR_NOMEM)
+            out_str(c, "-ERR out of memory\r\n");
+        else
+            out_num(c, ':', r->num);
+        req_free(r);
+        break;
+    }
+    case C_DEL:
+    case C_EXISTS:
+    case C_DBSIZE: {
+        long long sum = 0;
+        for (size_t i = 0; i < j->nf; i++) {
+            sum += ((req *)vals[i])->num;
+            req_free(vals[i]);
+        }
+        out_num(c, ':', sum);
+        break;
+    }
+    case C_MGET: {
+        size_t nk = j->argc - 1;
+        entry **res = calloc(nk, sizeof *res);
+        if (!res) {
+            out_str(c, "-ERR out of memory\r\n");
+        } else {
+            for (size_t i = 0; i < j->nf; i++) {
+                req *r = vals[i];
+                for (int k = 0; k < r->n; k++) {
+                    res[r->idx[k]] = r->ents[k];
+                    r->ents[k] = NULL;
+                }
+            }
+            out_num(c, '*', (long long)nk);
+            for (size_t k = 0; k < nk; k++) {
+                out_entry(c, res[k]);
+                entry_unref(res[k]);
+            }
+            free(res);
+        }
+        for (size_t i = 0; i < j->nf; i++)
+            req_free(vals[i]);
+        break;
+    }
+    case C_QUIT:
+        out_raw(c, "+OK\r\n", 5);
+        c->quit = true;
+        break;
+    case C_COMMAND:
+        out_raw(c, "*0\r\n", 4); /* enough for redis-cli */
+        break;
+    case C_CONFIG:
+        out_raw(c, "*0\r\n", 4); /* CONFIG GET: nothing to report */
+        break;
+    case C_SELECT:
+        if (a[1].len == 1 && a[1].p[0] == '0')
+            out_raw(c, "+OK\r\n", 5);
+        else
+            out_str(c, "-ERR DB index is out of range\r\n");
+        break;
+    }
+}
+
+/* -- the parser -- */
+
+enum { P_MORE = 0, P_CMD = 1, P_ERR = -1 };
+
+static bool add_arg(conn *c, const char *p, size_t len)
+{
+    if (!grow((void **)&c->args, &c->capargs, c->nargs + 1, sizeof *c->args)) {
+        c->nomem = true;
+        return false;
+    }
+    c->args[c->nargs++] = (slice){p, len};
+    return true;
+}
+
+/* A header line "<type><digits>\r\n" at p: its number, or P_MORE/P_ERR. */
+static int header(conn *c, size_t p, long long *num, size_t *next,
+                  const char *toolong)
+{
+    const char *s = c->buf + p + 1, *end = c->buf + c->len;
+    const char *nl = memchr(s, '\n', (size_t)(end - s));
+
+    if (!nl) {
+        if ((size_t)(end - s) > MAX_INLINE) {
+            c->proto_err = toolong;
+            return P_ERR;
+        }
+        return P_MORE;
+    }
+    if (nl == s || nl[-1] != '\r') {
+        c->proto_err = "expected CRLF";
+        return P_ERR;
+    }
+    if (!parse_ll(s, (size_t)(nl - 1 - s), num))
+        *num = -2; /* not a number: the caller names the error */
+    *next = (size_t)(nl + 1 - c->buf);
+    return P_CMD;
+}
+
+static int parse_multibulk(conn *c, size_t *need)
+{
+    size_t p = c->pos, mark = c->nargs;
+    long long n;
+    int rc;
+
+    if ((rc = header(c, p, &n, &p, "too big mbulk count string")) != P_CMD)
+        return rc;
+    if (n < 0 || n > MAX_MULTIBULK) {
+        c->proto_err = "invalid multibulk length";
+        return P_ERR;
+    }
+    for (long long i = 0; i < n; i++) {
+        long long blen;
+        if (p >= c->len)
+            goto more;
+        if (c->buf[p] != '$') {
+            snprintf(c->errbuf, sizeof c->errbuf, "expected '$', got '%c'",
+                     c->buf[p] >= 32 && c->buf[p] < 127 ? c->buf[p] : '?');
+            c->proto_err = c->errbuf;
+            return P_ERR;
+        }
+        if ((rc = header(c, p, &blen, &p, "too big bulk count string")) !=
+            P_CMD) {
+            if (rc == P_MORE)
+                goto more;
+            return rc;
+        }
+        if (blen < 0 || (size_t)blen > cfg.max_bulk ||
+            (size_t)blen > MAX_BULK_HARD) {
+            c->proto_err = "invalid bulk length";
+            return P_ERR;
+        }
+        if (c->len - p < (size_t)blen + 2) {
+            *need = p + (size_t)blen + 2 - c->pos;
+            goto more;
+        }
+        if (c->buf[p + blen] != '\r' || c->buf[p + blen + 1] != '\n') {
+            c->proto_err = "expected CRLF after bulk data";
+            return P_ERR;
+        }
+        if (!add_arg(c, c->buf + p, (size_t)blen))
+            return P_ERR;
+        p += (size_t)blen + 2;
+    }
+    c->pos = p;
+    return P_CMD;
+more:
+    c->nargs = mark;
+    return P_MORE;
+}
+
+static int parse_inline(conn *c)
+{
+    const char *s = c->buf + c->pos, *end = c->buf + c->len;
+    const char *nl = memchr(s, '\n', (size_t)(end - s)), *e;
+
+    if (!nl) {
+        if ((size_t)(end - s) > MAX_INLINE) {
+            c->proto_err = "too big inline request";
+            return P_ERR;
+        }
+        return P_MORE;
+    }
+    c->pos = (size_t)(nl + 1 - c->buf);
+    e = nl > s && nl[-1] == '\r' ? nl - 1 : nl;
+    while (s < e) {
+        const char *w;
+        while (s < e && (*s == ' ' || *s == '\t'))
+            s++;
+        for (w = s; s < e && *s != ' ' && *s != '\t'; s++)
+            ;
+        if (s > w && !add_arg(c, w, (size_t)(s - w)))
+            return P_ERR;
+    }
+    return P_CMD;
+}
+
+/* A bulk string where a request should start: a client out of step.
+ * Redis would run "$3" as an inline command; a protocol error says more. */
+static int parse_stray_bulk(conn *c)
+{
+    long long n;
+    size_t next;
+    int rc = header(c, c->pos, &n, &next, "too big bulk count string");
+
+    if (rc != P_CMD)
+        return rc;
+    c->proto_err = n < 0 ? "invalid bulk length" : "expected '*', got '$'";
+    return P_ERR;
+}
+
+/* Parse and dispatch what is buffered, up to MAX_BATCH commands.
+ * @return bytes wanted from pos before parsing can go on. */
+static size_t parse_batch(conn *c)
+{
+    size_t need = 0;
+
+    while (c->njobs < MAX_BATCH && c->pos < c->len && !c->proto_err &&
+           !c->nomem) {
+        size_t mark = c->nargs;
+        int rc = c->buf[c->pos] == '*'   ? parse_multibulk(c, &need)
+                 : c->buf[c->pos] == '$' ? parse_stray_bulk(c)
+                                         : parse_inline(c);
+        if (rc == P_MORE)
+            return need ? need : c->len - c->pos + 1;
+        if (rc != P_CMD)
+            break;
+        if (c->nargs > mark)
+            dispatch(c, mark, c->nargs - mark);
+        need = 0;
+    }
+    return 0;
+}
+
+static void conn_free(conn *c)
+{
+    free(c->buf);
+    free(c->out);
+    free(c->args);
+    free(c->jobs);
+    free(c->futs);
+    free(c->vals);
+    free(c->errs);
+}
+
+static void serve_conn(ax_sock *s, void *arg)
+{
+    conn c = {.s = s};
+    int rc = 0;
+
+    (void)arg;
+    for (;;) {
+        size_t need = parse_batch(&c);
+
+        /* Every request of the batch is on its way; now the answers. */
+        size_t keep = SIZE_MAX;
+        for (size_t i = 0; i < c.njobs; i++) {
+            /* After QUIT the rest is still awaited (each request must
+             * come home to be freed) but not answered. */
+            finish(&c, &c.jobs[i]);
+            if (c.quit && keep == SIZE_MAX)
+                keep = c.olen;
+        }
+        if (keep != SIZE_MAX)
+            c.olen = keep;
+        for (size_t i = 0; i < c.nfuts; i++)
+            ax_future_free(c.futs[i]);
+        c.nfuts = c.njobs = c.nargs = 0;
+        if (c.proto_err && !c.quit) {
+            out_str(&c, "-ERR Protocol error: ");
+            out_str(&c, c.proto_err);
+            out_str(&c, "\r\n");
+            c.quit = true;
+        }
+        if (c.nomem) {
+            c.olen = 0;
+            c.nomem = false;
+            out_str(&c, "-ERR out of memory\r\n");
+            c.quit = true;
+        }
+        if (c.olen && (rc = ax_write_all(s, c.out, c.olen, -1)))
+            break;
+        c.olen = 0;
+        if (c.quit)
+            break;
+        if (need == 0 && c.pos < c.len)
+            continue; /* the batch was full: more is buffered */
+        /* Keep the unparsed tail, make room, read more. */
+        if (c.pos) {
+            memmove(c.buf, c.buf + c.pos, c.len - c.pos);
+            c.len -= c.pos;
+            c.pos = 0;
+        }
+        if (c.cap - c.len < RBUF_MIN / 4 || c.cap < need) {
+            size_t cap = c.cap ? c.cap * 2 : RBUF_MIN;
+            char *nb;
+            if (cap < c.len + RBUF_MIN / 4)
+                cap = c.len + RBUF_MIN;
+            if (!(nb = realloc(c.buf, cap))) {
+                out_str(&c, "-ERR out of memory\r\n");
+                ax_write_all(s, c.out, c.olen, 1.0);
+                break;
+            }
+            c.buf = nb;
+            c.cap = cap;
+        }
+        ssize_t n = ax_read(s, c.buf + c.len, c.cap - c.len, -1);
+        if (n <= 0) {
+            rc = (int)n;
+            break;
+        }
+        c.len += (size_t)n;
+    }
+    if (rc && rc != AX_ECANCELED && rc != AX_ECONNRESET && rc != AX_EPIPE)
+        fprintf(stderr, "kv-server: connection: %s\n", ax_strerror(rc));
+    conn_free(&c);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void ready(int port, void *arg)
+{
+    (void)arg;
+    printf("listening on %s:%d\n", cfg.host, port);
+    fflush(stdout);
+}
+
+static void *main_task(void *arg)
+{
+    ax_actor_opts ao = AX_ACTOR_OPTS_INIT;
+    ax_serve_opts so = {.ready = ready};
+    int rc;
+
+    (void)arg;
+    if ((rc = ax_stop_on_signals())) {
+        fprintf(stderr, "kv-server: ax_stop_on_signals: %s\n",
+                ax_strerror(rc));
+        return ax_task_fail(rc);
+    }
+    nshards = ax_loop_count();
+    ao.capacity = SHARD_MAILBOX;
+    ao.name = "shard";
+    for (int i = 0; i < nshards; i++) {
+        rc = ax_actor_spawn(ax_loop_at(i), &shard_refs[i], shard_main, NULL,
+                            &ao);
+        if (rc) {
+            fprintf(stderr, "kv-server: ax_actor_spawn: %s\n",
+                    ax_strerror(rc));
+            return ax_task_fail(rc);
+        }
+    }
+    rc = ax_serve(cfg.host, cfg.port, serve_conn, NULL, &so);
+    if (rc == AX_ECANCELED)
+        return NULL; /* SIGINT or SIGTERM */
+    fprintf(stderr, "kv-server: cannot serve on %s:%d: %s\n", cfg.host,
+            cfg.port, ax_strerror(rc));
+    return ax_task_fail(rc);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kv-server [--host H] [--port N] [--loops N] "
+            "[--max-bulk BYTES]\n"
+            "  a RESP2 (Redis protocol) key-value server\n"
+            "  --host H          address to listen on (default 127.0.0.1)\n"
+            "  --port N          port (default %d; 0: any free port)\n"
+            "  --loops N         loops and shards (default: one per CPU)\n"
+            "  --max-bulk BYTES  longest bulk string accepted, K/M/G "
+            "suffixes allowed\n"
+            "                    (default 64M, at most 512M)\n",
+            DEFAULT_PORT);
+}
+
+static bool parse_num(const char *s, long long lo, long long hi,
+                      long long *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+
+    if (end == s)
+        return false;
+    if (*end == 'k' || *end == 'K')
+        v *= 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        v *= 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        v *= 1024LL * 1024 * 1024, end++;
+    if (*end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"loops", required_argument, NULL, 'l'},
+        {"max-bulk", required_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0}};
+    ax_opts opts = {0};
+    long long v;
+    int o, rc;
+
+    while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (o) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'H':
+            cfg.host = optarg;
+            break;
+        case 'p':
+            if (!parse_num(optarg, 0, 65535, &v))
+                goto bad;
+            cfg.port = (int)v;
+            break;
+        case 'l':
+            if (!parse_num(optarg, 1, AX_LOOPS_MAX, &v))
+                goto bad;
+            cfg.loops = (int)v;
+            break;
+        case 'b':
+            if (!parse_num(optarg, 1, (long long)MAX_BULK_HARD, &v))
+                goto bad;
+            cfg.max_bulk = (size_t)v;
+            break;
+        default:
+            goto bad;
+        }
+    }
+    if (optind != argc)
+        goto bad;
+    opts.loops = cfg.loops;
+    opts.undelivered = undelivered;
+    rc = ax_run_with(&opts, main_task, NULL, NULL);
+    if (rc && rc != AX_ECANCELED) {
+        fprintf(stderr, "kv-server: %s\n", ax_strerror(rc));
+        return 1;
+    }
+    return 0;
+bad:
+    usage(stderr);
+    return 2;
+}

@@ -1,3 +1,497 @@
-#!/bin/sh
-# Placeholder: end-to-end tests of the example servers are being written.
-exit 77
+#!/usr/bin/env bash
+# tests/e2e.sh -- end-to-end tests of the example servers.
+#
+# Run by `make check` from the build directory with EXAMPLES_DIR set to the
+# built examples (AM_TESTS_ENVIRONMENT); by hand:
+#
+#   EXAMPLES_DIR=/path/to/build/examples bash tests/e2e.sh
+#
+# Each server (http-hello, kv-server, chat) is started with
+# `--host 127.0.0.1 --port 0 --loops 2`; its first stdout line,
+# "listening on HOST:PORT", gives the port. It is driven with curl,
+# redis-cli and nc (netcat-openbsd or any nc with -N or -q), replies are
+# checked, then it gets SIGTERM and must exit 0 within 5 s. A second short
+# run checks SIGINT does the same, and `--help` must exit 0.
+#
+# The parts that need a missing client are skipped; with none of curl,
+# redis-cli and nc the script exits 77 (automake: skipped). Checks that a
+# server closed a connection while our side is still open use bash's
+# /dev/tcp. Only 127.0.0.1 is used; every process started here is killed on
+# exit. Exit status: 0 all passed, 1 something failed, 77 skipped.
+set -u
+
+EXAMPLES_DIR=${EXAMPLES_DIR:-./examples}
+LOOPS=${AX_E2E_LOOPS:-2}
+HOST=127.0.0.1
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/ax-e2e.XXXXXX") || exit 1
+PIDS=""
+NPASS=0
+NFAIL=0
+NSKIP=0
+
+cleanup() {
+    local p
+    for p in $PIDS; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    exec 3>&- 4>&- 5>&- 6>&- 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "e2e: interrupted"; exit 1' INT TERM HUP
+
+pass() { NPASS=$((NPASS + 1)); echo "PASS: $*"; }
+fail() { NFAIL=$((NFAIL + 1)); echo "FAIL: $*"; }
+skip() { NSKIP=$((NSKIP + 1)); echo "SKIP: $*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# check DESCRIPTION COMMAND...: pass if the command succeeds.
+check() {
+    local what=$1
+    shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# expect_eq DESCRIPTION GOT WANT
+expect_eq() {
+    if [ "$2" = "$3" ]; then
+        pass "$1"
+    else
+        fail "$1: got '$(printf '%s' "$2" | head -c 300)', want '$3'"
+    fi
+}
+
+HAVE_CURL=0; have curl && HAVE_CURL=1
+HAVE_REDIS=0; have redis-cli && HAVE_REDIS=1
+HAVE_NC=0; have nc && HAVE_NC=1
+if [ $HAVE_CURL = 0 ] && [ $HAVE_REDIS = 0 ] && [ $HAVE_NC = 0 ]; then
+    echo "e2e: none of curl, redis-cli, nc found: skipped"
+    exit 77
+fi
+if ! have timeout; then
+    echo "e2e: coreutils timeout not found: skipped"
+    exit 77
+fi
+
+# How this nc ends after stdin's EOF: -N (OpenBSD), -q 1 (Debian/GNU
+# traditional), else only the -w timeout.
+NC_EOF=""
+if [ $HAVE_NC = 1 ]; then
+    nchelp=$(nc -h 2>&1)
+    case $nchelp in
+    *"-N"*) NC_EOF="-N" ;;
+    *"-q"*) NC_EOF="-q 1" ;;
+    esac
+fi
+
+# nc_send PORT: stdin to the server, its replies to stdout; ends when the
+# server closes or (after stdin's EOF) within a few seconds.
+nc_send() {
+    # shellcheck disable=SC2086
+    timeout 10 nc $NC_EOF -w 3 "$HOST" "$1"
+}
+
+# ---------------------------------------------------------------------------
+# Server lifecycle
+
+SPID=""
+PORT=""
+SNAME=""
+SERR=/dev/null
+
+# start_server NAME: start it, wait (<= 10 s) for "listening on HOST:PORT".
+NSTART=0
+start_server() {
+    local name=$1 bin=$EXAMPLES_DIR/$1 out err
+    local i=0 line=""
+    # A fresh file per start, made before the server starts: the
+    # redirection happens in the child, too late for the loop below.
+    NSTART=$((NSTART + 1))
+    out=$TMP/$name.$NSTART.out
+    err=$TMP/$name.$NSTART.err
+    : >"$out"
+    : >"$err"
+    SERR=$err
+    SNAME=$name
+    PORT=""
+    SPID=""
+    if [ ! -x "$bin" ]; then
+        fail "$name: $bin not found or not executable"
+        return 1
+    fi
+    # A libtool wrapper script execs the real program: $! is the server.
+    "$bin" --host "$HOST" --port 0 --loops "$LOOPS" >"$out" 2>"$err" &
+    SPID=$!
+    PIDS="$PIDS $SPID"
+    while [ $i -lt 100 ]; do
+        if [ -s "$out" ] && [ "$(wc -l <"$out")" -ge 1 ]; then
+            line=$(head -n 1 "$out")
+            break
+        fi
+        if ! kill -0 "$SPID" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    case $line in
+    "listening on $HOST:"*)
+        PORT=${line##*:}
+        case $PORT in
+        '' | *[!0-9]*) ;;
+        *)
+            if [ "$PORT" -gt 0 ]; then
+                pass "$name: first line '$line'"
+                return 0
+            fi
+            ;;
+        esac
+        ;;
+    esac
+    if kill -0 "$SPID" 2>/dev/null; then
+        fail "$name: no 'listening on $HOST:PORT' line within 10 s (got '$line')"
+        backtraces
+    else
+        wait "$SPID"
+        fail "$name: exited ($?) without a 'listening on $HOST:PORT' line (got '$line')"
+    fi
+    show_err
+    stop_hard
+    return 1
+}
+
+show_err() {
+    if [ -s "$SERR" ]; then
+        echo "----- $SNAME stderr"
+        head -n 40 "$SERR"
+        echo "-----"
+    fi
+}
+
+# Where a hung server is stuck (when gdb is there).
+backtraces() {
+    if have gdb; then
+        echo "----- $SNAME threads"
+        timeout 30 gdb -p "$SPID" -batch -ex 'thread apply all bt' 2>/dev/null |
+            grep -E '^#|^Thread' | head -n 80
+        echo "-----"
+    fi
+}
+
+stop_hard() {
+    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
+    [ -n "$SPID" ] && wait "$SPID" 2>/dev/null
+    SPID=""
+}
+
+# stop_server [SIGNAL]: send it (TERM by default); it must exit 0 within 5 s.
+stop_server() {
+    local sig=${1:-TERM} i=0 rc
+    [ -n "$SPID" ] || return 0
+    if ! kill -0 "$SPID" 2>/dev/null; then
+        wait "$SPID"
+        rc=$?
+        fail "$SNAME: died before SIG$sig (exit $rc)"
+        show_err
+        SPID=""
+        return 1
+    fi
+    kill -"$sig" "$SPID"
+    while [ $i -lt 50 ] && kill -0 "$SPID" 2>/dev/null; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if kill -0 "$SPID" 2>/dev/null; then
+        fail "$SNAME: still running 5 s after SIG$sig"
+        show_err
+        backtraces
+        stop_hard
+        return 1
+    fi
+    wait "$SPID"
+    rc=$?
+    SPID=""
+    if [ $rc -eq 0 ]; then
+        pass "$SNAME: SIG$sig -> exit 0"
+    else
+        fail "$SNAME: SIG$sig -> exit $rc, want 0"
+        show_err
+    fi
+}
+
+# server_alive: false (and the death reported) if the server is gone.
+server_alive() {
+    kill -0 "$SPID" 2>/dev/null && return 0
+    stop_server TERM
+    return 1
+}
+
+# contract NAME: --help exits 0 and mentions --port; SIGINT stops it with 0.
+contract() {
+    local name=$1 bin=$EXAMPLES_DIR/$1 help rc
+    [ -x "$bin" ] || return 0
+    help=$(timeout 10 "$bin" --help 2>&1)
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        case $help in
+        *--port*) pass "$name: --help" ;;
+        *) fail "$name: --help does not mention --port" ;;
+        esac
+    else
+        fail "$name: --help exit $rc, want 0"
+    fi
+    if start_server "$name"; then
+        stop_server INT
+    fi
+}
+
+# closes_after PORT DATA: send DATA on a connection we keep open for
+# writing; succeeds if the server closes it (EOF) within 5 s. What the
+# server sent is in $REPLY_TEXT.
+REPLY_TEXT=""
+closes_after() {
+    local rc
+    REPLY_TEXT=""
+    if ! exec 3<>"/dev/tcp/$HOST/$1"; then
+        return 2
+    fi
+    printf "$2" >&3
+    REPLY_TEXT=$(timeout 5 cat <&3)
+    rc=$?
+    exec 3>&-
+    [ $rc -eq 0 ]
+}
+
+# ---------------------------------------------------------------------------
+# http-hello
+
+test_http() {
+    local base body code n out
+
+    start_server http-hello || return
+    base="http://$HOST:$PORT/"
+    if [ $HAVE_CURL = 1 ]; then
+        out=$(timeout 10 curl -s -o "$TMP/body" -w '%{http_code}' "$base")
+        expect_eq "http: GET / status" "$out" 200
+        expect_eq "http: GET / body" "$(cat "$TMP/body" 2>/dev/null)" \
+            "Hello, World!"
+        server_alive || return
+        # Keep-alive: two URLs, one connection.
+        out=$(timeout 10 curl -sv -o /dev/null -o /dev/null "$base" "$base" \
+            2>&1)
+        case $out in
+        *"Re-using existing connection"* | *"Reusing existing"*)
+            pass "http: keep-alive (curl re-used the connection)" ;;
+        *) fail "http: keep-alive: curl did not re-use the connection" ;;
+        esac
+        n=$(printf '%s\n' "$out" | grep -c '^< HTTP/1.1 200')
+        expect_eq "http: keep-alive: two 200 responses" "$n" 2
+        # HTTP/1.0 with and without keep-alive.
+        out=$(timeout 10 curl -s -0 -o /dev/null -w '%{http_code}' "$base")
+        expect_eq "http: HTTP/1.0 request" "$out" 200
+        out=$(timeout 10 curl -s -I -o /dev/null -w '%{http_code}' "$base")
+        expect_eq "http: HEAD request" "$out" 200
+    else
+        skip "http: curl not found"
+    fi
+    if [ $HAVE_NC = 1 ]; then
+        # Pipelining: two requests in one write, two responses.
+        out=$(printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n' |
+            nc_send "$PORT")
+        # (a body has no newline: the next status line follows it)
+        n=$(printf '%s' "$out" | grep -o 'HTTP/1.1 200 OK' | wc -l)
+        expect_eq "http: pipelining (two requests, one write)" "$n" 2
+        n=$(printf '%s' "$out" | grep -o 'Hello, World!' | wc -l)
+        expect_eq "http: pipelining bodies" "$n" 2
+        out=$(printf 'BLAH\r\n\r\n' | nc_send "$PORT")
+        case $out in
+        "HTTP/1.1 400"*) pass "http: malformed request line -> 400 (nc)" ;;
+        *) fail "http: malformed request line: got '$(printf '%s' "$out" | head -n 1)'" ;;
+        esac
+    else
+        skip "http: nc not found (pipelining)"
+    fi
+    # A malformed request line: 400, and the server closes (our side open).
+    if closes_after "$PORT" 'GARBAGE\r\n\r\n'; then
+        case $REPLY_TEXT in
+        "HTTP/1.1 400"*) pass "http: malformed request line -> 400, closed" ;;
+        *) fail "http: malformed request line: got '$(printf '%s' "$REPLY_TEXT" | head -n 1)'" ;;
+        esac
+    else
+        fail "http: malformed request line: connection not closed within 5 s"
+    fi
+    # Bad version: 400.
+    if closes_after "$PORT" 'GET / HTTP/9.9\r\nHost: x\r\n\r\n'; then
+        case $REPLY_TEXT in
+        "HTTP/1.1 400"* | "HTTP/1.1 505"*) pass "http: bad version -> 400/505, closed" ;;
+        *) fail "http: bad version: got '$(printf '%s' "$REPLY_TEXT" | head -n 1)'" ;;
+        esac
+    else
+        fail "http: bad version: connection not closed within 5 s"
+    fi
+    # A 10 KiB header: 431, closed.
+    big=$(head -c 10240 /dev/zero | tr '\0' 'a')
+    if closes_after "$PORT" "GET / HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n"; then
+        case $REPLY_TEXT in
+        "HTTP/1.1 431"*) pass "http: 10 KiB header -> 431, closed" ;;
+        *) fail "http: 10 KiB header: got '$(printf '%s' "$REPLY_TEXT" | head -n 1)'" ;;
+        esac
+    else
+        fail "http: 10 KiB header: connection not closed within 5 s"
+    fi
+    # Still serving after all that.
+    if [ $HAVE_CURL = 1 ]; then
+        out=$(timeout 10 curl -s "$base")
+        expect_eq "http: still serving" "$out" "Hello, World!"
+    fi
+    stop_server TERM
+}
+
+# ---------------------------------------------------------------------------
+# kv-server
+
+rcli() { timeout 10 redis-cli -h "$HOST" -p "$PORT" "$@" 2>&1; }
+
+test_kv() {
+    local out n line
+
+    start_server kv-server || return
+    if [ $HAVE_REDIS = 1 ]; then
+        expect_eq "kv: PING" "$(rcli PING)" PONG
+        server_alive || return
+        expect_eq "kv: SET" "$(rcli SET greeting hello)" OK
+        expect_eq "kv: GET" "$(rcli GET greeting)" hello
+        expect_eq "kv: GET missing" "$(rcli GET nosuchkey)" ""
+        expect_eq "kv: INCR new" "$(rcli INCR counter)" 1
+        expect_eq "kv: INCR again" "$(rcli INCR counter)" 2
+        expect_eq "kv: EXISTS" "$(rcli EXISTS greeting counter nosuchkey)" 2
+        expect_eq "kv: DEL" "$(rcli DEL greeting nosuchkey)" 1
+        expect_eq "kv: EXISTS after DEL" "$(rcli EXISTS greeting)" 0
+        expect_eq "kv: MSET" "$(rcli MSET k1 v1 k2 v2 k3 v3)" OK
+        expect_eq "kv: MGET" "$(rcli MGET k1 k2 nosuchkey k3 | tr '\n' ,)" \
+            "v1,v2,,v3,"
+        expect_eq "kv: DBSIZE" "$(rcli DBSIZE)" 4
+        out=$(rcli INCR k1)
+        case $out in
+        ERR* | *ERR*) pass "kv: INCR of a non-number -> error" ;;
+        *) fail "kv: INCR of a non-number: got '$out'" ;;
+        esac
+        expect_eq "kv: FLUSHALL" "$(rcli FLUSHALL)" OK
+        expect_eq "kv: DBSIZE after FLUSHALL" "$(rcli DBSIZE)" 0
+        # Values with spaces and binary-ish bytes round-trip.
+        expect_eq "kv: SET spaces" "$(rcli SET 'a key' 'a value with spaces')" OK
+        expect_eq "kv: GET spaces" "$(rcli GET 'a key')" "a value with spaces"
+    else
+        skip "kv: redis-cli not found"
+    fi
+    if [ $HAVE_NC = 1 ]; then
+        out=$(printf 'PING\r\n' | nc_send "$PORT" | tr -d '\r')
+        expect_eq "kv: inline PING (nc)" "$out" "+PONG"
+        out=$(printf '*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n3\r\n' |
+            nc_send "$PORT" | tr -d '\r')
+        n=$(printf '%s\n' "$out" | grep -c '^+OK$')
+        expect_eq "kv: three pipelined SETs -> three +OK (nc)" "$n" 3
+        out=$(printf 'GET x\r\n' | nc_send "$PORT" | tr -d '\r' | tr '\n' ,)
+        expect_eq "kv: the last pipelined SET won" "$out" '$1,3,'
+    else
+        skip "kv: nc not found"
+    fi
+    # Malformed multibulk: -ERR and closed, while another client goes on.
+    if exec 4<>"/dev/tcp/$HOST/$PORT"; then
+        if closes_after "$PORT" '*abc\r\n'; then
+            case $REPLY_TEXT in
+            -ERR*) pass "kv: malformed '*abc' -> -ERR, closed" ;;
+            *) fail "kv: malformed '*abc': got '$(printf '%s' "$REPLY_TEXT" | head -n 1)'" ;;
+            esac
+        else
+            fail "kv: malformed '*abc': connection not closed within 5 s"
+        fi
+        printf 'PING\r\n' >&4
+        line=""
+        IFS= read -r -t 5 line <&4
+        expect_eq "kv: a second client still works" "${line%$'\r'}" "+PONG"
+        exec 4>&-
+    else
+        fail "kv: cannot connect a second client"
+    fi
+    stop_server TERM
+}
+
+# ---------------------------------------------------------------------------
+# chat
+
+# wait_for FILE TEXT: up to 5 s for TEXT to appear in FILE.
+wait_for() {
+    local i=0
+    while [ $i -lt 50 ]; do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+test_chat() {
+    local pa pb
+
+    start_server chat || return
+    if [ $HAVE_NC = 1 ]; then
+        mkfifo "$TMP/in_a" "$TMP/in_b"
+        # shellcheck disable=SC2086
+        timeout 30 nc $NC_EOF "$HOST" "$PORT" <"$TMP/in_a" >"$TMP/out_a" 2>&1 &
+        pa=$!
+        # shellcheck disable=SC2086
+        timeout 30 nc $NC_EOF "$HOST" "$PORT" <"$TMP/in_b" >"$TMP/out_b" 2>&1 &
+        pb=$!
+        PIDS="$PIDS $pa $pb"
+        exec 5>"$TMP/in_a" 6>"$TMP/in_b"
+        printf 'alice\n' >&5
+        # bob joins once alice is in: alice sees the join announcement.
+        sleep 0.2
+        printf 'bob\n' >&6
+        if wait_for "$TMP/out_a" "bob"; then
+            pass "chat: alice sees bob join"
+        else
+            fail "chat: alice did not see bob join"
+        fi
+        printf 'hello from alice\n' >&5
+        if wait_for "$TMP/out_b" "alice: hello from alice"; then
+            pass "chat: bob got 'alice: hello from alice'"
+        else
+            fail "chat: bob did not get 'alice: hello from alice' (got: $(tr '\n' '|' <"$TMP/out_b"))"
+        fi
+        printf 'hi alice\n' >&6
+        if wait_for "$TMP/out_a" "bob: hi alice"; then
+            pass "chat: alice got 'bob: hi alice'"
+        else
+            fail "chat: alice did not get 'bob: hi alice' (got: $(tr '\n' '|' <"$TMP/out_a"))"
+        fi
+        # bob leaves; alice keeps talking to nobody; the server stays up.
+        exec 6>&-
+        wait "$pb" 2>/dev/null
+        printf 'anyone?\n' >&5
+        sleep 0.2
+        exec 5>&-
+        wait "$pa" 2>/dev/null
+    else
+        skip "chat: nc not found"
+    fi
+    stop_server TERM
+}
+
+# ---------------------------------------------------------------------------
+
+echo "e2e: examples in $EXAMPLES_DIR, --loops $LOOPS; curl=$HAVE_CURL" \
+    "redis-cli=$HAVE_REDIS nc=$HAVE_NC${NC_EOF:+ (nc $NC_EOF)}"
+
+test_http
+test_kv
+test_chat
+for s in http-hello kv-server chat; do
+    contract "$s"
+done
+
+echo "e2e: $NPASS passed, $NFAIL failed, $NSKIP skipped"
+[ $NFAIL -eq 0 ] || exit 1
+exit 0

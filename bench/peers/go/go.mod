@@ -1,0 +1,3 @@
+module axbench-go
+
+go 1.19

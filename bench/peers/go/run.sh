@@ -1,0 +1,19 @@
+#!/bin/sh
+# Run one workload of the Go peer: run.sh BUILDDIR WORKLOAD [--quick]
+# The binary runs twice: GOMAXPROCS=1 (system go-gomaxprocs1) and the
+# default GOMAXPROCS (system go). pingpong_cross runs only with the default
+# (with one P there is no second thread to cross to).
+bin=${1:?usage: run.sh BUILDDIR WORKLOAD [--quick]}/axbench-go
+w=${2:?usage: run.sh BUILDDIR WORKLOAD [--quick]}
+shift 2
+[ -x "$bin" ] || { echo "no $bin: run build.sh first"; exit 1; }
+case $w in
+ctxswitch|spawn_join|parked_memory|pingpong_same|pingpong_cross|ring|skynet|gather_fanout|fanin) ;;
+*) echo "unknown workload $w"; exit 2 ;;
+esac
+rc=0
+if [ "$w" != pingpong_cross ]; then
+    env GOMAXPROCS=1 "$bin" "$w" "$@" || rc=1
+fi
+env -u GOMAXPROCS "$bin" "$w" "$@" || rc=1
+exit $rc
