@@ -584,18 +584,19 @@ static void reply_home(ax_loop *L, ax__msg *m, bool drop)
 {
     reply *r = (reply *)m;
 
+    ax_future *f = r->f;
+
     r->arrived = true;
-    if (r->f && !drop) {
-        ax_future *f = r->f;
+    if (f) {
         f->ask = NULL;
         r->f = NULL;
-        if (!f->done)
-            ax__future_complete(f, r->status, r->status ? NULL : r->value);
-    } else if (!r->f) {
-        AX__COUNT(L->n_dropped);
-    } else {
-        r->f->ask = NULL;
     }
+    /* A future freed, cancelled (a gather over asks that failed fast) or
+     * timed out no longer wants the reply: count it, as for a gone asker. */
+    if (f && !drop && !f->done)
+        ax__future_complete(f, r->status, r->status ? NULL : r->value);
+    else
+        AX__COUNT(L->n_dropped);
     free(r);
 }
 

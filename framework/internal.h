@@ -171,9 +171,12 @@ typedef struct ax__coro {
     void *tsan_fiber;
 } ax__coro;
 
+typedef struct ax__slab ax__slab;
+
 typedef struct ax__stack {
-    void *map;      /* mmap base: guard page first, then the stack */
+    void *map;      /* base: guard page first, then the stack */
     size_t maplen;
+    ax__slab *slab; /* the mapping it was carved from; NULL: its own map */
     unsigned vg_id; /* valgrind's stack id */
     bool guarded;
 } ax__stack;
@@ -263,6 +266,7 @@ struct ax_loop {
     size_t page;
     ax__stack *pool;
     size_t npool, cappool;
+    ax__slab *slab; /* default-size stacks are carved from this one */
 
     FILE *report;
     bool tearing_down;

@@ -43,6 +43,11 @@ struct conn {
 
 struct server {
     atomic_int refs;
+    /* REUSEPORT: shards still opening their listener, the first listen
+     * error, and the future the caller awaits before ready(). */
+    atomic_int listening;
+    atomic_int listen_rc;
+    ax_future *up;
     int nshards, next;
     ax_serve_opts opts;
     ax_conn_fn handler;
@@ -202,7 +207,12 @@ static void *shard_main(void *arg)
 
     if (!sh->listener && (srv->opts.mode == AX_SERVE_REUSEPORT)) {
         ax_listen_opts lo = {.backlog = srv->opts.backlog, .reuseport = true};
+        int expect = 0;
         rc = ax_tcp_listen(&sh->listener, srv->host, srv->port, &lo);
+        if (rc)
+            atomic_compare_exchange_strong(&srv->listen_rc, &expect, rc);
+        if (atomic_fetch_sub(&srv->listening, 1) == 1)
+            ax_future_set_result(srv->up, NULL); /* from any loop */
         if (rc)
             return ax_task_fail(rc);
     }
@@ -279,8 +289,15 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
         sh->loop = ax_loop_at(k++);
     }
     srv->shards[0].listener = first;
-    if (srv->opts.ready)
-        srv->opts.ready(srv->port, arg);
+    atomic_init(&srv->listen_rc, 0);
+    atomic_init(&srv->listening,
+                srv->opts.mode == AX_SERVE_REUSEPORT ? n - 1 : 0);
+    if (n > 1 && srv->opts.mode == AX_SERVE_REUSEPORT &&
+        (rc = ax_future_new(&srv->up))) {
+        ax_close(first);
+        free(srv);
+        return rc;
+    }
     for (int i = 0; i < n; i++) {
         ax_task *st;
         ax_task_opts so = {.name = "serve"};
@@ -292,12 +309,28 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
             ax_gather_all(futs, (size_t)i, NULL, NULL);
             if (i == 0)
                 ax_close(first);
+            if (srv->up)
+                ax_future_free(srv->up);
             srv_put(srv);
             return rc;
         }
         futs[i] = AX_FUTURE(st);
     }
-    rc = ax_gather(futs, (size_t)n, NULL);
+    /* ready() promises every listener is up: wait for the other loops. */
+    rc = srv->up ? ax_await(srv->up, NULL) : 0;
+    if (!rc)
+        rc = atomic_load(&srv->listen_rc);
+    if (!rc && srv->opts.ready)
+        srv->opts.ready(srv->port, arg);
+    if (rc) {
+        for (int i = 0; i < n; i++)
+            ax_cancel(futs[i]);
+        ax_gather_all(futs, (size_t)n, NULL, NULL);
+    } else {
+        rc = ax_gather(futs, (size_t)n, NULL);
+    }
+    if (srv->up)
+        ax_future_free(srv->up);
     srv_put(srv);
     return rc;
 }

@@ -29,12 +29,30 @@
 #endif
 
 #ifdef AX_TESTING
-#define POOL_MAX 4 /* small, so the unmap path runs in the tests */
+#define POOL_MAX 4    /* small, so the unmap path runs in the tests */
+#define SLAB_STACKS 4 /* and slabs fill, empty and go in the tests too */
 #else
 #define POOL_MAX 1024
+#define SLAB_STACKS 64
 #endif
 
 #define MAX_STACK ((size_t)1 << 30)
+
+/*
+ * Default-size stacks are carved from slabs: one mmap() holds SLAB_STACKS
+ * (guard page + stack) pairs, and goes back with one munmap() once every
+ * stack carved from it has been released. A fan-out of 100,000 tasks
+ * then costs 1,600 maps instead of 100,000 maps and as many unmaps, which
+ * were most of its time (mmap/munmap and their VMA work, not the page
+ * faults). The price: a released stack's touched pages stay resident
+ * until the rest of its slab is released too (at most SLAB_STACKS - 1
+ * stacks held by one straggler).
+ */
+struct ax__slab {
+    char *map;
+    size_t len, stride;
+    unsigned n, carved, live; /* live: carved and not released */
+};
 
 size_t ax__stack_round(ax_loop *L, size_t size)
 {
@@ -74,37 +92,92 @@ static bool take_guard(void)
     return false;
 }
 
-static void stack_unmap(ax__stack *s)
+static void *map_anon(size_t len)
+{
+    void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+                     -1, 0);
+
+    return map == MAP_FAILED ? NULL : map;
+}
+
+static void slab_free(ax_loop *L, ax__slab *sl)
+{
+    if (L->slab == sl)
+        L->slab = NULL;
+    munmap(sl->map, sl->len);
+    free(sl);
+}
+
+/* A stack leaves the loop: its guard and valgrind registration go, and its
+ * memory with its own map or the last stack of its slab. */
+static void stack_release(ax_loop *L, ax__stack *s)
 {
     if (s->guarded)
         __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
+    else if (L->st.stacks_unguarded)
+        L->st.stacks_unguarded--;
     AX_VG_DEREGISTER(s->vg_id);
-    munmap(s->map, s->maplen);
+    if (!s->slab)
+        munmap(s->map, s->maplen);
+    else if (--s->slab->live == 0 &&
+             (s->slab->carved == s->slab->n || L->tearing_down))
+        slab_free(L, s->slab);
+    L->st.stacks_mapped--;
+}
+
+/* Room for one more default-size stack: L->slab with an uncarved slot. */
+static int slab_ready(ax_loop *L, size_t stride)
+{
+    ax__slab *sl = L->slab;
+
+    if (sl && sl->carved < sl->n)
+        return 0;
+    if (sl && sl->live == 0)
+        slab_free(L, sl); /* cannot happen: freed on its last release */
+    L->slab = NULL;
+    sl = malloc(sizeof *sl);
+    if (!sl)
+        return AX_ENOMEM;
+    sl->stride = stride;
+    sl->n = SLAB_STACKS;
+    sl->len = stride * sl->n;
+    sl->carved = sl->live = 0;
+    if (!(sl->map = map_anon(sl->len))) {
+        free(sl);
+        return AX_ENOMEM;
+    }
+    L->slab = sl;
+    return 0;
 }
 
 int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
 {
-    void *map;
     size_t len;
 
     if (size > MAX_STACK)
         return AX_EINVAL;
     size = ax__stack_round(L, size);
-    if (size == L->default_stack && L->npool) {
-        *out = L->pool[--L->npool];
-        L->st.stacks_pooled = L->npool;
-        return 0;
-    }
     len = size + L->page;
-    map = mmap(NULL, len, PROT_READ | PROT_WRITE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1,
-               0);
-    if (map == MAP_FAILED)
+    out->slab = NULL;
+    if (size == L->default_stack) {
+        if (L->npool) {
+            *out = L->pool[--L->npool];
+            L->st.stacks_pooled = L->npool;
+            return 0;
+        }
+        int rc = slab_ready(L, len);
+        if (rc)
+            return rc;
+        out->slab = L->slab;
+        out->map = L->slab->map + (size_t)L->slab->carved++ * len;
+        L->slab->live++;
+    } else if (!(out->map = map_anon(len))) {
         return AX_ENOMEM;
-    out->map = map;
+    }
     out->maplen = len;
     out->guarded = take_guard();
-    if (out->guarded && mprotect(map, L->page, PROT_NONE) != 0) {
+    if (out->guarded && mprotect(out->map, L->page, PROT_NONE) != 0) {
         __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
         out->guarded = false;
     }
@@ -113,7 +186,8 @@ int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
         ax__report(L, "the kernel's map limit (vm.max_map_count) is near; "
                       "new task stacks get no guard page");
     }
-    out->vg_id = AX_VG_REGISTER((char *)map + L->page, (char *)map + len);
+    out->vg_id = AX_VG_REGISTER((char *)out->map + L->page,
+                                (char *)out->map + len);
     L->st.stacks_mapped++;
     return 0;
 }
@@ -135,18 +209,19 @@ void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
             return;
         }
     }
-    if (!s->guarded && L->st.stacks_unguarded)
-        L->st.stacks_unguarded--;
-    stack_unmap(s);
-    L->st.stacks_mapped--;
+    stack_release(L, s);
 }
 
 void ax__stack_pool_term(ax_loop *L)
 {
-    while (L->npool) {
-        stack_unmap(&L->pool[--L->npool]);
-        L->st.stacks_mapped--;
-    }
+    bool td = L->tearing_down;
+
+    L->tearing_down = true; /* a partly carved slab goes with its last */
+    while (L->npool)
+        stack_release(L, &L->pool[--L->npool]);
+    if (L->slab && L->slab->live == 0)
+        slab_free(L, L->slab);
+    L->tearing_down = td;
     free(L->pool);
     L->pool = NULL;
     L->cappool = 0;

@@ -620,6 +620,56 @@ START_TEST(test_reply_to_gone_asker_counted_in_replies_dropped)
 }
 END_TEST
 
+static void *main_reply_after_cancel(void *arg)
+{
+    ax_actor_ref r[2];
+    ax_future *f[2] = {NULL, NULL};
+    ax_runtime_stats st;
+    void *v = AXT_P(3);
+    ax_future *g = NULL;
+    (void)arg;
+    for (int i = 0; i < 2; i++) {
+        axt_assert_rc(
+            ax_actor_spawn(ax_loop_at(1), &r[i], late_replier, NULL, NULL), 0);
+        axt_assert_rc(ax_ask(r[i], T_ASK, NULL, &f[i]), 0);
+    }
+    /* One ask cancelled on its own, one through a gather that times out
+     * (wait_for cancels the gather, which cancels its children). */
+    axt_assert_rc(ax_cancel(f[0]), 0);
+    axt_assert_rc(ax_gather_start(&g, &f[1], 1, NULL, NULL,
+                                  AX_GATHER_FAIL_FAST),
+                  0);
+    axt_assert_rc(ax_await_timeout(g, 0.05, &v), AX_ETIMEDOUT);
+    axt_assert_rc(ax_future_free(g), 0);
+    for (int i = 0; i < 2; i++)
+        axt_assert_rc(ax_send(r[i], T_GO, NULL), 0);
+    for (;;) {
+        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        if (st.replies_dropped >= 2)
+            break;
+        spin_yield();
+    }
+    wait_dead(r[0]);
+    wait_dead(r[1]);
+    /* The futures keep their outcome: the late replies did not land. */
+    axt_assert_rc(ax_await(f[0], &v), AX_ECANCELED);
+    axt_assert_rc(ax_await(f[1], &v), AX_ECANCELED);
+    ck_assert_ptr_eq(v, AXT_P(3));
+    axt_assert_rc(ax_runtime_stats_get(&st), 0);
+    ck_assert_uint_eq(st.replies_dropped, 2);
+    for (int i = 0; i < 2; i++)
+        axt_assert_rc(ax_future_free(f[i]), 0);
+    return NULL;
+}
+
+/* Replies that arrive after the asker cancelled its future or timed out
+ * on it (the future still allocated) are dropped and counted too. */
+START_TEST(test_reply_after_cancel_or_timeout_counted_in_replies_dropped)
+{
+    ACT_RUN_CLEAN(2, main_reply_after_cancel, NULL);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Bad inputs                                                               */
 
@@ -914,6 +964,8 @@ Suite *ax_actor_suite(void)
     tc = axt_tcase(s, "ask");
     tcase_add_test(tc, test_ask_call_reply_across_loops);
     tcase_add_test(tc, test_reply_to_gone_asker_counted_in_replies_dropped);
+    tcase_add_test(tc,
+                   test_reply_after_cancel_or_timeout_counted_in_replies_dropped);
 
     tc = axt_tcase(s, "errors");
     tcase_add_test(tc, test_bad_inputs_and_dead_or_forged_refs);

@@ -1286,6 +1286,7 @@ typedef struct srv_state {
     /* set by the server */
     int port;
     ax_future *ready;
+    int listeners_at_ready; /* IPv4 listening sockets on the port then */
     int serve_rc;
     /* counters (handlers may run on any loop) */
     atomic_int per_loop[MAXL];
@@ -1389,10 +1390,29 @@ static void bulk_handler(ax_sock *c, void *arg)
     atomic_fetch_add(&st->finished, 1);
 }
 
+/* Listening IPv4 sockets on @p port, from /proc/net/tcp (state 0A). */
+static int count_listeners(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    int n = 0;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned lport, state;
+        if (sscanf(line, " %*d: %*x:%x %*x:%*x %x", &lport, &state) == 2 &&
+            (int)lport == port && state == 0x0A)
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
 static void on_ready(int port, void *arg)
 {
     srv_state *st = arg;
     st->port = port;
+    st->listeners_at_ready = count_listeners(port);
     ax_future_set_result(st->ready, NULL);
 }
 
@@ -1531,6 +1551,10 @@ static void *main_serve_spread(void *arg)
     ck_assert_int_eq(atomic_load(&st.lines), expect * 3);
     ck_assert_int_eq(atomic_load(&st.eof), expect); /* clean ends */
     ck_assert_int_eq(atomic_load(&st.other), 0);
+    /* ready() is called once every listener is up: one per serving loop
+     * with SO_REUSEPORT, the single one in acceptor mode. */
+    ck_assert_int_eq(st.listeners_at_ready,
+                     sc->mode == AX_SERVE_REUSEPORT ? nserve : 1);
     if (sc->mode == AX_SERVE_ACCEPTOR && nserve > 1) {
         /* Round-robin hand-off: every serving loop gets connections. */
         ck_assert_msg(used == nserve, "acceptor mode used %d of %d loops",

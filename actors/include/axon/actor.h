@@ -15,8 +15,12 @@
  *
  * Mailboxes are bounded (capacity in the options, 1024 by default): when a
  * mailbox is full, ax_send() suspends the sending task until there is room
- * (backpressure), and ax_try_send() returns AX_EAGAIN. Unbounded mailboxes
- * are there on request.
+ * (backpressure), and ax_try_send() returns AX_EAGAIN. The bound counts
+ * every message accepted and not yet taken by ax_recv(), including those
+ * still crossing from another loop's thread (the receiver drains its
+ * inbox once per scheduling round), so a full mailbox may look shorter
+ * from inside the actor for a moment. Unbounded mailboxes are there on
+ * request.
  *
  * Nothing is lost: a message accepted by ax_send() is either taken by the
  * receiver's ax_recv(), or, if the actor ends first or the runtime stops,
@@ -140,7 +144,8 @@ AX_EXTERN int ax_recv(ax_msg *out, double timeout);
  * Send a request whose answer comes back through a future (the asker may be
  * any task, actor or not). Await *reply (with ax_await_timeout() for a
  * deadline) and free it with ax_future_free(); a reply that arrives after
- * the future was freed is dropped and counted (replies_dropped).
+ * the future was freed, cancelled or timed out is dropped and counted
+ * (replies_dropped); axon does not free its value.
  * @return 0; ax_send()'s codes; AX_EDEADLK if an actor asks itself;
  *         AX_EINVAL for NULL @p reply. Suspends: as ax_send().
  */

@@ -14,9 +14,13 @@
  * consume it (many tasks may await one future); awaiting a *task* consumes
  * the task's handle (see task.h).
  *
- * Thread: a future belongs to the loop that made it; call these on that
- * loop's thread. (Completing from other loops comes with the multi-loop
- * runtime.)
+ * Thread: a future belongs to the loop that made it. Completing it
+ * (ax_future_set_result/_error), awaiting it and cancelling it work from a
+ * task or callback on any loop of the runtime: a completion from another
+ * loop travels through the owner loop's inbox and the awaiters resume on
+ * their own loops (from a foreign loop AX_EALREADY cannot be known at once,
+ * and 0 is returned; the first completion stands). Create and free it on
+ * its own loop.
  */
 #ifndef AXON_FUTURE_H
 #define AXON_FUTURE_H

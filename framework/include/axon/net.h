@@ -157,7 +157,10 @@ AX_EXTERN int ax_sock_port(const ax_sock *s);
 /** How ax_serve() spreads connections over the loops. */
 typedef enum ax_serve_mode {
     /** One listener per loop on the same port (SO_REUSEPORT); the kernel
-     *  spreads connections. The default. */
+     *  spreads connections. The default. A port held by a socket without
+     *  SO_REUSEPORT gives AX_EADDRINUSE; but the kernel lets another
+     *  process of the same user that also sets SO_REUSEPORT share the
+     *  port silently. Use AX_SERVE_ACCEPTOR where that must be an error. */
     AX_SERVE_REUSEPORT = 0,
     /** One listener on the calling loop; accepted descriptors are handed
      *  to the loops round-robin. */
