@@ -15,6 +15,7 @@
  */
 #include "actors.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -295,9 +296,9 @@ static void sender_wake_run(ax_loop *L, ax__msg *m, bool drop)
     ax__wake(w->task, 0);
 }
 
-/* Called by whoever freed room in (or killed) the mailbox: wake one waiting
- * sender, or all of them. They retry and see the new state themselves. */
-static void wake_senders(slot *s, bool all)
+/* Called by whoever freed room in (or killed) the mailbox: wake up to @p n
+ * waiting senders. They retry and see the new state themselves. */
+static void wake_senders(slot *s, long n)
 {
     ax_loop *L = ax__tls_loop;
 
@@ -322,7 +323,7 @@ static void wake_senders(slot *s, bool all)
             w->m.run = sender_wake_run;
             ax__inbox_push(w->loop, &w->m);
         }
-    } while (all);
+    } while (--n > 0);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -385,6 +386,8 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
 }
 
 /* Take a place in the mailbox, waiting for one if allowed. */
+static void release_room(slot *s);
+
 static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
 {
     if (!s->cap)
@@ -395,7 +398,10 @@ static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
         int rc;
         if (c < (long)s->cap)
             return 0;
-        atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst);
+        /* Undo through release_room(): a receiver that took a message
+         * while this transient place was counted may have skipped the
+         * wake-up it would otherwise have made. */
+        release_room(s);
         if (!may_wait || !t)
             return AX_EAGAIN;
         rc = wait_for_room(t, s, to);
@@ -408,8 +414,15 @@ static void release_room(slot *s)
 {
     if (!s->cap)
         return;
-    atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst);
-    wake_senders(s, false);
+    long c = atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst) - 1;
+    /* Waking one sender per message taken would cost a cross-thread wake
+     * per message whenever senders outrun the receiver. Wake them in a
+     * batch, as many as there is room, once the mailbox has drained to
+     * half. No wake is lost: while more than half is counted, the
+     * receiver has that many messages still to take (or the actor ends,
+     * which wakes everyone). */
+    if (c <= (long)s->cap / 2)
+        wake_senders(s, (long)s->cap - c);
 }
 
 /* ---- delivery ------------------------------------------------------------- */
@@ -732,7 +745,7 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
         undeliver(L, e, AX_ESRCH);
     }
     a->tail = NULL;
-    wake_senders(s, true);
+    wake_senders(s, LONG_MAX);
     while ((w = a->watchers)) {
         a->watchers = w->next;
         if (!w->link)

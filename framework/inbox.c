@@ -37,6 +37,8 @@ void ax__inbox_push(ax_loop *L, ax__msg *m)
 {
     ax__inbox *q = &L->inbox;
 
+    if (L->virtual_clock) /* counted until run: virtual time waits */
+        atomic_fetch_add_explicit(&L->rt->vinflight, 1, memory_order_seq_cst);
     push(q, m);
     if (atomic_load_explicit(&q->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&q->sleeping, 0, memory_order_seq_cst)) {
@@ -93,6 +95,9 @@ size_t ax__inbox_drain(ax_loop *L, bool drop)
         n++;
     }
     L->st.inbox_msgs += n;
+    if (L->virtual_clock && n)
+        atomic_fetch_sub_explicit(&L->rt->vinflight, (long)n,
+                                  memory_order_seq_cst);
     return n;
 }
 

@@ -102,6 +102,10 @@ typedef struct ax__rt {
     ax__actors *actors;
     atomic_ullong msgs_accepted, msgs_delivered, msgs_undelivered;
     atomic_ullong replies_dropped, posts;
+    /* Virtual clock with several loops: messages pushed and not yet run,
+     * and a count of idle-to-busy transitions (see virtual_quiet()). */
+    _Alignas(64) atomic_long vinflight;
+    atomic_ulong vepoch;
 } ax__rt;
 
 /* A registration on a future's waiter list. Lives wherever its owner wants
@@ -123,6 +127,7 @@ struct ax__proxy {
     ax__msg op;  /* home -> owner (cancel/unregister), owner -> home (ack) */
     ax__waiter w;/* on the owner's future */
     ax_future *f;
+    ax_loop *owner; /* f->loop, kept: f may be freed once the result left */
     ax_loop *home;
     ax_task *task;
     void (*home_cb)(ax__proxy *p);
@@ -231,6 +236,7 @@ struct ax_loop {
     atomic_bool teardown_req; /* the runtime is shutting down */
     atomic_bool quit_req;     /* every task everywhere has ended */
     atomic_bool foreign_posts;/* a thread without a loop posted here */
+    atomic_bool vidle;        /* virtual clock: nothing to run here */
     bool deadlock_check;
     /* Message counters of this loop, summed by ax_runtime_stats_get(). Only
      * this loop writes them; atomics so that readers elsewhere are clean. */

@@ -225,26 +225,51 @@ static bool spin_for_work(ax_loop *L)
 }
 
 /* With several loops, virtual time must not run ahead of an answer that
- * another loop is about to send: a loop advances its clock only after it
- * has seen no cross-loop traffic for VIRTUAL_GRACE_NS of real time. That
- * keeps request/response with timeouts correct under the virtual clock; the
- * order of sleeps on different loops is not exact there. */
-#define VIRTUAL_GRACE_NS INT64_C(2000000)
+ * another loop is about to send. A loop advances its clock only when the
+ * whole runtime is quiet: every loop idle (vidle) and no message pushed
+ * and not yet run (vinflight). Loops read each other's state at different
+ * instants, so a loop turning busy meanwhile must be seen: each
+ * idle-to-busy turn bumps vepoch, and a check that saw vepoch move is void.
+ * (The previous rule, "no traffic here for 2 ms of real time", let a
+ * timeout fire early when the answering loop was slow, as under TSan.)
+ * Each loop still keeps its own clock: sleeps on different loops are
+ * ordered exactly only within a loop. */
+static void virtual_busy(ax_loop *L)
+{
+    if (L->virtual_clock && atomic_load_explicit(&L->vidle,
+                                                 memory_order_relaxed)) {
+        atomic_store_explicit(&L->vidle, false, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&L->rt->vepoch, 1, memory_order_seq_cst);
+    }
+}
+
+static void virtual_idle(ax_loop *L)
+{
+    if (L->virtual_clock)
+        atomic_store_explicit(&L->vidle, true, memory_order_seq_cst);
+}
 
 static bool virtual_quiet(ax_loop *L)
 {
-    struct timespec nap = {0, 50000};
-    int64_t end;
+    ax__rt *rt = L->rt;
+    unsigned long epoch;
+    struct timespec nap = {0, 20000};
 
-    if (L->rt->nloops == 1)
+    if (rt->nloops == 1)
         return true;
-    end = ax__mono_ns() + VIRTUAL_GRACE_NS;
-    while (ax__mono_ns() < end) {
-        if (ax__inbox_busy(L))
-            return false;
-        nanosleep(&nap, NULL);
-    }
-    return true;
+    virtual_idle(L);
+    epoch = atomic_load_explicit(&rt->vepoch, memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->vinflight, memory_order_seq_cst))
+        goto busy;
+    for (int i = 0; i < rt->nloops; i++)
+        if (!atomic_load_explicit(&rt->loops[i]->vidle, memory_order_seq_cst))
+            goto busy;
+    if (atomic_load_explicit(&rt->vinflight, memory_order_seq_cst) == 0 &&
+        atomic_load_explicit(&rt->vepoch, memory_order_seq_cst) == epoch)
+        return true;
+busy:
+    nanosleep(&nap, NULL);
+    return false;
 }
 
 /* The scheduler: runs until this loop may stop. A single loop stops when
@@ -256,6 +281,8 @@ static void drive(ax_loop *L)
     bool stuck_once = false;
 
     for (;;) {
+        if (L->virtual_clock && (L->rq_head || ax__inbox_busy(L)))
+            virtual_busy(L);
         ax__inbox_drain(L, false);
         ax__run_ready(L);
         if (L->main && L->main->state == AX__T_DONE && !L->tearing_down)
@@ -281,11 +308,14 @@ static void drive(ax_loop *L)
             if (!virtual_quiet(L))
                 continue;
             if (user_events(L) > 0) {
+                virtual_busy(L);
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
                 ax__inbox_drain(L, false);
             }
-            if (!L->rq_head)
+            if (!L->rq_head) {
+                virtual_busy(L);
                 virtual_advance(L);
+            }
             continue;
         }
         if (!L->nheap && user_events(L) <= 0 && L->deadlock_check &&
@@ -294,11 +324,13 @@ static void drive(ax_loop *L)
                 return;
             continue;
         }
+        virtual_idle(L);
         if (spin_for_work(L) || !ax__inbox_sleep(L))
             continue;
         if (L->nheap)
             arm_timer(L);
         event_base_loop(L->base, EVLOOP_ONCE);
+        virtual_busy(L);
         ax__inbox_awake(L);
         if (L->tmr_armed) {
             evtimer_del(L->tmr_ev);

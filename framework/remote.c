@@ -84,6 +84,7 @@ void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
 {
     memset(p, 0, sizeof *p);
     p->f = f;
+    p->owner = f->loop;
     p->home = ax__tls_loop;
     p->join = join;
     p->home_cb = home_cb;
@@ -135,7 +136,7 @@ void ax__proxy_op(ax__proxy *p, bool cancel)
     p->op_cancel = cancel;
     p->op_sent = true;
     p->op.run = op_run;
-    ax__inbox_push(p->f->loop, &p->op);
+    ax__inbox_push(p->owner, &p->op);
 }
 
 bool ax__proxy_settled(const ax__proxy *p)
@@ -156,7 +157,7 @@ static void wait_settled(ax_task *t, ax__proxy *p)
 
     t->shielded = true;
     while (!ax__proxy_settled(p))
-        ax__suspend(t, "finishing a cross-loop await", p->f);
+        ax__suspend(t, "finishing a cross-loop await", NULL);
     t->shielded = was;
 }
 

@@ -45,10 +45,12 @@ typedef struct ax_opts {
      *  is ready, in deadline order, and ax_now() advances by exactly the
      *  time slept. For tests. The environment variable AX_VIRTUAL_CLOCK=1
      *  turns it on for every ax_run() as well. With several loops each loop
-     *  has its own virtual clock, which advances only after the loop has
-     *  seen no cross-loop message for 2 ms of real time: a reply from
-     *  another loop beats a virtual timeout, but the order of sleeps on
-     *  different loops is not exact. */
+     *  has its own virtual clock, which advances only when the whole
+     *  runtime is quiet (every loop idle, no cross-loop message in flight):
+     *  a reply from another loop always beats a virtual timeout, however
+     *  slowly that loop runs, but the order of sleeps on different loops is
+     *  not exact. A thread of yours that posts later (ax_loop_post) is not
+     *  waited for. */
     bool virtual_clock;
     /** Where teardown reports and deadlock dumps go; NULL means stderr. */
     FILE *report;
