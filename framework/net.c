@@ -330,12 +330,17 @@ static void sock_free(ax_sock *s)
 
 int ax_close(ax_sock *s)
 {
+    int fd;
+
     if (!s)
         return AX_EINVAL;
     if (s->reader || s->writer)
         return AX_EBUSY;
-    close(s->fd);
+    /* Unregister first: once closed, the number may already name another
+     * thread's new socket, and libevent's epoll_ctl(DEL) would touch it. */
+    fd = s->fd;
     sock_free(s);
+    close(fd);
     return 0;
 }
 

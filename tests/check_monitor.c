@@ -476,6 +476,7 @@ typedef struct trap {
     ax_actor_ref failer, got_from;
     int got_tag, got_reason, alive;
     int after_tag;
+    atomic_int got_second; /* the trapper has taken its second message */
 } trap;
 
 static void *trapper(void *arg)
@@ -490,6 +491,7 @@ static void *trapper(void *arg)
     t->got_reason = m.reason;
     t->got_from = m.from;
     t->alive = ax_actor_alive(ax_self());
+    atomic_store(&t->got_second, 1);
     /* still running: a normal message is received next */
     axt_assert_rc(ax_recv(&m, -1), 0);
     t->after_tag = m.tag;
@@ -514,9 +516,11 @@ static void *main_trap(void *arg)
     axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &t.failer, linker, &la, NULL),
                   0);
     axt_assert_rc(ax_send(t.failer, T_GO, NULL), 0);
-    /* the trapper's second message, after the failer is gone */
-    while (ax_actor_alive(t.failer))
-        spin_yield();
+    /* The trapper's third message, once it has the second. (The failer
+     * being gone is not enough: its EXIT and this PING come from different
+     * loops, and messages from two senders have no order.) */
+    while (!atomic_load(&t.got_second))
+        axt_assert_rc(ax_sleep(0.0001), 0);
     axt_assert_rc(ax_send(b, T_PING, NULL), 0);
     axt_assert_rc(ax_await(t.done, NULL), 0);
     axt_assert_rc(ax_future_free(t.done), 0);
