@@ -166,6 +166,7 @@ int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
 {
     ax_loop *L = t->loop;
     bool join = f->kind == AX__FUT_TASK;
+    bool plain = f->kind == AX__FUT_PLAIN; /* f may be freed later */
     ax__proxy p;
     int rc = 0;
 
@@ -200,7 +201,7 @@ int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
          * this waiter. */
         /* f must not be touched once settled: a task's handle is
          * consumed (and the task maybe freed) over there. */
-        ax__proxy_op(&p, f->kind != AX__FUT_PLAIN);
+        ax__proxy_op(&p, !plain);
         wait_settled(t, &p);
         return rc;
     }
