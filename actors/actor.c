@@ -39,11 +39,19 @@ struct envelope {
     void *data;
     reply *rep;
     bool system; /* DOWN/EXIT: not counted, not bounded */
+    uint8_t home; /* index of the loop whose allocator it came from */
 };
 _Static_assert(sizeof(envelope) <= 64, "an envelope fits a cache line");
 
-#define ENV_CACHE 256
+#define ENV_CACHE 4096
+#define ENV_BATCH 64
 
+/* Envelopes are made on the sender's loop and end on the receiver's. Freed
+ * there, every cross-loop message would be a cross-thread free() (glibc
+ * then spends more time in free, consolidation and memalign than axon
+ * spends on the message). Instead the receiver collects them per home
+ * loop and sends each batch of ENV_BATCH home in one inbox message, where
+ * they refill the sender's cache. */
 static envelope *env_get(ax_loop *L)
 {
     envelope *e = L->env_cache;
@@ -51,22 +59,71 @@ static envelope *env_get(ax_loop *L)
     if (e) {
         L->env_cache = *(envelope **)e;
         L->n_env_cache--;
-        return e;
+    } else if (!(e = aligned_alloc(64, 64))) {
+        return NULL;
     }
-    return aligned_alloc(64, 64);
+    e->home = (uint8_t)L->index;
+    return e;
 }
 
-/* Envelopes pile up on the receiving loop; beyond the cache they go back
- * to malloc. */
-static void env_put(ax_loop *L, envelope *e)
+static void env_cache_put(ax_loop *L, envelope *e)
 {
-    if (L && L->n_env_cache < ENV_CACHE) {
+    if (L->n_env_cache < ENV_CACHE) {
         *(envelope **)e = L->env_cache;
         L->env_cache = e;
         L->n_env_cache++;
         return;
     }
     free(e);
+}
+
+/* On the home loop: a batch of its envelopes came back. */
+static void env_batch_home(ax_loop *L, ax__msg *m, bool drop)
+{
+    envelope *e = (envelope *)m;
+
+    while (e) {
+        envelope *next = e->data;
+        if (drop)
+            free(e);
+        else
+            env_cache_put(L, e);
+        e = next;
+    }
+}
+
+static void env_put(ax_loop *L, envelope *e)
+{
+    int h = e->home;
+
+    if (!L) {
+        free(e);
+        return;
+    }
+    if (h == L->index || h >= L->rt->nloops) {
+        env_cache_put(L, e);
+        return;
+    }
+    if (!L->env_ret) {
+        L->env_ret = calloc((size_t)L->rt->nloops, sizeof *L->env_ret);
+        L->n_env_ret = calloc((size_t)L->rt->nloops, sizeof *L->n_env_ret);
+        if (!L->env_ret || !L->n_env_ret) {
+            free(L->env_ret);
+            free(L->n_env_ret);
+            L->env_ret = NULL;
+            L->n_env_ret = NULL;
+            free(e);
+            return;
+        }
+    }
+    e->data = L->env_ret[h];
+    L->env_ret[h] = e;
+    if (++L->n_env_ret[h] == ENV_BATCH) {
+        L->env_ret[h] = NULL;
+        L->n_env_ret[h] = 0;
+        e->m.run = env_batch_home;
+        ax__inbox_push(L->rt->loops[h], &e->m);
+    }
 }
 
 void ax__env_cache_term(ax_loop *L)
@@ -77,6 +134,14 @@ void ax__env_cache_term(ax_loop *L)
         free(e);
     }
     L->n_env_cache = 0;
+    if (L->env_ret) {
+        for (int i = 0; i < L->rt->nloops; i++)
+            env_batch_home(L, L->env_ret[i], true);
+        free(L->env_ret);
+        free(L->n_env_ret);
+        L->env_ret = NULL;
+        L->n_env_ret = NULL;
+    }
 }
 
 static envelope *env_next(envelope *e)
@@ -533,6 +598,7 @@ static void send_system(ax_loop *L, ax_actor_ref to, int tag,
     if (!e)
         return; /* out of memory: the notice is lost, nothing else */
     memset(e, 0, sizeof *e);
+    e->home = (uint8_t)L->index;
     e->to = to;
     e->from = from;
     e->tag = tag;

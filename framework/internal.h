@@ -243,6 +243,8 @@ struct ax_loop {
     atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
     void *env_cache;    /* free actor envelopes (actors/actor.c) */
     size_t n_env_cache;
+    void **env_ret;     /* per loop: envelopes to send home in a batch */
+    unsigned *n_env_ret;
     struct event *bell_ev;
     struct event *sig_ev[2];
     struct event_base *base;
