@@ -28,7 +28,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <axon.h>
+#define BENCH_NAME "ctxswitch"
+#include "bench.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,26 +40,6 @@
 #define RING 100
 
 static uint64_t count = 10000000;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "ctxswitch: %s: %s\n", what, ax_strerror(rc));
-    exit(1);
-}
-
-/* The system name in RESULT lines: the context back-end is part of it. */
-static const char *sysname(void)
-{
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
-}
 
 static void *yielder(void *arg)
 {

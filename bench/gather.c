@@ -26,7 +26,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <axon.h>
+#define BENCH_NAME "gather"
+#include "bench.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -36,25 +37,6 @@
 #include <time.h>
 
 static uint64_t count = 100000;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "gather: %s: %s\n", what, ax_strerror(rc));
-    exit(1);
-}
-
-static const char *sysname(void)
-{
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
-}
 
 static void *child(void *arg)
 {

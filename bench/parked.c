@@ -30,7 +30,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <axon.h>
+#define BENCH_NAME "parked"
+#include "bench.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,26 +43,6 @@
 static uint64_t count = 100000;
 static size_t stack_size; /* 0: the loop's default */
 static uint64_t started;  /* tasks that have reached their sleep */
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "parked: %s: %s\n", what, ax_strerror(rc));
-    exit(1);
-}
-
-/* The system name in RESULT lines: the context back-end is part of it. */
-static const char *sysname(void)
-{
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
-}
 
 /* A field of /proc/self/status ("VmRSS:") in KiB, or -1. */
 static long status_kib(const char *key)

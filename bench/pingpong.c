@@ -30,7 +30,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <axon.h>
+#define BENCH_NAME "pingpong"
+#include "bench.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -45,26 +46,6 @@
 enum { T_START = 1, T_PING, T_PONG, T_STOP, T_ACK };
 
 static uint64_t count = 2000000;
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "pingpong: %s: %s\n", what, ax_strerror(rc));
-    exit(1);
-}
-
-/* The system name in RESULT lines: the context back-end is part of it. */
-static const char *sysname(void)
-{
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
-}
 
 static void stats(ax_loop_stats *st)
 {

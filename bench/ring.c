@@ -24,7 +24,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <axon.h>
+#define BENCH_NAME "ring"
+#include "bench.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -41,26 +42,6 @@ enum { T_TOKEN = 1, T_STOP };
 
 static uint64_t hops = 10000000;
 static char loop0[256]; /* loop 0's counters, printed after the figure */
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "ring: %s: %s\n", what, ax_strerror(rc));
-    exit(1);
-}
-
-/* The system name in RESULT lines: the context back-end is part of it. */
-static const char *sysname(void)
-{
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
-}
 
 typedef struct ring {
     ax_actor_ref refs[RING];

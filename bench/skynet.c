@@ -34,7 +34,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include <axon.h>
+#define BENCH_NAME "skynet"
+#include "bench.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -49,26 +50,6 @@
 
 static uint64_t leaves = 1000000;
 static int depth; /* levels below the root: leaves = 10^depth */
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "skynet: %s: %s\n", what, ax_strerror(rc));
-    exit(1);
-}
-
-/* The system name in RESULT lines: the context back-end is part of it. */
-static const char *sysname(void)
-{
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
-}
 
 static uint64_t pow10u(int k)
 {
