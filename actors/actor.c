@@ -77,11 +77,9 @@ static void env_cache_put(ax_loop *L, envelope *e)
     free(e);
 }
 
-/* On the home loop: a batch of its envelopes came back. */
-static void env_batch_home(ax_loop *L, ax__msg *m, bool drop)
+/* Cache (or, dropping, free) a chain of envelopes linked through data. */
+static void env_chain_put(ax_loop *L, envelope *e, bool drop)
 {
-    envelope *e = (envelope *)m;
-
     while (e) {
         envelope *next = e->data;
         if (drop)
@@ -92,9 +90,22 @@ static void env_batch_home(ax_loop *L, ax__msg *m, bool drop)
     }
 }
 
+/* On the home loop: a batch of its envelopes came back. */
+static void env_batch_home(ax_loop *L, ax__msg *m, bool drop)
+{
+    env_chain_put(L, (envelope *)m, drop);
+}
+
+/* Envelopes of one home loop waiting to go back (ax_loop.env_ret). */
+struct ax__env_batch {
+    envelope *head; /* linked through data */
+    unsigned n;
+};
+
 static void env_put(ax_loop *L, envelope *e)
 {
     int h = e->home;
+    struct ax__env_batch *b;
 
     if (!L) {
         free(e);
@@ -104,23 +115,17 @@ static void env_put(ax_loop *L, envelope *e)
         env_cache_put(L, e);
         return;
     }
-    if (!L->env_ret) {
-        L->env_ret = calloc((size_t)L->rt->nloops, sizeof *L->env_ret);
-        L->n_env_ret = calloc((size_t)L->rt->nloops, sizeof *L->n_env_ret);
-        if (!L->env_ret || !L->n_env_ret) {
-            free(L->env_ret);
-            free(L->n_env_ret);
-            L->env_ret = NULL;
-            L->n_env_ret = NULL;
-            free(e);
-            return;
-        }
+    if (!L->env_ret &&
+        !(L->env_ret = calloc((size_t)L->rt->nloops, sizeof *L->env_ret))) {
+        free(e);
+        return;
     }
-    e->data = L->env_ret[h];
-    L->env_ret[h] = e;
-    if (++L->n_env_ret[h] == ENV_BATCH) {
-        L->env_ret[h] = NULL;
-        L->n_env_ret[h] = 0;
+    b = &L->env_ret[h];
+    e->data = b->head;
+    b->head = e;
+    if (++b->n == ENV_BATCH) {
+        b->head = NULL;
+        b->n = 0;
         e->m.run = env_batch_home;
         ax__inbox_push(L->rt->loops[h], &e->m);
     }
@@ -136,11 +141,9 @@ void ax__env_cache_term(ax_loop *L)
     L->n_env_cache = 0;
     if (L->env_ret) {
         for (int i = 0; i < L->rt->nloops; i++)
-            env_batch_home(L, L->env_ret[i], true);
+            env_chain_put(L, L->env_ret[i].head, true);
         free(L->env_ret);
-        free(L->n_env_ret);
         L->env_ret = NULL;
-        L->n_env_ret = NULL;
     }
 }
 

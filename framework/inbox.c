@@ -37,7 +37,7 @@ void ax__inbox_push(ax_loop *L, ax__msg *m)
 {
     ax__inbox *q = &L->inbox;
 
-    if (L->virtual_clock) /* counted until run: virtual time waits */
+    if (q->vclock) /* counted until run: virtual time waits */
         atomic_fetch_add_explicit(&L->rt->vinflight, 1, memory_order_seq_cst);
     push(q, m);
     if (atomic_load_explicit(&q->sleeping, memory_order_seq_cst) &&

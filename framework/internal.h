@@ -79,6 +79,7 @@ typedef struct ax__inbox {
     _Alignas(64) ax__msg *tail;
     ax__msg stub;
     _Alignas(64) atomic_int sleeping;
+    bool vclock; /* the loop's virtual_clock, on the line producers read */
     atomic_ullong rings;
     ax__bell bell;
 } ax__inbox;
@@ -243,8 +244,7 @@ struct ax_loop {
     atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
     void *env_cache;    /* free actor envelopes (actors/actor.c) */
     size_t n_env_cache;
-    void **env_ret;     /* per loop: envelopes to send home in a batch */
-    unsigned *n_env_ret;
+    struct ax__env_batch *env_ret; /* per home loop: envelopes to return */
     struct event *bell_ev;
     struct event *sig_ev[2];
     struct event_base *base;

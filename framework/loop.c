@@ -64,6 +64,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
     L->report = opts ? opts->report : NULL;
     L->start_ns = ax__mono_ns();
     ax__inbox_init(&L->inbox);
+    L->inbox.vclock = L->virtual_clock;
     if (ax__bell_init(&L->inbox.bell))
         goto fail_bell;
     L->base = event_base_new();

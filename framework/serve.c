@@ -247,7 +247,7 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
     ax_listen_opts lo = {0};
     server *srv;
     ax_sock *first;
-    int n, rc;
+    int n, rc, started = 0;
 
     if (!handler)
         return AX_EINVAL;
@@ -298,34 +298,28 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
         free(srv);
         return rc;
     }
-    for (int i = 0; i < n; i++) {
+    for (; started < n; started++) {
         ax_task *st;
         ax_task_opts so = {.name = "serve"};
-        rc = ax_spawn_on_ex(srv->shards[i].loop, &st, shard_main,
-                            &srv->shards[i], &so);
-        if (rc) {
-            for (int j = 0; j < i; j++)
-                ax_cancel(futs[j]);
-            ax_gather_all(futs, (size_t)i, NULL, NULL);
-            if (i == 0)
-                ax_close(first);
-            if (srv->up)
-                ax_future_free(srv->up);
-            srv_put(srv);
-            return rc;
-        }
-        futs[i] = AX_FUTURE(st);
+        rc = ax_spawn_on_ex(srv->shards[started].loop, &st, shard_main,
+                            &srv->shards[started], &so);
+        if (rc)
+            break;
+        futs[started] = AX_FUTURE(st);
     }
     /* ready() promises every listener is up: wait for the other loops. */
-    rc = srv->up ? ax_await(srv->up, NULL) : 0;
+    if (!rc && srv->up)
+        rc = ax_await(srv->up, NULL);
     if (!rc)
         rc = atomic_load(&srv->listen_rc);
     if (!rc && srv->opts.ready)
         srv->opts.ready(srv->port, arg);
     if (rc) {
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < started; i++)
             ax_cancel(futs[i]);
-        ax_gather_all(futs, (size_t)n, NULL, NULL);
+        ax_gather_all(futs, (size_t)started, NULL, NULL);
+        if (started == 0)
+            ax_close(first); /* shard 0 never ran to close it */
     } else {
         rc = ax_gather(futs, (size_t)n, NULL);
     }

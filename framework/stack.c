@@ -120,9 +120,8 @@ static void stack_release(ax_loop *L, ax__stack *s)
     AX_VG_DEREGISTER(s->vg_id);
     if (!s->slab)
         munmap(s->map, s->maplen);
-    else if (--s->slab->live == 0 &&
-             (s->slab->carved == s->slab->n || L->tearing_down))
-        slab_free(L, s->slab);
+    else if (--s->slab->live == 0 && s->slab->carved == s->slab->n)
+        slab_free(L, s->slab); /* a partly carved one goes at pool_term */
     L->st.stacks_mapped--;
 }
 
@@ -133,8 +132,7 @@ static int slab_ready(ax_loop *L, size_t stride)
 
     if (sl && sl->carved < sl->n)
         return 0;
-    if (sl && sl->live == 0)
-        slab_free(L, sl); /* cannot happen: freed on its last release */
+    /* A full slab lives on through its stacks; the last release frees it. */
     L->slab = NULL;
     sl = malloc(sizeof *sl);
     if (!sl)
@@ -214,14 +212,10 @@ void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
 
 void ax__stack_pool_term(ax_loop *L)
 {
-    bool td = L->tearing_down;
-
-    L->tearing_down = true; /* a partly carved slab goes with its last */
     while (L->npool)
         stack_release(L, &L->pool[--L->npool]);
     if (L->slab && L->slab->live == 0)
         slab_free(L, L->slab);
-    L->tearing_down = td;
     free(L->pool);
     L->pool = NULL;
     L->cappool = 0;
