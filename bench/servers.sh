@@ -6,7 +6,7 @@
 #
 #   BUILD_DIR   an axon build directory with examples/ built (`make`);
 #               default: the current directory if it has
-#               examples/http-hello, else ./_build/default.
+#               examples/servers/http-hello, else ./_build/default.
 #
 # Environment:
 #   BENCH_DURATION   wrk duration per run (default 5s)
@@ -50,7 +50,7 @@ HOST=127.0.0.1
 
 if [ $# -ge 1 ]; then
     BUILD=$1
-elif [ -x ./examples/http-hello ] || [ -x ./examples/kv-server ]; then
+elif [ -x ./examples/servers/http-hello ] || [ -x ./examples/servers/kv-server ]; then
     BUILD=.
 else
     BUILD=./_build/default
@@ -59,7 +59,7 @@ BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || {
     echo "servers.sh: no build directory '$1' (see the usage at the top)" >&2
     exit 2
 }
-EX=$BUILD/examples
+EX=$BUILD/examples/servers
 if [ ! -x "$EX/http-hello" ] && [ ! -x "$EX/kv-server" ]; then
     echo "servers.sh: $EX has neither http-hello nor kv-server; run make" >&2
     exit 2

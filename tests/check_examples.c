@@ -95,7 +95,7 @@ static void run_example(const char *name, struct run *r)
     if (dir == NULL || *dir == '\0')
         dir = "./examples";
     char path[4096];
-    ck_assert_int_lt(snprintf(path, sizeof path, "%s/%s", dir, name),
+    ck_assert_int_lt(snprintf(path, sizeof path, "%s/tutorial/%s", dir, name),
                      (int)sizeof path);
     ck_assert_msg(access(path, X_OK) == 0,
                   "%s: %s (build the examples or set EXAMPLES_DIR)", path,

@@ -103,7 +103,7 @@ SERR=/dev/null
 # start_server NAME: start it, wait (<= 10 s) for "listening on HOST:PORT".
 NSTART=0
 start_server() {
-    local name=$1 bin=$EXAMPLES_DIR/$1 out err
+    local name=$1 bin=$EXAMPLES_DIR/servers/$1 out err
     local i=0 line=""
     # A fresh file per start, made before the server starts: the
     # redirection happens in the child, too late for the loop below.
@@ -229,7 +229,7 @@ server_alive() {
 
 # contract NAME: --help exits 0 and mentions --port; SIGINT stops it with 0.
 contract() {
-    local name=$1 bin=$EXAMPLES_DIR/$1 help rc
+    local name=$1 bin=$EXAMPLES_DIR/servers/$1 help rc
     [ -x "$bin" ] || return 0
     help=$(timeout 10 "$bin" --help 2>&1)
     rc=$?

@@ -227,7 +227,7 @@ install_steps() {
              lib/libaxon.so lib/libaxon.a lib/pkgconfig/axon.pc; do
         [[ -e $PREFIX_DIR/$f ]] || { echo "not installed: $f"; return 1; }
     done
-    cp "$ROOT/examples/03_tasks.c" app.c || return 1
+    cp "$ROOT/examples/tutorial/03_tasks.c" app.c || return 1
     export PKG_CONFIG_PATH=$PREFIX_DIR/lib/pkgconfig
     flags=$(pkg-config --cflags --libs axon) || return 1
     echo "cc -o app app.c $flags"
@@ -428,7 +428,7 @@ if want install; then
     if [[ $DEFAULT_OK != 1 ]]; then
         record install 0 1 0 0 "default build unavailable"
     else
-        say "install: make install into $PREFIX_DIR, then build examples/03_tasks.c with pkg-config"
+        say "install: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config"
         rm -rf "$PREFIX_DIR" "$BUILD/app"
         mkdir -p "$BUILD/app"
         if (install_steps "$BUILD/app") >"$BUILD/app/steps.out" 2>&1; then
