@@ -15,6 +15,7 @@
  */
 #include "actors.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -46,46 +47,75 @@ _Static_assert(sizeof(envelope) <= 64, "an envelope fits a cache line");
 #define ENV_CACHE 4096
 #define ENV_BATCH 64
 
+struct ax__env_batch;
+
+/* The actors' state on one loop (ext.h slot): written by that loop only;
+ * the counters are read by ax_actor_stats_get() from any loop. */
+typedef struct actor_loop {
+    ax__actors *A;
+    envelope *env_cache; /* free envelopes, linked through their first word */
+    size_t n_env_cache;
+    struct ax__env_batch *env_ret; /* per home loop: envelopes to return */
+    int nloops;
+    atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
+} actor_loop;
+
+static ax__ext actors_ext;
+
+/* The calling loop's actor state, attaching the layer on first use.
+ * NULL outside a loop or out of memory. */
+static actor_loop *AL(ax_loop *L)
+{
+    actor_loop *al;
+
+    if (!L)
+        return NULL;
+    al = ax__ext_loop(L, &actors_ext);
+    if (!al && ax__ext_attach(&actors_ext))
+        al = ax__ext_loop(L, &actors_ext);
+    return al;
+}
+
 /* Envelopes are made on the sender's loop and end on the receiver's. Freed
  * there, every cross-loop message would be a cross-thread free() (glibc
  * then spends more time in free, consolidation and memalign than axon
  * spends on the message). Instead the receiver collects them per home
  * loop and sends each batch of ENV_BATCH home in one inbox message, where
  * they refill the sender's cache. */
-static envelope *env_get(ax_loop *L)
+static envelope *env_get(ax_loop *L, actor_loop *al)
 {
-    envelope *e = L->env_cache;
+    envelope *e = al->env_cache;
 
     if (e) {
-        L->env_cache = *(envelope **)e;
-        L->n_env_cache--;
+        al->env_cache = *(envelope **)e;
+        al->n_env_cache--;
     } else if (!(e = aligned_alloc(64, 64))) {
         return NULL;
     }
-    e->home = (uint8_t)L->index;
+    e->home = (uint8_t)ax__loop_idx(L);
     return e;
 }
 
-static void env_cache_put(ax_loop *L, envelope *e)
+static void env_cache_put(actor_loop *al, envelope *e)
 {
-    if (L->n_env_cache < ENV_CACHE) {
-        *(envelope **)e = L->env_cache;
-        L->env_cache = e;
-        L->n_env_cache++;
+    if (al->n_env_cache < ENV_CACHE) {
+        *(envelope **)e = al->env_cache;
+        al->env_cache = e;
+        al->n_env_cache++;
         return;
     }
     free(e);
 }
 
 /* Cache (or, dropping, free) a chain of envelopes linked through data. */
-static void env_chain_put(ax_loop *L, envelope *e, bool drop)
+static void env_chain_put(actor_loop *al, envelope *e, bool drop)
 {
     while (e) {
         envelope *next = e->data;
         if (drop)
             free(e);
         else
-            env_cache_put(L, e);
+            env_cache_put(al, e);
         e = next;
     }
 }
@@ -93,7 +123,7 @@ static void env_chain_put(ax_loop *L, envelope *e, bool drop)
 /* On the home loop: a batch of its envelopes came back. */
 static void env_batch_home(ax_loop *L, ax__msg *m, bool drop)
 {
-    env_chain_put(L, (envelope *)m, drop);
+    env_chain_put(drop ? NULL : AL(L), (envelope *)m, drop);
 }
 
 /* Envelopes of one home loop waiting to go back (ax_loop.env_ret). */
@@ -106,44 +136,29 @@ static void env_put(ax_loop *L, envelope *e)
 {
     int h = e->home;
     struct ax__env_batch *b;
+    actor_loop *al = L ? AL(L) : NULL;
 
-    if (!L) {
+    if (!al) {
         free(e);
         return;
     }
-    if (h == L->index || h >= L->rt->nloops) {
-        env_cache_put(L, e);
+    if (h == ax__loop_idx(L) || h >= al->nloops) {
+        env_cache_put(al, e);
         return;
     }
-    if (!L->env_ret &&
-        !(L->env_ret = calloc((size_t)L->rt->nloops, sizeof *L->env_ret))) {
+    if (!al->env_ret &&
+        !(al->env_ret = calloc((size_t)al->nloops, sizeof *al->env_ret))) {
         free(e);
         return;
     }
-    b = &L->env_ret[h];
+    b = &al->env_ret[h];
     e->data = b->head;
     b->head = e;
     if (++b->n == ENV_BATCH) {
         b->head = NULL;
         b->n = 0;
         e->m.run = env_batch_home;
-        ax__inbox_push(L->rt->loops[h], &e->m);
-    }
-}
-
-void ax__env_cache_term(ax_loop *L)
-{
-    while (L->env_cache) {
-        envelope *e = L->env_cache;
-        L->env_cache = *(envelope **)e;
-        free(e);
-    }
-    L->n_env_cache = 0;
-    if (L->env_ret) {
-        for (int i = 0; i < L->rt->nloops; i++)
-            env_chain_put(L, L->env_ret[i].head, true);
-        free(L->env_ret);
-        L->env_ret = NULL;
+        ax__inbox_push(ax__loop_at(L, h), &e->m);
     }
 }
 
@@ -222,23 +237,69 @@ struct ax__actors {
     pthread_mutex_t reg_lock;
     regent *names;
     size_t nnames, capnames;
+    _Atomic(ax_undelivered_fn) undelivered;
+    int nloops;
+    actor_loop **loops; /* for ax_actor_stats_get() */
 };
 
-int ax__actors_init(ax__rt *rt)
+/* ---- the layer's life (ext.h hooks) ------------------------------------- */
+
+static void *actors_rt_new(int nloops)
 {
     ax__actors *A = calloc(1, sizeof *A);
 
     if (!A)
-        return AX_ENOMEM;
+        return NULL;
+    A->loops = calloc((size_t)nloops, sizeof *A->loops);
+    if (!A->loops) {
+        free(A);
+        return NULL;
+    }
+    A->nloops = nloops;
     pthread_mutex_init(&A->chunk_lock, NULL);
     pthread_mutex_init(&A->reg_lock, NULL);
-    rt->actors = A;
-    return 0;
+    return A;
 }
 
-void ax__actors_term(ax__rt *rt)
+static void *actors_loop_new(ax_loop *L, void *rt)
 {
-    ax__actors *A = rt->actors;
+    ax__actors *A = rt;
+    /* Its own cache lines: the counters are written on every message. */
+    actor_loop *al = aligned_alloc(64, (sizeof *al + 63) & ~(size_t)63);
+
+    if (!al)
+        return NULL;
+    memset(al, 0, sizeof *al);
+    al->A = A;
+    al->nloops = A->nloops;
+    A->loops[ax__loop_idx(L)] = al;
+    return al;
+}
+
+static void actors_loop_term(ax_loop *L, void *ls, void *rt)
+{
+    actor_loop *al = ls;
+
+    (void)rt;
+    if (!al)
+        return;
+    while (al->env_cache) { /* linked through the first word */
+        envelope *e = al->env_cache;
+        al->env_cache = *(envelope **)e;
+        free(e);
+    }
+    if (al->env_ret) {
+        for (int i = 0; i < al->nloops; i++)
+            env_chain_put(NULL, al->env_ret[i].head, true);
+        free(al->env_ret);
+    }
+    ((ax__actors *)rt)->loops[ax__loop_idx(L)] = NULL;
+    free(al);
+}
+
+static void actors_rt_term(void *rt)
+{
+    ax__actors *A = rt;
     size_t used;
 
     if (!A)
@@ -255,8 +316,62 @@ void ax__actors_term(ax__rt *rt)
     pthread_mutex_destroy(&A->chunk_lock);
     pthread_mutex_destroy(&A->reg_lock);
     free(A->names);
+    free(A->loops);
     free(A);
-    rt->actors = NULL;
+}
+
+static ax__ext actors_ext = {
+    .name = "actors",
+    .rt_new = actors_rt_new,
+    .loop_new = actors_loop_new,
+    .loop_term = actors_loop_term,
+    .rt_term = actors_rt_term,
+};
+
+/* The runtime's actor table, attaching the layer on first use. */
+static ax__actors *ACT(ax_loop *L)
+{
+    actor_loop *al = AL(L);
+
+    return al ? al->A : NULL;
+}
+
+int ax_actor_set_undelivered(ax_undelivered_fn fn)
+{
+    ax__actors *A = ACT(ax__loop_self());
+
+    if (!ax__loop_self())
+        return AX_EPERM;
+    if (!A)
+        return AX_ENOMEM;
+    atomic_store_explicit(&A->undelivered, fn, memory_order_release);
+    return 0;
+}
+
+int ax_actor_stats_get(ax_actor_stats *st)
+{
+    ax_loop *L = ax__loop_self();
+    ax__actors *A;
+
+    if (!st)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    memset(st, 0, sizeof *st);
+    if (!(A = ax__ext_rt(L, &actors_ext)))
+        return 0; /* no actor ever ran in this runtime */
+    for (int i = 0; i < A->nloops; i++) {
+        actor_loop *al = A->loops[i];
+        st->msgs_accepted += atomic_load_explicit(&al->n_accepted,
+                                                  memory_order_relaxed);
+        st->msgs_delivered += atomic_load_explicit(&al->n_delivered,
+                                                   memory_order_relaxed);
+        st->msgs_undelivered += atomic_load_explicit(&al->n_undelivered,
+                                                     memory_order_relaxed);
+        st->replies_dropped += atomic_load_explicit(&al->n_dropped,
+                                                    memory_order_relaxed);
+    }
+    return 0;
 }
 
 /* ---- refs --------------------------------------------------------------- */
@@ -267,14 +382,13 @@ static ax_actor_ref make_ref(size_t idx, uint32_t gen)
 }
 
 /* The slot a ref names, or NULL for a ref that never named anything. */
-static slot *slot_of(ax__rt *rt, ax_actor_ref ref)
+static slot *slot_of(ax__actors *A, ax_actor_ref ref)
 {
-    ax__actors *A = rt->actors;
     uint64_t idx = (ref.id & 0xffffffffu);
 
     slot *ch;
 
-    if (!idx || idx > AX__MAX_ACTORS)
+    if (!A || !idx || idx > AX__MAX_ACTORS)
         return NULL;
     idx--;
     ch = atomic_load_explicit(&A->chunks[idx >> CHUNK_BITS],
@@ -310,20 +424,20 @@ static bool alive(slot *s, ax_actor_ref ref)
 
 bool ax_actor_alive(ax_actor_ref ref)
 {
-    ax_loop *L = ax__tls_loop;
+    ax__actors *A = ax__ext_rt(ax__loop_self(), &actors_ext);
     slot *s;
 
-    if (!L || !ref.id)
+    if (!A || !ref.id)
         return false;
-    s = slot_of(L->rt, ref);
+    s = slot_of(A, ref);
     return s && alive(s, ref);
 }
 
 static ax__actor *self_actor(void)
 {
-    ax_task *t = ax__current();
+    ax_task *t = ax__task_self();
 
-    return t ? t->actor : NULL;
+    return t ? ax__task_owner(t) : NULL;
 }
 
 ax_actor_ref ax_self(void)
@@ -342,14 +456,18 @@ static void reply_send(reply *r, int status, void *value);
  * count it. Runs on whichever loop found out. */
 static void undeliver(ax_loop *L, envelope *e, int reason)
 {
+    actor_loop *al = ax__ext_loop(L, &actors_ext);
+
     if (!e->system) {
-        AX__COUNT(L->n_undelivered);
-        if (L->rt->undelivered)
-            L->rt->undelivered(e->tag, e->data, reason);
+        ax_undelivered_fn fn = atomic_load_explicit(&al->A->undelivered,
+                                                    memory_order_acquire);
+        AX__COUNT(al->n_undelivered);
+        if (fn)
+            fn(e->tag, e->data, reason);
     }
     if (e->rep)
         reply_send(e->rep, reason, NULL);
-    env_put(ax__tls_loop == L ? L : NULL, e);
+    env_put(ax__loop_self() == L ? L : NULL, e);
 }
 
 /* ---- backpressure --------------------------------------------------------- */
@@ -368,7 +486,7 @@ static void sender_wake_run(ax_loop *L, ax__msg *m, bool drop)
  * waiting senders. They retry and see the new state themselves. */
 static void wake_senders(slot *s, long n)
 {
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
 
     if (!atomic_load_explicit(&s->nwaiting, memory_order_seq_cst))
         return;
@@ -413,7 +531,7 @@ static void unqueue(slot *s, sender_wait *w)
  * (AX_ECANCELED) or the actor is gone (AX_ESRCH). */
 static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
 {
-    sender_wait w = {.task = t, .loop = t->loop};
+    sender_wait w = {.task = t, .loop = ax__task_loop(t)};
     int rc;
 
     pthread_mutex_lock(&s->lock);
@@ -433,7 +551,7 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
         !alive(s, to)) {
         rc = 0;
     } else {
-        rc = ax__suspend(t, "sending to a full mailbox", NULL);
+        rc = ax__wait(t, -1, "sending to a full mailbox");
     }
     pthread_mutex_lock(&s->lock);
     if (w.queued)
@@ -442,11 +560,10 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
     /* A wake may be in flight from another loop: wait for it, since it
      * points at w on this stack. */
     if (!w.woken && w.m.run == sender_wake_run) {
-        bool was = t->shielded;
-        t->shielded = true;
+        bool was = ax__shield(t, true);
         while (!w.woken)
-            ax__suspend(t, "sending to a full mailbox", NULL);
-        t->shielded = was;
+            ax__wait(t, -1, "sending to a full mailbox");
+        ax__shield(t, was);
     }
     if (rc)
         return rc;
@@ -498,7 +615,7 @@ static void release_room(slot *s)
 /* On the actor's loop. */
 static void deliver(ax_loop *L, envelope *e)
 {
-    slot *s = slot_of(L->rt, e->to);
+    slot *s = slot_of(ACT(L), e->to);
     ax__actor *a;
 
     if (!s || !alive(s, e->to)) {
@@ -533,20 +650,21 @@ static void route(ax_loop *L, slot *s, envelope *e)
 {
     int owner = atomic_load_explicit(&s->loop, memory_order_acquire);
 
-    if (owner == L->index) {
+    if (owner == ax__loop_idx(L)) {
         deliver(L, e);
     } else {
         e->m.run = deliver_run;
-        ax__inbox_push(L->rt->loops[owner], &e->m);
+        ax__inbox_push(ax__loop_at(L, owner), &e->m);
     }
 }
 
 static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
                        bool may_wait)
 {
-    ax_loop *L = ax__tls_loop;
-    ax_task *t = ax__current();
-    ax__actor *me = t ? t->actor : NULL;
+    ax_loop *L = ax__loop_self();
+    ax_task *t = ax__task_self();
+    ax__actor *me = t ? ax__task_owner(t) : NULL;
+    actor_loop *al;
     envelope *e;
     slot *s;
     int rc;
@@ -555,13 +673,15 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    s = slot_of(L->rt, to);
+    if (!(al = AL(L)))
+        return AX_ENOMEM;
+    s = slot_of(al->A, to);
     if (!s || !alive(s, to))
         return AX_ESRCH;
     rc = reserve(t, s, to, may_wait);
     if (rc)
         return rc;
-    e = env_get(L);
+    e = env_get(L, al);
     if (!e) {
         release_room(s);
         return AX_ENOMEM;
@@ -573,7 +693,7 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     e->data = data;
     e->rep = rep;
     e->system = false;
-    AX__COUNT(L->n_accepted);
+    AX__COUNT(al->n_accepted);
     route(L, s, e);
     return 0;
 }
@@ -592,16 +712,17 @@ int ax_try_send(ax_actor_ref to, int tag, void *data)
 static void send_system(ax_loop *L, ax_actor_ref to, int tag,
                         ax_actor_ref from, int reason)
 {
-    slot *s = slot_of(L->rt, to);
+    actor_loop *al = AL(L);
+    slot *s = al ? slot_of(al->A, to) : NULL;
     envelope *e;
 
     if (!s || !alive(s, to))
         return;
-    e = env_get(L);
+    e = env_get(L, al);
     if (!e)
         return; /* out of memory: the notice is lost, nothing else */
     memset(e, 0, sizeof *e);
-    e->home = (uint8_t)L->index;
+    e->home = (uint8_t)ax__loop_idx(L);
     e->to = to;
     e->from = from;
     e->tag = tag;
@@ -613,8 +734,8 @@ static void send_system(ax_loop *L, ax_actor_ref to, int tag,
 int ax_recv(ax_msg *out, double timeout)
 {
     ax__actor *a = self_actor();
-    ax_task *t = ax__current();
-    int64_t ns = -1;
+    ax_task *t = ax__task_self();
+    int64_t ns = -1, deadline = -1;
     envelope *e;
     int rc = 0;
 
@@ -627,19 +748,16 @@ int ax_recv(ax_msg *out, double timeout)
     if (!a->head) {
         if (ns == 0)
             return AX_ETIMEDOUT;
-        if (ns > 0) {
-            t->timer.status = AX_ETIMEDOUT;
-            ax__timer_add(t->loop, &t->timer, ax__now(t->loop) + ns);
-        }
+        if (ns > 0)
+            deadline = ax__now(a->loop) + ns;
         a->receiving = true;
         while (!a->head && !rc)
-            rc = ax__suspend(t, "receiving", NULL);
+            rc = ax__wait(t, deadline, "receiving");
         a->receiving = false;
-        ax__timer_del(t->loop, &t->timer);
         if (!a->head)
             return rc;
         if (rc == AX_ECANCELED)
-            t->cancel_pending = true; /* deliver it next time */
+            ax__cancel_later(t); /* deliver it next time */
     }
     e = a->head;
     a->head = env_next(e);
@@ -651,10 +769,10 @@ int ax_recv(ax_msg *out, double timeout)
     out->from = e->from;
     out->reply_ = e->rep;
     if (!e->system) {
-        AX__COUNT(t->loop->n_delivered);
+        AX__COUNT(AL(a->loop)->n_delivered);
         release_room(a->s);
     }
-    env_put(t->loop, e);
+    env_put(a->loop, e);
     return 0;
 }
 
@@ -670,15 +788,15 @@ static void reply_home(ax_loop *L, ax__msg *m, bool drop)
 
     r->arrived = true;
     if (f) {
-        f->ask = NULL;
+        ax__future_on_free(f, NULL, NULL);
         r->f = NULL;
     }
     /* A future freed, cancelled (a gather over asks that failed fast) or
      * timed out no longer wants the reply: count it, as for a gone asker. */
-    if (f && !drop && !f->done)
+    if (f && !drop && !ax_future_done(f))
         ax__future_complete(f, r->status, r->status ? NULL : r->value);
     else
-        AX__COUNT(L->n_dropped);
+        AX__COUNT(((actor_loop *)ax__ext_loop(L, &actors_ext))->n_dropped);
     free(r);
 }
 
@@ -692,13 +810,12 @@ static void reply_send(reply *r, int status, void *value)
 
 /* The asker freed its future: a reply still on its way is dropped when it
  * arrives. Called by ax_future_free() on the future's loop. */
-void ax__ask_forget(ax_future *f)
+static void ask_forget(ax_future *f, void *arg)
 {
-    reply *r = f->ask;
+    reply *r = arg;
 
-    f->ask = NULL;
-    if (r)
-        r->f = NULL;
+    (void)f;
+    r->f = NULL;
 }
 
 int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
@@ -721,11 +838,11 @@ int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
         return AX_ENOMEM;
     }
     r->f = f;
-    r->home = ax__tls_loop;
-    f->ask = r;
+    r->home = ax__loop_self();
+    ax__future_on_free(f, ask_forget, r);
     rc = send_common(to, tag, data, r, true);
     if (rc) {
-        f->ask = NULL;
+        ax__future_on_free(f, NULL, NULL);
         free(r);
         ax_future_free(f);
         return rc;
@@ -740,7 +857,7 @@ int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
     ax_future *f;
     int rc;
 
-    if (!ax__current())
+    if (!ax__task_self())
         return AX_ENOTTASK;
     rc = ax_ask(to, tag, data, &f);
     if (rc)
@@ -757,7 +874,7 @@ static int answer(ax_msg *m, int status, void *value)
         return AX_EINVAL;
     if (m->reply_ == REPLIED)
         return AX_EALREADY;
-    if (!ax__tls_loop)
+    if (!ax__loop_self())
         return AX_EPERM;
     reply_send(m->reply_, status, value);
     m->reply_ = REPLIED;
@@ -780,20 +897,20 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason);
 static void *actor_body(void *arg)
 {
     ax__actor *a = arg;
-    ax_task *t = ax__current();
+    ax_task *t = ax__task_self();
     void *r;
     int reason;
 
-    t->actor = a;
+    ax__task_set_owner(t, a);
     r = a->fn(a->arg);
     reason = ax__task_status(t);
     if (reason == AX_ECANCELED && a->exit_reason)
         reason = a->exit_reason;
-    actor_ended(t->loop, a, reason);
-    t->actor = NULL;
+    actor_ended(ax__task_loop(t), a, reason);
+    ax__task_set_owner(t, NULL);
     /* An actor's exit reason goes to its monitors and links; it is not an
      * unretrieved failure. */
-    t->fut.retrieved = true;
+    ax__task_retrieved(t);
     if (reason && reason != ax__task_status(t))
         return ax_task_fail(reason);
     return r;
@@ -829,7 +946,7 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
 int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
                    void *arg, const ax_actor_opts *opts)
 {
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
     ax_task_opts topts = {0};
     ax_actor_ref ref;
     ax__actors *A;
@@ -844,11 +961,13 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
         return AX_EPERM;
     if (!loop)
         loop = L;
-    if (loop->rt != L->rt || (opts && !opts->unbounded && !opts->capacity))
+    if (!ax__same_runtime(loop, L) ||
+        (opts && !opts->unbounded && !opts->capacity))
         return AX_EINVAL;
-    if (atomic_load_explicit(&L->rt->shutting, memory_order_acquire))
+    if (ax__runtime_stopping(L))
         return AX_ESHUTDOWN;
-    A = L->rt->actors;
+    if (!(A = ACT(L)))
+        return AX_ENOMEM;
     idx = atomic_fetch_add_explicit(&A->next, 0, memory_order_relaxed);
     if (idx >= AX__MAX_ACTORS)
         return AX_EAGAIN;
@@ -875,7 +994,7 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
     s->actor = a;
     a->s = s;
     a->ref = make_ref(idx, 1);
-    atomic_store_explicit(&s->loop, loop->index, memory_order_relaxed);
+    atomic_store_explicit(&s->loop, ax__loop_idx(loop), memory_order_relaxed);
     atomic_store_explicit(&s->word, (uint64_t)1 << 1 | 1,
                           memory_order_release);
     topts.name = opts ? opts->name : NULL;
@@ -897,20 +1016,21 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
 /* Shared with monitor.c. */
 ax__actor *ax__actor_lookup(ax_loop *L, ax_actor_ref ref)
 {
-    slot *s = slot_of(L->rt, ref);
+    slot *s = slot_of(ACT(L), ref);
 
     if (!s || !alive(s, ref) ||
-        atomic_load_explicit(&s->loop, memory_order_relaxed) != L->index)
+        atomic_load_explicit(&s->loop, memory_order_relaxed) !=
+            ax__loop_idx(L))
         return NULL;
     return s->actor;
 }
 
 ax_loop *ax__actor_loop(ax_loop *L, ax_actor_ref ref)
 {
-    slot *s = slot_of(L->rt, ref);
+    slot *s = slot_of(ACT(L), ref);
 
-    return s ? L->rt->loops[atomic_load_explicit(&s->loop,
-                                                 memory_order_relaxed)]
+    return s ? ax__loop_at(L, atomic_load_explicit(&s->loop,
+                                                   memory_order_relaxed))
              : NULL;
 }
 
@@ -946,7 +1066,7 @@ void ax__actor_down_now(ax_loop *L, ax_actor_ref watcher, ax_actor_ref target)
 
 int ax_register(const char *name, ax_actor_ref ref)
 {
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
     ax__actors *A;
     int rc = 0;
     size_t i;
@@ -955,13 +1075,14 @@ int ax_register(const char *name, ax_actor_ref ref)
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    A = L->rt->actors;
+    if (!(A = ACT(L)))
+        return AX_ENOMEM;
     pthread_mutex_lock(&A->reg_lock);
     for (i = 0; i < A->nnames; i++)
         if (!strcmp(A->names[i].name, name))
             break;
     if (i < A->nnames) {
-        slot *s = slot_of(L->rt, A->names[i].ref);
+        slot *s = slot_of(A, A->names[i].ref);
         if (s && alive(s, A->names[i].ref))
             rc = AX_EALREADY;
         else
@@ -989,7 +1110,7 @@ int ax_register(const char *name, ax_actor_ref ref)
 
 int ax_unregister(const char *name)
 {
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
     ax__actors *A;
     int rc = AX_ESRCH;
 
@@ -997,7 +1118,8 @@ int ax_unregister(const char *name)
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    A = L->rt->actors;
+    if (!(A = ACT(L)))
+        return AX_ENOMEM;
     pthread_mutex_lock(&A->reg_lock);
     for (size_t i = 0; i < A->nnames; i++)
         if (!strcmp(A->names[i].name, name)) {
@@ -1011,7 +1133,7 @@ int ax_unregister(const char *name)
 
 int ax_whereis(const char *name, ax_actor_ref *out)
 {
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
     ax__actors *A;
     int rc = AX_ESRCH;
 
@@ -1019,11 +1141,12 @@ int ax_whereis(const char *name, ax_actor_ref *out)
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    A = L->rt->actors;
+    if (!(A = ACT(L)))
+        return AX_ENOMEM;
     pthread_mutex_lock(&A->reg_lock);
     for (size_t i = 0; i < A->nnames; i++)
         if (!strcmp(A->names[i].name, name)) {
-            slot *s = slot_of(L->rt, A->names[i].ref);
+            slot *s = slot_of(A, A->names[i].ref);
             if (s && alive(s, A->names[i].ref)) {
                 *out = A->names[i].ref;
                 rc = 0;

@@ -2,12 +2,18 @@
 #ifndef AX_ACTORS_H
 #define AX_ACTORS_H
 
-#include "internal.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "axon.h"
+#include "ext.h"
 
 typedef struct ax__actor ax__actor;
-
-int ax__actors_init(ax__rt *rt);
-void ax__actors_term(ax__rt *rt);
+typedef struct ax__actors ax__actors;
 
 /* actor.c, for monitor.c: all on the calling loop. */
 ax__actor *ax__actor_lookup(ax_loop *L, ax_actor_ref ref);

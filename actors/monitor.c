@@ -28,7 +28,7 @@ static void watch_run(ax_loop *L, void *target, void *watcher, int link,
 
 static int watch(ax_actor_ref target, ax_actor_ref watcher, bool link)
 {
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
     ax_loop *owner = ax__actor_loop(L, target);
 
     if (!owner) {
@@ -60,7 +60,7 @@ int ax_monitor(ax_actor_ref target)
 int ax_link(ax_actor_ref target)
 {
     ax_actor_ref me = ax_self();
-    ax_loop *L = ax__tls_loop;
+    ax_loop *L = ax__loop_self();
     int rc;
 
     if (!target.id || (me.id && target.id == me.id))

@@ -131,8 +131,8 @@ static void cb_fire(ax__waiter *w, ax_future *f)
 
 static void future_destroy(ax_future *f)
 {
-    if (f->ask)
-        ax__ask_forget(f);
+    if (f->on_free)
+        f->on_free(f, f->on_free_arg);
     if (f->kind == AX__FUT_GATHER) {
         ax__gather_free(f);
         return;

@@ -23,6 +23,7 @@
 #include "axon.h"
 #include "axon/runtime.h"
 #include "ctx/ctx.h"
+#include "ext.h"
 
 #ifndef AX_USE_EVENTFD
 #ifdef HAVE_SYS_EVENTFD_H
@@ -60,14 +61,6 @@
 #endif
 #define AX__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
-/* A node of a loop's inbox. run() executes it on the receiving loop; with
- * drop set the loop is gone and it must only release what it holds. */
-typedef struct ax__msg ax__msg;
-struct ax__msg {
-    ax__msg *_Atomic next;
-    void (*run)(ax_loop *L, ax__msg *m, bool drop);
-};
-
 typedef struct ax__bell {
     int rfd, wfd;
 } ax__bell;
@@ -84,14 +77,6 @@ typedef struct ax__inbox {
     ax__bell bell;
 } ax__inbox;
 
-typedef struct ax__actors ax__actors; /* actors/actor.c */
-
-/* Bump a counter that only the calling loop writes. */
-#define AX__COUNT(c)                                                          \
-    atomic_store_explicit(&(c), atomic_load_explicit(&(c),                    \
-                                                     memory_order_relaxed) + 1, \
-                          memory_order_relaxed)
-
 /* What the loops of one ax_run() share. */
 typedef struct ax__rt {
     int nloops;
@@ -99,10 +84,11 @@ typedef struct ax__rt {
     pthread_t *threads;
     atomic_long unfinished; /* tasks not yet ended, all loops */
     atomic_int shutting;    /* the main task has ended */
-    void (*undelivered)(int tag, void *data, int reason);
-    ax__actors *actors;
-    atomic_ullong msgs_accepted, msgs_delivered, msgs_undelivered;
-    atomic_ullong replies_dropped, posts;
+    atomic_ullong posts;
+    /* Layers attached through ext.h: their descriptors and states. */
+    _Atomic(ax__ext *) ext[AX__EXT_MAX];
+    _Atomic(void *) ext_state[AX__EXT_MAX];
+    pthread_mutex_t ext_lock;
     /* Virtual clock with several loops: messages pushed and not yet run,
      * and a count of idle-to-busy transitions (see virtual_quiet()). */
     _Alignas(64) atomic_long vinflight;
@@ -152,7 +138,8 @@ struct ax_future {
     bool retrieved;  /* somebody read the outcome */
     bool mark;       /* scratch bit for duplicate checks in gather */
     bool completing; /* waking its waiters right now */
-    void *ask;       /* the pending ax_ask() this future answers */
+    void (*on_free)(ax_future *f, void *arg); /* ax__future_on_free() */
+    void *on_free_arg;
     bool free_deferred;
     ax_future *lprev, *lnext; /* the loop's list of plain/gather futures */
 };
@@ -192,7 +179,7 @@ enum { AX__T_READY, AX__T_RUNNING, AX__T_SUSPENDED, AX__T_DONE };
 struct ax_task {
     ax_future fut; /* first: a task is a future */
     ax__msg spawn_msg; /* ax_spawn_on's message to the owning loop */
-    void *actor;       /* the actor this task runs, if any */
+    void *owner;       /* the layer's object this task runs (ext.h) */
     ax__coro coro;
     ax__stack stack;
     ax_loop *loop;
@@ -239,12 +226,7 @@ struct ax_loop {
     atomic_bool foreign_posts;/* a thread without a loop posted here */
     atomic_bool vidle;        /* virtual clock: nothing to run here */
     bool deadlock_check;
-    /* Message counters of this loop, summed by ax_runtime_stats_get(). Only
-     * this loop writes them; atomics so that readers elsewhere are clean. */
-    atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
-    void *env_cache;    /* free actor envelopes (actors/actor.c) */
-    size_t n_env_cache;
-    struct ax__env_batch *env_ret; /* per home loop: envelopes to return */
+    void *ext[AX__EXT_MAX]; /* the attached layers' per-loop states */
     struct event *bell_ev;
     struct event *sig_ev[2];
     struct event_base *base;
@@ -285,7 +267,6 @@ struct ax_loop {
     void *altstack;
 };
 
-extern AX__TLS ax_loop *ax__tls_loop;
 
 static inline ax_task *ax__current(void)
 {
@@ -318,6 +299,7 @@ void ax__loop_term(ax_loop *L);
 void ax__drive(ax_loop *L);
 void ax__final_reports(ax_loop *L);
 void ax__cancel_all(ax_loop *L);
+void ax__loop_teardown(ax_loop *L);
 void ax__runtime_main_done(ax_loop *L);
 void ax__runtime_task_ended(ax_loop *L);
 
@@ -362,9 +344,9 @@ int ax__remote_cancel(ax_future *f);
 int ax__remote_complete(ax_future *f, int status, void *value);
 int ax__remote_detach(ax_task *t);
 
-/* actors/actor.c */
-void ax__ask_forget(ax_future *f);
-void ax__env_cache_term(ax_loop *L);
+/* ext.c */
+void ax__ext_loop_stop(ax_loop *L);
+void ax__ext_term(ax__rt *rt);
 
 /* gather.c */
 int ax__gather_cancel(ax_future *f);

@@ -110,7 +110,6 @@ void ax__loop_leave(ax_loop *L)
 void ax__loop_term(ax_loop *L)
 {
     ax__inbox_drain(L, true);
-    ax__env_cache_term(L);
     free(L->heap);
     for (int i = 0; i < 2; i++)
         if (L->sig_ev[i])
@@ -119,6 +118,15 @@ void ax__loop_term(ax_loop *L)
     event_free(L->tmr_ev);
     event_base_free(L->base);
     ax__bell_term(&L->inbox.bell);
+}
+
+/* The runtime's teardown reached this loop: the layers hear it first
+ * (they may refuse new work), then every task is cancelled. */
+void ax__loop_teardown(ax_loop *L)
+{
+    L->tearing_down = true;
+    ax__ext_loop_stop(L);
+    ax__cancel_all(L);
 }
 
 void ax__cancel_all(ax_loop *L)
@@ -290,8 +298,7 @@ static void drive(ax_loop *L)
             ax__runtime_main_done(L);
         if (atomic_load_explicit(&L->teardown_req, memory_order_acquire) &&
             !L->tearing_down) {
-            L->tearing_down = true;
-            ax__cancel_all(L);
+            ax__loop_teardown(L);
         }
         if (L->rt->nloops == 1 ? !L->nunfinished
                                : atomic_load_explicit(&L->quit_req,

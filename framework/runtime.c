@@ -8,8 +8,9 @@
  * another loop; when the runtime-wide count of unfinished tasks reaches
  * zero, whoever took it there tells every loop to quit. Each loop thread
  * then reports and frees its own tasks and stacks; ax_run() joins the
- * threads and frees the loops, handing what is still queued in an inbox to
- * the undelivered path.
+ * threads, drops what is still queued in an inbox (each message then frees
+ * what it holds), lets the attached layers (ext.h) free their state, and
+ * frees the loops.
  */
 #include "internal.h"
 
@@ -17,8 +18,6 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "actors.h"
 
 static void tell_all(ax__rt *rt, size_t flag_offset)
 {
@@ -36,8 +35,7 @@ void ax__runtime_main_done(ax_loop *L)
 
     atomic_store_explicit(&rt->shutting, 1, memory_order_seq_cst);
     if (rt->nloops == 1) {
-        L->tearing_down = true;
-        ax__cancel_all(L);
+        ax__loop_teardown(L);
         return;
     }
     tell_all(rt, offsetof(ax_loop, teardown_req));
@@ -83,18 +81,19 @@ static int resolve_loops(const ax_opts *opts)
 
 static void rt_free(ax__rt *rt, int made)
 {
-    /* Dropping a message can post another (an ask answered with
+    /* Dropping a message can post another (a request answered with
      * AX_ESHUTDOWN goes to its asker's loop): drain until all are empty. */
     for (bool again = true; again;) {
         again = false;
         for (int i = 0; i < made; i++)
             again |= ax__inbox_drain(rt->loops[i], true) > 0;
     }
+    ax__ext_term(rt);
     for (int i = 0; i < made; i++) {
         ax__loop_term(rt->loops[i]);
         free(rt->loops[i]);
     }
-    ax__actors_term(rt);
+    pthread_mutex_destroy(&rt->ext_lock);
     free(rt->loops);
     free(rt->threads);
     free(rt);
@@ -116,7 +115,6 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
     if (!rt)
         return AX_ENOMEM;
     rt->nloops = n;
-    rt->undelivered = opts ? opts->undelivered : NULL;
     rt->loops = calloc((size_t)n, sizeof *rt->loops);
     rt->threads = calloc((size_t)n, sizeof *rt->threads);
     if (!rt->loops || !rt->threads) {
@@ -125,7 +123,8 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         free(rt);
         return AX_ENOMEM;
     }
-    rc = ax__actors_init(rt);
+    pthread_mutex_init(&rt->ext_lock, NULL);
+    rc = 0;
     for (; !rc && made < n; made++) {
         /* The inbox wants its cache-line alignment. */
         size_t sz = (sizeof(ax_loop) + 63) & ~(size_t)63;
@@ -214,18 +213,6 @@ int ax_runtime_stats_get(ax_runtime_stats *st)
         return AX_EPERM;
     rt = L->rt;
     memset(st, 0, sizeof *st);
-    for (int i = 0; i < rt->nloops; i++) {
-        ax_loop *l = rt->loops[i];
-        st->msgs_accepted += atomic_load_explicit(&l->n_accepted,
-                                                  memory_order_relaxed);
-        st->msgs_delivered += atomic_load_explicit(&l->n_delivered,
-                                                   memory_order_relaxed);
-        st->msgs_undelivered += atomic_load_explicit(&l->n_undelivered,
-                                                     memory_order_relaxed);
-        st->replies_dropped += atomic_load_explicit(&l->n_dropped,
-                                                    memory_order_relaxed);
-    }
-    st->msgs_undelivered += atomic_load(&rt->msgs_undelivered);
     st->posts = atomic_load(&rt->posts);
     return 0;
 }

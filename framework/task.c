@@ -360,8 +360,8 @@ static void spawn_arrive(ax_loop *L, ax__msg *m, bool drop)
 }
 
 /* Spawn on any loop of the runtime. With @handle false the task is
- * detached, yet *tp still receives its pointer (for the actor layer, which
- * must be able to cancel an actor before its body first runs; the pointer
+ * detached, yet *tp still receives its pointer (for a layer on top, which
+ * must be able to cancel its task before the body first runs; the pointer
  * is valid until the task ends). */
 int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
                  void *arg, const ax_task_opts *opts)

@@ -37,14 +37,24 @@ static void und_hook(int tag, void *data, int reason)
     free(data);
 }
 
+/* Every test's main task sets the undelivered hook first, then runs the
+ * test body in the same task. */
+static ax_task_fn act_body;
+
+static void *act_main(void *arg)
+{
+    axt_assert_rc(ax_actor_set_undelivered(und_hook), 0);
+    return act_body(arg);
+}
+
 static int act_run(int loops, ax_task_fn fn, void *arg)
 {
     ax_opts o;
     memset(&o, 0, sizeof o);
     o.loops = loops;
     o.virtual_clock = true;
-    o.undelivered = und_hook;
-    return ax_test_run_with(&o, fn, arg, NULL);
+    act_body = fn;
+    return ax_test_run_with(&o, act_main, arg, NULL);
 }
 
 #define ACT_RUN_CLEAN(loops, fn, arg)                                         \
@@ -92,11 +102,11 @@ static void wait_dead(ax_actor_ref ref)
 
 /* Wait until the runtime's counters are quiet: accepted = delivered +
  * undelivered. Returns the snapshot. */
-static ax_runtime_stats wait_quiet(void)
+static ax_actor_stats wait_quiet(void)
 {
-    ax_runtime_stats st;
+    ax_actor_stats st;
     for (;;) {
-        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        axt_assert_rc(ax_actor_stats_get(&st), 0);
         if (st.msgs_accepted == st.msgs_delivered + st.msgs_undelivered)
             return st;
         spin_yield();
@@ -167,7 +177,7 @@ static void *main_ping_pong(void *arg)
         ck_assert_int_eq(p.pongs, p.n);
         ck_assert_int_eq(p.bad, 0);
     }
-    ax_runtime_stats st = wait_quiet();
+    ax_actor_stats st = wait_quiet();
     ck_assert_uint_ge(st.msgs_delivered, 4 * 2000 + 2);
     return NULL;
 }
@@ -407,7 +417,7 @@ static void *main_send_cancelled_or_target_ends(void *arg)
     axt_assert_rc(ax_await(s2, NULL), 0);
     axt_assert_rc(b2.rc, AX_ESRCH);
     wait_dead(ref);
-    ax_runtime_stats st = wait_quiet();
+    ax_actor_stats st = wait_quiet();
     ck_assert_int_eq(atomic_load(&und_count), 2);
     ck_assert_int_eq(atomic_load(&und_esrch), 2);
     ck_assert_int_eq(atomic_load(&und_tag_sum), 300);
@@ -420,7 +430,7 @@ static void *main_send_cancelled_or_target_ends(void *arg)
 
 /* A sender waiting for room gets AX_ECANCELED when cancelled and AX_ESRCH
  * when the actor ends; the messages left in the ended actor's mailbox go
- * to opts.undelivered with reason AX_ESRCH and are counted. */
+ * to the undelivered hook with reason AX_ESRCH and are counted. */
 START_TEST(test_waiting_sender_cancelled_or_target_ends)
 {
     ACT_RUN_CLEAN(3, main_send_cancelled_or_target_ends, NULL);
@@ -447,7 +457,7 @@ static void *main_unbounded(void *arg)
     /* end the actor without receiving: every payload goes to the hook */
     axt_assert_rc(ax_future_set_result(g.gate, AXT_P(2)), 0);
     wait_dead(ref);
-    ax_runtime_stats st = wait_quiet();
+    ax_actor_stats st = wait_quiet();
     ck_assert_uint_eq(st.msgs_accepted, NUNB);
     ck_assert_int_eq(atomic_load(&und_count), NUNB);
     axt_assert_rc(ax_future_free(g.gate), 0);
@@ -559,7 +569,7 @@ static void *main_ask(void *arg)
     /* ask / call of an ended actor */
     axt_assert_rc(ax_ask(s, T_ASK, NULL, &f), AX_ESRCH);
     axt_assert_rc(ax_call(s, T_ASK, NULL, 1.0, &v), AX_ESRCH);
-    ax_runtime_stats st = wait_quiet();
+    ax_actor_stats st = wait_quiet();
     ck_assert_uint_eq(st.replies_dropped, 0);
     return NULL;
 }
@@ -590,7 +600,7 @@ static void *main_reply_dropped(void *arg)
 {
     ax_actor_ref r;
     ax_future *f = NULL;
-    ax_runtime_stats st;
+    ax_actor_stats st;
     void *v = AXT_P(3);
     (void)arg;
     axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &r, late_replier, NULL, NULL),
@@ -601,7 +611,7 @@ static void *main_reply_dropped(void *arg)
     axt_assert_rc(ax_future_free(f), 0); /* the asker is gone */
     axt_assert_rc(ax_send(r, T_GO, NULL), 0);
     for (;;) {
-        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        axt_assert_rc(ax_actor_stats_get(&st), 0);
         if (st.replies_dropped > 0)
             break;
         spin_yield();
@@ -609,7 +619,7 @@ static void *main_reply_dropped(void *arg)
     wait_dead(r);
     for (int i = 0; i < 10; i++)
         spin_yield();
-    axt_assert_rc(ax_runtime_stats_get(&st), 0);
+    axt_assert_rc(ax_actor_stats_get(&st), 0);
     ck_assert_uint_eq(st.replies_dropped, 1);
     return NULL;
 }
@@ -626,7 +636,7 @@ static void *main_reply_after_cancel(void *arg)
 {
     ax_actor_ref r[2];
     ax_future *f[2] = {NULL, NULL};
-    ax_runtime_stats st;
+    ax_actor_stats st;
     void *v = AXT_P(3);
     ax_future *g = NULL;
     (void)arg;
@@ -646,7 +656,7 @@ static void *main_reply_after_cancel(void *arg)
     for (int i = 0; i < 2; i++)
         axt_assert_rc(ax_send(r[i], T_GO, NULL), 0);
     for (;;) {
-        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        axt_assert_rc(ax_actor_stats_get(&st), 0);
         if (st.replies_dropped >= 2)
             break;
         spin_yield();
@@ -657,7 +667,7 @@ static void *main_reply_after_cancel(void *arg)
     axt_assert_rc(ax_await(f[0], &v), AX_ECANCELED);
     axt_assert_rc(ax_await(f[1], &v), AX_ECANCELED);
     ck_assert_ptr_eq(v, AXT_P(3));
-    axt_assert_rc(ax_runtime_stats_get(&st), 0);
+    axt_assert_rc(ax_actor_stats_get(&st), 0);
     ck_assert_uint_eq(st.replies_dropped, 2);
     for (int i = 0; i < 2; i++)
         axt_assert_rc(ax_future_free(f[i]), 0);

@@ -150,8 +150,10 @@ static void *main_stress(void *arg)
     long m = stress_m();
     ax_actor_opts o = AX_ACTOR_OPTS_INIT;
     ax_future *fs[NSEND];
-    ax_runtime_stats st;
+    ax_actor_stats st;
     long ok = 0, esrch = 0, stops = 0;
+
+    axt_assert_rc(ax_actor_set_undelivered(hook), 0);
     (void)arg;
     o.capacity = CAPACITY;
     /* each actor is offered m messages (NSEND senders, NACT actors) */
@@ -184,7 +186,7 @@ static void *main_stress(void *arg)
             sched_yield();
         }
     for (;;) {
-        axt_assert_rc(ax_runtime_stats_get(&st), 0);
+        axt_assert_rc(ax_actor_stats_get(&st), 0);
         if (st.msgs_accepted == st.msgs_delivered + st.msgs_undelivered)
             break;
         axt_assert_rc(ax_yield(), 0);
@@ -226,7 +228,6 @@ START_TEST(test_nothing_is_lost_senders_and_mortal_actors_on_4_loops)
     memset(&o, 0, sizeof o);
     o.loops = NLOOPS;
     o.virtual_clock = true;
-    o.undelivered = hook;
     rc = ax_test_run_with(&o, main_stress, NULL, NULL);
     ck_assert_msg(rc == 0, "ax_run returned %s; report:\n%s",
                   ax_err_name(rc), ax_test_report());

@@ -149,7 +149,7 @@ static rmsg *rmsg_new(uint64_t id, mconn *conn, const char *arg, size_t len)
     return m;
 }
 
-/* ax_opts.undelivered: free what never arrived. */
+/* The actors' undelivered hook: free what never arrived. */
 static void undelivered(int tag, void *data, int reason)
 {
     (void)reason;
@@ -661,6 +661,8 @@ static void *main_task(void *arg)
     int rc;
 
     (void)arg;
+    if ((rc = ax_actor_set_undelivered(undelivered)))
+        return ax_task_fail(rc);
     if ((rc = ax_stop_on_signals())) {
         fprintf(stderr, "chat: ax_stop_on_signals: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
@@ -745,7 +747,6 @@ int main(int argc, char **argv)
     if (optind != argc)
         goto bad;
     opts.loops = cfg.loops;
-    opts.undelivered = undelivered;
     rc = ax_run_with(&opts, main_task, NULL, NULL);
     if (rc && rc != AX_ECANCELED) {
         fprintf(stderr, "chat: %s\n", ax_strerror(rc));

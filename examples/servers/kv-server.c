@@ -325,7 +325,7 @@ static void req_free(req *r)
     free(r);
 }
 
-/* ax_opts.undelivered: a request that never reached its shard. */
+/* The actors' undelivered hook: a request that never reached its shard. */
 static void undelivered(int tag, void *data, int reason)
 {
     (void)tag;
@@ -1157,6 +1157,8 @@ static void *main_task(void *arg)
     int rc;
 
     (void)arg;
+    if ((rc = ax_actor_set_undelivered(undelivered)))
+        return ax_task_fail(rc);
     if ((rc = ax_stop_on_signals())) {
         fprintf(stderr, "kv-server: ax_stop_on_signals: %s\n",
                 ax_strerror(rc));
@@ -1260,7 +1262,6 @@ int main(int argc, char **argv)
     if (optind != argc)
         goto bad;
     opts.loops = cfg.loops;
-    opts.undelivered = undelivered;
     rc = ax_run_with(&opts, main_task, NULL, NULL);
     if (rc && rc != AX_ECANCELED) {
         fprintf(stderr, "kv-server: %s\n", ax_strerror(rc));

@@ -18,7 +18,10 @@
 #include "axon/gather.h"
 #include "axon/runtime.h"
 #include "axon/net.h"
+#include "axon/features.h"
+#if AXON_HAVE_ACTORS
 #include "axon/actor.h"
+#endif
 
 #define AXON_VERSION_MAJOR 0
 #define AXON_VERSION_MINOR 1

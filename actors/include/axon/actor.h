@@ -212,6 +212,41 @@ AX_EXTERN int ax_whereis(const char *name, ax_actor_ref *out);
  *  the time the caller acts on it). */
 AX_EXTERN bool ax_actor_alive(ax_actor_ref ref);
 
+/**
+ * The undelivered hook: called for every message that ax_send() accepted
+ * but that could not be delivered (the actor ended, the runtime stopped),
+ * on the loop that finds out (during ax_run()'s teardown: the thread that
+ * called ax_run()), so the payload can be freed. @p reason is AX_ESRCH or
+ * AX_ESHUTDOWN. It must not suspend.
+ */
+typedef void (*ax_undelivered_fn)(int tag, void *data, int reason);
+
+/**
+ * Set the runtime's undelivered hook (NULL: none; the messages are still
+ * counted, see ax_actor_stats). Set it before sending, usually first thing
+ * in the main task; it stays until ax_run() returns.
+ * @return 0; AX_EPERM outside a loop; AX_ENOMEM.
+ * Thread: any loop thread of the runtime. Suspends: no.
+ */
+AX_EXTERN int ax_actor_set_undelivered(ax_undelivered_fn fn);
+
+/** The runtime's message counters, for tests and benchmarks. Every
+ *  accepted message ends up delivered or undelivered. */
+typedef struct ax_actor_stats {
+    uint64_t msgs_accepted;    /**< ax_send/ax_try_send/ax_ask returned 0 */
+    uint64_t msgs_delivered;   /**< taken by ax_recv */
+    uint64_t msgs_undelivered; /**< handed to the undelivered hook */
+    uint64_t replies_dropped;  /**< ax_reply to an asker that was gone */
+} ax_actor_stats;
+
+/**
+ * Read the counters summed over every loop (a consistent snapshot only
+ * when the runtime is quiet). All zero if no actor call was made yet.
+ * @return 0; AX_EINVAL for NULL; AX_EPERM outside a loop.
+ * Thread: any loop thread of the runtime. Suspends: no.
+ */
+AX_EXTERN int ax_actor_stats_get(ax_actor_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -59,11 +59,6 @@ typedef struct ax_opts {
      *  CPU; N means N, loop 0 being the calling thread and the others new
      *  threads. At most AX_LOOPS_MAX. See runtime.h. */
     int loops;
-    /** Called for every message that ax_send() accepted but that could not
-     *  be delivered (the actor ended, the runtime stopped), on the loop that
-     *  finds out, so the payload can be freed. NULL: nothing is called (the
-     *  message is still counted, see ax_runtime_stats). */
-    void (*undelivered)(int tag, void *data, int reason);
     /** With a single loop, axon reports a deadlock when every task waits
      *  and no timer, event or post can wake them. Set this if a thread of
      *  yours will wake a task later through ax_loop_post(). */

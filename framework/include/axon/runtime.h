@@ -23,12 +23,14 @@
  *    completion happens on the owner loop, and a second completion is
  *    ignored there);
  *  - ax_loop_post() runs a plain function on a loop, from any thread;
- *  - actors (actor.h) send messages through the same inboxes.
+ *  - layers built on the runtime send their messages through the same
+ *    inboxes.
  *
  * Shutdown: when the main task (on loop 0) ends, every task on every loop is
  * cancelled, the loops keep running until the last task has finished, then
  * the threads are joined and everything is freed. Messages still queued are
- * handed to the undelivered hook and counted.
+ * dropped: each frees what it holds (a layer's message may be handed to
+ * that layer's hook for undelivered messages).
  */
 #ifndef AXON_RUNTIME_H
 #define AXON_RUNTIME_H
@@ -103,13 +105,8 @@ AX_EXTERN int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg);
  */
 AX_EXTERN int ax_stop_on_signals(void);
 
-/** Runtime-wide message counters (actors and posts), for tests and
- *  benchmarks. Every accepted message ends up delivered or undelivered. */
+/** Runtime-wide counters, for tests and benchmarks. */
 typedef struct ax_runtime_stats {
-    uint64_t msgs_accepted;    /**< ax_send/ax_try_send/ax_ask returned 0 */
-    uint64_t msgs_delivered;   /**< taken by ax_recv */
-    uint64_t msgs_undelivered; /**< handed to the undelivered hook */
-    uint64_t replies_dropped;  /**< ax_reply to an asker that was gone */
     uint64_t posts;            /**< ax_loop_post calls accepted */
 } ax_runtime_stats;
 
