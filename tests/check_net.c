@@ -1117,7 +1117,7 @@ static void *main_einval(void *arg)
     axt_assert_rc(ax_tcp_listen(NULL, "127.0.0.1", 0, NULL), AX_EINVAL);
     axt_assert_rc(ax_tcp_listen(&s, "127.0.0.1", -1, NULL), AX_EINVAL);
     axt_assert_rc(ax_tcp_listen(&s, "127.0.0.1", 70000, NULL), AX_EINVAL);
-    axt_assert_rc(ax_tcp_listen(&s, "example.com", 0, NULL), AX_EINVAL);
+    axt_assert_rc(ax_tcp_listen(&s, "example.com", 0, NULL), AX_ENAME);
     axt_assert_rc(ax_tcp_listen(&s, "127.0.0.1:80", 0, NULL), AX_EINVAL);
     axt_assert_rc(ax_unix_listen(&s, NULL, NULL), AX_EINVAL);
     axt_assert_rc(ax_unix_listen(&s, "", NULL), AX_EINVAL);
@@ -1130,7 +1130,7 @@ static void *main_einval(void *arg)
     axt_assert_rc(ax_connect(&s, "127.0.0.1", -1, -1), AX_EINVAL);
     axt_assert_rc(ax_connect(&s, "127.0.0.1", 70000, -1), AX_EINVAL);
     axt_assert_rc(ax_connect(&s, "127.0.0.1", 0, -1), AX_EINVAL);
-    axt_assert_rc(ax_connect(&s, "example.com", 80, -1), AX_EINVAL);
+    axt_assert_rc(ax_connect(&s, "example.com", 80, -1), AX_ENAME);
     axt_assert_rc(ax_connect(&s, "127.0.0.1", 80, NAN), AX_EINVAL);
     axt_assert_rc(ax_unix_connect(&s, NULL, -1), AX_EINVAL);
     axt_assert_rc(ax_unix_connect(&s, longpath, -1), AX_EINVAL);
@@ -1181,8 +1181,8 @@ static void *main_einval(void *arg)
     return NULL;
 }
 
-/* Bad inputs: NULL, ports -1 and 70000, names ("example.com": not
- * resolved), NaN timeouts, an empty delimiter -> AX_EINVAL. */
+/* Bad inputs: NULL, ports -1 and 70000, NaN timeouts, an empty delimiter
+ * -> AX_EINVAL; names ("example.com": not resolved) -> AX_ENAME. */
 START_TEST(test_bad_inputs_einval)
 {
     RUN_CLEAN(1, true, main_einval, NULL);
@@ -1665,7 +1665,7 @@ static void *main_serve_errors(void *arg)
     axt_assert_rc(ax_serve("127.0.0.1", 70000, dummy_handler, NULL, NULL),
                   AX_EINVAL);
     axt_assert_rc(ax_serve("example.com", 0, dummy_handler, NULL, NULL),
-                  AX_EINVAL);
+                  AX_ENAME);
     /* A port taken by a listener without SO_REUSEPORT: AX_EADDRINUSE, in
      * both modes. */
     axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
@@ -1681,7 +1681,8 @@ static void *main_serve_errors(void *arg)
     return NULL;
 }
 
-/* ax_serve: NULL handler, bad port or host -> AX_EINVAL; a taken port ->
+/* ax_serve: NULL handler or bad port -> AX_EINVAL, a host name ->
+ * AX_ENAME; a taken port ->
  * AX_EADDRINUSE (returned, nothing left running). */
 START_TEST(test_serve_bad_inputs)
 {
