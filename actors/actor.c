@@ -560,10 +560,10 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
     /* A wake may be in flight from another loop: wait for it, since it
      * points at w on this stack. */
     if (!w.woken && w.m.run == sender_wake_run) {
-        bool was = ax__shield(t, true);
+        bool was = ax__shield(true);
         while (!w.woken)
             ax__wait(t, -1, "sending to a full mailbox");
-        ax__shield(t, was);
+        ax__shield(was);
     }
     if (rc)
         return rc;

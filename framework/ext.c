@@ -157,14 +157,6 @@ ax_loop *ax__task_loop(const ax_task *t) { return t->loop; }
 
 void ax__task_retrieved(ax_task *t) { t->fut.retrieved = true; }
 
-bool ax__shield(ax_task *t, bool on)
-{
-    bool was = t->shielded;
-
-    t->shielded = on;
-    return was;
-}
-
 void ax__cancel_later(ax_task *t) { t->cancel_pending = true; }
 
 int ax__wait(ax_task *t, int64_t deadline, const char *what)

@@ -117,8 +117,9 @@ int ax__wait(ax_task *t, int64_t deadline, const char *what);
 void ax__wake(ax_task *t, int status);
 /* Make the running task's suspensions ignore cancellation (on) or heed it
  * again (off); returns the previous setting. For waits that must not be
- * abandoned, such as one whose waker points into the task's stack. */
-bool ax__shield(ax_task *t, bool on);
+ * abandoned, such as one whose waker points into the task's stack.
+ * (Shared with wait.h, which implements it.) */
+bool ax__shield(bool on);
 /* Deliver a cancellation that arrived while the task was not suspended at
  * its next suspension instead (the caller consumed the wake-up). */
 void ax__cancel_later(ax_task *t);

@@ -36,6 +36,8 @@ static const struct {
     {AX_ENFILE, "AX_ENFILE", "too many open files in system"},
     {AX_E2BIG, "AX_E2BIG", "too long"},
     {AX_EBADF, "AX_EBADF", "bad descriptor"},
+    {AX_ENAME, "AX_ENAME",
+     "host name not resolved (use a numeric address or localhost)"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

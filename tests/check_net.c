@@ -931,6 +931,233 @@ START_TEST(test_write_timeout)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Absolute deadlines (the _dl twins)                                       */
+
+#define NS_PER_S INT64_C(1000000000)
+
+typedef struct late_job {
+    ax_sock *s;
+    double after;
+    const char *data;
+} late_job;
+
+static void *late_job_writer(void *arg)
+{
+    late_job *j = arg;
+    axt_assert_rc(ax_sleep(j->after), 0);
+    axt_assert_rc(ax_write_all(j->s, j->data, strlen(j->data), -1), 0);
+    return NULL;
+}
+
+/* A peer answers after 1.5 s; the request has 2 s in all. The reply write
+ * then blocks (the peer never reads) and must give up when the request's
+ * deadline passes, 0.5 s later, not 2 s after it started. */
+static void *main_deadline_spans_calls(void *arg)
+{
+    ax_sock *a = NULL, *b = NULL;
+    ax_task *w = NULL;
+    late_job j;
+    size_t n = (size_t)64 << 20;
+    void *big = calloc(1, n);
+    char buf[4];
+    int bs = 65536;
+    int64_t t0, dl;
+    (void)arg;
+    ck_assert_ptr_nonnull(big);
+    tcp_pair(&a, &b);
+    setsockopt(ax_sock_fd(a), SOL_SOCKET, SO_SNDBUF, &bs, sizeof bs);
+    j.s = b;
+    j.after = 1.5;
+    j.data = "ping";
+    axt_spawn(&w, late_job_writer, &j);
+    t0 = ax_now_ns();
+    dl = t0 + 2 * NS_PER_S;
+    axt_assert_rc(ax_read_exact_dl(a, buf, 4, dl), 0);
+    ck_assert_int_eq(memcmp(buf, "ping", 4), 0);
+    ck_assert_int_ge(ax_now_ns() - t0, 3 * NS_PER_S / 2);
+    axt_assert_rc(ax_write_all_dl(a, big, n, dl), AX_ETIMEDOUT);
+    /* Virtual clock: time jumps exactly to the deadline, no further. */
+    ck_assert_int_ge(ax_now_ns(), dl);
+    ck_assert_int_lt(ax_now_ns(), dl + NS_PER_S / 10);
+    /* The deadline is spent: every later call under it times out at once,
+     * without waiting (the clock does not move). */
+    t0 = ax_now_ns();
+    axt_assert_rc(ax_read_dl(a, buf, sizeof buf, dl), AX_ETIMEDOUT);
+    axt_assert_rc(ax_write_all_dl(a, big, n, dl), AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns(), t0);
+    axt_assert_rc(ax_await(w, NULL), 0);
+    free(big);
+    axt_assert_rc(ax_close(a), 0);
+    axt_assert_rc(ax_close(b), 0);
+    return NULL;
+}
+
+/* One deadline bounds a read_exact and the write_all after it. */
+START_TEST(test_deadline_spans_calls)
+{
+    RUN_CLEAN(1, true, main_deadline_spans_calls, NULL);
+}
+END_TEST
+
+/* A deadline already past still returns what needs no waiting, and times
+ * out at once where the call would have to wait. */
+static void *main_deadline_past(void *arg)
+{
+    ax_sock *a = NULL, *b = NULL, *l = NULL, *c = NULL, *u = NULL;
+    char buf[8], path[128], *line;
+    size_t len;
+    int64_t past, t0;
+    (void)arg;
+    axt_assert_rc(ax_sleep(1.0), 0); /* so that 0 lies in the past */
+    past = 0;
+    tcp_pair(&a, &b);
+    axt_assert_rc(ax_write_all(b, "hello", 5, -1), 0);
+    t0 = ax_now_ns();
+    /* Arrived before the call: returned. */
+    axt_assert_rc(ax_read_dl(a, buf, 5, past), 5);
+    ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+    /* Nothing left: timed out without suspending. */
+    axt_assert_rc(ax_read_dl(a, buf, 5, past), AX_ETIMEDOUT);
+    axt_assert_rc(ax_read_exact_dl(a, buf, 1, past), AX_ETIMEDOUT);
+    /* The deadline exactly now counts as past. */
+    axt_assert_rc(ax_read_dl(a, buf, 5, ax_now_ns()), AX_ETIMEDOUT);
+    /* A whole line is returned, a partial one stays buffered. */
+    axt_assert_rc(ax_write_all(b, "x\ny", 3, -1), 0);
+    axt_assert_rc(ax_read_until_dl(a, "\n", &line, &len, 16, past), 0);
+    ck_assert_uint_eq(len, 2);
+    ck_assert_int_eq(memcmp(line, "x\n", 2), 0);
+    axt_assert_rc(ax_read_until_dl(a, "\n", &line, &len, 16, past),
+                  AX_ETIMEDOUT);
+    ck_assert_uint_eq(ax_buffered(a), 1);
+    axt_assert_rc(ax_read_exact_dl(a, buf, 1, past), 0); /* from the buffer */
+    ck_assert_int_eq(buf[0], 'y');
+    /* Room in the send buffer: written. */
+    axt_assert_rc(ax_write_dl(a, "z", 1, past), 1);
+    axt_assert_rc(ax_write_all_dl(a, "zz", 2, past), 0);
+    axt_assert_rc(ax_read_exact(b, buf, 3, -1), 0);
+    ck_assert_int_eq(memcmp(buf, "zzz", 3), 0);
+    ck_assert_int_eq(ax_now_ns(), t0); /* nothing above waited */
+    axt_assert_rc(ax_close(a), 0);
+    axt_assert_rc(ax_close(b), 0);
+    /* accept: nothing queued times out; a queued connection is taken. */
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    c = AXT_P(0x1);
+    axt_assert_rc(ax_accept_dl(l, &c, past), AX_ETIMEDOUT);
+    ck_assert_ptr_eq(c, AXT_P(0x1));
+    axt_assert_rc(ax_connect_dl(&a, "127.0.0.1", ax_sock_port(l), -1), 0);
+    axt_assert_rc(ax_accept_dl(l, &b, past), 0);
+    axt_assert_rc(ax_close(a), 0);
+    axt_assert_rc(ax_close(b), 0);
+    axt_assert_rc(ax_close(l), 0);
+    /* A Unix connect completes at once: no waiting, so no timeout. */
+    unix_path(path, sizeof path, "past");
+    axt_assert_rc(ax_unix_listen(&l, path, NULL), 0);
+    axt_assert_rc(ax_unix_connect_dl(&u, path, past), 0);
+    axt_assert_rc(ax_accept_dl(l, &c, past), 0);
+    axt_assert_rc(ax_close(u), 0);
+    axt_assert_rc(ax_close(c), 0);
+    axt_assert_rc(ax_close(l), 0);
+    ck_assert_int_eq(unlink(path), 0);
+    return NULL;
+}
+
+START_TEST(test_deadline_past)
+{
+    RUN_CLEAN(1, true, main_deadline_past, NULL);
+}
+END_TEST
+
+/* -1 waits as long as it takes; a deadline in the future fires exactly
+ * there; values below -1 are refused before anything is read or written. */
+static void *main_deadline_none_and_bad(void *arg)
+{
+    ax_sock *a = NULL, *b = NULL, *l = NULL, *c = AXT_P(0x1);
+    ax_task *w = NULL;
+    late_job j;
+    char buf[8], path[128], *line;
+    size_t len;
+    int64_t t0, dl;
+    const int64_t bad[] = {-2, INT64_MIN};
+    (void)arg;
+    tcp_pair(&a, &b);
+    j.s = b;
+    j.after = 500.0; /* far beyond any timeout used in this file */
+    j.data = "late";
+    axt_spawn(&w, late_job_writer, &j);
+    t0 = ax_now_ns();
+    axt_assert_rc(ax_read_exact_dl(a, buf, 4, -1), 0);
+    ck_assert_int_ge(ax_now_ns() - t0, 500 * NS_PER_S);
+    ck_assert_int_eq(memcmp(buf, "late", 4), 0);
+    axt_assert_rc(ax_await(w, NULL), 0);
+    /* A future deadline: the wait ends there. */
+    dl = ax_now_ns() + 3 * NS_PER_S;
+    axt_assert_rc(ax_read_until_dl(a, "\n", &line, &len, 16, dl),
+                  AX_ETIMEDOUT);
+    ck_assert_int_ge(ax_now_ns(), dl);
+    /* Bad deadlines, with data waiting that must stay unread. */
+    axt_assert_rc(ax_write_all(b, "data", 4, -1), 0);
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    unix_path(path, sizeof path, "bad");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t d = bad[i];
+        axt_assert_rc(ax_read_dl(a, buf, 4, d), AX_EINVAL);
+        axt_assert_rc(ax_read_exact_dl(a, buf, 4, d), AX_EINVAL);
+        axt_assert_rc(ax_read_until_dl(a, "a", &line, &len, 16, d),
+                      AX_EINVAL);
+        axt_assert_rc(ax_write_dl(a, "x", 1, d), AX_EINVAL);
+        axt_assert_rc(ax_write_all_dl(a, "x", 1, d), AX_EINVAL);
+        axt_assert_rc(ax_accept_dl(l, &c, d), AX_EINVAL);
+        axt_assert_rc(ax_connect_dl(&c, "127.0.0.1", ax_sock_port(l), d),
+                      AX_EINVAL);
+        axt_assert_rc(ax_unix_connect_dl(&c, path, d), AX_EINVAL);
+        ck_assert_ptr_eq(c, AXT_P(0x1));
+    }
+    ck_assert_uint_eq(ax_buffered(a), 0);
+    axt_assert_rc(ax_read_exact_dl(a, buf, 4, -1), 0);
+    ck_assert_int_eq(memcmp(buf, "data", 4), 0);
+    /* Nothing was written by the refused writes: the peer has no data. */
+    axt_assert_rc(ax_read_dl(b, buf, sizeof buf, 0), AX_ETIMEDOUT);
+    axt_assert_rc(ax_close(l), 0);
+    axt_assert_rc(ax_close(a), 0);
+    axt_assert_rc(ax_close(b), 0);
+    return NULL;
+}
+
+START_TEST(test_deadline_none_and_bad)
+{
+    RUN_CLEAN(1, true, main_deadline_none_and_bad, NULL);
+}
+END_TEST
+
+/* Host names are not resolved yet: a dedicated code, not AX_EINVAL, so a
+ * caller can tell "use a numeric address" from a bad argument. */
+static void *main_connect_name(void *arg)
+{
+    ax_sock *s = AXT_P(0x1);
+    (void)arg;
+    axt_assert_rc(ax_connect(&s, "example.invalid", 80, -1), AX_ENAME);
+    axt_assert_rc(ax_connect(&s, "example.invalid", 80, 1.0), AX_ENAME);
+    axt_assert_rc(ax_connect_dl(&s, "example.invalid", 80, -1), AX_ENAME);
+    axt_assert_rc(ax_connect(&s, "db-1", 5432, -1), AX_ENAME);
+    ck_assert_ptr_eq(s, AXT_P(0x1));
+    /* Not a name either: still a bad argument. */
+    axt_assert_rc(ax_connect(&s, "127.0.0.1:80", 80, -1), AX_EINVAL);
+    axt_assert_rc(ax_connect(&s, "a b", 80, -1), AX_EINVAL);
+    ck_assert_str_eq(ax_err_name(AX_ENAME), "AX_ENAME");
+    ck_assert_str_eq(ax_strerror(AX_ENAME),
+                     "host name not resolved (use a numeric address or "
+                     "localhost)");
+    ck_assert_int_eq(AX_ENAME, -4010);
+    return NULL;
+}
+
+START_TEST(test_connect_name_ename)
+{
+    RUN_CLEAN(1, true, main_connect_name, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Cancellation and concurrent use                                          */
 
 typedef struct blocked {
@@ -1117,7 +1344,7 @@ static void *main_einval(void *arg)
     axt_assert_rc(ax_tcp_listen(NULL, "127.0.0.1", 0, NULL), AX_EINVAL);
     axt_assert_rc(ax_tcp_listen(&s, "127.0.0.1", -1, NULL), AX_EINVAL);
     axt_assert_rc(ax_tcp_listen(&s, "127.0.0.1", 70000, NULL), AX_EINVAL);
-    axt_assert_rc(ax_tcp_listen(&s, "example.com", 0, NULL), AX_EINVAL);
+    axt_assert_rc(ax_tcp_listen(&s, "example.com", 0, NULL), AX_ENAME);
     axt_assert_rc(ax_tcp_listen(&s, "127.0.0.1:80", 0, NULL), AX_EINVAL);
     axt_assert_rc(ax_unix_listen(&s, NULL, NULL), AX_EINVAL);
     axt_assert_rc(ax_unix_listen(&s, "", NULL), AX_EINVAL);
@@ -1130,7 +1357,7 @@ static void *main_einval(void *arg)
     axt_assert_rc(ax_connect(&s, "127.0.0.1", -1, -1), AX_EINVAL);
     axt_assert_rc(ax_connect(&s, "127.0.0.1", 70000, -1), AX_EINVAL);
     axt_assert_rc(ax_connect(&s, "127.0.0.1", 0, -1), AX_EINVAL);
-    axt_assert_rc(ax_connect(&s, "example.com", 80, -1), AX_EINVAL);
+    axt_assert_rc(ax_connect(&s, "example.com", 80, -1), AX_ENAME);
     axt_assert_rc(ax_connect(&s, "127.0.0.1", 80, NAN), AX_EINVAL);
     axt_assert_rc(ax_unix_connect(&s, NULL, -1), AX_EINVAL);
     axt_assert_rc(ax_unix_connect(&s, longpath, -1), AX_EINVAL);
@@ -1181,8 +1408,8 @@ static void *main_einval(void *arg)
     return NULL;
 }
 
-/* Bad inputs: NULL, ports -1 and 70000, names ("example.com": not
- * resolved), NaN timeouts, an empty delimiter -> AX_EINVAL. */
+/* Bad inputs: NULL, ports -1 and 70000, NaN timeouts, an empty delimiter
+ * -> AX_EINVAL; names ("example.com": not resolved) -> AX_ENAME. */
 START_TEST(test_bad_inputs_einval)
 {
     RUN_CLEAN(1, true, main_einval, NULL);
@@ -1223,7 +1450,7 @@ END_TEST
 typedef struct posted {
     int done;
     int listen_rc, accept_rc, read_rc, write_rc, connect_rc, serve_rc,
-        until_rc, close_rc;
+        until_rc, close_rc, read_dl_rc;
 } posted;
 
 static void posted_fn(void *arg)
@@ -1236,6 +1463,7 @@ static void posted_fn(void *arg)
     if (p->listen_rc == 0) {
         p->accept_rc = ax_accept(l, &c, 0);
         p->read_rc = (int)ax_read(l, buf, 1, 0);
+        p->read_dl_rc = (int)ax_read_dl(l, buf, 1, -1);
         p->write_rc = (int)ax_write(l, "x", 1, 0);
         p->until_rc = ax_read_until(l, "\n", &line, &len, 4, 0);
         p->connect_rc = ax_connect(&c, "127.0.0.1", ax_sock_port(l), 0);
@@ -1257,6 +1485,7 @@ static void *main_not_in_task(void *arg)
     axt_assert_rc(p.listen_rc, 0);
     axt_assert_rc(p.accept_rc, AX_ENOTTASK);
     axt_assert_rc(p.read_rc, AX_ENOTTASK);
+    axt_assert_rc(p.read_dl_rc, AX_ENOTTASK);
     axt_assert_rc(p.write_rc, AX_ENOTTASK);
     axt_assert_rc(p.until_rc, AX_ENOTTASK);
     axt_assert_rc(p.connect_rc, AX_ENOTTASK);
@@ -1665,7 +1894,7 @@ static void *main_serve_errors(void *arg)
     axt_assert_rc(ax_serve("127.0.0.1", 70000, dummy_handler, NULL, NULL),
                   AX_EINVAL);
     axt_assert_rc(ax_serve("example.com", 0, dummy_handler, NULL, NULL),
-                  AX_EINVAL);
+                  AX_ENAME);
     /* A port taken by a listener without SO_REUSEPORT: AX_EADDRINUSE, in
      * both modes. */
     axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
@@ -1681,7 +1910,8 @@ static void *main_serve_errors(void *arg)
     return NULL;
 }
 
-/* ax_serve: NULL handler, bad port or host -> AX_EINVAL; a taken port ->
+/* ax_serve: NULL handler or bad port -> AX_EINVAL, a host name ->
+ * AX_ENAME; a taken port ->
  * AX_EADDRINUSE (returned, nothing left running). */
 START_TEST(test_serve_bad_inputs)
 {
@@ -2042,6 +2272,9 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_accept_timeout);
     tcase_add_test(tc, test_connect_timeout);
     tcase_add_test(tc, test_write_timeout);
+    tcase_add_test(tc, test_deadline_spans_calls);
+    tcase_add_test(tc, test_deadline_past);
+    tcase_add_test(tc, test_deadline_none_and_bad);
 
     tc = axt_tcase(s, "cancel");
     tcase_add_test(tc, test_cancel_blocked_read);
@@ -2050,6 +2283,7 @@ Suite *ax_net_suite(void)
 
     tc = axt_tcase(s, "errors");
     tcase_add_test(tc, test_connect_refused);
+    tcase_add_test(tc, test_connect_name_ename);
     tcase_add_test(tc, test_bad_inputs_einval);
     tcase_add_test(tc, test_outside_loop_eperm_enottask);
     tcase_add_test(tc, test_not_in_task_enottask);

@@ -1,57 +1,42 @@
 /*
  * Awaitable sockets.
  *
- * Each socket is registered with its loop's event_base once, edge-triggered
+ * Each socket embeds an fd watcher (wait.h), registered once, edge-triggered
  * for read and write, for its whole life. An operation tries the system call
- * first; only on EAGAIN does it clear its "ready" flag and suspend until the
- * event callback sets it again. On one thread there is no race between the
- * EAGAIN and the edge: the callback can only run after the task suspends.
+ * first; only on EAGAIN does it wait for the next edge. That wait is all
+ * this file asks of the runtime, through wait.h.
+ *
+ * Every suspending call has one implementation taking an absolute deadline
+ * (int64 ns on the loop's clock, -1: none); the relative-timeout functions
+ * convert at the edge, so a deadline is read once per call however many
+ * times the call waits, and a caller's deadline can span several calls.
  */
-#include "internal.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/event.h>
 #include <fcntl.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "axon/error.h"
+#include "axon/loop.h"
 #include "axon/net.h"
+#include "axon/task.h"
+#include "wait.h"
 
 #define RBUF_MIN 4096
 
 struct ax_sock {
+    ax__io io;
     int fd;
-    ax_loop *loop;
-    struct event *ev;
-    ax_task *reader, *writer;
-    bool rready, wready;
     bool listening;
     char *rbuf;
     size_t rcap, rstart, rend;
 };
-
-static void on_io(evutil_socket_t fd, short what, void *arg)
-{
-    ax_sock *s = arg;
-
-    (void)fd;
-    if (what & EV_READ) {
-        s->rready = true;
-        if (s->reader)
-            ax__wake(s->reader, 0);
-    }
-    if (what & EV_WRITE) {
-        s->wready = true;
-        if (s->writer)
-            ax__wake(s->writer, 0);
-    }
-}
 
 static int set_nonblock(int fd)
 {
@@ -64,13 +49,13 @@ static int set_nonblock(int fd)
 
 int ax_sock_wrap(int fd, ax_sock **out)
 {
-    ax_loop *L = ax__tls_loop;
     ax_sock *s;
     int rc;
 
     if (fd < 0 || !out)
         return AX_EINVAL;
-    if (!L)
+    /* Refuse before touching the descriptor's flags: it is not ours yet. */
+    if (!ax_loop_current())
         return AX_EPERM;
     if ((rc = set_nonblock(fd)))
         return rc;
@@ -78,16 +63,9 @@ int ax_sock_wrap(int fd, ax_sock **out)
     if (!s)
         return AX_ENOMEM;
     s->fd = fd;
-    s->loop = L;
-    /* Assume ready: the first operation finds out with its system call. */
-    s->rready = s->wready = true;
-    s->ev = event_new(L->base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
-                      on_io, s);
-    if (!s->ev || event_add(s->ev, NULL) != 0) {
-        if (s->ev)
-            event_free(s->ev);
+    if ((rc = ax__io_init(&s->io, fd))) {
         free(s);
-        return AX_ENOMEM;
+        return rc;
     }
     *out = s;
     return 0;
@@ -97,54 +75,24 @@ int ax_sock_fd(const ax_sock *s) { return s ? s->fd : -1; }
 
 size_t ax_buffered(const ax_sock *s) { return s ? s->rend - s->rstart : 0; }
 
-/* Suspend until the socket is ready in one direction, the deadline passes
- * or the task is cancelled. */
-static int wait_ready(ax_sock *s, bool write, int64_t deadline)
+/* Relative timeout to deadline, inline for the common "none" case so the
+ * wrappers cost nothing over the deadline forms. NaN is not < 0 and reaches
+ * ax__deadline_after(), which refuses it. */
+static inline int to_deadline(double timeout, int64_t *dl)
 {
-    ax_task *t = ax__current();
-    ax_loop *L = t->loop;
-    ax_task **slot = write ? &s->writer : &s->reader;
-    bool *ready = write ? &s->wready : &s->rready;
-    int rc = 0;
-
-    if (deadline >= 0) {
-        if (deadline <= ax__now(L))
-            return AX_ETIMEDOUT;
-        t->timer.status = AX_ETIMEDOUT;
-        ax__timer_add(L, &t->timer, deadline);
+    if (timeout < 0) {
+        *dl = -1;
+        return 0;
     }
-    *slot = t;
-    while (!*ready && !rc)
-        rc = ax__suspend(t, write ? "waiting to write" : "waiting to read",
-                         NULL);
-    *slot = NULL;
-    ax__timer_del(L, &t->timer);
-    return *ready ? 0 : rc;
+    return ax__deadline_after(timeout, dl);
 }
 
-/* Check the caller and turn a timeout in seconds into a deadline (-1:
- * none). */
-static int enter(ax_sock *s, ax_task **slot, double timeout, int64_t *dl)
+/* The checks every socket operation starts with. */
+static inline int enter(const ax_sock *s, int dir, int64_t dl)
 {
-    ax_task *t = ax__current();
-    int64_t ns;
-
-    if (!s || isnan(timeout))
+    if (!s || dl < -1)
         return AX_EINVAL;
-    if (!t)
-        return AX_ENOTTASK;
-    if (s->loop != t->loop)
-        return AX_EWRONGLOOP;
-    if (*slot)
-        return AX_EBUSY;
-    *dl = -1;
-    if (timeout >= 0) {
-        int rc = ax__seconds_to_ns(timeout, &ns);
-        if (rc)
-            return rc;
-        *dl = ax__now(t->loop) + ns;
-    }
-    return 0;
+    return ax__io_enter(&s->io, dir);
 }
 
 static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
@@ -158,16 +106,14 @@ static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        s->rready = false;
-        if ((rc = wait_ready(s, false, dl)))
+        if ((rc = ax__io_wait(&s->io, AX__IO_READ, dl)))
             return rc;
     }
 }
 
-ssize_t ax_read(ax_sock *s, void *buf, size_t n, double timeout)
+static ssize_t sock_read(ax_sock *s, void *buf, size_t n, int64_t dl)
 {
-    int64_t dl;
-    int rc = enter(s, s ? &s->reader : NULL, timeout, &dl);
+    int rc = enter(s, AX__IO_READ, dl);
 
     if (rc)
         return rc;
@@ -184,11 +130,23 @@ ssize_t ax_read(ax_sock *s, void *buf, size_t n, double timeout)
     return n ? read_some(s, buf, n, dl) : 0;
 }
 
-int ax_read_exact(ax_sock *s, void *buf, size_t n, double timeout)
+ssize_t ax_read(ax_sock *s, void *buf, size_t n, double timeout)
 {
     int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : sock_read(s, buf, n, dl);
+}
+
+ssize_t ax_read_dl(ax_sock *s, void *buf, size_t n, int64_t deadline)
+{
+    return sock_read(s, buf, n, deadline);
+}
+
+static int sock_read_exact(ax_sock *s, void *buf, size_t n, int64_t dl)
+{
     size_t got = 0;
-    int rc = enter(s, s ? &s->reader : NULL, timeout, &dl);
+    int rc = enter(s, AX__IO_READ, dl);
 
     if (rc)
         return rc;
@@ -212,17 +170,29 @@ int ax_read_exact(ax_sock *s, void *buf, size_t n, double timeout)
     return 0;
 }
 
+int ax_read_exact(ax_sock *s, void *buf, size_t n, double timeout)
+{
+    int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : sock_read_exact(s, buf, n, dl);
+}
+
+int ax_read_exact_dl(ax_sock *s, void *buf, size_t n, int64_t deadline)
+{
+    return sock_read_exact(s, buf, n, deadline);
+}
+
 static void *find(const char *hay, size_t n, const char *needle, size_t k)
 {
     return k ? memmem(hay, n, needle, k) : NULL;
 }
 
-int ax_read_until(ax_sock *s, const char *delim, char **line, size_t *len,
-                  size_t max, double timeout)
+static int sock_read_until(ax_sock *s, const char *delim, char **line,
+                           size_t *len, size_t max, int64_t dl)
 {
     size_t dlen = delim ? strlen(delim) : 0, scanned = 0;
-    int64_t dl;
-    int rc = enter(s, s ? &s->reader : NULL, timeout, &dl);
+    int rc = enter(s, AX__IO_READ, dl);
 
     if (rc)
         return rc;
@@ -273,6 +243,21 @@ int ax_read_until(ax_sock *s, const char *delim, char **line, size_t *len,
     }
 }
 
+int ax_read_until(ax_sock *s, const char *delim, char **line, size_t *len,
+                  size_t max, double timeout)
+{
+    int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : sock_read_until(s, delim, line, len, max, dl);
+}
+
+int ax_read_until_dl(ax_sock *s, const char *delim, char **line,
+                     size_t *len, size_t max, int64_t deadline)
+{
+    return sock_read_until(s, delim, line, len, max, deadline);
+}
+
 static ssize_t write_some(ax_sock *s, const void *buf, size_t n, int64_t dl)
 {
     for (;;) {
@@ -284,16 +269,14 @@ static ssize_t write_some(ax_sock *s, const void *buf, size_t n, int64_t dl)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        s->wready = false;
-        if ((rc = wait_ready(s, true, dl)))
+        if ((rc = ax__io_wait(&s->io, AX__IO_WRITE, dl)))
             return rc;
     }
 }
 
-ssize_t ax_write(ax_sock *s, const void *buf, size_t n, double timeout)
+static ssize_t sock_write(ax_sock *s, const void *buf, size_t n, int64_t dl)
 {
-    int64_t dl;
-    int rc = enter(s, s ? &s->writer : NULL, timeout, &dl);
+    int rc = enter(s, AX__IO_WRITE, dl);
 
     if (rc)
         return rc;
@@ -302,11 +285,23 @@ ssize_t ax_write(ax_sock *s, const void *buf, size_t n, double timeout)
     return n ? write_some(s, buf, n, dl) : 0;
 }
 
-int ax_write_all(ax_sock *s, const void *buf, size_t n, double timeout)
+ssize_t ax_write(ax_sock *s, const void *buf, size_t n, double timeout)
 {
     int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : sock_write(s, buf, n, dl);
+}
+
+ssize_t ax_write_dl(ax_sock *s, const void *buf, size_t n, int64_t deadline)
+{
+    return sock_write(s, buf, n, deadline);
+}
+
+static int sock_write_all(ax_sock *s, const void *buf, size_t n, int64_t dl)
+{
     size_t done = 0;
-    int rc = enter(s, s ? &s->writer : NULL, timeout, &dl);
+    int rc = enter(s, AX__IO_WRITE, dl);
 
     if (rc)
         return rc;
@@ -321,9 +316,22 @@ int ax_write_all(ax_sock *s, const void *buf, size_t n, double timeout)
     return 0;
 }
 
+int ax_write_all(ax_sock *s, const void *buf, size_t n, double timeout)
+{
+    int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : sock_write_all(s, buf, n, dl);
+}
+
+int ax_write_all_dl(ax_sock *s, const void *buf, size_t n, int64_t deadline)
+{
+    return sock_write_all(s, buf, n, deadline);
+}
+
 static void sock_free(ax_sock *s)
 {
-    event_free(s->ev);
+    ax__io_term(&s->io);
     free(s->rbuf);
     free(s);
 }
@@ -334,7 +342,7 @@ int ax_close(ax_sock *s)
 
     if (!s)
         return AX_EINVAL;
-    if (s->reader || s->writer)
+    if (ax__io_busy(&s->io))
         return AX_EBUSY;
     /* Unregister first: once closed, the number may already name another
      * thread's new socket, and libevent's epoll_ctl(DEL) would touch it. */
@@ -350,7 +358,7 @@ int ax_sock_release(ax_sock *s)
 
     if (!s)
         return AX_EINVAL;
-    if (s->reader || s->writer)
+    if (ax__io_busy(&s->io))
         return AX_EBUSY;
     fd = s->fd;
     sock_free(s);
@@ -365,6 +373,23 @@ typedef union addr {
     struct sockaddr_in6 in6;
     struct sockaddr_un un;
 } addr;
+
+/* Could @p host be a DNS name (RFC 1123 letters, digits, '-' and '.')?
+ * Then the caller hears AX_ENAME, "not resolved", rather than
+ * AX_EINVAL, which is kept for strings no resolver would take
+ * ("127.0.0.1:80"). */
+static bool looks_like_name(const char *host)
+{
+    size_t n = 0;
+
+    for (const char *p = host; *p; p++, n++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return false;
+    }
+    return n > 0 && n <= 253;
+}
 
 static int parse_addr(const char *host, int port, addr *a, socklen_t *len)
 {
@@ -391,7 +416,9 @@ static int parse_addr(const char *host, int port, addr *a, socklen_t *len)
         *len = sizeof a->in6;
         return 0;
     }
-    return AX_EINVAL;
+    /* Resolving would block the loop (getaddrinfo has no async form); it
+     * belongs on the thread pool, not here. */
+    return looks_like_name(host) ? AX_ENAME : AX_EINVAL;
 }
 
 static int unix_addr(const char *path, addr *a, socklen_t *len)
@@ -412,7 +439,7 @@ static int listen_on(ax_sock **out, const addr *a, socklen_t len,
 
     if (!out)
         return AX_EINVAL;
-    if (!ax__tls_loop)
+    if (!ax_loop_current())
         return AX_EPERM;
     fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
@@ -484,10 +511,9 @@ int ax_sock_port(const ax_sock *s)
     return AX_EINVAL;
 }
 
-int ax_accept(ax_sock *l, ax_sock **out, double timeout)
+static int sock_accept(ax_sock *l, ax_sock **out, int64_t dl)
 {
-    int64_t dl;
-    int rc = enter(l, l ? &l->reader : NULL, timeout, &dl);
+    int rc = enter(l, AX__IO_READ, dl);
 
     if (rc)
         return rc;
@@ -507,30 +533,35 @@ int ax_accept(ax_sock *l, ax_sock **out, double timeout)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        l->rready = false;
-        if ((rc = wait_ready(l, false, dl)))
+        if ((rc = ax__io_wait(&l->io, AX__IO_READ, dl)))
             return rc;
     }
 }
 
-static int connect_to(ax_sock **out, const addr *a, socklen_t len,
-                      double timeout)
+int ax_accept(ax_sock *l, ax_sock **out, double timeout)
 {
-    ax_task *t = ax__current();
+    int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : sock_accept(l, out, dl);
+}
+
+int ax_accept_dl(ax_sock *l, ax_sock **out, int64_t deadline)
+{
+    return sock_accept(l, out, deadline);
+}
+
+static int connect_to(ax_sock **out, const addr *a, socklen_t len,
+                      int64_t dl)
+{
     ax_sock *s;
-    int64_t dl = -1, ns;
     int fd, rc, err = 0;
     socklen_t elen = sizeof err;
 
-    if (!out || isnan(timeout))
+    if (!out || dl < -1)
         return AX_EINVAL;
-    if (!t)
+    if (!ax_task_self())
         return AX_ENOTTASK;
-    if (timeout >= 0) {
-        if ((rc = ax__seconds_to_ns(timeout, &ns)))
-            return rc;
-        dl = ax__now(t->loop) + ns;
-    }
     fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd < 0)
@@ -550,8 +581,7 @@ static int connect_to(ax_sock **out, const addr *a, socklen_t len,
             ax_close(s);
             return rc;
         }
-        s->wready = false;
-        rc = wait_ready(s, true, dl);
+        rc = ax__io_wait(&s->io, AX__IO_WRITE, dl);
         if (!rc && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
             rc = -errno;
         if (!rc && err)
@@ -565,7 +595,8 @@ static int connect_to(ax_sock **out, const addr *a, socklen_t len,
     return 0;
 }
 
-int ax_connect(ax_sock **out, const char *host, int port, double timeout)
+static int tcp_connect(ax_sock **out, const char *host, int port,
+                       int64_t dl)
 {
     addr a;
     socklen_t len;
@@ -578,14 +609,41 @@ int ax_connect(ax_sock **out, const char *host, int port, double timeout)
     if (a.sa.sa_family == AF_INET &&
         a.in4.sin_addr.s_addr == htonl(INADDR_ANY))
         a.in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return connect_to(out, &a, len, timeout);
+    return connect_to(out, &a, len, dl);
 }
 
-int ax_unix_connect(ax_sock **out, const char *path, double timeout)
+int ax_connect(ax_sock **out, const char *host, int port, double timeout)
+{
+    int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : tcp_connect(out, host, port, dl);
+}
+
+int ax_connect_dl(ax_sock **out, const char *host, int port,
+                  int64_t deadline)
+{
+    return tcp_connect(out, host, port, deadline);
+}
+
+static int unix_connect(ax_sock **out, const char *path, int64_t dl)
 {
     addr a;
     socklen_t len;
     int rc = unix_addr(path, &a, &len);
 
-    return rc ? rc : connect_to(out, &a, len, timeout);
+    return rc ? rc : connect_to(out, &a, len, dl);
+}
+
+int ax_unix_connect(ax_sock **out, const char *path, double timeout)
+{
+    int64_t dl;
+    int rc = to_deadline(timeout, &dl);
+
+    return rc ? rc : unix_connect(out, path, dl);
+}
+
+int ax_unix_connect_dl(ax_sock **out, const char *path, int64_t deadline)
+{
+    return unix_connect(out, path, deadline);
 }

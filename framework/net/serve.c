@@ -10,13 +10,22 @@
  * descriptor in flight may reach a loop after its shard has stopped (it is
  * then closed).
  */
-#include "internal.h"
-
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "axon/error.h"
+#include "axon/future.h"
+#include "axon/gather.h"
+#include "axon/loop.h"
 #include "axon/net.h"
+#include "axon/task.h"
+#include "axon/runtime.h" /* after task.h: it uses ax_task_opts */
+#include "axon/time.h"
+#include "wait.h"
 
 #define EMFILE_BACKOFF 0.01
 
@@ -82,7 +91,7 @@ static void *conn_main(void *arg)
     if (c->next)
         c->next->prev = c->prev;
     if (sh->stopping && !sh->conns && sh->task)
-        ax__wake(sh->task, 0);
+        ax__unpark(sh->task);
     free(c);
     return NULL;
 }
@@ -132,7 +141,7 @@ static void handoff_run(ax_loop *L, void *a, void *b, int fd, bool drop)
     } else {
         sh->fds[sh->nfds++] = fd;
         if (sh->task)
-            ax__wake(sh->task, 0);
+            ax__unpark(sh->task);
     }
     srv_put(srv);
 }
@@ -141,13 +150,13 @@ static void hand_off(server *srv, int fd)
 {
     shard *sh = &srv->shards[srv->next++ % srv->nshards];
 
-    if (sh->loop == ax__tls_loop) {
+    if (sh->loop == ax_loop_current()) {
         if (start_conn(sh, fd))
             close(fd);
         return;
     }
     atomic_fetch_add_explicit(&srv->refs, 1, memory_order_relaxed);
-    if (ax__post_call(sh->loop, handoff_run, sh, srv, fd)) {
+    if (ax__wait_post(sh->loop, handoff_run, sh, srv, fd)) {
         close(fd);
         srv_put(srv);
     }
@@ -191,7 +200,7 @@ static int handoff_loop(shard *sh)
                 close(fd);
         }
         sh->task = ax_task_self();
-        int rc = ax__suspend(sh->task, "waiting for connections", NULL);
+        int rc = ax__park("waiting for connections");
         sh->task = NULL;
         if (rc)
             return rc;
@@ -203,6 +212,7 @@ static void *shard_main(void *arg)
     shard *sh = arg;
     server *srv = sh->srv;
     ax_task *t = ax_task_self();
+    bool was;
     int rc;
 
     if (!sh->listener && (srv->opts.mode == AX_SERVE_REUSEPORT)) {
@@ -227,13 +237,16 @@ static void *shard_main(void *arg)
         close(sh->fds[--sh->nfds]);
     for (conn *c = sh->conns; c; c = c->next)
         ax_cancel(c->task);
-    t->shielded = true;
+    /* Shielded: a cancellation (pending or new) would end every park at
+     * once, and this would spin instead of waiting for the last
+     * connection, which still points at this shard. */
+    was = ax__shield(true);
     while (sh->conns) {
         sh->task = t;
-        ax__suspend(t, "stopping its connections", NULL);
+        ax__park("stopping its connections");
         sh->task = NULL;
     }
-    t->shielded = false;
+    ax__shield(was);
     free(sh->fds);
     sh->fds = NULL;
     return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
@@ -242,7 +255,7 @@ static void *shard_main(void *arg)
 int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
              const ax_serve_opts *opts)
 {
-    ax_task *t = ax__current();
+    ax_loop *here = ax_loop_current();
     ax_future *futs[AX_LOOPS_MAX];
     ax_listen_opts lo = {0};
     server *srv;
@@ -251,7 +264,7 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
 
     if (!handler)
         return AX_EINVAL;
-    if (!t)
+    if (!ax_task_self())
         return AX_ENOTTASK;
     n = opts && opts->loops > 0 && opts->loops < ax_loop_count()
             ? opts->loops
@@ -281,10 +294,10 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
         shard *sh = &srv->shards[i];
         sh->srv = srv;
         if (i == 0) {
-            sh->loop = t->loop;
+            sh->loop = here;
             continue;
         }
-        if (k == t->loop->index)
+        if (k == ax_loop_index(here))
             k++;
         sh->loop = ax_loop_at(k++);
     }

@@ -46,7 +46,9 @@ extern "C" {
     X(ENOTTASK, -4001, "must be called from inside a task")                   \
     X(EPENDING, -4002, "not done yet")                                        \
     X(EWRONGLOOP, -4003, "object belongs to another loop")                    \
-    X(ENOTACTOR, -4004, "must be called from inside an actor")
+    X(ENOTACTOR, -4004, "must be called from inside an actor")                \
+    X(ENAME, -4010,                                                           \
+      "host name not resolved (use a numeric address or localhost)")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {

@@ -9,6 +9,21 @@
  * per operation). Each call takes a timeout in seconds (negative: none) and
  * returns AX_ECANCELED when the task is cancelled meanwhile.
  *
+ * Deadlines: every call that may suspend has a twin ending in _dl that
+ * takes an absolute deadline instead, int64 nanoseconds on the calling
+ * loop's clock (ax_now_ns(); the virtual clock under the virtual clock),
+ * -1 for none. One deadline can so bound a whole request, e.g.
+ *
+ *     int64_t dl = ax_now_ns() + 2000000000; // 2 s for the exchange
+ *     rc = ax_read_exact_dl(s, hdr, sizeof hdr, dl);
+ *     if (!rc) rc = ax_write_all_dl(s, reply, n, dl);
+ *
+ * A deadline already past still returns what needs no waiting (buffered or
+ * already arrived bytes, room in the send buffer, a pending connection)
+ * and gives AX_ETIMEDOUT only where the call would have to wait. A deadline
+ * below -1 is AX_EINVAL. The timeout forms are the same calls with
+ * deadline = now + timeout.
+ *
  * A socket belongs to the loop that made it; use it from tasks of that loop.
  * One task may read while another writes the same socket; two readers (or
  * two writers) at once get AX_EBUSY. To move a connection to another loop,
@@ -22,6 +37,7 @@
 #define AXON_NET_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "axon/common.h"
@@ -44,10 +60,11 @@ typedef struct ax_listen_opts {
  * Listen on @p host:@p port. @p host is a numeric address ("127.0.0.1",
  * "::1", "0.0.0.0", "::"), "localhost", or NULL/"" for every IPv4 address.
  * Port 0 picks a free port (see ax_sock_port()).
- * @return 0; AX_EINVAL (bad port, a host that is not numeric and not
- *         "localhost": names are not resolved here, to keep the loop from
- *         blocking on DNS); the kernel's error (AX_EADDRINUSE, ...);
- *         AX_EPERM outside a loop; AX_ENOMEM.
+ * @return 0; AX_ENAME for a host name other than "localhost" (names are
+ *         not resolved here, to keep the loop from blocking on DNS);
+ *         AX_EINVAL (bad port, a host that is neither an address nor a
+ *         name, such as "127.0.0.1:80"); the kernel's error
+ *         (AX_EADDRINUSE, ...); AX_EPERM outside a loop; AX_ENOMEM.
  * Suspends: no.
  */
 AX_EXTERN int ax_tcp_listen(ax_sock **out, const char *host, int port,
@@ -67,18 +84,40 @@ AX_EXTERN int ax_unix_listen(ax_sock **out, const char *path,
  */
 AX_EXTERN int ax_accept(ax_sock *l, ax_sock **out, double timeout);
 
+/** ax_accept() until the absolute @p deadline (ns on ax_now_ns()'s clock;
+ *  -1: none). A connection already queued is taken even past the
+ *  deadline. @return as ax_accept(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN int ax_accept_dl(ax_sock *l, ax_sock **out, int64_t deadline);
+
 /**
  * Connect to @p host:@p port (host as for ax_tcp_listen(); NULL means
- * 127.0.0.1).
- * @return 0; AX_ECONNREFUSED and other kernel errors; AX_ETIMEDOUT;
- *         AX_ECANCELED; AX_EINVAL; AX_ENOTTASK.
+ * 127.0.0.1). The new socket belongs to the caller (ax_close()).
+ * @return 0; AX_ENAME if @p host is a name other than "localhost": axon
+ *         does not resolve names yet (that would block the loop), so pass
+ *         a numeric address; AX_ECONNREFUSED and other kernel errors;
+ *         AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL @p out, port 0 or
+ *         out of range, NaN timeout); AX_ENOTTASK.
+ * Suspends: until the handshake completes (not for a Unix socket that
+ * accepts at once).
  */
 AX_EXTERN int ax_connect(ax_sock **out, const char *host, int port,
                          double timeout);
 
-/** Connect to a Unix stream socket. @return as ax_connect(). */
+/** ax_connect() until the absolute @p deadline (ns on ax_now_ns()'s clock;
+ *  -1: none). @return as ax_connect(); AX_EINVAL for a deadline below
+ *  -1. */
+AX_EXTERN int ax_connect_dl(ax_sock **out, const char *host, int port,
+                            int64_t deadline);
+
+/** Connect to a Unix stream socket. @return as ax_connect() (never
+ *  AX_ENAME). */
 AX_EXTERN int ax_unix_connect(ax_sock **out, const char *path,
                               double timeout);
+
+/** ax_unix_connect() until the absolute @p deadline (-1: none).
+ *  @return as ax_unix_connect(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN int ax_unix_connect_dl(ax_sock **out, const char *path,
+                                 int64_t deadline);
 
 /**
  * Read up to @p n bytes. Bytes buffered by ax_read_until() come first.
@@ -88,12 +127,23 @@ AX_EXTERN int ax_unix_connect(ax_sock **out, const char *path,
  */
 AX_EXTERN ssize_t ax_read(ax_sock *s, void *buf, size_t n, double timeout);
 
+/** ax_read() until the absolute @p deadline (-1: none). Bytes buffered or
+ *  already arrived are returned even past the deadline.
+ *  @return as ax_read(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN ssize_t ax_read_dl(ax_sock *s, void *buf, size_t n,
+                             int64_t deadline);
+
 /**
  * Read exactly @p n bytes.
  * @return 0; AX_EPIPE if the stream ended first (what was read is lost);
  *         the codes of ax_read(). The timeout covers the whole call.
  */
 AX_EXTERN int ax_read_exact(ax_sock *s, void *buf, size_t n, double timeout);
+
+/** ax_read_exact() until the absolute @p deadline (-1: none).
+ *  @return as ax_read_exact(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN int ax_read_exact_dl(ax_sock *s, void *buf, size_t n,
+                               int64_t deadline);
 
 /**
  * Buffered read up to and including @p delim (e.g. "\r\n").
@@ -108,6 +158,12 @@ AX_EXTERN int ax_read_exact(ax_sock *s, void *buf, size_t n, double timeout);
 AX_EXTERN int ax_read_until(ax_sock *s, const char *delim, char **line,
                             size_t *len, size_t max, double timeout);
 
+/** ax_read_until() until the absolute @p deadline (-1: none). On
+ *  AX_ETIMEDOUT the partial line stays buffered, as with the timeout form.
+ *  @return as ax_read_until(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN int ax_read_until_dl(ax_sock *s, const char *delim, char **line,
+                               size_t *len, size_t max, int64_t deadline);
+
 /** Bytes already buffered by ax_read_until() and not yet consumed. */
 AX_EXTERN size_t ax_buffered(const ax_sock *s);
 
@@ -120,6 +176,12 @@ AX_EXTERN size_t ax_buffered(const ax_sock *s);
 AX_EXTERN ssize_t ax_write(ax_sock *s, const void *buf, size_t n,
                            double timeout);
 
+/** ax_write() until the absolute @p deadline (-1: none); with room in the
+ *  send buffer it writes even past the deadline.
+ *  @return as ax_write(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN ssize_t ax_write_dl(ax_sock *s, const void *buf, size_t n,
+                              int64_t deadline);
+
 /**
  * Write all @p n bytes, waiting for the peer to read as needed (this is
  * where a slow reader pushes back). The timeout covers the whole call.
@@ -127,6 +189,12 @@ AX_EXTERN ssize_t ax_write(ax_sock *s, const void *buf, size_t n,
  */
 AX_EXTERN int ax_write_all(ax_sock *s, const void *buf, size_t n,
                            double timeout);
+
+/** ax_write_all() until the absolute @p deadline (-1: none). On
+ *  AX_ETIMEDOUT part of the data may have been sent.
+ *  @return as ax_write_all(); AX_EINVAL for a deadline below -1. */
+AX_EXTERN int ax_write_all_dl(ax_sock *s, const void *buf, size_t n,
+                              int64_t deadline);
 
 /**
  * Close and free the socket.

@@ -1,0 +1,154 @@
+/*
+ * The wait interface (wait.h) on top of the runtime's private structs: the
+ * one place where framework/net/ meets the loop, the task and the timer
+ * heap.
+ *
+ * A waiting task uses its own embedded timer for the deadline, as
+ * ax_sleep() does, so a wait allocates nothing (the heap array grows
+ * amortised). On one thread there is no race between an EAGAIN and the
+ * edge that follows it: the libevent callback can only run once the task
+ * has suspended and the loop polls.
+ */
+#include "internal.h"
+
+#include <event2/event.h>
+
+#include "wait.h"
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    ax__io *io = arg;
+
+    (void)fd;
+    if (what & EV_READ) {
+        io->ready[AX__IO_READ] = true;
+        if (io->waiter[AX__IO_READ])
+            ax__wake(io->waiter[AX__IO_READ], 0);
+    }
+    if (what & EV_WRITE) {
+        io->ready[AX__IO_WRITE] = true;
+        if (io->waiter[AX__IO_WRITE])
+            ax__wake(io->waiter[AX__IO_WRITE], 0);
+    }
+}
+
+int ax__io_init(ax__io *io, int fd)
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!L)
+        return AX_EPERM;
+    io->loop = L;
+    io->waiter[AX__IO_READ] = io->waiter[AX__IO_WRITE] = NULL;
+    io->ready[AX__IO_READ] = io->ready[AX__IO_WRITE] = true;
+    io->ev = event_new(L->base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+                       on_io, io);
+    if (!io->ev)
+        return AX_ENOMEM;
+    if (event_add(io->ev, NULL) != 0) {
+        event_free(io->ev);
+        io->ev = NULL;
+        return AX_ENOMEM;
+    }
+    return 0;
+}
+
+void ax__io_term(ax__io *io)
+{
+    event_free(io->ev);
+    io->ev = NULL;
+}
+
+int ax__io_enter(const ax__io *io, int dir)
+{
+    ax_task *t = ax__current();
+
+    if (!t)
+        return AX_ENOTTASK;
+    if (io->loop != t->loop)
+        return AX_EWRONGLOOP;
+    if (io->waiter[dir])
+        return AX_EBUSY;
+    return 0;
+}
+
+int ax__io_wait(ax__io *io, int dir, int64_t deadline)
+{
+    ax_task *t = ax__current();
+    ax_loop *L = t->loop;
+    int rc = 0;
+
+    io->ready[dir] = false;
+    if (deadline >= 0) {
+        if (deadline <= ax__now(L))
+            return AX_ETIMEDOUT;
+        t->timer.status = AX_ETIMEDOUT;
+        ax__timer_add(L, &t->timer, deadline);
+    }
+    io->waiter[dir] = t;
+    /* Loop: a wake for another reason than ours (none today) must not be
+     * taken for readiness. */
+    while (!io->ready[dir] && !rc)
+        rc = ax__suspend(t, dir == AX__IO_WRITE ? "waiting to write"
+                                                : "waiting to read",
+                         NULL); /* wait_obj is read as a future */
+    io->waiter[dir] = NULL;
+    ax__timer_del(L, &t->timer);
+    /* An edge that came with the timeout or the cancel wins: the caller
+     * retries the system call rather than losing what arrived. */
+    return io->ready[dir] ? 0 : rc;
+}
+
+int ax__deadline_after(double timeout, int64_t *deadline)
+{
+    int64_t ns;
+    int rc;
+
+    if (timeout != timeout)
+        return AX_EINVAL;
+    if (timeout < 0) {
+        *deadline = -1;
+        return 0;
+    }
+    if ((rc = ax__seconds_to_ns(timeout, &ns)))
+        return rc;
+    *deadline = ax__clock_ns() + ns;
+    return 0;
+}
+
+int64_t ax__clock_ns(void)
+{
+    ax_loop *L = ax__tls_loop;
+
+    return L ? ax__now(L) : ax__mono_ns();
+}
+
+int ax__park(const char *what)
+{
+    ax_task *t = ax__current();
+
+    if (!t)
+        return AX_ENOTTASK;
+    return ax__suspend(t, what, NULL);
+}
+
+void ax__unpark(ax_task *t)
+{
+    ax__wake(t, 0);
+}
+
+bool ax__shield(bool on)
+{
+    ax_task *t = ax__current();
+    bool was = t->shielded;
+
+    t->shielded = on;
+    return was;
+}
+
+int ax__wait_post(ax_loop *to,
+                  void (*fn)(ax_loop *L, void *a, void *b, int c, bool drop),
+                  void *a, void *b, int c)
+{
+    return ax__post_call(to, fn, a, b, c);
+}

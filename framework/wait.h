@@ -1,0 +1,140 @@
+/*
+ * The wait interface: everything framework/net/ may use of the runtime.
+ * Private, never installed.
+ *
+ * The parts above the runtime (sockets, ax_serve) see no loop or task
+ * struct. They get what libuv's uv__io_t and libdill's libdillimpl.h give
+ * their network code, and no more:
+ *
+ *   - an fd watcher (ax__io), registered once per descriptor, edge-triggered
+ *     for read and write, and "suspend until ready, the deadline or a
+ *     cancellation" for one direction;
+ *   - the calling loop's clock, and a relative timeout turned into a
+ *     deadline on it;
+ *   - parking a task until another piece of code on its loop unparks it;
+ *   - shielding the calling task from cancellation for a section;
+ *   - posting a call to another loop that is told when the loop is gone.
+ *
+ * Deadlines are int64 nanoseconds on the calling loop's clock (ax_now_ns(),
+ * the virtual one under the virtual clock); -1 means none.
+ *
+ * Unless a call says otherwise it must be made on the thread of the loop
+ * that owns the object, and it does not suspend.
+ */
+#ifndef AX_WAIT_H
+#define AX_WAIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "axon/common.h"
+
+struct event;
+
+/* Directions, also the index into ax__io's per-direction arrays. */
+enum { AX__IO_READ = 0, AX__IO_WRITE = 1 };
+
+/*
+ * An fd watcher, embedded in its owner (a socket). The fields are read by
+ * its owner; only wait.c writes them. `ready` starts true: the first
+ * operation finds out with its system call, so a fresh descriptor costs no
+ * poll. The owner clears nothing itself: ax__io_wait() forgets the stale
+ * edge when the system call said EAGAIN.
+ */
+typedef struct ax__io {
+    struct event *ev;
+    ax_loop *loop;      /* the loop it is registered with */
+    ax_task *waiter[2]; /* the task waiting per direction, or NULL */
+    bool ready[2];      /* no EAGAIN seen since the last edge */
+} ax__io;
+
+/*
+ * Register @p fd (already non-blocking) with the calling thread's loop,
+ * edge-triggered for read and write, until ax__io_term(). One registration
+ * for the descriptor's whole life: waiting costs no epoll_ctl.
+ * @return 0; AX_EPERM if the thread runs no loop; AX_ENOMEM.
+ */
+int ax__io_init(ax__io *io, int fd);
+
+/*
+ * Unregister. The caller guarantees nobody waits (ax__io_busy() false), and
+ * calls this BEFORE closing the descriptor: once closed its number may name
+ * another thread's new socket, which the unregistration would touch.
+ */
+void ax__io_term(ax__io *io);
+
+/* Is a task waiting on @p io in either direction? */
+static inline bool ax__io_busy(const ax__io *io)
+{
+    return io->waiter[AX__IO_READ] || io->waiter[AX__IO_WRITE];
+}
+
+/*
+ * Check that the caller may operate on @p io in direction @p dir: called
+ * from a task, on @p io's loop, and no other task waits in that direction.
+ * The cheap prelude of every socket operation; it does not look at time.
+ * @return 0; AX_ENOTTASK; AX_EWRONGLOOP; AX_EBUSY.
+ */
+int ax__io_enter(const ax__io *io, int dir);
+
+/*
+ * Suspend the calling task until @p io is ready in direction @p dir, the
+ * @p deadline passes (-1: never) or the task is cancelled. Call it only
+ * after the system call said EAGAIN (and after ax__io_enter() said 0): it
+ * forgets the edge seen so far and waits for the next one. A deadline
+ * already past returns at once, without suspending.
+ * @return 0 (ready: retry the system call); AX_ETIMEDOUT; AX_ECANCELED.
+ * Suspends: yes.
+ */
+int ax__io_wait(ax__io *io, int dir, int64_t deadline);
+
+/*
+ * Turn a relative @p timeout in seconds into a deadline on the calling
+ * loop's clock: negative gives -1 (none), so do callers' "-1: forever".
+ * Outside a loop the monotonic clock is used (the caller then fails with
+ * AX_ENOTTASK anyway).
+ * @return 0 and *deadline; AX_EINVAL for NaN or more than 100 years.
+ * Any thread.
+ */
+int ax__deadline_after(double timeout, int64_t *deadline);
+
+/* The calling loop's clock in nanoseconds (virtual under the virtual
+ * clock); the monotonic clock outside a loop. Any thread. */
+int64_t ax__clock_ns(void);
+
+/*
+ * Suspend the calling task until ax__unpark() or a cancellation (unless
+ * shielded). @p what names the wait in ax_dump_tasks(). A park may also end
+ * early for no reason the caller knows; callers loop on their condition.
+ * @return 0 (unparked); AX_ECANCELED; AX_ENOTTASK.
+ * Suspends: yes.
+ */
+int ax__park(const char *what);
+
+/*
+ * Make @p t, parked in ax__park(), ready to run. Only for a task known to
+ * be parked there: keep the pointer only around the park. A task already
+ * woken keeps its first reason. Not thread-safe: @p t's loop only.
+ */
+void ax__unpark(ax_task *t);
+
+/*
+ * Shield the calling task from cancellation (@p on) or stop (!@p on);
+ * a cancellation arriving meanwhile stays pending for the first unshielded
+ * suspension. @return the previous setting, to restore nested sections:
+ *     bool was = ax__shield(true); ...; ax__shield(was);
+ * Called from a task.
+ */
+bool ax__shield(bool on);
+
+/*
+ * Run fn(L, a, b, c, drop) on loop @p to, from any thread. With drop true
+ * the loop has closed: fn must only release what a, b and c hold (close a
+ * descriptor, drop a reference). Order is kept per sending thread.
+ * @return 0; AX_ENOMEM (fn will not run). Thread-safe.
+ */
+int ax__wait_post(ax_loop *to,
+                  void (*fn)(ax_loop *L, void *a, void *b, int c, bool drop),
+                  void *a, void *b, int c);
+
+#endif
