@@ -4,7 +4,8 @@
  * event_base, ring() and drain(). configure picks eventfd where
  * <sys/eventfd.h> exists unless --disable-eventfd.
  */
-#include "internal.h"
+#include "inbox.h"
+#include "axon.h"
 
 #include <errno.h>
 #include <fcntl.h>

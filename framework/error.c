@@ -1,5 +1,6 @@
 /* Error names and texts, generated from AX_ERRNO_MAP; and the report sink. */
-#include "internal.h"
+#include "loop_impl.h"
+#include "axon.h"
 
 #include <stdarg.h>
 #include <string.h>

@@ -3,6 +3,7 @@
  * runtime, and the small set of core calls they are allowed.
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <stdlib.h>
 

@@ -6,6 +6,7 @@
  * and take it back out in O(1) when it is cancelled or times out.
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <stdlib.h>
 

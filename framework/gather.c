@@ -7,6 +7,8 @@
  * has ended, so that when ax_gather() returns no child is still running.
  */
 #include "internal.h"
+#include "axon.h"
+#include "axon/gather.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -11,7 +11,8 @@
  * flag, clears it and rings. A busy consumer never announces, so a stream of
  * messages to a busy loop costs no system call at all.
  */
-#include "internal.h"
+#include "loop_impl.h"
+#include "axon.h"
 
 void ax__inbox_init(ax__inbox *q)
 {
@@ -95,7 +96,7 @@ size_t ax__inbox_drain(ax_loop *L, bool drop)
         n++;
     }
     L->st.inbox_msgs += n;
-    if (L->virtual_clock && n)
+    if (L->tm.virtual_clock && n)
         atomic_fetch_sub_explicit(&L->rt->vinflight, (long)n,
                                   memory_order_seq_cst);
     return n;

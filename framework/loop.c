@@ -8,6 +8,7 @@
  * yield free of system calls and libevent bookkeeping.
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <event2/event.h>
 #include <pthread.h>
@@ -26,7 +27,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    ((ax_loop *)arg)->tmr_armed = false;
+    ((ax_loop *)arg)->tm.armed = false;
 }
 
 static void on_bell(evutil_socket_t fd, short what, void *arg)
@@ -51,27 +52,27 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
     memset(L, 0, sizeof *L);
     L->rt = rt;
     L->index = index;
-    L->page = (size_t)sysconf(_SC_PAGESIZE);
+    L->stk.page = (size_t)sysconf(_SC_PAGESIZE);
 #if defined(AX_ASAN) || defined(AX_TSAN)
     /* Instrumented frames are several times larger. */
     if (!(opts && opts->stack_size))
         stack *= 4;
 #endif
-    L->default_stack = ax__stack_round(L, stack);
-    L->virtual_clock = (opts && opts->virtual_clock) ||
+    L->stk.default_size = ax__stack_round(L, stack);
+    L->tm.virtual_clock = (opts && opts->virtual_clock) ||
                        (env && env[0] && strcmp(env, "0") != 0);
     L->deadlock_check = rt->nloops == 1 && !(opts && opts->external_wakeups);
     L->report = opts ? opts->report : NULL;
-    L->start_ns = ax__mono_ns();
+    L->tm.start_ns = ax__mono_ns();
     ax__inbox_init(&L->inbox);
-    L->inbox.vclock = L->virtual_clock;
+    L->inbox.vclock = L->tm.virtual_clock;
     if (ax__bell_init(&L->inbox.bell))
         goto fail_bell;
     L->base = event_base_new();
     if (!L->base)
         goto fail_base;
-    L->tmr_ev = evtimer_new(L->base, on_timer, L);
-    if (!L->tmr_ev)
+    L->tm.ev = evtimer_new(L->base, on_timer, L);
+    if (!L->tm.ev)
         goto fail_timer;
     L->bell_ev = event_new(L->base, L->inbox.bell.rfd, EV_READ | EV_PERSIST,
                            on_bell, L);
@@ -82,7 +83,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
 fail_ev:
     if (L->bell_ev)
         event_free(L->bell_ev);
-    event_free(L->tmr_ev);
+    event_free(L->tm.ev);
 fail_timer:
     event_base_free(L->base);
 fail_base:
@@ -110,12 +111,12 @@ void ax__loop_leave(ax_loop *L)
 void ax__loop_term(ax_loop *L)
 {
     ax__inbox_drain(L, true);
-    free(L->heap);
+    free(L->tm.heap);
     for (int i = 0; i < 2; i++)
         if (L->sig_ev[i])
             event_free(L->sig_ev[i]);
     event_free(L->bell_ev);
-    event_free(L->tmr_ev);
+    event_free(L->tm.ev);
     event_base_free(L->base);
     ax__bell_term(&L->inbox.bell);
 }
@@ -141,7 +142,7 @@ void ax__cancel_all(ax_loop *L)
 static int user_events(ax_loop *L)
 {
     return event_base_get_num_events(L->base, EVENT_BASE_COUNT_ADDED) - 1 -
-           (L->tmr_armed ? 1 : 0);
+           (L->tm.armed ? 1 : 0);
 }
 
 /* Tasks that still wait when nothing can wake them are beyond help: their
@@ -173,22 +174,22 @@ static void abandon_stuck(ax_loop *L)
 
 static void arm_timer(ax_loop *L)
 {
-    int64_t d = L->heap[0]->deadline - ax__now(L);
+    int64_t d = L->tm.heap[0]->deadline - ax__now(L);
     struct timeval tv;
 
     if (d < 0)
         d = 0;
     tv.tv_sec = (time_t)(d / 1000000000);
     tv.tv_usec = (suseconds_t)((d % 1000000000 + 999) / 1000);
-    evtimer_add(L->tmr_ev, &tv);
-    L->tmr_armed = true;
+    evtimer_add(L->tm.ev, &tv);
+    L->tm.armed = true;
 }
 
 static void virtual_advance(ax_loop *L)
 {
-    if (L->heap[0]->deadline > L->vnow)
-        L->vnow = L->heap[0]->deadline;
-    ax__timers_fire(L, L->vnow);
+    if (L->tm.heap[0]->deadline > L->tm.vnow)
+        L->tm.vnow = L->tm.heap[0]->deadline;
+    ax__timers_fire(L, L->tm.vnow);
 }
 
 /* Nothing is ready, no timer is set, nothing was added to libevent, and
@@ -245,7 +246,7 @@ static bool spin_for_work(ax_loop *L)
  * ordered exactly only within a loop. */
 static void virtual_busy(ax_loop *L)
 {
-    if (L->virtual_clock && atomic_load_explicit(&L->vidle,
+    if (L->tm.virtual_clock && atomic_load_explicit(&L->vidle,
                                                  memory_order_relaxed)) {
         atomic_store_explicit(&L->vidle, false, memory_order_seq_cst);
         atomic_fetch_add_explicit(&L->rt->vepoch, 1, memory_order_seq_cst);
@@ -254,7 +255,7 @@ static void virtual_busy(ax_loop *L)
 
 static void virtual_idle(ax_loop *L)
 {
-    if (L->virtual_clock)
+    if (L->tm.virtual_clock)
         atomic_store_explicit(&L->vidle, true, memory_order_seq_cst);
 }
 
@@ -290,7 +291,7 @@ static void drive(ax_loop *L)
     bool stuck_once = false;
 
     for (;;) {
-        if (L->virtual_clock && (L->rq_head || ax__inbox_busy(L)))
+        if (L->tm.virtual_clock && (L->rq_head || ax__inbox_busy(L)))
             virtual_busy(L);
         ax__inbox_drain(L, false);
         ax__run_ready(L);
@@ -305,14 +306,14 @@ static void drive(ax_loop *L)
                                                       memory_order_acquire) &&
                                      !L->nunfinished && !L->rq_head)
             return;
-        if (!L->virtual_clock)
+        if (!L->tm.virtual_clock)
             ax__timers_fire(L, ax__now(L));
         if (L->rq_head || ax__inbox_busy(L)) {
             if (++rounds % POLL_EVERY == 0 && user_events(L) > 0)
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
             continue;
         }
-        if (L->virtual_clock && L->nheap) {
+        if (L->tm.virtual_clock && L->tm.n) {
             if (!virtual_quiet(L))
                 continue;
             if (user_events(L) > 0) {
@@ -326,7 +327,7 @@ static void drive(ax_loop *L)
             }
             continue;
         }
-        if (!L->nheap && user_events(L) <= 0 && L->deadlock_check &&
+        if (!L->tm.n && user_events(L) <= 0 && L->deadlock_check &&
             !atomic_load_explicit(&L->foreign_posts, memory_order_relaxed)) {
             if (on_deadlock(L, &stuck_once))
                 return;
@@ -335,14 +336,14 @@ static void drive(ax_loop *L)
         virtual_idle(L);
         if (spin_for_work(L) || !ax__inbox_sleep(L))
             continue;
-        if (L->nheap)
+        if (L->tm.n)
             arm_timer(L);
         event_base_loop(L->base, EVLOOP_ONCE);
         virtual_busy(L);
         ax__inbox_awake(L);
-        if (L->tmr_armed) {
-            evtimer_del(L->tmr_ev);
-            L->tmr_armed = false;
+        if (L->tm.armed) {
+            evtimer_del(L->tm.ev);
+            L->tm.armed = false;
         }
     }
 }

@@ -11,6 +11,7 @@
  * may free it (it usually lives on the awaiting task's stack).
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <string.h>
 

@@ -13,6 +13,7 @@
  * frees the loops.
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <event2/event.h>
 #include <signal.h>

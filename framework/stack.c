@@ -10,7 +10,9 @@
  * refusing the task. Unguarded stacks merge with their neighbours, so a
  * million of them fit.
  */
-#include "internal.h"
+#include "loop_impl.h"
+#include "task_impl.h"
+#include "axon.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -58,7 +60,7 @@ size_t ax__stack_round(ax_loop *L, size_t size)
 {
     if (size < AX_MIN_STACK_SIZE)
         size = AX_MIN_STACK_SIZE;
-    return (size + L->page - 1) & ~(L->page - 1);
+    return (size + L->stk.page - 1) & ~(L->stk.page - 1);
 }
 
 /* Guard pages stop while this many maps are still free, leaving room for
@@ -103,8 +105,8 @@ static void *map_anon(size_t len)
 
 static void slab_free(ax_loop *L, ax__slab *sl)
 {
-    if (L->slab == sl)
-        L->slab = NULL;
+    if (L->stk.slab == sl)
+        L->stk.slab = NULL;
     munmap(sl->map, sl->len);
     free(sl);
 }
@@ -125,15 +127,15 @@ static void stack_release(ax_loop *L, ax__stack *s)
     L->st.stacks_mapped--;
 }
 
-/* Room for one more default-size stack: L->slab with an uncarved slot. */
+/* Room for one more default-size stack: L->stk.slab with an uncarved slot. */
 static int slab_ready(ax_loop *L, size_t stride)
 {
-    ax__slab *sl = L->slab;
+    ax__slab *sl = L->stk.slab;
 
     if (sl && sl->carved < sl->n)
         return 0;
     /* A full slab lives on through its stacks; the last release frees it. */
-    L->slab = NULL;
+    L->stk.slab = NULL;
     sl = malloc(sizeof *sl);
     if (!sl)
         return AX_ENOMEM;
@@ -145,7 +147,7 @@ static int slab_ready(ax_loop *L, size_t stride)
         free(sl);
         return AX_ENOMEM;
     }
-    L->slab = sl;
+    L->stk.slab = sl;
     return 0;
 }
 
@@ -156,35 +158,35 @@ int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
     if (size > MAX_STACK)
         return AX_EINVAL;
     size = ax__stack_round(L, size);
-    len = size + L->page;
+    len = size + L->stk.page;
     out->slab = NULL;
-    if (size == L->default_stack) {
-        if (L->npool) {
-            *out = L->pool[--L->npool];
-            L->st.stacks_pooled = L->npool;
+    if (size == L->stk.default_size) {
+        if (L->stk.n) {
+            *out = L->stk.pool[--L->stk.n];
+            L->st.stacks_pooled = L->stk.n;
             return 0;
         }
         int rc = slab_ready(L, len);
         if (rc)
             return rc;
-        out->slab = L->slab;
-        out->map = L->slab->map + (size_t)L->slab->carved++ * len;
-        L->slab->live++;
+        out->slab = L->stk.slab;
+        out->map = L->stk.slab->map + (size_t)L->stk.slab->carved++ * len;
+        L->stk.slab->live++;
     } else if (!(out->map = map_anon(len))) {
         return AX_ENOMEM;
     }
     out->maplen = len;
     out->guarded = take_guard();
-    if (out->guarded && mprotect(out->map, L->page, PROT_NONE) != 0) {
+    if (out->guarded && mprotect(out->map, L->stk.page, PROT_NONE) != 0) {
         __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
         out->guarded = false;
     }
-    if (!out->guarded && L->st.stacks_unguarded++ == 0 && !L->warned_maps) {
-        L->warned_maps = true;
+    if (!out->guarded && L->st.stacks_unguarded++ == 0 && !L->stk.warned_maps) {
+        L->stk.warned_maps = true;
         ax__report(L, "the kernel's map limit (vm.max_map_count) is near; "
                       "new task stacks get no guard page");
     }
-    out->vg_id = AX_VG_REGISTER((char *)out->map + L->page,
+    out->vg_id = AX_VG_REGISTER((char *)out->map + L->stk.page,
                                 (char *)out->map + len);
     L->st.stacks_mapped++;
     return 0;
@@ -192,18 +194,18 @@ int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
 
 void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
 {
-    if (size == L->default_stack && L->npool < POOL_MAX) {
-        if (L->npool == L->cappool) {
-            size_t cap = L->cappool ? L->cappool * 2 : 16;
-            ax__stack *p = realloc(L->pool, cap * sizeof *p);
+    if (size == L->stk.default_size && L->stk.n < POOL_MAX) {
+        if (L->stk.n == L->stk.cap) {
+            size_t cap = L->stk.cap ? L->stk.cap * 2 : 16;
+            ax__stack *p = realloc(L->stk.pool, cap * sizeof *p);
             if (p) {
-                L->pool = p;
-                L->cappool = cap;
+                L->stk.pool = p;
+                L->stk.cap = cap;
             }
         }
-        if (L->npool < L->cappool) {
-            L->pool[L->npool++] = *s;
-            L->st.stacks_pooled = L->npool;
+        if (L->stk.n < L->stk.cap) {
+            L->stk.pool[L->stk.n++] = *s;
+            L->st.stacks_pooled = L->stk.n;
             return;
         }
     }
@@ -212,13 +214,13 @@ void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
 
 void ax__stack_pool_term(ax_loop *L)
 {
-    while (L->npool)
-        stack_release(L, &L->pool[--L->npool]);
-    if (L->slab && L->slab->live == 0)
-        slab_free(L, L->slab);
-    free(L->pool);
-    L->pool = NULL;
-    L->cappool = 0;
+    while (L->stk.n)
+        stack_release(L, &L->stk.pool[--L->stk.n]);
+    if (L->stk.slab && L->stk.slab->live == 0)
+        slab_free(L, L->stk.slab);
+    free(L->stk.pool);
+    L->stk.pool = NULL;
+    L->stk.cap = 0;
     L->st.stacks_pooled = 0;
 }
 
@@ -321,15 +323,15 @@ int ax__altstack_init(ax_loop *L)
     pthread_once(&handler_once, install_handler);
     if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
         return 0;
-    L->altstack = malloc(ALTSTACK_SIZE);
-    if (!L->altstack)
+    L->stk.altstack = malloc(ALTSTACK_SIZE);
+    if (!L->stk.altstack)
         return AX_ENOMEM;
-    ss.ss_sp = L->altstack;
+    ss.ss_sp = L->stk.altstack;
     ss.ss_size = ALTSTACK_SIZE;
     ss.ss_flags = 0;
     if (sigaltstack(&ss, NULL) != 0) {
-        free(L->altstack);
-        L->altstack = NULL;
+        free(L->stk.altstack);
+        L->stk.altstack = NULL;
     }
     return 0;
 }
@@ -338,11 +340,11 @@ void ax__altstack_term(ax_loop *L)
 {
     stack_t ss;
 
-    if (!L->altstack)
+    if (!L->stk.altstack)
         return;
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
-    free(L->altstack);
-    L->altstack = NULL;
+    free(L->stk.altstack);
+    L->stk.altstack = NULL;
 }

@@ -9,6 +9,7 @@
  * leaves itself in L->zombie and whoever runs next releases it.
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -258,7 +259,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
 
     if (!fn || !L)
         return AX_EINVAL;
-    size = opts && opts->stack_size ? opts->stack_size : L->default_stack;
+    size = opts && opts->stack_size ? opts->stack_size : L->stk.default_size;
     if (size > ((size_t)1 << 30))
         return AX_EINVAL;
     t = calloc(1, sizeof *t);
@@ -295,7 +296,7 @@ static int task_arrive(ax_loop *L, ax_task *t)
         return AX_ENOMEM;
     }
 #endif
-    t->coro.stack_lo = (char *)t->stack.map + L->page;
+    t->coro.stack_lo = (char *)t->stack.map + L->stk.page;
     ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
                  task_entry, t);
     t->lnext = L->tasks;

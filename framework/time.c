@@ -7,7 +7,10 @@
  * deterministic tests. Insert and remove are O(log n); a million sleeping
  * tasks cost one pointer each here.
  */
-#include "internal.h"
+#include "loop_impl.h"
+#include "task_impl.h"
+#include "axon.h"
+#include "axon/time.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,7 +31,7 @@ int64_t ax__mono_ns(void)
 
 int64_t ax__now(ax_loop *L)
 {
-    return L->virtual_clock ? L->vnow : ax__mono_ns() - L->start_ns;
+    return L->tm.virtual_clock ? L->tm.vnow : ax__mono_ns() - L->tm.start_ns;
 }
 
 int64_t ax_now_ns(void)
@@ -59,19 +62,19 @@ static bool before(const ax__timer *a, const ax__timer *b)
 
 static void place(ax_loop *L, size_t i, ax__timer *tm)
 {
-    L->heap[i] = tm;
+    L->tm.heap[i] = tm;
     tm->idx = i;
 }
 
 static void sift_up(ax_loop *L, size_t i)
 {
-    ax__timer *tm = L->heap[i];
+    ax__timer *tm = L->tm.heap[i];
 
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!before(tm, L->heap[parent]))
+        if (!before(tm, L->tm.heap[parent]))
             break;
-        place(L, i, L->heap[parent]);
+        place(L, i, L->tm.heap[parent]);
         i = parent;
     }
     place(L, i, tm);
@@ -79,17 +82,17 @@ static void sift_up(ax_loop *L, size_t i)
 
 static void sift_down(ax_loop *L, size_t i)
 {
-    ax__timer *tm = L->heap[i];
+    ax__timer *tm = L->tm.heap[i];
 
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= L->nheap)
+        if (c >= L->tm.n)
             break;
-        if (c + 1 < L->nheap && before(L->heap[c + 1], L->heap[c]))
+        if (c + 1 < L->tm.n && before(L->tm.heap[c + 1], L->tm.heap[c]))
             c++;
-        if (!before(L->heap[c], tm))
+        if (!before(L->tm.heap[c], tm))
             break;
-        place(L, i, L->heap[c]);
+        place(L, i, L->tm.heap[c]);
         i = c;
     }
     place(L, i, tm);
@@ -101,19 +104,19 @@ static void sift_down(ax_loop *L, size_t i)
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
 {
     tm->deadline = deadline;
-    tm->seq = L->timer_seq++;
-    if (L->nheap == L->capheap) {
-        size_t cap = L->capheap ? L->capheap * 2 : 64;
-        ax__timer **h = realloc(L->heap, cap * sizeof *h);
+    tm->seq = L->tm.seq++;
+    if (L->tm.n == L->tm.cap) {
+        size_t cap = L->tm.cap ? L->tm.cap * 2 : 64;
+        ax__timer **h = realloc(L->tm.heap, cap * sizeof *h);
         if (!h) {
             tm->idx = AX__TIMER_IDLE;
             ax__wake(tm->task, tm->status);
             return;
         }
-        L->heap = h;
-        L->capheap = cap;
+        L->tm.heap = h;
+        L->tm.cap = cap;
     }
-    place(L, L->nheap++, tm);
+    place(L, L->tm.n++, tm);
     sift_up(L, tm->idx);
 }
 
@@ -124,9 +127,9 @@ void ax__timer_del(ax_loop *L, ax__timer *tm)
     if (i == AX__TIMER_IDLE)
         return;
     tm->idx = AX__TIMER_IDLE;
-    if (i == --L->nheap)
+    if (i == --L->tm.n)
         return;
-    ax__timer *moved = L->heap[L->nheap];
+    ax__timer *moved = L->tm.heap[L->tm.n];
     place(L, i, moved);
     sift_up(L, i);
     sift_down(L, moved->idx);
@@ -136,8 +139,8 @@ size_t ax__timers_fire(ax_loop *L, int64_t now)
 {
     size_t n = 0;
 
-    while (L->nheap && L->heap[0]->deadline <= now) {
-        ax__timer *tm = L->heap[0];
+    while (L->tm.n && L->tm.heap[0]->deadline <= now) {
+        ax__timer *tm = L->tm.heap[0];
         ax__timer_del(L, tm);
         ax__wake(tm->task, tm->status);
         n++;

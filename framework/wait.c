@@ -10,6 +10,7 @@
  * has suspended and the loop polls.
  */
 #include "internal.h"
+#include "axon.h"
 
 #include <event2/event.h>
 

@@ -1,0 +1,87 @@
+/*
+ * Futures from the inside: waiter lists (future.c), cross-loop proxies
+ * (remote.c), gathers (gather.c). Never installed.
+ */
+#ifndef AX_FUTURE_IMPL_H
+#define AX_FUTURE_IMPL_H
+
+#include "platform.h"
+#include "ext.h"
+#include "axon/future.h"
+
+/* A registration on a future's waiter list. Lives wherever its owner wants
+ * (an awaiting task's stack, a gather's array, a malloc'd callback node). */
+typedef struct ax__waiter ax__waiter;
+struct ax__waiter {
+    ax__waiter *next, *prev;
+    void (*fire)(ax__waiter *w, ax_future *f);
+    ax_task *task;  /* for the waiters that wake a task; else NULL */
+    bool linked;
+};
+
+enum { AX__FUT_PLAIN, AX__FUT_TASK, AX__FUT_GATHER };
+
+/* The home side of a cross-loop await (remote.c). */
+typedef struct ax__proxy ax__proxy;
+struct ax__proxy {
+    ax__msg m;   /* home -> owner (register), owner -> home (result) */
+    ax__msg op;  /* home -> owner (cancel/unregister), owner -> home (ack) */
+    ax__waiter w;/* on the owner's future */
+    ax_future *f;
+    ax_loop *owner; /* f->loop, kept: f may be freed once the result left */
+    ax_loop *home;
+    ax_task *task;
+    void (*home_cb)(ax__proxy *p);
+    void *ctx;
+    void *value;
+    int status;
+    bool join;   /* awaiting a task: consume its handle */
+    bool back, rejected, unregistered;
+    bool fired;  /* owner side only: the result was sent */
+    bool op_sent, op_cancel, acked;
+};
+
+struct ax_future {
+    ax_loop *loop;
+    ax__waiter *head, *tail;
+    void *value;
+    int status;
+    unsigned nawait; /* tasks awaiting, woken or not yet resumed */
+    uint8_t kind;
+    bool done;
+    bool retrieved;  /* somebody read the outcome */
+    bool mark;       /* scratch bit for duplicate checks in gather */
+    bool completing; /* waking its waiters right now */
+    void (*on_free)(ax_future *f, void *arg); /* ax__future_on_free() */
+    void *on_free_arg;
+    bool free_deferred;
+    ax_future *lprev, *lnext; /* the loop's list of plain/gather futures */
+};
+
+/* future.c */
+void ax__future_init(ax_future *f, ax_loop *L, uint8_t kind);
+void ax__future_complete(ax_future *f, int status, void *value);
+void ax__waiter_add(ax_future *f, ax__waiter *w);
+void ax__waiter_remove(ax_future *f, ax__waiter *w);
+void ax__waiter_wake_task(ax__waiter *w, ax_future *f);
+void ax__future_track(ax_loop *L, ax_future *f);
+void ax__future_untrack(ax_loop *L, ax_future *f);
+int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result);
+
+/* remote.c */
+void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
+                     void (*home_cb)(ax__proxy *p));
+void ax__proxy_op(ax__proxy *p, bool cancel);
+bool ax__proxy_settled(const ax__proxy *p);
+int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
+                     void **result);
+int ax__remote_cancel(ax_future *f);
+int ax__remote_complete(ax_future *f, int status, void *value);
+int ax__remote_detach(ax_task *t);
+
+/* gather.c */
+int ax__gather_cancel(ax_future *f);
+void ax__gather_free(ax_future *f);
+void ax__group_teardown(ax_group *g);
+
+#endif

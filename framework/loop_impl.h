@@ -1,0 +1,100 @@
+/*
+ * The loop and the runtime from the inside (loop.c, runtime.c): one
+ * ax_loop per thread, reached through a thread-local; the ax__rt that the
+ * loops of one ax_run() share. Each part keeps its own state in a struct
+ * of its own here (inbox, timers, stacks). Never installed.
+ */
+#ifndef AX_LOOP_IMPL_H
+#define AX_LOOP_IMPL_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "inbox.h"
+#include "stack.h"
+#include "timer.h"
+#include "axon/loop.h"
+#include "axon/runtime.h"
+
+/* What the loops of one ax_run() share. */
+typedef struct ax__rt {
+    int nloops;
+    ax_loop **loops;
+    pthread_t *threads;
+    atomic_long unfinished; /* tasks not yet ended, all loops */
+    atomic_int shutting;    /* the main task has ended */
+    atomic_ullong posts;
+    /* Layers attached through ext.h: their descriptors and states. */
+    _Atomic(ax__ext *) ext[AX__EXT_MAX];
+    _Atomic(void *) ext_state[AX__EXT_MAX];
+    pthread_mutex_t ext_lock;
+    /* Virtual clock with several loops: messages pushed and not yet run,
+     * and a count of idle-to-busy transitions (see virtual_quiet()). */
+    _Alignas(64) atomic_long vinflight;
+    atomic_ulong vepoch;
+} ax__rt;
+
+struct ax_loop {
+    ax__inbox inbox; /* first: it wants its cache-line alignment */
+    ax__rt *rt;
+    int index;
+    atomic_bool closed;       /* no longer takes posts */
+    atomic_int posting;       /* ax_loop_post calls in progress */
+    atomic_bool teardown_req; /* the runtime is shutting down */
+    atomic_bool quit_req;     /* every task everywhere has ended */
+    atomic_bool foreign_posts;/* a thread without a loop posted here */
+    atomic_bool vidle;        /* virtual clock: nothing to run here */
+    bool deadlock_check;
+    void *ext[AX__EXT_MAX]; /* the attached layers' per-loop states */
+    struct event *bell_ev;
+    struct event *sig_ev[2];
+    struct event_base *base;
+    ax__coro sched;
+    ax_task *current;
+    ax_task *rq_head, *rq_tail;
+    unsigned budget;   /* task runs left in this round */
+    ax_task *zombie;   /* finished task whose stack is still to release */
+    ax_task *main;
+
+    ax_task *tasks;    /* every task struct not yet freed */
+    size_t nunfinished; /* tasks not yet DONE */
+    ax_future *futures;
+    ax_group *groups;
+
+    ax__timers tm;
+    ax__stacks stk;
+
+    FILE *report;
+    bool tearing_down;
+    bool deadlocked;
+    ax_loop_stats st;
+};
+
+
+static inline ax_task *ax__current(void)
+{
+    ax_loop *L = ax__tls_loop;
+    return L ? L->current : NULL;
+}
+
+/* loop.c, runtime.c */
+int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts);
+int ax__loop_enter(ax_loop *L);
+void ax__loop_leave(ax_loop *L);
+void ax__loop_term(ax_loop *L);
+void ax__drive(ax_loop *L);
+void ax__final_reports(ax_loop *L);
+void ax__cancel_all(ax_loop *L);
+void ax__loop_teardown(ax_loop *L);
+void ax__runtime_main_done(ax_loop *L);
+void ax__runtime_task_ended(ax_loop *L);
+
+/* error.c */
+void ax__report(ax_loop *L, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ext.c */
+void ax__ext_loop_stop(ax_loop *L);
+void ax__ext_term(ax__rt *rt);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * Task stacks (stack.c): mmap'd with a guard region, pooled per loop, and
+ * what a context switch needs to know about each side. Never installed.
+ */
+#ifndef AX_STACK_H
+#define AX_STACK_H
+
+#include "platform.h"
+#include "ctx/ctx.h"
+#include "axon/common.h"
+
+/* What a switch needs to know about each side: the context, and for the
+ * sanitizers the stack bounds and their per-fiber state. */
+typedef struct ax__coro {
+    ax__ctx ctx;
+    void *stack_lo;
+    size_t stack_size;
+    void *asan_fake;
+    void *tsan_fiber;
+} ax__coro;
+
+typedef struct ax__slab ax__slab;
+
+typedef struct ax__stack {
+    void *map;      /* base: guard page first, then the stack */
+    size_t maplen;
+    ax__slab *slab; /* the mapping it was carved from; NULL: its own map */
+    unsigned vg_id; /* valgrind's stack id */
+    bool guarded;
+} ax__stack;
+
+
+/* A loop's stacks, owned by stack.c. */
+typedef struct ax__stacks {
+    size_t default_size;
+    size_t page;
+    ax__stack *pool;
+    size_t n, cap;
+    ax__slab *slab;   /* default-size stacks are carved from this one */
+    bool warned_maps;
+    void *altstack;   /* for the guard-page SIGSEGV handler */
+} ax__stacks;
+
+/* stack.c */
+int ax__stack_get(ax_loop *L, size_t size, ax__stack *out);
+void ax__stack_put(ax_loop *L, ax__stack *s, size_t size);
+void ax__stack_pool_term(ax_loop *L);
+int ax__altstack_init(ax_loop *L);
+void ax__altstack_term(ax_loop *L);
+size_t ax__stack_round(ax_loop *L, size_t size);
+
+#endif

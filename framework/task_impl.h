@@ -1,0 +1,69 @@
+/*
+ * Tasks and groups from the inside (task.c, gather.c). Never installed.
+ */
+#ifndef AX_TASK_IMPL_H
+#define AX_TASK_IMPL_H
+
+#include "future_impl.h"
+#include "stack.h"
+#include "timer.h"
+#include "axon/task.h"
+
+enum { AX__T_READY, AX__T_RUNNING, AX__T_SUSPENDED, AX__T_DONE };
+
+struct ax_task {
+    ax_future fut; /* first: a task is a future */
+    ax__msg spawn_msg; /* ax_spawn_on's message to the owning loop */
+    void *owner;       /* the layer's object this task runs (ext.h) */
+    ax__coro coro;
+    ax__stack stack;
+    ax_loop *loop;
+    ax_task_fn fn;
+    void *arg;
+    ax_task *rnext;          /* run queue */
+    ax_task *lprev, *lnext;  /* loop's task list */
+    ax__timer timer;
+    const char *wait_what;   /* for ax_dump_tasks */
+    const void *wait_obj;
+    uint64_t id;
+    int fail_code;
+    int wake_status;
+    uint8_t state;
+    bool cancel_req;     /* ax_cancel was called: the outcome is ECANCELED */
+    bool cancel_pending; /* not yet delivered at a suspension */
+    bool shielded;       /* suspensions ignore cancellation */
+    bool has_handle;     /* someone may still use the handle */
+    bool owned;          /* the handle belongs to a gather or group */
+    bool has_awaiter;    /* a task is joining it */
+    bool reported;
+    char name[AX_TASK_NAME_MAX + 1];
+};
+
+struct ax_group {
+    ax_loop *loop;
+    ax_task *owner;
+    ax_task **tasks;
+    ax__waiter *waiters;
+    size_t n, cap, remaining;
+    int first_err;
+    bool waiting, waited;
+    ax_group *lprev, *lnext;
+};
+
+/* task.c */
+int ax__suspend(ax_task *t, const char *what, const void *obj);
+void ax__wake(ax_task *t, int status);
+void ax__task_release(ax_task *t);
+void ax__run_ready(ax_loop *L);
+void ax__reap(ax_loop *L);
+void ax__task_free(ax_task *t);
+int ax__task_status(const ax_task *t);
+const char *ax__task_name(ax_task *t);
+int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
+                 void *arg, const ax_task_opts *opts);
+void ax__coro_init_sched(ax_loop *L);
+void ax__coro_term_sched(ax_loop *L);
+int ax__wait_shielded(ax_task *t, ax_future *f);
+int ax__task_cancel(ax_task *t);
+
+#endif
