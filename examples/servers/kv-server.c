@@ -32,8 +32,9 @@
  * Not Redis: no expiry, no persistence, no transactions, and a command that
  * spans shards (MSET, DEL of several keys) is not atomic across them.
  */
+#include "cli.h"
+
 #include <axon.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -1182,83 +1183,27 @@ static void *main_task(void *arg)
     return ax_task_fail(rc);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: kv-server [--host H] [--port N] [--loops N] "
-            "[--max-bulk BYTES]\n"
-            "  a RESP2 (Redis protocol) key-value server\n"
-            "  --host H          address to listen on (default 127.0.0.1)\n"
-            "  --port N          port (default %d; 0: any free port)\n"
-            "  --loops N         loops and shards (default: one per CPU)\n"
-            "  --max-bulk BYTES  longest bulk string accepted, K/M/G "
-            "suffixes allowed\n"
-            "                    (default 64M, at most 512M)\n",
-            DEFAULT_PORT);
-}
-
-static bool parse_num(const char *s, long long lo, long long hi,
-                      long long *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-
-    if (end == s)
-        return false;
-    if (*end == 'k' || *end == 'K')
-        v *= 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1024 * 1024, end++;
-    else if (*end == 'g' || *end == 'G')
-        v *= 1024LL * 1024 * 1024, end++;
-    if (*end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},
-        {"loops", required_argument, NULL, 'l'},
-        {"max-bulk", required_argument, NULL, 'b'},
-        {NULL, 0, NULL, 0}};
+    const srv_opt own[] = {
+        {.name = "max-bulk", .meta = "BYTES", .kind = SRV_BYTES,
+         .dst = &cfg.max_bulk, .min = 1, .max = (double)MAX_BULK_HARD,
+         .help = "longest bulk string accepted, K/M/G suffixes allowed\n"
+                 "(default 64M, at most 512M)"},
+        {.name = NULL}};
+    srv_cli cli = {.prog = "kv-server",
+                   .about = "a RESP2 (Redis protocol) key-value server, "
+                            "one shard per loop",
+                   .host = cfg.host, .port = cfg.port, .loops = cfg.loops,
+                   .opts = own};
     ax_opts opts = {0};
-    long long v;
-    int o, rc;
+    int rc;
 
-    while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (o) {
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'p':
-            if (!parse_num(optarg, 0, 65535, &v))
-                goto bad;
-            cfg.port = (int)v;
-            break;
-        case 'l':
-            if (!parse_num(optarg, 1, AX_LOOPS_MAX, &v))
-                goto bad;
-            cfg.loops = (int)v;
-            break;
-        case 'b':
-            if (!parse_num(optarg, 1, (long long)MAX_BULK_HARD, &v))
-                goto bad;
-            cfg.max_bulk = (size_t)v;
-            break;
-        default:
-            goto bad;
-        }
-    }
-    if (optind != argc)
-        goto bad;
+    if ((rc = srv_parse(&cli, argc, argv)) >= 0)
+        return rc;
+    cfg.host = cli.host;
+    cfg.port = cli.port;
+    cfg.loops = cli.loops;
     opts.loops = cfg.loops;
     opts.undelivered = undelivered;
     rc = ax_run_with(&opts, main_task, NULL, NULL);
@@ -1267,7 +1212,4 @@ int main(int argc, char **argv)
         return 1;
     }
     return 0;
-bad:
-    usage(stderr);
-    return 2;
 }
