@@ -28,6 +28,8 @@
  * answered, 1 if none was, 2 for a usage error.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#include "cli.h"
+
 #include <axon.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -122,8 +124,8 @@ typedef struct config {
     int port, loops, conns, pipeline;
     double duration, timeout;
     long long requests; /* 0: run for duration */
-    long keyspace;
-    long value_size;
+    long long keyspace;
+    int value_size;
     enum mode mode;
 } config;
 
@@ -219,7 +221,7 @@ static void build(conn *c, size_t *len)
         if (cfg.mode == M_GET) {
             n = sprintf(p, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
         } else {
-            n = sprintf(p, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%ld\r\n", kl,
+            n = sprintf(p, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n", kl,
                         key, cfg.value_size);
             memcpy(p + n, value, (size_t)cfg.value_size);
             n += (int)cfg.value_size;
@@ -649,132 +651,57 @@ static void *main_task(void *arg)
     return (void *)(intptr_t)(done > 0);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: axload --port N [--host H] [--loops N] [--connections C]\n"
-            "              [--duration S | --requests N] "
-            "[--mode http|ping|set|get]\n"
-            "              [--pipeline P] [--keyspace K] [--value-size B] "
-            "[--path /] [--timeout S]\n"
-            "  --host H         server address (default 127.0.0.1)\n"
-            "  --port N         server port (required)\n"
-            "  --loops N        event loops / threads (default 1)\n"
-            "  --connections C  connections, round-robin over the loops "
-            "(default 64)\n"
-            "  --duration S     run for S seconds (default 5)\n"
-            "  --requests N     or stop after N requests in all\n"
-            "  --mode M         http (GET, keep-alive; default), or RESP: "
-            "ping, set, get\n"
-            "  --pipeline P     requests in flight per connection (default "
-            "1)\n"
-            "  --keyspace K     keys key:0 .. key:K-1 (default 10000)\n"
-            "  --value-size B   SET value size in bytes (default 32)\n"
-            "  --path P         HTTP path (default /)\n"
-            "  --timeout S      per read/write/connect timeout (default 5)\n");
-}
-
-static bool num(const char *s, double lo, double hi, double *out)
-{
-    char *e;
-    double v;
-
-    if (!s || !*s)
-        return false;
-    v = strtod(s, &e);
-    if (*e || !(v >= lo && v <= hi))
-        return false;
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
-    ax_opts opts = {0};
-    double d;
-    void *res = NULL;
+    static const srv_choice modes[] = {{"http", M_HTTP},
+                                       {"ping", M_PING},
+                                       {"set", M_SET},
+                                       {"get", M_GET},
+                                       {NULL, 0}};
     bool have_duration = false;
+    int mode = M_HTTP;
+    const srv_opt own[] = {
+        {"connections", "C", SRV_INT, &cfg.conns, 1, 100000, NULL,
+         "connections, round-robin over the loops (default 64)", NULL},
+        {"duration", "S", SRV_SECONDS, &cfg.duration, 0.001, 86400, NULL,
+         "run for S seconds (default 5)", &have_duration},
+        {"requests", "N", SRV_LLONG, &cfg.requests, 1, 1e15, NULL,
+         "or stop after N requests in all (not with --duration)", NULL},
+        {"mode", "M", SRV_CHOICE, &mode, 0, 0, modes,
+         "http (GET, keep-alive; default), or RESP: ping, set, get", NULL},
+        {"pipeline", "P", SRV_INT, &cfg.pipeline, 1, 1024, NULL,
+         "requests in flight per connection (default 1)", NULL},
+        {"keyspace", "K", SRV_LLONG, &cfg.keyspace, 1, 1e12, NULL,
+         "keys key:0 .. key:K-1 (default 10000)", NULL},
+        {"value-size", "B", SRV_INT, &cfg.value_size, 0, 1 << 20, NULL,
+         "SET value size in bytes (default 32)", NULL},
+        {"path", "PATH", SRV_STRING, &cfg.path, 0, 0, NULL,
+         "HTTP path (default /)", NULL},
+        {"timeout", "S", SRV_SECONDS, &cfg.timeout, 0.001, 3600, NULL,
+         "per read/write/connect timeout (default 5)", NULL},
+        {NULL}};
+    srv_cli cli = {.prog = "axload", .about = "a load generator",
+                   .host = "127.0.0.1", .loops = 1, .port_required = true,
+                   .client = true, .opts = own};
+    ax_opts opts = {0};
+    void *res = NULL;
     int rc;
 
-    cfg = (config){.host = "127.0.0.1", .path = "/", .port = -1, .loops = 1,
-                   .conns = 64, .pipeline = 1, .duration = 5.0,
-                   .timeout = 5.0, .keyspace = 10000, .value_size = 32,
-                   .mode = M_HTTP};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = v != NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!v) {
-            ok = false;
-        } else if (!strcmp(a, "--host")) {
-            cfg.host = v;
-        } else if (!strcmp(a, "--path")) {
-            ok = v[0] == '/' && !strpbrk(v, " \r\n");
-            cfg.path = v;
-        } else if (!strcmp(a, "--port")) {
-            ok = num(v, 1, 65535, &d) && d == (int)d;
-            cfg.port = (int)d;
-        } else if (!strcmp(a, "--loops")) {
-            ok = num(v, 1, AX_LOOPS_MAX, &d) && d == (int)d;
-            cfg.loops = (int)d;
-        } else if (!strcmp(a, "--connections")) {
-            ok = num(v, 1, 100000, &d) && d == (int)d;
-            cfg.conns = (int)d;
-        } else if (!strcmp(a, "--duration")) {
-            ok = num(v, 0.001, 86400, &d);
-            cfg.duration = d;
-            have_duration = true;
-        } else if (!strcmp(a, "--requests")) {
-            ok = num(v, 1, 1e15, &d) && d == (long long)d;
-            cfg.requests = (long long)d;
-        } else if (!strcmp(a, "--pipeline")) {
-            ok = num(v, 1, 1024, &d) && d == (int)d;
-            cfg.pipeline = (int)d;
-        } else if (!strcmp(a, "--keyspace")) {
-            ok = num(v, 1, 1e12, &d) && d == (long)d;
-            cfg.keyspace = (long)d;
-        } else if (!strcmp(a, "--value-size")) {
-            ok = num(v, 0, 1 << 20, &d) && d == (long)d;
-            cfg.value_size = (long)d;
-        } else if (!strcmp(a, "--timeout")) {
-            ok = num(v, 0.001, 3600, &d);
-            cfg.timeout = d;
-        } else if (!strcmp(a, "--mode")) {
-            if (!strcmp(v, "http"))
-                cfg.mode = M_HTTP;
-            else if (!strcmp(v, "ping"))
-                cfg.mode = M_PING;
-            else if (!strcmp(v, "set"))
-                cfg.mode = M_SET;
-            else if (!strcmp(v, "get"))
-                cfg.mode = M_GET;
-            else
-                ok = false;
-        } else {
-            ok = false;
-        }
-        if (!ok) {
-            fprintf(stderr, "axload: bad option '%s%s%s'\n", a, v ? " " : "",
-                    v ? v : "");
-            usage(stderr);
-            return 2;
-        }
-        i++;
-    }
-    if (cfg.port < 0) {
-        fprintf(stderr, "axload: --port is required\n");
-        usage(stderr);
-        return 2;
-    }
-    if (have_duration && cfg.requests) {
-        fprintf(stderr, "axload: --duration and --requests exclude each "
-                        "other\n");
-        usage(stderr);
-        return 2;
-    }
+    cfg = (config){.path = "/", .conns = 64, .pipeline = 1, .duration = 5.0,
+                   .timeout = 5.0, .keyspace = 10000, .value_size = 32};
+    if ((rc = srv_parse(&cli, argc, argv)) >= 0)
+        return rc;
+    cfg.host = cli.host;
+    cfg.port = cli.port;
+    cfg.loops = cli.loops;
+    cfg.mode = (enum mode)mode;
+    if (cfg.path[0] != '/' || strpbrk(cfg.path, " \r\n"))
+        return srv_usage_error(&cli, "--path: '%s' does not start with '/' "
+                                     "or has a space or line break",
+                               cfg.path);
+    if (have_duration && cfg.requests)
+        return srv_usage_error(&cli, "--duration and --requests exclude "
+                                     "each other");
     if (cfg.mode == M_HTTP) {
         size_t n = strlen(cfg.path) + strlen(cfg.host) + 64;
         http_req = malloc(n);

@@ -33,8 +33,9 @@
  *  - a line is formatted once and shared by every member's mailbox
  *    (reference counted).
  */
+#include "cli.h"
+
 #include <axon.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -680,72 +681,26 @@ static void *main_task(void *arg)
     return ax_task_fail(rc);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: chat [--host H] [--port N] [--loops N] [--mailbox N]\n"
-            "  a line-based chat room (try: nc 127.0.0.1 PORT)\n"
-            "  --host H     address to listen on (default 127.0.0.1)\n"
-            "  --port N     port (default %d; 0: any free port)\n"
-            "  --loops N    loops (default: one per CPU)\n"
-            "  --mailbox N  lines queued per member before it counts as too\n"
-            "               slow and is disconnected (default 64)\n",
-            DEFAULT_PORT);
-}
-
-static bool parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-
-    if (end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},
-        {"loops", required_argument, NULL, 'l'},
-        {"mailbox", required_argument, NULL, 'm'},
-        {NULL, 0, NULL, 0}};
+    const srv_opt own[] = {
+        {.name = "mailbox", .meta = "N", .kind = SRV_SIZE, .dst = &cfg.mailbox,
+         .min = 1, .max = 1 << 20,
+         .help = "lines queued per member before it counts as too\n"
+                 "slow and is disconnected (default 64)"},
+        {.name = NULL}};
+    srv_cli cli = {.prog = "chat",
+                   .about = "a line-based chat room (try: nc 127.0.0.1 PORT)",
+                   .host = cfg.host, .port = cfg.port, .loops = cfg.loops,
+                   .opts = own};
     ax_opts opts = {0};
-    long v;
-    int o, rc;
+    int rc;
 
-    while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (o) {
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'p':
-            if (!parse_int(optarg, 0, 65535, &v))
-                goto bad;
-            cfg.port = (int)v;
-            break;
-        case 'l':
-            if (!parse_int(optarg, 1, AX_LOOPS_MAX, &v))
-                goto bad;
-            cfg.loops = (int)v;
-            break;
-        case 'm':
-            if (!parse_int(optarg, 1, 1 << 20, &v))
-                goto bad;
-            cfg.mailbox = (size_t)v;
-            break;
-        default:
-            goto bad;
-        }
-    }
-    if (optind != argc)
-        goto bad;
+    if ((rc = srv_parse(&cli, argc, argv)) >= 0)
+        return rc;
+    cfg.host = cli.host;
+    cfg.port = cli.port;
+    cfg.loops = cli.loops;
     opts.loops = cfg.loops;
     rc = ax_run_with(&opts, main_task, NULL, NULL);
     if (rc && rc != AX_ECANCELED) {
@@ -753,7 +708,4 @@ int main(int argc, char **argv)
         return 1;
     }
     return 0;
-bad:
-    usage(stderr);
-    return 2;
 }

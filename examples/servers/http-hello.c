@@ -22,6 +22,8 @@
  * SIGINT/SIGTERM stop it: the main task is cancelled, ax_serve() cancels
  * the connections and returns AX_ECANCELED, and the process exits 0.
  */
+#include "cli.h"
+
 #include <axon.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -426,73 +428,30 @@ static void *main_task(void *arg)
     return NULL;
 }
 
-static void usage(FILE *f, const char *argv0)
-{
-    fprintf(f,
-            "usage: %s [--host H] [--port N] [--loops N] "
-            "[--mode reuseport|acceptor]\n"
-            "  --host H    address to listen on (default 127.0.0.1)\n"
-            "  --port N    TCP port (default 8080; 0: any free port)\n"
-            "  --loops N   event loops / threads (default: one per CPU)\n"
-            "  --mode M    reuseport: a listener per loop (default);\n"
-            "              acceptor: one listener hands connections out\n"
-            "Prints \"listening on HOST:PORT\" when ready; SIGINT/SIGTERM "
-            "stop it.\n",
-            argv0);
-}
-
-static bool parse_int(const char *s, long lo, long hi, int *out)
-{
-    char *e;
-    long v;
-
-    if (!s || !*s)
-        return false;
-    v = strtol(s, &e, 10);
-    if (*e || v < lo || v > hi)
-        return false;
-    *out = (int)v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
-    config cfg = {.host = "127.0.0.1", .port = 8080, .loops = AX_LOOPS_PER_CPU,
-                  .mode = AX_SERVE_REUSEPORT};
+    static const srv_choice modes[] = {{"reuseport", AX_SERVE_REUSEPORT},
+                                       {"acceptor", AX_SERVE_ACCEPTOR},
+                                       {NULL, 0}};
+    int mode = AX_SERVE_REUSEPORT;
+    const srv_opt own[] = {
+        {.name = "mode", .meta = "M", .kind = SRV_CHOICE, .dst = &mode,
+         .choices = modes,
+         .help = "reuseport: a listener per loop (default);\n"
+                 "acceptor: one listener hands connections out"},
+        {.name = NULL}};
+    srv_cli cli = {.prog = "http-hello",
+                   .about = "an HTTP/1.1 server that says Hello, World!",
+                   .host = "127.0.0.1", .port = 8080,
+                   .loops = AX_LOOPS_PER_CPU, .opts = own};
+    config cfg;
     ax_opts opts = {0};
     int rc;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout, "http-hello");
-            return 0;
-        } else if (!strcmp(a, "--host") && v) {
-            cfg.host = v;
-        } else if (!strcmp(a, "--port") && v) {
-            ok = parse_int(v, 0, 65535, &cfg.port);
-        } else if (!strcmp(a, "--loops") && v) {
-            ok = parse_int(v, 1, AX_LOOPS_MAX, &cfg.loops);
-        } else if (!strcmp(a, "--mode") && v) {
-            if (!strcmp(v, "reuseport"))
-                cfg.mode = AX_SERVE_REUSEPORT;
-            else if (!strcmp(v, "acceptor"))
-                cfg.mode = AX_SERVE_ACCEPTOR;
-            else
-                ok = false;
-        } else {
-            ok = false;
-            v = NULL;
-        }
-        if (!ok) {
-            fprintf(stderr, "http-hello: bad option '%s%s%s'\n", a,
-                    v ? " " : "", v ? v : "");
-            usage(stderr, "http-hello");
-            return 2;
-        }
-        i++;
-    }
+    if ((rc = srv_parse(&cli, argc, argv)) >= 0)
+        return rc;
+    cfg = (config){.host = cli.host, .port = cli.port, .loops = cli.loops,
+                   .mode = (ax_serve_mode)mode};
     opts.loops = cfg.loops;
     rc = ax_run_with(&opts, main_task, &cfg, NULL);
     if (rc == AX_ECANCELED && serve_rc == AX_ECANCELED)

@@ -27,13 +27,17 @@
  *    one request per shard involved and gather the answers;
  *  - a request (struct req) travels to the shard and comes back as the
  *    reply value: ownership goes there and back with it. GET answers with a
- *    reference-counted entry, so a value is copied once, into the reply.
+ *    reference-counted entry, so a value is copied once, into the reply;
+ *  - one table, commands[], has a row per command: its name, its arity and
+ *    what it does on each side (send: check and ask the shards; shard: do
+ *    it to the table; reply: answer from what came back).
  *
  * Not Redis: no expiry, no persistence, no transactions, and a command that
  * spans shards (MSET, DEL of several keys) is not atomic across them.
  */
+#include "cli.h"
+
 #include <axon.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -267,18 +271,6 @@ static bool parse_ll(const char *s, size_t n, long long *out)
 
 /* ---- requests: connection task -> shard -> connection task ---------------- */
 
-enum {
-    OP_GET = 1,
-    OP_SET,
-    OP_DEL,
-    OP_EXISTS,
-    OP_INCR,
-    OP_MGET,
-    OP_MSET,
-    OP_DBSIZE,
-    OP_FLUSH
-};
-
 enum { INCR_OK = 0, INCR_NOTINT, INCR_OVERFLOW, INCR_NOMEM };
 
 typedef struct kref {
@@ -288,9 +280,35 @@ typedef struct kref {
     uint64_t h;
 } kref;
 
+/*
+ * One row per command; adding a command is adding a row (and its handlers
+ * where none of the existing ones fits). A command goes through up to three
+ * steps, each on its own side:
+ *   send   on the connection, at parse time: check the arguments (or set
+ *          job.msg to an error reply) and ask the shards (job_ask,
+ *          job_fan_out, job_all_shards). NULL: nothing to ask.
+ *   shard  on the shard that owns the keys: do it to the table, leave the
+ *          result in the request, which travels back as the answer.
+ *   reply  on the connection, once every answer of the job is back (vals,
+ *          in the order asked; finish() frees them afterwards): write the
+ *          reply.
+ */
+typedef struct req req;
+typedef struct slice slice;
+typedef struct job job;
+typedef struct conn conn;
+
+typedef struct command {
+    const char *name;
+    int arity; /* as Redis: N exactly, -N at least, the name included */
+    void (*send)(conn *c, job *j, const slice *a);
+    void (*shard)(table *t, req *r);
+    void (*reply)(conn *c, const job *j, const slice *a, void **vals);
+} command;
+
 typedef struct req {
-    int op;
-    int n;         /* keys, or entries for SET/MSET */
+    const command *cmd; /* its row: what the shard does with it */
+    int n;                     /* keys, or entries for SET/MSET */
     long long num; /* in: INCR delta; out: count, DBSIZE, new value */
     int err;       /* out: INCR_* */
     kref *keys;
@@ -298,14 +316,14 @@ typedef struct req {
     uint32_t *idx; /* the keys' positions in the command (MGET) */
 } req;
 
-static req *req_new(int op, int n)
+static req *req_new(const command *cmd, int n)
 {
     req *r = malloc(sizeof *r + (size_t)n * (sizeof(kref) + sizeof(entry *) +
                                              sizeof(uint32_t)));
 
     if (!r)
         return NULL;
-    r->op = op;
+    r->cmd = cmd;
     r->n = n;
     r->num = 0;
     r->err = 0;
@@ -333,67 +351,74 @@ static void undelivered(int tag, void *data, int reason)
     req_free(data);
 }
 
-static void shard_do(table *t, req *r)
+/* -- what a shard does with a request (command.shard) -- */
+
+static void shard_get(table *t, req *r)
 {
-    switch (r->op) {
-    case OP_GET:
-    case OP_MGET:
-        for (int i = 0; i < r->n; i++) {
-            entry *e = *table_find(t, r->keys[i].p, r->keys[i].len,
-                                   r->keys[i].h);
-            r->ents[i] = e ? entry_ref(e) : NULL;
-        }
-        break;
-    case OP_SET:
-    case OP_MSET:
-        for (int i = 0; i < r->n; i++) {
-            table_put(t, r->ents[i]);
-            r->ents[i] = NULL;
-        }
-        break;
-    case OP_DEL:
-        for (int i = 0; i < r->n; i++)
-            r->num += table_del(t, r->keys[i].p, r->keys[i].len,
-                                r->keys[i].h);
-        break;
-    case OP_EXISTS:
-        for (int i = 0; i < r->n; i++)
-            r->num += *table_find(t, r->keys[i].p, r->keys[i].len,
-                                  r->keys[i].h) != NULL;
-        break;
-    case OP_INCR: {
-        kref *k = &r->keys[0];
-        entry *e = *table_find(t, k->p, k->len, k->h), *ne;
-        long long v = 0;
-        char tmp[24];
-        int len;
-        if (e && !parse_ll(e->data + e->klen, e->vlen, &v)) {
-            r->err = INCR_NOTINT;
-            break;
-        }
-        if ((r->num > 0 && v > LLONG_MAX - r->num) ||
-            (r->num < 0 && v < LLONG_MIN - r->num)) {
-            r->err = INCR_OVERFLOW;
-            break;
-        }
-        v += r->num;
-        len = snprintf(tmp, sizeof tmp, "%lld", v);
-        if (!(ne = entry_new(k->p, k->len, k->h, tmp, (size_t)len))) {
-            r->err = INCR_NOMEM;
-            break;
-        }
-        table_put(t, ne);
-        r->num = v;
-        break;
-    }
-    case OP_DBSIZE:
-        r->num = (long long)t->n;
-        break;
-    case OP_FLUSH:
-        table_clear(t, true);
-        break;
+    for (int i = 0; i < r->n; i++) {
+        entry *e = *table_find(t, r->keys[i].p, r->keys[i].len, r->keys[i].h);
+        r->ents[i] = e ? entry_ref(e) : NULL;
     }
 }
+
+static void shard_set(table *t, req *r)
+{
+    for (int i = 0; i < r->n; i++) {
+        table_put(t, r->ents[i]);
+        r->ents[i] = NULL;
+    }
+}
+
+static void shard_del(table *t, req *r)
+{
+    for (int i = 0; i < r->n; i++)
+        r->num += table_del(t, r->keys[i].p, r->keys[i].len, r->keys[i].h);
+}
+
+static void shard_exists(table *t, req *r)
+{
+    for (int i = 0; i < r->n; i++)
+        r->num += *table_find(t, r->keys[i].p, r->keys[i].len,
+                              r->keys[i].h) != NULL;
+}
+
+static void shard_incr(table *t, req *r)
+{
+    kref *k = &r->keys[0];
+    entry *e = *table_find(t, k->p, k->len, k->h), *ne;
+    long long v = 0;
+    char tmp[24];
+    int len;
+
+    if (e && !parse_ll(e->data + e->klen, e->vlen, &v)) {
+        r->err = INCR_NOTINT;
+        return;
+    }
+    if ((r->num > 0 && v > LLONG_MAX - r->num) ||
+        (r->num < 0 && v < LLONG_MIN - r->num)) {
+        r->err = INCR_OVERFLOW;
+        return;
+    }
+    v += r->num;
+    len = snprintf(tmp, sizeof tmp, "%lld", v);
+    if (!(ne = entry_new(k->p, k->len, k->h, tmp, (size_t)len))) {
+        r->err = INCR_NOMEM;
+        return;
+    }
+    table_put(t, ne);
+    r->num = v;
+}
+
+static void shard_dbsize(table *t, req *r) { r->num = (long long)t->n; }
+
+static void shard_flush(table *t, req *r)
+{
+    (void)r;
+    table_clear(t, true);
+}
+
+/* Every request's tag: a shard gets nothing else, the row says the rest. */
+enum { TAG_REQ = 1 };
 
 /* A shard: owns one table; answers every request with the request itself. */
 static void *shard_main(void *arg)
@@ -407,7 +432,7 @@ static void *shard_main(void *arg)
         return ax_task_fail(rc);
     while ((rc = ax_recv(&m, -1)) == 0) {
         req *r = m.data;
-        shard_do(&t, r);
+        r->cmd->shard(&t, r);
         if ((rc = ax_reply(&m, r))) {
             fprintf(stderr, "kv-server: ax_reply: %s\n", ax_strerror(rc));
             req_free(r);
@@ -425,49 +450,10 @@ typedef struct slice {
     size_t len;
 } slice;
 
-enum {
-    C_UNKNOWN,
-    C_PING,
-    C_ECHO,
-    C_GET,
-    C_SET,
-    C_DEL,
-    C_EXISTS,
-    C_INCR,
-    C_DECR,
-    C_INCRBY,
-    C_DECRBY,
-    C_MGET,
-    C_MSET,
-    C_DBSIZE,
-    C_FLUSHALL,
-    C_QUIT,
-    C_COMMAND,
-    C_CONFIG,
-    C_SELECT
-};
-
-static const struct {
-    const char *name;
-    int cmd;
-    int arity; /* as Redis: N exactly, -N at least */
-} commands[] = {
-    {"ping", C_PING, -1},       {"echo", C_ECHO, 2},
-    {"get", C_GET, 2},          {"set", C_SET, -3},
-    {"del", C_DEL, -2},         {"exists", C_EXISTS, -2},
-    {"incr", C_INCR, 2},        {"decr", C_DECR, 2},
-    {"incrby", C_INCRBY, 3},    {"decrby", C_DECRBY, 3},
-    {"mget", C_MGET, -2},       {"mset", C_MSET, -3},
-    {"dbsize", C_DBSIZE, 1},    {"flushall", C_FLUSHALL, -1},
-    {"flushdb", C_FLUSHALL, -1}, {"quit", C_QUIT, -1},
-    {"command", C_COMMAND, -1}, {"config", C_CONFIG, -2},
-    {"select", C_SELECT, 2},
-};
-
 /* One parsed command of the batch. Immediate commands have no futures;
  * the others own futs[fi .. fi+nf). */
 typedef struct job {
-    int cmd;
+    const command *cmd; /* NULL: unknown */
     int err;         /* an ax_ask failure: answered with an error */
     const char *msg; /* a reply decided at parse time (errors) */
     size_t argi, argc;
@@ -599,7 +585,7 @@ static void job_ask(conn *c, job *j, int shard, req *r)
         c->errs = e;
         c->capfuts = cap;
     }
-    rc = ax_ask(shard_refs[shard], r->op, r, &f);
+    rc = ax_ask(shard_refs[shard], TAG_REQ, r, &f);
     if (rc) {
         req_free(r);
         j->err = rc;
@@ -616,7 +602,7 @@ static kref key_of(const slice *s)
 
 /* One request per shard involved; keys at args[first], args[first+step],
  * ... (step 2 for MSET's key/value pairs). */
-static void job_fan_out(conn *c, job *j, int op, size_t first, size_t step)
+static void job_fan_out(conn *c, job *j, size_t first, size_t step)
 {
     int cnt[AX_LOOPS_MAX] = {0};
     req *rs[AX_LOOPS_MAX];
@@ -626,7 +612,7 @@ static void job_fan_out(conn *c, job *j, int op, size_t first, size_t step)
         cnt[shard_of(hash_bytes(a[i].p, a[i].len))]++;
     for (int s = 0; s < nshards; s++) {
         rs[s] = NULL;
-        if (cnt[s] && !(rs[s] = req_new(op, cnt[s])))
+        if (cnt[s] && !(rs[s] = req_new(j->cmd, cnt[s])))
             j->err = AX_ENOMEM;
         cnt[s] = 0;
     }
@@ -636,7 +622,7 @@ static void job_fan_out(conn *c, job *j, int op, size_t first, size_t step)
         req *r = rs[s];
         r->keys[cnt[s]] = key;
         r->idx[cnt[s]] = (uint32_t)k;
-        if (op == OP_MSET &&
+        if (step == 2 &&
             !(r->ents[cnt[s]] = entry_new(key.p, key.len, key.h, a[i + 1].p,
                                           a[i + 1].len)))
             j->err = AX_ENOMEM;
@@ -652,114 +638,259 @@ static void job_fan_out(conn *c, job *j, int op, size_t first, size_t step)
     }
 }
 
-static void job_all_shards(conn *c, job *j, int op)
+/* -- what a command sends (command.send) -- */
+
+static void send_get(conn *c, job *j, const slice *a)
 {
-    for (int s = 0; s < nshards; s++)
-        job_ask(c, j, s, req_new(op, 0));
+    req *r = req_new(j->cmd, 1);
+
+    if (r)
+        r->keys[0] = key_of(&a[1]);
+    job_ask(c, j, r ? shard_of(r->keys[0].h) : 0, r);
 }
 
-static int lookup(const slice *name)
+static void send_set(conn *c, job *j, const slice *a)
+{
+    kref key = key_of(&a[1]);
+    req *r;
+
+    if (j->argc != 3) { /* no EX, NX, ... */
+        j->msg = "-ERR syntax error\r\n";
+        return;
+    }
+    if ((r = req_new(j->cmd, 1)) &&
+        !(r->ents[0] = entry_new(key.p, key.len, key.h, a[2].p, a[2].len))) {
+        free(r);
+        r = NULL;
+    }
+    job_ask(c, j, shard_of(key.h), r);
+}
+
+/* INCR, INCRBY (sign 1), DECR, DECRBY (sign -1): the delta is 1 or a[2]. */
+static void send_add(conn *c, job *j, const slice *a, int sign)
+{
+    long long d = 1;
+    req *r;
+
+    if (j->argc == 3 && !parse_ll(a[2].p, a[2].len, &d)) {
+        j->msg = "-ERR value is not an integer or out of range\r\n";
+        return;
+    }
+    if (sign < 0) {
+        if (d == LLONG_MIN) {
+            j->msg = "-ERR decrement would overflow\r\n";
+            return;
+        }
+        d = -d;
+    }
+    if ((r = req_new(j->cmd, 1))) {
+        r->keys[0] = key_of(&a[1]);
+        r->num = d;
+    }
+    job_ask(c, j, r ? shard_of(r->keys[0].h) : 0, r);
+}
+
+static void send_incr(conn *c, job *j, const slice *a) { send_add(c, j, a, 1); }
+
+static void send_decr(conn *c, job *j, const slice *a)
+{
+    send_add(c, j, a, -1);
+}
+
+/* DEL, EXISTS, MGET: every argument after the name is a key. */
+static void send_keys(conn *c, job *j, const slice *a)
+{
+    (void)a;
+    job_fan_out(c, j, 1, 1);
+}
+
+/* MSET: key value pairs. */
+static void send_pairs(conn *c, job *j, const slice *a)
+{
+    (void)a;
+    if (j->argc % 2 == 0) {
+        j->msg = "-ERR wrong number of arguments for '%.*s' command\r\n";
+        return;
+    }
+    job_fan_out(c, j, 1, 2);
+}
+
+/* DBSIZE, FLUSHALL: one request to every shard. */
+static void send_all(conn *c, job *j, const slice *a)
+{
+    (void)a;
+    for (int s = 0; s < nshards; s++)
+        job_ask(c, j, s, req_new(j->cmd, 0));
+}
+
+/* -- how a command answers (command.reply) -- */
+
+static void reply_ping(conn *c, const job *j, const slice *a, void **vals)
+{
+    (void)vals;
+    if (j->argc == 1)
+        out_raw(c, "+PONG\r\n", 7);
+    else if (j->argc == 2)
+        out_bulk(c, a[1].p, a[1].len);
+    else
+        out_errf(c, "-ERR wrong number of arguments for '%.*s' command\r\n",
+                 &a[0]);
+}
+
+static void reply_echo(conn *c, const job *j, const slice *a, void **vals)
+{
+    (void)j;
+    (void)vals;
+    out_bulk(c, a[1].p, a[1].len);
+}
+
+static void reply_ok(conn *c, const job *j, const slice *a, void **vals)
+{
+    (void)j;
+    (void)a;
+    (void)vals;
+    out_raw(c, "+OK\r\n", 5);
+}
+
+static void reply_quit(conn *c, const job *j, const slice *a, void **vals)
+{
+    reply_ok(c, j, a, vals);
+    c->quit = true;
+}
+
+/* COMMAND (enough for redis-cli), CONFIG GET (nothing to report). */
+static void reply_empty(conn *c, const job *j, const slice *a, void **vals)
+{
+    (void)j;
+    (void)a;
+    (void)vals;
+    out_raw(c, "*0\r\n", 4);
+}
+
+static void reply_select(conn *c, const job *j, const slice *a, void **vals)
+{
+    (void)j;
+    (void)vals;
+    if (a[1].len == 1 && a[1].p[0] == '0')
+        out_raw(c, "+OK\r\n", 5);
+    else
+        out_str(c, "-ERR DB index is out of range\r\n");
+}
+
+static void reply_get(conn *c, const job *j, const slice *a, void **vals)
+{
+    (void)j;
+    (void)a;
+    out_entry(c, ((req *)vals[0])->ents[0]);
+}
+
+static void reply_incr(conn *c, const job *j, const slice *a, void **vals)
+{
+    const req *r = vals[0];
+
+    (void)j;
+    (void)a;
+    if (r->err == INCR_NOTINT)
+        out_str(c, "-ERR value is not an integer or out of range\r\n");
+    else if (r->err == INCR_OVERFLOW)
+        out_str(c, "-ERR increment or decrement would overflow\r\n");
+    else if (r->err == INCR_NOMEM)
+        out_str(c, "-ERR out of memory\r\n");
+    else
+        out_num(c, ':', r->num);
+}
+
+/* DEL, EXISTS, DBSIZE: the shards' counts added up. */
+static void reply_sum(conn *c, const job *j, const slice *a, void **vals)
+{
+    long long sum = 0;
+
+    (void)a;
+    for (size_t i = 0; i < j->nf; i++)
+        sum += ((req *)vals[i])->num;
+    out_num(c, ':', sum);
+}
+
+/* MGET: the shards' values put back in argument order. */
+static void reply_mget(conn *c, const job *j, const slice *a, void **vals)
+{
+    size_t nk = j->argc - 1;
+    entry **res = calloc(nk, sizeof *res);
+
+    (void)a;
+    if (!res) {
+        out_str(c, "-ERR out of memory\r\n");
+        return;
+    }
+    for (size_t i = 0; i < j->nf; i++) {
+        req *r = vals[i];
+        for (int k = 0; k < r->n; k++) {
+            res[r->idx[k]] = r->ents[k];
+            r->ents[k] = NULL;
+        }
+    }
+    out_num(c, '*', (long long)nk);
+    for (size_t k = 0; k < nk; k++) {
+        out_entry(c, res[k]);
+        entry_unref(res[k]);
+    }
+    free(res);
+}
+
+/* -- the command table -- */
+
+static const command commands[] = {
+    /* name       arity send        shard         reply */
+    {"ping", -1, NULL, NULL, reply_ping},
+    {"echo", 2, NULL, NULL, reply_echo},
+    {"get", 2, send_get, shard_get, reply_get},
+    {"set", -3, send_set, shard_set, reply_ok},
+    {"del", -2, send_keys, shard_del, reply_sum},
+    {"exists", -2, send_keys, shard_exists, reply_sum},
+    {"incr", 2, send_incr, shard_incr, reply_incr},
+    {"decr", 2, send_decr, shard_incr, reply_incr},
+    {"incrby", 3, send_incr, shard_incr, reply_incr},
+    {"decrby", 3, send_decr, shard_incr, reply_incr},
+    {"mget", -2, send_keys, shard_get, reply_mget},
+    {"mset", -3, send_pairs, shard_set, reply_ok},
+    {"dbsize", 1, send_all, shard_dbsize, reply_sum},
+    {"flushall", -1, send_all, shard_flush, reply_ok},
+    {"flushdb", -1, send_all, shard_flush, reply_ok},
+    {"quit", -1, NULL, NULL, reply_quit},
+    {"command", -1, NULL, NULL, reply_empty},
+    {"config", -2, NULL, NULL, reply_empty},
+    {"select", 2, NULL, NULL, reply_select},
+};
+
+static const command *lookup(const slice *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strlen(commands[i].name) == name->len &&
             !strncasecmp(commands[i].name, name->p, name->len))
-            return (int)i;
-    return -1;
+            return &commands[i];
+    return NULL;
 }
 
 /* Parse-time half of a command: check it and send its requests. */
 static void dispatch(conn *c, size_t argi, size_t argc)
 {
     const slice *a = c->args + argi;
+    const command *cmd = lookup(&a[0]);
     job *j;
-    int k;
 
     if (!grow((void **)&c->jobs, &c->capjobs, c->njobs + 1, sizeof *c->jobs)) {
         c->nomem = true;
         return;
     }
     j = &c->jobs[c->njobs++];
-    *j = (job){.argi = argi, .argc = argc, .fi = c->nfuts};
-    k = lookup(&a[0]);
-    if (k < 0) {
-        j->cmd = C_UNKNOWN;
-        return;
-    }
-    j->cmd = commands[k].cmd;
-    if ((commands[k].arity > 0 && argc != (size_t)commands[k].arity) ||
-        (commands[k].arity < 0 && argc < (size_t)-commands[k].arity) ||
-        (j->cmd == C_MSET && argc % 2 == 0)) {
+    *j = (job){.cmd = cmd, .argi = argi, .argc = argc, .fi = c->nfuts};
+    if (!cmd)
+        j->msg = "-ERR unknown command '%.*s'\r\n";
+    else if ((cmd->arity > 0 && argc != (size_t)cmd->arity) ||
+             (cmd->arity < 0 && argc < (size_t)-cmd->arity))
         j->msg = "-ERR wrong number of arguments for '%.*s' command\r\n";
-        return;
-    }
-    switch (j->cmd) {
-    case C_GET: {
-        req *r = req_new(OP_GET, 1);
-        if (r)
-            r->keys[0] = key_of(&a[1]);
-        job_ask(c, j, r ? shard_of(r->keys[0].h) : 0, r);
-        break;
-    }
-    case C_SET: {
-        kref key = key_of(&a[1]);
-        req *r;
-        if (argc != 3) {
-            j->msg = "-ERR syntax error\r\n";
-            break;
-        }
-        if ((r = req_new(OP_SET, 1)) &&
-            !(r->ents[0] = entry_new(key.p, key.len, key.h, a[2].p, a[2].len))) {
-            free(r);
-            r = NULL;
-        }
-        job_ask(c, j, shard_of(key.h), r);
-        break;
-    }
-    case C_INCR:
-    case C_DECR:
-    case C_INCRBY:
-    case C_DECRBY: {
-        long long d = 1;
-        req *r;
-        if (argc == 3 && !parse_ll(a[2].p, a[2].len, &d)) {
-            j->msg = "-ERR value is not an integer or out of range\r\n";
-            break;
-        }
-        if (j->cmd == C_DECR || j->cmd == C_DECRBY) {
-            if (d == LLONG_MIN) {
-                j->msg = "-ERR decrement would overflow\r\n";
-                break;
-            }
-            d = -d;
-        }
-        if ((r = req_new(OP_INCR, 1))) {
-            r->keys[0] = key_of(&a[1]);
-            r->num = d;
-        }
-        job_ask(c, j, r ? shard_of(r->keys[0].h) : 0, r);
-        break;
-    }
-    case C_DEL:
-        job_fan_out(c, j, OP_DEL, 1, 1);
-        break;
-    case C_EXISTS:
-        job_fan_out(c, j, OP_EXISTS, 1, 1);
-        break;
-    case C_MGET:
-        job_fan_out(c, j, OP_MGET, 1, 1);
-        break;
-    case C_MSET:
-        job_fan_out(c, j, OP_MSET, 1, 2);
-        break;
-    case C_DBSIZE:
-        job_all_shards(c, j, OP_DBSIZE);
-        break;
-    case C_FLUSHALL:
-        job_all_shards(c, j, OP_FLUSH);
-        break;
-    default:
-        break; /* answered without the shards */
-    }
+    else if (cmd->send)
+        cmd->send(c, j, a);
 }
 
 /* Await one ask. A cancellation (the server is stopping) is noted and the
@@ -801,107 +932,12 @@ static void finish(conn *c, job *j)
             c->quit = true; /* shard gone: the server is stopping */
         return;
     }
-    if (j->msg) {
+    if (j->msg)
         out_errf(c, j->msg, &a[0]);
-        return;
-    }
-    switch (j->cmd) {
-    case C_UNKNOWN:
-        out_errf(c, "-ERR unknown command '%.*s'\r\n", &a[0]);
-        break;
-    case C_PING:
-        if (j->argc == 1)
-            out_raw(c, "+PONG\r\n", 7);
-        else if (j->argc == 2)
-            out_bulk(c, a[1].p, a[1].len);
-        else
-            out_errf(c, "-ERR wrong number of arguments for '%.*s' command\r\n",
-                     &a[0]);
-        break;
-    case C_ECHO:
-        out_bulk(c, a[1].p, a[1].len);
-        break;
-    case C_GET: {
-        req *r = vals[0];
-        out_entry(c, r->ents[0]);
-        req_free(r);
-        break;
-    }
-    case C_SET:
-    case C_MSET:
-    case C_FLUSHALL:
-        for (size_t i = 0; i < j->nf; i++)
-            req_free(vals[i]);
-        out_raw(c, "+OK\r\n", 5);
-        break;
-    case C_INCR:
-    case C_DECR:
-    case C_INCRBY:
-    case C_DECRBY: {
-        req *r = vals[0];
-        if (r->err == INCR_NOTINT)
-            out_str(c, "-ERR value is not an integer or out of range\r\n");
-        else if (r->err == INCR_OVERFLOW)
-            out_str(c, "-ERR increment or decrement would overflow\r\n");
-        else if (r->err == INCR_NOMEM)
-            out_str(c, "-ERR out of memory\r\n");
-        else
-            out_num(c, ':', r->num);
-        req_free(r);
-        break;
-    }
-    case C_DEL:
-    case C_EXISTS:
-    case C_DBSIZE: {
-        long long sum = 0;
-        for (size_t i = 0; i < j->nf; i++) {
-            sum += ((req *)vals[i])->num;
-            req_free(vals[i]);
-        }
-        out_num(c, ':', sum);
-        break;
-    }
-    case C_MGET: {
-        size_t nk = j->argc - 1;
-        entry **res = calloc(nk, sizeof *res);
-        if (!res) {
-            out_str(c, "-ERR out of memory\r\n");
-        } else {
-            for (size_t i = 0; i < j->nf; i++) {
-                req *r = vals[i];
-                for (int k = 0; k < r->n; k++) {
-                    res[r->idx[k]] = r->ents[k];
-                    r->ents[k] = NULL;
-                }
-            }
-            out_num(c, '*', (long long)nk);
-            for (size_t k = 0; k < nk; k++) {
-                out_entry(c, res[k]);
-                entry_unref(res[k]);
-            }
-            free(res);
-        }
-        for (size_t i = 0; i < j->nf; i++)
-            req_free(vals[i]);
-        break;
-    }
-    case C_QUIT:
-        out_raw(c, "+OK\r\n", 5);
-        c->quit = true;
-        break;
-    case C_COMMAND:
-        out_raw(c, "*0\r\n", 4); /* enough for redis-cli */
-        break;
-    case C_CONFIG:
-        out_raw(c, "*0\r\n", 4); /* CONFIG GET: nothing to report */
-        break;
-    case C_SELECT:
-        if (a[1].len == 1 && a[1].p[0] == '0')
-            out_raw(c, "+OK\r\n", 5);
-        else
-            out_str(c, "-ERR DB index is out of range\r\n");
-        break;
-    }
+    else
+        j->cmd->reply(c, j, a, vals);
+    for (size_t i = 0; i < j->nf; i++)
+        req_free(vals[i]);
 }
 
 /* -- the parser -- */
@@ -1184,83 +1220,27 @@ static void *main_task(void *arg)
     return ax_task_fail(rc);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: kv-server [--host H] [--port N] [--loops N] "
-            "[--max-bulk BYTES]\n"
-            "  a RESP2 (Redis protocol) key-value server\n"
-            "  --host H          address to listen on (default 127.0.0.1)\n"
-            "  --port N          port (default %d; 0: any free port)\n"
-            "  --loops N         loops and shards (default: one per CPU)\n"
-            "  --max-bulk BYTES  longest bulk string accepted, K/M/G "
-            "suffixes allowed\n"
-            "                    (default 64M, at most 512M)\n",
-            DEFAULT_PORT);
-}
-
-static bool parse_num(const char *s, long long lo, long long hi,
-                      long long *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-
-    if (end == s)
-        return false;
-    if (*end == 'k' || *end == 'K')
-        v *= 1024, end++;
-    else if (*end == 'm' || *end == 'M')
-        v *= 1024 * 1024, end++;
-    else if (*end == 'g' || *end == 'G')
-        v *= 1024LL * 1024 * 1024, end++;
-    if (*end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},
-        {"loops", required_argument, NULL, 'l'},
-        {"max-bulk", required_argument, NULL, 'b'},
-        {NULL, 0, NULL, 0}};
+    const srv_opt own[] = {
+        {.name = "max-bulk", .meta = "BYTES", .kind = SRV_BYTES,
+         .dst = &cfg.max_bulk, .min = 1, .max = (double)MAX_BULK_HARD,
+         .help = "longest bulk string accepted, K/M/G suffixes allowed\n"
+                 "(default 64M, at most 512M)"},
+        {.name = NULL}};
+    srv_cli cli = {.prog = "kv-server",
+                   .about = "a RESP2 (Redis protocol) key-value server, "
+                            "one shard per loop",
+                   .host = cfg.host, .port = cfg.port, .loops = cfg.loops,
+                   .opts = own};
     ax_opts opts = {0};
-    long long v;
-    int o, rc;
+    int rc;
 
-    while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (o) {
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'p':
-            if (!parse_num(optarg, 0, 65535, &v))
-                goto bad;
-            cfg.port = (int)v;
-            break;
-        case 'l':
-            if (!parse_num(optarg, 1, AX_LOOPS_MAX, &v))
-                goto bad;
-            cfg.loops = (int)v;
-            break;
-        case 'b':
-            if (!parse_num(optarg, 1, (long long)MAX_BULK_HARD, &v))
-                goto bad;
-            cfg.max_bulk = (size_t)v;
-            break;
-        default:
-            goto bad;
-        }
-    }
-    if (optind != argc)
-        goto bad;
+    if ((rc = srv_parse(&cli, argc, argv)) >= 0)
+        return rc;
+    cfg.host = cli.host;
+    cfg.port = cli.port;
+    cfg.loops = cli.loops;
     opts.loops = cfg.loops;
     rc = ax_run_with(&opts, main_task, NULL, NULL);
     if (rc && rc != AX_ECANCELED) {
@@ -1268,7 +1248,4 @@ int main(int argc, char **argv)
         return 1;
     }
     return 0;
-bad:
-    usage(stderr);
-    return 2;
 }

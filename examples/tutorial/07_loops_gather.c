@@ -11,6 +11,7 @@
 #include <axon.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define N 10
 
@@ -52,6 +53,8 @@ static void *main_task(void *arg)
         printf("%s%ld", i ? ", " : "", (long)(intptr_t)results[i]);
     printf("] on %d loops, back on loop %d\n", loops,
            ax_loop_index(ax_loop_current()));
+    if (getenv("AX_EXAMPLE_ELAPSED")) /* for tests/check_examples */
+        printf("elapsed=%.3f\n", ax_now());
     return NULL;
 }
 

@@ -7,6 +7,7 @@
 #include <axon.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 enum { ADD = 1, GET = 2, STOP = 3 };
 
@@ -14,13 +15,14 @@ static void *counter(void *arg)
 {
     intptr_t total = 0;
     ax_msg m;
+    int rc;
 
     (void)arg;
     while (ax_recv(&m, -1) == 0) {
         if (m.tag == ADD)
             total += (intptr_t)m.data;
-        else if (m.tag == GET)
-            ax_reply(&m, (void *)total);
+        else if (m.tag == GET && (rc = ax_reply(&m, (void *)total)))
+            return ax_task_fail(rc);
         else if (m.tag == STOP)
             break;
     }
@@ -36,9 +38,10 @@ static void *main_task(void *arg)
     (void)arg;
     rc = ax_actor_spawn(ax_loop_at(ax_loop_count() - 1), &c, counter, NULL,
                         NULL);
-    if (rc)
+    if (rc || (rc = ax_register("counter", c))) { /* see ax_whereis */
+        fprintf(stderr, "counter: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
-    ax_register("counter", c);
+    }
     for (intptr_t i = 1; i <= 100; i++)
         if ((rc = ax_send(c, ADD, (void *)i)))
             return ax_task_fail(rc);
@@ -49,7 +52,10 @@ static void *main_task(void *arg)
     }
     printf("counter on loop %d says %ld\n", ax_loop_count() - 1,
            (long)(intptr_t)total);
-    ax_send(c, STOP, NULL);
+    if (getenv("AX_EXAMPLE_ELAPSED")) /* for tests/check_examples */
+        printf("elapsed=%.3f\n", ax_now());
+    if ((rc = ax_send(c, STOP, NULL)))
+        return ax_task_fail(rc);
     return NULL;
 }
 
