@@ -635,11 +635,9 @@ static void *main_spawn_enomem(void *arg)
 START_TEST(test_spawn_enomem)
 {
     ax_opts o;
-    if (!limit_address_space()) {
-        printf("check_task: test_spawn_enomem skipped (sanitizer, valgrind "
-               "or no RLIMIT_AS)\n");
-        return;
-    }
+    if (!limit_address_space())
+        AXT_SKIP("RLIMIT_AS not usable here (sanitizer, valgrind, or "
+                 "setrlimit refused)");
     AXT_RUN_CLEAN(main_spawn_enomem, NULL, NULL);
     memset(&o, 0, sizeof o);
     o.virtual_clock = true;

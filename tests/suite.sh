@@ -1,36 +1,99 @@
 #!/usr/bin/env bash
-# tests/suite.sh -- the whole axon test suite.
+# tests/suite.sh -- the whole axon test suite, driven by one table
+# (SUITE_TABLE below): each row is a configuration, built out of tree in its
+# own directory under _build/ and tested there.
 #
-#   bash tests/suite.sh                           # everything (~10-20 min, 2 cores)
+#   bash tests/suite.sh                              # every configuration (~10-20 min, 2 cores)
 #   AX_SUITE_ONLY=default,asan bash tests/suite.sh   # a subset
+#   bash tests/suite.sh --list                       # the configurations, from the table
+#   bash tests/suite.sh --help                       # this text and the list
 #
-# Configurations (each in its own out-of-tree build dir under _build/):
-#   default    gcc, asm context switch            make check
-#   ucontext   gcc, --with-context=ucontext       make check
-#   asan       clang, --enable-asan (ASan+UBSan)  make check
-#   tsan       gcc or clang (whichever runs TSan here), --enable-tsan
-#   valgrind   the default build's tests under valgrind memcheck (leaks are errors)
-#   install    make install of the default build, then an out-of-tree app
-#              built with pkg-config, shared and fully static
-#   distcheck  make distcheck of the default build
-#
-# On a fresh Debian 12 run as root, missing packages are installed first.
-# Environment: AX_SUITE_ONLY (comma list of the names above), AX_BUILD_DIR
-# (default: _build in the repo root), AX_JOBS (default: 2).
+# Packages: tests/install-deps.sh installs the groups the chosen
+# configurations need (column "needs") on Debian, as root or with sudo.
+# Environment: AX_SUITE_ONLY (comma list of configuration names),
+# AX_BUILD_DIR (default: _build in the repo root), AX_JOBS (default: 2),
+# AX_REPEAT (rounds of the repeat configuration, default 20),
+# AX_NO_INSTALL=1 (never install packages).
 #
 # The last line printed is "N passed, N failed": the automake PASS and FAIL
 # (+ERROR, +XPASS) counts summed over the configurations. The install and
 # distcheck steps, and a configuration that does not build, count as one
-# test each. The exit status is 0 only if nothing failed.
+# test each. A test that cannot run here reports SKIP (exit 77, or a
+# "SKIP: ..." line inside a Check program, see CONTRIBUTING.md); skips are
+# counted apart and never as passes. The exit status is 0 only if nothing
+# failed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+
+# ---------------------------------------------------------------------------
+# The configurations. Columns, separated by '|':
+#   name         what AX_SUITE_ONLY names
+#   needs        tests/install-deps.sh groups (build, test, cross)
+#   runner       the run_<runner> function below that runs it
+#   env          VAR=value defaults set while it runs (an inherited value wins)
+#   configure    arguments for configure (runners check and tsan); @PREFIX@
+#                is the install prefix under the build dir
+#   description  for --list and the summary
+# Rows run in this order; install, valgrind and distcheck reuse the default
+# build (made, untested, when "default" itself is not selected); repeat
+# reuses the asan and tsan builds.
+SUITE_TABLE='
+default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
+ucontext  | build      | check     |                         | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check
+pipe      | build      | check     |                         | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check
+asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
+tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
+repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (20) times in a row in the asan and tsan builds
+valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
+aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
+install   | build      | install   |                         |                                | make install, then an app built with pkg-config, shared and static
+distcheck | build      | distcheck |                         |                                | make distcheck of the default build
+'
+
+# Sanitizer settings for the asan and tsan builds, wherever their programs
+# run (make check, repeat); they do not affect other builds.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+T_NAMES=()
+declare -A T_NEEDS T_RUNNER T_ENV T_ARGS T_DESC
+trim() { local v=$1; v=${v#"${v%%[![:space:]]*}"}; printf '%s' "${v%"${v##*[![:space:]]}"}"; }
+while IFS='|' read -r c_name c_needs c_runner c_env c_args c_desc; do
+    c_name=$(trim "$c_name")
+    [[ -z $c_name || $c_name == \#* ]] && continue
+    T_NAMES+=("$c_name")
+    T_NEEDS[$c_name]=$(trim "$c_needs")
+    T_RUNNER[$c_name]=$(trim "$c_runner")
+    T_ENV[$c_name]=$(trim "$c_env")
+    T_ARGS[$c_name]=$(trim "$c_args")
+    T_DESC[$c_name]=$(trim "$c_desc")
+done <<<"$SUITE_TABLE"
+
+list_configs() {
+    local n
+    printf '%-10s %-11s %s\n' name needs description
+    for n in "${T_NAMES[@]}"; do
+        printf '%-10s %-11s %s\n' "$n" "${T_NEEDS[$n]// /,}" "${T_DESC[$n]}"
+        [[ -z ${T_ARGS[$n]} ]] || printf '%-22s configure %s\n' "" "${T_ARGS[$n]}"
+        [[ -z ${T_ENV[$n]} ]] || printf '%-22s env %s\n' "" "${T_ENV[$n]}"
+    done
+}
+
+case ${1:-} in
+--list) list_configs; exit 0 ;;
+-h | --help)
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    echo; list_configs; exit 0 ;;
+"") ;;
+*) echo "suite.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
+
 BUILD=${AX_BUILD_DIR:-$ROOT/_build}
 JOBS=${AX_JOBS:-2}
 ONLY=${AX_SUITE_ONLY:-}
-ALL="default ucontext pipe asan tsan repeat valgrind aarch64 install distcheck"
-PACKAGES="autoconf automake libtool pkg-config libevent-dev check valgrind gcc clang make libc6-dev curl redis-tools netcat-openbsd"
 START=$(date +%s)
 
 say() { printf '\n=== suite: %s\n' "$*"; }
@@ -40,7 +103,8 @@ die() { printf 'suite: error: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 2;
 if [[ -n $ONLY ]]; then
     IFS=, read -r -a _names <<<"$ONLY"
     for _n in "${_names[@]}"; do
-        [[ " $ALL " == *" $_n "* ]] || die "AX_SUITE_ONLY: unknown configuration '$_n' (known: ${ALL// /,})"
+        [[ -n ${T_RUNNER[$_n]+x} ]] ||
+            die "AX_SUITE_ONLY: unknown configuration '$_n' (known: $(IFS=,; echo "${T_NAMES[*]}"))"
     done
 fi
 want() { [[ -z $ONLY || ",$ONLY," == *",$1,"* ]]; }
@@ -63,34 +127,33 @@ show() {
 }
 
 # ---------------------------------------------------------------------------
-# 0. Packages.
+# 0. Packages: the union of the selected configurations' groups.
 
-install_packages() {
-    local missing=() p st
-    if ! command -v dpkg-query >/dev/null 2>&1; then
-        echo "suite: not a Debian system; assuming the build tools are installed"
+install_deps() {
+    local groups=() g n
+    for n in "${T_NAMES[@]}"; do
+        want "$n" || continue
+        for g in ${T_NEEDS[$n]}; do
+            [[ " ${groups[*]} " == *" $g "* ]] || groups+=("$g")
+        done
+    done
+    (( ${#groups[@]} )) || return 0
+    if [[ ${AX_NO_INSTALL:-0} == 1 ]]; then
+        echo "suite: AX_NO_INSTALL=1: not installing packages (groups: ${groups[*]})"
         return 0
     fi
-    for p in $PACKAGES; do
-        st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-        [[ $st == "install ok installed" ]] || missing+=("$p")
+    say "packages: bash tests/install-deps.sh ${groups[*]}"
+    # The build group is required; a missing test or cross package makes
+    # the configurations that need it fail or skip, and says so there.
+    AX_DEPS_LOG=$BUILD/apt.log bash "$ROOT/tests/install-deps.sh" build ||
+        die "tests/install-deps.sh build failed (see $BUILD/apt.log)"
+    for g in "${groups[@]}"; do
+        [[ $g == build ]] && continue
+        AX_DEPS_LOG=$BUILD/apt.log bash "$ROOT/tests/install-deps.sh" "$g" ||
+            echo "suite: warning: tests/install-deps.sh $g failed (see $BUILD/apt.log)"
     done
-    (( ${#missing[@]} == 0 )) && return 0
-    local sudo=
-    if (( EUID != 0 )); then
-        command -v sudo >/dev/null 2>&1 ||
-            die "missing packages (${missing[*]}); run as root: apt-get update && apt-get install -y ${missing[*]}"
-        sudo="sudo"
-    fi
-    say "installing ${missing[*]}"
-    if ! { $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-           $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } \
-           >"$BUILD/apt.log" 2>&1; then
-        show "$BUILD/apt.log" 100
-        die "apt-get install ${missing[*]} failed"
-    fi
 }
-install_packages
+install_deps
 
 # Compile and run a trivial threaded program with "$@" as the compiler and
 # flags; prefix the run with $PROBE_WRAP if set. Succeeds if it ran.
@@ -107,16 +170,6 @@ EOF
     "$@" -pthread -o "$dir/p" "$dir/p.c" >/dev/null 2>&1 || return 1
     ${PROBE_WRAP:-} "$dir/p" >/dev/null 2>&1
 }
-
-# clang's sanitizer runtimes are a Recommends on Debian; make sure they exist.
-if want asan && command -v clang >/dev/null 2>&1 &&
-   ! probe clang -fsanitize=address,undefined && (( EUID == 0 )) &&
-   command -v apt-get >/dev/null 2>&1; then
-    _ver=$(clang -dumpversion | cut -d. -f1)
-    say "installing libclang-rt-$_ver-dev (clang sanitizer runtimes)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "libclang-rt-$_ver-dev" \
-        >>"$BUILD/apt.log" 2>&1 || true
-fi
 
 # ---------------------------------------------------------------------------
 # 1. Generate the build system. Out-of-tree builds need a source tree that
@@ -166,6 +219,21 @@ record_check() {
     fi
     grep -E '^(PASS|FAIL|XFAIL|XPASS|SKIP|ERROR):' "$out" 2>/dev/null || true
     grep -E '^check-exports:' "$out" 2>/dev/null || true
+    # Tests skipped inside a program that otherwise passed (a Check test
+    # calling AXT_SKIP, a part of e2e.sh): "SKIP: ..." lines in the logs of
+    # this run's tests whose own result is not SKIP.
+    local l inner=0 lines
+    while IFS= read -r l; do
+        grep -q '^:test-result: SKIP' "${l%.log}.trs" 2>/dev/null && continue
+        lines=$(grep '^SKIP: ' "$l" || true)
+        [[ -z $lines ]] && continue
+        printf '%s\n' "$lines" | sed "s|^|  ${l#"$dir"/}: |"
+        inner=$((inner + $(printf '%s\n' "$lines" | grep -c .)))
+    done < <(find "$dir/tests" -name '*.log' -newer "$dir/.suite-mark" 2>/dev/null | sort)
+    if (( inner > 0 )); then
+        skip=$((skip + inner))
+        note="${note:+$note; }$inner skipped inside passing programs"
+    fi
     if (( rc != 0 )); then
         if (( fail == 0 )); then
             # The tests did not get to run, or something besides them failed.
@@ -206,6 +274,7 @@ run_config() {
     local dir=$BUILD/$name rc=0
     prepare "$name" "$wrap" "$@" || return 0
     say "$name: make -j$JOBS check"
+    touch "$dir/.suite-mark"
     (cd "$dir" && $wrap make -j"$JOBS" check >check.out 2>&1) || rc=$?
     record_check "$name" "$rc" "$dir" "$dir/test-suite.log" "$dir/check.out" "$CONFIG_NOTE"
 }
@@ -249,47 +318,40 @@ install_steps() {
 }
 
 # ---------------------------------------------------------------------------
-# 2. The configurations.
+# 2. The runners: run_<runner> NAME CONFIGURE-ARGS...
 
 DEFAULT_DIR=$BUILD/default
 PREFIX_DIR=$BUILD/prefix
-DEFAULT_OK=0
-DEFAULT_ARGS=(CC=gcc --prefix="$PREFIX_DIR")
+DEFAULT_TRIED=0
 CONFIG_NOTE=
 
-if want default; then
-    CONFIG_NOTE="gcc, $(uname -m) asm"
-    run_config default "" "${DEFAULT_ARGS[@]}"
-elif want valgrind || want install || want distcheck; then
-    # The later steps reuse the default build; build it without testing it.
-    # (prepare records a failure under "default" if it does not build.)
-    prepare default "" "${DEFAULT_ARGS[@]}" || true
-fi
-# The later steps need the default build's library, even if tests failed.
-[[ -f $DEFAULT_DIR/libaxon.la && -x $DEFAULT_DIR/libtool ]] && DEFAULT_OK=1
+# A generic configuration: configure with the table's arguments, make,
+# make check.
+run_check() {
+    local name=$1; shift
+    run_config "$name" "" "$@"
+    [[ $name == default ]] && DEFAULT_TRIED=1
+    return 0
+}
 
-if want ucontext; then
-    CONFIG_NOTE="gcc, ucontext"
-    run_config ucontext "" CC=gcc --with-context=ucontext
-fi
+# The default build for the steps that reuse it (install, valgrind,
+# distcheck): made, untested, when "default" is not selected. (prepare
+# records a failure under "default" if it does not build.) True if its
+# library is there, even if its tests failed.
+default_build() {
+    if (( DEFAULT_TRIED == 0 )); then
+        DEFAULT_TRIED=1
+        # shellcheck disable=SC2086
+        prepare default "" $(config_args default) || true
+    fi
+    [[ -f $DEFAULT_DIR/libaxon.la && -x $DEFAULT_DIR/libtool ]]
+}
 
-if want pipe; then
-    CONFIG_NOTE="gcc, pipe doorbell (--disable-eventfd)"
-    run_config pipe "" CC=gcc --disable-eventfd
-fi
-
-if want asan; then
-    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-    export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
-    CONFIG_NOTE="clang, ASan+UBSan"
-    run_config asan "" CC=clang --enable-asan
-fi
-
+# TSan needs a compiler whose runtime copes with this kernel's address
+# space layout; fall back to running with ASLR disabled (setarch -R).
 tsan_cc= tsan_wrap=
-if want tsan; then
-    # TSan needs a compiler whose runtime copes with this kernel's address
-    # space layout; fall back to running with ASLR disabled (setarch -R).
+run_tsan() {
+    local name=$1 _cc; shift
     for _cc in gcc clang; do
         command -v "$_cc" >/dev/null 2>&1 || continue
         if PROBE_WRAP= probe "$_cc" -fsanitize=thread; then
@@ -305,35 +367,37 @@ if want tsan; then
         done
     fi
     if [[ -z $tsan_cc ]]; then
-        echo "suite: tsan: neither gcc nor clang can run a ThreadSanitizer program here"
-        record tsan 0 1 0 0 "no working ThreadSanitizer"
-    else
-        export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
-        export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-4}
-        CONFIG_NOTE="$tsan_cc, TSan${tsan_wrap:+, under $tsan_wrap}"
-        run_config tsan "$tsan_wrap" CC="$tsan_cc" --enable-tsan
+        echo "suite: $name: neither gcc nor clang can run a ThreadSanitizer program here"
+        record "$name" 0 1 0 0 "no working ThreadSanitizer"
+        return 0
     fi
-fi
+    CONFIG_NOTE="$tsan_cc, TSan${tsan_wrap:+, under $tsan_wrap}"
+    run_config "$name" "$tsan_wrap" CC="$tsan_cc" "$@"
+}
 
-# Flakes are bugs: the cross-thread suites run 20 times in a row in the
-# sanitizer builds (smaller stress sizes there), each round a test.
+# Flakes are bugs: the cross-thread suites run AX_REPEAT (20) times in a
+# row in the sanitizer builds (smaller stress sizes there), each round a
+# test.
 REPEAT_PROGS="tests/check_runtime tests/check_actor tests/check_monitor tests/check_stress"
 REPEAT_TIMES=${AX_REPEAT:-20}
-if want repeat; then
+run_repeat() {
+    local name=$1 cfg dir rp rf p ok i wrap
     for cfg in tsan asan; do
         dir=$BUILD/$cfg
         if [[ ! -x $dir/tests/check_runtime ]]; then
-            echo "suite: repeat: no $cfg build (run the $cfg configuration too)"
-            record "repeat-$cfg" 0 0 0 1 "no $cfg build"
+            echo "suite: $name: no $cfg build (run the $cfg configuration too)"
+            record "$name-$cfg" 0 0 0 1 "no $cfg build"
             continue
         fi
-        say "repeat: $REPEAT_PROGS, $REPEAT_TIMES times each, in the $cfg build"
+        wrap=
+        [[ $cfg == tsan ]] && wrap=$tsan_wrap
+        say "$name: $REPEAT_PROGS, $REPEAT_TIMES times each, in the $cfg build"
         rp=0 rf=0
         for p in $REPEAT_PROGS; do
             ok=1
             for ((i = 1; i <= REPEAT_TIMES; i++)); do
-                if ! (cd "$dir" && AX_STRESS_SCALE=20 $tsan_wrap ./"$p" >"$p.repeat.log" 2>&1); then
-                    echo "suite: repeat: $p failed in round $i ($cfg)"
+                if ! (cd "$dir" && AX_STRESS_SCALE=20 $wrap ./"$p" >"$p.repeat.log" 2>&1); then
+                    echo "suite: $name: $p failed in round $i ($cfg)"
                     show "$dir/$p.repeat.log" 80
                     ok=0
                     break
@@ -341,133 +405,149 @@ if want repeat; then
             done
             if ((ok)); then rp=$((rp + 1)); echo "  $p: $REPEAT_TIMES/$REPEAT_TIMES"; else rf=$((rf + 1)); fi
         done
-        record "repeat-$cfg" "$rp" "$rf" 0 0 "$REPEAT_TIMES rounds each"
+        record "$name-$cfg" "$rp" "$rf" 0 0 "$REPEAT_TIMES rounds each"
     done
-fi
+}
 
-if want valgrind; then
-    if [[ $DEFAULT_OK != 1 ]]; then
-        record valgrind 0 1 0 0 "default build unavailable"
-    else
-        say "valgrind: building the default build's tests"
-        rc=0
-        progs=$(make_var "$DEFAULT_DIR" check_PROGRAMS)
-        if ! (cd "$DEFAULT_DIR" && make -j"$JOBS" $progs >valgrind-build.out 2>&1); then
-            show "$DEFAULT_DIR/valgrind-build.out" 80
-            record valgrind 0 1 0 0 "test programs do not build"
-        else
-            vg_tests=
-            for p in $progs; do
-                # check_overflow dies on purpose; check_ctx runs bare
-                # contexts on stacks valgrind is not told about.
-                [[ $p == */check_overflow || $p == */check_ctx ]] || vg_tests+="${vg_tests:+ }$p"
-            done
-            vg="$DEFAULT_DIR/libtool --mode=execute valgrind --error-exitcode=99"
-            vg+=" --leak-check=full --errors-for-leak-kinds=definite,indirect"
-            vg+=" --show-leak-kinds=definite,indirect"
-            # Forked, as Check runs them everywhere else: every test starts
-            # from fresh state, and valgrind checks each test's child at its
-            # exit (a leak there is exit code 99, which Check reports as the
-            # test's failure).  With CK_FORK=no a failed assertion inside a
-            # task longjmps off the task's stack and every later test in
-            # the program inherits a half-torn runtime.
-            say "valgrind: make check under valgrind (forked tests): $vg_tests"
-            (cd "$DEFAULT_DIR" &&
-                CK_TIMEOUT_MULTIPLIER=10 AX_UNDER_VALGRIND=1 make -j"$JOBS" check \
-                    TESTS="$vg_tests" LOG_COMPILER="$vg" \
-                    TEST_SUITE_LOG=test-suite-valgrind.log \
-                    >valgrind.out 2>&1) || rc=$?
-            record_check valgrind "$rc" "$DEFAULT_DIR" \
-                "$DEFAULT_DIR/test-suite-valgrind.log" "$DEFAULT_DIR/valgrind.out" \
-                "default build, memcheck, check_overflow skipped"
-        fi
+run_valgrind() {
+    local name=$1 rc=0 progs p vg vg_tests=
+    if ! default_build; then
+        record "$name" 0 1 0 0 "default build unavailable"
+        return 0
     fi
-fi
+    say "$name: building the default build's tests"
+    progs=$(make_var "$DEFAULT_DIR" check_PROGRAMS)
+    if ! (cd "$DEFAULT_DIR" && make -j"$JOBS" $progs >valgrind-build.out 2>&1); then
+        show "$DEFAULT_DIR/valgrind-build.out" 80
+        record "$name" 0 1 0 0 "test programs do not build"
+        return 0
+    fi
+    for p in $progs; do
+        # check_overflow dies on purpose; check_ctx runs bare contexts on
+        # stacks valgrind is not told about.
+        [[ $p == */check_overflow || $p == */check_ctx ]] || vg_tests+="${vg_tests:+ }$p"
+    done
+    vg="$DEFAULT_DIR/libtool --mode=execute valgrind --error-exitcode=99"
+    vg+=" --leak-check=full --errors-for-leak-kinds=definite,indirect"
+    vg+=" --show-leak-kinds=definite,indirect"
+    # Forked, as Check runs them everywhere else: every test starts from
+    # fresh state, and valgrind checks each test's child at its exit (a
+    # leak there is exit code 99, which Check reports as the test's
+    # failure). With CK_FORK=no a failed assertion inside a task longjmps
+    # off the task's stack and every later test in the program inherits a
+    # half-torn runtime.
+    say "$name: make check under valgrind (forked tests): $vg_tests"
+    touch "$DEFAULT_DIR/.suite-mark"
+    (cd "$DEFAULT_DIR" &&
+        CK_TIMEOUT_MULTIPLIER=10 AX_UNDER_VALGRIND=1 make -j"$JOBS" check \
+            TESTS="$vg_tests" LOG_COMPILER="$vg" \
+            TEST_SUITE_LOG=test-suite-valgrind.log \
+            >valgrind.out 2>&1) || rc=$?
+    record_check "$name" "$rc" "$DEFAULT_DIR" \
+        "$DEFAULT_DIR/test-suite-valgrind.log" "$DEFAULT_DIR/valgrind.out" \
+        "default build, memcheck, check_overflow and check_ctx not run"
+}
 
-if want aarch64; then
-    # The AArch64 context switch, cross-built and run under qemu-user: the
-    # one back-end this x86-64 machine cannot run natively.
-    say "aarch64: tests/ctx_selftest.c cross-built, run under qemu-aarch64"
-    A64=$BUILD/aarch64
+# The AArch64 context switch, cross-built and run under qemu-user: the one
+# back-end an x86-64 machine cannot run natively.
+run_aarch64() {
+    local name=$1 A64=$BUILD/aarch64 pass=0 fail=0 O be src def exe
+    say "$name: tests/ctx_selftest.c cross-built, run under qemu-aarch64"
     mkdir -p "$A64"
     : >"$A64/config.h"
-    a64_pass=0 a64_fail=0
     if ! command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || ! command -v qemu-aarch64 >/dev/null 2>&1; then
-        if ! { env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-               env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-                 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user; } >"$A64/apt.log" 2>&1; then
-            show "$A64/apt.log" 40
-        fi
+        echo "suite: $name: no cross compiler or qemu-user (bash tests/install-deps.sh cross); skipped"
+        record "$name" 0 0 0 1 "no cross toolchain"
+        return 0
     fi
-    if command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1; then
-        for O in -O0 -O2; do
-            for be in asm ucontext; do
-                if [[ $be == asm ]]; then
-                    src=framework/ctx/ctx_aarch64.S; def=-DAX_CTX_ASM=1
-                else
-                    src=framework/ctx/ctx_ucontext.c; def=-DAX_CTX_UCONTEXT=1
-                fi
-                exe=$A64/ctx_$be$O
-                if aarch64-linux-gnu-gcc -static -std=c11 -D_GNU_SOURCE $O -Wall -Wextra -Werror \
-                       -Iframework -I"$A64" $def tests/ctx_selftest.c "$src" -o "$exe" -lm \
-                       >"$exe.out" 2>&1 && qemu-aarch64 "$exe" >>"$exe.out" 2>&1; then
-                    a64_pass=$((a64_pass + 1)); tail -n 1 "$exe.out"
-                else
-                    a64_fail=$((a64_fail + 1)); show "$exe.out" 60
-                fi
-            done
+    for O in -O0 -O2; do
+        for be in asm ucontext; do
+            if [[ $be == asm ]]; then
+                src=framework/ctx/ctx_aarch64.S; def=-DAX_CTX_ASM=1
+            else
+                src=framework/ctx/ctx_ucontext.c; def=-DAX_CTX_UCONTEXT=1
+            fi
+            exe=$A64/ctx_$be$O
+            if aarch64-linux-gnu-gcc -static -std=c11 -D_GNU_SOURCE $O -Wall -Wextra -Werror \
+                   -Iframework -I"$A64" $def tests/ctx_selftest.c "$src" -o "$exe" -lm \
+                   >"$exe.out" 2>&1 && qemu-aarch64 "$exe" >>"$exe.out" 2>&1; then
+                pass=$((pass + 1)); tail -n 1 "$exe.out"
+            else
+                fail=$((fail + 1)); show "$exe.out" 60
+            fi
         done
-        record aarch64 "$a64_pass" "$a64_fail" 0 0 "ctx back-ends under qemu-aarch64"
-    else
-        echo "suite: aarch64: no cross compiler or qemu-user; skipped"
-        record aarch64 0 0 0 1 "no cross toolchain"
-    fi
-fi
+    done
+    record "$name" "$pass" "$fail" 0 0 "ctx back-ends under qemu-aarch64"
+}
 
-if want install; then
-    if [[ $DEFAULT_OK != 1 ]]; then
-        record install 0 1 0 0 "default build unavailable"
-    else
-        say "install: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config"
-        rm -rf "$PREFIX_DIR" "$BUILD/app"
-        mkdir -p "$BUILD/app"
-        if (install_steps "$BUILD/app") >"$BUILD/app/steps.out" 2>&1; then
-            cat "$BUILD/app/steps.out"
-            record install 1 0 0 0 "pkg-config shared + static"
-        else
-            cat "$BUILD/app/steps.out"
-            echo "suite: install: FAILED (see $BUILD/app)"
-            record install 0 1 0 0 "pkg-config shared + static"
-        fi
+run_install() {
+    local name=$1
+    if ! default_build; then
+        record "$name" 0 1 0 0 "default build unavailable"
+        return 0
     fi
-fi
+    say "$name: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config"
+    rm -rf "$PREFIX_DIR" "$BUILD/app"
+    mkdir -p "$BUILD/app"
+    if (install_steps "$BUILD/app") >"$BUILD/app/steps.out" 2>&1; then
+        cat "$BUILD/app/steps.out"
+        record "$name" 1 0 0 0 "pkg-config shared + static"
+    else
+        cat "$BUILD/app/steps.out"
+        echo "suite: $name: FAILED (see $BUILD/app)"
+        record "$name" 0 1 0 0 "pkg-config shared + static"
+    fi
+}
 
-if want distcheck; then
-    if [[ $DEFAULT_OK != 1 ]]; then
-        record distcheck 0 1 0 0 "default build unavailable"
-    else
-        say "distcheck: make distcheck"
-        if (cd "$DEFAULT_DIR" && make -j"$JOBS" distcheck >distcheck.out 2>&1); then
-            grep -A1 -E '^(# (TOTAL|PASS|FAIL|ERROR):|axon-.* archives ready)' \
-                "$DEFAULT_DIR/distcheck.out" | grep -v '^--$' || true
-            record distcheck 1 0 0 0 "make distcheck"
-        else
-            show "$DEFAULT_DIR/distcheck.out" 150
-            while IFS= read -r l; do show "$l" 400; done < <(
-                find "$DEFAULT_DIR" -path '*/axon-*/_build/*' -name test-suite.log 2>/dev/null)
-            echo "suite: distcheck: FAILED"
-            record distcheck 0 1 0 0 "make distcheck"
-        fi
+run_distcheck() {
+    local name=$1 l
+    if ! default_build; then
+        record "$name" 0 1 0 0 "default build unavailable"
+        return 0
     fi
-fi
+    say "$name: make distcheck"
+    if (cd "$DEFAULT_DIR" && make -j"$JOBS" distcheck >distcheck.out 2>&1); then
+        grep -A1 -E '^(# (TOTAL|PASS|FAIL|ERROR):|axon-.* archives ready)' \
+            "$DEFAULT_DIR/distcheck.out" | grep -v '^--$' || true
+        record "$name" 1 0 0 0 "make distcheck"
+    else
+        show "$DEFAULT_DIR/distcheck.out" 150
+        while IFS= read -r l; do show "$l" 400; done < <(
+            find "$DEFAULT_DIR" -path '*/axon-*/_build/*' -name test-suite.log 2>/dev/null)
+        echo "suite: $name: FAILED"
+        record "$name" 0 1 0 0 "make distcheck"
+    fi
+}
+
+# The table's configure arguments for NAME, with @PREFIX@ filled in.
+config_args() { local a=${T_ARGS[$1]}; printf '%s\n' "${a//@PREFIX@/$PREFIX_DIR}"; }
+
+# Run one row: its env defaults (an inherited value wins), then its runner.
+run_row() {
+    local name=$1 kv k
+    for kv in ${T_ENV[$name]}; do
+        k=${kv%%=*}
+        [[ -n ${!k+x} ]] || local -x "$kv"
+    done
+    CONFIG_NOTE=${T_DESC[$name]%%:*}
+    # shellcheck disable=SC2046
+    "run_${T_RUNNER[$name]}" "$name" $(config_args "$name")
+}
 
 # ---------------------------------------------------------------------------
-# 3. Summary.
+# 3. Run the selected rows, in table order.
+
+for n in "${T_NAMES[@]}"; do
+    want "$n" && run_row "$n"
+done
+
+# ---------------------------------------------------------------------------
+# 4. Summary.
 
 say "summary ($(( $(date +%s) - START ))s)"
 for n in "${NAMES[@]}"; do
     if (( ${R_FAIL[$n]} > 0 )); then st=FAILED; else st=ok; fi
-    printf '  %-10s %-6s PASS %3d  FAIL %3d  XFAIL %3d  SKIP %3d  (%s)\n' \
+    printf '  %-12s %-6s PASS %3d  FAIL %3d  XFAIL %3d  SKIP %3d  (%s)\n' \
         "$n" "$st" "${R_PASS[$n]}" "${R_FAIL[$n]}" "${R_XFAIL[$n]}" "${R_SKIP[$n]}" "${R_NOTE[$n]}"
 done
 echo "XFAIL: $TOT_XFAIL, SKIP: $TOT_SKIP"
