@@ -321,7 +321,9 @@ Suite *ax_examples_suite(void)
     tcase_add_test(tc, test_05_gather_tasks);
     tcase_add_test(tc, test_06_gather_calls);
     tcase_add_test(tc, test_07_loops_gather);
+#if AXON_HAVE_ACTORS /* configure --disable-actors does not build 08 */
     tcase_add_test(tc, test_08_actors);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

@@ -43,6 +43,7 @@ SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
 ucontext  | build      | check     |                         | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check
 pipe      | build      | check     |                         | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check
+noactors  | build      | check     |                         | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
 tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
 repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (20) times in a row in the asan and tsan builds
