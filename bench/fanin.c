@@ -119,9 +119,9 @@ static void *main_task(void *arg)
 
     int64_t t0 = mono_ns();
     for (int i = 0; i < ns; i++) {
-        if ((rc = ax_spawn_on(ax_loop_at(i % n), &tasks[i], sender, &F)) !=
-            0)
-            die("ax_spawn_on", rc);
+        ax_task_opts o = {.loop = ax_loop_at(i % n)};
+        if ((rc = ax_spawn_with(&tasks[i], sender, &F, &o)) != 0)
+            die("ax_spawn_with", rc);
         futs[i] = ax_task_future(tasks[i]);
     }
     if ((rc = ax_gather(futs, (size_t)ns, NULL)) != 0)

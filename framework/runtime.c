@@ -160,7 +160,7 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         return rc;
     }
 
-    rc = ax_spawn_ex(&L0->main, fn, arg, &topts);
+    rc = ax_spawn_with(&L0->main, fn, arg, &topts);
     if (rc) {
         ax__runtime_main_done(L0);
         ax__drive(L0);

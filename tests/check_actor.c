@@ -242,7 +242,7 @@ static void *main_fifo(void *arg)
         args[i].f = &f;
         args[i].id = i;
         axt_assert_rc(
-            ax_spawn_on(ax_loop_at(i % 4), &t[i], fifo_sender, &args[i]), 0);
+            axt_spawn_on(ax_loop_at(i % 4), &t[i], fifo_sender, &args[i]), 0);
     }
     for (int i = 0; i < FIFO_SENDERS; i++)
         axt_assert_rc(ax_await(t[i], NULL), 0);
@@ -351,7 +351,7 @@ static void *main_backpressure(void *arg)
     axt_assert_rc(cb_send_rc, AX_EAGAIN);
     /* a task on loop 2 sends: it is suspended until there is room */
     b.to = ref;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &s, blocking_send, &b), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &s, blocking_send, &b), 0);
     while (!atomic_load(&b.before))
         spin_yield();
     for (int i = 0; i < 100; i++)
@@ -394,7 +394,7 @@ static void *main_send_cancelled_or_target_ends(void *arg)
     axt_assert_rc(ax_try_send(ref, 200, dup_int(0)), 0);
     b1.to = b2.to = ref;
     axt_assert_rc(ax_spawn(&s1, blocking_send, &b1), 0);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &s2, blocking_send, &b2), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &s2, blocking_send, &b2), 0);
     while (!atomic_load(&b1.before) || !atomic_load(&b2.before))
         spin_yield();
     /* the local sender is cancelled while waiting for room */
@@ -543,7 +543,7 @@ static void *main_ask(void *arg)
     axt_assert_rc(ax_call(s, T_ERR, AXT_P(AX_ECANCELED), -1, NULL),
                   AX_ECANCELED);
     /* from another loop */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, asker_on_loop3, &s), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, asker_on_loop3, &s), 0);
     axt_assert_rc(ax_await(t, NULL), 0);
     /* a plain message; its handler checks the misuse cases */
     axt_assert_rc(ax_send(s, T_DATA, NULL), 0);
@@ -857,7 +857,7 @@ static void *main_registry(void *arg)
     axt_assert_rc(ax_whereis("server", &got), 0);
     ck_assert(ax_ref_eq(got, a));
     /* registry is runtime-wide */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, whereis_on_loop3, NULL), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, whereis_on_loop3, NULL), 0);
     axt_assert_rc(ax_await(t, NULL), 0);
     axt_assert_rc(reg_remote_rc, 0);
     ck_assert(ax_ref_eq(reg_remote_ref, a));

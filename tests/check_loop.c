@@ -590,7 +590,7 @@ static void *main_detached_failure(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.name = "failer";
-    axt_assert_rc(ax_spawn_ex(NULL, axt_fail_with, AXT_P(AX_ETIMEDOUT), &o),
+    axt_assert_rc(ax_spawn_with(NULL, axt_fail_with, AXT_P(AX_ETIMEDOUT), &o),
                   0);
     axt_assert_rc(ax_yield(), 0); /* it runs and fails */
     return NULL;
@@ -648,7 +648,7 @@ static void *main_leaves_tasks(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.name = "lingerer";
-    axt_assert_rc(ax_spawn_ex(NULL, axt_probe_fn, &lingerer, &o), 0);
+    axt_assert_rc(ax_spawn_with(NULL, axt_probe_fn, &lingerer, &o), 0);
     axt_spawn_named("leftover", axt_probe_fn, &leftover);
     axt_assert_rc(ax_yield(), 0); /* both are now sleeping */
     ck_assert_int_eq(lingerer.started, 1);

@@ -211,7 +211,7 @@ static void *main_spawn_on_every_loop(void *arg)
     ax_task *t[8];
     (void)arg;
     for (int i = 0; i < 8; i++)
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t[i], where_am_i,
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t[i], where_am_i,
                                   AXT_P(i)),
                       0);
     for (int i = 0; i < 8; i++) {
@@ -222,11 +222,11 @@ static void *main_spawn_on_every_loop(void *arg)
     }
     /* detached (out == NULL) on another loop */
     static int flag;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), NULL, axt_set_flag, &flag), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), NULL, axt_set_flag, &flag), 0);
     return NULL;
 }
 
-/* ax_spawn_on() to every loop (the current one too): each task runs on the
+/* ax_spawn_with() to every loop (the current one too): each task runs on the
  * loop it was given (ax_loop_index inside). */
 START_TEST(test_spawn_on_every_loop_runs_there)
 {
@@ -260,7 +260,7 @@ static atomic_int spawn_from_thread_rc;
 static void *plain_thread_spawn_on(void *arg)
 {
     atomic_store(&spawn_from_thread_rc,
-                 ax_spawn_on((ax_loop *)arg, NULL, mark_ran, NULL));
+                 axt_spawn_on((ax_loop *)arg, NULL, mark_ran, NULL));
     return NULL;
 }
 
@@ -270,10 +270,13 @@ static void *main_spawn_on_bad(void *arg)
     void *thr = NULL;
     ax_task *t = NULL;
     (void)arg;
-    /* NULL loop, NULL fn */
-    axt_assert_rc(ax_spawn_on(NULL, &t, mark_ran, NULL), AX_EINVAL);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, NULL, NULL), AX_EINVAL);
+    /* NULL fn */
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, NULL, NULL), AX_EINVAL);
     ck_assert_ptr_null(t);
+    /* NULL loop: the current one */
+    axt_assert_rc(axt_spawn_on(NULL, &t, axt_return_arg, AXT_P(5)), 0);
+    ck_assert_ptr_eq(axt_await_task(t, 0), AXT_P(5));
+    t = NULL;
     /* from a thread that runs no loop */
     ck_assert_int_eq(
         pthread_create(&th, NULL, plain_thread_spawn_on, ax_loop_at(1)), 0);
@@ -284,7 +287,7 @@ static void *main_spawn_on_bad(void *arg)
                      0);
     while (!atomic_load(&other_loop))
         axt_assert_rc(ax_sleep(0.001), 0);
-    axt_assert_rc(ax_spawn_on((ax_loop *)atomic_load(&other_loop), &t,
+    axt_assert_rc(axt_spawn_on((ax_loop *)atomic_load(&other_loop), &t,
                               mark_ran, NULL),
                   AX_EINVAL);
     atomic_store(&other_done, 1);
@@ -294,8 +297,9 @@ static void *main_spawn_on_bad(void *arg)
     return NULL;
 }
 
-/* Bad inputs to ax_spawn_on(): NULL loop or fn (AX_EINVAL), a plain thread
- * (AX_EPERM), a loop of another runtime (AX_EINVAL). */
+/* Bad inputs to ax_spawn_with() on another loop: NULL fn (AX_EINVAL), a
+ * plain thread (AX_EPERM), a loop of another runtime (AX_EINVAL); a NULL
+ * loop is the current one. */
 START_TEST(test_spawn_on_bad_args)
 {
     RT_RUN_CLEAN(2, false, main_spawn_on_bad, NULL, NULL);
@@ -317,11 +321,11 @@ static void *await_from_loop1(void *arg)
     void *r = NULL;
     (void)arg;
     ck_assert_int_eq(here(), 1);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &t, where_am_i, AXT_P(3)), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &t, where_am_i, AXT_P(3)), 0);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_int_eq((int)AXT_I(r), 2);
     ck_assert_int_eq(here(), 1);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-1234)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-1234)),
                   0);
     axt_assert_rc(ax_await(t, NULL), -1234);
     ck_assert_int_eq(here(), 1);
@@ -334,7 +338,7 @@ static void *main_await_remote(void *arg)
     void *r = NULL;
     (void)arg;
     /* a result */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(7)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(7)),
                   0);
     ck_assert(!ax_task_done(t)); /* another loop's task: false */
     axt_assert_rc(ax_task_result(t, NULL), AX_EWRONGLOOP);
@@ -343,17 +347,17 @@ static void *main_await_remote(void *arg)
     ck_assert_int_eq(here(), 0);
     /* after a sleep there */
     axt_assert_rc(
-        ax_spawn_on(ax_loop_at(3), &t, return_after_sleep, AXT_P(8)), 0);
+        axt_spawn_on(ax_loop_at(3), &t, return_after_sleep, AXT_P(8)), 0);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(8));
     ck_assert_int_eq(here(), 0);
     /* a failure code */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &t, axt_fail_with, AXT_P(-42)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &t, axt_fail_with, AXT_P(-42)),
                   0);
     axt_assert_rc(ax_await(t, &r), -42);
     ck_assert_int_eq(here(), 0);
     /* an awaiter that is not on loop 0 */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, await_from_loop1, NULL), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, await_from_loop1, NULL), 0);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(77));
     return NULL;
@@ -374,7 +378,7 @@ static void *main_cancel_remote_running(void *arg)
     static atomic_int started;
     static waiter w = {.started = &started};
     (void)arg;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, wait_forever, &w), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, wait_forever, &w), 0);
     wait_count(&started, 1);
     axt_assert_rc(ax_cancel(t), 0);
     axt_assert_rc(ax_await(t, NULL), AX_ECANCELED);
@@ -398,7 +402,7 @@ static void *main_cancel_before_start(void *arg)
     static waiter w[3];
     (void)arg;
     for (int i = 0; i < 3; i++) {
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i + 1), &t[i], wait_forever,
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i + 1), &t[i], wait_forever,
                                   &w[i]),
                       0);
         axt_assert_rc(ax_cancel(t[i]), 0); /* before it could run */
@@ -412,7 +416,7 @@ static void *main_cancel_before_start(void *arg)
     return NULL;
 }
 
-/* ax_cancel() right after ax_spawn_on(): the body still starts on its loop
+/* ax_cancel() right after ax_spawn_with() on another loop: the body still starts on its loop
  * and sees AX_ECANCELED at its first suspension. */
 START_TEST(test_cancel_remote_task_before_it_starts)
 {
@@ -427,7 +431,7 @@ static void *main_await_timeout_remote(void *arg)
     static waiter w = {.started = &started, .cleaned = &cleaned};
     void *r = AXT_P(5);
     (void)arg;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &t, wait_forever, &w), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &t, wait_forever, &w), 0);
     axt_assert_rc(ax_await_timeout(t, 1.5, &r), AX_ETIMEDOUT);
     ck_assert_int_eq(here(), 0);
     ck_assert_ptr_eq(r, AXT_P(5)); /* untouched */
@@ -440,7 +444,7 @@ static void *main_await_timeout_remote(void *arg)
      * under the virtual clock this idle loop would jump to the deadline) */
     /* bad input: NaN / negative timeout */
     axt_assert_rc(
-        ax_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(10)), 0);
+        axt_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(10)), 0);
     axt_assert_rc(ax_await_timeout(t, -1.0, &r), AX_EINVAL);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(10));
@@ -486,7 +490,7 @@ static void *main_gather_1000(void *arg)
         ax_task *t = NULL;
         k[i].i = i;
         k[i].loop_seen = -1;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]), 0);
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]), 0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(ax_gather(fs, NKIDS, res), 0);
@@ -518,10 +522,10 @@ static void *main_gather_fail_fast(void *arg)
         w[i].started = &started;
         w[i].cleaned = &cleaned;
         axt_assert_rc(
-            ax_spawn_on(ax_loop_at(i % 4), &t, wait_forever, &w[i]), 0);
+            axt_spawn_on(ax_loop_at(i % 4), &t, wait_forever, &w[i]), 0);
         fs[i] = AX_FUTURE(t);
     }
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-77)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-77)),
                   0);
     fs[6] = AX_FUTURE(t);
     axt_assert_rc(ax_gather(fs, 7, res), -77);
@@ -555,11 +559,11 @@ static void *main_gather_collect(void *arg)
         ax_task *t = NULL;
         k[i].i = i;
         if (i == 2 || i == 5)
-            axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, axt_fail_with,
+            axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, axt_fail_with,
                                       AXT_P(-100 - i)),
                           0);
         else
-            axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]),
+            axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]),
                           0);
         fs[i] = AX_FUTURE(t);
         res[i] = NULL;
@@ -599,7 +603,7 @@ static void *gathering_task(void *arg)
         ax_task *t = NULL;
         gc_w[i].started = &gc_started;
         gc_w[i].cleaned = &gc_cleaned;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(1 + i % 3), &t, wait_forever,
+        axt_assert_rc(axt_spawn_on(ax_loop_at(1 + i % 3), &t, wait_forever,
                                   &gc_w[i]),
                       0);
         fs[i] = AX_FUTURE(t);
@@ -649,7 +653,7 @@ static void *inner_gather(void *arg)
         ax_task *t = NULL;
         mine[i].i = base + i;
         axt_assert_rc(
-            ax_spawn_on(ax_loop_at((base + i) % 4), &t, kid_fn, &mine[i]),
+            axt_spawn_on(ax_loop_at((base + i) % 4), &t, kid_fn, &mine[i]),
             0);
         fs[i] = AX_FUTURE(t);
     }
@@ -670,7 +674,7 @@ static void *main_nested(void *arg)
     (void)arg;
     for (int i = 0; i < 6; i++) {
         ax_task *t = NULL;
-        axt_assert_rc(ax_spawn_on(ax_loop_at((i + 1) % 4), &t, inner_gather,
+        axt_assert_rc(axt_spawn_on(ax_loop_at((i + 1) % 4), &t, inner_gather,
                                   AXT_P(i * 10)),
                       0);
         fs[i] = AX_FUTURE(t);
@@ -747,7 +751,7 @@ static void *main_complete_remote(void *arg)
             memset(&fw[i], 0, sizeof fw[i]);
             fw[i].f = f;
             fw[i].rc = 1;
-            axt_assert_rc(ax_spawn_on(ax_loop_at(i == 2 ? 2 : 0), &a[i],
+            axt_assert_rc(axt_spawn_on(ax_loop_at(i == 2 ? 2 : 0), &a[i],
                                       await_plain_future, &fw[i]),
                           0);
         }
@@ -755,7 +759,7 @@ static void *main_complete_remote(void *arg)
             axt_assert_rc(ax_yield(), 0); /* let the local ones wait */
         cp.f = f;
         cp.code = want;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(1), &c, complete_remote, &cp),
+        axt_assert_rc(axt_spawn_on(ax_loop_at(1), &c, complete_remote, &cp),
                       0);
         axt_assert_rc(ax_await(c, NULL), 0);
         axt_assert_rc(cp.rc1, 0);
@@ -952,7 +956,7 @@ static void *main_post_shutdown(void *arg)
     (void)arg;
     axt_assert_rc(ax_future_new(&leak), 0); /* reported at teardown */
     for (int i = 1; i < 3; i++)
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i), NULL, slow_cleanup, NULL),
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i), NULL, slow_cleanup, NULL),
                       0);
     ck_assert_int_eq(pthread_create(&sd_th, NULL, sd_thread, ax_loop_at(0)),
                      0);
@@ -1013,7 +1017,7 @@ static void *sleeper_fn(void *arg)
     s->cleanup_loop = here();
     /* clean-up may suspend again; spawning elsewhere is refused now */
     s->cleanup_sleep_rc = ax_sleep(0.001);
-    s->spawn_rc = ax_spawn_on(ax_loop_at((here() + 1) % 4), NULL, mark_ran,
+    s->spawn_rc = axt_spawn_on(ax_loop_at((here() + 1) % 4), NULL, mark_ran,
                               NULL);
     atomic_fetch_add(&sl_cleaned, 1);
     return NULL;
@@ -1024,7 +1028,7 @@ static void *await_far(void *arg)
 {
     ax_task *t = NULL;
     (void)arg;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, wait_forever, &sl_far), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, wait_forever, &sl_far), 0);
     atomic_fetch_add(&sl_started, 1);
     sl_await_rc = ax_await(t, NULL);
     sl_await_loop = here();
@@ -1035,9 +1039,9 @@ static void *main_shutdown(void *arg)
 {
     int fail = (int)AXT_I(arg);
     for (int i = 0; i < 4 * SLEEPERS_PER_LOOP; i++)
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), NULL, sleeper_fn, &sl[i]),
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), NULL, sleeper_fn, &sl[i]),
                       0);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), NULL, await_far, NULL), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), NULL, await_far, NULL), 0);
     while (atomic_load(&sl_started) < 4 * SLEEPERS_PER_LOOP + 2)
         axt_assert_rc(ax_sleep(0.0005), 0);
     if (fail)
@@ -1131,7 +1135,7 @@ static void *main_flood(void *arg)
     ax_loop *l1 = ax_loop_at(1);
     (void)arg;
     axt_assert_rc(ax_future_new(&fl_done), 0);
-    axt_assert_rc(ax_spawn_on(l1, &spin, busy_spinner, NULL), 0);
+    axt_assert_rc(axt_spawn_on(l1, &spin, busy_spinner, NULL), 0);
     wait_count(&fl_spin_started, 1);
     for (int i = 0; i < NFLOOD; i++)
         axt_assert_rc(ax_loop_post(l1, flood_fn, NULL), 0);
@@ -1204,7 +1208,7 @@ static void *main_signals(void *arg)
     (void)arg;
     axt_assert_rc(ax_stop_on_signals(), 0);
     axt_assert_rc(ax_stop_on_signals(), 0); /* twice is fine */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, stop_signals_on_loop1, NULL),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, stop_signals_on_loop1, NULL),
                   0);
     axt_assert_rc(ax_await(t, NULL), 0);
     axt_assert_rc(sig_eperm, AX_EPERM);
@@ -1257,7 +1261,7 @@ static void *main_virtual_4(void *arg)
     (void)arg;
     for (int i = 0; i < 8; i++) {
         ax_task *t = NULL;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, exact_sleeper,
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, exact_sleeper,
                                   AXT_P((i + 1) * INT64_C(250000000))),
                       0);
         fs[i] = AX_FUTURE(t);

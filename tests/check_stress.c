@@ -165,7 +165,7 @@ static void *main_stress(void *arg)
         ax_task *t = NULL;
         snds[i].id = i;
         snds[i].m = m;
-        axt_assert_rc(ax_spawn_on(ax_loop_at((i + 1) % NLOOPS), &t, sender,
+        axt_assert_rc(axt_spawn_on(ax_loop_at((i + 1) % NLOOPS), &t, sender,
                                   &snds[i]),
                       0);
         fs[i] = AX_FUTURE(t);

@@ -4,7 +4,7 @@
  *
  * Times are seconds as double at the API and int64 nanoseconds inside.
  * Timers live in one heap per loop; timers with the same deadline fire in
- * the order they were set. Under the virtual clock (loop.h) they fire as soon
+ * the order they were set. Under the virtual clock (ax_opts, runtime.h) they fire as soon
  * as no task is ready, and ax_now() jumps to their deadline.
  */
 #ifndef AXON_TIME_H
