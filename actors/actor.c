@@ -326,7 +326,7 @@ static ax__actor *self_actor(void)
     return t ? t->actor : NULL;
 }
 
-ax_actor_ref ax_self(void)
+ax_actor_ref ax_actor_self(void)
 {
     ax__actor *a = self_actor();
 
@@ -410,8 +410,10 @@ static void unqueue(slot *s, sender_wait *w)
 }
 
 /* Wait until the mailbox may have room (0), the sender is cancelled
- * (AX_ECANCELED) or the actor is gone (AX_ESRCH). */
-static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
+ * (AX_ECANCELED), the deadline passes (AX_ETIMEDOUT) or the actor is gone
+ * (AX_ESRCH). */
+static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
+                         int64_t deadline)
 {
     sender_wait w = {.task = t, .loop = t->loop};
     int rc;
@@ -433,7 +435,12 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
         !alive(s, to)) {
         rc = 0;
     } else {
+        if (deadline != AX_NO_DEADLINE) {
+            t->timer.status = AX_ETIMEDOUT;
+            ax__timer_add(t->loop, &t->timer, deadline);
+        }
         rc = ax__suspend(t, "sending to a full mailbox", NULL);
+        ax__timer_del(t->loop, &t->timer);
     }
     pthread_mutex_lock(&s->lock);
     if (w.queued)
@@ -456,7 +463,8 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
 /* Take a place in the mailbox, waiting for one if allowed. */
 static void release_room(slot *s);
 
-static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
+static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait,
+                   int64_t deadline)
 {
     if (!s->cap)
         return 0;
@@ -472,7 +480,9 @@ static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
         release_room(s);
         if (!may_wait || !t)
             return AX_EAGAIN;
-        rc = wait_for_room(t, s, to);
+        if (ax__dl_passed(t->loop, deadline))
+            return AX_ETIMEDOUT;
+        rc = wait_for_room(t, s, to, deadline);
         if (rc)
             return rc;
     }
@@ -542,7 +552,7 @@ static void route(ax_loop *L, slot *s, envelope *e)
 }
 
 static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
-                       bool may_wait)
+                       bool may_wait, int64_t deadline)
 {
     ax_loop *L = ax__tls_loop;
     ax_task *t = ax__current();
@@ -551,14 +561,14 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     slot *s;
     int rc;
 
-    if (!to.id)
+    if (!to.id || ax__dl_invalid(deadline))
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
     s = slot_of(L->rt, to);
     if (!s || !alive(s, to))
         return AX_ESRCH;
-    rc = reserve(t, s, to, may_wait);
+    rc = reserve(t, s, to, may_wait, deadline);
     if (rc)
         return rc;
     e = env_get(L);
@@ -580,12 +590,17 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
 
 int ax_send(ax_actor_ref to, int tag, void *data)
 {
-    return send_common(to, tag, data, NULL, true);
+    return send_common(to, tag, data, NULL, true, AX_NO_DEADLINE);
+}
+
+int ax_send_dl(ax_actor_ref to, int tag, void *data, int64_t deadline)
+{
+    return send_common(to, tag, data, NULL, true, deadline);
 }
 
 int ax_try_send(ax_actor_ref to, int tag, void *data)
 {
-    return send_common(to, tag, data, NULL, false);
+    return send_common(to, tag, data, NULL, false, AX_NO_DEADLINE);
 }
 
 /* DOWN and EXIT notices: never bounded, never counted as user messages. */
@@ -612,24 +627,35 @@ static void send_system(ax_loop *L, ax_actor_ref to, int tag,
 
 int ax_recv(ax_msg *out, double timeout)
 {
-    ax__actor *a = self_actor();
     ax_task *t = ax__current();
-    int64_t ns = -1;
-    envelope *e;
-    int rc = 0;
+    int64_t dl;
+    int rc;
 
     if (!out || isnan(timeout))
         return AX_EINVAL;
+    if (!t || !t->actor)
+        return AX_ENOTACTOR;
+    rc = ax__timeout_to_dl(t->loop, timeout, true, &dl);
+    return rc ? rc : ax_recv_dl(out, dl);
+}
+
+int ax_recv_dl(ax_msg *out, int64_t deadline)
+{
+    ax__actor *a = self_actor();
+    ax_task *t = ax__current();
+    envelope *e;
+    int rc = 0;
+
+    if (!out || ax__dl_invalid(deadline))
+        return AX_EINVAL;
     if (!a)
         return AX_ENOTACTOR;
-    if (timeout >= 0 && (rc = ax__seconds_to_ns(timeout, &ns)))
-        return rc;
     if (!a->head) {
-        if (ns == 0)
+        if (ax__dl_passed(t->loop, deadline))
             return AX_ETIMEDOUT;
-        if (ns > 0) {
+        if (deadline != AX_NO_DEADLINE) {
             t->timer.status = AX_ETIMEDOUT;
-            ax__timer_add(t->loop, &t->timer, ax__now(t->loop) + ns);
+            ax__timer_add(t->loop, &t->timer, deadline);
         }
         a->receiving = true;
         while (!a->head && !rc)
@@ -703,12 +729,18 @@ void ax__ask_forget(ax_future *f)
 
 int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
 {
+    return ax_ask_dl(to, tag, data, AX_NO_DEADLINE, out);
+}
+
+int ax_ask_dl(ax_actor_ref to, int tag, void *data, int64_t deadline,
+              ax_future **out)
+{
     ax__actor *me = self_actor();
     ax_future *f;
     reply *r;
     int rc;
 
-    if (!out)
+    if (!out || ax__dl_invalid(deadline))
         return AX_EINVAL;
     if (me && to.id == me->ref.id)
         return AX_EDEADLK;
@@ -723,7 +755,7 @@ int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
     r->f = f;
     r->home = ax__tls_loop;
     f->ask = r;
-    rc = send_common(to, tag, data, r, true);
+    rc = send_common(to, tag, data, r, true, deadline);
     if (rc) {
         f->ask = NULL;
         free(r);
@@ -737,16 +769,32 @@ int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
 int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
             void **value)
 {
+    ax_task *t = ax__current();
+    int64_t dl;
+    int rc;
+
+    if (!t)
+        return AX_ENOTTASK;
+    if (isnan(timeout))
+        return AX_EINVAL;
+    rc = ax__timeout_to_dl(t->loop, timeout, true, &dl);
+    return rc ? rc : ax_call_dl(to, tag, data, dl, value);
+}
+
+/* One deadline bounds both the wait for mailbox room and the wait for the
+ * answer, which is the point of the _dl form. */
+int ax_call_dl(ax_actor_ref to, int tag, void *data, int64_t deadline,
+               void **value)
+{
     ax_future *f;
     int rc;
 
     if (!ax__current())
         return AX_ENOTTASK;
-    rc = ax_ask(to, tag, data, &f);
+    rc = ax_ask_dl(to, tag, data, deadline, &f);
     if (rc)
         return rc;
-    rc = timeout < 0 ? ax_await_future(f, value)
-                     : ax_await_timeout_future(f, timeout, value);
+    rc = ax_await_future_dl(f, deadline, value);
     ax_future_free(f);
     return rc;
 }
@@ -826,10 +874,11 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
     free(a);
 }
 
-int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
-                   void *arg, const ax_actor_opts *opts)
+int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
+                   const ax_actor_opts *opts)
 {
     ax_loop *L = ax__tls_loop;
+    ax_loop *loop = opts ? opts->loop : NULL;
     ax_task_opts topts = {0};
     ax_actor_ref ref;
     ax__actors *A;
@@ -844,7 +893,7 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
         return AX_EPERM;
     if (!loop)
         loop = L;
-    if (loop->rt != L->rt || (opts && !opts->unbounded && !opts->capacity))
+    if (loop->rt != L->rt)
         return AX_EINVAL;
     if (atomic_load_explicit(&L->rt->shutting, memory_order_acquire))
         return AX_ESHUTDOWN;
@@ -870,8 +919,9 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
         return AX_ENOMEM;
     }
     pthread_mutex_init(&s->lock, NULL);
-    s->cap = opts ? (opts->unbounded ? 0 : opts->capacity)
-                  : AX_MAILBOX_DEFAULT;
+    s->cap = opts && opts->unbounded ? 0
+             : opts && opts->capacity ? opts->capacity
+                                      : AX_MAILBOX_DEFAULT;
     s->actor = a;
     a->s = s;
     a->ref = make_ref(idx, 1);

@@ -112,7 +112,7 @@ static void *main_task(void *arg)
 
     if ((rc = ax_future_new(&F.done)) != 0)
         die("ax_future_new", rc);
-    if ((rc = ax_actor_spawn(ax_loop_at(0), &F.sink, sink, &F, NULL)) != 0)
+    if ((rc = ax_actor_spawn(&F.sink, sink, &F, NULL)) != 0)
         die("ax_actor_spawn", rc);
     if ((rc = ax_yield()) != 0) /* let the sink start and read its stats */
         die("ax_yield", rc);

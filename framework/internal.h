@@ -349,14 +349,14 @@ void ax__waiter_remove(ax_future *f, ax__waiter *w);
 void ax__waiter_wake_task(ax__waiter *w, ax_future *f);
 void ax__future_track(ax_loop *L, ax_future *f);
 void ax__future_untrack(ax_loop *L, ax_future *f);
-int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result);
+int ax__await(ax_task *t, ax_future *f, int64_t deadline, void **result);
 
 /* remote.c */
 void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
                      void (*home_cb)(ax__proxy *p));
 void ax__proxy_op(ax__proxy *p, bool cancel);
 bool ax__proxy_settled(const ax__proxy *p);
-int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
+int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
                      void **result);
 int ax__remote_cancel(ax_future *f);
 int ax__remote_complete(ax_future *f, int status, void *value);
@@ -378,6 +378,16 @@ void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline);
 void ax__timer_del(ax_loop *L, ax__timer *tm);
 size_t ax__timers_fire(ax_loop *L, int64_t now);
 int ax__seconds_to_ns(double s, int64_t *ns);
+/* A relative timeout as a deadline on L's clock (AX_EINVAL for NaN, above
+ * 100 years, or negative unless neg_is_none), and the checks every _dl
+ * call makes: a deadline below AX_NO_DEADLINE is invalid; one at or before
+ * now has passed. */
+int ax__timeout_to_dl(ax_loop *L, double s, bool neg_is_none, int64_t *dl);
+static inline bool ax__dl_invalid(int64_t dl) { return dl < AX_NO_DEADLINE; }
+static inline bool ax__dl_passed(ax_loop *L, int64_t dl)
+{
+    return dl != AX_NO_DEADLINE && dl <= ax__now(L);
+}
 
 /* stack.c */
 int ax__stack_get(ax_loop *L, size_t size, ax__stack *out);

@@ -337,6 +337,21 @@ static AXT_UNUSED int axt_spawn_on(ax_loop *loop, ax_task **out,
     return ax_spawn_with(out, fn, arg, &o);
 }
 
+/** ax_actor_spawn() on @p loop with @p opts (NULL: the defaults), for the
+ *  same reason as axt_spawn_on(). Returns the code. */
+static AXT_UNUSED int axt_actor_spawn_on(ax_loop *loop, ax_actor_ref *out,
+                                         ax_task_fn fn, void *arg,
+                                         const ax_actor_opts *opts)
+{
+    ax_actor_opts o;
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    o.loop = loop;
+    return ax_actor_spawn(out, fn, arg, &o);
+}
+
 /** Spawn with a name, asserting success. */
 static AXT_UNUSED ax_task *axt_spawn_named(const char *name, ax_task_fn fn,
                                            void *arg)

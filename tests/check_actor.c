@@ -134,7 +134,7 @@ static void *pinger(void *arg)
     pp *p = arg;
     ax_actor_ref pong;
     ax_msg m;
-    axt_assert_rc(ax_actor_spawn(p->pong_loop, &pong, ponger, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(p->pong_loop, &pong, ponger, NULL, NULL), 0);
     for (int i = 0; i < p->n; i++) {
         axt_assert_rc(ax_send(pong, T_PING, dup_int(i)), 0);
         axt_assert_rc(ax_recv(&m, -1), 0);
@@ -154,13 +154,13 @@ static void *main_ping_pong(void *arg)
     pp p;
     ax_actor_ref ref;
     (void)arg;
-    ck_assert(ax_ref_eq(ax_self(), AX_ACTOR_NONE)); /* not an actor */
+    ck_assert(ax_ref_eq(ax_actor_self(), AX_ACTOR_NONE)); /* not an actor */
     for (int where = 0; where < 2; where++) {
         memset(&p, 0, sizeof p);
         p.n = 2000;
         p.pong_loop = ax_loop_at(where == 0 ? 0 : 2); /* same loop, across */
         axt_assert_rc(ax_future_new(&p.done), 0);
-        axt_assert_rc(ax_actor_spawn(NULL, &ref, pinger, &p, NULL), 0);
+        axt_assert_rc(ax_actor_spawn(&ref, pinger, &p, NULL), 0);
         ck_assert(ref.id != 0);
         axt_assert_rc(ax_await(p.done, NULL), 0);
         axt_assert_rc(ax_future_free(p.done), 0);
@@ -235,8 +235,7 @@ static void *main_fifo(void *arg)
     (void)arg;
     memset(&f, 0, sizeof f);
     axt_assert_rc(ax_future_new(&f.done), 0);
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &f.to, fifo_receiver, &f,
-                                 NULL),
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &f.to, fifo_receiver, &f, NULL),
                   0);
     for (int i = 0; i < FIFO_SENDERS; i++) {
         args[i].f = &f;
@@ -324,7 +323,7 @@ static void *main_backpressure(void *arg)
 {
     static gated g;
     static blocked_sender b = {.value = 5};
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref;
     ax_task *s = NULL;
     ax_future *f = NULL;
@@ -335,7 +334,7 @@ static void *main_backpressure(void *arg)
     axt_assert_rc(ax_future_new(&g.gate), 0);
     axt_assert_rc(ax_future_new(&g.done), 0);
     o.capacity = 4;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
     for (int i = 0; i < 4; i++)
         axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i + 1)), 0);
     p = dup_int(99);
@@ -382,14 +381,14 @@ static void *main_send_cancelled_or_target_ends(void *arg)
 {
     static gated g;
     static blocked_sender b1 = {.value = 10}, b2 = {.value = 11};
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref;
     ax_task *s1 = NULL, *s2 = NULL;
     (void)arg;
     memset(&g, 0, sizeof g);
     axt_assert_rc(ax_future_new(&g.gate), 0);
     o.capacity = 2;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
     axt_assert_rc(ax_try_send(ref, 100, dup_int(0)), 0);
     axt_assert_rc(ax_try_send(ref, 200, dup_int(0)), 0);
     b1.to = b2.to = ref;
@@ -432,7 +431,7 @@ END_TEST
 static void *main_unbounded(void *arg)
 {
     static gated g;
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref;
     (void)arg;
     memset(&g, 0, sizeof g);
@@ -441,7 +440,7 @@ static void *main_unbounded(void *arg)
     o.unbounded = true;
     o.capacity = 0; /* ignored when unbounded */
     g.want = 0;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
     for (int i = 0; i < NUNB; i++)
         axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i)), 0);
     /* end the actor without receiving: every payload goes to the hook */
@@ -498,7 +497,7 @@ static void *server(void *arg)
         case T_DATA: /* a plain message is not an ask */
             srv.reply_plain = ax_reply(&m, NULL);
             srv.reply_null = ax_reply(NULL, NULL);
-            srv.ask_self = ax_ask(ax_self(), T_ASK, NULL, &f);
+            srv.ask_self = ax_ask(ax_actor_self(), T_ASK, NULL, &f);
             srv.ask_null = ax_ask(m.from, T_ASK, NULL, NULL);
             break;
         case T_STOP:
@@ -524,7 +523,7 @@ static void *main_ask(void *arg)
     ax_task *t = NULL;
     void *v = NULL;
     (void)arg;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &s, server, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &s, server, NULL, NULL), 0);
     /* ask + await, from a plain task on loop 0 */
     axt_assert_rc(ax_ask(s, T_ASK, AXT_P(41), &f), 0);
     axt_assert_rc(ax_await(f, &v), 0);
@@ -593,7 +592,7 @@ static void *main_reply_dropped(void *arg)
     ax_runtime_stats st;
     void *v = AXT_P(3);
     (void)arg;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &r, late_replier, NULL, NULL),
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &r, late_replier, NULL, NULL),
                   0);
     axt_assert_rc(ax_ask(r, T_ASK, NULL, &f), 0);
     axt_assert_rc(ax_await_timeout(f, 1.0, &v), AX_ETIMEDOUT);
@@ -632,7 +631,7 @@ static void *main_reply_after_cancel(void *arg)
     (void)arg;
     for (int i = 0; i < 2; i++) {
         axt_assert_rc(
-            ax_actor_spawn(ax_loop_at(1), &r[i], late_replier, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(1), &r[i], late_replier, NULL, NULL), 0);
         axt_assert_rc(ax_ask(r[i], T_ASK, NULL, &f[i]), 0);
     }
     /* One ask cancelled on its own, one through a gather that times out
@@ -688,7 +687,7 @@ static void *recv_checker(void *arg)
     recv_t0 = ax_now();
     recv_rc[3] = ax_recv(&m, 2.5);
     recv_t1 = ax_now();
-    recv_rc[4] = ax_link(ax_self());
+    recv_rc[4] = ax_link(ax_actor_self());
     return NULL;
 }
 
@@ -729,13 +728,13 @@ static void *plain_thread(void *arg)
     ax_actor_ref r = *(ax_actor_ref *)arg;
     atomic_store(&plain_send_rc, ax_send(r, T_DATA, NULL));
     atomic_store(&plain_spawn_rc,
-                 ax_actor_spawn(NULL, NULL, noop_actor, NULL, NULL));
+                 ax_actor_spawn(NULL, noop_actor, NULL, NULL));
     return NULL;
 }
 
 static void *main_bad_inputs(void *arg)
 {
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref, dead, forged;
     ax_msg m;
     ax_future *f = NULL;
@@ -745,13 +744,14 @@ static void *main_bad_inputs(void *arg)
     /* recv outside an actor */
     axt_assert_rc(ax_recv(&m, -1), AX_ENOTACTOR);
     axt_assert_rc(ax_recv(&m, 0), AX_ENOTACTOR);
-    /* spawn: NULL fn, capacity 0 */
-    axt_assert_rc(ax_actor_spawn(NULL, &ref, NULL, NULL, NULL), AX_EINVAL);
-    o.capacity = 0;
-    axt_assert_rc(ax_actor_spawn(NULL, &ref, noop_actor, NULL, &o),
-                  AX_EINVAL);
+    /* spawn: NULL fn; zeroed options are the defaults */
+    axt_assert_rc(ax_actor_spawn(&ref, NULL, NULL, NULL), AX_EINVAL);
+    axt_assert_rc(ax_actor_spawn(&ref, noop_actor, NULL, &o), 0);
+    o.stack_size = ((size_t)1 << 30) + 1;
+    axt_assert_rc(ax_actor_spawn(&ref, noop_actor, NULL, &o), AX_EINVAL);
+    o.stack_size = 0;
     /* an actor that ends at once */
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &dead, noop_actor, NULL, NULL),
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &dead, noop_actor, NULL, NULL),
                   0);
     wait_dead(dead);
     ck_assert(!ax_actor_alive(dead));
@@ -778,7 +778,7 @@ static void *main_bad_inputs(void *arg)
     axt_assert_rc(ax_ask(AX_ACTOR_NONE, T_ASK, NULL, &f), AX_EINVAL);
     /* recv misuse and timeouts, inside an actor on loop 1 */
     axt_assert_rc(
-        ax_actor_spawn(ax_loop_at(1), &ref, recv_checker, NULL, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &ref, recv_checker, NULL, NULL), 0);
     wait_dead(ref);
     axt_assert_rc(recv_rc[0], AX_EINVAL);    /* NULL out */
     axt_assert_rc(recv_rc[1], AX_EINVAL);    /* NaN timeout */
@@ -796,19 +796,19 @@ static void *main_bad_inputs(void *arg)
                      0);
     while (!atomic_load(&other_loop))
         spin_yield();
-    axt_assert_rc(ax_actor_spawn((ax_loop *)atomic_load(&other_loop), &ref,
-                                 noop_actor, NULL, NULL),
+    axt_assert_rc(axt_actor_spawn_on((ax_loop *)atomic_load(&other_loop),
+                                     &ref, noop_actor, NULL, NULL),
                   AX_EINVAL);
     atomic_store(&other_done, 1);
     ck_assert_int_eq(pthread_join(th, &thr), 0);
     ck_assert_int_eq((int)AXT_I(thr), 0);
-    ck_assert_int_eq(noop_calls, 1);
+    ck_assert_int_eq(noop_calls, 2); /* the zeroed-options one too */
     return NULL;
 }
 
-/* Bad inputs: recv outside an actor AX_ENOTACTOR; NULL fn and capacity 0
- * AX_EINVAL; send/try_send to an ended actor and forged refs (random ids,
- * bumped generation, unused slot, huge slot) AX_ESRCH; null ref AX_EINVAL;
+/* Bad inputs: recv outside an actor AX_ENOTACTOR; NULL fn, a stack above
+ * 1 GiB AX_EINVAL (zeroed options are valid); send/try_send to an ended
+ * actor and forged refs (random ids, bumped generation, unused slot, huge slot) AX_ESRCH; null ref AX_EINVAL;
  * recv NULL / NaN AX_EINVAL; recv timeout AX_ETIMEDOUT after exactly the
  * timeout; no loop AX_EPERM; a loop of another runtime AX_EINVAL. */
 START_TEST(test_bad_inputs_and_dead_or_forged_refs)
@@ -850,8 +850,8 @@ static void *main_registry(void *arg)
     name63[63] = '\0';
     memset(name64, 'n', 64);
     name64[64] = '\0';
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &a, wait_stop, NULL, NULL), 0);
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &b, wait_stop, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, wait_stop, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, wait_stop, NULL, NULL), 0);
     axt_assert_rc(ax_whereis("server", &got), AX_ESRCH);
     axt_assert_rc(ax_register("server", a), 0);
     axt_assert_rc(ax_whereis("server", &got), 0);
@@ -913,7 +913,7 @@ static void *stuck_actor(void *arg)
     axt_assert_rc(ax_future_new(&f), 0);
     axt_assert_rc(ax_await(f, NULL), AX_ECANCELED); /* never receives */
     atomic_store(&shut_spawn_rc,
-                 ax_actor_spawn(NULL, NULL, noop_actor, NULL, NULL));
+                 ax_actor_spawn(NULL, noop_actor, NULL, NULL));
     axt_assert_rc(ax_future_free(f), 0);
     return NULL;
 }
@@ -924,7 +924,7 @@ static void *main_left_at_shutdown(void *arg)
     (void)arg;
     for (int i = 0; i < 3; i++) {
         axt_assert_rc(
-            ax_actor_spawn(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL), 0);
         for (int j = 0; j < 4; j++)
             axt_assert_rc(ax_send(r[i], 1, dup_int(j)), 0);
     }

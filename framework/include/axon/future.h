@@ -114,6 +114,32 @@ AX_EXTERN int ax_await_future(ax_future *f, void **result);
  */
 AX_EXTERN int ax_cancel_future(ax_future *f);
 
+/**
+ * Await @p f for at most @p seconds (asyncio.wait_for): ax_await_future_dl()
+ * with the deadline ax_now_ns() + @p seconds. On timeout a task is
+ * cancelled and waited for (it may clean up), a gather future is cancelled,
+ * and a plain future is left pending (others may still complete it);
+ * the call then returns AX_ETIMEDOUT.
+ * @return as ax_await_future(); AX_ETIMEDOUT on timeout; AX_EINVAL for a
+ *         negative or NaN timeout. A timeout of 0 still takes a done result.
+ * Suspends: yes, unless @p f is already done.
+ */
+AX_EXTERN int ax_await_timeout_future(ax_future *f, double seconds,
+                                      void **result);
+
+/**
+ * Await @p f until @p deadline (time.h): the twin of
+ * ax_await_timeout_future() for a deadline that bounds a whole request.
+ * What happens on timeout is the same. AX_NO_DEADLINE waits without limit
+ * (then this is ax_await_future()); a deadline already past still takes a
+ * done result.
+ * @return as ax_await_future(); AX_ETIMEDOUT on timeout; AX_EINVAL for a
+ *         deadline below -1 (ax_deadline_in(NAN)).
+ * Suspends: yes, unless @p f is already done. Thread: as ax_await_future().
+ */
+AX_EXTERN int ax_await_future_dl(ax_future *f, int64_t deadline,
+                                 void **result);
+
 #ifndef AX_NO_GENERIC
 /** The future of a task, or the future itself. */
 #define AX_FUTURE(x)                                                          \
@@ -122,6 +148,12 @@ AX_EXTERN int ax_cancel_future(ax_future *f);
 #define ax_await(x, result) ax_await_future(AX_FUTURE(x), (result))
 /** Cancel a task or a future; see ax_cancel_future(). */
 #define ax_cancel(x) ax_cancel_future(AX_FUTURE(x))
+/** Await a task or future with a timeout; see ax_await_timeout_future(). */
+#define ax_await_timeout(x, seconds, result)                                  \
+    ax_await_timeout_future(AX_FUTURE(x), (seconds), (result))
+/** Await a task or future until a deadline; see ax_await_future_dl(). */
+#define ax_await_dl(x, deadline, result)                                      \
+    ax_await_future_dl(AX_FUTURE(x), (deadline), (result))
 #endif
 
 /* Identity, used by AX_FUTURE. Not for direct use. */

@@ -18,7 +18,10 @@
  * Cancelling a gather cancels its children. A gather future can itself be
  * gathered (nested gathers).
  *
- * Thread: the current loop's thread; every future must belong to this loop.
+ * Thread: the current loop's thread. ax_gather_start(), ax_gather() and
+ * ax_gather_all() accept tasks and futures of any loop of the runtime (the
+ * gather awaits them through their owners' inboxes, see runtime.h);
+ * ax_wait_any() and the group calls take only this loop's.
  */
 #ifndef AXON_GATHER_H
 #define AXON_GATHER_H
@@ -50,7 +53,8 @@ enum {
  * @param flags   AX_GATHER_FAIL_FAST or AX_GATHER_COLLECT.
  * @return 0; AX_EINVAL (NULL array with n > 0, a NULL or duplicate element,
  *         unknown flags); AX_EBUSY if a task is already awaited or owned;
- *         AX_EPERM outside a loop; AX_ENOMEM. On error nothing is taken.
+ *         AX_EWRONGLOOP for a future of another runtime; AX_EPERM outside
+ *         a loop; AX_ENOMEM. On error nothing is taken.
  */
 AX_EXTERN int ax_gather_start(ax_future **out, ax_future *const *futs,
                               size_t n, void **results, int *errors,
@@ -82,11 +86,24 @@ AX_EXTERN int ax_gather_all(ax_future *const *futs, size_t n, void **results,
  * @param index   receives the lowest index of a done future.
  * @param timeout seconds; negative means no limit; NaN is AX_EINVAL.
  * @return 0; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL, n == 0, NULL
- *         element); AX_ENOTTASK.
+ *         element, NaN or a timeout above 100 years); AX_ENOTTASK;
+ *         AX_EWRONGLOOP if a future belongs to another loop; AX_ENOMEM
+ *         (more than 8 futures).
  * Suspends: yes, unless one is already done.
  */
 AX_EXTERN int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
                           size_t *index);
+
+/**
+ * ax_wait_any() until an absolute @p deadline (time.h) instead of a
+ * timeout: AX_NO_DEADLINE waits without limit; a deadline already past
+ * still reports a future that is already done.
+ * @return as ax_wait_any(); AX_EINVAL also for a deadline below -1
+ *         (ax_deadline_in(NAN)).
+ * Suspends: yes, unless one is already done.
+ */
+AX_EXTERN int ax_wait_any_dl(ax_future *const *futs, size_t n,
+                             int64_t deadline, size_t *index);
 
 /**
  * Make a task group (asyncio.TaskGroup) owned by the current task.
