@@ -947,6 +947,188 @@ START_TEST(test_messages_left_at_shutdown_reach_undelivered_hook)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* Deadlines (the _dl calls)                                                */
+
+static int rdl_rc[6];
+static double rdl_t[6];
+
+static void *recv_dl_actor(void *arg)
+{
+    int64_t dl = ax_deadline_in(1.0);
+    ax_msg m;
+    (void)arg;
+    rdl_rc[0] = ax_recv_dl(&m, dl); /* empty: times out at 1.0 */
+    rdl_t[0] = ax_now();
+    rdl_rc[1] = ax_recv_dl(&m, ax_deadline_in(NAN));
+    rdl_rc[2] = ax_recv_dl(NULL, AX_NO_DEADLINE);
+    rdl_rc[3] = ax_recv_dl(&m, AX_NO_DEADLINE); /* the message sent at 3.0 */
+    rdl_t[3] = ax_now();
+    /* dl is long past: a message already there is still taken... */
+    rdl_rc[4] = ax_recv_dl(&m, dl);
+    /* ...and an empty mailbox times out at once */
+    rdl_rc[5] = ax_recv_dl(&m, dl);
+    rdl_t[5] = ax_now();
+    return NULL;
+}
+
+/* Answers T_ASK after sleeping data milliseconds, with data. */
+static void *slow_server(void *arg)
+{
+    ax_msg m;
+    (void)arg;
+    for (;;) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        if (m.tag == T_STOP)
+            return NULL;
+        axt_assert_rc(ax_sleep((double)AXT_I(m.data) / 1000), 0);
+        axt_assert_rc(ax_reply(&m, m.data), 0);
+    }
+}
+
+static void *main_recv_call_dl(void *arg)
+{
+    ax_actor_ref r, srv_ref;
+    void *v = NULL;
+    int64_t dl;
+    int64_t t0;
+    (void)arg;
+    axt_assert_rc(ax_actor_spawn(&r, recv_dl_actor, NULL, NULL), 0);
+    axt_assert_rc(ax_sleep(3.0), 0);
+    axt_assert_rc(ax_try_send(r, T_DATA, NULL), 0);
+    axt_assert_rc(ax_try_send(r, T_DATA, NULL), 0);
+    wait_dead(r);
+    axt_assert_rc(rdl_rc[0], AX_ETIMEDOUT);
+    ck_assert_double_eq(rdl_t[0], 1.0);
+    axt_assert_rc(rdl_rc[1], AX_EINVAL);
+    axt_assert_rc(rdl_rc[2], AX_EINVAL);
+    axt_assert_rc(rdl_rc[3], 0);
+    ck_assert_double_eq(rdl_t[3], 3.0);
+    axt_assert_rc(rdl_rc[4], 0);
+    axt_assert_rc(rdl_rc[5], AX_ETIMEDOUT);
+    ck_assert_double_eq(rdl_t[5], 3.0);
+
+    /* ax_call_dl: one 3 s budget for two calls of 2 s each; the first
+     * answers at +2, the second is cut at +3. (On this loop: each loop has
+     * its own virtual clock, and sleeps on two loops are not ordered.) */
+    axt_assert_rc(ax_actor_spawn(&srv_ref, slow_server, NULL, NULL), 0);
+    t0 = ax_now_ns();
+    dl = ax_deadline_in(3.0);
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(2000), dl, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(2000));
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(2.0 * 1e9));
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(2000), dl, &v),
+                  AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(3.0 * 1e9));
+    /* past, NaN, none */
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(1), 0, &v), AX_ETIMEDOUT);
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(1), ax_deadline_in(NAN),
+                             &v),
+                  AX_EINVAL);
+    axt_assert_rc(ax_call(srv_ref, T_ASK, AXT_P(1), NAN, &v), AX_EINVAL);
+    v = NULL;
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(500), AX_NO_DEADLINE, &v),
+                  0);
+    ck_assert_ptr_eq(v, AXT_P(500));
+    axt_assert_rc(ax_send(srv_ref, T_STOP, NULL), 0);
+    wait_dead(srv_ref);
+    return NULL;
+}
+
+/* ax_recv_dl(): times out at the deadline; NaN and NULL are AX_EINVAL;
+ * AX_NO_DEADLINE waits; a past deadline takes a message that is there and
+ * times out at once otherwise. ax_call_dl(): one deadline over two calls,
+ * a past deadline, NaN, AX_NO_DEADLINE. */
+START_TEST(test_recv_dl_and_call_dl)
+{
+    ACT_RUN_CLEAN(2, main_recv_call_dl, NULL);
+}
+END_TEST
+
+static void *main_send_dl(void *arg)
+{
+    ax_actor_opts o;
+    ax_actor_ref ref;
+    ax_future *f = NULL;
+    gated g;
+    void *p;
+    int64_t t0;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    memset(&o, 0, sizeof o);
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_future_new(&g.done), 0);
+    o.capacity = 1;
+    o.loop = ax_loop_at(1);
+    g.want = 2;
+    axt_assert_rc(ax_actor_spawn(&ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(1)), 0); /* now full */
+    p = dup_int(2);
+    t0 = ax_now_ns();
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, ax_deadline_in(0.5)),
+                  AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(0.5 * 1e9));
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, 0), AX_ETIMEDOUT); /* past */
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, ax_deadline_in(NAN)),
+                  AX_EINVAL);
+    axt_assert_rc(ax_ask_dl(ref, T_ASK, p, ax_deadline_in(0.25), &f),
+                  AX_ETIMEDOUT);
+    ck_assert_ptr_null(f);
+    /* ax_call's timeout bounds the wait for room too */
+    axt_assert_rc(ax_call(ref, T_ASK, p, 0.25, NULL), AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(1.0 * 1e9));
+    free(p); /* every failed send left it ours */
+    /* the gate opens: the actor drains, and a send waiting with a
+     * deadline gets in long before it */
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(1)), 0);
+    t0 = ax_now_ns();
+    axt_assert_rc(ax_send_dl(ref, T_DATA, dup_int(3), ax_deadline_in(60)),
+                  0);
+    ck_assert(ax_now_ns() - t0 < (int64_t)60 * 1000000000);
+    axt_assert_rc(ax_await(g.done, NULL), 0);
+    ck_assert_int_eq(g.got[0], 1);
+    ck_assert_int_eq(g.got[1], 3);
+    wait_dead(ref);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    axt_assert_rc(ax_future_free(g.done), 0);
+    return NULL;
+}
+
+/* ax_send_dl() and ax_ask_dl() on a full mailbox of another loop: time
+ * out at the deadline, or at once when it has passed, leaving the payload
+ * the sender's; NaN is AX_EINVAL; with room they succeed. */
+START_TEST(test_send_dl_and_ask_dl_on_full_mailbox)
+{
+    ACT_RUN_CLEAN(2, main_send_dl, NULL);
+}
+END_TEST
+
+static void *main_default_capacity(void *arg)
+{
+    ax_actor_opts o;
+    ax_actor_ref ref;
+    gated g;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    memset(&o, 0, sizeof o); /* capacity 0: AX_MAILBOX_DEFAULT */
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_actor_spawn(&ref, gated_actor, &g, &o), 0);
+    for (int i = 0; i < AX_MAILBOX_DEFAULT; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, NULL), 0);
+    axt_assert_rc(ax_try_send(ref, T_DATA, NULL), AX_EAGAIN);
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(2)), 0); /* end */
+    wait_dead(ref);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    return NULL;
+}
+
+/* Zeroed ax_actor_opts: a mailbox of exactly AX_MAILBOX_DEFAULT. */
+START_TEST(test_zeroed_opts_default_capacity)
+{
+    ACT_RUN_CLEAN(1, main_default_capacity, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 
 Suite *ax_actor_suite(void)
 {
@@ -969,6 +1151,11 @@ Suite *ax_actor_suite(void)
     tcase_add_test(tc, test_reply_to_gone_asker_counted_in_replies_dropped);
     tcase_add_test(tc,
                    test_reply_after_cancel_or_timeout_counted_in_replies_dropped);
+
+    tc = axt_tcase(s, "deadline");
+    tcase_add_test(tc, test_recv_dl_and_call_dl);
+    tcase_add_test(tc, test_send_dl_and_ask_dl_on_full_mailbox);
+    tcase_add_test(tc, test_zeroed_opts_default_capacity);
 
     tc = axt_tcase(s, "errors");
     tcase_add_test(tc, test_bad_inputs_and_dead_or_forged_refs);
