@@ -247,6 +247,7 @@ struct ax_loop {
     struct ax__env_batch *env_ret; /* per home loop: envelopes to return */
     struct event *bell_ev;
     struct event *sig_ev[2];
+    bool sig_stopped; /* a signal cancelled the main task */
     struct event_base *base;
     struct event *tmr_ev;
     bool tmr_armed;

@@ -1222,20 +1222,46 @@ static void *main_signals(void *arg)
     sig_sleep_rc = ax_sleep(1e6);
     /* the second signal, while the first is handled, is ignored */
     sig_cleanup_rc = ax_sleep(0.01);
-    return NULL;
+    return AXT_P(77);
 }
 
-/* ax_stop_on_signals(): raise(SIGINT) from a task cancels the main task's
- * sleep (AX_ECANCELED) and ax_run returns AX_ECANCELED; from a task on
- * loop 1 it is AX_EPERM, from a loop callback or outside any loop
- * AX_ENOTTASK. */
+/* ax_stop_on_signals(): SIGINT from another thread cancels the main task's
+ * sleep (AX_ECANCELED); the main task returns normally, so ax_run returns
+ * 0 and its result (the stop was asked for; a server's main exits 0).
+ * From a task on loop 1 it is AX_EPERM, from a loop callback or outside
+ * any loop AX_ENOTTASK. */
 START_TEST(test_stop_on_signals_sigint_cancels_main)
 {
+    void *r = NULL;
     axt_assert_rc(ax_stop_on_signals(), AX_ENOTTASK);
-    axt_assert_rc(rt_run(2, false, main_signals, NULL, NULL), AX_ECANCELED);
+    axt_assert_rc(rt_run(2, false, main_signals, NULL, &r), 0);
+    ck_assert_ptr_eq(r, AXT_P(77));
     axt_assert_rc(sig_sleep_rc, AX_ECANCELED);
     axt_assert_rc(sig_cleanup_rc, 0);
     AXT_ASSERT_CLEAN();
+}
+END_TEST
+
+static void *main_signal_then_fail(void *arg)
+{
+    int code = (int)AXT_I(arg);
+    axt_assert_rc(ax_stop_on_signals(), 0);
+    axt_assert_rc(ax_spawn(NULL, raise_sigint, NULL), 0);
+    axt_assert_rc(ax_sleep(1e6), AX_ECANCELED);
+    return ax_task_fail(code);
+}
+
+/* After a signal, a main task that fails (ax_task_fail) still makes ax_run
+ * return the failure: AX_ECANCELED when it says so, or its own code. */
+START_TEST(test_stop_on_signals_main_fails)
+{
+    void *r = AXT_P(1);
+    axt_assert_rc(rt_run(2, false, main_signal_then_fail,
+                         AXT_P(AX_ECANCELED), &r),
+                  AX_ECANCELED);
+    ck_assert_ptr_eq(r, AXT_P(1)); /* untouched */
+    axt_assert_rc(rt_run(1, false, main_signal_then_fail, AXT_P(-5432), &r),
+                  -5432);
 }
 END_TEST
 
@@ -1325,6 +1351,7 @@ Suite *ax_runtime_suite(void)
     tcase_add_test(tc, test_shutdown_cancels_sleeping_tasks_on_every_loop);
     tcase_add_test(tc, test_shutdown_main_failure_is_ax_run_status);
     tcase_add_test(tc, test_stop_on_signals_sigint_cancels_main);
+    tcase_add_test(tc, test_stop_on_signals_main_fails);
 
     tc = axt_tcase(s, "clock");
     tcase_add_test(tc, test_virtual_clock_4_loops_sleeps_exact);

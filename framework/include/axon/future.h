@@ -46,7 +46,9 @@ AX_EXTERN int ax_future_new(ax_future **out);
  * freed when they have ended.
  * @return 0; AX_EINVAL for NULL or a task's future (tasks are released by
  *         awaiting or detaching them); AX_EBUSY if tasks are still awaiting
- *         it (nothing is freed).
+ *         it (nothing is freed); AX_EWRONGLOOP if called on another loop
+ *         than the future's (nothing is freed).
+ * Thread: the future's own loop. Suspends: no.
  */
 AX_EXTERN int ax_future_free(ax_future *f);
 
@@ -83,7 +85,9 @@ typedef void (*ax_done_fn)(ax_future *f, void *arg);
  * If @p f is already done, cb runs before this call returns.
  * The callback may free @p f if it owns it; while tasks still await @p f
  * that free returns AX_EBUSY and the future stays.
- * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_ENOMEM.
+ * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_EWRONGLOOP if called
+ *         on another loop than the future's; AX_ENOMEM.
+ * Thread: the future's own loop. Suspends: no.
  */
 AX_EXTERN int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg);
 

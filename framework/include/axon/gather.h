@@ -119,7 +119,8 @@ AX_EXTERN int ax_group_new(ax_group **out);
  *            it with ax_task_result() after ax_group_wait(); do not await or
  *            detach it. Valid until ax_group_free().
  * @return 0; AX_EINVAL; AX_ECANCELED; AX_EBUSY after ax_group_wait()
- *         returned; AX_ENOMEM.
+ *         returned; AX_EWRONGLOOP if called on another loop than the
+ *         group's; AX_ENOMEM. Suspends: no.
  */
 AX_EXTERN int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn,
                              void *arg);
@@ -130,7 +131,8 @@ AX_EXTERN int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn,
  * task is itself cancelled, the members are cancelled and waited for too.
  * @return 0; the first member failure; AX_ECANCELED if the waiter was
  *         cancelled; AX_EINVAL; AX_ENOTTASK; AX_EBUSY if called twice or
- *         from another task than the owner.
+ *         from another task than the owner; AX_EWRONGLOOP from another
+ *         loop than the group's.
  * Suspends: yes.
  */
 AX_EXTERN int ax_group_wait(ax_group *g);
@@ -139,7 +141,9 @@ AX_EXTERN int ax_group_wait(ax_group *g);
  * Free the group and its members' handles. If ax_group_wait() has not
  * completed, the members are cancelled and detached (so they free
  * themselves) and the call returns AX_EBUSY after freeing the group.
- * @return 0; AX_EBUSY as described; AX_EINVAL for NULL.
+ * @return 0; AX_EBUSY as described; AX_EINVAL for NULL; AX_EWRONGLOOP
+ *         from another loop than the group's (nothing is freed).
+ * Suspends: no.
  */
 AX_EXTERN int ax_group_free(ax_group *g);
 

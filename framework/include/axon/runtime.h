@@ -96,13 +96,18 @@ typedef struct ax_opts {
  * @param arg    passed to @p fn, owned by the caller.
  * @param result if not NULL, receives @p fn's return value on success.
  * @return 0 if the main task returned normally; its failure code (see
- *         ax_task_fail()) or AX_ECANCELED if it failed or was cancelled;
+ *         ax_task_fail()) or AX_ECANCELED if it failed or was cancelled,
+ *         except that a cancellation by SIGINT/SIGTERM after
+ *         ax_stop_on_signals() is the requested stop, not a failure: if
+ *         the main body then returns normally (not through ax_task_fail())
+ *         the result is 0 and *result is what it returned;
  *         AX_EDEADLK if every task ended up waiting on something that
  *         could never happen (the tasks are cancelled and the dump is
- *         reported); AX_EINVAL if @p fn is NULL; AX_EBUSY if this thread
+ *         reported); AX_EINVAL if @p fn is NULL; AX_ENESTED if this thread
  *         already runs a loop (call it from a plain thread, not a task);
  *         AX_ENOMEM.
- * Thread: any thread that is not already running a loop.
+ * Thread: any thread that is not already running a loop. Blocks the
+ * calling thread until the runtime has ended.
  */
 AX_EXTERN int ax_run(ax_task_fn fn, void *arg, void **result);
 
@@ -153,7 +158,12 @@ AX_EXTERN int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg);
  * task (on loop 0), which is how a server asks its accept loop to stop; the
  * rest of the shutdown is the usual one. A second signal while the first is
  * handled is ignored. Not forced on anybody: call it from a task on loop 0.
+ * A main task stopped this way that catches the cancellation and returns
+ * normally makes ax_run() return 0, so `return ax_run(...) ? 1 : 0;` exits
+ * 0 on Ctrl-C; to report the stop as a failure, return
+ * ax_task_fail(AX_ECANCELED).
  * @return 0; AX_ENOTTASK; AX_EPERM if not on loop 0; AX_ENOMEM.
+ * Suspends: no.
  */
 AX_EXTERN int ax_stop_on_signals(void);
 

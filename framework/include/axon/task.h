@@ -117,7 +117,8 @@ AX_EXTERN ax_task *ax_task_self(void);
 
 /**
  * Rename a task; @p name is copied (truncated to AX_TASK_NAME_MAX).
- * @return 0; AX_EINVAL if either argument is NULL.
+ * @return 0; AX_EINVAL if either argument is NULL; AX_EWRONGLOOP for a task
+ *         of another loop. Thread: the task's loop. Suspends: no.
  */
 AX_EXTERN int ax_task_set_name(ax_task *t, const char *name);
 
