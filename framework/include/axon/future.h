@@ -144,7 +144,9 @@ AX_EXTERN int ax_await_timeout_future(ax_future *f, double seconds,
 AX_EXTERN int ax_await_future_dl(ax_future *f, int64_t deadline,
                                  void **result);
 
-#ifndef AX_NO_GENERIC
+#if !defined(AX_NO_GENERIC) && !defined(__cplusplus)
+/* C: _Generic picks by type. C++ gets overloads of the same names at the
+ * end of this header. */
 /** The future of a task, or the future itself. */
 #define AX_FUTURE(x)                                                          \
     _Generic((x), ax_task *: ax_task_future, ax_future *: ax__future_id)(x)
@@ -166,5 +168,44 @@ AX_EXTERN ax_future *ax_task_future(ax_task *t);
 
 #ifdef __cplusplus
 }
-#endif
+
+#ifndef AX_NO_GENERIC
+/* C++ has no _Generic: the same calls as overloads for ax_task * and
+ * ax_future *, with the meaning of the C macros above. */
+inline ax_future *ax__future_of(ax_task *t) { return ax_task_future(t); }
+inline ax_future *ax__future_of(ax_future *f) { return f; }
+/** The future of a task, or the future itself. */
+#define AX_FUTURE(x) ax__future_of(x)
+/** Await a task or a future; see ax_await_future(). */
+inline int ax_await(ax_task *t, void **result)
+{
+    return ax_await_future(ax_task_future(t), result);
+}
+inline int ax_await(ax_future *f, void **result)
+{
+    return ax_await_future(f, result);
+}
+/** Cancel a task or a future; see ax_cancel_future(). */
+inline int ax_cancel(ax_task *t) { return ax_cancel_future(ax_task_future(t)); }
+inline int ax_cancel(ax_future *f) { return ax_cancel_future(f); }
+/** Await with a timeout; see ax_await_timeout_future(). */
+inline int ax_await_timeout(ax_task *t, double seconds, void **result)
+{
+    return ax_await_timeout_future(ax_task_future(t), seconds, result);
+}
+inline int ax_await_timeout(ax_future *f, double seconds, void **result)
+{
+    return ax_await_timeout_future(f, seconds, result);
+}
+/** Await until a deadline; see ax_await_future_dl(). */
+inline int ax_await_dl(ax_task *t, int64_t deadline, void **result)
+{
+    return ax_await_future_dl(ax_task_future(t), deadline, result);
+}
+inline int ax_await_dl(ax_future *f, int64_t deadline, void **result)
+{
+    return ax_await_future_dl(f, deadline, result);
+}
+#endif /* AX_NO_GENERIC */
+#endif /* __cplusplus */
 #endif
