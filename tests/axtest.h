@@ -328,8 +328,8 @@ static AXT_UNUSED void *axt_fail_with(void *arg)
 
 /** ax_spawn_with() on @p loop: the cross-loop tests name a loop in almost
  *  every spawn, and this keeps each of them on one line. Returns the code. */
-static AXT_UNUSED int axt_spawn_on(ax_loop *loop, ax_task **out,
-                                   ax_task_fn fn, void *arg)
+static AXT_UNUSED int axt_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn,
+                                   void *arg)
 {
     ax_task_opts o;
     memset(&o, 0, sizeof o);

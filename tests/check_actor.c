@@ -134,7 +134,8 @@ static void *pinger(void *arg)
     pp *p = arg;
     ax_actor_ref pong;
     ax_msg m;
-    axt_assert_rc(axt_actor_spawn_on(p->pong_loop, &pong, ponger, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(p->pong_loop, &pong, ponger, NULL, NULL),
+                  0);
     for (int i = 0; i < p->n; i++) {
         axt_assert_rc(ax_send(pong, T_PING, dup_int(i)), 0);
         axt_assert_rc(ax_recv(&m, -1), 0);
@@ -235,8 +236,8 @@ static void *main_fifo(void *arg)
     (void)arg;
     memset(&f, 0, sizeof f);
     axt_assert_rc(ax_future_new(&f.done), 0);
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &f.to, fifo_receiver, &f, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &f.to, fifo_receiver, &f, NULL), 0);
     for (int i = 0; i < FIFO_SENDERS; i++) {
         args[i].f = &f;
         args[i].id = i;
@@ -334,7 +335,8 @@ static void *main_backpressure(void *arg)
     axt_assert_rc(ax_future_new(&g.gate), 0);
     axt_assert_rc(ax_future_new(&g.done), 0);
     o.capacity = 4;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o),
+                  0);
     for (int i = 0; i < 4; i++)
         axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i + 1)), 0);
     p = dup_int(99);
@@ -388,7 +390,8 @@ static void *main_send_cancelled_or_target_ends(void *arg)
     memset(&g, 0, sizeof g);
     axt_assert_rc(ax_future_new(&g.gate), 0);
     o.capacity = 2;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o),
+                  0);
     axt_assert_rc(ax_try_send(ref, 100, dup_int(0)), 0);
     axt_assert_rc(ax_try_send(ref, 200, dup_int(0)), 0);
     b1.to = b2.to = ref;
@@ -440,7 +443,8 @@ static void *main_unbounded(void *arg)
     o.unbounded = true;
     o.capacity = 0; /* ignored when unbounded */
     g.want = 0;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o),
+                  0);
     for (int i = 0; i < NUNB; i++)
         axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i)), 0);
     /* end the actor without receiving: every payload goes to the hook */
@@ -523,7 +527,8 @@ static void *main_ask(void *arg)
     ax_task *t = NULL;
     void *v = NULL;
     (void)arg;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &s, server, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &s, server, NULL, NULL),
+                  0);
     /* ask + await, from a plain task on loop 0 */
     axt_assert_rc(ax_ask(s, T_ASK, AXT_P(41), &f), 0);
     axt_assert_rc(ax_await(f, &v), 0);
@@ -592,8 +597,8 @@ static void *main_reply_dropped(void *arg)
     ax_runtime_stats st;
     void *v = AXT_P(3);
     (void)arg;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &r, late_replier, NULL, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &r, late_replier, NULL, NULL), 0);
     axt_assert_rc(ax_ask(r, T_ASK, NULL, &f), 0);
     axt_assert_rc(ax_await_timeout(f, 1.0, &v), AX_ETIMEDOUT);
     ck_assert_ptr_eq(v, AXT_P(3));
@@ -631,7 +636,8 @@ static void *main_reply_after_cancel(void *arg)
     (void)arg;
     for (int i = 0; i < 2; i++) {
         axt_assert_rc(
-            axt_actor_spawn_on(ax_loop_at(1), &r[i], late_replier, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(1), &r[i], late_replier, NULL, NULL),
+            0);
         axt_assert_rc(ax_ask(r[i], T_ASK, NULL, &f[i]), 0);
     }
     /* One ask cancelled on its own, one through a gather that times out
@@ -751,8 +757,8 @@ static void *main_bad_inputs(void *arg)
     axt_assert_rc(ax_actor_spawn(&ref, noop_actor, NULL, &o), AX_EINVAL);
     o.stack_size = 0;
     /* an actor that ends at once */
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &dead, noop_actor, NULL, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &dead, noop_actor, NULL, NULL), 0);
     wait_dead(dead);
     ck_assert(!ax_actor_alive(dead));
     axt_assert_rc(ax_send(dead, T_DATA, NULL), AX_ESRCH);
@@ -796,8 +802,8 @@ static void *main_bad_inputs(void *arg)
                      0);
     while (!atomic_load(&other_loop))
         spin_yield();
-    axt_assert_rc(axt_actor_spawn_on((ax_loop *)atomic_load(&other_loop),
-                                     &ref, noop_actor, NULL, NULL),
+    axt_assert_rc(axt_actor_spawn_on((ax_loop *)atomic_load(&other_loop), &ref,
+                                     noop_actor, NULL, NULL),
                   AX_EINVAL);
     atomic_store(&other_done, 1);
     ck_assert_int_eq(pthread_join(th, &thr), 0);
@@ -808,9 +814,10 @@ static void *main_bad_inputs(void *arg)
 
 /* Bad inputs: recv outside an actor AX_ENOTACTOR; NULL fn, a stack above
  * 1 GiB AX_EINVAL (zeroed options are valid); send/try_send to an ended
- * actor and forged refs (random ids, bumped generation, unused slot, huge slot) AX_ESRCH; null ref AX_EINVAL;
- * recv NULL / NaN AX_EINVAL; recv timeout AX_ETIMEDOUT after exactly the
- * timeout; no loop AX_EPERM; a loop of another runtime AX_EINVAL. */
+ * actor and forged refs (random ids, bumped generation, unused slot, huge
+ * slot) AX_ESRCH; null ref AX_EINVAL; recv NULL / NaN AX_EINVAL; recv timeout
+ * AX_ETIMEDOUT after exactly the timeout; no loop AX_EPERM; a loop of another
+ * runtime AX_EINVAL. */
 START_TEST(test_bad_inputs_and_dead_or_forged_refs)
 {
     ACT_RUN_CLEAN(2, main_bad_inputs, NULL);
@@ -850,8 +857,10 @@ static void *main_registry(void *arg)
     name63[63] = '\0';
     memset(name64, 'n', 64);
     name64[64] = '\0';
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, wait_stop, NULL, NULL), 0);
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, wait_stop, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, wait_stop, NULL, NULL),
+                  0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, wait_stop, NULL, NULL),
+                  0);
     axt_assert_rc(ax_whereis("server", &got), AX_ESRCH);
     axt_assert_rc(ax_register("server", a), 0);
     axt_assert_rc(ax_whereis("server", &got), 0);
@@ -912,8 +921,7 @@ static void *stuck_actor(void *arg)
     (void)arg;
     axt_assert_rc(ax_future_new(&f), 0);
     axt_assert_rc(ax_await(f, NULL), AX_ECANCELED); /* never receives */
-    atomic_store(&shut_spawn_rc,
-                 ax_actor_spawn(NULL, noop_actor, NULL, NULL));
+    atomic_store(&shut_spawn_rc, ax_actor_spawn(NULL, noop_actor, NULL, NULL));
     axt_assert_rc(ax_future_free(f), 0);
     return NULL;
 }
@@ -924,7 +932,8 @@ static void *main_left_at_shutdown(void *arg)
     (void)arg;
     for (int i = 0; i < 3; i++) {
         axt_assert_rc(
-            axt_actor_spawn_on(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL),
+            0);
         for (int j = 0; j < 4; j++)
             axt_assert_rc(ax_send(r[i], 1, dup_int(j)), 0);
     }
@@ -1021,9 +1030,9 @@ static void *main_recv_call_dl(void *arg)
     ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(3.0 * 1e9));
     /* past, NaN, none */
     axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(1), 0, &v), AX_ETIMEDOUT);
-    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(1), ax_deadline_in(NAN),
-                             &v),
-                  AX_EINVAL);
+    axt_assert_rc(
+        ax_call_dl(srv_ref, T_ASK, AXT_P(1), ax_deadline_in(NAN), &v),
+        AX_EINVAL);
     axt_assert_rc(ax_call(srv_ref, T_ASK, AXT_P(1), NAN, &v), AX_EINVAL);
     v = NULL;
     axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(500), AX_NO_DEADLINE, &v),
@@ -1068,8 +1077,7 @@ static void *main_send_dl(void *arg)
                   AX_ETIMEDOUT);
     ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(0.5 * 1e9));
     axt_assert_rc(ax_send_dl(ref, T_DATA, p, 0), AX_ETIMEDOUT); /* past */
-    axt_assert_rc(ax_send_dl(ref, T_DATA, p, ax_deadline_in(NAN)),
-                  AX_EINVAL);
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, ax_deadline_in(NAN)), AX_EINVAL);
     axt_assert_rc(ax_ask_dl(ref, T_ASK, p, ax_deadline_in(0.25), &f),
                   AX_ETIMEDOUT);
     ck_assert_ptr_null(f);
@@ -1081,8 +1089,7 @@ static void *main_send_dl(void *arg)
      * deadline gets in long before it */
     axt_assert_rc(ax_future_set_result(g.gate, AXT_P(1)), 0);
     t0 = ax_now_ns();
-    axt_assert_rc(ax_send_dl(ref, T_DATA, dup_int(3), ax_deadline_in(60)),
-                  0);
+    axt_assert_rc(ax_send_dl(ref, T_DATA, dup_int(3), ax_deadline_in(60)), 0);
     ck_assert(ax_now_ns() - t0 < (int64_t)60 * 1000000000);
     axt_assert_rc(ax_await(g.done, NULL), 0);
     ck_assert_int_eq(g.got[0], 1);

@@ -94,7 +94,7 @@ END_TEST
  * are shown by their number, never NULL. */
 START_TEST(test_unknown_codes)
 {
-    const int bad[] = {-4777, -4000, -4099, -5998, -99999,
+    const int bad[] = {-4777,   -4000, -4099, -5998,  -99999,
                        INT_MIN, 1,     12345, INT_MAX};
     char want[64];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -128,13 +128,11 @@ START_TEST(test_err_register)
     ck_assert_str_eq(ax_strerror(-5001), "quota exceeded");
     axt_assert_rc(ax_err_register(-5001, "APP_OTHER", "other"), AX_EALREADY);
     ck_assert_str_eq(ax_err_name(-5001), "APP_EQUOTA");
-    axt_assert_rc(ax_err_register(AX_ERR_USER_FIRST, "APP_FIRST", "first"),
-                  0);
+    axt_assert_rc(ax_err_register(AX_ERR_USER_FIRST, "APP_FIRST", "first"), 0);
     axt_assert_rc(ax_err_register(AX_ERR_USER_LAST, "APP_LAST", "last"), 0);
     ck_assert_str_eq(ax_err_name(AX_ERR_USER_LAST), "APP_LAST");
     ck_assert_str_eq(ax_strerror(AX_ERR_USER_FIRST), "first");
-    axt_assert_rc(ax_err_register(AX_ERR_USER_FIRST + 1, "X", "x"),
-                  AX_EINVAL);
+    axt_assert_rc(ax_err_register(AX_ERR_USER_FIRST + 1, "X", "x"), AX_EINVAL);
     axt_assert_rc(ax_err_register(AX_ERR_USER_LAST - 1, "X", "x"), AX_EINVAL);
     axt_assert_rc(ax_err_register(AX_EINVAL, "X", "x"), AX_EINVAL);
     axt_assert_rc(ax_err_register(-ENOENT, "X", "x"), AX_EINVAL);

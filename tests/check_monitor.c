@@ -121,15 +121,15 @@ static void *observe_reasons(void *arg)
     int nl = ax_loop_count();
     /* normal return, on every loop */
     for (int i = 0; i < nl; i++) {
-        axt_assert_rc(axt_actor_spawn_on(ax_loop_at(i), &t, target, NULL, NULL),
-                      0);
+        axt_assert_rc(
+            axt_actor_spawn_on(ax_loop_at(i), &t, target, NULL, NULL), 0);
         axt_assert_rc(ax_monitor(t), 0);
         axt_assert_rc(ax_send(t, T_STOP, NULL), 0);
         o->reasons[o->n++] = recv_down(t);
     }
     /* failure code */
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(nl - 1), &t, target, NULL, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(nl - 1), &t, target, NULL, NULL), 0);
     axt_assert_rc(ax_monitor(t), 0);
     axt_assert_rc(ax_send(t, T_FAIL, AXT_P(-66)), 0);
     o->reasons[o->n++] = recv_down(t);
@@ -222,7 +222,8 @@ static void *observe_many(void *arg)
     ax_actor_ref t[3];
     for (int i = 0; i < 3; i++) {
         axt_assert_rc(
-            axt_actor_spawn_on(ax_loop_at(i + 1), &t[i], target, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(i + 1), &t[i], target, NULL, NULL),
+            0);
         axt_assert_rc(ax_monitor(t[i]), 0);
     }
     /* end them in reverse order, with different reasons */
@@ -241,9 +242,9 @@ static void *main_many(void *arg)
     memset(o, 0, sizeof o);
     for (int k = 0; k < 2; k++) {
         axt_assert_rc(ax_future_new(&o[k].done), 0);
-        axt_assert_rc(
-            axt_actor_spawn_on(ax_loop_at(k * 2), NULL, observe_many, &o[k], NULL),
-            0);
+        axt_assert_rc(axt_actor_spawn_on(ax_loop_at(k * 2), NULL, observe_many,
+                                         &o[k], NULL),
+                      0);
     }
     for (int k = 0; k < 2; k++) {
         axt_assert_rc(ax_await(o[k].done, NULL), 0);
@@ -309,7 +310,8 @@ static void *observe_link(void *arg)
 {
     link_obs *o = arg;
     ax_actor_ref a, b;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, target, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, target, NULL, NULL),
+                  0);
     axt_assert_rc(ax_monitor(b), 0);
     /* make sure the partner is running before the linker can fail (an
      * exit that reaches an actor that has not started yet is the subject of
@@ -324,7 +326,8 @@ static void *observe_link(void *arg)
     } else {
         o->la.go_tag = T_STOP;
     }
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, linker, &o->la, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, linker, &o->la, NULL),
+                  0);
     axt_assert_rc(ax_monitor(a), 0);
     axt_assert_rc(ax_send(a, T_GO, NULL), 0);
     if (o->mode == 2) {
@@ -435,7 +438,8 @@ static void *observe_early(void *arg)
     early_obs *o = arg;
     ax_actor_ref a;
     axt_assert_rc(
-        axt_actor_spawn_on(ax_loop_at(1), &a, spawn_link_fail, &o->e, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &a, spawn_link_fail, &o->e, NULL),
+        0);
     axt_assert_rc(ax_monitor(a), 0);
     o->reason_a = recv_down(a);
     /* the partner was told when the linker ended; a call to it must not be
@@ -513,8 +517,8 @@ static void *main_trap(void *arg)
     axt_assert_rc(ax_call(b, T_PING, NULL, -1, NULL), 0);
     la.partner = b;
     la.fail = -68;
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &t.failer, linker, &la, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &t.failer, linker, &la, NULL), 0);
     axt_assert_rc(ax_send(t.failer, T_GO, NULL), 0);
     /* The trapper's third message, once it has the second. (The failer
      * being gone is not enough: its EXIT and this PING come from different
@@ -560,11 +564,12 @@ static void *main_link_misuse(void *arg)
     static ax_actor_ref dead, m;
     (void)arg;
     axt_assert_rc(
-        axt_actor_spawn_on(ax_loop_at(1), &dead, returns_at_once, NULL, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &dead, returns_at_once, NULL, NULL),
+        0);
     while (ax_actor_alive(dead))
         spin_yield();
-    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &m, link_misuse, &dead, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &m, link_misuse, &dead, NULL), 0);
     while (ax_actor_alive(m))
         spin_yield();
     axt_assert_rc(lm_rc[0], AX_ESRCH);  /* ended */

@@ -211,9 +211,8 @@ static void *main_spawn_on_every_loop(void *arg)
     ax_task *t[8];
     (void)arg;
     for (int i = 0; i < 8; i++)
-        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t[i], where_am_i,
-                                  AXT_P(i)),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i % 4), &t[i], where_am_i, AXT_P(i)), 0);
     for (int i = 0; i < 8; i++) {
         void *r = NULL;
         axt_assert_rc(ax_await(t[i], &r), 0);
@@ -287,9 +286,9 @@ static void *main_spawn_on_bad(void *arg)
                      0);
     while (!atomic_load(&other_loop))
         axt_assert_rc(ax_sleep(0.001), 0);
-    axt_assert_rc(axt_spawn_on((ax_loop *)atomic_load(&other_loop), &t,
-                              mark_ran, NULL),
-                  AX_EINVAL);
+    axt_assert_rc(
+        axt_spawn_on((ax_loop *)atomic_load(&other_loop), &t, mark_ran, NULL),
+        AX_EINVAL);
     atomic_store(&other_done, 1);
     ck_assert_int_eq(pthread_join(th, &thr), 0);
     ck_assert_int_eq((int)AXT_I(thr), 0);
@@ -402,9 +401,8 @@ static void *main_cancel_before_start(void *arg)
     static waiter w[3];
     (void)arg;
     for (int i = 0; i < 3; i++) {
-        axt_assert_rc(axt_spawn_on(ax_loop_at(i + 1), &t[i], wait_forever,
-                                  &w[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i + 1), &t[i], wait_forever, &w[i]), 0);
         axt_assert_rc(ax_cancel(t[i]), 0); /* before it could run */
     }
     for (int i = 0; i < 3; i++) {
@@ -416,8 +414,8 @@ static void *main_cancel_before_start(void *arg)
     return NULL;
 }
 
-/* ax_cancel() right after ax_spawn_with() on another loop: the body still starts on its loop
- * and sees AX_ECANCELED at its first suspension. */
+/* ax_cancel() right after ax_spawn_with() on another loop: the body still
+ * starts on its loop and sees AX_ECANCELED at its first suspension. */
 START_TEST(test_cancel_remote_task_before_it_starts)
 {
     RT_RUN_CLEAN(4, true, main_cancel_before_start, NULL, NULL);
@@ -443,8 +441,8 @@ static void *main_await_timeout_remote(void *arg)
     /* (a remote task finishing within a finite timeout is not tested here:
      * under the virtual clock this idle loop would jump to the deadline) */
     /* bad input: NaN / negative timeout */
-    axt_assert_rc(
-        axt_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(10)), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(10)),
+                  0);
     axt_assert_rc(ax_await_timeout(t, -1.0, &r), AX_EINVAL);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(10));
@@ -521,8 +519,8 @@ static void *main_gather_fail_fast(void *arg)
     for (int i = 0; i < 6; i++) {
         w[i].started = &started;
         w[i].cleaned = &cleaned;
-        axt_assert_rc(
-            axt_spawn_on(ax_loop_at(i % 4), &t, wait_forever, &w[i]), 0);
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, wait_forever, &w[i]),
+                      0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-77)),
@@ -560,7 +558,7 @@ static void *main_gather_collect(void *arg)
         k[i].i = i;
         if (i == 2 || i == 5)
             axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, axt_fail_with,
-                                      AXT_P(-100 - i)),
+                                       AXT_P(-100 - i)),
                           0);
         else
             axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]),
@@ -603,9 +601,9 @@ static void *gathering_task(void *arg)
         ax_task *t = NULL;
         gc_w[i].started = &gc_started;
         gc_w[i].cleaned = &gc_cleaned;
-        axt_assert_rc(axt_spawn_on(ax_loop_at(1 + i % 3), &t, wait_forever,
-                                  &gc_w[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(1 + i % 3), &t, wait_forever, &gc_w[i]),
+            0);
         fs[i] = AX_FUTURE(t);
     }
     gc_rc = ax_gather(fs, 6, NULL);
@@ -653,8 +651,7 @@ static void *inner_gather(void *arg)
         ax_task *t = NULL;
         mine[i].i = base + i;
         axt_assert_rc(
-            axt_spawn_on(ax_loop_at((base + i) % 4), &t, kid_fn, &mine[i]),
-            0);
+            axt_spawn_on(ax_loop_at((base + i) % 4), &t, kid_fn, &mine[i]), 0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(ax_gather(fs, 4, res), 0);
@@ -675,7 +672,7 @@ static void *main_nested(void *arg)
     for (int i = 0; i < 6; i++) {
         ax_task *t = NULL;
         axt_assert_rc(axt_spawn_on(ax_loop_at((i + 1) % 4), &t, inner_gather,
-                                  AXT_P(i * 10)),
+                                   AXT_P(i * 10)),
                       0);
         fs[i] = AX_FUTURE(t);
     }
@@ -752,7 +749,7 @@ static void *main_complete_remote(void *arg)
             fw[i].f = f;
             fw[i].rc = 1;
             axt_assert_rc(axt_spawn_on(ax_loop_at(i == 2 ? 2 : 0), &a[i],
-                                      await_plain_future, &fw[i]),
+                                       await_plain_future, &fw[i]),
                           0);
         }
         for (int i = 0; i < 5; i++)
@@ -1017,8 +1014,8 @@ static void *sleeper_fn(void *arg)
     s->cleanup_loop = here();
     /* clean-up may suspend again; spawning elsewhere is refused now */
     s->cleanup_sleep_rc = ax_sleep(0.001);
-    s->spawn_rc = axt_spawn_on(ax_loop_at((here() + 1) % 4), NULL, mark_ran,
-                              NULL);
+    s->spawn_rc =
+        axt_spawn_on(ax_loop_at((here() + 1) % 4), NULL, mark_ran, NULL);
     atomic_fetch_add(&sl_cleaned, 1);
     return NULL;
 }
@@ -1039,8 +1036,8 @@ static void *main_shutdown(void *arg)
 {
     int fail = (int)AXT_I(arg);
     for (int i = 0; i < 4 * SLEEPERS_PER_LOOP; i++)
-        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), NULL, sleeper_fn, &sl[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i % 4), NULL, sleeper_fn, &sl[i]), 0);
     axt_assert_rc(axt_spawn_on(ax_loop_at(2), NULL, await_far, NULL), 0);
     while (atomic_load(&sl_started) < 4 * SLEEPERS_PER_LOOP + 2)
         axt_assert_rc(ax_sleep(0.0005), 0);
@@ -1256,9 +1253,9 @@ static void *main_signal_then_fail(void *arg)
 START_TEST(test_stop_on_signals_main_fails)
 {
     void *r = AXT_P(1);
-    axt_assert_rc(rt_run(2, false, main_signal_then_fail,
-                         AXT_P(AX_ECANCELED), &r),
-                  AX_ECANCELED);
+    axt_assert_rc(
+        rt_run(2, false, main_signal_then_fail, AXT_P(AX_ECANCELED), &r),
+        AX_ECANCELED);
     ck_assert_ptr_eq(r, AXT_P(1)); /* untouched */
     axt_assert_rc(rt_run(1, false, main_signal_then_fail, AXT_P(-5432), &r),
                   -5432);
@@ -1288,7 +1285,7 @@ static void *main_virtual_4(void *arg)
     for (int i = 0; i < 8; i++) {
         ax_task *t = NULL;
         axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, exact_sleeper,
-                                  AXT_P((i + 1) * INT64_C(250000000))),
+                                   AXT_P((i + 1) * INT64_C(250000000))),
                       0);
         fs[i] = AX_FUTURE(t);
     }

@@ -157,16 +157,17 @@ static void *main_stress(void *arg)
     /* each actor is offered m messages (NSEND senders, NACT actors) */
     for (int i = 0; i < NACT; i++) {
         acts[i].k = (i % 2) ? m / 4 : 0;
-        axt_assert_rc(axt_actor_spawn_on(ax_loop_at(i % NLOOPS), &acts[i].ref, receiver, &acts[i], &o),
+        axt_assert_rc(axt_actor_spawn_on(ax_loop_at(i % NLOOPS), &acts[i].ref,
+                                         receiver, &acts[i], &o),
                       0);
     }
     for (int i = 0; i < NSEND; i++) {
         ax_task *t = NULL;
         snds[i].id = i;
         snds[i].m = m;
-        axt_assert_rc(axt_spawn_on(ax_loop_at((i + 1) % NLOOPS), &t, sender,
-                                  &snds[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at((i + 1) % NLOOPS), &t, sender, &snds[i]),
+            0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(ax_gather(fs, NSEND, NULL), 0);

@@ -619,7 +619,8 @@ static void *main_spawn_enomem(void *arg)
     memset(&o, 0, sizeof o);
     o.stack_size = (size_t)1 << 30; /* allowed, but cannot be mapped */
     axt_assert_rc(ax_loop_stats_get(&s0), 0);
-    axt_assert_rc(ax_spawn_with(&t, axt_set_flag, &enomem_flag, &o), AX_ENOMEM);
+    axt_assert_rc(ax_spawn_with(&t, axt_set_flag, &enomem_flag, &o),
+                  AX_ENOMEM);
     ck_assert_ptr_eq(t, AXT_P(0x1)); /* untouched */
     axt_assert_rc(ax_loop_stats_get(&s1), 0);
     ck_assert_uint_eq(s1.tasks_live, s0.tasks_live);

@@ -546,7 +546,7 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Deadlines (the _dl calls)                                                */
 
-#define NS(sec) ((int64_t)((sec) * 1e9))
+#define NS(sec) ((int64_t)((sec)*1e9))
 
 static void *main_deadline_in(void *arg)
 {
@@ -638,8 +638,8 @@ START_TEST(test_sleep_dl)
 END_TEST
 
 static axt_probe dla_fast = {.sleep = 2.0, .ret = AXT_P(21)};
-static axt_probe dla_slow = {.sleep = 5.0, .cleanup_sleep = 0.25,
-                             .ret = AXT_P(22)};
+static axt_probe dla_slow = {
+    .sleep = 5.0, .cleanup_sleep = 0.25, .ret = AXT_P(22)};
 static axt_probe dla_none = {.sleep = 7.0, .ret = AXT_P(23)};
 
 static void *main_await_dl(void *arg)

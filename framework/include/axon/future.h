@@ -186,7 +186,10 @@ inline int ax_await(ax_future *f, void **result)
     return ax_await_future(f, result);
 }
 /** Cancel a task or a future; see ax_cancel_future(). */
-inline int ax_cancel(ax_task *t) { return ax_cancel_future(ax_task_future(t)); }
+inline int ax_cancel(ax_task *t)
+{
+    return ax_cancel_future(ax_task_future(t));
+}
 inline int ax_cancel(ax_future *f) { return ax_cancel_future(f); }
 /** Await with a timeout; see ax_await_timeout_future(). */
 inline int ax_await_timeout(ax_task *t, double seconds, void **result)
