@@ -440,7 +440,7 @@ static ax__actor *self_actor(void)
     return t ? ax__task_owner(t) : NULL;
 }
 
-ax_actor_ref ax_self(void)
+ax_actor_ref ax_actor_self(void)
 {
     ax__actor *a = self_actor();
 
@@ -528,8 +528,10 @@ static void unqueue(slot *s, sender_wait *w)
 }
 
 /* Wait until the mailbox may have room (0), the sender is cancelled
- * (AX_ECANCELED) or the actor is gone (AX_ESRCH). */
-static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
+ * (AX_ECANCELED), the deadline passes (AX_ETIMEDOUT) or the actor is gone
+ * (AX_ESRCH). */
+static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
+                         int64_t deadline)
 {
     sender_wait w = {.task = t, .loop = ax__task_loop(t)};
     int rc;
@@ -551,7 +553,7 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
         !alive(s, to)) {
         rc = 0;
     } else {
-        rc = ax__wait(t, -1, "sending to a full mailbox");
+        rc = ax__wait(t, deadline, "sending to a full mailbox");
     }
     pthread_mutex_lock(&s->lock);
     if (w.queued)
@@ -573,7 +575,8 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to)
 /* Take a place in the mailbox, waiting for one if allowed. */
 static void release_room(slot *s);
 
-static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
+static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait,
+                   int64_t deadline)
 {
     if (!s->cap)
         return 0;
@@ -589,7 +592,9 @@ static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait)
         release_room(s);
         if (!may_wait || !t)
             return AX_EAGAIN;
-        rc = wait_for_room(t, s, to);
+        if (ax__dl_passed(ax__task_loop(t), deadline))
+            return AX_ETIMEDOUT;
+        rc = wait_for_room(t, s, to, deadline);
         if (rc)
             return rc;
     }
@@ -659,7 +664,7 @@ static void route(ax_loop *L, slot *s, envelope *e)
 }
 
 static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
-                       bool may_wait)
+                       bool may_wait, int64_t deadline)
 {
     ax_loop *L = ax__loop_self();
     ax_task *t = ax__task_self();
@@ -669,7 +674,7 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     slot *s;
     int rc;
 
-    if (!to.id)
+    if (!to.id || ax__dl_invalid(deadline))
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
@@ -678,7 +683,7 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     s = slot_of(al->A, to);
     if (!s || !alive(s, to))
         return AX_ESRCH;
-    rc = reserve(t, s, to, may_wait);
+    rc = reserve(t, s, to, may_wait, deadline);
     if (rc)
         return rc;
     e = env_get(L, al);
@@ -700,12 +705,17 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
 
 int ax_send(ax_actor_ref to, int tag, void *data)
 {
-    return send_common(to, tag, data, NULL, true);
+    return send_common(to, tag, data, NULL, true, AX_NO_DEADLINE);
+}
+
+int ax_send_dl(ax_actor_ref to, int tag, void *data, int64_t deadline)
+{
+    return send_common(to, tag, data, NULL, true, deadline);
 }
 
 int ax_try_send(ax_actor_ref to, int tag, void *data)
 {
-    return send_common(to, tag, data, NULL, false);
+    return send_common(to, tag, data, NULL, false, AX_NO_DEADLINE);
 }
 
 /* DOWN and EXIT notices: never bounded, never counted as user messages. */
@@ -733,23 +743,32 @@ static void send_system(ax_loop *L, ax_actor_ref to, int tag,
 
 int ax_recv(ax_msg *out, double timeout)
 {
-    ax__actor *a = self_actor();
     ax_task *t = ax__task_self();
-    int64_t ns = -1, deadline = -1;
-    envelope *e;
-    int rc = 0;
+    int64_t dl;
+    int rc;
 
     if (!out || isnan(timeout))
         return AX_EINVAL;
+    if (!t || !ax__task_owner(t))
+        return AX_ENOTACTOR;
+    rc = ax__timeout_to_dl(ax__task_loop(t), timeout, true, &dl);
+    return rc ? rc : ax_recv_dl(out, dl);
+}
+
+int ax_recv_dl(ax_msg *out, int64_t deadline)
+{
+    ax__actor *a = self_actor();
+    ax_task *t = ax__task_self();
+    envelope *e;
+    int rc = 0;
+
+    if (!out || ax__dl_invalid(deadline))
+        return AX_EINVAL;
     if (!a)
         return AX_ENOTACTOR;
-    if (timeout >= 0 && (rc = ax__seconds_to_ns(timeout, &ns)))
-        return rc;
     if (!a->head) {
-        if (ns == 0)
+        if (ax__dl_passed(ax__task_loop(t), deadline))
             return AX_ETIMEDOUT;
-        if (ns > 0)
-            deadline = ax__now(a->loop) + ns;
         a->receiving = true;
         while (!a->head && !rc)
             rc = ax__wait(t, deadline, "receiving");
@@ -820,12 +839,18 @@ static void ask_forget(ax_future *f, void *arg)
 
 int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
 {
+    return ax_ask_dl(to, tag, data, AX_NO_DEADLINE, out);
+}
+
+int ax_ask_dl(ax_actor_ref to, int tag, void *data, int64_t deadline,
+              ax_future **out)
+{
     ax__actor *me = self_actor();
     ax_future *f;
     reply *r;
     int rc;
 
-    if (!out)
+    if (!out || ax__dl_invalid(deadline))
         return AX_EINVAL;
     if (me && to.id == me->ref.id)
         return AX_EDEADLK;
@@ -840,7 +865,7 @@ int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
     r->f = f;
     r->home = ax__loop_self();
     ax__future_on_free(f, ask_forget, r);
-    rc = send_common(to, tag, data, r, true);
+    rc = send_common(to, tag, data, r, true, deadline);
     if (rc) {
         ax__future_on_free(f, NULL, NULL);
         free(r);
@@ -854,16 +879,32 @@ int ax_ask(ax_actor_ref to, int tag, void *data, ax_future **out)
 int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
             void **value)
 {
+    ax_task *t = ax__task_self();
+    int64_t dl;
+    int rc;
+
+    if (!t)
+        return AX_ENOTTASK;
+    if (isnan(timeout))
+        return AX_EINVAL;
+    rc = ax__timeout_to_dl(ax__task_loop(t), timeout, true, &dl);
+    return rc ? rc : ax_call_dl(to, tag, data, dl, value);
+}
+
+/* One deadline bounds both the wait for mailbox room and the wait for the
+ * answer, which is the point of the _dl form. */
+int ax_call_dl(ax_actor_ref to, int tag, void *data, int64_t deadline,
+               void **value)
+{
     ax_future *f;
     int rc;
 
     if (!ax__task_self())
         return AX_ENOTTASK;
-    rc = ax_ask(to, tag, data, &f);
+    rc = ax_ask_dl(to, tag, data, deadline, &f);
     if (rc)
         return rc;
-    rc = timeout < 0 ? ax_await_future(f, value)
-                     : ax_await_timeout_future(f, timeout, value);
+    rc = ax_await_future_dl(f, deadline, value);
     ax_future_free(f);
     return rc;
 }
@@ -943,10 +984,11 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
     free(a);
 }
 
-int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
-                   void *arg, const ax_actor_opts *opts)
+int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
+                   const ax_actor_opts *opts)
 {
     ax_loop *L = ax__loop_self();
+    ax_loop *loop = opts ? opts->loop : NULL;
     ax_task_opts topts = {0};
     ax_actor_ref ref;
     ax__actors *A;
@@ -961,8 +1003,7 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
         return AX_EPERM;
     if (!loop)
         loop = L;
-    if (!ax__same_runtime(loop, L) ||
-        (opts && !opts->unbounded && !opts->capacity))
+    if (!ax__same_runtime(loop, L))
         return AX_EINVAL;
     if (ax__runtime_stopping(L))
         return AX_ESHUTDOWN;
@@ -989,8 +1030,9 @@ int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
         return AX_ENOMEM;
     }
     pthread_mutex_init(&s->lock, NULL);
-    s->cap = opts ? (opts->unbounded ? 0 : opts->capacity)
-                  : AX_MAILBOX_DEFAULT;
+    s->cap = opts && opts->unbounded ? 0
+             : opts && opts->capacity ? opts->capacity
+                                      : AX_MAILBOX_DEFAULT;
     s->actor = a;
     a->s = s;
     a->ref = make_ref(idx, 1);

@@ -48,7 +48,7 @@ static int watch(ax_actor_ref target, ax_actor_ref watcher, bool link)
 
 int ax_monitor(ax_actor_ref target)
 {
-    ax_actor_ref me = ax_self();
+    ax_actor_ref me = ax_actor_self();
 
     if (!target.id)
         return AX_EINVAL;
@@ -59,7 +59,7 @@ int ax_monitor(ax_actor_ref target)
 
 int ax_link(ax_actor_ref target)
 {
-    ax_actor_ref me = ax_self();
+    ax_actor_ref me = ax_actor_self();
     ax_loop *L = ax__loop_self();
     int rc;
 

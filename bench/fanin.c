@@ -112,16 +112,16 @@ static void *main_task(void *arg)
 
     if ((rc = ax_future_new(&F.done)) != 0)
         die("ax_future_new", rc);
-    if ((rc = ax_actor_spawn(ax_loop_at(0), &F.sink, sink, &F, NULL)) != 0)
+    if ((rc = ax_actor_spawn(&F.sink, sink, &F, NULL)) != 0)
         die("ax_actor_spawn", rc);
     if ((rc = ax_yield()) != 0) /* let the sink start and read its stats */
         die("ax_yield", rc);
 
     int64_t t0 = mono_ns();
     for (int i = 0; i < ns; i++) {
-        if ((rc = ax_spawn_on(ax_loop_at(i % n), &tasks[i], sender, &F)) !=
-            0)
-            die("ax_spawn_on", rc);
+        ax_task_opts o = {.loop = ax_loop_at(i % n)};
+        if ((rc = ax_spawn_with(&tasks[i], sender, &F, &o)) != 0)
+            die("ax_spawn_with", rc);
         futs[i] = ax_task_future(tasks[i]);
     }
     if ((rc = ax_gather(futs, (size_t)ns, NULL)) != 0)

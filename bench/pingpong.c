@@ -171,10 +171,10 @@ static void *main_task(void *arg)
 
     if ((rc = ax_future_new(&r->done)) != 0)
         die("ax_future_new", rc);
-    if ((rc = ax_actor_spawn(ax_loop_at(n - 1), &r->ponger, ponger, r,
-                             NULL)) != 0)
+    ax_actor_opts far = {.loop = ax_loop_at(n - 1)};
+    if ((rc = ax_actor_spawn(&r->ponger, ponger, r, &far)) != 0)
         die("ax_actor_spawn", rc);
-    if ((rc = ax_actor_spawn(ax_loop_at(0), NULL, pinger, r, NULL)) != 0)
+    if ((rc = ax_actor_spawn(NULL, pinger, r, NULL)) != 0)
         die("ax_actor_spawn", rc);
     if ((rc = ax_await(r->done, NULL)) != 0)
         die("ax_await", rc);

@@ -106,9 +106,9 @@ static void *main_task(void *arg)
         (rc = ax_future_new(&r.stopped)) != 0)
         die("ax_future_new", rc);
     for (int i = 0; i < RING; i++) {
+        ax_actor_opts ao = {.loop = ax_loop_at(i % nloops)};
         members[i] = (member){&r, i};
-        if ((rc = ax_actor_spawn(ax_loop_at(i % nloops), &r.refs[i], actor,
-                                 &members[i], NULL)) != 0)
+        if ((rc = ax_actor_spawn(&r.refs[i], actor, &members[i], &ao)) != 0)
             die("ax_actor_spawn", rc);
     }
     if ((rc = ax_loop_stats_get(&st0)) != 0)

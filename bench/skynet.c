@@ -25,7 +25,7 @@
  * spawning the root to having its result; ax_run()'s set-up not timed):
  *  1. loops = 1, depth-first.
  *  2. loops = AX_LOOPS_PER_CPU: the root's 10 children go round the loops
- *     with ax_spawn_on() (child i on loop i % N) and the root ax_gather()s
+ *     with ax_spawn_with() (child i on loop i % N) and the root ax_gather()s
  *     them across loops; below them everything is local and depth-first.
  *  3. loops = 1, breadth-first (gather), 10,000 leaves.
  * Nothing is asserted beyond the sum; exit 0 unless it is wrong or axon
@@ -122,10 +122,11 @@ static void *spread_root(void *arg)
     ax_future *f[FANOUT];
     void *res[FANOUT];
     for (int i = 0; i < FANOUT; i++) {
-        int rc = ax_spawn_on(ax_loop_at(i % n), &t[i], dfs,
-                             NODE(num + (uint64_t)i * step, level - 1));
+        ax_task_opts o = {.loop = ax_loop_at(i % n)};
+        int rc = ax_spawn_with(&t[i], dfs,
+                               NODE(num + (uint64_t)i * step, level - 1), &o);
         if (rc != 0)
-            die("ax_spawn_on", rc);
+            die("ax_spawn_with", rc);
         f[i] = ax_task_future(t[i]);
     }
     int rc = ax_gather(f, FANOUT, res);

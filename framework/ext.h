@@ -101,7 +101,7 @@ ax_loop *ax__task_loop(const ax_task *t);
 int ax__task_status(const ax_task *t);
 /* Mark the task's outcome as read: its failure is no teardown report. */
 void ax__task_retrieved(ax_task *t);
-/* ax_spawn_on(), except that *tp receives the pointer even when the task
+/* ax_spawn_with() on @loop, except that *tp receives the pointer even when the task
  * is spawned detached (handle false), so it can be cancelled before its
  * body first runs. */
 int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
@@ -127,6 +127,16 @@ void ax__cancel_later(ax_task *t);
 int64_t ax__now(ax_loop *L);
 /* Seconds (the API's unit) to ns: AX_EINVAL for NaN, negative or > 100 y. */
 int ax__seconds_to_ns(double s, int64_t *ns);
+/* A relative timeout as a deadline on L's clock (AX_EINVAL for NaN, above
+ * 100 years, or negative unless neg_is_none), and the checks every _dl
+ * call makes: a deadline below AX_NO_DEADLINE (-1) is invalid; one at or
+ * before now has passed. */
+int ax__timeout_to_dl(ax_loop *L, double s, bool neg_is_none, int64_t *dl);
+static inline bool ax__dl_invalid(int64_t dl) { return dl < -1; }
+static inline bool ax__dl_passed(ax_loop *L, int64_t dl)
+{
+    return dl != -1 && dl <= ax__now(L);
+}
 
 /* Complete a future of the calling loop (it must be pending). */
 void ax__future_complete(ax_future *f, int status, void *value);

@@ -261,14 +261,14 @@ static bool propagates(const ax_future *f)
     return f->kind != AX__FUT_PLAIN;
 }
 
-int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result)
+int ax__await(ax_task *t, ax_future *f, int64_t deadline, void **result)
 {
     ax_task *ft = f->kind == AX__FUT_TASK ? (ax_task *)f : NULL;
     ax_loop *L = t->loop;
     int rc = 0, status;
 
     if (f->loop != L)
-        return ax__await_remote(t, f, timeout_ns, result);
+        return ax__await_remote(t, f, deadline, result);
     if (ft) {
         if (ft == t)
             return AX_EDEADLK;
@@ -276,14 +276,14 @@ int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result)
             return AX_EBUSY;
         ft->has_awaiter = true;
     }
-    if (!f->done && timeout_ns == 0) {
+    if (!f->done && ax__dl_passed(L, deadline)) {
         rc = AX_ETIMEDOUT;
     } else if (!f->done) {
         ax__waiter w = {.fire = ax__waiter_wake_task, .task = t};
         ax__waiter_add(f, &w);
-        if (timeout_ns > 0) {
+        if (deadline != AX_NO_DEADLINE) {
             t->timer.status = AX_ETIMEDOUT;
-            ax__timer_add(L, &t->timer, ax__now(L) + timeout_ns);
+            ax__timer_add(L, &t->timer, deadline);
         }
         f->nawait++;
         rc = ax__suspend(t, "awaiting", f);
@@ -323,21 +323,30 @@ int ax_await_future(ax_future *f, void **result)
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
-    return ax__await(t, f, -1, result);
+    return ax__await(t, f, AX_NO_DEADLINE, result);
+}
+
+int ax_await_future_dl(ax_future *f, int64_t deadline, void **result)
+{
+    ax_task *t = ax__current();
+
+    if (!f || ax__dl_invalid(deadline))
+        return AX_EINVAL;
+    if (!t)
+        return AX_ENOTTASK;
+    return ax__await(t, f, deadline, result);
 }
 
 int ax_await_timeout_future(ax_future *f, double seconds, void **result)
 {
     ax_task *t = ax__current();
-    int64_t ns;
+    int64_t dl;
     int rc;
 
     if (!f)
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
-    rc = ax__seconds_to_ns(seconds, &ns);
-    if (rc)
-        return rc;
-    return ax__await(t, f, ns, result);
+    rc = ax__timeout_to_dl(t->loop, seconds, false, &dl);
+    return rc ? rc : ax__await(t, f, dl, result);
 }

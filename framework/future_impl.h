@@ -66,14 +66,14 @@ void ax__waiter_remove(ax_future *f, ax__waiter *w);
 void ax__waiter_wake_task(ax__waiter *w, ax_future *f);
 void ax__future_track(ax_loop *L, ax_future *f);
 void ax__future_untrack(ax_loop *L, ax_future *f);
-int ax__await(ax_task *t, ax_future *f, int64_t timeout_ns, void **result);
+int ax__await(ax_task *t, ax_future *f, int64_t deadline, void **result);
 
 /* remote.c */
 void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
                      void (*home_cb)(ax__proxy *p));
 void ax__proxy_op(ax__proxy *p, bool cancel);
 bool ax__proxy_settled(const ax__proxy *p);
-int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
+int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
                      void **result);
 int ax__remote_cancel(ax_future *f);
 int ax__remote_complete(ax_future *f, int status, void *value);

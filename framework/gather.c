@@ -279,12 +279,26 @@ int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
                 size_t *index)
 {
     ax_task *t = ax__current();
+    int64_t dl;
+    int rc;
+
+    if (isnan(timeout))
+        return AX_EINVAL;
+    if (!t) /* the argument checks come first, in ax_wait_any_dl() */
+        return ax_wait_any_dl(futs, n, AX_NO_DEADLINE, index);
+    rc = ax__timeout_to_dl(t->loop, timeout, true, &dl);
+    return rc ? rc : ax_wait_any_dl(futs, n, dl, index);
+}
+
+int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
+                   size_t *index)
+{
+    ax_task *t = ax__current();
     ax__waiter small[8], *w;
-    int64_t ns = -1;
     ax_loop *L;
     int rc;
 
-    if (!futs || !n || !index || isnan(timeout))
+    if (!futs || !n || !index || ax__dl_invalid(deadline))
         return AX_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!futs[i])
@@ -295,11 +309,9 @@ int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
     for (size_t i = 0; i < n; i++)
         if (futs[i]->loop != L)
             return AX_EWRONGLOOP;
-    if (timeout >= 0 && (rc = ax__seconds_to_ns(timeout, &ns)))
-        return rc;
     if (first_done(futs, n, index))
         return 0;
-    if (ns == 0)
+    if (ax__dl_passed(L, deadline))
         return AX_ETIMEDOUT;
     w = n <= 8 ? small : calloc(n, sizeof *w);
     if (!w)
@@ -308,9 +320,9 @@ int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
         w[i] = (ax__waiter){.fire = ax__waiter_wake_task, .task = t};
         ax__waiter_add(futs[i], &w[i]);
     }
-    if (ns > 0) {
+    if (deadline != AX_NO_DEADLINE) {
         t->timer.status = AX_ETIMEDOUT;
-        ax__timer_add(L, &t->timer, ax__now(L) + ns);
+        ax__timer_add(L, &t->timer, deadline);
     }
     for (size_t i = 0; i < n; i++)
         futs[i]->nawait++;

@@ -48,6 +48,7 @@ struct ax_loop {
     void *ext[AX__EXT_MAX]; /* the attached layers' per-loop states */
     struct event *bell_ev;
     struct event *sig_ev[2];
+    bool sig_stopped; /* a signal cancelled the main task */
     struct event_base *base;
     ax__coro sched;
     ax_task *current;

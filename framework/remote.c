@@ -162,7 +162,7 @@ static void wait_settled(ax_task *t, ax__proxy *p)
     t->shielded = was;
 }
 
-int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
+int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
                      void **result)
 {
     ax_loop *L = t->loop;
@@ -179,11 +179,11 @@ int ax__await_remote(ax_task *t, ax_future *f, int64_t timeout_ns,
     }
     ax__proxy_start(&p, f, join, await_home);
     p.task = t;
-    if (timeout_ns > 0) {
-        t->timer.status = AX_ETIMEDOUT;
-        ax__timer_add(L, &t->timer, ax__now(L) + timeout_ns);
-    } else if (timeout_ns == 0) {
+    if (ax__dl_passed(L, deadline)) {
         rc = AX_ETIMEDOUT;
+    } else if (deadline != AX_NO_DEADLINE) {
+        t->timer.status = AX_ETIMEDOUT;
+        ax__timer_add(L, &t->timer, deadline);
     }
     while (!rc && !p.back) {
         rc = ax__suspend(t, "awaiting", f);

@@ -100,10 +100,28 @@ static void rt_free(ax__rt *rt, int made)
     free(rt);
 }
 
+/* The main body runs through this so that its return value survives a
+ * cancellation: a server stopped by SIGINT that returns normally has
+ * succeeded (see ax_run_with()), and its result is wanted. */
+typedef struct main_call {
+    ax_task_fn fn;
+    void *arg;
+    void *ret;
+} main_call;
+
+static void *main_entry(void *p)
+{
+    main_call *mc = p;
+
+    mc->ret = mc->fn(mc->arg);
+    return mc->ret;
+}
+
 int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
                 void **result)
 {
     ax_task_opts topts = {.name = "main"};
+    main_call mc = {.fn = fn, .arg = arg};
     int n = resolve_loops(opts), made = 0, started = 1, rc;
     ax__rt *rt;
     ax_loop *L0;
@@ -111,7 +129,7 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
     if (!fn || n < 0 || (opts && opts->stack_size > ((size_t)1 << 30)))
         return AX_EINVAL;
     if (ax__tls_loop)
-        return AX_EBUSY;
+        return AX_ENESTED;
     rt = calloc(1, sizeof *rt);
     if (!rt)
         return AX_ENOMEM;
@@ -160,15 +178,20 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         return rc;
     }
 
-    rc = ax_spawn_ex(&L0->main, fn, arg, &topts);
+    rc = ax_spawn_with(&L0->main, main_entry, &mc, &topts);
     if (rc) {
         ax__runtime_main_done(L0);
         ax__drive(L0);
     } else {
         ax__drive(L0);
         rc = L0->deadlocked ? AX_EDEADLK : L0->main->fut.status;
+        /* The signal's cancellation is the stop request, not a failure of
+         * the main task; ax_task_fail() (even with AX_ECANCELED) still is. */
+        if (rc == AX_ECANCELED && L0->sig_stopped &&
+            L0->main->fail_code == 0)
+            rc = 0;
         if (rc == 0 && result)
-            *result = L0->main->fut.value;
+            *result = mc.ret;
         L0->main->fut.retrieved = true;
     }
     ax__inbox_close(L0);
@@ -226,8 +249,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
     (void)sig;
     (void)what;
-    if (L->main && !L->main->fut.done && !L->main->cancel_req)
+    if (L->main && !L->main->fut.done && !L->main->cancel_req) {
+        L->sig_stopped = true;
         ax__task_cancel(L->main);
+    }
 }
 
 int ax_stop_on_signals(void)

@@ -317,10 +317,11 @@ static int task_arrive(ax_loop *L, ax_task *t)
     return 0;
 }
 
-int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
-                const ax_task_opts *opts)
+int ax_spawn_with(ax_task **out, ax_task_fn fn, void *arg,
+                  const ax_task_opts *opts)
 {
     ax_loop *L = ax__tls_loop;
+    ax_loop *target = opts && opts->loop ? opts->loop : L;
     ax_task *t;
     int rc;
 
@@ -328,7 +329,7 @@ int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    rc = ax__spawn_on(L, &t, out != NULL, fn, arg, opts);
+    rc = ax__spawn_on(target, &t, out != NULL, fn, arg, opts);
     if (!rc && out)
         *out = t;
     return rc;
@@ -336,7 +337,7 @@ int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
 
 int ax_spawn(ax_task **out, ax_task_fn fn, void *arg)
 {
-    return ax_spawn_ex(out, fn, arg, NULL);
+    return ax_spawn_with(out, fn, arg, NULL);
 }
 
 /* The spawn message, on the target loop. A task whose stack cannot be had
@@ -398,17 +399,6 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
     t->spawn_msg.run = spawn_arrive;
     ax__inbox_push(loop, &t->spawn_msg);
     return 0;
-}
-
-int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg,
-                   const ax_task_opts *opts)
-{
-    return ax__spawn_on(loop, out, out != NULL, fn, arg, opts);
-}
-
-int ax_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn, void *arg)
-{
-    return ax_spawn_on_ex(loop, out, fn, arg, NULL);
 }
 
 int ax_task_detach(ax_task *t)

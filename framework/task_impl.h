@@ -13,7 +13,7 @@ enum { AX__T_READY, AX__T_RUNNING, AX__T_SUSPENDED, AX__T_DONE };
 
 struct ax_task {
     ax_future fut; /* first: a task is a future */
-    ax__msg spawn_msg; /* ax_spawn_on's message to the owning loop */
+    ax__msg spawn_msg; /* ax_spawn_with's message to the owning loop */
     void *owner;       /* the layer's object this task runs (ext.h) */
     ax__coro coro;
     ax__stack stack;

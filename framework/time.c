@@ -54,6 +54,34 @@ int ax__seconds_to_ns(double s, int64_t *ns)
     return 0;
 }
 
+int ax__timeout_to_dl(ax_loop *L, double s, bool neg_is_none, int64_t *dl)
+{
+    int64_t ns;
+    int rc;
+
+    if (s < 0 && neg_is_none) {
+        *dl = AX_NO_DEADLINE;
+        return 0;
+    }
+    rc = ax__seconds_to_ns(s, &ns);
+    if (rc)
+        return rc;
+    *dl = (L ? ax__now(L) : ax__mono_ns()) + ns;
+    return 0;
+}
+
+int64_t ax_deadline_in(double seconds)
+{
+    int64_t dl;
+
+    /* NaN must not turn into "no limit" on its way to the _dl call. */
+    if (isnan(seconds))
+        return INT64_MIN;
+    if (ax__timeout_to_dl(ax__tls_loop, seconds, true, &dl))
+        return AX_NO_DEADLINE; /* beyond 100 years */
+    return dl;
+}
+
 static bool before(const ax__timer *a, const ax__timer *b)
 {
     return a->deadline < b->deadline ||
@@ -148,7 +176,7 @@ size_t ax__timers_fire(ax_loop *L, int64_t now)
     return n;
 }
 
-int ax_sleep_ns(int64_t ns)
+int ax_sleep_dl(int64_t deadline)
 {
     ax_task *t = ax__current();
     ax_loop *L;
@@ -156,29 +184,44 @@ int ax_sleep_ns(int64_t ns)
 
     if (!t)
         return AX_ENOTTASK;
-    if (ns < 0)
+    if (ax__dl_invalid(deadline))
         return AX_EINVAL;
-    if (ns == 0)
-        return ax_yield();
     L = t->loop;
+    /* ax_sleep(0) comes here with deadline == now: it must still let the
+     * other ready tasks run. */
+    if (ax__dl_passed(L, deadline))
+        return ax_yield();
     if (t->cancel_pending && !t->shielded) {
         t->cancel_pending = false;
         return AX_ECANCELED;
     }
     t->timer.status = 0;
-    ax__timer_add(L, &t->timer, ax__now(L) + ns);
+    if (deadline != AX_NO_DEADLINE)
+        ax__timer_add(L, &t->timer, deadline);
     rc = ax__suspend(t, "sleeping", &t->timer);
     ax__timer_del(L, &t->timer);
     return rc;
 }
 
+int ax_sleep_ns(int64_t ns)
+{
+    ax_task *t = ax__current();
+
+    if (!t)
+        return AX_ENOTTASK;
+    if (ns < 0 || ns > INT64_MAX / 2)
+        return AX_EINVAL;
+    return ax_sleep_dl(ax__now(t->loop) + ns);
+}
+
 int ax_sleep(double seconds)
 {
-    int64_t ns;
+    ax_task *t = ax__current();
+    int64_t dl;
     int rc;
 
-    if (!ax__current())
+    if (!t)
         return AX_ENOTTASK;
-    rc = ax__seconds_to_ns(seconds, &ns);
-    return rc ? rc : ax_sleep_ns(ns);
+    rc = ax__timeout_to_dl(t->loop, seconds, false, &dl);
+    return rc ? rc : ax_sleep_dl(dl);
 }

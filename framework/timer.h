@@ -7,6 +7,8 @@
 
 #include "platform.h"
 #include "axon/common.h"
+#include "axon/time.h"
+#include "ext.h"
 
 /* One timer: lives in the heap while armed; idx is its slot there. */
 typedef struct ax__timer {
@@ -38,5 +40,6 @@ void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline);
 void ax__timer_del(ax_loop *L, ax__timer *tm);
 size_t ax__timers_fire(ax_loop *L, int64_t now);
 int ax__seconds_to_ns(double s, int64_t *ns);
+/* ax__timeout_to_dl(), ax__dl_invalid(), ax__dl_passed(): in ext.h. */
 
 #endif

@@ -327,6 +327,32 @@ static AXT_UNUSED void *axt_fail_with(void *arg)
 #define axt_spawn(outp, fn, arg)                                              \
     axt_assert_rc(ax_spawn((outp), (fn), (arg)), 0)
 
+/** ax_spawn_with() on @p loop: the cross-loop tests name a loop in almost
+ *  every spawn, and this keeps each of them on one line. Returns the code. */
+static AXT_UNUSED int axt_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn,
+                                   void *arg)
+{
+    ax_task_opts o;
+    memset(&o, 0, sizeof o);
+    o.loop = loop;
+    return ax_spawn_with(out, fn, arg, &o);
+}
+
+/** ax_actor_spawn() on @p loop with @p opts (NULL: the defaults), for the
+ *  same reason as axt_spawn_on(). Returns the code. */
+static AXT_UNUSED int axt_actor_spawn_on(ax_loop *loop, ax_actor_ref *out,
+                                         ax_task_fn fn, void *arg,
+                                         const ax_actor_opts *opts)
+{
+    ax_actor_opts o;
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    o.loop = loop;
+    return ax_actor_spawn(out, fn, arg, &o);
+}
+
 /** Spawn with a name, asserting success. */
 static AXT_UNUSED ax_task *axt_spawn_named(const char *name, ax_task_fn fn,
                                            void *arg)
@@ -335,7 +361,7 @@ static AXT_UNUSED ax_task *axt_spawn_named(const char *name, ax_task_fn fn,
     ax_task_opts o;
     memset(&o, 0, sizeof o);
     o.name = name;
-    axt_assert_rc(ax_spawn_ex(&t, fn, arg, &o), 0);
+    axt_assert_rc(ax_spawn_with(&t, fn, arg, &o), 0);
     ck_assert_ptr_nonnull(t);
     return t;
 }

@@ -144,7 +144,8 @@ static void *pinger(void *arg)
     pp *p = arg;
     ax_actor_ref pong;
     ax_msg m;
-    axt_assert_rc(ax_actor_spawn(p->pong_loop, &pong, ponger, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(p->pong_loop, &pong, ponger, NULL, NULL),
+                  0);
     for (int i = 0; i < p->n; i++) {
         axt_assert_rc(ax_send(pong, T_PING, dup_int(i)), 0);
         axt_assert_rc(ax_recv(&m, -1), 0);
@@ -164,13 +165,13 @@ static void *main_ping_pong(void *arg)
     pp p;
     ax_actor_ref ref;
     (void)arg;
-    ck_assert(ax_ref_eq(ax_self(), AX_ACTOR_NONE)); /* not an actor */
+    ck_assert(ax_ref_eq(ax_actor_self(), AX_ACTOR_NONE)); /* not an actor */
     for (int where = 0; where < 2; where++) {
         memset(&p, 0, sizeof p);
         p.n = 2000;
         p.pong_loop = ax_loop_at(where == 0 ? 0 : 2); /* same loop, across */
         axt_assert_rc(ax_future_new(&p.done), 0);
-        axt_assert_rc(ax_actor_spawn(NULL, &ref, pinger, &p, NULL), 0);
+        axt_assert_rc(ax_actor_spawn(&ref, pinger, &p, NULL), 0);
         ck_assert(ref.id != 0);
         axt_assert_rc(ax_await(p.done, NULL), 0);
         axt_assert_rc(ax_future_free(p.done), 0);
@@ -245,14 +246,13 @@ static void *main_fifo(void *arg)
     (void)arg;
     memset(&f, 0, sizeof f);
     axt_assert_rc(ax_future_new(&f.done), 0);
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &f.to, fifo_receiver, &f,
-                                 NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &f.to, fifo_receiver, &f, NULL), 0);
     for (int i = 0; i < FIFO_SENDERS; i++) {
         args[i].f = &f;
         args[i].id = i;
         axt_assert_rc(
-            ax_spawn_on(ax_loop_at(i % 4), &t[i], fifo_sender, &args[i]), 0);
+            axt_spawn_on(ax_loop_at(i % 4), &t[i], fifo_sender, &args[i]), 0);
     }
     for (int i = 0; i < FIFO_SENDERS; i++)
         axt_assert_rc(ax_await(t[i], NULL), 0);
@@ -334,7 +334,7 @@ static void *main_backpressure(void *arg)
 {
     static gated g;
     static blocked_sender b = {.value = 5};
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref;
     ax_task *s = NULL;
     ax_future *f = NULL;
@@ -345,7 +345,8 @@ static void *main_backpressure(void *arg)
     axt_assert_rc(ax_future_new(&g.gate), 0);
     axt_assert_rc(ax_future_new(&g.done), 0);
     o.capacity = 4;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o),
+                  0);
     for (int i = 0; i < 4; i++)
         axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i + 1)), 0);
     p = dup_int(99);
@@ -361,7 +362,7 @@ static void *main_backpressure(void *arg)
     axt_assert_rc(cb_send_rc, AX_EAGAIN);
     /* a task on loop 2 sends: it is suspended until there is room */
     b.to = ref;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &s, blocking_send, &b), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &s, blocking_send, &b), 0);
     while (!atomic_load(&b.before))
         spin_yield();
     for (int i = 0; i < 100; i++)
@@ -392,19 +393,20 @@ static void *main_send_cancelled_or_target_ends(void *arg)
 {
     static gated g;
     static blocked_sender b1 = {.value = 10}, b2 = {.value = 11};
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref;
     ax_task *s1 = NULL, *s2 = NULL;
     (void)arg;
     memset(&g, 0, sizeof g);
     axt_assert_rc(ax_future_new(&g.gate), 0);
     o.capacity = 2;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o),
+                  0);
     axt_assert_rc(ax_try_send(ref, 100, dup_int(0)), 0);
     axt_assert_rc(ax_try_send(ref, 200, dup_int(0)), 0);
     b1.to = b2.to = ref;
     axt_assert_rc(ax_spawn(&s1, blocking_send, &b1), 0);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &s2, blocking_send, &b2), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &s2, blocking_send, &b2), 0);
     while (!atomic_load(&b1.before) || !atomic_load(&b2.before))
         spin_yield();
     /* the local sender is cancelled while waiting for room */
@@ -442,7 +444,7 @@ END_TEST
 static void *main_unbounded(void *arg)
 {
     static gated g;
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref;
     (void)arg;
     memset(&g, 0, sizeof g);
@@ -451,7 +453,8 @@ static void *main_unbounded(void *arg)
     o.unbounded = true;
     o.capacity = 0; /* ignored when unbounded */
     g.want = 0;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &ref, gated_actor, &g, &o),
+                  0);
     for (int i = 0; i < NUNB; i++)
         axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i)), 0);
     /* end the actor without receiving: every payload goes to the hook */
@@ -508,7 +511,7 @@ static void *server(void *arg)
         case T_DATA: /* a plain message is not an ask */
             srv.reply_plain = ax_reply(&m, NULL);
             srv.reply_null = ax_reply(NULL, NULL);
-            srv.ask_self = ax_ask(ax_self(), T_ASK, NULL, &f);
+            srv.ask_self = ax_ask(ax_actor_self(), T_ASK, NULL, &f);
             srv.ask_null = ax_ask(m.from, T_ASK, NULL, NULL);
             break;
         case T_STOP:
@@ -534,7 +537,8 @@ static void *main_ask(void *arg)
     ax_task *t = NULL;
     void *v = NULL;
     (void)arg;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &s, server, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &s, server, NULL, NULL),
+                  0);
     /* ask + await, from a plain task on loop 0 */
     axt_assert_rc(ax_ask(s, T_ASK, AXT_P(41), &f), 0);
     axt_assert_rc(ax_await(f, &v), 0);
@@ -553,7 +557,7 @@ static void *main_ask(void *arg)
     axt_assert_rc(ax_call(s, T_ERR, AXT_P(AX_ECANCELED), -1, NULL),
                   AX_ECANCELED);
     /* from another loop */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, asker_on_loop3, &s), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, asker_on_loop3, &s), 0);
     axt_assert_rc(ax_await(t, NULL), 0);
     /* a plain message; its handler checks the misuse cases */
     axt_assert_rc(ax_send(s, T_DATA, NULL), 0);
@@ -603,8 +607,8 @@ static void *main_reply_dropped(void *arg)
     ax_actor_stats st;
     void *v = AXT_P(3);
     (void)arg;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &r, late_replier, NULL, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &r, late_replier, NULL, NULL), 0);
     axt_assert_rc(ax_ask(r, T_ASK, NULL, &f), 0);
     axt_assert_rc(ax_await_timeout(f, 1.0, &v), AX_ETIMEDOUT);
     ck_assert_ptr_eq(v, AXT_P(3));
@@ -642,7 +646,8 @@ static void *main_reply_after_cancel(void *arg)
     (void)arg;
     for (int i = 0; i < 2; i++) {
         axt_assert_rc(
-            ax_actor_spawn(ax_loop_at(1), &r[i], late_replier, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(1), &r[i], late_replier, NULL, NULL),
+            0);
         axt_assert_rc(ax_ask(r[i], T_ASK, NULL, &f[i]), 0);
     }
     /* One ask cancelled on its own, one through a gather that times out
@@ -698,7 +703,7 @@ static void *recv_checker(void *arg)
     recv_t0 = ax_now();
     recv_rc[3] = ax_recv(&m, 2.5);
     recv_t1 = ax_now();
-    recv_rc[4] = ax_link(ax_self());
+    recv_rc[4] = ax_link(ax_actor_self());
     return NULL;
 }
 
@@ -739,13 +744,13 @@ static void *plain_thread(void *arg)
     ax_actor_ref r = *(ax_actor_ref *)arg;
     atomic_store(&plain_send_rc, ax_send(r, T_DATA, NULL));
     atomic_store(&plain_spawn_rc,
-                 ax_actor_spawn(NULL, NULL, noop_actor, NULL, NULL));
+                 ax_actor_spawn(NULL, noop_actor, NULL, NULL));
     return NULL;
 }
 
 static void *main_bad_inputs(void *arg)
 {
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref ref, dead, forged;
     ax_msg m;
     ax_future *f = NULL;
@@ -755,14 +760,15 @@ static void *main_bad_inputs(void *arg)
     /* recv outside an actor */
     axt_assert_rc(ax_recv(&m, -1), AX_ENOTACTOR);
     axt_assert_rc(ax_recv(&m, 0), AX_ENOTACTOR);
-    /* spawn: NULL fn, capacity 0 */
-    axt_assert_rc(ax_actor_spawn(NULL, &ref, NULL, NULL, NULL), AX_EINVAL);
-    o.capacity = 0;
-    axt_assert_rc(ax_actor_spawn(NULL, &ref, noop_actor, NULL, &o),
-                  AX_EINVAL);
+    /* spawn: NULL fn; zeroed options are the defaults */
+    axt_assert_rc(ax_actor_spawn(&ref, NULL, NULL, NULL), AX_EINVAL);
+    axt_assert_rc(ax_actor_spawn(&ref, noop_actor, NULL, &o), 0);
+    o.stack_size = ((size_t)1 << 30) + 1;
+    axt_assert_rc(ax_actor_spawn(&ref, noop_actor, NULL, &o), AX_EINVAL);
+    o.stack_size = 0;
     /* an actor that ends at once */
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &dead, noop_actor, NULL, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &dead, noop_actor, NULL, NULL), 0);
     wait_dead(dead);
     ck_assert(!ax_actor_alive(dead));
     axt_assert_rc(ax_send(dead, T_DATA, NULL), AX_ESRCH);
@@ -788,7 +794,7 @@ static void *main_bad_inputs(void *arg)
     axt_assert_rc(ax_ask(AX_ACTOR_NONE, T_ASK, NULL, &f), AX_EINVAL);
     /* recv misuse and timeouts, inside an actor on loop 1 */
     axt_assert_rc(
-        ax_actor_spawn(ax_loop_at(1), &ref, recv_checker, NULL, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &ref, recv_checker, NULL, NULL), 0);
     wait_dead(ref);
     axt_assert_rc(recv_rc[0], AX_EINVAL);    /* NULL out */
     axt_assert_rc(recv_rc[1], AX_EINVAL);    /* NaN timeout */
@@ -806,21 +812,22 @@ static void *main_bad_inputs(void *arg)
                      0);
     while (!atomic_load(&other_loop))
         spin_yield();
-    axt_assert_rc(ax_actor_spawn((ax_loop *)atomic_load(&other_loop), &ref,
-                                 noop_actor, NULL, NULL),
+    axt_assert_rc(axt_actor_spawn_on((ax_loop *)atomic_load(&other_loop), &ref,
+                                     noop_actor, NULL, NULL),
                   AX_EINVAL);
     atomic_store(&other_done, 1);
     ck_assert_int_eq(pthread_join(th, &thr), 0);
     ck_assert_int_eq((int)AXT_I(thr), 0);
-    ck_assert_int_eq(noop_calls, 1);
+    ck_assert_int_eq(noop_calls, 2); /* the zeroed-options one too */
     return NULL;
 }
 
-/* Bad inputs: recv outside an actor AX_ENOTACTOR; NULL fn and capacity 0
- * AX_EINVAL; send/try_send to an ended actor and forged refs (random ids,
- * bumped generation, unused slot, huge slot) AX_ESRCH; null ref AX_EINVAL;
- * recv NULL / NaN AX_EINVAL; recv timeout AX_ETIMEDOUT after exactly the
- * timeout; no loop AX_EPERM; a loop of another runtime AX_EINVAL. */
+/* Bad inputs: recv outside an actor AX_ENOTACTOR; NULL fn, a stack above
+ * 1 GiB AX_EINVAL (zeroed options are valid); send/try_send to an ended
+ * actor and forged refs (random ids, bumped generation, unused slot, huge
+ * slot) AX_ESRCH; null ref AX_EINVAL; recv NULL / NaN AX_EINVAL; recv timeout
+ * AX_ETIMEDOUT after exactly the timeout; no loop AX_EPERM; a loop of another
+ * runtime AX_EINVAL. */
 START_TEST(test_bad_inputs_and_dead_or_forged_refs)
 {
     ACT_RUN_CLEAN(2, main_bad_inputs, NULL);
@@ -860,14 +867,16 @@ static void *main_registry(void *arg)
     name63[63] = '\0';
     memset(name64, 'n', 64);
     name64[64] = '\0';
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &a, wait_stop, NULL, NULL), 0);
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &b, wait_stop, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, wait_stop, NULL, NULL),
+                  0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, wait_stop, NULL, NULL),
+                  0);
     axt_assert_rc(ax_whereis("server", &got), AX_ESRCH);
     axt_assert_rc(ax_register("server", a), 0);
     axt_assert_rc(ax_whereis("server", &got), 0);
     ck_assert(ax_ref_eq(got, a));
     /* registry is runtime-wide */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, whereis_on_loop3, NULL), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, whereis_on_loop3, NULL), 0);
     axt_assert_rc(ax_await(t, NULL), 0);
     axt_assert_rc(reg_remote_rc, 0);
     ck_assert(ax_ref_eq(reg_remote_ref, a));
@@ -922,8 +931,7 @@ static void *stuck_actor(void *arg)
     (void)arg;
     axt_assert_rc(ax_future_new(&f), 0);
     axt_assert_rc(ax_await(f, NULL), AX_ECANCELED); /* never receives */
-    atomic_store(&shut_spawn_rc,
-                 ax_actor_spawn(NULL, NULL, noop_actor, NULL, NULL));
+    atomic_store(&shut_spawn_rc, ax_actor_spawn(NULL, noop_actor, NULL, NULL));
     axt_assert_rc(ax_future_free(f), 0);
     return NULL;
 }
@@ -934,7 +942,8 @@ static void *main_left_at_shutdown(void *arg)
     (void)arg;
     for (int i = 0; i < 3; i++) {
         axt_assert_rc(
-            ax_actor_spawn(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(i), &r[i], stuck_actor, NULL, NULL),
+            0);
         for (int j = 0; j < 4; j++)
             axt_assert_rc(ax_send(r[i], 1, dup_int(j)), 0);
     }
@@ -953,6 +962,186 @@ START_TEST(test_messages_left_at_shutdown_reach_undelivered_hook)
                      12);
     axt_assert_rc(atomic_load(&shut_spawn_rc), AX_ESHUTDOWN);
     ck_assert_int_eq(noop_calls, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines (the _dl calls)                                                */
+
+static int rdl_rc[6];
+static double rdl_t[6];
+
+static void *recv_dl_actor(void *arg)
+{
+    int64_t dl = ax_deadline_in(1.0);
+    ax_msg m;
+    (void)arg;
+    rdl_rc[0] = ax_recv_dl(&m, dl); /* empty: times out at 1.0 */
+    rdl_t[0] = ax_now();
+    rdl_rc[1] = ax_recv_dl(&m, ax_deadline_in(NAN));
+    rdl_rc[2] = ax_recv_dl(NULL, AX_NO_DEADLINE);
+    rdl_rc[3] = ax_recv_dl(&m, AX_NO_DEADLINE); /* the message sent at 3.0 */
+    rdl_t[3] = ax_now();
+    /* dl is long past: a message already there is still taken... */
+    rdl_rc[4] = ax_recv_dl(&m, dl);
+    /* ...and an empty mailbox times out at once */
+    rdl_rc[5] = ax_recv_dl(&m, dl);
+    rdl_t[5] = ax_now();
+    return NULL;
+}
+
+/* Answers T_ASK after sleeping data milliseconds, with data. */
+static void *slow_server(void *arg)
+{
+    ax_msg m;
+    (void)arg;
+    for (;;) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        if (m.tag == T_STOP)
+            return NULL;
+        axt_assert_rc(ax_sleep((double)AXT_I(m.data) / 1000), 0);
+        axt_assert_rc(ax_reply(&m, m.data), 0);
+    }
+}
+
+static void *main_recv_call_dl(void *arg)
+{
+    ax_actor_ref r, srv_ref;
+    void *v = NULL;
+    int64_t dl;
+    int64_t t0;
+    (void)arg;
+    axt_assert_rc(ax_actor_spawn(&r, recv_dl_actor, NULL, NULL), 0);
+    axt_assert_rc(ax_sleep(3.0), 0);
+    axt_assert_rc(ax_try_send(r, T_DATA, NULL), 0);
+    axt_assert_rc(ax_try_send(r, T_DATA, NULL), 0);
+    wait_dead(r);
+    axt_assert_rc(rdl_rc[0], AX_ETIMEDOUT);
+    ck_assert_double_eq(rdl_t[0], 1.0);
+    axt_assert_rc(rdl_rc[1], AX_EINVAL);
+    axt_assert_rc(rdl_rc[2], AX_EINVAL);
+    axt_assert_rc(rdl_rc[3], 0);
+    ck_assert_double_eq(rdl_t[3], 3.0);
+    axt_assert_rc(rdl_rc[4], 0);
+    axt_assert_rc(rdl_rc[5], AX_ETIMEDOUT);
+    ck_assert_double_eq(rdl_t[5], 3.0);
+
+    /* ax_call_dl: one 3 s budget for two calls of 2 s each; the first
+     * answers at +2, the second is cut at +3. (On this loop: each loop has
+     * its own virtual clock, and sleeps on two loops are not ordered.) */
+    axt_assert_rc(ax_actor_spawn(&srv_ref, slow_server, NULL, NULL), 0);
+    t0 = ax_now_ns();
+    dl = ax_deadline_in(3.0);
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(2000), dl, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(2000));
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(2.0 * 1e9));
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(2000), dl, &v),
+                  AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(3.0 * 1e9));
+    /* past, NaN, none */
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(1), 0, &v), AX_ETIMEDOUT);
+    axt_assert_rc(
+        ax_call_dl(srv_ref, T_ASK, AXT_P(1), ax_deadline_in(NAN), &v),
+        AX_EINVAL);
+    axt_assert_rc(ax_call(srv_ref, T_ASK, AXT_P(1), NAN, &v), AX_EINVAL);
+    v = NULL;
+    axt_assert_rc(ax_call_dl(srv_ref, T_ASK, AXT_P(500), AX_NO_DEADLINE, &v),
+                  0);
+    ck_assert_ptr_eq(v, AXT_P(500));
+    axt_assert_rc(ax_send(srv_ref, T_STOP, NULL), 0);
+    wait_dead(srv_ref);
+    return NULL;
+}
+
+/* ax_recv_dl(): times out at the deadline; NaN and NULL are AX_EINVAL;
+ * AX_NO_DEADLINE waits; a past deadline takes a message that is there and
+ * times out at once otherwise. ax_call_dl(): one deadline over two calls,
+ * a past deadline, NaN, AX_NO_DEADLINE. */
+START_TEST(test_recv_dl_and_call_dl)
+{
+    ACT_RUN_CLEAN(2, main_recv_call_dl, NULL);
+}
+END_TEST
+
+static void *main_send_dl(void *arg)
+{
+    ax_actor_opts o;
+    ax_actor_ref ref;
+    ax_future *f = NULL;
+    gated g;
+    void *p;
+    int64_t t0;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    memset(&o, 0, sizeof o);
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_future_new(&g.done), 0);
+    o.capacity = 1;
+    o.loop = ax_loop_at(1);
+    g.want = 2;
+    axt_assert_rc(ax_actor_spawn(&ref, gated_actor, &g, &o), 0);
+    axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(1)), 0); /* now full */
+    p = dup_int(2);
+    t0 = ax_now_ns();
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, ax_deadline_in(0.5)),
+                  AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(0.5 * 1e9));
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, 0), AX_ETIMEDOUT); /* past */
+    axt_assert_rc(ax_send_dl(ref, T_DATA, p, ax_deadline_in(NAN)), AX_EINVAL);
+    axt_assert_rc(ax_ask_dl(ref, T_ASK, p, ax_deadline_in(0.25), &f),
+                  AX_ETIMEDOUT);
+    ck_assert_ptr_null(f);
+    /* ax_call's timeout bounds the wait for room too */
+    axt_assert_rc(ax_call(ref, T_ASK, p, 0.25, NULL), AX_ETIMEDOUT);
+    ck_assert_int_eq(ax_now_ns() - t0, (int64_t)(1.0 * 1e9));
+    free(p); /* every failed send left it ours */
+    /* the gate opens: the actor drains, and a send waiting with a
+     * deadline gets in long before it */
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(1)), 0);
+    t0 = ax_now_ns();
+    axt_assert_rc(ax_send_dl(ref, T_DATA, dup_int(3), ax_deadline_in(60)), 0);
+    ck_assert(ax_now_ns() - t0 < (int64_t)60 * 1000000000);
+    axt_assert_rc(ax_await(g.done, NULL), 0);
+    ck_assert_int_eq(g.got[0], 1);
+    ck_assert_int_eq(g.got[1], 3);
+    wait_dead(ref);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    axt_assert_rc(ax_future_free(g.done), 0);
+    return NULL;
+}
+
+/* ax_send_dl() and ax_ask_dl() on a full mailbox of another loop: time
+ * out at the deadline, or at once when it has passed, leaving the payload
+ * the sender's; NaN is AX_EINVAL; with room they succeed. */
+START_TEST(test_send_dl_and_ask_dl_on_full_mailbox)
+{
+    ACT_RUN_CLEAN(2, main_send_dl, NULL);
+}
+END_TEST
+
+static void *main_default_capacity(void *arg)
+{
+    ax_actor_opts o;
+    ax_actor_ref ref;
+    gated g;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    memset(&o, 0, sizeof o); /* capacity 0: AX_MAILBOX_DEFAULT */
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_actor_spawn(&ref, gated_actor, &g, &o), 0);
+    for (int i = 0; i < AX_MAILBOX_DEFAULT; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, NULL), 0);
+    axt_assert_rc(ax_try_send(ref, T_DATA, NULL), AX_EAGAIN);
+    axt_assert_rc(ax_future_set_result(g.gate, AXT_P(2)), 0); /* end */
+    wait_dead(ref);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    return NULL;
+}
+
+/* Zeroed ax_actor_opts: a mailbox of exactly AX_MAILBOX_DEFAULT. */
+START_TEST(test_zeroed_opts_default_capacity)
+{
+    ACT_RUN_CLEAN(1, main_default_capacity, NULL);
 }
 END_TEST
 
@@ -979,6 +1168,11 @@ Suite *ax_actor_suite(void)
     tcase_add_test(tc, test_reply_to_gone_asker_counted_in_replies_dropped);
     tcase_add_test(tc,
                    test_reply_after_cancel_or_timeout_counted_in_replies_dropped);
+
+    tc = axt_tcase(s, "deadline");
+    tcase_add_test(tc, test_recv_dl_and_call_dl);
+    tcase_add_test(tc, test_send_dl_and_ask_dl_on_full_mailbox);
+    tcase_add_test(tc, test_zeroed_opts_default_capacity);
 
     tc = axt_tcase(s, "errors");
     tcase_add_test(tc, test_bad_inputs_and_dead_or_forged_refs);

@@ -1,6 +1,8 @@
 /* check_error.c: tests for axon/error.h (ax_strerror, ax_err_name, codes). */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 
 #include "axtest.h"
 
@@ -28,6 +30,8 @@ static const struct {
     {AX_EPENDING, "AX_EPENDING", "not done yet"},
     {AX_EWRONGLOOP, "AX_EWRONGLOOP", "object belongs to another loop"},
     {AX_ENOTACTOR, "AX_ENOTACTOR", "must be called from inside an actor"},
+    {AX_ENESTED, "AX_ENESTED",
+     "this thread already runs a loop: call ax_run from a plain thread"},
     {AX_EPIPE, "AX_EPIPE", "broken pipe or stream ended"},
     {AX_ECONNRESET, "AX_ECONNRESET", "connection reset by peer"},
     {AX_ECONNREFUSED, "AX_ECONNREFUSED", "connection refused"},
@@ -87,29 +91,127 @@ START_TEST(test_zero_is_success)
 }
 END_TEST
 
-/* Unknown codes (a task's own -777, -4000 just above axon's range, -4099
- * unused in it, INT_MIN, and positive values): "unknown error" and "AX_E?",
- * never NULL. */
+/* Unknown codes (a task's own -4777, -4000 just above axon's range, -4099
+ * unused in it, an unregistered user code, INT_MIN, and positive values)
+ * are shown by their number, never NULL. */
 START_TEST(test_unknown_codes)
 {
-    const int bad[] = {-777, -4000, -4099, -99999, INT_MIN, 1, 12345, INT_MAX};
+    const int bad[] = {-4777,   -4000, -4099, -5998,  -99999,
+                       INT_MIN, 1,     12345, INT_MAX};
+    char want[64];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_ptr_nonnull(ax_strerror(bad[i]));
         ck_assert_ptr_nonnull(ax_err_name(bad[i]));
-        ck_assert_msg(strcmp(ax_strerror(bad[i]), "unknown error") == 0,
-                      "ax_strerror(%d) = \"%s\"", bad[i], ax_strerror(bad[i]));
-        ck_assert_msg(strcmp(ax_err_name(bad[i]), "AX_E?") == 0,
-                      "ax_err_name(%d) = \"%s\"", bad[i], ax_err_name(bad[i]));
+        snprintf(want, sizeof want, "unknown error %d", bad[i]);
+        ck_assert_str_eq(ax_strerror(bad[i]), want);
+        snprintf(want, sizeof want, "%d", bad[i]);
+        ck_assert_str_eq(ax_err_name(bad[i]), want);
     }
 }
 END_TEST
 
 /* Kernel errors axon has no name for pass through with the C library's
- * text (ENOENT here), but keep the unknown name. */
+ * name and text (ENOENT here). */
 START_TEST(test_errno_fallback)
 {
     ck_assert_str_eq(ax_strerror(-ENOENT), "No such file or directory");
-    ck_assert_str_eq(ax_err_name(-ENOENT), "AX_E?");
+    ck_assert_str_eq(ax_err_name(-ENOENT), "ENOENT");
+}
+END_TEST
+
+/* ax_err_register(): a user code gets its name and text everywhere; the
+ * range ends are accepted, codes outside it, NULL or empty strings are
+ * AX_EINVAL, a second registration AX_EALREADY (the first stands). */
+START_TEST(test_err_register)
+{
+    ck_assert_str_eq(ax_err_name(-5001), "-5001");
+    axt_assert_rc(ax_err_register(-5001, "APP_EQUOTA", "quota exceeded"), 0);
+    ck_assert_str_eq(ax_err_name(-5001), "APP_EQUOTA");
+    ck_assert_str_eq(ax_strerror(-5001), "quota exceeded");
+    axt_assert_rc(ax_err_register(-5001, "APP_OTHER", "other"), AX_EALREADY);
+    ck_assert_str_eq(ax_err_name(-5001), "APP_EQUOTA");
+    axt_assert_rc(ax_err_register(AX_ERR_USER_FIRST, "APP_FIRST", "first"), 0);
+    axt_assert_rc(ax_err_register(AX_ERR_USER_LAST, "APP_LAST", "last"), 0);
+    ck_assert_str_eq(ax_err_name(AX_ERR_USER_LAST), "APP_LAST");
+    ck_assert_str_eq(ax_strerror(AX_ERR_USER_FIRST), "first");
+    axt_assert_rc(ax_err_register(AX_ERR_USER_FIRST + 1, "X", "x"), AX_EINVAL);
+    axt_assert_rc(ax_err_register(AX_ERR_USER_LAST - 1, "X", "x"), AX_EINVAL);
+    axt_assert_rc(ax_err_register(AX_EINVAL, "X", "x"), AX_EINVAL);
+    axt_assert_rc(ax_err_register(-ENOENT, "X", "x"), AX_EINVAL);
+    axt_assert_rc(ax_err_register(5001, "X", "x"), AX_EINVAL);
+    axt_assert_rc(ax_err_register(-5002, NULL, "x"), AX_EINVAL);
+    axt_assert_rc(ax_err_register(-5002, "X", NULL), AX_EINVAL);
+    axt_assert_rc(ax_err_register(-5002, "", "x"), AX_EINVAL);
+    ck_assert_str_eq(ax_err_name(-5002), "-5002"); /* nothing recorded */
+}
+END_TEST
+
+/* Many threads register distinct codes and race for one: each distinct
+ * code is registered, exactly one racer wins the shared code, and readers
+ * on other threads see complete entries. */
+#define REG_THREADS 8
+static atomic_int reg_wins;
+static void *register_in_thread(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    static const char *names[REG_THREADS] = {"T0", "T1", "T2", "T3",
+                                             "T4", "T5", "T6", "T7"};
+    if (ax_err_register(-5100 - id, names[id], "mine") != 0)
+        return (void *)1;
+    if (ax_err_register(-5200, names[id], "shared") == 0)
+        atomic_fetch_add(&reg_wins, 1);
+    for (int i = 0; i < 1000; i++) {
+        const char *n = ax_err_name(-5200);
+        if (strcmp(n, "-5200") != 0 && strcmp(ax_strerror(-5200), "shared"))
+            return (void *)2;
+    }
+    return NULL;
+}
+
+START_TEST(test_err_register_threads)
+{
+    pthread_t th[REG_THREADS];
+    void *r;
+    for (int i = 0; i < REG_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, register_in_thread,
+                                        (void *)(intptr_t)i),
+                         0);
+    for (int i = 0; i < REG_THREADS; i++) {
+        ck_assert_int_eq(pthread_join(th[i], &r), 0);
+        ck_assert_ptr_null(r);
+    }
+    ck_assert_int_eq(atomic_load(&reg_wins), 1);
+    ck_assert_str_eq(ax_strerror(-5103), "mine");
+    ck_assert_str_eq(ax_err_name(-5107), "T7");
+    ck_assert_int_eq(ax_err_name(-5200)[0], 'T');
+}
+END_TEST
+
+/* A task failing with a registered code is reported by that name; with an
+ * unregistered one, by its number. */
+static void *fail_registered(void *arg)
+{
+    (void)arg;
+    return ax_task_fail(-5300);
+}
+
+static void *main_report_codes(void *arg)
+{
+    (void)arg;
+    axt_assert_rc(ax_err_register(-5300, "APP_ENOPE", "nope"), 0);
+    axt_assert_rc(ax_spawn(NULL, fail_registered, NULL), 0);
+    axt_assert_rc(ax_spawn(NULL, axt_fail_with, AXT_P(-4777)), 0);
+    axt_assert_rc(ax_sleep(0.1), 0);
+    return NULL;
+}
+
+START_TEST(test_report_names_user_codes)
+{
+    axt_assert_rc(ax_test_run(main_report_codes, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(
+        strstr(ax_test_report(), "failed with APP_ENOPE (nope)"));
+    ck_assert_ptr_nonnull(
+        strstr(ax_test_report(), "failed with -4777 (unknown error -4777)"));
 }
 END_TEST
 
@@ -147,6 +249,7 @@ START_TEST(test_own_codes_range_distinct)
     ck_assert_int_eq(AX_EPENDING, -4002);
     ck_assert_int_eq(AX_EWRONGLOOP, -4003);
     ck_assert_int_eq(AX_ENOTACTOR, -4004);
+    ck_assert_int_eq(AX_ENESTED, -4005);
     for (size_t i = 0; i < NKNOWN; i++) {
         ck_assert_int_lt(known[i].code, 0);
         for (size_t j = i + 1; j < NKNOWN; j++)
@@ -171,7 +274,7 @@ static void *names_in_thread(void *arg)
     *ok = strcmp(ax_strerror(AX_EBUSY), known[5].text) == 0 &&
           known[5].code == AX_EBUSY &&
           strcmp(ax_err_name(AX_EPENDING), "AX_EPENDING") == 0 &&
-          strcmp(ax_err_name(-4242), "AX_E?") == 0;
+          strcmp(ax_err_name(-4242), "-4242") == 0;
     return NULL;
 }
 
@@ -190,7 +293,7 @@ static void *strerror_in_task(void *arg)
 {
     (void)arg;
     ck_assert_str_eq(ax_strerror(AX_ECANCELED), "operation canceled");
-    ck_assert_str_eq(ax_err_name(-31337), "AX_E?");
+    ck_assert_str_eq(ax_err_name(-31337), "-31337");
     return NULL;
 }
 
@@ -210,6 +313,9 @@ Suite *ax_error_suite(void)
     tcase_add_test(tc, test_zero_is_success);
     tcase_add_test(tc, test_unknown_codes);
     tcase_add_test(tc, test_errno_fallback);
+    tcase_add_test(tc, test_err_register);
+    tcase_add_test(tc, test_err_register_threads);
+    tcase_add_test(tc, test_report_names_user_codes);
     tcase_add_test(tc, test_never_null);
     tcase_add_test(tc, test_codes_are_negated_errno);
     tcase_add_test(tc, test_own_codes_range_distinct);

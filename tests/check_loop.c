@@ -104,14 +104,18 @@ static void *main_nested_run(void *arg)
     ax_opts o;
     (void)arg;
     memset(&o, 0, sizeof o);
-    axt_assert_rc(ax_run(set_flag_ran, NULL, NULL), AX_EBUSY);
-    axt_assert_rc(ax_run_with(&o, set_flag_ran, NULL, NULL), AX_EBUSY);
+    axt_assert_rc(ax_run(set_flag_ran, NULL, NULL), AX_ENESTED);
+    axt_assert_rc(ax_run_with(&o, set_flag_ran, NULL, NULL), AX_ENESTED);
+    /* the text tells what to do instead */
+    ck_assert_str_eq(ax_err_name(AX_ENESTED), "AX_ENESTED");
+    ck_assert_ptr_nonnull(strstr(ax_strerror(AX_ENESTED), "plain thread"));
     ck_assert_int_eq(flag_ran, 0);
     return NULL;
 }
 
-/* Nested ax_run from inside a task -> AX_EBUSY, inner fn never runs. */
-START_TEST(test_run_nested_ebusy)
+/* Nested ax_run from inside a task -> AX_ENESTED (its own code, not
+ * AX_EBUSY's "already awaited"), inner fn never runs. */
+START_TEST(test_run_nested_enested)
 {
     AXT_RUN_CLEAN(main_nested_run, NULL, NULL);
     ck_assert_int_eq(flag_ran, 0);
@@ -195,7 +199,7 @@ static void *thread_runs_loop(void *arg)
     return NULL;
 }
 
-/* One loop per thread: two threads run loops at once (no AX_EBUSY), each
+/* One loop per thread: two threads run loops at once (no AX_ENESTED), each
  * sees its own ax_loop_current(). */
 START_TEST(test_loop_per_thread)
 {
@@ -590,7 +594,7 @@ static void *main_detached_failure(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.name = "failer";
-    axt_assert_rc(ax_spawn_ex(NULL, axt_fail_with, AXT_P(AX_ETIMEDOUT), &o),
+    axt_assert_rc(ax_spawn_with(NULL, axt_fail_with, AXT_P(AX_ETIMEDOUT), &o),
                   0);
     axt_assert_rc(ax_yield(), 0); /* it runs and fails */
     return NULL;
@@ -648,7 +652,7 @@ static void *main_leaves_tasks(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.name = "lingerer";
-    axt_assert_rc(ax_spawn_ex(NULL, axt_probe_fn, &lingerer, &o), 0);
+    axt_assert_rc(ax_spawn_with(NULL, axt_probe_fn, &lingerer, &o), 0);
     axt_spawn_named("leftover", axt_probe_fn, &leftover);
     axt_assert_rc(ax_yield(), 0); /* both are now sleeping */
     ck_assert_int_eq(lingerer.started, 1);
@@ -828,7 +832,7 @@ Suite *ax_loop_suite(void)
     tcase_add_test(tc, test_run_returns_ecanceled);
     tcase_add_test(tc, test_run_null_fn_einval);
     tcase_add_test(tc, test_run_with_huge_stack_einval);
-    tcase_add_test(tc, test_run_nested_ebusy);
+    tcase_add_test(tc, test_run_nested_enested);
     tcase_add_test(tc, test_run_twice_sequentially);
 
     tc = axt_tcase(s, "loop");

@@ -121,21 +121,21 @@ static void *observe_reasons(void *arg)
     int nl = ax_loop_count();
     /* normal return, on every loop */
     for (int i = 0; i < nl; i++) {
-        axt_assert_rc(ax_actor_spawn(ax_loop_at(i), &t, target, NULL, NULL),
-                      0);
+        axt_assert_rc(
+            axt_actor_spawn_on(ax_loop_at(i), &t, target, NULL, NULL), 0);
         axt_assert_rc(ax_monitor(t), 0);
         axt_assert_rc(ax_send(t, T_STOP, NULL), 0);
         o->reasons[o->n++] = recv_down(t);
     }
     /* failure code */
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(nl - 1), &t, target, NULL, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(nl - 1), &t, target, NULL, NULL), 0);
     axt_assert_rc(ax_monitor(t), 0);
     axt_assert_rc(ax_send(t, T_FAIL, AXT_P(-66)), 0);
     o->reasons[o->n++] = recv_down(t);
     /* cancellation */
     axt_assert_rc(
-        ax_actor_spawn(ax_loop_at(1), &t, self_cancel, NULL, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &t, self_cancel, NULL, NULL), 0);
     axt_assert_rc(ax_monitor(t), 0);
     axt_assert_rc(ax_send(t, T_GO, NULL), 0); /* after the monitor */
     o->reasons[o->n++] = recv_down(t);
@@ -149,7 +149,7 @@ static void *main_reasons(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     axt_assert_rc(ax_future_new(&o.done), 0);
-    axt_assert_rc(ax_actor_spawn(NULL, NULL, observe_reasons, &o, NULL), 0);
+    axt_assert_rc(ax_actor_spawn(NULL, observe_reasons, &o, NULL), 0);
     axt_assert_rc(ax_await(o.done, NULL), 0);
     axt_assert_rc(ax_future_free(o.done), 0);
     ck_assert_int_eq(o.n, 6);
@@ -174,7 +174,7 @@ static void *observe_dead(void *arg)
     obs *o = arg;
     ax_actor_ref t, forged = {UINT64_C(0x7777777700000123)};
     axt_assert_rc(
-        ax_actor_spawn(ax_loop_at(1), &t, returns_at_once, NULL, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &t, returns_at_once, NULL, NULL), 0);
     while (ax_actor_alive(t))
         spin_yield();
     o->rcs[0] = ax_monitor(t);
@@ -192,7 +192,7 @@ static void *main_dead(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     axt_assert_rc(ax_future_new(&o.done), 0);
-    axt_assert_rc(ax_actor_spawn(NULL, NULL, observe_dead, &o, NULL), 0);
+    axt_assert_rc(ax_actor_spawn(NULL, observe_dead, &o, NULL), 0);
     axt_assert_rc(ax_await(o.done, NULL), 0);
     axt_assert_rc(ax_future_free(o.done), 0);
     axt_assert_rc(o.rcs[0], 0);
@@ -222,7 +222,8 @@ static void *observe_many(void *arg)
     ax_actor_ref t[3];
     for (int i = 0; i < 3; i++) {
         axt_assert_rc(
-            ax_actor_spawn(ax_loop_at(i + 1), &t[i], target, NULL, NULL), 0);
+            axt_actor_spawn_on(ax_loop_at(i + 1), &t[i], target, NULL, NULL),
+            0);
         axt_assert_rc(ax_monitor(t[i]), 0);
     }
     /* end them in reverse order, with different reasons */
@@ -241,9 +242,9 @@ static void *main_many(void *arg)
     memset(o, 0, sizeof o);
     for (int k = 0; k < 2; k++) {
         axt_assert_rc(ax_future_new(&o[k].done), 0);
-        axt_assert_rc(
-            ax_actor_spawn(ax_loop_at(k * 2), NULL, observe_many, &o[k], NULL),
-            0);
+        axt_assert_rc(axt_actor_spawn_on(ax_loop_at(k * 2), NULL, observe_many,
+                                         &o[k], NULL),
+                      0);
     }
     for (int k = 0; k < 2; k++) {
         axt_assert_rc(ax_await(o[k].done, NULL), 0);
@@ -309,7 +310,8 @@ static void *observe_link(void *arg)
 {
     link_obs *o = arg;
     ax_actor_ref a, b;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &b, target, NULL, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, target, NULL, NULL),
+                  0);
     axt_assert_rc(ax_monitor(b), 0);
     /* make sure the partner is running before the linker can fail (an
      * exit that reaches an actor that has not started yet is the subject of
@@ -324,7 +326,8 @@ static void *observe_link(void *arg)
     } else {
         o->la.go_tag = T_STOP;
     }
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &a, linker, &o->la, NULL), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(1), &a, linker, &o->la, NULL),
+                  0);
     axt_assert_rc(ax_monitor(a), 0);
     axt_assert_rc(ax_send(a, T_GO, NULL), 0);
     if (o->mode == 2) {
@@ -358,7 +361,7 @@ static void *main_link(void *arg)
     memset(&o, 0, sizeof o);
     o.mode = (int)AXT_I(arg);
     axt_assert_rc(ax_future_new(&o.done), 0);
-    axt_assert_rc(ax_actor_spawn(NULL, NULL, observe_link, &o, NULL), 0);
+    axt_assert_rc(ax_actor_spawn(NULL, observe_link, &o, NULL), 0);
     axt_assert_rc(ax_await(o.done, NULL), 0);
     axt_assert_rc(ax_future_free(o.done), 0);
     axt_assert_rc(o.la.link_rc, 0);
@@ -418,7 +421,7 @@ typedef struct early {
 static void *spawn_link_fail(void *arg)
 {
     early *e = arg;
-    axt_assert_rc(ax_actor_spawn(NULL, &e->partner, target, NULL, NULL), 0);
+    axt_assert_rc(ax_actor_spawn(&e->partner, target, NULL, NULL), 0);
     e->link_rc = ax_link(e->partner);
     return ax_task_fail(-69); /* no suspension since the spawn */
 }
@@ -435,7 +438,8 @@ static void *observe_early(void *arg)
     early_obs *o = arg;
     ax_actor_ref a;
     axt_assert_rc(
-        ax_actor_spawn(ax_loop_at(1), &a, spawn_link_fail, &o->e, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &a, spawn_link_fail, &o->e, NULL),
+        0);
     axt_assert_rc(ax_monitor(a), 0);
     o->reason_a = recv_down(a);
     /* the partner was told when the linker ended; a call to it must not be
@@ -450,7 +454,7 @@ static void *main_early(void *arg)
     static early_obs o;
     (void)arg;
     axt_assert_rc(ax_future_new(&o.done), 0);
-    axt_assert_rc(ax_actor_spawn(NULL, NULL, observe_early, &o, NULL), 0);
+    axt_assert_rc(ax_actor_spawn(NULL, observe_early, &o, NULL), 0);
     axt_assert_rc(ax_await(o.done, NULL), 0);
     axt_assert_rc(ax_future_free(o.done), 0);
     axt_assert_rc(o.e.link_rc, 0);
@@ -490,7 +494,7 @@ static void *trapper(void *arg)
     t->got_tag = m.tag;
     t->got_reason = m.reason;
     t->got_from = m.from;
-    t->alive = ax_actor_alive(ax_self());
+    t->alive = ax_actor_alive(ax_actor_self());
     atomic_store(&t->got_second, 1);
     /* still running: a normal message is received next */
     axt_assert_rc(ax_recv(&m, -1), 0);
@@ -503,18 +507,18 @@ static void *main_trap(void *arg)
 {
     static trap t;
     static linker_arg la;
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_actor_ref b;
     (void)arg;
     memset(&t, 0, sizeof t);
     axt_assert_rc(ax_future_new(&t.done), 0);
     o.trap_exits = true;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(2), &b, trapper, &t, &o), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(2), &b, trapper, &t, &o), 0);
     axt_assert_rc(ax_call(b, T_PING, NULL, -1, NULL), 0);
     la.partner = b;
     la.fail = -68;
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &t.failer, linker, &la, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &t.failer, linker, &la, NULL), 0);
     axt_assert_rc(ax_send(t.failer, T_GO, NULL), 0);
     /* The trapper's third message, once it has the second. (The failer
      * being gone is not enough: its EXIT and this PING come from different
@@ -549,7 +553,7 @@ static void *link_misuse(void *arg)
 {
     ax_actor_ref dead = *(ax_actor_ref *)arg;
     lm_rc[0] = ax_link(dead);
-    lm_rc[1] = ax_link(ax_self());
+    lm_rc[1] = ax_link(ax_actor_self());
     lm_rc[2] = ax_link(AX_ACTOR_NONE);
     lm_rc[3] = ax_link((ax_actor_ref){UINT64_C(0x5555555500000777)});
     return NULL;
@@ -560,11 +564,12 @@ static void *main_link_misuse(void *arg)
     static ax_actor_ref dead, m;
     (void)arg;
     axt_assert_rc(
-        ax_actor_spawn(ax_loop_at(1), &dead, returns_at_once, NULL, NULL), 0);
+        axt_actor_spawn_on(ax_loop_at(1), &dead, returns_at_once, NULL, NULL),
+        0);
     while (ax_actor_alive(dead))
         spin_yield();
-    axt_assert_rc(ax_actor_spawn(ax_loop_at(1), &m, link_misuse, &dead, NULL),
-                  0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(1), &m, link_misuse, &dead, NULL), 0);
     while (ax_actor_alive(m))
         spin_yield();
     axt_assert_rc(lm_rc[0], AX_ESRCH);  /* ended */

@@ -399,8 +399,8 @@ static void *main_echo_across(void *arg)
         jobs[i].path = path;
         jobs[i].nbytes = (size_t)(200000 + 1001 * i);
         jobs[i].loop = -1;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i), &t[i], echo_client, &jobs[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i), &t[i], echo_client, &jobs[i]), 0);
     }
     accept_and_echo(l, n);
     for (int i = 0; i < n; i++) {
@@ -463,9 +463,8 @@ static void *main_release_wrap(void *arg)
     bfd = ax_sock_fd(b);
     fd = ax_sock_release(b);
     ck_assert_int_eq(fd, bfd);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, echo_line_wrapped,
-                              AXT_P(fd)),
-                  0);
+    axt_assert_rc(
+        axt_spawn_on(ax_loop_at(1), &t, echo_line_wrapped, AXT_P(fd)), 0);
     axt_assert_rc(ax_write_all(a, "moved\n", 6, -1), 0);
     axt_assert_rc(ax_read_exact(a, buf, 6, -1), 0);
     ck_assert_int_eq(memcmp(buf, "moved\n", 6), 0);
@@ -497,7 +496,7 @@ static void *main_wrong_loop(void *arg)
     ax_task *t = NULL;
     (void)arg;
     wrapped_pair(&a, &b);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, use_foreign_sock, a), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, use_foreign_sock, a), 0);
     axt_assert_rc(ax_await(t, NULL), 0);
     axt_assert_rc(ax_close(a), 0);
     axt_assert_rc(ax_close(b), 0);
@@ -1668,7 +1667,7 @@ static ax_task *start_server(srv_state *st, serve_run *r, ax_conn_fn h)
     st->opts.ready = on_ready;
     st->serve_rc = 1;
     axt_assert_rc(ax_future_new(&st->ready), 0);
-    axt_assert_rc(ax_spawn_ex(&t, serve_task, r, &o), 0);
+    axt_assert_rc(ax_spawn_with(&t, serve_task, r, &o), 0);
     while (!ax_future_done(st->ready) && !ax_task_done(t))
         axt_assert_rc(ax_sleep(0.001), 0);
     ck_assert_msg(ax_future_done(st->ready), "ax_serve failed: %s",
@@ -1758,9 +1757,8 @@ static void *main_serve_spread(void *arg)
         jobs[i].port = st.port;
         jobs[i].nconn = sc->conns_per_client;
         jobs[i].nlines = 3;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i), &cl[i], line_client,
-                                  &jobs[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i), &cl[i], line_client, &jobs[i]), 0);
     }
     for (int i = 0; i < n; i++)
         axt_assert_rc(ax_await(cl[i], NULL), 0);

@@ -58,7 +58,7 @@ static void *main_overflows(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.name = "deep";
-    if (ax_spawn_ex(&t, deep_body, NULL, &o) != 0)
+    if (ax_spawn_with(&t, deep_body, NULL, &o) != 0)
         return ax_task_fail(AX_ENOMEM);
     ax_await(t, NULL);
     return NULL;
@@ -145,12 +145,12 @@ static void *main_overflow_in_second(void *arg)
     /* a first task that ends normally, so the overflowing one may reuse a
      * pooled stack: its guard page must still be there */
     o.name = "fine";
-    if (ax_spawn_ex(&ok, axt_return_arg, NULL, &o) != 0)
+    if (ax_spawn_with(&ok, axt_return_arg, NULL, &o) != 0)
         return ax_task_fail(AX_ENOMEM);
     ax_await(ok, NULL);
     o.name = "deeper";
     o.stack_size = 128 * 1024;
-    if (ax_spawn_ex(&t, deep_body, NULL, &o) != 0)
+    if (ax_spawn_with(&t, deep_body, NULL, &o) != 0)
         return ax_task_fail(AX_ENOMEM);
     ax_await(t, NULL);
     return NULL;

@@ -211,9 +211,8 @@ static void *main_spawn_on_every_loop(void *arg)
     ax_task *t[8];
     (void)arg;
     for (int i = 0; i < 8; i++)
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t[i], where_am_i,
-                                  AXT_P(i)),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i % 4), &t[i], where_am_i, AXT_P(i)), 0);
     for (int i = 0; i < 8; i++) {
         void *r = NULL;
         axt_assert_rc(ax_await(t[i], &r), 0);
@@ -222,11 +221,11 @@ static void *main_spawn_on_every_loop(void *arg)
     }
     /* detached (out == NULL) on another loop */
     static int flag;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), NULL, axt_set_flag, &flag), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), NULL, axt_set_flag, &flag), 0);
     return NULL;
 }
 
-/* ax_spawn_on() to every loop (the current one too): each task runs on the
+/* ax_spawn_with() to every loop (the current one too): each task runs on the
  * loop it was given (ax_loop_index inside). */
 START_TEST(test_spawn_on_every_loop_runs_there)
 {
@@ -260,7 +259,7 @@ static atomic_int spawn_from_thread_rc;
 static void *plain_thread_spawn_on(void *arg)
 {
     atomic_store(&spawn_from_thread_rc,
-                 ax_spawn_on((ax_loop *)arg, NULL, mark_ran, NULL));
+                 axt_spawn_on((ax_loop *)arg, NULL, mark_ran, NULL));
     return NULL;
 }
 
@@ -270,10 +269,13 @@ static void *main_spawn_on_bad(void *arg)
     void *thr = NULL;
     ax_task *t = NULL;
     (void)arg;
-    /* NULL loop, NULL fn */
-    axt_assert_rc(ax_spawn_on(NULL, &t, mark_ran, NULL), AX_EINVAL);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, NULL, NULL), AX_EINVAL);
+    /* NULL fn */
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, NULL, NULL), AX_EINVAL);
     ck_assert_ptr_null(t);
+    /* NULL loop: the current one */
+    axt_assert_rc(axt_spawn_on(NULL, &t, axt_return_arg, AXT_P(5)), 0);
+    ck_assert_ptr_eq(axt_await_task(t, 0), AXT_P(5));
+    t = NULL;
     /* from a thread that runs no loop */
     ck_assert_int_eq(
         pthread_create(&th, NULL, plain_thread_spawn_on, ax_loop_at(1)), 0);
@@ -284,9 +286,9 @@ static void *main_spawn_on_bad(void *arg)
                      0);
     while (!atomic_load(&other_loop))
         axt_assert_rc(ax_sleep(0.001), 0);
-    axt_assert_rc(ax_spawn_on((ax_loop *)atomic_load(&other_loop), &t,
-                              mark_ran, NULL),
-                  AX_EINVAL);
+    axt_assert_rc(
+        axt_spawn_on((ax_loop *)atomic_load(&other_loop), &t, mark_ran, NULL),
+        AX_EINVAL);
     atomic_store(&other_done, 1);
     ck_assert_int_eq(pthread_join(th, &thr), 0);
     ck_assert_int_eq((int)AXT_I(thr), 0);
@@ -294,8 +296,9 @@ static void *main_spawn_on_bad(void *arg)
     return NULL;
 }
 
-/* Bad inputs to ax_spawn_on(): NULL loop or fn (AX_EINVAL), a plain thread
- * (AX_EPERM), a loop of another runtime (AX_EINVAL). */
+/* Bad inputs to ax_spawn_with() on another loop: NULL fn (AX_EINVAL), a
+ * plain thread (AX_EPERM), a loop of another runtime (AX_EINVAL); a NULL
+ * loop is the current one. */
 START_TEST(test_spawn_on_bad_args)
 {
     RT_RUN_CLEAN(2, false, main_spawn_on_bad, NULL, NULL);
@@ -317,11 +320,11 @@ static void *await_from_loop1(void *arg)
     void *r = NULL;
     (void)arg;
     ck_assert_int_eq(here(), 1);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &t, where_am_i, AXT_P(3)), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &t, where_am_i, AXT_P(3)), 0);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_int_eq((int)AXT_I(r), 2);
     ck_assert_int_eq(here(), 1);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-1234)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-1234)),
                   0);
     axt_assert_rc(ax_await(t, NULL), -1234);
     ck_assert_int_eq(here(), 1);
@@ -334,7 +337,7 @@ static void *main_await_remote(void *arg)
     void *r = NULL;
     (void)arg;
     /* a result */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(7)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(7)),
                   0);
     ck_assert(!ax_task_done(t)); /* another loop's task: false */
     axt_assert_rc(ax_task_result(t, NULL), AX_EWRONGLOOP);
@@ -343,17 +346,17 @@ static void *main_await_remote(void *arg)
     ck_assert_int_eq(here(), 0);
     /* after a sleep there */
     axt_assert_rc(
-        ax_spawn_on(ax_loop_at(3), &t, return_after_sleep, AXT_P(8)), 0);
+        axt_spawn_on(ax_loop_at(3), &t, return_after_sleep, AXT_P(8)), 0);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(8));
     ck_assert_int_eq(here(), 0);
     /* a failure code */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &t, axt_fail_with, AXT_P(-42)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &t, axt_fail_with, AXT_P(-42)),
                   0);
     axt_assert_rc(ax_await(t, &r), -42);
     ck_assert_int_eq(here(), 0);
     /* an awaiter that is not on loop 0 */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, await_from_loop1, NULL), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, await_from_loop1, NULL), 0);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(77));
     return NULL;
@@ -374,7 +377,7 @@ static void *main_cancel_remote_running(void *arg)
     static atomic_int started;
     static waiter w = {.started = &started};
     (void)arg;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, wait_forever, &w), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, wait_forever, &w), 0);
     wait_count(&started, 1);
     axt_assert_rc(ax_cancel(t), 0);
     axt_assert_rc(ax_await(t, NULL), AX_ECANCELED);
@@ -398,9 +401,8 @@ static void *main_cancel_before_start(void *arg)
     static waiter w[3];
     (void)arg;
     for (int i = 0; i < 3; i++) {
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i + 1), &t[i], wait_forever,
-                                  &w[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i + 1), &t[i], wait_forever, &w[i]), 0);
         axt_assert_rc(ax_cancel(t[i]), 0); /* before it could run */
     }
     for (int i = 0; i < 3; i++) {
@@ -412,8 +414,8 @@ static void *main_cancel_before_start(void *arg)
     return NULL;
 }
 
-/* ax_cancel() right after ax_spawn_on(): the body still starts on its loop
- * and sees AX_ECANCELED at its first suspension. */
+/* ax_cancel() right after ax_spawn_with() on another loop: the body still
+ * starts on its loop and sees AX_ECANCELED at its first suspension. */
 START_TEST(test_cancel_remote_task_before_it_starts)
 {
     RT_RUN_CLEAN(4, true, main_cancel_before_start, NULL, NULL);
@@ -427,7 +429,7 @@ static void *main_await_timeout_remote(void *arg)
     static waiter w = {.started = &started, .cleaned = &cleaned};
     void *r = AXT_P(5);
     (void)arg;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), &t, wait_forever, &w), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), &t, wait_forever, &w), 0);
     axt_assert_rc(ax_await_timeout(t, 1.5, &r), AX_ETIMEDOUT);
     ck_assert_int_eq(here(), 0);
     ck_assert_ptr_eq(r, AXT_P(5)); /* untouched */
@@ -439,8 +441,8 @@ static void *main_await_timeout_remote(void *arg)
     /* (a remote task finishing within a finite timeout is not tested here:
      * under the virtual clock this idle loop would jump to the deadline) */
     /* bad input: NaN / negative timeout */
-    axt_assert_rc(
-        ax_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(10)), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, axt_return_arg, AXT_P(10)),
+                  0);
     axt_assert_rc(ax_await_timeout(t, -1.0, &r), AX_EINVAL);
     axt_assert_rc(ax_await(t, &r), 0);
     ck_assert_ptr_eq(r, AXT_P(10));
@@ -486,7 +488,7 @@ static void *main_gather_1000(void *arg)
         ax_task *t = NULL;
         k[i].i = i;
         k[i].loop_seen = -1;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]), 0);
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]), 0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(ax_gather(fs, NKIDS, res), 0);
@@ -517,11 +519,11 @@ static void *main_gather_fail_fast(void *arg)
     for (int i = 0; i < 6; i++) {
         w[i].started = &started;
         w[i].cleaned = &cleaned;
-        axt_assert_rc(
-            ax_spawn_on(ax_loop_at(i % 4), &t, wait_forever, &w[i]), 0);
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, wait_forever, &w[i]),
+                      0);
         fs[i] = AX_FUTURE(t);
     }
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-77)),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, axt_fail_with, AXT_P(-77)),
                   0);
     fs[6] = AX_FUTURE(t);
     axt_assert_rc(ax_gather(fs, 7, res), -77);
@@ -555,11 +557,11 @@ static void *main_gather_collect(void *arg)
         ax_task *t = NULL;
         k[i].i = i;
         if (i == 2 || i == 5)
-            axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, axt_fail_with,
-                                      AXT_P(-100 - i)),
+            axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, axt_fail_with,
+                                       AXT_P(-100 - i)),
                           0);
         else
-            axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]),
+            axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, kid_fn, &k[i]),
                           0);
         fs[i] = AX_FUTURE(t);
         res[i] = NULL;
@@ -599,9 +601,9 @@ static void *gathering_task(void *arg)
         ax_task *t = NULL;
         gc_w[i].started = &gc_started;
         gc_w[i].cleaned = &gc_cleaned;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(1 + i % 3), &t, wait_forever,
-                                  &gc_w[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(1 + i % 3), &t, wait_forever, &gc_w[i]),
+            0);
         fs[i] = AX_FUTURE(t);
     }
     gc_rc = ax_gather(fs, 6, NULL);
@@ -649,8 +651,7 @@ static void *inner_gather(void *arg)
         ax_task *t = NULL;
         mine[i].i = base + i;
         axt_assert_rc(
-            ax_spawn_on(ax_loop_at((base + i) % 4), &t, kid_fn, &mine[i]),
-            0);
+            axt_spawn_on(ax_loop_at((base + i) % 4), &t, kid_fn, &mine[i]), 0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(ax_gather(fs, 4, res), 0);
@@ -670,8 +671,8 @@ static void *main_nested(void *arg)
     (void)arg;
     for (int i = 0; i < 6; i++) {
         ax_task *t = NULL;
-        axt_assert_rc(ax_spawn_on(ax_loop_at((i + 1) % 4), &t, inner_gather,
-                                  AXT_P(i * 10)),
+        axt_assert_rc(axt_spawn_on(ax_loop_at((i + 1) % 4), &t, inner_gather,
+                                   AXT_P(i * 10)),
                       0);
         fs[i] = AX_FUTURE(t);
     }
@@ -747,15 +748,15 @@ static void *main_complete_remote(void *arg)
             memset(&fw[i], 0, sizeof fw[i]);
             fw[i].f = f;
             fw[i].rc = 1;
-            axt_assert_rc(ax_spawn_on(ax_loop_at(i == 2 ? 2 : 0), &a[i],
-                                      await_plain_future, &fw[i]),
+            axt_assert_rc(axt_spawn_on(ax_loop_at(i == 2 ? 2 : 0), &a[i],
+                                       await_plain_future, &fw[i]),
                           0);
         }
         for (int i = 0; i < 5; i++)
             axt_assert_rc(ax_yield(), 0); /* let the local ones wait */
         cp.f = f;
         cp.code = want;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(1), &c, complete_remote, &cp),
+        axt_assert_rc(axt_spawn_on(ax_loop_at(1), &c, complete_remote, &cp),
                       0);
         axt_assert_rc(ax_await(c, NULL), 0);
         axt_assert_rc(cp.rc1, 0);
@@ -952,7 +953,7 @@ static void *main_post_shutdown(void *arg)
     (void)arg;
     axt_assert_rc(ax_future_new(&leak), 0); /* reported at teardown */
     for (int i = 1; i < 3; i++)
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i), NULL, slow_cleanup, NULL),
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i), NULL, slow_cleanup, NULL),
                       0);
     ck_assert_int_eq(pthread_create(&sd_th, NULL, sd_thread, ax_loop_at(0)),
                      0);
@@ -1013,8 +1014,8 @@ static void *sleeper_fn(void *arg)
     s->cleanup_loop = here();
     /* clean-up may suspend again; spawning elsewhere is refused now */
     s->cleanup_sleep_rc = ax_sleep(0.001);
-    s->spawn_rc = ax_spawn_on(ax_loop_at((here() + 1) % 4), NULL, mark_ran,
-                              NULL);
+    s->spawn_rc =
+        axt_spawn_on(ax_loop_at((here() + 1) % 4), NULL, mark_ran, NULL);
     atomic_fetch_add(&sl_cleaned, 1);
     return NULL;
 }
@@ -1024,7 +1025,7 @@ static void *await_far(void *arg)
 {
     ax_task *t = NULL;
     (void)arg;
-    axt_assert_rc(ax_spawn_on(ax_loop_at(3), &t, wait_forever, &sl_far), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(3), &t, wait_forever, &sl_far), 0);
     atomic_fetch_add(&sl_started, 1);
     sl_await_rc = ax_await(t, NULL);
     sl_await_loop = here();
@@ -1035,9 +1036,9 @@ static void *main_shutdown(void *arg)
 {
     int fail = (int)AXT_I(arg);
     for (int i = 0; i < 4 * SLEEPERS_PER_LOOP; i++)
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), NULL, sleeper_fn, &sl[i]),
-                      0);
-    axt_assert_rc(ax_spawn_on(ax_loop_at(2), NULL, await_far, NULL), 0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at(i % 4), NULL, sleeper_fn, &sl[i]), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(2), NULL, await_far, NULL), 0);
     while (atomic_load(&sl_started) < 4 * SLEEPERS_PER_LOOP + 2)
         axt_assert_rc(ax_sleep(0.0005), 0);
     if (fail)
@@ -1131,7 +1132,7 @@ static void *main_flood(void *arg)
     ax_loop *l1 = ax_loop_at(1);
     (void)arg;
     axt_assert_rc(ax_future_new(&fl_done), 0);
-    axt_assert_rc(ax_spawn_on(l1, &spin, busy_spinner, NULL), 0);
+    axt_assert_rc(axt_spawn_on(l1, &spin, busy_spinner, NULL), 0);
     wait_count(&fl_spin_started, 1);
     for (int i = 0; i < NFLOOD; i++)
         axt_assert_rc(ax_loop_post(l1, flood_fn, NULL), 0);
@@ -1204,7 +1205,7 @@ static void *main_signals(void *arg)
     (void)arg;
     axt_assert_rc(ax_stop_on_signals(), 0);
     axt_assert_rc(ax_stop_on_signals(), 0); /* twice is fine */
-    axt_assert_rc(ax_spawn_on(ax_loop_at(1), &t, stop_signals_on_loop1, NULL),
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, stop_signals_on_loop1, NULL),
                   0);
     axt_assert_rc(ax_await(t, NULL), 0);
     axt_assert_rc(sig_eperm, AX_EPERM);
@@ -1218,20 +1219,46 @@ static void *main_signals(void *arg)
     sig_sleep_rc = ax_sleep(1e6);
     /* the second signal, while the first is handled, is ignored */
     sig_cleanup_rc = ax_sleep(0.01);
-    return NULL;
+    return AXT_P(77);
 }
 
-/* ax_stop_on_signals(): raise(SIGINT) from a task cancels the main task's
- * sleep (AX_ECANCELED) and ax_run returns AX_ECANCELED; from a task on
- * loop 1 it is AX_EPERM, from a loop callback or outside any loop
- * AX_ENOTTASK. */
+/* ax_stop_on_signals(): SIGINT from another thread cancels the main task's
+ * sleep (AX_ECANCELED); the main task returns normally, so ax_run returns
+ * 0 and its result (the stop was asked for; a server's main exits 0).
+ * From a task on loop 1 it is AX_EPERM, from a loop callback or outside
+ * any loop AX_ENOTTASK. */
 START_TEST(test_stop_on_signals_sigint_cancels_main)
 {
+    void *r = NULL;
     axt_assert_rc(ax_stop_on_signals(), AX_ENOTTASK);
-    axt_assert_rc(rt_run(2, false, main_signals, NULL, NULL), AX_ECANCELED);
+    axt_assert_rc(rt_run(2, false, main_signals, NULL, &r), 0);
+    ck_assert_ptr_eq(r, AXT_P(77));
     axt_assert_rc(sig_sleep_rc, AX_ECANCELED);
     axt_assert_rc(sig_cleanup_rc, 0);
     AXT_ASSERT_CLEAN();
+}
+END_TEST
+
+static void *main_signal_then_fail(void *arg)
+{
+    int code = (int)AXT_I(arg);
+    axt_assert_rc(ax_stop_on_signals(), 0);
+    axt_assert_rc(ax_spawn(NULL, raise_sigint, NULL), 0);
+    axt_assert_rc(ax_sleep(1e6), AX_ECANCELED);
+    return ax_task_fail(code);
+}
+
+/* After a signal, a main task that fails (ax_task_fail) still makes ax_run
+ * return the failure: AX_ECANCELED when it says so, or its own code. */
+START_TEST(test_stop_on_signals_main_fails)
+{
+    void *r = AXT_P(1);
+    axt_assert_rc(
+        rt_run(2, false, main_signal_then_fail, AXT_P(AX_ECANCELED), &r),
+        AX_ECANCELED);
+    ck_assert_ptr_eq(r, AXT_P(1)); /* untouched */
+    axt_assert_rc(rt_run(1, false, main_signal_then_fail, AXT_P(-5432), &r),
+                  -5432);
 }
 END_TEST
 
@@ -1257,8 +1284,8 @@ static void *main_virtual_4(void *arg)
     (void)arg;
     for (int i = 0; i < 8; i++) {
         ax_task *t = NULL;
-        axt_assert_rc(ax_spawn_on(ax_loop_at(i % 4), &t, exact_sleeper,
-                                  AXT_P((i + 1) * INT64_C(250000000))),
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i % 4), &t, exact_sleeper,
+                                   AXT_P((i + 1) * INT64_C(250000000))),
                       0);
         fs[i] = AX_FUTURE(t);
     }
@@ -1321,6 +1348,7 @@ Suite *ax_runtime_suite(void)
     tcase_add_test(tc, test_shutdown_cancels_sleeping_tasks_on_every_loop);
     tcase_add_test(tc, test_shutdown_main_failure_is_ax_run_status);
     tcase_add_test(tc, test_stop_on_signals_sigint_cancels_main);
+    tcase_add_test(tc, test_stop_on_signals_main_fails);
 
     tc = axt_tcase(s, "clock");
     tcase_add_test(tc, test_virtual_clock_4_loops_sleeps_exact);

@@ -148,7 +148,7 @@ static void *sender(void *arg)
 static void *main_stress(void *arg)
 {
     long m = stress_m();
-    ax_actor_opts o = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts o = {0};
     ax_future *fs[NSEND];
     ax_actor_stats st;
     long ok = 0, esrch = 0, stops = 0;
@@ -159,17 +159,17 @@ static void *main_stress(void *arg)
     /* each actor is offered m messages (NSEND senders, NACT actors) */
     for (int i = 0; i < NACT; i++) {
         acts[i].k = (i % 2) ? m / 4 : 0;
-        axt_assert_rc(ax_actor_spawn(ax_loop_at(i % NLOOPS), &acts[i].ref,
-                                     receiver, &acts[i], &o),
+        axt_assert_rc(axt_actor_spawn_on(ax_loop_at(i % NLOOPS), &acts[i].ref,
+                                         receiver, &acts[i], &o),
                       0);
     }
     for (int i = 0; i < NSEND; i++) {
         ax_task *t = NULL;
         snds[i].id = i;
         snds[i].m = m;
-        axt_assert_rc(ax_spawn_on(ax_loop_at((i + 1) % NLOOPS), &t, sender,
-                                  &snds[i]),
-                      0);
+        axt_assert_rc(
+            axt_spawn_on(ax_loop_at((i + 1) % NLOOPS), &t, sender, &snds[i]),
+            0);
         fs[i] = AX_FUTURE(t);
     }
     axt_assert_rc(ax_gather(fs, NSEND, NULL), 0);

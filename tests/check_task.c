@@ -314,18 +314,18 @@ static void *main_names(void *arg)
     memset(&o, 0, sizeof o);
     strcpy(buf, "copied");
     o.name = buf;
-    axt_assert_rc(ax_spawn_ex(&u, axt_return_arg, NULL, &o), 0);
+    axt_assert_rc(ax_spawn_with(&u, axt_return_arg, NULL, &o), 0);
     strcpy(buf, "changed");
     ck_assert_str_eq(ax_task_name(u), "copied");
     axt_await_task(u, 0);
 
     /* spawn_ex with name == NULL -> "task-ID"; opts == NULL allowed */
     o.name = NULL;
-    axt_assert_rc(ax_spawn_ex(&u, axt_return_arg, NULL, &o), 0);
+    axt_assert_rc(ax_spawn_with(&u, axt_return_arg, NULL, &o), 0);
     snprintf(want, sizeof want, "task-%" PRIu64, ax_task_id(u));
     ck_assert_str_eq(ax_task_name(u), want);
     axt_await_task(u, 0);
-    axt_assert_rc(ax_spawn_ex(&u, axt_return_arg, NULL, NULL), 0);
+    axt_assert_rc(ax_spawn_with(&u, axt_return_arg, NULL, NULL), 0);
     snprintf(want, sizeof want, "task-%" PRIu64, ax_task_id(u));
     ck_assert_str_eq(ax_task_name(u), want);
     axt_await_task(u, 0);
@@ -334,7 +334,7 @@ static void *main_names(void *arg)
     axt_assert_rc(ax_task_set_name(ax_task_self(), "me"), 0);
     ck_assert_str_eq(ax_task_name(ax_task_self()), "me");
     o.name = longname;
-    axt_assert_rc(ax_spawn_ex(&u, axt_return_arg, NULL, &o), 0);
+    axt_assert_rc(ax_spawn_with(&u, axt_return_arg, NULL, &o), 0);
     ck_assert_uint_eq(strlen(ax_task_name(u)), AX_TASK_NAME_MAX);
     axt_await_task(u, 0);
 
@@ -495,7 +495,7 @@ static void *main_stack_option(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.stack_size = 512 * 1024;
-    axt_assert_rc(ax_spawn_ex(&t, big_frame, NULL, &o), 0);
+    axt_assert_rc(ax_spawn_with(&t, big_frame, NULL, &o), 0);
     ck_assert_ptr_eq(axt_await_task(t, 0), AXT_P(1));
     return NULL;
 }
@@ -545,14 +545,14 @@ static void *main_stack_tiny_and_huge(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.stack_size = 1; /* rounded up to AX_MIN_STACK_SIZE */
-    axt_assert_rc(ax_spawn_ex(&u, small_work, AXT_P(1), &o), 0);
+    axt_assert_rc(ax_spawn_with(&u, small_work, AXT_P(1), &o), 0);
     ck_assert_ptr_eq(axt_await_task(u, 0), AXT_P(101));
     o.stack_size = 100000; /* not a page multiple: rounded up */
-    axt_assert_rc(ax_spawn_ex(&u, small_work, AXT_P(2), &o), 0);
+    axt_assert_rc(ax_spawn_with(&u, small_work, AXT_P(2), &o), 0);
     ck_assert_ptr_eq(axt_await_task(u, 0), AXT_P(102));
     /* bad input: above 1 GiB -> AX_EINVAL, *out untouched */
     o.stack_size = ((size_t)1 << 30) + 1;
-    axt_assert_rc(ax_spawn_ex(&t, small_work, NULL, &o), AX_EINVAL);
+    axt_assert_rc(ax_spawn_with(&t, small_work, NULL, &o), AX_EINVAL);
     ck_assert_ptr_eq(t, AXT_P(0x1));
     return NULL;
 }
@@ -619,7 +619,8 @@ static void *main_spawn_enomem(void *arg)
     memset(&o, 0, sizeof o);
     o.stack_size = (size_t)1 << 30; /* allowed, but cannot be mapped */
     axt_assert_rc(ax_loop_stats_get(&s0), 0);
-    axt_assert_rc(ax_spawn_ex(&t, axt_set_flag, &enomem_flag, &o), AX_ENOMEM);
+    axt_assert_rc(ax_spawn_with(&t, axt_set_flag, &enomem_flag, &o),
+                  AX_ENOMEM);
     ck_assert_ptr_eq(t, AXT_P(0x1)); /* untouched */
     axt_assert_rc(ax_loop_stats_get(&s1), 0);
     ck_assert_uint_eq(s1.tasks_live, s0.tasks_live);
@@ -1025,7 +1026,7 @@ static void *main_spawn_null_fn(void *arg)
     memset(&o, 0, sizeof o);
     axt_assert_rc(ax_spawn(&t, NULL, NULL), AX_EINVAL); /* bad input: fn */
     ck_assert_ptr_eq(t, AXT_P(0x1));
-    axt_assert_rc(ax_spawn_ex(&t, NULL, NULL, &o), AX_EINVAL);
+    axt_assert_rc(ax_spawn_with(&t, NULL, NULL, &o), AX_EINVAL);
     axt_assert_rc(ax_spawn(NULL, NULL, NULL), AX_EINVAL);
     ck_assert_ptr_eq(t, AXT_P(0x1));
     return NULL;
@@ -1044,7 +1045,7 @@ START_TEST(test_spawn_outside_loop_eperm)
     ax_task *t = AXT_P(0x1);
     axt_assert_rc(ax_spawn(&t, axt_return_arg, NULL), AX_EPERM);
     ck_assert_ptr_eq(t, AXT_P(0x1));
-    axt_assert_rc(ax_spawn_ex(&t, axt_return_arg, NULL, NULL), AX_EPERM);
+    axt_assert_rc(ax_spawn_with(&t, axt_return_arg, NULL, NULL), AX_EPERM);
     axt_assert_rc(ax_spawn(NULL, axt_return_arg, NULL), AX_EPERM);
     ck_assert_ptr_eq(t, AXT_P(0x1));
 }

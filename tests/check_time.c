@@ -543,6 +543,201 @@ START_TEST(test_real_clock_sleep)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Deadlines (the _dl calls)                                                */
+
+#define NS(sec) ((int64_t)((sec)*1e9))
+
+static void *main_deadline_in(void *arg)
+{
+    ax_future *f, *futs[1];
+    size_t idx = 9;
+    (void)arg;
+    axt_assert_rc(ax_sleep(1.25), 0);
+    ck_assert_int_eq(ax_deadline_in(0), ax_now_ns());
+    ck_assert_int_eq(ax_deadline_in(2.5), ax_now_ns() + NS(2.5));
+    ck_assert_int_eq(ax_deadline_in(-1), AX_NO_DEADLINE);
+    ck_assert_int_eq(ax_deadline_in(-1e-9), AX_NO_DEADLINE);
+    ck_assert_int_eq(ax_deadline_in(INFINITY), AX_NO_DEADLINE);
+    ck_assert_int_eq(ax_deadline_in(1e12), AX_NO_DEADLINE); /* > 100 y */
+    /* NaN gives a value below -1 that every _dl call refuses */
+    ck_assert(ax_deadline_in(NAN) < AX_NO_DEADLINE);
+    axt_assert_rc(ax_future_new(&f), 0);
+    futs[0] = f;
+    axt_assert_rc(ax_sleep_dl(ax_deadline_in(NAN)), AX_EINVAL);
+    axt_assert_rc(ax_await_dl(f, ax_deadline_in(NAN), NULL), AX_EINVAL);
+    axt_assert_rc(ax_wait_any_dl(futs, 1, ax_deadline_in(NAN), &idx),
+                  AX_EINVAL);
+    axt_assert_rc(ax_sleep_dl(-2), AX_EINVAL);
+    axt_assert_rc(ax_await_future_dl(NULL, AX_NO_DEADLINE, NULL), AX_EINVAL);
+    ck_assert_uint_eq(idx, 9);
+    ck_assert_double_eq(ax_now(), 1.25); /* nothing waited */
+    axt_assert_rc(ax_future_free(f), 0);
+    return NULL;
+}
+
+/* ax_deadline_in(): now + seconds on the loop's clock; negative, +inf and
+ * beyond 100 years are AX_NO_DEADLINE; NaN is a value the _dl calls reject
+ * with AX_EINVAL (as any deadline below -1), without waiting. */
+START_TEST(test_deadline_in)
+{
+    ck_assert(ax_deadline_in(1.0) > 0); /* outside a loop: monotonic */
+    axt_assert_rc(ax_sleep_dl(AX_NO_DEADLINE), AX_ENOTTASK);
+    axt_assert_rc(ax_await_future_dl(NULL, AX_NO_DEADLINE, NULL), AX_EINVAL);
+    AXT_RUN_CLEAN(main_deadline_in, NULL, NULL);
+}
+END_TEST
+
+static int dl_flag, dl_forever_rc = 1;
+static void *sleep_forever(void *arg)
+{
+    (void)arg;
+    dl_forever_rc = ax_sleep_dl(AX_NO_DEADLINE);
+    return NULL;
+}
+
+static void *main_sleep_dl(void *arg)
+{
+    ax_task *t;
+    int64_t dl;
+    (void)arg;
+    dl = ax_deadline_in(2.0);
+    axt_assert_rc(ax_sleep_dl(dl), 0);
+    ck_assert_int_eq(ax_now_ns(), dl);
+    /* a deadline already past: no time passes, but the others run once */
+    axt_spawn(&t, axt_set_flag, &dl_flag);
+    axt_assert_rc(ax_sleep_dl(0), 0);
+    ck_assert_int_eq(dl_flag, 1);
+    ck_assert_double_eq(ax_now(), 2.0);
+    axt_await_task(t, 0);
+    /* one deadline across two sleeps: the second ends at the same time */
+    dl = ax_deadline_in(3.0);
+    axt_assert_rc(ax_sleep(1.0), 0);
+    axt_assert_rc(ax_sleep_dl(dl), 0);
+    ck_assert_double_eq(ax_now(), 5.0);
+    axt_assert_rc(ax_sleep_dl(dl), 0); /* passed now: returns at once */
+    ck_assert_double_eq(ax_now(), 5.0);
+    /* AX_NO_DEADLINE: until cancelled */
+    axt_spawn(&t, sleep_forever, NULL);
+    axt_assert_rc(ax_sleep(10.0), 0);
+    ck_assert_int_eq(dl_forever_rc, 1); /* still asleep after 10 s */
+    axt_assert_rc(ax_cancel(t), 0);
+    axt_assert_rc(ax_await(t, NULL), AX_ECANCELED);
+    axt_assert_rc(dl_forever_rc, AX_ECANCELED);
+    ck_assert_double_eq(ax_now(), 15.0);
+    return NULL;
+}
+
+/* ax_sleep_dl(): wakes exactly at the deadline; a past deadline yields
+ * once without time passing; a deadline carried over two calls bounds
+ * both; AX_NO_DEADLINE sleeps until cancelled. */
+START_TEST(test_sleep_dl)
+{
+    AXT_RUN_CLEAN(main_sleep_dl, NULL, NULL);
+}
+END_TEST
+
+static axt_probe dla_fast = {.sleep = 2.0, .ret = AXT_P(21)};
+static axt_probe dla_slow = {
+    .sleep = 5.0, .cleanup_sleep = 0.25, .ret = AXT_P(22)};
+static axt_probe dla_none = {.sleep = 7.0, .ret = AXT_P(23)};
+
+static void *main_await_dl(void *arg)
+{
+    ax_task *a, *b, *c;
+    ax_future *f;
+    void *v = NULL;
+    int64_t dl;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&f), 0);
+    /* a plain future times out at the deadline and stays pending */
+    axt_assert_rc(ax_await_dl(f, ax_deadline_in(1.0), &v), AX_ETIMEDOUT);
+    ck_assert_double_eq(ax_now(), 1.0);
+    ck_assert(!ax_future_done(f));
+    /* a past deadline still takes a result that is there */
+    axt_assert_rc(ax_future_set_result(f, AXT_P(42)), 0);
+    axt_assert_rc(ax_await_dl(f, 0, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(42));
+    axt_assert_rc(ax_await_future_dl(f, ax_now_ns(), &v), 0);
+    ck_assert_double_eq(ax_now(), 1.0);
+    axt_assert_rc(ax_future_free(f), 0);
+    /* a request-wide budget of 3 s over two awaits: the first finishes at
+     * +2 s, the second is cut at +3 s (its task cancelled, its clean-up
+     * waited for) */
+    dl = ax_deadline_in(3.0);
+    a = axt_spawn_named("fast", axt_probe_fn, &dla_fast);
+    b = axt_spawn_named("slow", axt_probe_fn, &dla_slow);
+    axt_assert_rc(ax_await_dl(a, dl, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(21));
+    ck_assert_double_eq(ax_now(), 3.0);
+    axt_assert_rc(ax_await_dl(b, dl, &v), AX_ETIMEDOUT);
+    ck_assert_double_eq(dla_slow.woke_at, 4.0);
+    axt_assert_rc(dla_slow.sleep_rc, AX_ECANCELED);
+    ck_assert_int_eq(dla_slow.finished, 1);
+    ck_assert_double_eq(ax_now(), 4.25);
+    /* AX_NO_DEADLINE waits as long as it takes */
+    c = axt_spawn_named("none", axt_probe_fn, &dla_none);
+    axt_assert_rc(ax_await_dl(c, AX_NO_DEADLINE, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(23));
+    ck_assert_double_eq(ax_now(), 11.25);
+    return NULL;
+}
+
+/* ax_await_dl(): timeout at the deadline (plain future left pending, task
+ * cancelled and waited for); a past deadline takes a done result; one
+ * deadline bounds two awaits; AX_NO_DEADLINE waits without limit. */
+START_TEST(test_await_dl)
+{
+    AXT_RUN_CLEAN(main_await_dl, NULL, NULL);
+}
+END_TEST
+
+static void *complete_after_2s(void *arg)
+{
+    axt_assert_rc(ax_sleep(2.0), 0);
+    axt_assert_rc(ax_future_set_result(arg, NULL), 0);
+    return NULL;
+}
+
+static void *main_wait_any_dl(void *arg)
+{
+    ax_future *futs[2];
+    ax_task *t;
+    size_t idx = 9;
+    int64_t dl;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&futs[0]), 0);
+    axt_assert_rc(ax_future_new(&futs[1]), 0);
+    dl = ax_deadline_in(1.5);
+    axt_assert_rc(ax_wait_any_dl(futs, 2, dl, &idx), AX_ETIMEDOUT);
+    ck_assert_double_eq(ax_now(), 1.5);
+    /* the same deadline, now past: times out at once... */
+    axt_assert_rc(ax_wait_any_dl(futs, 2, dl, &idx), AX_ETIMEDOUT);
+    ck_assert_double_eq(ax_now(), 1.5);
+    ck_assert_uint_eq(idx, 9);
+    /* ...but reports a future already done */
+    axt_assert_rc(ax_future_set_result(futs[1], NULL), 0);
+    axt_assert_rc(ax_wait_any_dl(futs, 2, dl, &idx), 0);
+    ck_assert_uint_eq(idx, 1);
+    /* AX_NO_DEADLINE */
+    axt_spawn(&t, complete_after_2s, futs[0]);
+    axt_assert_rc(ax_wait_any_dl(futs, 1, AX_NO_DEADLINE, &idx), 0);
+    ck_assert_uint_eq(idx, 0);
+    ck_assert_double_eq(ax_now(), 3.5);
+    axt_await_task(t, 0);
+    axt_assert_rc(ax_future_free(futs[0]), 0);
+    axt_assert_rc(ax_future_free(futs[1]), 0);
+    return NULL;
+}
+
+/* ax_wait_any_dl(): times out at the deadline; the same deadline once
+ * past times out at once yet reports a done future; AX_NO_DEADLINE. */
+START_TEST(test_wait_any_dl)
+{
+    AXT_RUN_CLEAN(main_wait_any_dl, NULL, NULL);
+}
+END_TEST
+
 Suite *ax_time_suite(void)
 {
     Suite *s = suite_create("time");
@@ -568,6 +763,12 @@ Suite *ax_time_suite(void)
     tcase_add_test(tc, test_timeout_zero_on_done);
     tcase_add_test(tc, test_timeout_invalid);
     tcase_add_test(tc, test_timeout_awaiter_cancelled);
+
+    tc = axt_tcase(s, "deadline");
+    tcase_add_test(tc, test_deadline_in);
+    tcase_add_test(tc, test_sleep_dl);
+    tcase_add_test(tc, test_await_dl);
+    tcase_add_test(tc, test_wait_any_dl);
 
     tc = axt_tcase(s, "real_clock");
     tcase_add_test(tc, test_real_clock_sleep);

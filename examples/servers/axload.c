@@ -7,7 +7,7 @@
  *          [--timeout S]
  *
  * C connections are spread over the loops round-robin (one task per
- * connection, started with ax_spawn_on()). Each keeps P requests in flight:
+ * connection, started with ax_spawn_with()). Each keeps P requests in flight:
  * it writes up to P requests in one ax_write_all(), then reads replies one
  * by one, and refills the window after each. Modes:
  *   http  GET PATH HTTP/1.1 with keep-alive; a reply is a status line,
@@ -573,11 +573,10 @@ static void *main_task(void *arg)
     if (!cfg.requests)
         deadline_ns = t0 + (int64_t)(cfg.duration * 1e9);
     for (int i = 0; i < cfg.conns; i++) {
-        ax_task_opts o = {.name = "conn"};
-        rc = ax_spawn_on_ex(ax_loop_at(i % nl), &tasks[i], conn_main,
-                            &conns[i], &o);
+        ax_task_opts o = {.name = "conn", .loop = ax_loop_at(i % nl)};
+        rc = ax_spawn_with(&tasks[i], conn_main, &conns[i], &o);
         if (rc) {
-            fprintf(stderr, "axload: ax_spawn_on: %s\n", ax_strerror(rc));
+            fprintf(stderr, "axload: ax_spawn_with: %s\n", ax_strerror(rc));
             for (int j = 0; j < i; j++)
                 ax_cancel(tasks[j]);
             for (int j = 0; j < i; j++)

@@ -554,7 +554,7 @@ static int read_line(ax_sock *s, char *buf)
 
 static void chat_conn(ax_sock *s, void *arg)
 {
-    ax_actor_opts ao = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts ao = {0};
     char line[LINE_MAX_LEN + 1], name[NAME_MAX_LEN + 1];
     mconn *c = calloc(1, sizeof *c);
     uint64_t id = 0;
@@ -574,7 +574,7 @@ static void chat_conn(ax_sock *s, void *arg)
     }
     ao.capacity = cfg.mailbox;
     ao.name = "writer";
-    if ((rc = ax_actor_spawn(NULL, &c->writer, writer_main, c, &ao))) {
+    if ((rc = ax_actor_spawn(&c->writer, writer_main, c, &ao))) {
         fprintf(stderr, "chat: ax_actor_spawn: %s\n", ax_strerror(rc));
         ax_future_free(c->writer_done);
         free(c);
@@ -657,7 +657,7 @@ static void ready(int port, void *arg)
 
 static void *main_task(void *arg)
 {
-    ax_actor_opts ao = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts ao = {.name = "room", .loop = ax_loop_at(0)};
     ax_serve_opts so = {.ready = ready};
     int rc;
 
@@ -668,8 +668,7 @@ static void *main_task(void *arg)
         fprintf(stderr, "chat: ax_stop_on_signals: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }
-    ao.name = "room";
-    if ((rc = ax_actor_spawn(ax_loop_at(0), &room, room_main, NULL, &ao))) {
+    if ((rc = ax_actor_spawn(&room, room_main, NULL, &ao))) {
         fprintf(stderr, "chat: ax_actor_spawn: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }

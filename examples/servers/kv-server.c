@@ -1188,7 +1188,7 @@ static void ready(int port, void *arg)
 
 static void *main_task(void *arg)
 {
-    ax_actor_opts ao = AX_ACTOR_OPTS_INIT;
+    ax_actor_opts ao = {0};
     ax_serve_opts so = {.ready = ready};
     int rc;
 
@@ -1204,8 +1204,8 @@ static void *main_task(void *arg)
     ao.capacity = SHARD_MAILBOX;
     ao.name = "shard";
     for (int i = 0; i < nshards; i++) {
-        rc = ax_actor_spawn(ax_loop_at(i), &shard_refs[i], shard_main, NULL,
-                            &ao);
+        ao.loop = ax_loop_at(i);
+        rc = ax_actor_spawn(&shard_refs[i], shard_main, NULL, &ao);
         if (rc) {
             fprintf(stderr, "kv-server: ax_actor_spawn: %s\n",
                     ax_strerror(rc));

@@ -36,9 +36,10 @@ static void *main_task(void *arg)
     (void)arg;
     for (intptr_t i = 0; i < N; i++) {
         ax_task *t;
-        rc = ax_spawn_on(ax_loop_at((int)(i % loops)), &t, work, (void *)i);
+        ax_task_opts o = {.loop = ax_loop_at((int)(i % loops))};
+        rc = ax_spawn_with(&t, work, (void *)i, &o);
         if (rc) {
-            fprintf(stderr, "ax_spawn_on: %s\n", ax_strerror(rc));
+            fprintf(stderr, "ax_spawn_with: %s\n", ax_strerror(rc));
             return ax_task_fail(rc); /* spawned ones are cancelled at exit */
         }
         futs[i] = AX_FUTURE(t);

@@ -31,13 +31,13 @@ static void *counter(void *arg)
 
 static void *main_task(void *arg)
 {
+    ax_actor_opts ao = {.loop = ax_loop_at(ax_loop_count() - 1)};
     ax_actor_ref c;
     void *total;
     int rc;
 
     (void)arg;
-    rc = ax_actor_spawn(ax_loop_at(ax_loop_count() - 1), &c, counter, NULL,
-                        NULL);
+    rc = ax_actor_spawn(&c, counter, NULL, &ao);
     if (rc || (rc = ax_register("counter", c))) { /* see ax_whereis */
         fprintf(stderr, "counter: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);

@@ -4,7 +4,7 @@
  * gather — on libevent.
  *
  * Include this one header; link with `pkg-config --cflags --libs axon`.
- * Start with ax_run() (loop.h) and ax_spawn() (task.h).
+ * Start with ax_run() (runtime.h) and ax_spawn() (task.h).
  */
 #ifndef AXON_H
 #define AXON_H

@@ -106,7 +106,7 @@ static int start_conn(shard *sh, int fd)
         return AX_ENOMEM;
     c->sh = sh;
     c->fd = fd;
-    rc = ax_spawn_ex(&c->task, conn_main, c, &o);
+    rc = ax_spawn_with(&c->task, conn_main, c, &o);
     if (rc) {
         free(c);
         return rc;
@@ -313,9 +313,9 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
     }
     for (; started < n; started++) {
         ax_task *st;
-        ax_task_opts so = {.name = "serve"};
-        rc = ax_spawn_on_ex(srv->shards[started].loop, &st, shard_main,
-                            &srv->shards[started], &so);
+        ax_task_opts so = {.name = "serve",
+                           .loop = srv->shards[started].loop};
+        rc = ax_spawn_with(&st, shard_main, &srv->shards[started], &so);
         if (rc)
             break;
         futs[started] = AX_FUTURE(st);

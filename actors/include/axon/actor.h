@@ -24,8 +24,9 @@
  *
  * Nothing is lost: a message accepted by ax_send() is either taken by the
  * receiver's ax_recv(), or, if the actor ends first or the runtime stops,
- * handed to ax_opts.undelivered (which can free the payload) and counted in
- * ax_runtime_stats.msgs_undelivered.
+ * handed to the undelivered hook (ax_actor_set_undelivered(), which can free
+ * the payload) and counted in
+ * ax_actor_stats.msgs_undelivered.
  *
  * Monitors and links, in Erlang's terms:
  *  - ax_monitor(ref): when that actor ends, the caller gets an AX_MSG_DOWN
@@ -59,7 +60,12 @@ typedef struct ax_actor_ref {
     uint64_t id;
 } ax_actor_ref;
 
+/** The null ref ("no actor"). */
+#ifdef __cplusplus
+#define AX_ACTOR_NONE (ax_actor_ref{0})
+#else
 #define AX_ACTOR_NONE ((ax_actor_ref){0})
+#endif
 
 /** Tag of the message a monitor receives when its target ends. */
 #define AX_MSG_DOWN (-1)
@@ -78,32 +84,39 @@ typedef struct ax_msg {
 /** Default mailbox capacity. */
 #define AX_MAILBOX_DEFAULT 1024
 
-/** Actor options. Start from AX_ACTOR_OPTS_INIT. */
+/** Actor options. Zero-initialise, then set what you need: all zeroes is
+ *  the default actor (a mailbox of AX_MAILBOX_DEFAULT, on the current
+ *  loop). */
 typedef struct ax_actor_opts {
-    size_t capacity;   /**< mailbox bound; 0 is invalid (AX_EINVAL) */
+    size_t capacity;   /**< mailbox bound; 0: AX_MAILBOX_DEFAULT */
     bool unbounded;    /**< no bound (capacity is ignored) */
     bool trap_exits;   /**< linked exits arrive as AX_MSG_EXIT messages */
     const char *name;  /**< task name for reports; copied */
     size_t stack_size; /**< 0: the loop's default */
+    ax_loop *loop;     /**< where the actor runs: NULL is the current
+                            loop, or any loop of the runtime (ax_loop_at) */
 } ax_actor_opts;
 
-#define AX_ACTOR_OPTS_INIT                                                    \
-    ((ax_actor_opts){.capacity = AX_MAILBOX_DEFAULT})
-
 /**
- * Start an actor running fn(arg) on @p loop (NULL: the current loop).
- * @param out receives the ref (may be NULL).
- * @param opts NULL for the defaults.
- * @return 0; AX_EINVAL (NULL fn, capacity 0, a loop of another runtime);
- *         AX_EPERM outside a loop; AX_ESHUTDOWN during shutdown;
- *         AX_EAGAIN if the runtime's actor table is full; AX_ENOMEM.
- * Suspends: no.
+ * Start an actor running fn(arg), on the current loop or on opts->loop.
+ * The actor frees itself when fn returns; nothing is handed to the caller
+ * but its ref.
+ * @param out  receives the ref (may be NULL).
+ * @param fn   the body; it receives with ax_recv() until it returns.
+ * @param arg  passed to @p fn; the caller and the body agree who frees it.
+ * @param opts NULL or zero-initialised for the defaults.
+ * @return 0; AX_EINVAL (NULL fn, a stack size above 1 GiB, a loop of
+ *         another runtime); AX_EPERM outside a loop; AX_ESHUTDOWN during
+ *         shutdown; AX_EAGAIN if the runtime's actor table is full;
+ *         AX_ENOMEM.
+ * Suspends: no. Thread: any loop thread of the runtime.
  */
-AX_EXTERN int ax_actor_spawn(ax_loop *loop, ax_actor_ref *out, ax_task_fn fn,
-                             void *arg, const ax_actor_opts *opts);
+AX_EXTERN int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
+                             const ax_actor_opts *opts);
 
-/** The running actor's ref, or AX_ACTOR_NONE outside an actor. */
-AX_EXTERN ax_actor_ref ax_self(void);
+/** The running actor's ref, or AX_ACTOR_NONE outside an actor (in a plain
+ *  task, a loop callback or a thread that runs no loop). Any thread. */
+AX_EXTERN ax_actor_ref ax_actor_self(void);
 
 /** Whether two refs name the same actor. */
 static inline bool ax_ref_eq(ax_actor_ref a, ax_actor_ref b)
@@ -125,6 +138,18 @@ static inline bool ax_ref_eq(ax_actor_ref a, ax_actor_ref b)
 AX_EXTERN int ax_send(ax_actor_ref to, int tag, void *data);
 
 /**
+ * ax_send() that waits for room in a full mailbox only until @p deadline
+ * (time.h; AX_NO_DEADLINE: as ax_send()). With room, the message is
+ * accepted even when the deadline has passed.
+ * @return as ax_send(); AX_ETIMEDOUT if the mailbox stayed full until the
+ *         deadline (the payload stays the caller's); AX_EINVAL also for a
+ *         deadline below -1 (ax_deadline_in(NAN)).
+ * Suspends: only while the mailbox is full.
+ */
+AX_EXTERN int ax_send_dl(ax_actor_ref to, int tag, void *data,
+                         int64_t deadline);
+
+/**
  * Send without ever suspending.
  * @return as ax_send(); AX_EAGAIN when the mailbox is full.
  */
@@ -134,11 +159,20 @@ AX_EXTERN int ax_try_send(ax_actor_ref to, int tag, void *data);
  * Take the next message from the current actor's mailbox, waiting up to
  * @p timeout seconds (negative: no limit).
  * @return 0 and *out filled; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL for a
- *         NULL @p out or a NaN timeout; AX_ENOTACTOR if the caller is not
- *         an actor.
+ *         NULL @p out, a NaN timeout or one above 100 years; AX_ENOTACTOR
+ *         if the caller is not an actor.
  * Suspends: yes, while the mailbox is empty.
  */
 AX_EXTERN int ax_recv(ax_msg *out, double timeout);
+
+/**
+ * ax_recv() until @p deadline (time.h): AX_NO_DEADLINE waits without
+ * limit; a deadline already past still takes a message already there.
+ * @return as ax_recv(); AX_EINVAL for a deadline below -1
+ *         (ax_deadline_in(NAN)).
+ * Suspends: yes, while the mailbox is empty.
+ */
+AX_EXTERN int ax_recv_dl(ax_msg *out, int64_t deadline);
 
 /**
  * Send a request whose answer comes back through a future (the asker may be
@@ -153,12 +187,35 @@ AX_EXTERN int ax_ask(ax_actor_ref to, int tag, void *data,
                      ax_future **reply);
 
 /**
- * ax_ask(), then wait up to @p timeout seconds for the answer and free the
- * future. @p value receives the answer (may be NULL).
- * @return 0; AX_ETIMEDOUT; the codes of ax_ask() and ax_await().
+ * ax_ask() whose wait for room in a full mailbox ends at @p deadline
+ * (time.h). Then await *reply with ax_await_future_dl() and the same
+ * deadline to bound the whole request (or use ax_call_dl()).
+ * @return as ax_ask(); AX_ETIMEDOUT if the mailbox stayed full until the
+ *         deadline (nothing was sent); AX_EINVAL also for a deadline below
+ *         -1. Suspends: as ax_send().
+ */
+AX_EXTERN int ax_ask_dl(ax_actor_ref to, int tag, void *data,
+                        int64_t deadline, ax_future **reply);
+
+/**
+ * ax_ask(), then wait for the answer and free the future: the whole call,
+ * room in the mailbox included, takes at most @p timeout seconds
+ * (negative: no limit). @p value receives the answer (may be NULL).
+ * @return 0; AX_ETIMEDOUT; AX_EINVAL for a NaN timeout or one above 100
+ *         years; AX_ENOTTASK outside a task; the codes of ax_ask() and
+ *         ax_await(). Suspends: yes.
  */
 AX_EXTERN int ax_call(ax_actor_ref to, int tag, void *data, double timeout,
                       void **value);
+
+/**
+ * ax_call() bounded by an absolute @p deadline (time.h), which covers both
+ * the wait for room and the wait for the answer. AX_NO_DEADLINE: no limit.
+ * @return as ax_call(); AX_EINVAL for a deadline below -1.
+ * Suspends: yes.
+ */
+AX_EXTERN int ax_call_dl(ax_actor_ref to, int tag, void *data,
+                         int64_t deadline, void **value);
 
 /**
  * Answer a message that came from ax_ask()/ax_call(). Works from any loop;

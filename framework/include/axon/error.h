@@ -5,11 +5,15 @@
  * Every axon function that can fail returns 0 on success or a negative
  * `AX_E*` code. Where a POSIX errno fits, the code is its negation
  * (`AX_EINVAL == -EINVAL`), so codes from the kernel pass through unchanged;
- * axon's own conditions live in a reserved range below -4000. errno is never
- * the error channel. A task may fail with any negative code of its own
- * choosing; ax_strerror() names the ones it knows, falls back to the C
- * library's text for other negated errno values, and says "unknown error"
- * for the rest.
+ * axon's own conditions live in a reserved range, -4001 to -4999. errno is
+ * never the error channel.
+ *
+ * A task may fail with any negative code of its own choosing. Codes in the
+ * user range, AX_ERR_USER_LAST (-5999) to AX_ERR_USER_FIRST (-5000), can be
+ * given a name and a text with ax_err_register(), and then read as well as
+ * axon's own in reports and from ax_strerror() / ax_err_name(). Other
+ * negated errno values get the C library's name and text; anything else is
+ * shown by its number ("unknown error -777").
  */
 #ifndef AXON_ERROR_H
 #define AXON_ERROR_H
@@ -46,7 +50,9 @@ extern "C" {
     X(ENOTTASK, -4001, "must be called from inside a task")                   \
     X(EPENDING, -4002, "not done yet")                                        \
     X(EWRONGLOOP, -4003, "object belongs to another loop")                    \
-    X(ENOTACTOR, -4004, "must be called from inside an actor")                \
+    X(ENOTACTOR, -4004, "must be called from inside an actor")               \
+    X(ENESTED, -4005,                                                         \
+      "this thread already runs a loop: call ax_run from a plain thread")     \
     X(ENAME, -4010,                                                           \
       "host name not resolved (use a numeric address or localhost)")
 
@@ -58,20 +64,47 @@ typedef enum ax_errno {
     AX_OK = 0
 } ax_errno;
 
+/** The user range for ax_err_register(): AX_ERR_USER_LAST <= code <=
+ *  AX_ERR_USER_FIRST. axon never returns these codes itself. */
+#define AX_ERR_USER_FIRST (-5000)
+#define AX_ERR_USER_LAST (-5999)
+
 /**
  * Describe an error code.
  * @param code any value returned by axon, or a task's own failure code.
- * @return a static string, never NULL ("success" for 0, "unknown error" for
- *         codes axon does not know). Any thread.
+ * @return never NULL: "success" for 0; axon's text, a registered text
+ *         (ax_err_register()) or the C library's text for a negated errno;
+ *         for any other code "unknown error N", written into a buffer of
+ *         the calling thread that the next such call on that thread
+ *         overwrites (copy it to keep it). Every other answer is a static
+ *         string. Any thread; does not suspend.
  */
 AX_EXTERN const char *ax_strerror(int code);
 
 /**
  * The symbolic name of an error code ("AX_EINVAL").
- * @return a static string, never NULL ("AX_OK" for 0, "AX_E?" if unknown).
- *         Any thread.
+ * @return never NULL: "AX_OK" for 0; axon's names; a registered name; the
+ *         C library's name for another negated errno ("ENOENT"); for any
+ *         other code its number ("-777"), in a per-thread buffer as for
+ *         ax_strerror(). Any thread; does not suspend.
  */
 AX_EXTERN const char *ax_err_name(int code);
+
+/**
+ * Name one of your own failure codes, so that teardown reports,
+ * ax_strerror() and ax_err_name() show it like axon's own:
+ * `ax_err_register(-5001, "APP_EQUOTA", "quota exceeded")`.
+ * @param code  in [AX_ERR_USER_LAST, AX_ERR_USER_FIRST].
+ * @param name  the symbolic name; not copied: it must stay valid for the
+ *              rest of the process (a string literal).
+ * @param text  the description; not copied, as @p name.
+ * @return 0; AX_EINVAL for a code outside the user range or a NULL or
+ *         empty @p name or @p text; AX_EALREADY if @p code already has a
+ *         name (the first registration stands; there is no unregister).
+ * Thread: any, at any time, also before or without ax_run(); lookups never
+ * block. Suspends: no.
+ */
+AX_EXTERN int ax_err_register(int code, const char *name, const char *text);
 
 #ifdef __cplusplus
 }

@@ -46,7 +46,9 @@ AX_EXTERN int ax_future_new(ax_future **out);
  * freed when they have ended.
  * @return 0; AX_EINVAL for NULL or a task's future (tasks are released by
  *         awaiting or detaching them); AX_EBUSY if tasks are still awaiting
- *         it (nothing is freed).
+ *         it (nothing is freed); AX_EWRONGLOOP if called on another loop
+ *         than the future's (nothing is freed).
+ * Thread: the future's own loop. Suspends: no.
  */
 AX_EXTERN int ax_future_free(ax_future *f);
 
@@ -83,7 +85,9 @@ typedef void (*ax_done_fn)(ax_future *f, void *arg);
  * If @p f is already done, cb runs before this call returns.
  * The callback may free @p f if it owns it; while tasks still await @p f
  * that free returns AX_EBUSY and the future stays.
- * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_ENOMEM.
+ * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_EWRONGLOOP if called
+ *         on another loop than the future's; AX_ENOMEM.
+ * Thread: the future's own loop. Suspends: no.
  */
 AX_EXTERN int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg);
 
@@ -114,7 +118,35 @@ AX_EXTERN int ax_await_future(ax_future *f, void **result);
  */
 AX_EXTERN int ax_cancel_future(ax_future *f);
 
-#ifndef AX_NO_GENERIC
+/**
+ * Await @p f for at most @p seconds (asyncio.wait_for): ax_await_future_dl()
+ * with the deadline ax_now_ns() + @p seconds. On timeout a task is
+ * cancelled and waited for (it may clean up), a gather future is cancelled,
+ * and a plain future is left pending (others may still complete it);
+ * the call then returns AX_ETIMEDOUT.
+ * @return as ax_await_future(); AX_ETIMEDOUT on timeout; AX_EINVAL for a
+ *         negative or NaN timeout. A timeout of 0 still takes a done result.
+ * Suspends: yes, unless @p f is already done.
+ */
+AX_EXTERN int ax_await_timeout_future(ax_future *f, double seconds,
+                                      void **result);
+
+/**
+ * Await @p f until @p deadline (time.h): the twin of
+ * ax_await_timeout_future() for a deadline that bounds a whole request.
+ * What happens on timeout is the same. AX_NO_DEADLINE waits without limit
+ * (then this is ax_await_future()); a deadline already past still takes a
+ * done result.
+ * @return as ax_await_future(); AX_ETIMEDOUT on timeout; AX_EINVAL for a
+ *         deadline below -1 (ax_deadline_in(NAN)).
+ * Suspends: yes, unless @p f is already done. Thread: as ax_await_future().
+ */
+AX_EXTERN int ax_await_future_dl(ax_future *f, int64_t deadline,
+                                 void **result);
+
+#if !defined(AX_NO_GENERIC) && !defined(__cplusplus)
+/* C: _Generic picks by type. C++ gets overloads of the same names at the
+ * end of this header. */
 /** The future of a task, or the future itself. */
 #define AX_FUTURE(x)                                                          \
     _Generic((x), ax_task *: ax_task_future, ax_future *: ax__future_id)(x)
@@ -122,6 +154,12 @@ AX_EXTERN int ax_cancel_future(ax_future *f);
 #define ax_await(x, result) ax_await_future(AX_FUTURE(x), (result))
 /** Cancel a task or a future; see ax_cancel_future(). */
 #define ax_cancel(x) ax_cancel_future(AX_FUTURE(x))
+/** Await a task or future with a timeout; see ax_await_timeout_future(). */
+#define ax_await_timeout(x, seconds, result)                                  \
+    ax_await_timeout_future(AX_FUTURE(x), (seconds), (result))
+/** Await a task or future until a deadline; see ax_await_future_dl(). */
+#define ax_await_dl(x, deadline, result)                                      \
+    ax_await_future_dl(AX_FUTURE(x), (deadline), (result))
 #endif
 
 /* Identity, used by AX_FUTURE. Not for direct use. */
@@ -130,5 +168,47 @@ AX_EXTERN ax_future *ax_task_future(ax_task *t);
 
 #ifdef __cplusplus
 }
-#endif
+
+#ifndef AX_NO_GENERIC
+/* C++ has no _Generic: the same calls as overloads for ax_task * and
+ * ax_future *, with the meaning of the C macros above. */
+inline ax_future *ax__future_of(ax_task *t) { return ax_task_future(t); }
+inline ax_future *ax__future_of(ax_future *f) { return f; }
+/** The future of a task, or the future itself. */
+#define AX_FUTURE(x) ax__future_of(x)
+/** Await a task or a future; see ax_await_future(). */
+inline int ax_await(ax_task *t, void **result)
+{
+    return ax_await_future(ax_task_future(t), result);
+}
+inline int ax_await(ax_future *f, void **result)
+{
+    return ax_await_future(f, result);
+}
+/** Cancel a task or a future; see ax_cancel_future(). */
+inline int ax_cancel(ax_task *t)
+{
+    return ax_cancel_future(ax_task_future(t));
+}
+inline int ax_cancel(ax_future *f) { return ax_cancel_future(f); }
+/** Await with a timeout; see ax_await_timeout_future(). */
+inline int ax_await_timeout(ax_task *t, double seconds, void **result)
+{
+    return ax_await_timeout_future(ax_task_future(t), seconds, result);
+}
+inline int ax_await_timeout(ax_future *f, double seconds, void **result)
+{
+    return ax_await_timeout_future(f, seconds, result);
+}
+/** Await until a deadline; see ax_await_future_dl(). */
+inline int ax_await_dl(ax_task *t, int64_t deadline, void **result)
+{
+    return ax_await_future_dl(ax_task_future(t), deadline, result);
+}
+inline int ax_await_dl(ax_future *f, int64_t deadline, void **result)
+{
+    return ax_await_future_dl(f, deadline, result);
+}
+#endif /* AX_NO_GENERIC */
+#endif /* __cplusplus */
 #endif

@@ -18,7 +18,10 @@
  * Cancelling a gather cancels its children. A gather future can itself be
  * gathered (nested gathers).
  *
- * Thread: the current loop's thread; every future must belong to this loop.
+ * Thread: the current loop's thread. ax_gather_start(), ax_gather() and
+ * ax_gather_all() accept tasks and futures of any loop of the runtime (the
+ * gather awaits them through their owners' inboxes, see runtime.h);
+ * ax_wait_any() and the group calls take only this loop's.
  */
 #ifndef AXON_GATHER_H
 #define AXON_GATHER_H
@@ -50,7 +53,8 @@ enum {
  * @param flags   AX_GATHER_FAIL_FAST or AX_GATHER_COLLECT.
  * @return 0; AX_EINVAL (NULL array with n > 0, a NULL or duplicate element,
  *         unknown flags); AX_EBUSY if a task is already awaited or owned;
- *         AX_EPERM outside a loop; AX_ENOMEM. On error nothing is taken.
+ *         AX_EWRONGLOOP for a future of another runtime; AX_EPERM outside
+ *         a loop; AX_ENOMEM. On error nothing is taken.
  */
 AX_EXTERN int ax_gather_start(ax_future **out, ax_future *const *futs,
                               size_t n, void **results, int *errors,
@@ -82,11 +86,24 @@ AX_EXTERN int ax_gather_all(ax_future *const *futs, size_t n, void **results,
  * @param index   receives the lowest index of a done future.
  * @param timeout seconds; negative means no limit; NaN is AX_EINVAL.
  * @return 0; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL, n == 0, NULL
- *         element); AX_ENOTTASK.
+ *         element, NaN or a timeout above 100 years); AX_ENOTTASK;
+ *         AX_EWRONGLOOP if a future belongs to another loop; AX_ENOMEM
+ *         (more than 8 futures).
  * Suspends: yes, unless one is already done.
  */
 AX_EXTERN int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
                           size_t *index);
+
+/**
+ * ax_wait_any() until an absolute @p deadline (time.h) instead of a
+ * timeout: AX_NO_DEADLINE waits without limit; a deadline already past
+ * still reports a future that is already done.
+ * @return as ax_wait_any(); AX_EINVAL also for a deadline below -1
+ *         (ax_deadline_in(NAN)).
+ * Suspends: yes, unless one is already done.
+ */
+AX_EXTERN int ax_wait_any_dl(ax_future *const *futs, size_t n,
+                             int64_t deadline, size_t *index);
 
 /**
  * Make a task group (asyncio.TaskGroup) owned by the current task.
@@ -102,7 +119,8 @@ AX_EXTERN int ax_group_new(ax_group **out);
  *            it with ax_task_result() after ax_group_wait(); do not await or
  *            detach it. Valid until ax_group_free().
  * @return 0; AX_EINVAL; AX_ECANCELED; AX_EBUSY after ax_group_wait()
- *         returned; AX_ENOMEM.
+ *         returned; AX_EWRONGLOOP if called on another loop than the
+ *         group's; AX_ENOMEM. Suspends: no.
  */
 AX_EXTERN int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn,
                              void *arg);
@@ -113,7 +131,8 @@ AX_EXTERN int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn,
  * task is itself cancelled, the members are cancelled and waited for too.
  * @return 0; the first member failure; AX_ECANCELED if the waiter was
  *         cancelled; AX_EINVAL; AX_ENOTTASK; AX_EBUSY if called twice or
- *         from another task than the owner.
+ *         from another task than the owner; AX_EWRONGLOOP from another
+ *         loop than the group's.
  * Suspends: yes.
  */
 AX_EXTERN int ax_group_wait(ax_group *g);
@@ -122,7 +141,9 @@ AX_EXTERN int ax_group_wait(ax_group *g);
  * Free the group and its members' handles. If ax_group_wait() has not
  * completed, the members are cancelled and detached (so they free
  * themselves) and the call returns AX_EBUSY after freeing the group.
- * @return 0; AX_EBUSY as described; AX_EINVAL for NULL.
+ * @return 0; AX_EBUSY as described; AX_EINVAL for NULL; AX_EWRONGLOOP
+ *         from another loop than the group's (nothing is freed).
+ * Suspends: no.
  */
 AX_EXTERN int ax_group_free(ax_group *g);
 

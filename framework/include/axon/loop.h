@@ -1,16 +1,16 @@
 /**
  * @file axon/loop.h
- * @brief The event loop and its entry point, ax_run() (asyncio.run).
+ * @brief The event loop: one thread's scheduler.
  *
  * A loop is one thread's scheduler: a libevent event_base, a FIFO queue of
  * ready tasks, a timer heap and a pool of task stacks. Scheduling is
  * cooperative: a task runs until it suspends inside an axon call (await,
  * sleep, yield) or returns. Ready tasks run in the order they became ready.
  *
- * ax_run() makes a loop on the calling thread, runs the given function as
- * the first task, and when that task ends cancels every task still alive,
- * lets them finish their clean-up, reports misuse (see below) and frees
- * everything. It is the only way in; nothing here needs a global init.
+ * Loops are made and torn down by ax_run() (runtime.h), the only way in;
+ * nothing here needs a global init. When a loop ends it cancels every task
+ * still alive, lets them finish their clean-up, reports misuse and frees
+ * everything.
  *
  * Teardown reports (written to ax_opts.report, stderr by default), in the
  * spirit of asyncio's warnings:
@@ -35,67 +35,6 @@ extern "C" {
 #define AX_DEFAULT_STACK_SIZE ((size_t)64 * 1024)
 /** Smallest stack size accepted; smaller requests are rounded up to this. */
 #define AX_MIN_STACK_SIZE ((size_t)16 * 1024)
-
-/** Options for ax_run_with(). Zero-initialise, then set what you need. */
-typedef struct ax_opts {
-    /** Default stack size for tasks on this loop; 0 means
-     *  AX_DEFAULT_STACK_SIZE. */
-    size_t stack_size;
-    /** Use a virtual clock: sleeps and timeouts complete as soon as no task
-     *  is ready, in deadline order, and ax_now() advances by exactly the
-     *  time slept. For tests. The environment variable AX_VIRTUAL_CLOCK=1
-     *  turns it on for every ax_run() as well. With several loops each loop
-     *  has its own virtual clock, which advances only when the whole
-     *  runtime is quiet (every loop idle, no cross-loop message in flight):
-     *  a reply from another loop always beats a virtual timeout, however
-     *  slowly that loop runs, but the order of sleeps on different loops is
-     *  not exact. A thread of yours that posts later (ax_loop_post) is not
-     *  waited for. */
-    bool virtual_clock;
-    /** Where teardown reports and deadlock dumps go; NULL means stderr. */
-    FILE *report;
-    /** How many loops (threads) the runtime runs: 0 or 1 means one loop on
-     *  the calling thread (asyncio.run); AX_LOOPS_PER_CPU one per online
-     *  CPU; N means N, loop 0 being the calling thread and the others new
-     *  threads. At most AX_LOOPS_MAX. See runtime.h. */
-    int loops;
-    /** With a single loop, axon reports a deadlock when every task waits
-     *  and no timer, event or post can wake them. Set this if a thread of
-     *  yours will wake a task later through ax_loop_post(). */
-    bool external_wakeups;
-} ax_opts;
-
-/** ax_opts.loops: one loop per online CPU. */
-#define AX_LOOPS_PER_CPU (-1)
-/** Upper bound for ax_opts.loops. */
-#define AX_LOOPS_MAX 256
-
-/**
- * Run @p fn as the first task of a new loop on this thread and return when it
- * has ended and the loop has been torn down (asyncio.run).
- *
- * @param fn     the main task body; must not be NULL.
- * @param arg    passed to @p fn, owned by the caller.
- * @param result if not NULL, receives @p fn's return value on success.
- * @return 0 if the main task returned normally; its failure code (see
- *         ax_task_fail()) or AX_ECANCELED if it failed or was cancelled;
- *         AX_EDEADLK if every task ended up waiting on something that
- *         could never happen (the tasks are cancelled and the dump is
- *         reported); AX_EINVAL if @p fn is NULL; AX_EBUSY if this thread
- *         already runs a loop (call it from a plain thread, not a task);
- *         AX_ENOMEM.
- * Thread: any thread that is not already running a loop.
- */
-AX_EXTERN int ax_run(ax_task_fn fn, void *arg, void **result);
-
-/**
- * ax_run() with options. @p opts may be NULL (the defaults).
- * @return as ax_run(); AX_EINVAL also for a stack size above 1 GiB or a
- *         loop count outside [AX_LOOPS_PER_CPU, AX_LOOPS_MAX]; AX_ENOMEM or
- *         AX_EAGAIN if a loop thread could not be started.
- */
-AX_EXTERN int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
-                          void **result);
 
 /**
  * The loop running on this thread, or NULL outside ax_run().

@@ -1,6 +1,12 @@
 /**
  * @file axon/runtime.h
- * @brief Many loops, one per thread, that talk only by messages.
+ * @brief The entry point, ax_run() (asyncio.run), and the runtime: many
+ * loops, one per thread, that talk only by messages.
+ *
+ * ax_run() makes a loop on the calling thread, runs the given function as
+ * the first task (the main task), and when that task ends cancels every
+ * task still alive, lets them finish their clean-up, reports misuse (see
+ * loop.h) and frees everything.
  *
  * ax_run_with() with ax_opts.loops > 1 starts a runtime: loop 0 runs on the
  * calling thread, loops 1..N-1 on threads of their own. A task belongs to
@@ -13,7 +19,7 @@
  * far less than one doorbell write per message (ax_loop_stats counts both).
  *
  * What crosses loops, and how:
- *  - ax_spawn_on() starts a task on another loop;
+ *  - ax_spawn_with() with ax_task_opts.loop starts a task on another loop;
  *  - ax_await(), ax_gather() and ax_cancel() accept tasks and futures of
  *    other loops: the request goes to the owner's inbox, and the answer
  *    comes back to the awaiting task's inbox; the awaiter resumes on its
@@ -36,12 +42,81 @@
 #define AXON_RUNTIME_H
 
 #include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 #include "axon/common.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** Options for ax_run_with(). Zero-initialise, then set what you need. */
+typedef struct ax_opts {
+    /** Default stack size for tasks on this loop; 0 means
+     *  AX_DEFAULT_STACK_SIZE. */
+    size_t stack_size;
+    /** Use a virtual clock: sleeps and timeouts complete as soon as no task
+     *  is ready, in deadline order, and ax_now() advances by exactly the
+     *  time slept. For tests. The environment variable AX_VIRTUAL_CLOCK=1
+     *  turns it on for every ax_run() as well. With several loops each loop
+     *  has its own virtual clock, which advances only when the whole
+     *  runtime is quiet (every loop idle, no cross-loop message in flight):
+     *  a reply from another loop always beats a virtual timeout, however
+     *  slowly that loop runs, but the order of sleeps on different loops is
+     *  not exact. A thread of yours that posts later (ax_loop_post) is not
+     *  waited for. */
+    bool virtual_clock;
+    /** Where teardown reports and deadlock dumps go; NULL means stderr. */
+    FILE *report;
+    /** How many loops (threads) the runtime runs: 0 or 1 means one loop on
+     *  the calling thread (asyncio.run); AX_LOOPS_PER_CPU one per online
+     *  CPU; N means N, loop 0 being the calling thread and the others new
+     *  threads. At most AX_LOOPS_MAX. */
+    int loops;
+    /** With a single loop, axon reports a deadlock when every task waits
+     *  and no timer, event or post can wake them. Set this if a thread of
+     *  yours will wake a task later through ax_loop_post(). */
+    bool external_wakeups;
+} ax_opts;
+
+/** ax_opts.loops: one loop per online CPU. */
+#define AX_LOOPS_PER_CPU (-1)
+/** Upper bound for ax_opts.loops. */
+#define AX_LOOPS_MAX 256
+
+/**
+ * Run @p fn as the first task of a new loop on this thread and return when it
+ * has ended and the loop has been torn down (asyncio.run).
+ *
+ * @param fn     the main task body; must not be NULL.
+ * @param arg    passed to @p fn, owned by the caller.
+ * @param result if not NULL, receives @p fn's return value on success.
+ * @return 0 if the main task returned normally; its failure code (see
+ *         ax_task_fail()) or AX_ECANCELED if it failed or was cancelled,
+ *         except that a cancellation by SIGINT/SIGTERM after
+ *         ax_stop_on_signals() is the requested stop, not a failure: if
+ *         the main body then returns normally (not through ax_task_fail())
+ *         the result is 0 and *result is what it returned;
+ *         AX_EDEADLK if every task ended up waiting on something that
+ *         could never happen (the tasks are cancelled and the dump is
+ *         reported); AX_EINVAL if @p fn is NULL; AX_ENESTED if this thread
+ *         already runs a loop (call it from a plain thread, not a task);
+ *         AX_ENOMEM.
+ * Thread: any thread that is not already running a loop. Blocks the
+ * calling thread until the runtime has ended.
+ */
+AX_EXTERN int ax_run(ax_task_fn fn, void *arg, void **result);
+
+/**
+ * ax_run() with options. @p opts may be NULL (the defaults).
+ * @return as ax_run(); AX_EINVAL also for a stack size above 1 GiB or a
+ *         loop count outside [AX_LOOPS_PER_CPU, AX_LOOPS_MAX]; AX_ENOMEM or
+ *         AX_EAGAIN if a loop thread could not be started.
+ */
+AX_EXTERN int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
+                          void **result);
+
 
 /**
  * Number of loops in the current runtime (1 for a plain ax_run()).
@@ -59,27 +134,6 @@ AX_EXTERN ax_loop *ax_loop_at(int i);
 
 /** The index of @p loop in its runtime; -1 for NULL. Any thread. */
 AX_EXTERN int ax_loop_index(const ax_loop *loop);
-
-/**
- * Spawn a task on @p loop (create_task on another thread's loop). The task
- * is queued there behind that loop's ready tasks. The handle works like any
- * other: await it (from any loop of the runtime), pass it to ax_gather(),
- * cancel it, or detach it.
- *
- * @param loop  a loop of the caller's runtime; the current loop is fine.
- * @param out   receives the handle; NULL spawns detached.
- * @return 0; AX_EINVAL (NULL @p loop or @p fn, a loop of another runtime);
- *         AX_EPERM outside a loop; AX_ESHUTDOWN if the runtime is shutting
- *         down; AX_ENOMEM. If the stack cannot be allocated on the target
- *         loop the task ends with AX_ENOMEM without running.
- * Thread: a loop thread of the runtime. Suspends: no.
- */
-AX_EXTERN int ax_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn,
-                          void *arg);
-
-/** ax_spawn_on() with options (name, stack size). */
-AX_EXTERN int ax_spawn_on_ex(ax_loop *loop, ax_task **out, ax_task_fn fn,
-                             void *arg, const ax_task_opts *opts);
 
 /**
  * Run fn(arg) on @p loop's thread, soon, between tasks
@@ -101,7 +155,12 @@ AX_EXTERN int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg);
  * task (on loop 0), which is how a server asks its accept loop to stop; the
  * rest of the shutdown is the usual one. A second signal while the first is
  * handled is ignored. Not forced on anybody: call it from a task on loop 0.
+ * A main task stopped this way that catches the cancellation and returns
+ * normally makes ax_run() return 0, so `return ax_run(...) ? 1 : 0;` exits
+ * 0 on Ctrl-C; to report the stop as a failure, return
+ * ax_task_fail(AX_ECANCELED).
  * @return 0; AX_ENOTTASK; AX_EPERM if not on loop 0; AX_ENOMEM.
+ * Suspends: no.
  */
 AX_EXTERN int ax_stop_on_signals(void);
 

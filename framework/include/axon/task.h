@@ -3,8 +3,9 @@
  * @brief Tasks: stackful coroutines (asyncio.create_task).
  *
  * A task runs a plain C function on its own mmap'd stack with a guard page
- * below it. ax_spawn() queues the task on the current loop; it does not run
- * until the spawner suspends (the seed's "control is still in main's hands").
+ * below it. ax_spawn() queues the task on the current loop (ax_spawn_with()
+ * on any loop of the runtime); it does not run until the spawner suspends
+ * (the seed's "control is still in main's hands").
  *
  * Ownership, like a thread's: the handle that ax_spawn() returns must be
  * given up exactly once, either by awaiting the task (ax_await(), or passing
@@ -40,13 +41,18 @@ extern "C" {
 /** Longest task name kept (longer names are truncated). */
 #define AX_TASK_NAME_MAX 31
 
-/** Per-task options for ax_spawn_ex(). Zero-initialise. */
+/** Per-task options for ax_spawn_with(). Zero-initialise, then set what
+ *  you need: all zeroes is what ax_spawn() does. */
 typedef struct ax_task_opts {
-    /** Stack size in bytes; 0 means the loop's default. Rounded up to whole
-     *  pages and to at least AX_MIN_STACK_SIZE. */
+    /** Stack size in bytes; 0 means the target loop's default. Rounded up
+     *  to whole pages and to at least AX_MIN_STACK_SIZE. */
     size_t stack_size;
     /** Name for reports and ax_dump_tasks(); copied; NULL means "task-ID". */
     const char *name;
+    /** The loop to run the task on: NULL means the current loop; another
+     *  loop of the caller's runtime (ax_loop_at(), runtime.h) starts it
+     *  there (create_task on another thread's loop). */
+    ax_loop *loop;
 } ax_task_opts;
 
 /**
@@ -63,11 +69,22 @@ typedef struct ax_task_opts {
 AX_EXTERN int ax_spawn(ax_task **out, ax_task_fn fn, void *arg);
 
 /**
- * ax_spawn() with options (@p opts may be NULL).
- * @return as ax_spawn(); AX_EINVAL also for a stack size above 1 GiB.
+ * ax_spawn() with options: name, stack size, and the loop to run on.
+ *
+ * On another loop (opts->loop) the task is queued there behind that loop's
+ * ready tasks. The handle works like any other: await it (from any loop of
+ * the runtime), pass it to ax_gather(), cancel it, or detach it.
+ *
+ * @param opts NULL for the defaults (then this is ax_spawn()).
+ * @return as ax_spawn(); AX_EINVAL also for a stack size above 1 GiB or a
+ *         loop of another runtime; AX_ESHUTDOWN if opts->loop is another
+ *         loop and the runtime is shutting down. If the stack cannot be
+ *         allocated on another loop, the task ends with AX_ENOMEM there
+ *         without running (the call itself returned 0).
+ * Suspends: no. Thread: a loop's thread.
  */
-AX_EXTERN int ax_spawn_ex(ax_task **out, ax_task_fn fn, void *arg,
-                          const ax_task_opts *opts);
+AX_EXTERN int ax_spawn_with(ax_task **out, ax_task_fn fn, void *arg,
+                            const ax_task_opts *opts);
 
 /**
  * Give up the handle: the task keeps running and frees itself when it ends.
@@ -100,7 +117,8 @@ AX_EXTERN ax_task *ax_task_self(void);
 
 /**
  * Rename a task; @p name is copied (truncated to AX_TASK_NAME_MAX).
- * @return 0; AX_EINVAL if either argument is NULL.
+ * @return 0; AX_EINVAL if either argument is NULL; AX_EWRONGLOOP for a task
+ *         of another loop. Thread: the task's loop. Suspends: no.
  */
 AX_EXTERN int ax_task_set_name(ax_task *t, const char *name);
 
