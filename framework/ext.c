@@ -28,7 +28,7 @@ static int ext_id(ax__ext *e)
     return mine;
 }
 
-static void *ext_new(ax__rt *rt, ax__ext *e)
+static void *ext_new(ax__rt *rt, ax__ext *e, int id)
 {
     void *state = e->rt_new ? e->rt_new(rt->nloops) : NULL;
     int i;
@@ -40,7 +40,7 @@ static void *ext_new(ax__rt *rt, ax__ext *e)
         void *ls = e->loop_new ? e->loop_new(L, state) : NULL;
         if (e->loop_new && !ls)
             goto fail;
-        L->ext[e->id - 1] = ls;
+        L->ext[id - 1] = ls; /* published with the state, below */
     }
     return state ? state : (void *)e;
 
@@ -48,8 +48,8 @@ fail:
     while (i-- > 0) {
         ax_loop *L = rt->loops[i];
         if (e->loop_term)
-            e->loop_term(L, L->ext[e->id - 1], state);
-        L->ext[e->id - 1] = NULL;
+            e->loop_term(L, L->ext[id - 1], state);
+        L->ext[id - 1] = NULL;
     }
     if (e->rt_term)
         e->rt_term(state);
@@ -73,7 +73,7 @@ void *ax__ext_attach(ax__ext *e)
      * their own L->ext[] only after they saw the state published here. */
     pthread_mutex_lock(&rt->ext_lock);
     state = atomic_load_explicit(&rt->ext_state[id - 1], memory_order_relaxed);
-    if (!state && (state = ext_new(rt, e))) {
+    if (!state && (state = ext_new(rt, e, id))) {
         atomic_store_explicit(&rt->ext[id - 1], e, memory_order_relaxed);
         atomic_store_explicit(&rt->ext_state[id - 1], state,
                               memory_order_release);
@@ -94,7 +94,12 @@ void *ax__ext_rt(ax_loop *L, const ax__ext *e)
 
 void *ax__ext_loop(ax_loop *L, const ax__ext *e)
 {
-    return ax__ext_rt(L, e) ? L->ext[e->id - 1] : NULL;
+    int id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE);
+
+    if (!L || !id || !atomic_load_explicit(&L->rt->ext_state[id - 1],
+                                           memory_order_acquire))
+        return NULL;
+    return L->ext[id - 1];
 }
 
 void ax__ext_loop_stop(ax_loop *L)
