@@ -127,7 +127,52 @@ struct ax__proxy {
     bool op_sent, op_cancel, acked;
 };
 
+/*
+ * Handles are pointers, so a stale one (freed, then used) cannot be told
+ * apart from a live one by its value. Tasks, futures, gathers and groups
+ * therefore come from per-loop pools (pool.c) that keep freed structs,
+ * never handing them back to malloc while the runtime runs, and the first
+ * word of each says whether it is live and what it is. A freed struct is
+ * reused oldest first and only after AX__QUARANTINE later frees, so a
+ * stale handle finds the dead word unless that many objects of its kind
+ * were freed since. The word is read from other threads (a cross-loop
+ * await checks it before posting), hence the relaxed atomics.
+ */
+#define AX__MAGIC_LIVE 0xA7011100u /* | kind: a live future of that kind */
+#define AX__MAGIC_GROUP 0xA7062000u
+#define AX__MAGIC_DEAD 0xA7DEAD00u
+
+static inline uint32_t ax__magic(const void *obj)
+{
+    return __atomic_load_n((const uint32_t *)obj, __ATOMIC_RELAXED);
+}
+
+static inline void ax__set_magic(void *obj, uint32_t m)
+{
+    __atomic_store_n((uint32_t *)obj, m, __ATOMIC_RELAXED);
+}
+
+/* A future, task or gather that has not been freed. */
+#define AX__FUTURE_LIVE(f) ((ax__magic(f) & ~0xffu) == AX__MAGIC_LIVE)
+#define AX__TASK_LIVE(t) (ax__magic(t) == (AX__MAGIC_LIVE | AX__FUT_TASK))
+#define AX__GROUP_LIVE(g) (ax__magic(g) == AX__MAGIC_GROUP)
+
+/* What a pooled struct looks like while it waits in quarantine: the magic
+ * word stays where every struct keeps it, the link takes the next word. */
+typedef struct ax__pooled ax__pooled;
+struct ax__pooled {
+    uint32_t magic;
+    ax__pooled *next;
+};
+
+typedef struct ax__pool {
+    ax__pooled *head, *tail; /* oldest freed first */
+    size_t n;
+    size_t size; /* of each struct, known from the first put */
+} ax__pool;
+
 struct ax_future {
+    uint32_t magic; /* first: see AX__MAGIC_LIVE */
     ax_loop *loop;
     ax__waiter *head, *tail;
     void *value;
@@ -141,6 +186,7 @@ struct ax_future {
     void (*on_free)(ax_future *f, void *arg); /* ax__future_on_free() */
     void *on_free_arg;
     bool free_deferred;
+    bool freed;      /* ax_future_free() accepted it; destruction may wait */
     ax_future *lprev, *lnext; /* the loop's list of plain/gather futures */
 };
 
@@ -166,8 +212,20 @@ typedef struct ax__coro {
 
 typedef struct ax__slab ax__slab;
 
+/*
+ * The PROT_NONE region below each task stack. A frame that moves the stack
+ * pointer further than this in one step, and then writes at its far end,
+ * lands in whatever lies below: in a slab, another task's stack. Code
+ * built with -fstack-clash-protection (the library, its tests and
+ * examples, see configure) touches every page on the way down, so one
+ * page would do for it; the rest is for code built without it, frames up
+ * to this size. 64 KiB costs address space only (no memory, and the same
+ * one mprotect and one map as a single page).
+ */
+#define AX__GUARD_SIZE ((size_t)64 * 1024)
+
 typedef struct ax__stack {
-    void *map;      /* base: guard page first, then the stack */
+    void *map;      /* base: guard region first, then the stack */
     size_t maplen;
     ax__slab *slab; /* the mapping it was carved from; NULL: its own map */
     unsigned vg_id; /* valgrind's stack id */
@@ -205,6 +263,7 @@ struct ax_task {
 };
 
 struct ax_group {
+    uint32_t magic; /* first: AX__MAGIC_GROUP while live */
     ax_loop *loop;
     ax_task *owner;
     ax_task **tasks;
@@ -257,6 +316,10 @@ struct ax_loop {
     ax__stack *pool;
     size_t npool, cappool;
     ax__slab *slab; /* default-size stacks are carved from this one */
+    size_t guard;   /* bytes of PROT_NONE below each stack */
+
+    /* Freed structs by kind, kept for handle checks (pool.c). */
+    ax__pool pool_task, pool_future, pool_gather, pool_group;
 
     FILE *report;
     bool tearing_down;
@@ -360,6 +423,11 @@ void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline);
 void ax__timer_del(ax_loop *L, ax__timer *tm);
 size_t ax__timers_fire(ax_loop *L, int64_t now);
 int ax__seconds_to_ns(double s, int64_t *ns);
+
+/* pool.c */
+void *ax__pool_get(ax__pool *p, size_t size);
+void ax__pool_put(ax__pool *p, void *obj, size_t size);
+void ax__pools_term(ax_loop *L);
 
 /* stack.c */
 int ax__stack_get(ax_loop *L, size_t size, ax__stack *out);

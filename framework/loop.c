@@ -52,6 +52,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
     L->rt = rt;
     L->index = index;
     L->page = (size_t)sysconf(_SC_PAGESIZE);
+    L->guard = (AX__GUARD_SIZE + L->page - 1) & ~(L->page - 1);
 #if defined(AX_ASAN) || defined(AX_TSAN)
     /* Instrumented frames are several times larger. */
     if (!(opts && opts->stack_size))
@@ -118,6 +119,9 @@ void ax__loop_term(ax_loop *L)
     event_free(L->tmr_ev);
     event_base_free(L->base);
     ax__bell_term(&L->inbox.bell);
+    /* Last: draining the inbox above may still free a task that never
+     * arrived. */
+    ax__pools_term(L);
 }
 
 /* The runtime's teardown reached this loop: the layers hear it first
