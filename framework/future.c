@@ -186,11 +186,19 @@ static bool foreign(const ax_future *f)
     return f->loop != L;
 }
 
+/* Freed, or freed by its owner and only waiting for its children or its
+ * callbacks to let go. The second half is the owner's to read: from
+ * another loop the owner checks it again when the request arrives. */
+static bool gone(const ax_future *f)
+{
+    return !AX__FUTURE_LIVE(f) || (!foreign(f) && f->freed);
+}
+
 int ax_future_set_result(ax_future *f, void *value)
 {
     if (!f)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (f->kind == AX__FUT_TASK)
         return AX_EINVAL;
@@ -206,7 +214,7 @@ int ax_future_set_error(ax_future *f, int code)
 {
     if (!f || code >= 0)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (f->kind == AX__FUT_TASK)
         return AX_EINVAL;
@@ -221,14 +229,14 @@ int ax_future_set_error(ax_future *f, int code)
 /* From another loop the flag would be read while its owner writes it. */
 bool ax_future_done(const ax_future *f)
 {
-    return f && AX__FUTURE_LIVE(f) && !foreign(f) && f->done;
+    return f && !gone(f) && !foreign(f) && f->done;
 }
 
 int ax_future_result(const ax_future *f, void **value)
 {
     if (!f)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (foreign(f))
         return AX_EWRONGLOOP;
@@ -246,7 +254,7 @@ int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg)
 
     if (!f || !cb)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (foreign(f))
         return AX_EWRONGLOOP;
@@ -268,7 +276,7 @@ int ax_cancel_future(ax_future *f)
 {
     if (!f)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (foreign(f))
         return ax__remote_cancel(f);
@@ -357,7 +365,7 @@ int ax_await_future(ax_future *f, void **result)
 
     if (!f)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
@@ -372,7 +380,7 @@ int ax_await_timeout_future(ax_future *f, double seconds, void **result)
 
     if (!f)
         return AX_EINVAL;
-    if (!AX__FUTURE_LIVE(f))
+    if (gone(f))
         return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;

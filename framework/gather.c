@@ -148,7 +148,7 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
         ax_future *f = futs[i];
         if (!f)
             rc = AX_EINVAL;
-        else if (!AX__FUTURE_LIVE(f))
+        else if (!AX__FUTURE_LIVE(f) || (f->loop == L && f->freed))
             rc = AX_ESRCH;
         else if (f->loop != L)
             rc = f->loop->rt == L->rt ? 0 : AX_EWRONGLOOP;
@@ -291,7 +291,8 @@ int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
         if (!futs[i])
             return AX_EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (!AX__FUTURE_LIVE(futs[i]))
+        if (!AX__FUTURE_LIVE(futs[i]) ||
+            (futs[i]->loop == ax__tls_loop && futs[i]->freed))
             return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
