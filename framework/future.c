@@ -13,7 +13,7 @@ static void future_destroy(ax_future *f);
 
 void ax__future_init(ax_future *f, ax_loop *L, uint8_t kind)
 {
-    ax__set_magic(f, AX__MAGIC_LIVE | kind);
+    ax__set_magic(&f->magic, AX__MAGIC_LIVE | kind);
     f->loop = L;
     f->kind = kind;
 }
@@ -139,7 +139,7 @@ static void future_destroy(ax_future *f)
         return;
     }
     ax__future_untrack(f->loop, f);
-    ax__pool_put(&f->loop->pool_future, f, sizeof *f);
+    ax__pool_put(&f->loop->pool_future, f, sizeof *f, &f->magic);
 }
 
 int ax_future_free(ax_future *f)

@@ -55,7 +55,7 @@ static void gather_destroy(gather *g)
     }
     ax__future_untrack(g->fut.loop, &g->fut);
     free(g->ch);
-    ax__pool_put(&g->fut.loop->pool_gather, g, sizeof *g);
+    ax__pool_put(&g->fut.loop->pool_gather, g, sizeof *g, &g->fut.magic);
 }
 
 static void gather_cancel_children(gather *g)
@@ -173,7 +173,7 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
         return AX_ENOMEM;
     g->ch = n ? calloc(n, sizeof *g->ch) : NULL;
     if (n && !g->ch) {
-        ax__pool_put(&L->pool_gather, g, sizeof *g);
+        ax__pool_put(&L->pool_gather, g, sizeof *g, &g->fut.magic);
         return AX_ENOMEM;
     }
     ax__future_init(&g->fut, L, AX__FUT_GATHER);
@@ -364,7 +364,7 @@ int ax_group_new(ax_group **out)
     g = ax__pool_get(&t->loop->pool_group, sizeof *g);
     if (!g)
         return AX_ENOMEM;
-    ax__set_magic(g, AX__MAGIC_GROUP);
+    ax__set_magic(&g->magic, AX__MAGIC_GROUP);
     g->loop = t->loop;
     g->owner = t;
     g->lnext = t->loop->groups;
@@ -494,5 +494,5 @@ void ax__group_teardown(ax_group *g)
         g->lnext->lprev = g->lprev;
     free(g->tasks);
     free(g->waiters);
-    ax__pool_put(&L->pool_group, g, sizeof *g);
+    ax__pool_put(&L->pool_group, g, sizeof *g, &g->magic);
 }

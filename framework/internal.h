@@ -136,32 +136,37 @@ struct ax__proxy {
  * reused oldest first and only after AX__QUARANTINE later frees, so a
  * stale handle finds the dead word unless that many objects of its kind
  * were freed since. The word is read from other threads (a cross-loop
- * await checks it before posting), hence the relaxed atomics.
+ * await checks it before posting), hence the relaxed atomics. It sits in
+ * what was padding, not in front: eight more bytes at the head of every
+ * task moved the fields a yield touches and cost 5% on bench/ctxswitch.
  */
 #define AX__MAGIC_LIVE 0xA7011100u /* | kind: a live future of that kind */
 #define AX__MAGIC_GROUP 0xA7062000u
 #define AX__MAGIC_DEAD 0xA7DEAD00u
 
-static inline uint32_t ax__magic(const void *obj)
+static inline uint32_t ax__magic(const uint32_t *m)
 {
-    return __atomic_load_n((const uint32_t *)obj, __ATOMIC_RELAXED);
+    return __atomic_load_n(m, __ATOMIC_RELAXED);
 }
 
-static inline void ax__set_magic(void *obj, uint32_t m)
+static inline void ax__set_magic(uint32_t *m, uint32_t v)
 {
-    __atomic_store_n((uint32_t *)obj, m, __ATOMIC_RELAXED);
+    __atomic_store_n(m, v, __ATOMIC_RELAXED);
 }
 
 /* A future, task or gather that has not been freed. */
-#define AX__FUTURE_LIVE(f) ((ax__magic(f) & ~0xffu) == AX__MAGIC_LIVE)
-#define AX__TASK_LIVE(t) (ax__magic(t) == (AX__MAGIC_LIVE | AX__FUT_TASK))
-#define AX__GROUP_LIVE(g) (ax__magic(g) == AX__MAGIC_GROUP)
+#define AX__FUTURE_LIVE(f)                                                    \
+    ((ax__magic(&((const ax_future *)(f))->magic) & ~0xffu) == AX__MAGIC_LIVE)
+#define AX__TASK_LIVE(t)                                                      \
+    (ax__magic(&((const ax_task *)(t))->fut.magic) ==                        \
+     (AX__MAGIC_LIVE | AX__FUT_TASK))
+#define AX__GROUP_LIVE(g)                                                     \
+    (ax__magic(&((const ax_group *)(g))->magic) == AX__MAGIC_GROUP)
 
-/* What a pooled struct looks like while it waits in quarantine: the magic
- * word stays where every struct keeps it, the link takes the next word. */
+/* A pooled struct in quarantine: the link takes its first word (never the
+ * magic word, which every pooled type keeps further in). */
 typedef struct ax__pooled ax__pooled;
 struct ax__pooled {
-    uint32_t magic;
     ax__pooled *next;
 };
 
@@ -172,7 +177,6 @@ typedef struct ax__pool {
 } ax__pool;
 
 struct ax_future {
-    uint32_t magic; /* first: see AX__MAGIC_LIVE */
     ax_loop *loop;
     ax__waiter *head, *tail;
     void *value;
@@ -187,6 +191,7 @@ struct ax_future {
     void *on_free_arg;
     bool free_deferred;
     bool freed;      /* ax_future_free() accepted it; destruction may wait */
+    uint32_t magic;  /* see AX__MAGIC_LIVE */
     ax_future *lprev, *lnext; /* the loop's list of plain/gather futures */
 };
 
@@ -219,10 +224,12 @@ typedef struct ax__slab ax__slab;
  * built with -fstack-clash-protection (the library, its tests and
  * examples, see configure) touches every page on the way down, so one
  * page would do for it; the rest is for code built without it, frames up
- * to this size. 64 KiB costs address space only (no memory, and the same
- * one mprotect and one map as a single page).
+ * to this size. It costs address space only (no memory, and the same one
+ * mprotect and one map as a single page). Not 64 KiB: with the default
+ * 64 KiB stack the stride would be 128 KiB, a power of two, and every
+ * stack's top would fall in the same cache sets (bench/ctxswitch: +6%).
  */
-#define AX__GUARD_SIZE ((size_t)64 * 1024)
+#define AX__GUARD_SIZE ((size_t)60 * 1024)
 
 typedef struct ax__stack {
     void *map;      /* base: guard region first, then the stack */
@@ -263,13 +270,13 @@ struct ax_task {
 };
 
 struct ax_group {
-    uint32_t magic; /* first: AX__MAGIC_GROUP while live */
     ax_loop *loop;
     ax_task *owner;
     ax_task **tasks;
     ax__waiter *waiters;
     size_t n, cap, remaining;
     int first_err;
+    uint32_t magic; /* AX__MAGIC_GROUP while live */
     bool waiting, waited;
     ax_group *lprev, *lnext;
 };
@@ -318,9 +325,6 @@ struct ax_loop {
     ax__slab *slab; /* default-size stacks are carved from this one */
     size_t guard;   /* bytes of PROT_NONE below each stack */
 
-    /* Freed structs by kind, kept for handle checks (pool.c). */
-    ax__pool pool_task, pool_future, pool_gather, pool_group;
-
     FILE *report;
     bool tearing_down;
     bool deadlocked;
@@ -328,6 +332,9 @@ struct ax_loop {
     ax_loop_stats st;
 
     void *altstack;
+
+    /* Freed structs by kind, kept for handle checks (pool.c). */
+    ax__pool pool_task, pool_future, pool_gather, pool_group;
 };
 
 
@@ -426,7 +433,7 @@ int ax__seconds_to_ns(double s, int64_t *ns);
 
 /* pool.c */
 void *ax__pool_get(ax__pool *p, size_t size);
-void ax__pool_put(ax__pool *p, void *obj, size_t size);
+void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic);
 void ax__pools_term(ax_loop *L);
 
 /* stack.c */

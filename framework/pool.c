@@ -14,12 +14,14 @@
  */
 #include "internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #ifdef AX_ASAN
 #include <sanitizer/asan_interface.h>
-/* Quarantined structs are poisoned past the magic word and the link, so
- * that axon's own use of a freed struct is reported, not just a user's. */
+/* Quarantined structs are poisoned but for the link and the magic word,
+ * so that axon's own use of a freed struct is reported, not just a
+ * user's. */
 #define POISON(o, n) ASAN_POISON_MEMORY_REGION(o, n)
 #define UNPOISON(o, n) ASAN_UNPOISON_MEMORY_REGION(o, n)
 #else
@@ -55,11 +57,12 @@ void *ax__pool_get(ax__pool *p, size_t size)
     return o;
 }
 
-void ax__pool_put(ax__pool *p, void *obj, size_t size)
+void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic)
 {
     ax__pooled *o = obj;
+    size_t m = (size_t)((char *)magic - (char *)obj);
 
-    ax__set_magic(o, AX__MAGIC_DEAD);
+    ax__set_magic(magic, AX__MAGIC_DEAD);
     o->next = NULL;
     p->size = size;
     if (p->tail)
@@ -68,7 +71,8 @@ void ax__pool_put(ax__pool *p, void *obj, size_t size)
         p->head = o;
     p->tail = o;
     p->n++;
-    POISON((char *)o + KEEP, size - KEEP);
+    POISON((char *)o + KEEP, m - KEEP);
+    POISON((char *)magic + sizeof *magic, size - m - sizeof *magic);
     if (p->n > KEEP_MAX) {
         o = p->head;
         p->head = o->next;
@@ -101,3 +105,7 @@ void ax__pools_term(ax_loop *L)
     pool_drain(&L->pool_gather);
     pool_drain(&L->pool_group);
 }
+
+_Static_assert(offsetof(ax_future, magic) >= sizeof(ax__pooled) &&
+                   offsetof(ax_group, magic) >= sizeof(ax__pooled),
+               "the quarantine link would overwrite the magic word");

@@ -237,7 +237,7 @@ void ax__task_free(ax_task *t)
     if (t->lnext)
         t->lnext->lprev = t->lprev;
     L->st.tasks_live--;
-    ax__pool_put(&L->pool_task, t, sizeof *t);
+    ax__pool_put(&L->pool_task, t, sizeof *t, &t->fut.magic);
 }
 
 void ax__task_release(ax_task *t)
@@ -392,7 +392,7 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
         if (rc) {
             atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
                                       memory_order_seq_cst);
-            ax__pool_put(&L->pool_task, t, sizeof *t);
+            ax__pool_put(&L->pool_task, t, sizeof *t, &t->fut.magic);
         }
         return rc;
     }

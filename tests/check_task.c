@@ -1174,6 +1174,30 @@ START_TEST(test_stale_task_calls_return_esrch)
 }
 END_TEST
 
+static void *main_stale_after_many(void *arg)
+{
+    ax_task *stale, *t;
+    (void)arg;
+    axt_spawn(&stale, double_it, AXT_P(1));
+    axt_assert_rc(ax_await(stale, NULL), 0);
+    /* freed structs are reused oldest first and only after a quarantine
+     * of a few hundred: a hundred more tasks leave the stale one dead */
+    for (int i = 0; i < 100; i++) {
+        axt_spawn(&t, double_it, AXT_P(i));
+        ck_assert_ptr_ne(t, stale);
+        axt_assert_rc(ax_await(t, NULL), 0);
+    }
+    axt_assert_rc(ax_await(stale, NULL), AX_ESRCH);
+    return NULL;
+}
+
+/* A stale handle is still caught after a hundred tasks came and went. */
+START_TEST(test_await_stale_task_after_100_spawns_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_stale_after_many, NULL, NULL);
+}
+END_TEST
+
 typedef struct xloop {
     ax_future *gate; /* loop 0's: the task on loop 1 waits for it */
     ax_task *t;
@@ -1302,6 +1326,7 @@ Suite *ax_task_suite(void)
     tcase_add_test(tc, test_await_after_detach_of_ended_task);
     tcase_add_test(tc, test_await_after_detach_of_running_task_returns_esrch);
     tcase_add_test(tc, test_stale_task_calls_return_esrch);
+    tcase_add_test(tc, test_await_stale_task_after_100_spawns_returns_esrch);
     tcase_add_test(tc, test_set_name_from_other_loop_returns_ewrongloop);
     tcase_add_test(tc, test_await_after_cross_loop_detach_returns_esrch);
     return s;

@@ -19,14 +19,14 @@
  * The body always starts: a task cancelled before it first ran sees
  * AX_ECANCELED at its first suspension, so it can still free its argument.
  *
- * A stack overflow hits the guard region below the stack (64 KiB of
+ * A stack overflow hits the guard region below the stack (60 KiB of
  * PROT_NONE, address space only); the process then dies with a message
  * naming the task (a signal handler on an alternate stack), rather than
  * corrupting memory. A single frame larger than the guard (a 200 KiB local
  * array, a big alloca) is caught too when its code was built with
  * -fstack-clash-protection, which touches every page on the way down:
  * axon, its tests and examples are built with it where the compiler has it.
- * Not caught: a frame larger than 64 KiB in code built without it (your
+ * Not caught: a frame larger than 60 KiB in code built without it (your
  * own, unless you add the flag; a library's), which can step over the
  * guard into a neighbouring task's stack. Give such a task a stack large
  * enough for the frame (ax_task_opts.stack_size), and build with the flag.
