@@ -163,10 +163,13 @@ static inline void ax__set_magic(uint32_t *m, uint32_t v)
 #define AX__GROUP_LIVE(g)                                                     \
     (ax__magic(&((const ax_group *)(g))->magic) == AX__MAGIC_GROUP)
 
-/* A pooled struct in quarantine: the link takes its first word (never the
- * magic word, which every pooled type keeps further in). */
+/* A pooled struct in quarantine: the link takes its second word. The
+ * first is the owner loop, which a cross-loop call reads before it could
+ * know the struct is dead; left alone, a racing stale call still posts to
+ * a real loop, which then refuses it. The magic word is further in. */
 typedef struct ax__pooled ax__pooled;
 struct ax__pooled {
+    void *loop;
     ax__pooled *next;
 };
 
@@ -177,7 +180,7 @@ typedef struct ax__pool {
 } ax__pool;
 
 struct ax_future {
-    ax_loop *loop;
+    ax_loop *loop; /* first: see ax__pooled */
     ax__waiter *head, *tail;
     void *value;
     int status;
@@ -270,7 +273,7 @@ struct ax_task {
 };
 
 struct ax_group {
-    ax_loop *loop;
+    ax_loop *loop; /* first, as in ax_future: see ax__pooled */
     ax_task *owner;
     ax_task **tasks;
     ax__waiter *waiters;

@@ -109,3 +109,6 @@ void ax__pools_term(ax_loop *L)
 _Static_assert(offsetof(ax_future, magic) >= sizeof(ax__pooled) &&
                    offsetof(ax_group, magic) >= sizeof(ax__pooled),
                "the quarantine link would overwrite the magic word");
+_Static_assert(offsetof(ax_future, loop) == offsetof(ax__pooled, loop) &&
+                   offsetof(ax_group, loop) == offsetof(ax__pooled, loop),
+               "the quarantine link would overwrite the owner loop");
