@@ -26,7 +26,7 @@
  * Stale handles: a future that was freed (or a task's future whose handle
  * was given up) is refused with AX_ESRCH ("no such future") by every call
  * taking it, ax_future_free() twice included. Freed futures are kept by
- * their loop, marked dead, and reused oldest first only after a few hundred
+ * their loop, marked dead, and reused oldest first only after 256
  * later frees (or at the end of ax_run()). Not detectable: a stale pointer
  * whose struct was since reused for a new future (the call acts on the new
  * one), and a pointer that never was an axon future. A future freed from

@@ -33,12 +33,14 @@
  * Stacks made once the kernel's map limit is near have no guard at all
  * (ax_loop_stats.stacks_unguarded).
  *
- * Misuse is an error, not a crash. A handle that was given up (awaited,
- * detached, or released with its gather or group) is refused with
- * AX_ESRCH ("no such task") by every call here and in future.h: task
- * structs are kept by the loop after they are freed, marked dead, and
- * reused oldest first, only after a few hundred later tasks have been
- * freed (or at the end of ax_run()). What cannot be detected: a stale
+ * Misuse is an error, not a crash. A freed task (awaited; detached and
+ * ended; released with its gather or group) is refused with AX_ESRCH ("no
+ * such task") by every call here and in future.h; one whose handle was
+ * given up but which still runs is refused by the calls that take the
+ * handle (await, detach, gather). Task structs are kept by the loop after
+ * they are freed, marked dead, and reused oldest first, only after 256
+ * later tasks have been freed (or at the end of ax_run()), so awaiting or
+ * detaching twice is reported. What cannot be detected: a stale
  * handle used after its struct was reused for a new task (the call then
  * acts on the new task), and a pointer that never was an axon object.
  * From another loop a stale handle is refused by the owner loop when the
