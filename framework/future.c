@@ -14,6 +14,7 @@ static void future_destroy(ax_future *f);
 
 void ax__future_init(ax_future *f, ax_loop *L, uint8_t kind)
 {
+    ax__set_magic(&f->magic, AX__MAGIC_LIVE | kind);
     f->loop = L;
     f->kind = kind;
 }
@@ -105,7 +106,7 @@ int ax_future_new(ax_future **out)
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    f = calloc(1, sizeof *f);
+    f = ax__pool_get(&L->pool_future, sizeof *f);
     if (!f)
         return AX_ENOMEM;
     ax__future_init(f, L, AX__FUT_PLAIN);
@@ -139,14 +140,23 @@ static void future_destroy(ax_future *f)
         return;
     }
     ax__future_untrack(f->loop, f);
-    free(f);
+    ax__pool_put(&f->loop->pool_future, f, sizeof *f, &f->magic);
 }
 
 int ax_future_free(ax_future *f)
 {
     ax__waiter *w;
 
-    if (!f || f->kind == AX__FUT_TASK)
+    if (!f)
+        return AX_EINVAL;
+    /* A free that had to wait (completing, or a gather's children still
+     * ending) leaves the struct live a while: a second free is as stale
+     * as one after the struct went back to the pool. */
+    if (!AX__FUTURE_LIVE(f) || f->freed)
+        return AX_ESRCH;
+    if (f->loop != ax__tls_loop)
+        return AX_EWRONGLOOP;
+    if (f->kind == AX__FUT_TASK)
         return AX_EINVAL;
     if (f->nawait)
         return AX_EBUSY;
@@ -159,6 +169,7 @@ int ax_future_free(ax_future *f)
     }
     /* A done callback freeing its future while later waiters are still to
      * be told: the free happens when the last of them has been. */
+    f->freed = true;
     if (f->completing) {
         f->free_deferred = true;
         return 0;
@@ -176,9 +187,21 @@ static bool foreign(const ax_future *f)
     return f->loop != L;
 }
 
+/* Freed, or freed by its owner and only waiting for its children or its
+ * callbacks to let go. The second half is the owner's to read: from
+ * another loop the owner checks it again when the request arrives. */
+static bool gone(const ax_future *f)
+{
+    return !AX__FUTURE_LIVE(f) || (!foreign(f) && f->freed);
+}
+
 int ax_future_set_result(ax_future *f, void *value)
 {
-    if (!f || f->kind == AX__FUT_TASK)
+    if (!f)
+        return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
+    if (f->kind == AX__FUT_TASK)
         return AX_EINVAL;
     if (foreign(f))
         return ax__remote_complete(f, 0, value);
@@ -190,7 +213,11 @@ int ax_future_set_result(ax_future *f, void *value)
 
 int ax_future_set_error(ax_future *f, int code)
 {
-    if (!f || f->kind == AX__FUT_TASK || code >= 0)
+    if (!f || code >= 0)
+        return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
+    if (f->kind == AX__FUT_TASK)
         return AX_EINVAL;
     if (foreign(f))
         return ax__remote_complete(f, code, NULL);
@@ -200,12 +227,20 @@ int ax_future_set_error(ax_future *f, int code)
     return 0;
 }
 
-bool ax_future_done(const ax_future *f) { return f && f->done; }
+/* From another loop the flag would be read while its owner writes it. */
+bool ax_future_done(const ax_future *f)
+{
+    return f && !gone(f) && !foreign(f) && f->done;
+}
 
 int ax_future_result(const ax_future *f, void **value)
 {
     if (!f)
         return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
+    if (foreign(f))
+        return AX_EWRONGLOOP;
     if (!f->done)
         return AX_EPENDING;
     ((ax_future *)f)->retrieved = true;
@@ -220,6 +255,10 @@ int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg)
 
     if (!f || !cb)
         return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
+    if (foreign(f))
+        return AX_EWRONGLOOP;
     if (f->done) {
         cb(f, arg);
         return 0;
@@ -238,6 +277,8 @@ int ax_cancel_future(ax_future *f)
 {
     if (!f)
         return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
     if (foreign(f))
         return ax__remote_cancel(f);
     if (f->done)
@@ -272,7 +313,11 @@ int ax__await(ax_task *t, ax_future *f, int64_t deadline, void **result)
     if (ft) {
         if (ft == t)
             return AX_EDEADLK;
-        if (ft->owned || ft->has_awaiter || !ft->has_handle)
+        /* Awaited or detached: the handle was given up (and the struct
+         * lives on only because the task has not ended yet). */
+        if (!ft->has_handle)
+            return AX_ESRCH;
+        if (ft->owned || ft->has_awaiter)
             return AX_EBUSY;
         ft->has_awaiter = true;
     }
@@ -321,6 +366,8 @@ int ax_await_future(ax_future *f, void **result)
 
     if (!f)
         return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
     return ax__await(t, f, AX_NO_DEADLINE, result);
@@ -345,6 +392,8 @@ int ax_await_timeout_future(ax_future *f, double seconds, void **result)
 
     if (!f)
         return AX_EINVAL;
+    if (gone(f))
+        return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
     rc = ax__timeout_to_dl(t->loop, seconds, false, &dl);

@@ -57,7 +57,7 @@ static void gather_destroy(gather *g)
     }
     ax__future_untrack(g->fut.loop, &g->fut);
     free(g->ch);
-    free(g);
+    ax__pool_put(&g->fut.loop->pool_gather, g, sizeof *g, &g->fut.magic);
 }
 
 static void gather_cancel_children(gather *g)
@@ -150,29 +150,32 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
         ax_future *f = futs[i];
         if (!f)
             rc = AX_EINVAL;
+        else if (!AX__FUTURE_LIVE(f) || (f->loop == L && f->freed))
+            rc = AX_ESRCH;
         else if (f->loop != L)
             rc = f->loop->rt == L->rt ? 0 : AX_EWRONGLOOP;
         else if (f->mark)
             rc = AX_EINVAL;
+        else if (f->kind == AX__FUT_TASK && !((ax_task *)f)->has_handle)
+            rc = AX_ESRCH; /* awaited or detached already */
         else if (f->kind == AX__FUT_TASK &&
-                 (((ax_task *)f)->owned || ((ax_task *)f)->has_awaiter ||
-                  !((ax_task *)f)->has_handle))
+                 (((ax_task *)f)->owned || ((ax_task *)f)->has_awaiter))
             rc = AX_EBUSY;
         else
             f->mark = true;
     }
     for (size_t j = 0; j < i; j++)
-        if (futs[j] && futs[j]->loop == L)
+        if (futs[j] && AX__FUTURE_LIVE(futs[j]) && futs[j]->loop == L)
             futs[j]->mark = false;
     if (rc)
         return rc;
 
-    g = calloc(1, sizeof *g);
+    g = ax__pool_get(&L->pool_gather, sizeof *g);
     if (!g)
         return AX_ENOMEM;
     g->ch = n ? calloc(n, sizeof *g->ch) : NULL;
     if (n && !g->ch) {
-        free(g);
+        ax__pool_put(&L->pool_gather, g, sizeof *g, &g->fut.magic);
         return AX_ENOMEM;
     }
     ax__future_init(&g->fut, L, AX__FUT_GATHER);
@@ -303,6 +306,10 @@ int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
     for (size_t i = 0; i < n; i++)
         if (!futs[i])
             return AX_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!AX__FUTURE_LIVE(futs[i]) ||
+            (futs[i]->loop == ax__tls_loop && futs[i]->freed))
+            return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
     L = t->loop;
@@ -368,9 +375,10 @@ int ax_group_new(ax_group **out)
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
-    g = calloc(1, sizeof *g);
+    g = ax__pool_get(&t->loop->pool_group, sizeof *g);
     if (!g)
         return AX_ENOMEM;
+    ax__set_magic(&g->magic, AX__MAGIC_GROUP);
     g->loop = t->loop;
     g->owner = t;
     g->lnext = t->loop->groups;
@@ -388,6 +396,10 @@ int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn, void *arg)
 
     if (!g || !fn)
         return AX_EINVAL;
+    if (!AX__GROUP_LIVE(g))
+        return AX_ESRCH;
+    if (g->loop != ax__tls_loop)
+        return AX_EWRONGLOOP;
     if (g->waited)
         return AX_EBUSY;
     if (g->first_err)
@@ -435,8 +447,12 @@ int ax_group_wait(ax_group *g)
 
     if (!g)
         return AX_EINVAL;
+    if (!AX__GROUP_LIVE(g))
+        return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
+    if (g->loop != t->loop)
+        return AX_EWRONGLOOP;
     if (g->waited || g->waiting || t != g->owner)
         return AX_EBUSY;
     g->waiting = true;
@@ -463,6 +479,10 @@ int ax_group_free(ax_group *g)
 
     if (!g)
         return AX_EINVAL;
+    if (!AX__GROUP_LIVE(g))
+        return AX_ESRCH;
+    if (g->loop != ax__tls_loop)
+        return AX_EWRONGLOOP;
     rc = g->waited ? 0 : AX_EBUSY;
     ax__group_teardown(g);
     return rc;
@@ -488,5 +508,5 @@ void ax__group_teardown(ax_group *g)
         g->lnext->lprev = g->lprev;
     free(g->tasks);
     free(g->waiters);
-    free(g);
+    ax__pool_put(&L->pool_group, g, sizeof *g, &g->magic);
 }

@@ -53,6 +53,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
     L->rt = rt;
     L->index = index;
     L->stk.page = (size_t)sysconf(_SC_PAGESIZE);
+    L->stk.guard = (AX__GUARD_SIZE + L->stk.page - 1) & ~(L->stk.page - 1);
 #if defined(AX_ASAN) || defined(AX_TSAN)
     /* Instrumented frames are several times larger. */
     if (!(opts && opts->stack_size))
@@ -119,6 +120,9 @@ void ax__loop_term(ax_loop *L)
     event_free(L->tm.ev);
     event_base_free(L->base);
     ax__bell_term(&L->inbox.bell);
+    /* Last: draining the inbox above may still free a task that never
+     * arrived. */
+    ax__pools_term(L);
 }
 
 /* The runtime's teardown reached this loop: the layers hear it first

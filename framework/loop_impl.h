@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include "future_impl.h"
 #include "inbox.h"
 #include "stack.h"
 #include "timer.h"
@@ -69,6 +70,9 @@ struct ax_loop {
     bool tearing_down;
     bool deadlocked;
     ax_loop_stats st;
+
+    /* Freed structs by kind, kept for handle checks (pool.c). */
+    ax__pool pool_task, pool_future, pool_gather, pool_group;
 };
 
 
@@ -97,5 +101,10 @@ void ax__report(ax_loop *L, const char *fmt, ...)
 /* ext.c */
 void ax__ext_loop_stop(ax_loop *L);
 void ax__ext_term(ax__rt *rt);
+
+/* pool.c */
+void *ax__pool_get(ax__pool *p, size_t size);
+void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic);
+void ax__pools_term(ax_loop *L);
 
 #endif

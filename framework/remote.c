@@ -61,9 +61,18 @@ static void proxy_register(ax_loop *L, ax__msg *m, bool drop)
         send_home(p);
         return;
     }
+    /* The home side checked the handle before posting, but the owner
+     * may have freed it since; only here is the answer certain. */
+    if (!AX__FUTURE_LIVE(f) || f->freed ||
+        (p->join && !((ax_task *)f)->has_handle)) {
+        p->status = AX_ESRCH;
+        p->rejected = true;
+        send_home(p);
+        return;
+    }
     if (p->join) {
         ax_task *t = (ax_task *)f;
-        if (t->owned || t->has_awaiter || !t->has_handle) {
+        if (t->owned || t->has_awaiter) {
             p->status = AX_EBUSY;
             p->rejected = true;
             send_home(p);
@@ -221,7 +230,10 @@ static void do_cancel(ax_loop *L, void *a, void *b, int c, bool drop)
     (void)L;
     (void)b;
     (void)c;
-    if (!drop && !((ax_future *)a)->done)
+    /* Fire-and-forget: the caller got 0 already, a stale handle found
+     * only here is dropped. */
+    if (!drop && AX__FUTURE_LIVE(a) && !((ax_future *)a)->freed &&
+        !((ax_future *)a)->done)
         ax_cancel_future(a);
 }
 
@@ -230,7 +242,7 @@ static void do_complete(ax_loop *L, void *a, void *b, int c, bool drop)
     ax_future *f = a;
 
     (void)L;
-    if (!drop && !f->done)
+    if (!drop && AX__FUTURE_LIVE(f) && !f->freed && !f->done)
         ax__future_complete(f, c, c ? NULL : b);
 }
 

@@ -1,5 +1,6 @@
 /*
- * Task stacks: mmap'd, with a PROT_NONE guard page below, pooled per loop,
+ * Task stacks: mmap'd, with a PROT_NONE guard region below (AX__GUARD_SIZE,
+ * see internal.h for its size), pooled per loop,
  * and the SIGSEGV handler that turns a guard-page hit into a message naming
  * the task.
  *
@@ -158,7 +159,7 @@ int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
     if (size > MAX_STACK)
         return AX_EINVAL;
     size = ax__stack_round(L, size);
-    len = size + L->stk.page;
+    len = size + L->stk.guard;
     out->slab = NULL;
     if (size == L->stk.default_size) {
         if (L->stk.n) {
@@ -177,7 +178,7 @@ int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
     }
     out->maplen = len;
     out->guarded = take_guard();
-    if (out->guarded && mprotect(out->map, L->stk.page, PROT_NONE) != 0) {
+    if (out->guarded && mprotect(out->map, L->stk.guard, PROT_NONE) != 0) {
         __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
         out->guarded = false;
     }
@@ -186,7 +187,7 @@ int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
         ax__report(L, "the kernel's map limit (vm.max_map_count) is near; "
                       "new task stacks get no guard page");
     }
-    out->vg_id = AX_VG_REGISTER((char *)out->map + L->stk.page,
+    out->vg_id = AX_VG_REGISTER((char *)out->map + L->stk.guard,
                                 (char *)out->map + len);
     L->st.stacks_mapped++;
     return 0;
@@ -227,8 +228,9 @@ void ax__stack_pool_term(ax_loop *L)
 /* ---- stack overflow detection ------------------------------------------ */
 
 #define ALTSTACK_SIZE ((size_t)64 * 1024)
-/* A frame larger than this could jump over the guard page; a fault that
- * close below the stack is still called an overflow. */
+/* A fault this close below the guard region is still called an overflow:
+ * a frame a little larger than the guard, from code built without stack
+ * clash protection, may land there first. */
 #define NEAR_BELOW ((uintptr_t)64 * 1024)
 
 static struct sigaction old_segv, old_bus;

@@ -238,7 +238,7 @@ void ax__task_free(ax_task *t)
     if (t->lnext)
         t->lnext->lprev = t->lprev;
     L->st.tasks_live--;
-    free(t);
+    ax__pool_put(&L->pool_task, t, sizeof *t, &t->fut.magic);
 }
 
 void ax__task_release(ax_task *t)
@@ -262,7 +262,9 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     size = opts && opts->stack_size ? opts->stack_size : L->stk.default_size;
     if (size > ((size_t)1 << 30))
         return AX_EINVAL;
-    t = calloc(1, sizeof *t);
+    /* From the spawning loop's pool, the only one this thread may touch;
+     * it goes back to the owner's when freed there. */
+    t = ax__pool_get(&ax__tls_loop->pool_task, sizeof *t);
     if (!t)
         return AX_ENOMEM;
     ax__future_init(&t->fut, L, AX__FUT_TASK);
@@ -277,7 +279,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     /* The default name "task-ID" is made when first asked for: formatting
      * it on every spawn was a quarter of skynet's time. */
     if (opts && opts->name)
-        ax_task_set_name(t, opts->name);
+        snprintf(t->name, sizeof t->name, "%s", opts->name);
     *tp = t;
     return 0;
 }
@@ -296,7 +298,7 @@ static int task_arrive(ax_loop *L, ax_task *t)
         return AX_ENOMEM;
     }
 #endif
-    t->coro.stack_lo = (char *)t->stack.map + L->stk.page;
+    t->coro.stack_lo = (char *)t->stack.map + L->stk.guard;
     ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
                  task_entry, t);
     t->lnext = L->tasks;
@@ -392,7 +394,7 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
         if (rc) {
             atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
                                       memory_order_seq_cst);
-            free(t);
+            ax__pool_put(&L->pool_task, t, sizeof *t, &t->fut.magic);
         }
         return rc;
     }
@@ -405,10 +407,14 @@ int ax_task_detach(ax_task *t)
 {
     if (!t)
         return AX_EINVAL;
+    if (!AX__TASK_LIVE(t))
+        return AX_ESRCH;
     if (t->loop != ax__tls_loop)
         return ax__tls_loop ? ax__remote_detach(t) : AX_EPERM;
+    /* Detached or awaited already: the struct lives on until the task
+     * ends, but this handle is no longer anybody's. */
     if (!t->has_handle)
-        return AX_EINVAL;
+        return AX_ESRCH;
     if (t->owned || t->has_awaiter)
         return AX_EBUSY;
     if (t->state == AX__T_DONE && !t->fut.retrieved && !t->reported &&
@@ -443,6 +449,12 @@ int ax_task_set_name(ax_task *t, const char *name)
 {
     if (!t || !name)
         return AX_EINVAL;
+    if (!AX__TASK_LIVE(t))
+        return AX_ESRCH;
+    /* Reports and the overflow handler read the name on the owner's
+     * thread: a write from another one would race them. */
+    if (t->loop != ax__tls_loop)
+        return AX_EWRONGLOOP;
     snprintf(t->name, sizeof t->name, "%s", name);
     return 0;
 }
@@ -457,20 +469,30 @@ const char *ax__task_name(ax_task *t)
 
 const char *ax_task_name(const ax_task *t)
 {
-    return t ? ax__task_name((ax_task *)t) : "";
+    /* The default name is written on first use, so only the owner may. */
+    if (!t || !AX__TASK_LIVE(t) || t->loop != ax__tls_loop)
+        return "";
+    return ax__task_name((ax_task *)t);
 }
 
-uint64_t ax_task_id(const ax_task *t) { return t ? t->id : 0; }
+/* The id never changes after the spawn, so any thread may read it. */
+uint64_t ax_task_id(const ax_task *t)
+{
+    return t && AX__TASK_LIVE(t) ? t->id : 0;
+}
 
 bool ax_task_done(const ax_task *t)
 {
-    return t && t->loop == ax__tls_loop && t->state == AX__T_DONE;
+    return t && AX__TASK_LIVE(t) && t->loop == ax__tls_loop &&
+           t->state == AX__T_DONE;
 }
 
 int ax_task_result(ax_task *t, void **result)
 {
     if (!t)
         return AX_EINVAL;
+    if (!AX__TASK_LIVE(t))
+        return AX_ESRCH;
     if (t->loop != ax__tls_loop)
         return AX_EWRONGLOOP;
     if (t->state != AX__T_DONE)

@@ -40,12 +40,13 @@ struct ax_task {
 };
 
 struct ax_group {
-    ax_loop *loop;
+    ax_loop *loop; /* first, as in ax_future: see ax__pooled */
     ax_task *owner;
     ax_task **tasks;
     ax__waiter *waiters;
     size_t n, cap, remaining;
     int first_err;
+    uint32_t magic; /* AX__MAGIC_GROUP while live */
     bool waiting, waited;
     ax_group *lprev, *lnext;
 };

@@ -155,6 +155,20 @@ static AXT_UNUSED bool ax_test_report_has(const char *needle)
         AXT_ASSERT_CLEAN();                                                   \
     } while (0)
 
+/** AXT_RUN_CLEAN with @p nloops loops (virtual clock), for the tests that
+ *  hand an object to another loop. */
+#define AXT_RUN_LOOPS_CLEAN(nloops, fn, arg)                                  \
+    do {                                                                      \
+        ax_opts axt_o_;                                                       \
+        memset(&axt_o_, 0, sizeof axt_o_);                                    \
+        axt_o_.loops = (nloops);                                              \
+        axt_o_.virtual_clock = true;                                          \
+        int axt_rc_ = ax_test_run_with(&axt_o_, (fn), (arg), NULL);           \
+        ck_assert_msg(axt_rc_ == 0, "ax_run returned %d (%s); report:\n%s",   \
+                      axt_rc_, ax_err_name(axt_rc_), ax_test_report());       \
+        AXT_ASSERT_CLEAN();                                                   \
+    } while (0)
+
 /** Assert an axon status code, printing names on mismatch. */
 #define axt_assert_rc(got, want)                                              \
     do {                                                                      \

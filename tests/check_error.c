@@ -23,7 +23,7 @@ static const struct {
     {AX_EBUSY, "AX_EBUSY", "already awaited or owned by someone else"},
     {AX_EDEADLK, "AX_EDEADLK", "would deadlock"},
     {AX_EALREADY, "AX_EALREADY", "already done"},
-    {AX_ESRCH, "AX_ESRCH", "no such task or actor"},
+    {AX_ESRCH, "AX_ESRCH", "no such task, future or actor"},
     {AX_EPERM, "AX_EPERM", "operation not permitted here"},
     {AX_ESHUTDOWN, "AX_ESHUTDOWN", "the loop or runtime is shutting down"},
     {AX_ENOTTASK, "AX_ENOTTASK", "must be called from inside a task"},

@@ -685,6 +685,138 @@ START_TEST(test_cancel_awaiter_of_plain_future)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Stale handles and other loops                                            */
+
+static void *main_free_twice(void *arg)
+{
+    ax_future *f;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    axt_assert_rc(ax_future_free(f), AX_ESRCH);
+    return NULL;
+}
+
+/* Freeing a future twice: AX_ESRCH, not a double free. */
+START_TEST(test_future_free_twice_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_free_twice, NULL, NULL);
+}
+END_TEST
+
+static void never_called(ax_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    ck_abort_msg("a done callback ran on a freed future");
+}
+
+static void *main_stale_future_calls(void *arg)
+{
+    ax_future *f, *arr[1];
+    ax_future *g;
+    size_t idx;
+    void *r;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_future_set_result(f, AXT_P(1)), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    axt_assert_rc(ax_future_set_result(f, NULL), AX_ESRCH);
+    axt_assert_rc(ax_future_set_error(f, AX_ETIMEDOUT), AX_ESRCH);
+    axt_assert_rc(ax_future_result(f, &r), AX_ESRCH);
+    axt_assert_rc(ax_future_on_done(f, never_called, NULL), AX_ESRCH);
+    axt_assert_rc(ax_cancel(f), AX_ESRCH);
+    axt_assert_rc(ax_await(f, &r), AX_ESRCH);
+    ck_assert(!ax_future_done(f));
+    arr[0] = f;
+    axt_assert_rc(ax_gather_start(&g, arr, 1, NULL, NULL, AX_GATHER_FAIL_FAST),
+                  AX_ESRCH);
+    axt_assert_rc(ax_wait_any(arr, 1, 0, &idx), AX_ESRCH);
+    return NULL;
+}
+
+/* Every call on a freed future returns AX_ESRCH (ax_future_done: false). */
+START_TEST(test_stale_future_calls_return_esrch)
+{
+    AXT_RUN_CLEAN(main_stale_future_calls, NULL, NULL);
+}
+END_TEST
+
+static axt_probe slow_child = {.sleep = 1.0};
+static void *main_gather_free_twice(void *arg)
+{
+    ax_task *t;
+    ax_future *g, *arr[1];
+    (void)arg;
+    axt_spawn(&t, axt_probe_fn, &slow_child);
+    arr[0] = ax_task_future(t);
+    axt_assert_rc(ax_gather_start(&g, arr, 1, NULL, NULL, AX_GATHER_FAIL_FAST),
+                  0);
+    /* pending: the first free cancels the child and waits for it */
+    axt_assert_rc(ax_future_free(g), 0);
+    axt_assert_rc(ax_future_free(g), AX_ESRCH);
+    axt_assert_rc(ax_await(g, NULL), AX_ESRCH);
+    axt_assert_rc(ax_sleep(0.1), 0); /* the child ends, the gather goes */
+    ck_assert(slow_child.cleanup);
+    axt_assert_rc(ax_future_free(g), AX_ESRCH);
+    return NULL;
+}
+
+/* A pending gather freed twice: the second free is AX_ESRCH even while the
+ * first still waits for the children to end, and after. */
+START_TEST(test_gather_future_free_twice_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_gather_free_twice, NULL, NULL);
+}
+END_TEST
+
+typedef struct xfut {
+    ax_future *f;
+    int free_rc, result_rc, on_done_rc, set_rc;
+    bool done;
+} xfut;
+
+static void *use_foreign_future(void *arg)
+{
+    xfut *x = arg;
+    void *r;
+    x->free_rc = ax_future_free(x->f);
+    x->result_rc = ax_future_result(x->f, &r);
+    x->on_done_rc = ax_future_on_done(x->f, never_called, NULL);
+    x->done = ax_future_done(x->f);
+    x->set_rc = ax_future_set_result(x->f, AXT_P(5)); /* cross-loop: fine */
+    return NULL;
+}
+
+static void *main_future_other_loop(void *arg)
+{
+    xfut x = {0};
+    ax_task *t;
+    void *r = NULL;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&x.f), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, use_foreign_future, &x), 0);
+    axt_assert_rc(ax_await(x.f, &r), 0);
+    ck_assert_int_eq(AXT_I(r), 5);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    axt_assert_rc(x.free_rc, AX_EWRONGLOOP);
+    axt_assert_rc(x.result_rc, AX_EWRONGLOOP);
+    axt_assert_rc(x.on_done_rc, AX_EWRONGLOOP);
+    ck_assert(!x.done);
+    axt_assert_rc(x.set_rc, 0);
+    axt_assert_rc(ax_future_free(x.f), 0);
+    return NULL;
+}
+
+/* Freeing, reading or adding a callback to a future of another loop is
+ * AX_EWRONGLOOP (nothing happens); completing it from there still works. */
+START_TEST(test_future_calls_from_other_loop_return_ewrongloop)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_future_other_loop, NULL);
+}
+END_TEST
+
 Suite *ax_future_suite(void)
 {
     Suite *s = suite_create("future");
@@ -718,6 +850,12 @@ Suite *ax_future_suite(void)
     tc = axt_tcase(s, "cancel");
     tcase_add_test(tc, test_cancel_plain_future);
     tcase_add_test(tc, test_cancel_awaiter_of_plain_future);
+
+    tc = axt_tcase(s, "misuse");
+    tcase_add_test(tc, test_future_free_twice_returns_esrch);
+    tcase_add_test(tc, test_stale_future_calls_return_esrch);
+    tcase_add_test(tc, test_gather_future_free_twice_returns_esrch);
+    tcase_add_test(tc, test_future_calls_from_other_loop_return_ewrongloop);
     return s;
 }
 

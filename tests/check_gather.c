@@ -1151,6 +1151,95 @@ START_TEST(test_group_new_outside_task)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Stale groups and other loops                                             */
+
+static void *grp_member(void *arg)
+{
+    return arg;
+}
+
+static void *main_group_free_twice(void *arg)
+{
+    ax_group *g;
+    (void)arg;
+    axt_assert_rc(ax_group_new(&g), 0);
+    axt_assert_rc(ax_group_spawn(g, NULL, grp_member, AXT_P(1)), 0);
+    axt_assert_rc(ax_group_wait(g), 0);
+    axt_assert_rc(ax_group_free(g), 0);
+    axt_assert_rc(ax_group_free(g), AX_ESRCH);
+    axt_assert_rc(ax_group_wait(g), AX_ESRCH);
+    axt_assert_rc(ax_group_spawn(g, NULL, grp_member, NULL), AX_ESRCH);
+    return NULL;
+}
+
+/* A freed group: free, wait and spawn are AX_ESRCH. */
+START_TEST(test_group_free_twice_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_group_free_twice, NULL, NULL);
+}
+END_TEST
+
+typedef struct xgrp {
+    ax_group *g;
+    int spawn_rc, wait_rc, free_rc;
+} xgrp;
+
+static void *use_foreign_group(void *arg)
+{
+    xgrp *x = arg;
+    x->spawn_rc = ax_group_spawn(x->g, NULL, grp_member, NULL);
+    x->wait_rc = ax_group_wait(x->g);
+    x->free_rc = ax_group_free(x->g);
+    return NULL;
+}
+
+static void *main_group_other_loop(void *arg)
+{
+    xgrp x = {0};
+    ax_task *t;
+    (void)arg;
+    axt_assert_rc(ax_group_new(&x.g), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, use_foreign_group, &x), 0);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    axt_assert_rc(x.spawn_rc, AX_EWRONGLOOP);
+    axt_assert_rc(x.wait_rc, AX_EWRONGLOOP);
+    axt_assert_rc(x.free_rc, AX_EWRONGLOOP);
+    axt_assert_rc(ax_group_wait(x.g), 0); /* untouched: still empty */
+    axt_assert_rc(ax_group_free(x.g), 0);
+    return NULL;
+}
+
+/* A group used from another loop: AX_EWRONGLOOP and the group untouched. */
+START_TEST(test_group_calls_from_other_loop_return_ewrongloop)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_group_other_loop, NULL);
+}
+END_TEST
+
+static void *main_gather_consumed_task(void *arg)
+{
+    ax_task *t;
+    ax_future *g, *arr[1];
+    size_t idx;
+    (void)arg;
+    axt_spawn(&t, grp_member, AXT_P(3));
+    axt_assert_rc(ax_await(t, NULL), 0);
+    arr[0] = ax_task_future(t);
+    axt_assert_rc(ax_gather_start(&g, arr, 1, NULL, NULL, AX_GATHER_FAIL_FAST),
+                  AX_ESRCH);
+    axt_assert_rc(ax_gather(arr, 1, NULL), AX_ESRCH);
+    axt_assert_rc(ax_wait_any(arr, 1, 0, &idx), AX_ESRCH);
+    return NULL;
+}
+
+/* Gathering or waiting on a task already awaited: AX_ESRCH, nothing taken. */
+START_TEST(test_gather_of_awaited_task_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_gather_consumed_task, NULL, NULL);
+}
+END_TEST
+
 Suite *ax_gather_suite(void)
 {
     Suite *s = suite_create("gather");
@@ -1195,6 +1284,11 @@ Suite *ax_gather_suite(void)
     tcase_add_test(tc, test_group_waiter_cancelled);
     tcase_add_test(tc, test_group_einval);
     tcase_add_test(tc, test_group_new_outside_task);
+
+    tc = axt_tcase(s, "misuse");
+    tcase_add_test(tc, test_group_free_twice_returns_esrch);
+    tcase_add_test(tc, test_group_calls_from_other_loop_return_ewrongloop);
+    tcase_add_test(tc, test_gather_of_awaited_task_returns_esrch);
     return s;
 }
 

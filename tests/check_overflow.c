@@ -185,12 +185,109 @@ START_TEST(test_stack_overflow_custom_size)
 }
 END_TEST
 
+/* One 200 KiB frame: the first write is at its far (lowest) end, which on
+ * a 64 KiB stack is 136 KiB below the stack's bottom, past the guard region
+ * and inside a neighbouring stack of the slab unless the prologue probes
+ * page by page (-fstack-clash-protection) and so faults in the guard. */
+#define BIG_FRAME (200 * 1024)
+
+static void *big_frame_body(void *arg)
+{
+    volatile char big[BIG_FRAME];
+    big[0] = 1;
+    big[BIG_FRAME - 1] = 2;
+    return AXT_P(big[0] + big[BIG_FRAME - 1] + (int)AXT_I(arg));
+}
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    ax_sleep(10);
+    return NULL;
+}
+
+static void *main_big_frame(void *arg)
+{
+    ax_task *near[8], *t = NULL;
+    ax_task_opts o;
+    (void)arg;
+    /* Neighbours parked in the same slab, below the big frame's stack:
+     * what an unprobed frame would overwrite. */
+    for (int i = 0; i < 8; i++)
+        if (ax_spawn(&near[i], sleeper, NULL) != 0)
+            return ax_task_fail(AX_ENOMEM);
+    memset(&o, 0, sizeof o);
+    o.name = "bigframe";
+    if (ax_spawn_with(&t, big_frame_body, NULL, &o) != 0)
+        return ax_task_fail(AX_ENOMEM);
+    ax_await(t, NULL);
+    return NULL;
+}
+
+static void child_big_frame(void)
+{
+    ax_opts o;
+    memset(&o, 0, sizeof o);
+    o.virtual_clock = true;
+    ax_run_with(&o, main_big_frame, NULL, NULL);
+    _exit(3); /* the frame went somewhere it should not have */
+}
+
+/* A 200 KiB local array in a task with the default 64 KiB stack dies in
+ * the guard region with the message naming the task, never writing into
+ * the neighbouring stacks. */
+START_TEST(test_large_frame_hits_guard_names_task)
+{
+    static char text[16384];
+    const char *why = skip_reason();
+    int st;
+
+    if (why != NULL) {
+        printf("check_overflow: test_large_frame_hits_guard_names_task "
+               "skipped: %s\n",
+               why);
+        return;
+    }
+    st = run_child_capture(child_big_frame, text, sizeof text);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+                  "child did not die by SIGABRT (status 0x%x); stderr:\n%s",
+                  st, text);
+    ck_assert_msg(strstr(text, "stack overflow in task 'bigframe'") != NULL,
+                  "stderr lacks \"stack overflow in task 'bigframe'\":\n%s",
+                  text);
+}
+END_TEST
+
+static void *main_big_frame_fits(void *arg)
+{
+    ax_task *t = NULL;
+    ax_task_opts o;
+    void *r = NULL;
+    (void)arg;
+    memset(&o, 0, sizeof o);
+    o.name = "roomy";
+    o.stack_size = 2 * BIG_FRAME + 64 * 1024;
+    axt_assert_rc(ax_spawn_with(&t, big_frame_body, AXT_P(4), &o), 0);
+    axt_assert_rc(ax_await(t, &r), 0);
+    ck_assert_int_eq(AXT_I(r), 7);
+    return NULL;
+}
+
+/* The same frame in a task given a stack large enough for it just works. */
+START_TEST(test_large_frame_with_big_stack_works)
+{
+    AXT_RUN_CLEAN(main_big_frame_fits, NULL, NULL);
+}
+END_TEST
+
 Suite *ax_overflow_suite(void)
 {
     Suite *s = suite_create("overflow");
     TCase *tc = axt_tcase(s, "overflow");
     tcase_add_test(tc, test_stack_overflow_names_task);
     tcase_add_test(tc, test_stack_overflow_custom_size);
+    tcase_add_test(tc, test_large_frame_hits_guard_names_task);
+    tcase_add_test(tc, test_large_frame_with_big_stack_works);
     return s;
 }
 

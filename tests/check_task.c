@@ -1080,6 +1080,191 @@ START_TEST(test_spawn_from_callback)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Stale handles and other loops                                            */
+
+static void *main_await_twice(void *arg)
+{
+    ax_task *t;
+    void *r = NULL;
+    (void)arg;
+    axt_spawn(&t, double_it, AXT_P(4));
+    axt_assert_rc(ax_await(t, &r), 0);
+    ck_assert_int_eq(AXT_I(r), 8);
+    /* the first await consumed the handle and freed the task */
+    axt_assert_rc(ax_await(t, &r), AX_ESRCH);
+    axt_assert_rc(ax_await_timeout(t, 1.0, &r), AX_ESRCH);
+    return NULL;
+}
+
+/* Awaiting a task a second time: AX_ESRCH, not a use of freed memory. */
+START_TEST(test_await_task_twice_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_await_twice, NULL, NULL);
+}
+END_TEST
+
+static void *main_await_after_detach_ended(void *arg)
+{
+    ax_task *t;
+    (void)arg;
+    axt_spawn(&t, double_it, AXT_P(1));
+    axt_assert_rc(ax_yield(), 0); /* t runs and ends */
+    ck_assert(ax_task_done(t));
+    axt_assert_rc(ax_task_detach(t), 0); /* frees it */
+    axt_assert_rc(ax_await(t, NULL), AX_ESRCH);
+    axt_assert_rc(ax_task_detach(t), AX_ESRCH);
+    return NULL;
+}
+
+/* Detaching an ended task frees it: a later await or detach is AX_ESRCH. */
+START_TEST(test_await_after_detach_of_ended_task)
+{
+    AXT_RUN_CLEAN(main_await_after_detach_ended, NULL, NULL);
+}
+END_TEST
+
+static axt_probe live_probe = {.sleep = 1.0};
+static void *main_await_after_detach_running(void *arg)
+{
+    ax_task *t;
+    ax_future *arr[1];
+    ax_future *g;
+    (void)arg;
+    axt_spawn(&t, axt_probe_fn, &live_probe);
+    axt_assert_rc(ax_task_detach(t), 0);
+    /* the struct lives until the task ends, the handle does not */
+    axt_assert_rc(ax_await(t, NULL), AX_ESRCH);
+    axt_assert_rc(ax_task_detach(t), AX_ESRCH);
+    arr[0] = ax_task_future(t);
+    axt_assert_rc(ax_gather_start(&g, arr, 1, NULL, NULL, AX_GATHER_FAIL_FAST),
+                  AX_ESRCH);
+    return NULL;
+}
+
+/* A detached task still running: its handle is given up, so await, a second
+ * detach and a gather over it are AX_ESRCH too. */
+START_TEST(test_await_after_detach_of_running_task_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_await_after_detach_running, NULL, NULL);
+}
+END_TEST
+
+static void *main_stale_task_calls(void *arg)
+{
+    ax_task *t;
+    void *r;
+    (void)arg;
+    axt_spawn(&t, double_it, AXT_P(2));
+    axt_assert_rc(ax_await(t, NULL), 0);
+    axt_assert_rc(ax_task_set_name(t, "late"), AX_ESRCH);
+    axt_assert_rc(ax_task_result(t, &r), AX_ESRCH);
+    axt_assert_rc(ax_cancel(t), AX_ESRCH);
+    ck_assert(!ax_task_done(t));
+    ck_assert_uint_eq(ax_task_id(t), 0);
+    ck_assert_str_eq(ax_task_name(t), "");
+    return NULL;
+}
+
+/* Every call on a freed task: AX_ESRCH, false, 0 or "". */
+START_TEST(test_stale_task_calls_return_esrch)
+{
+    AXT_RUN_CLEAN(main_stale_task_calls, NULL, NULL);
+}
+END_TEST
+
+static void *main_stale_after_many(void *arg)
+{
+    ax_task *stale, *t;
+    (void)arg;
+    axt_spawn(&stale, double_it, AXT_P(1));
+    axt_assert_rc(ax_await(stale, NULL), 0);
+    /* freed structs are reused oldest first and only after a quarantine
+     * of a few hundred: a hundred more tasks leave the stale one dead */
+    for (int i = 0; i < 100; i++) {
+        axt_spawn(&t, double_it, AXT_P(i));
+        ck_assert_ptr_ne(t, stale);
+        axt_assert_rc(ax_await(t, NULL), 0);
+    }
+    axt_assert_rc(ax_await(stale, NULL), AX_ESRCH);
+    return NULL;
+}
+
+/* A stale handle is still caught after a hundred tasks came and went. */
+START_TEST(test_await_stale_task_after_100_spawns_returns_esrch)
+{
+    AXT_RUN_CLEAN(main_stale_after_many, NULL, NULL);
+}
+END_TEST
+
+typedef struct xloop {
+    ax_future *gate; /* loop 0's: the task on loop 1 waits for it */
+    ax_task *t;
+} xloop;
+
+static void *await_gate(void *arg)
+{
+    xloop *x = arg;
+    void *r = NULL;
+    axt_assert_rc(ax_await(x->gate, &r), 0);
+    return r;
+}
+
+static void *main_set_name_other_loop(void *arg)
+{
+    xloop x;
+    void *r = NULL;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&x.gate), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &x.t, await_gate, &x), 0);
+    axt_assert_rc(ax_task_set_name(x.t, "racy"), AX_EWRONGLOOP);
+    axt_assert_rc(ax_task_result(x.t, &r), AX_EWRONGLOOP);
+    ck_assert(!ax_task_done(x.t));
+    ck_assert_str_eq(ax_task_name(x.t), "");
+    ck_assert_uint_ne(ax_task_id(x.t), 0);
+    axt_assert_rc(ax_future_set_result(x.gate, AXT_P(9)), 0);
+    axt_assert_rc(ax_await(x.t, &r), 0); /* cross-loop await still works */
+    ck_assert_int_eq(AXT_I(r), 9);
+    axt_assert_rc(ax_await(x.t, &r), AX_ESRCH);
+    axt_assert_rc(ax_future_free(x.gate), 0);
+    return NULL;
+}
+
+/* Renaming (or reading the name or result of) a task of another loop is
+ * AX_EWRONGLOOP, not a silent race; await across loops still works, and
+ * awaiting it twice is AX_ESRCH there too. */
+START_TEST(test_set_name_from_other_loop_returns_ewrongloop)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_set_name_other_loop, NULL);
+}
+END_TEST
+
+static void *nap(void *arg)
+{
+    (void)arg;
+    ax_sleep(1.0); /* cancelled at teardown if still asleep */
+    return NULL;
+}
+
+static void *main_cross_detach_then_await(void *arg)
+{
+    ax_task *t;
+    (void)arg;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, nap, NULL), 0);
+    axt_assert_rc(ax_task_detach(t), 0); /* posted to loop 1 */
+    /* the await reaches loop 1 after the detach did */
+    axt_assert_rc(ax_await(t, NULL), AX_ESRCH);
+    return NULL;
+}
+
+/* Detach from another loop, then await: the owner loop finds the handle
+ * given up and the await returns AX_ESRCH. */
+START_TEST(test_await_after_cross_loop_detach_returns_esrch)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_cross_detach_then_await, NULL);
+}
+END_TEST
+
 Suite *ax_task_suite(void)
 {
     Suite *s = suite_create("task");
@@ -1134,6 +1319,15 @@ Suite *ax_task_suite(void)
     tc = axt_tcase(s, "await");
     tcase_add_test(tc, test_self_await_edeadlk);
     tcase_add_test(tc, test_second_awaiter_ebusy);
+
+    tc = axt_tcase(s, "misuse");
+    tcase_add_test(tc, test_await_task_twice_returns_esrch);
+    tcase_add_test(tc, test_await_after_detach_of_ended_task);
+    tcase_add_test(tc, test_await_after_detach_of_running_task_returns_esrch);
+    tcase_add_test(tc, test_stale_task_calls_return_esrch);
+    tcase_add_test(tc, test_await_stale_task_after_100_spawns_returns_esrch);
+    tcase_add_test(tc, test_set_name_from_other_loop_returns_ewrongloop);
+    tcase_add_test(tc, test_await_after_cross_loop_detach_returns_esrch);
     return s;
 }
 

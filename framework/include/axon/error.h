@@ -36,7 +36,7 @@ extern "C" {
     X(EBUSY, -EBUSY, "already awaited or owned by someone else")              \
     X(EDEADLK, -EDEADLK, "would deadlock")                                    \
     X(EALREADY, -EALREADY, "already done")                                    \
-    X(ESRCH, -ESRCH, "no such task or actor")                                 \
+    X(ESRCH, -ESRCH, "no such task, future or actor")                         \
     X(EPERM, -EPERM, "operation not permitted here")                          \
     X(ESHUTDOWN, -ESHUTDOWN, "the loop or runtime is shutting down")          \
     X(EPIPE, -EPIPE, "broken pipe or stream ended")                           \

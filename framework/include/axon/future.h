@@ -20,7 +20,18 @@
  * loop travels through the owner loop's inbox and the awaiters resume on
  * their own loops (from a foreign loop AX_EALREADY cannot be known at once,
  * and 0 is returned; the first completion stands). Create and free it on
- * its own loop.
+ * its own loop. Every other call here (free, read, add a callback) returns
+ * AX_EWRONGLOOP from another thread.
+ *
+ * Stale handles: a future that was freed (or a task's future whose handle
+ * was given up) is refused with AX_ESRCH ("no such future") by every call
+ * taking it, ax_future_free() twice included. Freed futures are kept by
+ * their loop, marked dead, and reused oldest first only after 256
+ * later frees (or at the end of ax_run()). Not detectable: a stale pointer
+ * whose struct was since reused for a new future (the call acts on the new
+ * one), and a pointer that never was an axon future. A future freed from
+ * inside one of its own done callbacks is gone for every caller at once,
+ * although the rest of its callbacks still run.
  */
 #ifndef AXON_FUTURE_H
 #define AXON_FUTURE_H
@@ -46,8 +57,10 @@ AX_EXTERN int ax_future_new(ax_future **out);
  * freed when they have ended.
  * @return 0; AX_EINVAL for NULL or a task's future (tasks are released by
  *         awaiting or detaching them); AX_EBUSY if tasks are still awaiting
- *         it (nothing is freed); AX_EWRONGLOOP if called on another loop
- *         than the future's (nothing is freed).
+ *         it (nothing is freed); AX_ESRCH if it was freed already (a gather
+ *         whose free still waits for its children included);
+ *         AX_EWRONGLOOP from another thread than its loop's.
+ * Thread: the owner loop's. Suspends: no.
  * Thread: the future's own loop. Suspends: no.
  */
 AX_EXTERN int ax_future_free(ax_future *f);
@@ -55,7 +68,10 @@ AX_EXTERN int ax_future_free(ax_future *f);
 /**
  * Complete @p f with a result and wake its awaiters.
  * @return 0; AX_EINVAL for NULL or a task's future; AX_EALREADY if @p f is
- *         already done (the first completion stands).
+ *         already done (the first completion stands); AX_ESRCH for a freed
+ *         future (from another loop, only if freed before the call; one
+ *         freed while the completion travels is left alone).
+ * Thread: any loop of the runtime. Suspends: no.
  */
 AX_EXTERN int ax_future_set_result(ax_future *f, void *value);
 
@@ -63,17 +79,21 @@ AX_EXTERN int ax_future_set_result(ax_future *f, void *value);
  * Complete @p f with an error and wake its awaiters.
  * @param code a negative code.
  * @return 0; AX_EINVAL for NULL, a task's future or @p code >= 0;
- *         AX_EALREADY if already done.
+ *         AX_EALREADY if already done; AX_ESRCH as ax_future_set_result().
+ * Thread: any loop of the runtime. Suspends: no.
  */
 AX_EXTERN int ax_future_set_error(ax_future *f, int code);
 
-/** Whether @p f is done (false for NULL). */
+/** Whether @p f is done (false for NULL, a freed future, and a future of
+ *  another loop, whose flag its owner writes: await it instead). */
 AX_EXTERN bool ax_future_done(const ax_future *f);
 
 /**
  * Read a done future without waiting.
  * @return its status (0 or its error); AX_EPENDING if not done; AX_EINVAL
- *         for NULL. @p value (may be NULL) receives the result on 0.
+ *         for NULL; AX_ESRCH for a freed future; AX_EWRONGLOOP from another
+ *         thread than its loop's. @p value (may be NULL) receives the
+ *         result on 0.
  */
 AX_EXTERN int ax_future_result(const ax_future *f, void **value);
 
@@ -85,8 +105,10 @@ typedef void (*ax_done_fn)(ax_future *f, void *arg);
  * If @p f is already done, cb runs before this call returns.
  * The callback may free @p f if it owns it; while tasks still await @p f
  * that free returns AX_EBUSY and the future stays.
- * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_EWRONGLOOP if called
- *         on another loop than the future's; AX_ENOMEM.
+ * @return 0; AX_EINVAL if @p f or @p cb is NULL; AX_ESRCH for a freed
+ *         future; AX_EWRONGLOOP from another thread than its loop's (the
+ *         callback would run there anyway: post to it with ax_loop_post());
+ *         AX_ENOMEM.
  * Thread: the future's own loop. Suspends: no.
  */
 AX_EXTERN int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg);
@@ -104,8 +126,11 @@ AX_EXTERN int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg);
  *         task was cancelled; AX_EINVAL for NULL; AX_ENOTTASK outside a
  *         task; AX_EDEADLK if a task awaits itself; AX_EBUSY if the task is
  *         already awaited by another task, or owned by a gather or group;
- *         AX_EWRONGLOOP if @p f belongs to another loop.
- * Suspends: yes, unless @p f is already done.
+ *         AX_ESRCH for a freed future, or a task whose handle was given up
+ *         (awaited already, or detached: awaiting a task twice is this);
+ *         AX_EWRONGLOOP if @p f belongs to another runtime.
+ * Thread: a task on any loop of the runtime. Suspends: yes, unless @p f is
+ *         already done.
  */
 AX_EXTERN int ax_await_future(ax_future *f, void **result);
 
@@ -113,8 +138,11 @@ AX_EXTERN int ax_await_future(ax_future *f, void **result);
  * Cancel: for a task, request its cancellation (see task.h); for a gather
  * future, cancel its children; for a plain future, complete it with
  * AX_ECANCELED.
- * @return 0; AX_EALREADY if it is already done; AX_EINVAL for NULL.
- * Suspends: no.
+ * @return 0; AX_EALREADY if it is already done; AX_EINVAL for NULL;
+ *         AX_ESRCH for a freed future or task (from another loop, only if
+ *         freed before the call: the request itself is fire-and-forget).
+ * Thread: any loop of the runtime (AX_EALREADY then cannot be known, and 0
+ *         is returned). Suspends: no.
  */
 AX_EXTERN int ax_cancel_future(ax_future *f);
 

@@ -21,7 +21,11 @@
  * Thread: the current loop's thread. ax_gather_start(), ax_gather() and
  * ax_gather_all() accept tasks and futures of any loop of the runtime (the
  * gather awaits them through their owners' inboxes, see runtime.h);
- * ax_wait_any() and the group calls take only this loop's.
+ * ax_wait_any() and the group calls take only this loop's. Group calls
+ * from another thread than the group's loop return AX_EWRONGLOOP; a freed
+ * group, or a freed future or given-up task in an array, is AX_ESRCH (see
+ * future.h for what stays undetectable: a stale pointer whose struct was
+ * reused).
  */
 #ifndef AXON_GATHER_H
 #define AXON_GATHER_H
@@ -52,9 +56,11 @@ enum {
  *                Must stay valid until the gather is done.
  * @param flags   AX_GATHER_FAIL_FAST or AX_GATHER_COLLECT.
  * @return 0; AX_EINVAL (NULL array with n > 0, a NULL or duplicate element,
- *         unknown flags); AX_EBUSY if a task is already awaited or owned;
- *         AX_EWRONGLOOP for a future of another runtime; AX_EPERM outside
- *         a loop; AX_ENOMEM. On error nothing is taken.
+ *         unknown flags); AX_ESRCH for a freed future or a task whose
+ *         handle was given up (awaited or detached); AX_EBUSY if a task is
+ *         already awaited or owned; AX_EWRONGLOOP for a future of another
+ *         runtime; AX_EPERM outside a loop; AX_ENOMEM. On error nothing is
+ *         taken.
  */
 AX_EXTERN int ax_gather_start(ax_future **out, ax_future *const *futs,
                               size_t n, void **results, int *errors,
@@ -86,9 +92,9 @@ AX_EXTERN int ax_gather_all(ax_future *const *futs, size_t n, void **results,
  * @param index   receives the lowest index of a done future.
  * @param timeout seconds; negative means no limit; NaN is AX_EINVAL.
  * @return 0; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL, n == 0, NULL
- *         element, NaN or a timeout above 100 years); AX_ENOTTASK;
- *         AX_EWRONGLOOP if a future belongs to another loop; AX_ENOMEM
- *         (more than 8 futures).
+ *         element, NaN or a timeout above 100 years); AX_ESRCH for a freed
+ *         element; AX_ENOTTASK; AX_EWRONGLOOP for an element of another
+ *         loop; AX_ENOMEM (more than 8 futures).
  * Suspends: yes, unless one is already done.
  */
 AX_EXTERN int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
@@ -118,9 +124,9 @@ AX_EXTERN int ax_group_new(ax_group **out);
  * @param out NULL, or receives a handle that stays owned by the group: read
  *            it with ax_task_result() after ax_group_wait(); do not await or
  *            detach it. Valid until ax_group_free().
- * @return 0; AX_EINVAL; AX_ECANCELED; AX_EBUSY after ax_group_wait()
- *         returned; AX_EWRONGLOOP if called on another loop than the
- *         group's; AX_ENOMEM. Suspends: no.
+ * @return 0; AX_EINVAL; AX_ESRCH for a freed group; AX_EWRONGLOOP from
+ *         another thread than the group's loop; AX_ECANCELED; AX_EBUSY
+ *         after ax_group_wait() returned; AX_ENOMEM. Suspends: no.
  */
 AX_EXTERN int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn,
                              void *arg);
@@ -130,9 +136,9 @@ AX_EXTERN int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn,
  * the others are cancelled; all are waited for in any case. If the waiting
  * task is itself cancelled, the members are cancelled and waited for too.
  * @return 0; the first member failure; AX_ECANCELED if the waiter was
- *         cancelled; AX_EINVAL; AX_ENOTTASK; AX_EBUSY if called twice or
- *         from another task than the owner; AX_EWRONGLOOP from another
- *         loop than the group's.
+ *         cancelled; AX_EINVAL; AX_ESRCH for a freed group; AX_ENOTTASK;
+ *         AX_EWRONGLOOP from a task of another loop; AX_EBUSY if called
+ *         twice or from another task than the owner.
  * Suspends: yes.
  */
 AX_EXTERN int ax_group_wait(ax_group *g);
@@ -141,8 +147,9 @@ AX_EXTERN int ax_group_wait(ax_group *g);
  * Free the group and its members' handles. If ax_group_wait() has not
  * completed, the members are cancelled and detached (so they free
  * themselves) and the call returns AX_EBUSY after freeing the group.
- * @return 0; AX_EBUSY as described; AX_EINVAL for NULL; AX_EWRONGLOOP
- *         from another loop than the group's (nothing is freed).
+ * @return 0; AX_EBUSY as described; AX_EINVAL for NULL; AX_ESRCH if it
+ *         was freed already; AX_EWRONGLOOP from another thread than the
+ *         group's loop (nothing is freed).
  * Suspends: no.
  */
 AX_EXTERN int ax_group_free(ax_group *g);

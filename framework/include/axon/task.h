@@ -20,12 +20,38 @@
  * The body always starts: a task cancelled before it first ran sees
  * AX_ECANCELED at its first suspension, so it can still free its argument.
  *
- * A stack overflow hits the guard page; the process then dies with a message
+ * A stack overflow hits the guard region below the stack (60 KiB of
+ * PROT_NONE, address space only); the process then dies with a message
  * naming the task (a signal handler on an alternate stack), rather than
- * corrupting memory.
+ * corrupting memory. A single frame larger than the guard (a 200 KiB local
+ * array, a big alloca) is caught too when its code was built with
+ * -fstack-clash-protection, which touches every page on the way down:
+ * axon, its tests and examples are built with it where the compiler has it.
+ * Not caught: a frame larger than 60 KiB in code built without it (your
+ * own, unless you add the flag; a library's), which can step over the
+ * guard into a neighbouring task's stack. Give such a task a stack large
+ * enough for the frame (ax_task_opts.stack_size), and build with the flag.
+ * Stacks made once the kernel's map limit is near have no guard at all
+ * (ax_loop_stats.stacks_unguarded).
+ *
+ * Misuse is an error, not a crash. A freed task (awaited; detached and
+ * ended; released with its gather or group) is refused with AX_ESRCH ("no
+ * such task") by every call here and in future.h; one whose handle was
+ * given up but which still runs is refused by the calls that take the
+ * handle (await, detach, gather). Task structs are kept by the loop after
+ * they are freed, marked dead, and reused oldest first, only after 256
+ * later tasks have been freed (or at the end of ax_run()), so awaiting or
+ * detaching twice is reported. What cannot be detected: a stale
+ * handle used after its struct was reused for a new task (the call then
+ * acts on the new task), and a pointer that never was an axon object.
+ * From another loop a stale handle is refused by the owner loop when the
+ * request arrives; for the fire-and-forget calls (ax_task_detach(),
+ * ax_cancel()) that refusal cannot be reported and nothing happens.
  *
  * Thread: every function here must be called on the thread of the loop that
- * owns the task.
+ * owns the task, except where it says otherwise (ax_task_detach(),
+ * ax_task_id(), and ax_await()/ax_cancel() in future.h work from any loop
+ * of the runtime); from elsewhere they return AX_EWRONGLOOP.
  */
 #ifndef AXON_TASK_H
 #define AXON_TASK_H
@@ -90,8 +116,12 @@ AX_EXTERN int ax_spawn_with(ax_task **out, ax_task_fn fn, void *arg,
  * Give up the handle: the task keeps running and frees itself when it ends.
  * If it fails, the failure is reported (nobody can retrieve it).
  * For a task of another loop the request is posted there and 0 returned.
- * @return 0; AX_EINVAL if @p t is NULL; AX_EBUSY if a task is awaiting it
- *         or a gather or group owns it.
+ * @return 0; AX_EINVAL if @p t is NULL; AX_ESRCH if the handle was already
+ *         given up (awaited or detached: no such task); AX_EBUSY if a task
+ *         is awaiting it or a gather or group owns it; AX_EPERM outside a
+ *         loop for a task of a loop. From another loop only a freed task
+ *         is refused here; the other errors happen there, unreported.
+ * Thread: any loop of the runtime. Suspends: no.
  */
 AX_EXTERN int ax_task_detach(ax_task *t);
 
@@ -117,32 +147,40 @@ AX_EXTERN ax_task *ax_task_self(void);
 
 /**
  * Rename a task; @p name is copied (truncated to AX_TASK_NAME_MAX).
- * @return 0; AX_EINVAL if either argument is NULL; AX_EWRONGLOOP for a task
+ * @return 0; AX_EINVAL if either argument is NULL; AX_ESRCH for a handle
+ *         given up; AX_EWRONGLOOP from any thread but the owner loop's
+ *         (reports and the overflow message read the name there).
  *         of another loop. Thread: the task's loop. Suspends: no.
  */
 AX_EXTERN int ax_task_set_name(ax_task *t, const char *name);
 
-/** The task's name ("" for NULL). Valid while the handle is. */
+/** The task's name; "" for NULL, a freed task, or a task of another loop
+ *  (the default name is made on first use, by the owner). Valid while the
+ *  handle is. */
 AX_EXTERN const char *ax_task_name(const ax_task *t);
 
-/** The task's id, unique in the process, counting from 1 (0 for NULL). */
+/** The task's id, unique in the process, counting from 1 (0 for NULL or
+ *  a freed task). Thread: any (the id never changes). */
 AX_EXTERN uint64_t ax_task_id(const ax_task *t);
 
-/** Whether the task has ended (false for NULL, and for a task of another
- *  loop: ask its loop, or await it). */
+/** Whether the task has ended (false for NULL, a freed task, and a task
+ *  of another loop: ask its loop, or await it). */
 AX_EXTERN bool ax_task_done(const ax_task *t);
 
 /**
  * The outcome of a finished task without awaiting it and without giving up
  * the handle (for tasks owned by a group, or after ax_wait_any()).
  * @return the task's status as ax_await() would; AX_EPENDING if it has not
- *         ended; AX_EINVAL for NULL; AX_EWRONGLOOP for a task of another
- *         loop.
+ *         ended; AX_EINVAL for NULL; AX_ESRCH for a freed task (a handle
+ *         already awaited or detached, or released with its group);
+ *         AX_EWRONGLOOP for a task of another loop.
  */
 AX_EXTERN int ax_task_result(ax_task *t, void **result);
 
 /** The future that completes when @p t ends (for ax_gather() arrays and
- *  ax_wait_any()). It lives as long as the task's handle does. */
+ *  ax_wait_any()). It lives as long as the task's handle does. Pure
+ *  address arithmetic, so any thread may call it and a stale @p t gives a
+ *  stale future, which the calls taking it refuse with AX_ESRCH. */
 AX_EXTERN ax_future *ax_task_future(ax_task *t);
 
 #ifdef __cplusplus
