@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Actors: the ref table, mailboxes, send/recv, ask/reply.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Private declarations of the actor layer (actors/). Never installed. */
 #ifndef AX_ACTORS_H
 #define AX_ACTORS_H

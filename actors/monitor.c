@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Monitors and links. The watch list lives in the watched actor, on its
  * loop; a request from another loop is posted there. Both directions of a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * What every axon benchmark program needs: a monotonic clock, a fatal
  * error that names the program, and the system name its RESULT lines carry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ctxswitch: the cost of ax_yield(), i.e. of one task handing the CPU to
  * another through the loop.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * evhttp_hello: libevent's evhttp answering every request with
  * "Hello, World!", the plain-libevent peer of examples/http-hello in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fanin: many senders, one receiver. One sink actor on loop 0; on every
  * loop, S sender tasks (plain tasks, not actors) each ax_send() M messages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gather: one task gathers many children that each sleep 1 ms
  * (asyncio.gather of 100,000 `asyncio.sleep(0.001)` coroutines).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * parked: what a task that waits costs in memory, and how fast many waiting
  * tasks are created and cancelled.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pingpong: two actors exchanging messages with ax_send()/ax_recv().
  *

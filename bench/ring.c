@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ring: the thread-ring benchmark with actors. 503 actors form a ring; a
  * token (an integer, carried in the message's data pointer) goes round it,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/servers.sh -- axon's example servers against their usual peers.
 #
 # Usage:

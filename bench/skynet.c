@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * skynet: a tree of tasks, fan-out 10, 1,000,000 leaves
  * (https://github.com/atemerev/skynet). A leaf task returns its index; an

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn: the cost of a task's whole life: ax_spawn(), the first switch into
  * it, a trivial body, its end, and the ax_await() that reaps it.

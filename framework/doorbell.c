@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The doorbell: the one place that knows whether a loop is woken through an
  * eventfd or a pipe. Both look the same to the rest: a read end for the

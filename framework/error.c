@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Error names and texts, generated from AX_ERRNO_MAP; users' registered
  * codes; and the report sink. */
 #include "loop_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The extension interface (ext.h): slots for the layers built on the
  * runtime, and the small set of core calls they are allowed.

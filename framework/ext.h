@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The runtime's extension interface: how a layer built on the core (such
  * as the one in actors/) keeps state per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Futures from the inside: waiter lists (future.c), cross-loop proxies
  * (remote.c), gathers (gather.c). Never installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The cross-loop inbox: an intrusive multi-producer single-consumer queue
  * (Vyukov's: a producer is one atomic exchange and one store, the consumer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * A loop's inbox: a lock-free multi-producer single-consumer queue of
  * ax__msg nodes (ext.h) plus its doorbell (doorbell.c: an eventfd, or a

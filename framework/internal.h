@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * All private headers of the framework, for the files that use every part
  * (task.c, loop.c, future.c, ...). A file that needs less includes less:

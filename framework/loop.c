@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The loop: ax_run(), the scheduler that drives tasks, timers and libevent,
  * teardown with its reports, and the introspection calls.

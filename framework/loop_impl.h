@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The loop and the runtime from the inside (loop.c, runtime.c): one
  * ax_loop per thread, reached through a thread-local; the ax__rt that the

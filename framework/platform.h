@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Build and platform facts every private header shares: config.h, which
  * sanitizer is on, the thread-local storage model, a CPU pause. Never

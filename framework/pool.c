@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Type-stable memory for handles: per-loop pools of freed tasks, futures,
  * gathers and groups (see AX__MAGIC_LIVE in internal.h for why).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Awaiting, cancelling and completing futures that belong to another loop.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The runtime: ax_run_with() with one loop per thread, spawning across
  * loops, and the shutdown handshake.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Task stacks: mmap'd, with a PROT_NONE guard region below (AX__GUARD_SIZE,
  * see internal.h for its size), pooled per loop,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Task stacks (stack.c): mmap'd with a guard region, pooled per loop, and
  * what a context switch needs to know about each side. Never installed.

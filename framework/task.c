@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tasks: spawning, switching, suspending, waking, cancelling, finishing.
  *

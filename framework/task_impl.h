@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Tasks and groups from the inside (task.c, gather.c). Never installed.
  */

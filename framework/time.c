@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Time: one monotonic int64 nanosecond clock (or the virtual one), a binary
  * min-heap of timers per loop, ax_sleep().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Timers and the loop's clock (time.c): a binary heap of deadlines per
  * loop, monotonic or virtual time. Never installed.

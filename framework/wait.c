@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wait interface (wait.h) on top of the runtime's private structs: the
  * one place where framework/net/ meets the loop, the task and the timer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * The wait interface: everything framework/net/ may use of the runtime.
  * Private, never installed.

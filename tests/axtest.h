@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * axtest.h: helpers shared by axon's Check suites.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_actor.c: tests for axon/actor.h (mailboxes, send/recv, ask/reply,
  * registry, the undelivered path), on one loop and across loops.
  *

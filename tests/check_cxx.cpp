@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_cxx.cpp: the public headers from C++17 (-Wall -Wextra -Werror
  * -pedantic): spawn, await, cancel, gather, a future, deadlines, and an
  * actor's send/recv/ask, all through <axon.h> and the C++ overloads of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_error.c: tests for axon/error.h (ax_strerror, ax_err_name, codes). */
 #include <limits.h>
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_examples: run every program in examples/ on the virtual clock and
  * compare its output with what the asyncio version prints.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_future.c: tests for axon/future.h (futures, await, cancel). */
 #include <pthread.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_gather.c: tests for axon/gather.h (gather, wait_any, groups). */
 #include <math.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_loop.c: tests for axon/loop.h (ax_run, the loop, clocks, reports). */
 #include <pthread.h>
 #include <time.h>

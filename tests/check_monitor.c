@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_monitor.c: tests for ax_monitor() and ax_link() (actor.h): DOWN
  * messages and their reasons, links with Erlang semantics, trap_exits, and
  * the misuse codes, on one loop and across loops.

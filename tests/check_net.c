@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_net.c: tests for axon/net.h (awaitable sockets and ax_serve).
  *

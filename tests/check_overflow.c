@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_overflow.c: a task's stack overflow hits the guard page and the
  * process dies with SIGABRT after printing a message naming the task
  * (axon/task.h). */

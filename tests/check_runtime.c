@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_runtime.c: tests for axon/runtime.h (many loops, one per thread):
  * loop numbering, spawn_on, cross-loop await/gather/cancel/complete,
  * ax_loop_post from foreign threads, shutdown, doorbell batching, signals,

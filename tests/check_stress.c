@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_stress.c: "nothing is lost" under load (actor.h, runtime.h).
  *
  * 8 senders (2 per loop, 4 loops) send M malloc'd payloads each, round-robin

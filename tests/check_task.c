@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_task.c: tests for axon/task.h (spawn, await, cancel, names, ...). */
 #include <pthread.h>
 #include <sys/resource.h>

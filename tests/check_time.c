@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_time.c: tests for axon/time.h (sleep, timeouts). */
 #include <math.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tests/ctx_selftest.c -- standalone check of a context-switch back-end
  * (framework/ctx/ctx.h), without libevent or the rest of axon.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/e2e.sh -- end-to-end tests of the example servers.
 #
 # Run by `make check` from the build directory with EXAMPLES_DIR set to the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/install-deps.sh -- install the Debian packages axon's build and test
 # suite need. Idempotent: installed packages are left alone, and apt-get runs
 # only when something is missing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/suite.sh -- the whole axon test suite, driven by one table
 # (SUITE_TABLE below): each row is a configuration, built out of tree in its
 # own directory under _build/ and tested there.

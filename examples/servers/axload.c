@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * axload: a load generator built on axon (a small wrk / redis-benchmark).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cli.c: srv_parse() and the usage text for the example servers; see
  * cli.h for the conventions.

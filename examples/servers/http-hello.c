@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http-hello: an HTTP/1.1 server that answers every request with
  * "Hello, World!", for benchmarks against nginx and evhttp.

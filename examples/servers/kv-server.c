@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kv-server: a key-value server speaking RESP2, the Redis protocol.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 01_hello: a coroutine that waits in the middle.
  *

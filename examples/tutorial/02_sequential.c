@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 02_sequential: awaiting coroutines one after the other takes 1 + 2 = 3 s.
  *

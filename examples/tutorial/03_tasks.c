@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 03_tasks: two tasks sleep at the same time, so this takes 2 s, not 3.
  *

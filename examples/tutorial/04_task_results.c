@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 04_task_results: awaiting a task gives back what its body returned.
  *

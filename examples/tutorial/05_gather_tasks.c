@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 05_gather_tasks: one await for many tasks, results in argument order.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * 06_gather_calls: gather calls directly; no tasks made by hand.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * gather across loops: one loop per CPU, ten workers spread over them,
  * results in argument order whatever loop they ran on.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Actors: a counter actor on one loop, asked from a task on another.
  * The actor owns its state; nobody else touches it, so no locks.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Context switching: the one place that knows how a CPU saves and restores a
  * coroutine. Three back-ends implement this header, chosen by configure

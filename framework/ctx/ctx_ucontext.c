@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * Portable back-end on <ucontext.h>. Slower than the assembly ones:
  * swapcontext() saves and restores the signal mask, a system call per switch.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon.h
  * @brief axon: asyncio's model in C — loops, stackful tasks, futures, await,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * ax_serve(): connections spread over the loops.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/actor.h
  * @brief Actors: tasks with a mailbox and an address.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // CAF (C++ Actor Framework 0.17) peer of axon's benchmarks (bench/*.c).
 // One workload per run: `axbench-caf <workload> [--quick]`; prints
 //   RESULT <workload> caf <value> <unit> <better>

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run one workload of the CAF peer: run.sh BUILDDIR WORKLOAD [--quick]
 # Worker threads: 1 for pingpong_same, 2 for pingpong_cross, CAF's default
 # (one per CPU) otherwise. ctxswitch is not done: it prints "unknown

@@ -1,3 +1,4 @@
+%% SPDX-License-Identifier: MIT
 %% Erlang peer of axon's benchmarks (bench/*.c). One workload per run:
 %%   erl -noshell +S ... -pa BUILDDIR -run axbench main WORKLOAD [--quick]
 %% prints RESULT <workload> erlang <value> <unit> <better> and INFO lines,

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run one workload of the Erlang peer: run.sh BUILDDIR WORKLOAD [--quick]
 # Schedulers: +S 1:1 for ctxswitch and pingpong_same (one scheduler
 # thread), +S 2:2 for pingpong_cross, the VM's default (one per CPU)

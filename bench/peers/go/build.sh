@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Build the Go peer into $1 (bench/peers/go/README.md).
 set -e
 out=${1:?usage: build.sh OUTDIR}

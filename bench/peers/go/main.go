@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Go peer of axon's benchmarks (bench/*.c). One binary, one workload per
 // run: `axbench-go <workload> [--quick]`. It prints
 //

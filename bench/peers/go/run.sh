@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run one workload of the Go peer: run.sh BUILDDIR WORKLOAD [--quick]
 # The binary runs twice: GOMAXPROCS=1 (system go-gomaxprocs1) and the
 # default GOMAXPROCS (system go). pingpong_cross runs only with the default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * libevent_bench: raw libevent callbacks doing the hand-overs of axon's
  * workloads, with no tasks, stacks or mailboxes: the floor of what a loop

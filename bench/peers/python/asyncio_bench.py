@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """asyncio (and uvloop) versions of axon's benchmark workloads.
 
     asyncio_bench.py [--uvloop] [--quick] [--only w1,w2] [--size w=N ...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/common.h
  * @brief Shared declarations: visibility marker and the opaque types.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/gather.h
  * @brief Waiting on many: gather, wait_any and task groups.

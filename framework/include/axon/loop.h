@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/loop.h
  * @brief The event loop: one thread's scheduler.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/net.h
  * @brief Awaitable sockets: TCP (IPv4, IPv6) and Unix stream sockets.

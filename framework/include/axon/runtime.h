@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/runtime.h
  * @brief The entry point, ax_run() (asyncio.run), and the runtime: many

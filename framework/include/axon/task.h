@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/task.h
  * @brief Tasks: stackful coroutines (asyncio.create_task).

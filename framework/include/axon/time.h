@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /**
  * @file axon/time.h
  * @brief Sleeping, timeouts and deadlines.
