@@ -337,22 +337,6 @@ static void sock_free(ax_sock *s)
     free(s);
 }
 
-int ax_close(ax_sock *s)
-{
-    int fd;
-
-    if (!s)
-        return AX_EINVAL;
-    if (ax__io_busy(&s->io))
-        return AX_EBUSY;
-    /* Unregister first: once closed, the number may already name another
-     * thread's new socket, and libevent's epoll_ctl(DEL) would touch it. */
-    fd = s->fd;
-    sock_free(s);
-    close(fd);
-    return 0;
-}
-
 int ax_sock_release(ax_sock *s)
 {
     int fd;
@@ -364,6 +348,18 @@ int ax_sock_release(ax_sock *s)
     fd = s->fd;
     sock_free(s);
     return fd;
+}
+
+int ax_close(ax_sock *s)
+{
+    /* Unregister first: once closed, the number may already name another
+     * thread's new socket, and libevent's epoll_ctl(DEL) would touch it. */
+    int fd = ax_sock_release(s);
+
+    if (fd < 0)
+        return fd;
+    close(fd);
+    return 0;
 }
 
 /* ---- addresses, listen, connect ------------------------------------------ */
