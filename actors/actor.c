@@ -63,18 +63,21 @@ typedef struct actor_loop {
 
 static ax__ext actors_ext;
 
+static __attribute__((noinline)) actor_loop *AL_attach(ax_loop *L)
+{
+    return ax__ext_attach(&actors_ext) ? ax__ext_loop(L, &actors_ext) : NULL;
+}
+
 /* The calling loop's actor state, attaching the layer on first use.
- * NULL outside a loop or out of memory. */
-static actor_loop *AL(ax_loop *L)
+ * NULL outside a loop or out of memory. On every message: inline. */
+static inline actor_loop *AL(ax_loop *L)
 {
     actor_loop *al;
 
     if (!L)
         return NULL;
     al = ax__ext_loop(L, &actors_ext);
-    if (!al && ax__ext_attach(&actors_ext))
-        al = ax__ext_loop(L, &actors_ext);
-    return al;
+    return al ? al : AL_attach(L);
 }
 
 /* Envelopes are made on the sender's loop and end on the receiver's. Freed
@@ -383,7 +386,7 @@ static ax_actor_ref make_ref(size_t idx, uint32_t gen)
 }
 
 /* The slot a ref names, or NULL for a ref that never named anything. */
-static slot *slot_of(ax__actors *A, ax_actor_ref ref)
+static inline slot *slot_of(ax__actors *A, ax_actor_ref ref)
 {
     uint64_t idx = (ref.id & 0xffffffffu);
 
@@ -618,10 +621,9 @@ static void release_room(slot *s)
 
 /* ---- delivery ------------------------------------------------------------- */
 
-/* On the actor's loop. */
-static void deliver(ax_loop *L, envelope *e)
+/* On the actor's loop; @s is the slot of e->to (NULL: none). */
+static void deliver_to(ax_loop *L, slot *s, envelope *e)
 {
-    slot *s = slot_of(ACT(L), e->to);
     ax__actor *a;
 
     if (!s || !alive(s, e->to)) {
@@ -649,7 +651,7 @@ static void deliver_run(ax_loop *L, ax__msg *m, bool drop)
         undeliver(L, e, AX_ESHUTDOWN);
         return;
     }
-    deliver(L, e);
+    deliver_to(L, slot_of(ACT(L), e->to), e);
 }
 
 static void route(ax_loop *L, slot *s, envelope *e)
@@ -657,7 +659,7 @@ static void route(ax_loop *L, slot *s, envelope *e)
     int owner = atomic_load_explicit(&s->loop, memory_order_acquire);
 
     if (owner == ax__loop_idx(L)) {
-        deliver(L, e);
+        deliver_to(L, s, e);
     } else {
         e->m.run = deliver_run;
         ax__inbox_push(ax__loop_at(L, owner), &e->m);
@@ -745,15 +747,20 @@ static void send_system(ax_loop *L, ax_actor_ref to, int tag,
 int ax_recv(ax_msg *out, double timeout)
 {
     ax_task *t = ax__task_self();
-    int64_t dl;
+    int64_t dl = AX_NO_DEADLINE;
     int rc;
 
     if (!out || isnan(timeout))
         return AX_EINVAL;
-    if (!t || !ax__task_owner(t))
-        return AX_ENOTACTOR;
-    rc = ax__timeout_to_dl(ax__task_loop(t), timeout, true, &dl);
-    return rc ? rc : ax_recv_dl(out, dl);
+    /* No timeout (the common case) needs no clock. */
+    if (timeout >= 0) {
+        if (!t || !ax__task_owner(t))
+            return AX_ENOTACTOR;
+        rc = ax__timeout_to_dl(ax__task_loop(t), timeout, false, &dl);
+        if (rc)
+            return rc;
+    }
+    return ax_recv_dl(out, dl);
 }
 
 int ax_recv_dl(ax_msg *out, int64_t deadline)

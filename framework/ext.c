@@ -41,7 +41,7 @@ static void *ext_new(ax__rt *rt, ax__ext *e, int id)
         void *ls = e->loop_new ? e->loop_new(L, state) : NULL;
         if (e->loop_new && !ls)
             goto fail;
-        L->ext[id - 1] = ls; /* published with the state, below */
+        atomic_store_explicit(&L->pub.ext[id - 1], ls, memory_order_release);
     }
     return state ? state : (void *)e;
 
@@ -49,8 +49,8 @@ fail:
     while (i-- > 0) {
         ax_loop *L = rt->loops[i];
         if (e->loop_term)
-            e->loop_term(L, L->ext[id - 1], state);
-        L->ext[id - 1] = NULL;
+            e->loop_term(L, atomic_load(&L->pub.ext[id - 1]), state);
+        atomic_store(&L->pub.ext[id - 1], NULL);
     }
     if (e->rt_term)
         e->rt_term(state);
@@ -71,7 +71,7 @@ void *ax__ext_attach(ax__ext *e)
     if (state)
         return state;
     /* Rare (once per layer and runtime): a lock keeps it simple. Loops read
-     * their own L->ext[] only after they saw the state published here. */
+     * their L->pub.ext[] slot, set here with release before the state. */
     pthread_mutex_lock(&rt->ext_lock);
     state = atomic_load_explicit(&rt->ext_state[id - 1], memory_order_relaxed);
     if (!state && (state = ext_new(rt, e, id))) {
@@ -93,22 +93,12 @@ void *ax__ext_rt(ax_loop *L, const ax__ext *e)
                                 memory_order_acquire);
 }
 
-void *ax__ext_loop(ax_loop *L, const ax__ext *e)
-{
-    int id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE);
-
-    if (!L || !id || !atomic_load_explicit(&L->rt->ext_state[id - 1],
-                                           memory_order_acquire))
-        return NULL;
-    return L->ext[id - 1];
-}
-
 void ax__ext_loop_stop(ax_loop *L)
 {
     for (int i = 0; i < AX__EXT_MAX; i++) {
         ax__ext *e = atomic_load_explicit(&L->rt->ext[i], memory_order_acquire);
         if (e && e->loop_stop)
-            e->loop_stop(L, L->ext[i],
+            e->loop_stop(L, atomic_load(&L->pub.ext[i]),
                          atomic_load_explicit(&L->rt->ext_state[i],
                                               memory_order_relaxed));
     }
@@ -123,8 +113,9 @@ void ax__ext_term(ax__rt *rt)
             continue;
         for (int j = 0; j < rt->nloops; j++) {
             if (e->loop_term)
-                e->loop_term(rt->loops[j], rt->loops[j]->ext[i], state);
-            rt->loops[j]->ext[i] = NULL;
+                e->loop_term(rt->loops[j],
+                             atomic_load(&rt->loops[j]->pub.ext[i]), state);
+            atomic_store(&rt->loops[j]->pub.ext[i], NULL);
         }
         if (e->rt_term)
             e->rt_term(state);
@@ -135,16 +126,12 @@ void ax__ext_term(ax__rt *rt)
 
 /* ---- the core calls a layer may make ---------------------------------- */
 
-ax_task *ax__task_self(void) { return ax__current(); }
-
 int ax__loop_count(ax_loop *L) { return L->rt->nloops; }
 
 ax_loop *ax__loop_at(ax_loop *L, int i)
 {
     return i >= 0 && i < L->rt->nloops ? L->rt->loops[i] : NULL;
 }
-
-int ax__loop_idx(const ax_loop *L) { return L->index; }
 
 bool ax__same_runtime(const ax_loop *a, const ax_loop *b)
 {

@@ -27,6 +27,7 @@
 #ifndef AX_EXT_H
 #define AX_EXT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,18 @@
 
 /* How many layers can attach to one runtime. */
 #define AX__EXT_MAX 4
+
+/*
+ * The head of every ax_loop: what a layer reads on every message, kept
+ * where an inline function can reach it (a call per message cost the
+ * actors' same-loop ping-pong a third of its speed). Only the core writes
+ * it; ext[] is written once per layer, with release, by whoever attached.
+ */
+typedef struct ax__loop_pub {
+    ax_task *current;              /* the running task; NULL between tasks */
+    int index;                     /* in the runtime, 0..nloops-1 */
+    _Atomic(void *) ext[AX__EXT_MAX]; /* the attached layers' loop states */
+} ax__loop_pub;
 
 typedef struct ax__ext {
     const char *name;
@@ -53,8 +66,17 @@ typedef struct ax__ext {
  */
 void *ax__ext_attach(ax__ext *e);
 
-/* The calling loop's state of layer @e, or NULL if it is not attached. */
-void *ax__ext_loop(ax_loop *L, const ax__ext *e);
+/* @L's state of layer @e, or NULL if it is not attached (yet). Any thread
+ * of the runtime; the state itself belongs to @L's thread. */
+static inline void *ax__ext_loop(ax_loop *L, const ax__ext *e)
+{
+    int id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE);
+
+    if (!L || !id)
+        return NULL;
+    return atomic_load_explicit(&((ax__loop_pub *)L)->ext[id - 1],
+                                memory_order_acquire);
+}
 
 /* Same for the runtime-wide state (no attaching). */
 void *ax__ext_rt(ax_loop *L, const ax__ext *e);
@@ -81,13 +103,21 @@ int ax__post_call(ax_loop *to,
 /* The thread's loop and running task (NULL outside). */
 extern __thread __attribute__((tls_model("initial-exec"))) ax_loop *ax__tls_loop;
 static inline ax_loop *ax__loop_self(void) { return ax__tls_loop; }
-ax_task *ax__task_self(void);
+static inline ax_task *ax__task_self(void)
+{
+    ax_loop *L = ax__tls_loop;
+
+    return L ? ((ax__loop_pub *)L)->current : NULL;
+}
 
 /* Loops of a runtime: how many, by index, which index; loop threads of the
  * runtime only. */
 int ax__loop_count(ax_loop *L);
 ax_loop *ax__loop_at(ax_loop *L, int i);
-int ax__loop_idx(const ax_loop *L);
+static inline int ax__loop_idx(const ax_loop *L)
+{
+    return ((const ax__loop_pub *)L)->index;
+}
 /* Whether @a and @b belong to the same runtime. */
 bool ax__same_runtime(const ax_loop *a, const ax_loop *b);
 /* The runtime's main task has ended: no new work should start. */

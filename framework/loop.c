@@ -52,7 +52,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
 
     memset(L, 0, sizeof *L);
     L->rt = rt;
-    L->index = index;
+    L->pub.index = index;
     L->stk.page = (size_t)sysconf(_SC_PAGESIZE);
     L->stk.guard = (AX__GUARD_SIZE + L->stk.page - 1) & ~(L->stk.page - 1);
 #if defined(AX_ASAN) || defined(AX_TSAN)

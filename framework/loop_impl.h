@@ -37,9 +37,9 @@ typedef struct ax__rt {
 } ax__rt;
 
 struct ax_loop {
-    ax__inbox inbox; /* first: it wants its cache-line alignment */
+    ax__loop_pub pub; /* first: ext.h reads it (current, index, ext[]) */
+    ax__inbox inbox;  /* cache-line aligned within */
     ax__rt *rt;
-    int index;
     atomic_bool closed;       /* no longer takes posts */
     atomic_int posting;       /* ax_loop_post calls in progress */
     atomic_bool teardown_req; /* the runtime is shutting down */
@@ -47,13 +47,11 @@ struct ax_loop {
     atomic_bool foreign_posts;/* a thread without a loop posted here */
     atomic_bool vidle;        /* virtual clock: nothing to run here */
     bool deadlock_check;
-    void *ext[AX__EXT_MAX]; /* the attached layers' per-loop states */
     struct event *bell_ev;
     struct event *sig_ev[2];
     bool sig_stopped; /* a signal cancelled the main task */
     struct event_base *base;
     ax__coro sched;
-    ax_task *current;
     ax_task *rq_head, *rq_tail;
     unsigned budget;   /* task runs left in this round */
     ax_task *zombie;   /* finished task whose stack is still to release */
@@ -80,7 +78,7 @@ struct ax_loop {
 static inline ax_task *ax__current(void)
 {
     ax_loop *L = ax__tls_loop;
-    return L ? L->current : NULL;
+    return L ? L->pub.current : NULL;
 }
 
 /* loop.c, runtime.c */

@@ -225,7 +225,7 @@ ax_loop *ax_loop_at(int i)
     return L->rt->loops[i];
 }
 
-int ax_loop_index(const ax_loop *loop) { return loop ? loop->index : -1; }
+int ax_loop_index(const ax_loop *loop) { return loop ? loop->pub.index : -1; }
 
 int ax_runtime_stats_get(ax_runtime_stats *st)
 {
@@ -264,7 +264,7 @@ int ax_stop_on_signals(void)
     if (!t)
         return AX_ENOTTASK;
     L = t->loop;
-    if (L->index != 0)
+    if (L->pub.index != 0)
         return AX_EPERM;
     for (int i = 0; i < 2; i++) {
         int sig = i ? SIGTERM : SIGINT;

@@ -278,7 +278,7 @@ static void chain(int sig, siginfo_t *si, void *uc)
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     ax_loop *L = ax__tls_loop;
-    ax_task *t = L ? L->current : NULL;
+    ax_task *t = L ? L->pub.current : NULL;
 
     if (t && t->stack.map) {
         uintptr_t a = (uintptr_t)si->si_addr;

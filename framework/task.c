@@ -130,14 +130,14 @@ static void switch_out(ax_task *t, bool exiting)
     }
     if (next) {
         next->state = AX__T_RUNNING;
-        L->current = next;
+        L->pub.current = next;
         L->st.switches++;
         coro_switch(&t->coro, &next->coro, exiting);
     } else {
-        L->current = NULL;
+        L->pub.current = NULL;
         coro_switch(&t->coro, &L->sched, exiting);
     }
-    /* Running again: whoever switched here set L->current to t. */
+    /* Running again: whoever switched here set L->pub.current to t. */
     ax__reap(L);
 }
 
@@ -181,12 +181,12 @@ void ax__run_ready(ax_loop *L)
     while (L->budget && (t = rq_pop(L))) {
         L->budget--;
         t->state = AX__T_RUNNING;
-        L->current = t;
+        L->pub.current = t;
         L->st.switches++;
         coro_switch(&L->sched, &t->coro, false);
         ax__reap(L);
     }
-    L->current = NULL;
+    L->pub.current = NULL;
 }
 
 int ax__task_status(const ax_task *t)
