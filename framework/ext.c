@@ -143,8 +143,6 @@ bool ax__runtime_stopping(ax_loop *L)
     return atomic_load_explicit(&L->rt->shutting, memory_order_acquire);
 }
 
-void *ax__task_owner(const ax_task *t) { return t->owner; }
-
 void ax__task_set_owner(ax_task *t, void *owner) { t->owner = owner; }
 
 ax_loop *ax__task_loop(const ax_task *t) { return t->loop; }

@@ -125,8 +125,14 @@ bool ax__runtime_stopping(ax_loop *L);
 
 /* A task's owner slot: a pointer the layer that spawned the task keeps
  * there (the object whose body the task runs). Owner loop only. */
-void *ax__task_owner(const ax_task *t);
 void ax__task_set_owner(ax_task *t, void *owner);
+/* Where a task keeps the slot: read on every message, so inline. task.c
+ * checks the number at compile time (_Static_assert). */
+#define AX__TASK_OWNER_OFFSET 104
+static inline void *ax__task_owner(const ax_task *t)
+{
+    return *(void *const *)((const char *)t + AX__TASK_OWNER_OFFSET);
+}
 ax_loop *ax__task_loop(const ax_task *t);
 /* The status the task would end with now (0, its failure, ECANCELED). */
 int ax__task_status(const ax_task *t);

@@ -12,9 +12,13 @@
 #include "internal.h"
 #include "axon.h"
 
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+_Static_assert(offsetof(ax_task, owner) == AX__TASK_OWNER_OFFSET,
+               "ext.h's AX__TASK_OWNER_OFFSET must follow struct ax_task");
 
 #ifdef AX_ASAN
 #include <sanitizer/common_interface_defs.h>
