@@ -107,7 +107,7 @@ int ax_future_new(ax_future **out)
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    f = ax__pool_get(&L->pool_future, sizeof *f);
+    f = ax__pool_get(&L->pools.future, sizeof *f);
     if (!f)
         return AX_ENOMEM;
     ax__future_init(f, L, AX__FUT_PLAIN);
@@ -141,7 +141,7 @@ static void future_destroy(ax_future *f)
         return;
     }
     ax__future_untrack(f->loop, f);
-    ax__pool_put(&f->loop->pool_future, f, sizeof *f, &f->magic);
+    ax__pool_put(&f->loop->pools.future, f, sizeof *f, &f->magic);
 }
 
 int ax_future_free(ax_future *f)

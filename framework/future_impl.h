@@ -94,6 +94,11 @@ typedef struct ax__pool {
     size_t size; /* of each struct, known from the first put */
 } ax__pool;
 
+/* A loop's freed structs by kind, kept for handle checks (pool.c). */
+typedef struct ax__pools {
+    ax__pool task, future, gather, group;
+} ax__pools;
+
 struct ax_future {
     ax_loop *loop; /* first: see ax__pooled */
     ax__waiter *head, *tail;

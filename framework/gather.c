@@ -58,7 +58,7 @@ static void gather_destroy(gather *g)
     }
     ax__future_untrack(g->fut.loop, &g->fut);
     free(g->ch);
-    ax__pool_put(&g->fut.loop->pool_gather, g, sizeof *g, &g->fut.magic);
+    ax__pool_put(&g->fut.loop->pools.gather, g, sizeof *g, &g->fut.magic);
 }
 
 static void gather_cancel_children(gather *g)
@@ -171,12 +171,12 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
     if (rc)
         return rc;
 
-    g = ax__pool_get(&L->pool_gather, sizeof *g);
+    g = ax__pool_get(&L->pools.gather, sizeof *g);
     if (!g)
         return AX_ENOMEM;
     g->ch = n ? calloc(n, sizeof *g->ch) : NULL;
     if (n && !g->ch) {
-        ax__pool_put(&L->pool_gather, g, sizeof *g, &g->fut.magic);
+        ax__pool_put(&L->pools.gather, g, sizeof *g, &g->fut.magic);
         return AX_ENOMEM;
     }
     ax__future_init(&g->fut, L, AX__FUT_GATHER);
@@ -376,7 +376,7 @@ int ax_group_new(ax_group **out)
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
-    g = ax__pool_get(&t->loop->pool_group, sizeof *g);
+    g = ax__pool_get(&t->loop->pools.group, sizeof *g);
     if (!g)
         return AX_ENOMEM;
     ax__set_magic(&g->magic, AX__MAGIC_GROUP);
@@ -509,5 +509,5 @@ void ax__group_teardown(ax_group *g)
         g->lnext->lprev = g->lprev;
     free(g->tasks);
     free(g->waiters);
-    ax__pool_put(&L->pool_group, g, sizeof *g, &g->magic);
+    ax__pool_put(&L->pools.group, g, sizeof *g, &g->magic);
 }

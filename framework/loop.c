@@ -171,7 +171,7 @@ static void abandon_stuck(ax_loop *L)
         t->fut.status = AX_ECANCELED;
         while (t->fut.head)
             ax__waiter_remove(&t->fut, t->fut.head);
-        L->zombie = t;
+        L->rq.zombie = t;
         t->has_handle = t->has_handle && t != L->main;
         ax__reap(L);
     }
@@ -296,7 +296,7 @@ static void drive(ax_loop *L)
     bool stuck_once = false;
 
     for (;;) {
-        if (L->tm.virtual_clock && (L->rq_head || ax__inbox_busy(L)))
+        if (L->tm.virtual_clock && (L->rq.head || ax__inbox_busy(L)))
             virtual_busy(L);
         ax__inbox_drain(L, false);
         ax__run_ready(L);
@@ -309,11 +309,11 @@ static void drive(ax_loop *L)
         if (L->rt->nloops == 1 ? !L->nunfinished
                                : atomic_load_explicit(&L->quit_req,
                                                       memory_order_acquire) &&
-                                     !L->nunfinished && !L->rq_head)
+                                     !L->nunfinished && !L->rq.head)
             return;
         if (!L->tm.virtual_clock)
             ax__timers_fire(L, ax__now(L));
-        if (L->rq_head || ax__inbox_busy(L)) {
+        if (L->rq.head || ax__inbox_busy(L)) {
             if (++rounds % POLL_EVERY == 0 && user_events(L) > 0)
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
             continue;
@@ -326,7 +326,7 @@ static void drive(ax_loop *L)
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
                 ax__inbox_drain(L, false);
             }
-            if (!L->rq_head) {
+            if (!L->rq.head) {
                 virtual_busy(L);
                 virtual_advance(L);
             }

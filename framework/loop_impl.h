@@ -13,6 +13,7 @@
 
 #include "future_impl.h"
 #include "inbox.h"
+#include "task_impl.h"
 #include "stack.h"
 #include "timer.h"
 #include "axon/loop.h"
@@ -51,10 +52,7 @@ struct ax_loop {
     struct event *sig_ev[2];
     bool sig_stopped; /* a signal cancelled the main task */
     struct event_base *base;
-    ax__coro sched;
-    ax_task *rq_head, *rq_tail;
-    unsigned budget;   /* task runs left in this round */
-    ax_task *zombie;   /* finished task whose stack is still to release */
+    ax__runq rq;
     ax_task *main;
 
     ax_task *tasks;    /* every task struct not yet freed */
@@ -70,8 +68,7 @@ struct ax_loop {
     bool deadlocked;
     ax_loop_stats st;
 
-    /* Freed structs by kind, kept for handle checks (pool.c). */
-    ax__pool pool_task, pool_future, pool_gather, pool_group;
+    ax__pools pools;
 };
 
 

@@ -101,10 +101,10 @@ static void pool_drain(ax__pool *p)
 /* After the loop's last object is gone: at the end of ax__loop_term(). */
 void ax__pools_term(ax_loop *L)
 {
-    pool_drain(&L->pool_task);
-    pool_drain(&L->pool_future);
-    pool_drain(&L->pool_gather);
-    pool_drain(&L->pool_group);
+    pool_drain(&L->pools.task);
+    pool_drain(&L->pools.future);
+    pool_drain(&L->pools.gather);
+    pool_drain(&L->pools.group);
 }
 
 _Static_assert(offsetof(ax_future, magic) >= sizeof(ax__pooled) &&

@@ -7,7 +7,7 @@
  * scheduler context (the thread's own stack) runs only when the run queue is
  * empty or a round's budget is used up; then it looks at timers and
  * libevent. A finished task cannot free the stack it is running on, so it
- * leaves itself in L->zombie and whoever runs next releases it.
+ * leaves itself in L->rq.zombie and whoever runs next releases it.
  */
 #include "internal.h"
 #include "axon.h"
@@ -55,13 +55,13 @@ void ax__coro_init_sched(ax_loop *L)
 #ifdef AX_ASAN
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        pthread_attr_getstack(&attr, &L->sched.stack_lo,
-                              &L->sched.stack_size);
+        pthread_attr_getstack(&attr, &L->rq.sched.stack_lo,
+                              &L->rq.sched.stack_size);
         pthread_attr_destroy(&attr);
     }
 #endif
 #ifdef AX_TSAN
-    L->sched.tsan_fiber = __tsan_get_current_fiber();
+    L->rq.sched.tsan_fiber = __tsan_get_current_fiber();
 #endif
     (void)L;
 }
@@ -71,21 +71,21 @@ void ax__coro_term_sched(ax_loop *L) { (void)L; }
 static void rq_push(ax_loop *L, ax_task *t)
 {
     t->rnext = NULL;
-    if (L->rq_tail)
-        L->rq_tail->rnext = t;
+    if (L->rq.tail)
+        L->rq.tail->rnext = t;
     else
-        L->rq_head = t;
-    L->rq_tail = t;
+        L->rq.head = t;
+    L->rq.tail = t;
 }
 
 static ax_task *rq_pop(ax_loop *L)
 {
-    ax_task *t = L->rq_head;
+    ax_task *t = L->rq.head;
 
     if (t) {
-        L->rq_head = t->rnext;
-        if (!L->rq_head)
-            L->rq_tail = NULL;
+        L->rq.head = t->rnext;
+        if (!L->rq.head)
+            L->rq.tail = NULL;
     }
     return t;
 }
@@ -102,11 +102,11 @@ void ax__wake(ax_task *t, int status)
 /* Release the stack of a task that finished while it was running. */
 void ax__reap(ax_loop *L)
 {
-    ax_task *t = L->zombie;
+    ax_task *t = L->rq.zombie;
 
     if (!t)
         return;
-    L->zombie = NULL;
+    L->rq.zombie = NULL;
     ax__stack_put(L, &t->stack, t->coro.stack_size);
     t->stack.map = NULL;
 #ifdef AX_TSAN
@@ -123,10 +123,10 @@ static void switch_out(ax_task *t, bool exiting)
     ax_loop *L = t->loop;
     ax_task *next = NULL;
 
-    if (L->budget) {
+    if (L->rq.budget) {
         next = rq_pop(L);
         if (next)
-            L->budget--;
+            L->rq.budget--;
     }
     if (next == t) { /* a yield with nobody else ready */
         t->state = AX__T_RUNNING;
@@ -139,7 +139,7 @@ static void switch_out(ax_task *t, bool exiting)
         coro_switch(&t->coro, &next->coro, exiting);
     } else {
         L->pub.current = NULL;
-        coro_switch(&t->coro, &L->sched, exiting);
+        coro_switch(&t->coro, &L->rq.sched, exiting);
     }
     /* Running again: whoever switched here set L->pub.current to t. */
     ax__reap(L);
@@ -181,13 +181,13 @@ void ax__run_ready(ax_loop *L)
 {
     ax_task *t;
 
-    L->budget = ROUND_BUDGET;
-    while (L->budget && (t = rq_pop(L))) {
-        L->budget--;
+    L->rq.budget = ROUND_BUDGET;
+    while (L->rq.budget && (t = rq_pop(L))) {
+        L->rq.budget--;
         t->state = AX__T_RUNNING;
         L->pub.current = t;
         L->st.switches++;
-        coro_switch(&L->sched, &t->coro, false);
+        coro_switch(&L->rq.sched, &t->coro, false);
         ax__reap(L);
     }
     L->pub.current = NULL;
@@ -216,7 +216,7 @@ static void task_finish(ax_task *t, void *value)
                    ax__task_name(t), ax_err_name(status),
                    ax_strerror(status));
     }
-    L->zombie = t;
+    L->rq.zombie = t;
     switch_out(t, true);
     abort(); /* a finished task is never resumed */
 }
@@ -243,7 +243,7 @@ void ax__task_free(ax_task *t)
     if (t->lnext)
         t->lnext->lprev = t->lprev;
     L->st.tasks_live--;
-    ax__pool_put(&L->pool_task, t, sizeof *t, &t->fut.magic);
+    ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
 }
 
 void ax__task_release(ax_task *t)
@@ -269,7 +269,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
         return AX_EINVAL;
     /* From the spawning loop's pool, the only one this thread may touch;
      * it goes back to the owner's when freed there. */
-    t = ax__pool_get(&ax__tls_loop->pool_task, sizeof *t);
+    t = ax__pool_get(&ax__tls_loop->pools.task, sizeof *t);
     if (!t)
         return AX_ENOMEM;
     ax__future_init(&t->fut, L, AX__FUT_TASK);
@@ -399,7 +399,7 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
         if (rc) {
             atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
                                       memory_order_seq_cst);
-            ax__pool_put(&L->pool_task, t, sizeof *t, &t->fut.magic);
+            ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
         }
         return rc;
     }

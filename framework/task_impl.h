@@ -12,6 +12,15 @@
 
 enum { AX__T_READY, AX__T_RUNNING, AX__T_SUSPENDED, AX__T_DONE };
 
+/* A loop's scheduler state, owned by task.c: the loop's own context (the
+ * "scheduler", on the thread's stack) and the FIFO of ready tasks. */
+typedef struct ax__runq {
+    ax__coro sched;
+    ax_task *head, *tail;
+    unsigned budget;  /* task runs left in this round */
+    ax_task *zombie;  /* finished task whose stack is still to release */
+} ax__runq;
+
 struct ax_task {
     ax_future fut; /* first: a task is a future */
     ax__msg spawn_msg; /* ax_spawn_with's message to the owning loop */

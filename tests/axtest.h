@@ -353,6 +353,7 @@ static AXT_UNUSED int axt_spawn_on(ax_loop *loop, ax_task **out, ax_task_fn fn,
     return ax_spawn_with(out, fn, arg, &o);
 }
 
+#if AXON_HAVE_ACTORS /* configure --disable-actors has no actor.h */
 /** ax_actor_spawn() on @p loop with @p opts (NULL: the defaults), for the
  *  same reason as axt_spawn_on(). Returns the code. */
 static AXT_UNUSED int axt_actor_spawn_on(ax_loop *loop, ax_actor_ref *out,
@@ -367,6 +368,7 @@ static AXT_UNUSED int axt_actor_spawn_on(ax_loop *loop, ax_actor_ref *out,
     o.loop = loop;
     return ax_actor_spawn(out, fn, arg, &o);
 }
+#endif
 
 /** Spawn with a name, asserting success. */
 static AXT_UNUSED ax_task *axt_spawn_named(const char *name, ax_task_fn fn,

@@ -60,6 +60,7 @@ void *complete_later(void *arg)
     return nullptr;
 }
 
+#if AXON_HAVE_ACTORS
 enum { T_ADD = 1, T_GET, T_STOP };
 
 /* Sums T_ADD payloads; answers T_GET with the sum. */
@@ -77,6 +78,7 @@ void *summer(void *)
             return nullptr;
     }
 }
+#endif
 
 void *main_task(void *)
 {
@@ -134,6 +136,7 @@ void *main_task(void *)
     CHECK_RC(ax_await_dl(f, AX_NO_DEADLINE, &v), AX_ECANCELED);
     CHECK_RC(ax_future_free(f), 0);
 
+#if AXON_HAVE_ACTORS
     /* an actor on another loop: send, ask, call */
     CHECK(ax_ref_eq(ax_actor_self(), AX_ACTOR_NONE));
     ax_actor_opts ao{};
@@ -154,6 +157,7 @@ void *main_task(void *)
     CHECK_RC(ax_send(ref, T_STOP, nullptr), 0);
     while (ax_actor_alive(ref))
         CHECK_RC(ax_sleep(0.001), 0);
+#endif
     return as_ptr(42);
 }
 
