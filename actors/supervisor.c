@@ -52,8 +52,8 @@ typedef struct sup {
     size_t nspecs;
     child *kids;
     size_t nkids, capkids;
-    int64_t *stamps; /* restart times, a ring of `max` entries */
-    size_t max, head, count;
+    int64_t *stamps; /* restart times, a ring that grows up to `max` */
+    size_t max, cap, head, count;
     ax_msg *stash;
     size_t nstash, capstash;
     bool cancelled;
@@ -223,26 +223,48 @@ static bool restart_allowed(sup *S)
     int64_t since = now - (int64_t)(period * 1e9);
 
     while (S->count && S->stamps[S->head] <= since) {
-        S->head = (S->head + 1) % S->max;
+        S->head = (S->head + 1) % S->cap;
         S->count--;
     }
     if (S->count >= S->max)
         return false;
-    S->stamps[(S->head + S->count++) % S->max] = now;
+    /* Grown on demand: a generous intensity costs nothing until used. */
+    if (S->count == S->cap) {
+        size_t cap = S->cap ? 2 * S->cap : 4;
+        int64_t *n;
+
+        if (cap > S->max)
+            cap = S->max;
+        if (!(n = malloc(cap * sizeof *n)))
+            return false;
+        for (size_t i = 0; i < S->count; i++)
+            n[i] = S->stamps[(S->head + i) % S->cap];
+        free(S->stamps);
+        S->stamps = n;
+        S->cap = cap;
+        S->head = 0;
+    }
+    S->stamps[(S->head + S->count++) % S->cap] = now;
     return true;
 }
 
-/* (Re)start the stopped, unparked children in [lo, hi) in order. A failed
- * start counts as a restart, so a child that cannot start exhausts the
- * intensity rather than looping. */
-static int start_range(sup *S, size_t lo, size_t hi)
+/* (Re)start the stopped, unparked children in [lo, hi) in order. On a
+ * restart a failed start counts as one more restart, so a child that
+ * cannot start exhausts the intensity rather than looping; at init the
+ * first failure is the answer. */
+static int start_range(sup *S, size_t lo, size_t hi, bool retry)
 {
+    int rc;
+
     for (size_t i = lo; i < hi; i++) {
         if (S->kids[i].ref.id || S->kids[i].parked)
             continue;
-        while (start_one(S, i))
+        while ((rc = start_one(S, i))) {
+            if (!retry)
+                return rc;
             if (!restart_allowed(S))
                 return AX_ERESTARTS;
+        }
     }
     return 0;
 }
@@ -275,13 +297,13 @@ static int on_down(sup *S, ax_actor_ref from, int reason)
     switch (S->opts.strategy) {
     case AX_SUP_ONE_FOR_ALL:
         stop_all(S);
-        return start_range(S, 0, S->nkids);
+        return start_range(S, 0, S->nkids, true);
     case AX_SUP_REST_FOR_ONE:
         for (size_t j = S->nkids; j-- > i + 1;)
             stop_one(S, j);
-        return start_range(S, i, S->nkids);
+        return start_range(S, i, S->nkids, true);
     default:
-        return start_range(S, i, i + 1);
+        return start_range(S, i, i + 1, true);
     }
 }
 
@@ -381,7 +403,7 @@ static void *sup_body(void *arg)
         sup_free(S);
         return ax_task_fail(rc ? rc : AX_EINVAL);
     }
-    if ((rc = start_range(S, 0, S->nkids)) == 0 && !S->cancelled) {
+    if ((rc = start_range(S, 0, S->nkids, false)) == 0 && !S->cancelled) {
         ax_reply(&m, NULL);
     } else {
         stop_all(S);
@@ -465,8 +487,7 @@ int ax_sup_start(ax_actor_ref *out, const ax_sup_opts *opts,
     S->opts = o;
     S->max = o.intensity == 0 ? 3 : o.intensity < 0 ? 0 : (size_t)o.intensity;
     S->nspecs = n;
-    if ((n && !(S->specs = malloc(n * sizeof *S->specs))) ||
-        (S->max && !(S->stamps = calloc(S->max, sizeof *S->stamps)))) {
+    if (n && !(S->specs = malloc(n * sizeof *S->specs))) {
         sup_free(S);
         return AX_ENOMEM;
     }
@@ -590,7 +611,8 @@ int ax_sup_which_children(ax_actor_ref sup, ax_actor_ref *out, size_t cap,
         return rc;
     if (rc == 0) {
         *n = rq->n;
-        memcpy(out, rq->out, (rq->n < cap ? rq->n : cap) * sizeof *out);
+        if (cap)
+            memcpy(out, rq->out, (rq->n < cap ? rq->n : cap) * sizeof *out);
     }
     req_put(rq);
     return rc;

@@ -658,6 +658,52 @@ static void *main_misuse(void *arg)
     return NULL;
 }
 
+static int failing_start(ax_actor_ref *out, void *arg,
+                         const ax_actor_opts *opts)
+{
+    (void)out;
+    (void)arg;
+    (void)opts;
+    return AX_EPIPE;
+}
+
+static void *main_start_failure(void *arg)
+{
+    ax_sup_opts o;
+    ax_sup_spec s[2];
+    ax_actor_ref dead = AX_ACTOR_NONE;
+
+    (void)arg;
+    memset(&o, 0, sizeof o);
+    A = (wk){.name = "a", .log = true};
+    s[0] = wspec(&A);
+    memset(&s[1], 0, sizeof s[1]);
+    s[1].start = failing_start;
+    axt_assert_rc(ax_sup_start(&dead, &o, s, 2), AX_EPIPE);
+    ck_assert(dead.id == 0);
+    ck_assert_int_eq(atomic_load(&A.starts), 1);
+    AXT_ASSERT_LOG("a-"); /* the started child was stopped */
+    /* exit signals: misuse */
+    axt_assert_rc(ax_actor_exit(AX_ACTOR_NONE, AX_EPIPE), AX_EINVAL);
+    axt_assert_rc(ax_actor_kill(AX_ACTOR_NONE, AX_EPIPE), AX_EINVAL);
+    axt_assert_rc(ax_actor_spawn(&dead, worker, &A, NULL), 0);
+    axt_assert_rc(ax_actor_exit(dead, 0), AX_EINVAL);
+    axt_assert_rc(ax_send(dead, W_QUIT, NULL), 0);
+    while (ax_actor_alive(dead))
+        axt_assert_rc(ax_yield(), 0);
+    axt_assert_rc(ax_actor_exit(dead, AX_EPIPE), AX_ESRCH);
+    axt_assert_rc(ax_actor_kill(dead, AX_EPIPE), AX_ESRCH);
+    return NULL;
+}
+
+/* A child that cannot start makes ax_sup_start() return its code, after
+ * the children started before it were stopped (no retries at start). */
+START_TEST(test_start_failure_returns_code_stops_started)
+{
+    RUN_OK(1, main_start_failure);
+}
+END_TEST
+
 /* Bad specs and null refs are refused with AX_EINVAL. */
 START_TEST(test_misuse_einval)
 {
@@ -997,6 +1043,7 @@ Suite *ax_supervisor_suite(void)
     tcase_add_test(tc, test_shutdown_reverse_order_deadline_brutal_kill);
     tcase_add_test(tc, test_exit_signal_stops_children_then_supervisor);
     tcase_add_test(tc, test_misuse_einval);
+    tcase_add_test(tc, test_start_failure_returns_code_stops_started);
     tc = axt_tcase(s, "gen_server");
     tcase_add_test(tc, test_gs_call_cast_info_stop);
     tcase_add_test(tc, test_gs_call_timeout_and_caller_giving_up);

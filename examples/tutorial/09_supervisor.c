@@ -47,11 +47,14 @@ static void *main_task(void *arg)
     int rc;
 
     (void)arg;
-    if ((rc = ax_sup_start(&sup, &opts, &spec, 1)) || (rc = ask(sup, (void *)5, &v)))
+    rc = ax_sup_start(&sup, &opts, &spec, 1);
+    if (rc || (rc = ask(sup, (void *)5, &v)))
         return ax_task_fail(rc);
     printf("10 + 5 = %ld\n", (long)(intptr_t)v);
-    rc = ask(sup, NULL, &v);
-    printf("bad request: %s\n", ax_err_name(rc));
+    if ((rc = ask(sup, NULL, &v)) != AX_EINVAL) /* the server's last words */
+        return ax_task_fail(rc ? rc : AX_EPERM);
+    printf("bad request: %s, the server crashed\n", ax_err_name(rc));
+    /* Give the supervisor a moment to notice and restart it. */
     if ((rc = ax_sleep(0.01)) || (rc = ask(sup, (void *)1, &v)))
         return ax_task_fail(rc);
     printf("restarted: 10 + 1 = %ld\n", (long)(intptr_t)v);
