@@ -23,6 +23,7 @@ struct ax_gs_from {
     ax_msg m;
     server *srv;
     ax_gs_from *prev, *next;
+    bool answered; /* by ax_gs_reply() inside its own handle_call */
 };
 
 struct server {
@@ -33,6 +34,7 @@ struct server {
     ax_loop *loop;
     ax_gs_from *pending; /* calls kept with AX_GS_NOREPLY */
     ax_gs_from *spare;   /* one handle reused by calls answered at once */
+    ax_gs_from *current; /* the call handle_call is handling */
 };
 
 static void unlink_from(ax_gs_from *f)
@@ -74,8 +76,16 @@ static bool on_call(server *S, ax_msg *m, int *reason)
     memset(f, 0, sizeof *f);
     f->m = *m;
     f->srv = S;
+    S->current = f;
     r = S->cb->handle_call ? S->cb->handle_call(m->data, f, &reply, S->state)
                            : AX_EINVAL;
+    S->current = NULL;
+    if (f->answered) {
+        /* Answered already through ax_gs_reply(): whatever it returned,
+         * the handle is done with. */
+        S->spare = f;
+        return r < 0 || r == AX_GS_STOP ? verdict(r, reason) : false;
+    }
     if (r == AX_GS_NOREPLY) {
         f->next = S->pending;
         if (S->pending)
@@ -184,8 +194,12 @@ int ax_gs_start(ax_actor_ref *out, const ax_gs_callbacks *cb, void *arg,
         free(S);
         return rc;
     }
-    /* From here the server owns S, whatever happens to this call. */
+    /* From here the server owns S, whatever happens to this call. A
+     * caller that gives up takes the server down with it rather than
+     * leave an actor nobody knows the ref of. */
     rc = ax_call(ref, GS_INIT, NULL, -1, NULL);
+    if (rc == AX_ECANCELED)
+        ax_actor_kill(ref, AX_ECANCELED);
     if (rc == 0 && out)
         *out = ref;
     return rc;
@@ -215,6 +229,13 @@ int ax_gs_reply(ax_gs_from *from, void *value)
         return AX_EINVAL;
     if (from->srv->loop != ax_loop_current())
         return AX_EWRONGLOOP;
+    if (from == from->srv->current) {
+        /* Inside its own handle_call: on_call() keeps the handle. */
+        if (from->answered)
+            return AX_EALREADY;
+        from->answered = true;
+        return ax_reply(&from->m, value);
+    }
     unlink_from(from);
     rc = ax_reply(&from->m, value);
     free(from);

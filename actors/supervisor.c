@@ -147,6 +147,8 @@ static int start_one(sup *S, size_t i)
         rc = ax_gs_start(&ref, sp->gs, k->arg, &ao);
     else
         rc = ax_actor_spawn(&ref, sp->body, k->arg, &ao);
+    if (rc == AX_ECANCELED) /* cancelled while a start function waited */
+        S->cancelled = true;
     if (rc)
         return rc;
     if (!ref.id)
@@ -511,6 +513,8 @@ int ax_sup_start(ax_actor_ref *out, const ax_sup_opts *opts,
         return rc;
     }
     rc = ax_call(ref, SUP_INIT, NULL, -1, NULL);
+    if (rc == AX_ECANCELED) /* as in ax_gs_start(): no orphans */
+        ax_actor_kill(ref, AX_ECANCELED);
     if (rc == 0 && out)
         *out = ref;
     return rc;

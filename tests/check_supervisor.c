@@ -713,7 +713,7 @@ END_TEST
 
 /* ---- gen_server ---------------------------------------------------------- */
 
-enum { REQ_GET = 1, REQ_SLOW, REQ_DEFER, REQ_DIE, REQ_STOP };
+enum { REQ_GET = 1, REQ_SLOW, REQ_DEFER, REQ_DIE, REQ_STOP, REQ_INLINE };
 enum { CAST_ADD = 1, CAST_RELEASE, CAST_CRASH };
 
 typedef struct cstate {
@@ -723,9 +723,12 @@ typedef struct cstate {
 
 static int cs_init(void *arg, void **state)
 {
-    cstate *s = calloc(1, sizeof *s);
+    cstate *s;
+    int rc;
 
-    if (!s)
+    if (AXT_I(arg) == 1000 && (rc = ax_sleep(1.0)))
+        return rc; /* a slow init, cancelled */
+    if (!(s = calloc(1, sizeof *s)))
         return AX_ENOMEM;
     s->n = AXT_I(arg);
     if (s->n < 0) {
@@ -756,6 +759,10 @@ static int cs_call(void *req, ax_gs_from *from, void **reply, void *state)
     case REQ_STOP:
         *reply = AXT_P(7);
         return AX_GS_STOP;
+    case REQ_INLINE:
+        axt_assert_rc(ax_gs_reply(from, AXT_P(9)), 0);
+        axt_assert_rc(ax_gs_reply(from, AXT_P(10)), AX_EALREADY);
+        return AX_GS_NOREPLY;
     }
     return AX_EINVAL;
 }
@@ -815,6 +822,9 @@ static void *main_gs_basics(void *arg)
     axt_assert_rc(ax_send(g, 1, NULL), 0); /* info */
     axt_assert_rc(ax_gs_call(g, AXT_P(REQ_GET), -1, &v), 0);
     ck_assert_int_eq(AXT_I(v), 106);
+    axt_assert_rc(ax_gs_call(g, AXT_P(REQ_INLINE), -1, &v), 0);
+    ck_assert_int_eq(AXT_I(v), 9);
+    axt_assert_rc(ax_gs_reply(NULL, NULL), AX_EINVAL);
     axt_assert_rc(ax_gs_call(g, AXT_P(REQ_STOP), -1, &v), 0);
     ck_assert_int_eq(AXT_I(v), 7);
     axt_assert_rc(ax_gs_call(g, AXT_P(REQ_GET), -1, &v), AX_ESRCH);
@@ -833,8 +843,9 @@ static void *main_gs_basics(void *arg)
     return NULL;
 }
 
-/* call, cast and info reach their callbacks; AX_GS_STOP answers, runs
- * terminate(0), and later calls see AX_ESRCH; init's code is returned. */
+/* call, cast and info reach their callbacks; a reply from inside
+ * handle_call counts once; AX_GS_STOP answers, runs terminate(0), and
+ * later calls see AX_ESRCH; init's code is returned. */
 START_TEST(test_gs_call_cast_info_stop)
 {
     RUN_OK(1, main_gs_basics);
@@ -970,6 +981,42 @@ static void *main_gs_caller_death(void *arg)
     return NULL;
 }
 
+static void *slow_starter(void *arg)
+{
+    ax_actor_ref g = AX_ACTOR_NONE;
+
+    (void)arg;
+    axt_assert_rc(ax_gs_start(&g, &counter_cb, AXT_P(1000), NULL),
+                  AX_ECANCELED);
+    ck_assert(g.id == 0);
+    return NULL;
+}
+
+static void *main_gs_start_cancelled(void *arg)
+{
+    ax_task *t;
+    double t0 = ax_now();
+
+    (void)arg;
+    nterm = 0;
+    axt_assert_rc(ax_spawn(&t, slow_starter, NULL), 0);
+    axt_assert_rc(ax_sleep(0.1), 0);
+    axt_assert_rc(ax_cancel(t), 0);
+    axt_assert_rc(ax_await(t, NULL), AX_ECANCELED); /* a cancelled task */
+    axt_assert_rc(ax_sleep(0.1), 0);
+    ck_assert(ax_now() - t0 < 0.5); /* the server's init did not finish */
+    ck_assert_int_eq(nterm, 0);
+    return NULL;
+}
+
+/* A starter cancelled while init runs takes the server down with it: no
+ * orphan, nothing leaked, the run ends at once. */
+START_TEST(test_gs_start_cancelled_kills_server)
+{
+    RUN_OK(1, main_gs_start_cancelled);
+}
+END_TEST
+
 /* A caller that dies during a call does not crash the server. */
 START_TEST(test_gs_caller_death_leaves_server_alive)
 {
@@ -1049,6 +1096,7 @@ Suite *ax_supervisor_suite(void)
     tcase_add_test(tc, test_gs_call_timeout_and_caller_giving_up);
     tcase_add_test(tc, test_gs_deferred_reply_and_callee_death);
     tcase_add_test(tc, test_gs_caller_death_leaves_server_alive);
+    tcase_add_test(tc, test_gs_start_cancelled_kills_server);
     tcase_add_test(tc, test_gs_supervised_on_other_loop_restarts_fresh);
     return s;
 }

@@ -132,7 +132,8 @@ typedef struct ax_sup_opts {
  *         a NaN or negative period or shutdown other than
  *         AX_SUP_BRUTAL_KILL); AX_ENOTTASK outside a task; a child's start
  *         code; ax_actor_spawn()'s codes; AX_ECANCELED if the caller was
- *         cancelled while waiting (the supervisor then runs on).
+ *         cancelled while waiting (the supervisor is then killed and stops
+ *         the children it started).
  * Suspends: yes. Thread: a task on any loop of the runtime.
  */
 AX_EXTERN int ax_sup_start(ax_actor_ref *out, const ax_sup_opts *opts,
@@ -214,7 +215,11 @@ AX_EXTERN int ax_sup_stop_dl(ax_actor_ref sup, int64_t deadline);
 /** A call's reply handle, for answering later (AX_GS_NOREPLY). */
 typedef struct ax_gs_from ax_gs_from;
 
-/** The callbacks; NULL ones do the obvious nothing. state is yours. */
+/** The callbacks; NULL ones do the obvious nothing. state is yours.
+ *  Callbacks may suspend. Cancellation is cooperative: a cancel or exit
+ *  signal that arrives while a callback is suspended is seen by that
+ *  callback (AX_ECANCELED from its call), not by the server's loop, so a
+ *  callback that sees AX_ECANCELED should return it to stop the server. */
 typedef struct ax_gs_callbacks {
     /** Make the state from the start argument: 0, or a negative code
      *  (ax_gs_start() returns it and the server ends). */
@@ -249,7 +254,8 @@ typedef struct ax_gs_callbacks {
  * @param cb must outlive the server.
  * @param opts NULL or actor options (loop, mailbox, trap_exits, name).
  * @return 0; init()'s code; AX_EINVAL (NULL @p cb); ax_actor_spawn()'s
- *         codes; AX_ENOTTASK; AX_ECANCELED. Suspends: yes.
+ *         codes; AX_ENOTTASK; AX_ECANCELED if the caller was cancelled
+ *         while waiting (the server is then killed). Suspends: yes.
  */
 AX_EXTERN int ax_gs_start(ax_actor_ref *out, const ax_gs_callbacks *cb,
                           void *arg, const ax_actor_opts *opts);
@@ -282,8 +288,12 @@ AX_EXTERN int ax_gs_call_dl(ax_actor_ref server, void *req,
 AX_EXTERN int ax_gs_cast(ax_actor_ref server, void *msg);
 
 /**
- * Answer a call kept with AX_GS_NOREPLY and free the handle.
- * @return 0; AX_EINVAL (NULL); AX_EWRONGLOOP off the server's loop.
+ * Answer a call kept with AX_GS_NOREPLY and free the handle; or, inside
+ * the handle_call that received @p from, answer it at once (whatever
+ * handle_call then returns, the call is answered; the handle stays the
+ * server's).
+ * @return 0; AX_EINVAL (NULL); AX_EWRONGLOOP off the server's loop;
+ *         AX_EALREADY for a second answer inside handle_call.
  * Thread: the server's loop (a callback of the server, usually).
  * Suspends: no.
  */
