@@ -353,8 +353,6 @@ static void on_request(sup *S, ax_msg *m)
                 rq->n++;
             }
         break;
-    default:
-        rc = AX_EINVAL;
     }
     if (rc)
         ax_reply_error(m, rc);
@@ -377,7 +375,8 @@ static void drain(sup *S)
         if (!m.reply_)
             continue;
         ax_reply_error(&m, AX_ESRCH);
-        if (m.tag != SUP_STOP && m.tag != SUP_INIT)
+        if (m.tag == SUP_START_CHILD || m.tag == SUP_TERMINATE ||
+            m.tag == SUP_WHICH)
             req_put(m.data);
     }
 }
@@ -443,9 +442,16 @@ static void *sup_body(void *arg)
             ax_reply(&m, NULL);
             sup_free(S);
             return NULL;
+        case SUP_START_CHILD:
+        case SUP_TERMINATE:
+        case SUP_WHICH:
+            on_request(S, &m);
+            break;
         default:
+            /* Not ours: answer an ask so its caller does not wait; the
+             * payload, whatever it is, is left alone. */
             if (m.reply_)
-                on_request(S, &m);
+                ax_reply_error(&m, AX_EINVAL);
         }
     next:;
     }

@@ -636,6 +636,7 @@ static void *main_misuse(void *arg)
 {
     ax_sup_opts o;
     ax_sup_spec s[2];
+    ax_actor_ref sup;
     size_t n;
 
     (void)arg;
@@ -655,6 +656,14 @@ static void *main_misuse(void *arg)
     axt_assert_rc(ax_sup_which_children(AX_ACTOR_NONE, NULL, 0, &n),
                   AX_EINVAL);
     axt_assert_rc(ax_sup_stop(AX_ACTOR_NONE, -1), AX_EINVAL);
+    /* an ask the supervisor does not know is answered, not left waiting */
+    o.strategy = AX_SUP_ONE_FOR_ONE;
+    axt_assert_rc(ax_sup_start(&sup, &o, NULL, 0), 0);
+    axt_assert_rc(ax_call(sup, 5, NULL, -1, NULL), AX_EINVAL);
+    axt_assert_rc(ax_send(sup, 6, NULL), 0);
+    axt_assert_rc(ax_sup_which_children(sup, NULL, 0, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    axt_assert_rc(ax_sup_stop(sup, -1), 0);
     return NULL;
 }
 
@@ -704,7 +713,7 @@ START_TEST(test_start_failure_returns_code_stops_started)
 }
 END_TEST
 
-/* Bad specs and null refs are refused with AX_EINVAL. */
+/* Bad specs, null refs and unknown asks are refused with AX_EINVAL. */
 START_TEST(test_misuse_einval)
 {
     RUN_OK(1, main_misuse);

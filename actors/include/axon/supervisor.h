@@ -31,6 +31,10 @@
  * suspends, or that keeps running after it saw AX_ECANCELED, holds its
  * supervisor's shutdown up. AX_SUP_BRUTAL_KILL skips the polite signal.
  *
+ * A supervisor's mailbox is for the calls here: an ask with a tag of
+ * yours is answered with AX_EINVAL, other messages are dropped (their
+ * payload is not freed).
+ *
  * A supervisor is stopped in reverse start order, each child within its
  * deadline, when ax_sup_stop() asks, when it gives up, when it is
  * cancelled, or when it receives an exit signal (it traps exits) with a
