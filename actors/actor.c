@@ -1107,6 +1107,14 @@ void ax__actor_exit_signal(ax__actor *a, ax_actor_ref from, int reason)
     ax_cancel(a->task);
 }
 
+/* ax_actor_kill(): the exit signal that trap_exits cannot catch. */
+void ax__actor_kill(ax__actor *a, int reason)
+{
+    if (!a->exit_reason)
+        a->exit_reason = reason;
+    ax_cancel(a->task);
+}
+
 void ax__actor_down_now(ax_loop *L, ax_actor_ref watcher, ax_actor_ref target)
 {
     send_system(L, watcher, AX_MSG_DOWN, target, AX_ESRCH);

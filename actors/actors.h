@@ -22,6 +22,7 @@ ax_loop *ax__actor_loop(ax_loop *L, ax_actor_ref ref);
 void ax__actor_watch_add(ax__actor *a, ax_actor_ref who, bool link);
 void ax__actor_exit_signal(ax__actor *a, ax_actor_ref from, int reason);
 void ax__actor_down_now(ax_loop *L, ax_actor_ref watcher, ax_actor_ref target);
+void ax__actor_kill(ax__actor *a, int reason);
 
 /* monitor.c */
 void ax__link_exit(ax_loop *L, ax_actor_ref to, ax_actor_ref from,

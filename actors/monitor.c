@@ -105,3 +105,49 @@ void ax__link_exit(ax_loop *L, ax_actor_ref to, ax_actor_ref from,
         ax__post_call(owner, exit_run, (void *)(uintptr_t)to.id,
                       (void *)(uintptr_t)from.id, reason);
 }
+
+static void kill_run(ax_loop *L, void *to, void *unused, int reason,
+                     bool drop)
+{
+    ax__actor *a;
+
+    (void)unused;
+    if (drop)
+        return;
+    a = ax__actor_lookup(L, (ax_actor_ref){(uint64_t)(uintptr_t)to});
+    if (a)
+        ax__actor_kill(a, reason);
+}
+
+static int exit_common(ax_actor_ref target, int reason, bool kill)
+{
+    ax_loop *L = ax__loop_self();
+    ax_loop *owner;
+
+    if (!target.id || reason >= 0)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    if (!ax_actor_alive(target) || !(owner = ax__actor_loop(L, target)))
+        return AX_ESRCH;
+    if (!kill) {
+        ax__link_exit(L, target, ax_actor_self(), reason);
+        return 0;
+    }
+    if (owner == L) {
+        kill_run(L, (void *)(uintptr_t)target.id, NULL, reason, false);
+        return 0;
+    }
+    return ax__post_call(owner, kill_run, (void *)(uintptr_t)target.id, NULL,
+                         reason);
+}
+
+int ax_actor_exit(ax_actor_ref target, int reason)
+{
+    return exit_common(target, reason, false);
+}
+
+int ax_actor_kill(ax_actor_ref target, int reason)
+{
+    return exit_common(target, reason, true);
+}

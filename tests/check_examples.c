@@ -66,6 +66,10 @@ static const struct expect examples[] = {
       "finished at " CLOCK_MARK, NULL},
      "2.000"},
     {"08_actors", {"counter on loop 1 says 5050", NULL}, "0.000"},
+    {"09_supervisor",
+     {"10 + 5 = 15", "bad request: AX_EINVAL, the server crashed",
+      "restarted: 10 + 1 = 11", NULL},
+     "0.010"},
 };
 
 struct run {
@@ -308,6 +312,11 @@ END_TEST
 START_TEST(test_08_actors) { check_example(&examples[6]); }
 END_TEST
 
+/* 09: a supervised counter server crashes on a bad request and comes back
+ * with its initial state; the only virtual time is the 10 ms pause. */
+START_TEST(test_09_supervisor) { check_example(&examples[7]); }
+END_TEST
+
 Suite *ax_examples_suite(void);
 
 Suite *ax_examples_suite(void)
@@ -322,8 +331,9 @@ Suite *ax_examples_suite(void)
     tcase_add_test(tc, test_05_gather_tasks);
     tcase_add_test(tc, test_06_gather_calls);
     tcase_add_test(tc, test_07_loops_gather);
-#if AXON_HAVE_ACTORS /* configure --disable-actors does not build 08 */
+#if AXON_HAVE_ACTORS /* configure --disable-actors builds neither 08 nor 09 */
     tcase_add_test(tc, test_08_actors);
+    tcase_add_test(tc, test_09_supervisor);
 #endif
     suite_add_tcase(s, tc);
     return s;

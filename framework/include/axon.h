@@ -22,6 +22,7 @@
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"
+#include "axon/supervisor.h"
 #endif
 
 #define AXON_VERSION_MAJOR 0

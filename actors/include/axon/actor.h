@@ -248,6 +248,29 @@ AX_EXTERN int ax_monitor(ax_actor_ref target);
 AX_EXTERN int ax_link(ax_actor_ref target);
 
 /**
+ * Send @p target an exit signal (Erlang's exit/2): if it traps exits it
+ * gets an AX_MSG_EXIT message with `from` the caller (AX_ACTOR_NONE
+ * outside an actor) and @p reason; otherwise it is cancelled and ends
+ * with @p reason (unless it fails with its own code).
+ * @param reason a negative code (AX_ESHUTDOWN for an orderly stop).
+ * @return 0 (for an actor of another loop: the signal was posted);
+ *         AX_EINVAL (null ref, @p reason >= 0); AX_ESRCH if @p target
+ *         has ended; AX_EPERM outside a loop; AX_ENOMEM.
+ * Suspends: no. Thread: any loop thread of the runtime.
+ */
+AX_EXTERN int ax_actor_exit(ax_actor_ref target, int reason);
+
+/**
+ * Kill @p target: cancel it even if it traps exits; it ends with
+ * @p reason. Tasks are cooperative: the kill takes effect at the
+ * target's current or next suspension, and a target that keeps running
+ * after it saw AX_ECANCELED is not stopped.
+ * @return as ax_actor_exit().
+ * Suspends: no. Thread: any loop thread of the runtime.
+ */
+AX_EXTERN int ax_actor_kill(ax_actor_ref target, int reason);
+
+/**
  * Give @p ref a name, runtime-wide.
  * @return 0; AX_EINVAL (NULL or empty name, longer than 63 bytes, null
  *         ref); AX_EALREADY if the name is taken by a live actor; AX_EPERM
