@@ -55,7 +55,8 @@ extern "C" {
     X(ENESTED, -4005,                                                         \
       "this thread already runs a loop: call ax_run from a plain thread")     \
     X(ENAME, -4010,                                                           \
-      "host name not resolved (use a numeric address or localhost)")
+      "host name not resolved (use a numeric address or localhost)")          \
+    X(EQSHUTDOWN, -4011, "the queue was shut down")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {
