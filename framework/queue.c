@@ -598,7 +598,7 @@ static void finish_remote(qop *op, bool give_back)
 static int call_remote(ax_queue *q, qop *op, ax_task *t, int64_t dl)
 {
     ax_loop *L = t->loop;
-    bool was;
+    bool was, cancel;
     int rc = 0;
 
     if (t->cancel_pending && !t->shielded) {
@@ -611,7 +611,7 @@ static int call_remote(ax_queue *q, qop *op, ax_task *t, int64_t dl)
     op->m.run = owner_submit;
     atomic_fetch_add(&q->refs, 1);
     ax__inbox_push(q->loop, &op->m);
-    if (dl != AX_NO_DEADLINE) {
+    if (dl != AX_NO_DEADLINE && !op->nowait) {
         t->timer.status = AX_ETIMEDOUT;
         ax__timer_add(L, &t->timer, dl);
     }
@@ -629,13 +629,17 @@ static int call_remote(ax_queue *q, qop *op, ax_task *t, int64_t dl)
         finish_remote(op, false);
         return rc;
     }
-    if (rc == AX_ECANCELED) {
-        if (op->kind == OP_GET && op->status == 0) {
-            finish_remote(op, true);
-            return AX_ECANCELED;
-        }
-        t->cancel_pending = true;
+    /* Answered. A cancel that came meanwhile wins, as on the owner loop,
+     * except over a put that happened over there: that cannot be undone,
+     * so it returns 0 and the cancel waits for the next suspension. */
+    cancel = rc == AX_ECANCELED || (t->cancel_pending && !t->shielded);
+    if (cancel && !(op->kind == OP_PUT && op->status == 0)) {
+        t->cancel_pending = false;
+        finish_remote(op, op->kind == OP_GET && op->status == 0);
+        return AX_ECANCELED;
     }
+    if (cancel)
+        t->cancel_pending = true;
     finish_remote(op, false);
     return op->status;
 }

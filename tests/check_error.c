@@ -43,6 +43,7 @@ static const struct {
     {AX_EBADF, "AX_EBADF", "bad descriptor"},
     {AX_ENAME, "AX_ENAME",
      "host name not resolved (use a numeric address or localhost)"},
+    {AX_EQSHUTDOWN, "AX_EQSHUTDOWN", "the queue was shut down"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

@@ -23,13 +23,15 @@
  * those calls suspend for the round trip (a task only). On the owner loop
  * nothing is locked and a put or get that need not wait does not suspend.
  *
- * Cancellation: a get whose task is cancelled after an item was handed to
- * it (in the same instant) gives the item back: it goes to the next waiting
- * getter, else back to the head of the queue, and the get returns
- * AX_ECANCELED. A put whose task is cancelled after its item went in
- * cannot be undone: it returns 0 and the cancellation is delivered at the
- * task's next suspension. A timeout that races with success loses: the
- * item is taken (or put) and the call returns 0.
+ * Cancellation (as asyncio): a cancel that reaches a waiting task wins,
+ * even if the item or the slot was handed to it in the same instant and
+ * the task has not run since: a get then gives the item back (to the next
+ * waiting getter, else to the head of the queue) and a put passes its slot
+ * on to the next putter, and both return AX_ECANCELED; nothing is lost or
+ * put twice. One exception: a put from another loop whose item went in on
+ * the owner loop before the cancel got there cannot be undone; it returns
+ * 0 and the cancel is delivered at the task's next suspension. A timeout
+ * that races with success loses: the item is taken (or put), 0.
  *
  * Shutdown (Python 3.13): after ax_queue_shutdown() puts fail with
  * AX_EQSHUTDOWN, gets take what is left and then fail with AX_EQSHUTDOWN;
