@@ -12,6 +12,7 @@
 
 Suite *ax_queue_suite(void);
 
+/* A FIFO or LIFO queue (mkq_kind() also makes priority queues). */
 static ax_queue *mkq(ax_queue_kind kind, size_t cap)
 {
     ax_queue_opts o;
@@ -20,9 +21,7 @@ static ax_queue *mkq(ax_queue_kind kind, size_t cap)
     memset(&o, 0, sizeof o);
     o.kind = kind;
     o.capacity = cap;
-    if (kind == AX_QUEUE_PRIORITY)
-        o.cmp = NULL; /* set by mkq_prio */
-    axt_assert_rc(ax_queue_new(&q, kind == AX_QUEUE_PRIORITY ? NULL : &o), 0);
+    axt_assert_rc(ax_queue_new(&q, &o), 0);
     return q;
 }
 
@@ -1238,7 +1237,9 @@ static void *x_select(void *arg)
     void *v = NULL;
     axt_assert_rc(ax_queue_get_future(qs[0], &f[0]), 0);
     axt_assert_rc(ax_queue_get_future(qs[1], &f[1]), 0);
-    axt_assert_rc(ax_wait_any(f, 2, 5.0, &idx), 0);
+    /* No timeout: the loops' virtual clocks do not order a sleep over
+     * there against a timeout here. */
+    axt_assert_rc(ax_wait_any(f, 2, -1.0, &idx), 0);
     ck_assert_uint_eq(idx, 1);
     axt_assert_rc(ax_future_result(f[1], &v), 0);
     ck_assert_ptr_eq(v, AXT_P(2));
@@ -1257,17 +1258,14 @@ static void *main_cross_select(void *arg)
 {
     ax_queue *qs[2];
     ax_task *t;
-    void *v = NULL;
     (void)arg;
     qs[0] = mkq(AX_QUEUE_FIFO, 0);
     qs[1] = mkq(AX_QUEUE_FIFO, 0);
     axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, x_select, qs), 0);
-    axt_assert_rc(ax_sleep(0.01), 0);
     axt_assert_rc(ax_queue_put(qs[1], AXT_P(2)), 0);
     axt_assert_rc(ax_await(t, NULL), 0);
     ck_assert_ptr_eq(try_get_val(qs[0]), AXT_P(5));
     ck_assert_uint_eq(ax_queue_size(qs[0]), 0);
-    (void)v;
     axt_assert_rc(ax_queue_free(qs[0]), 0);
     axt_assert_rc(ax_queue_free(qs[1]), 0);
     return NULL;
@@ -1326,6 +1324,64 @@ START_TEST(test_cross_loop_cancelled_getter_loses_nothing)
 }
 END_TEST
 
+static void *x_futures(void *arg)
+{
+    ax_queue *q = arg;
+    ax_future *f;
+    size_t idx = 9;
+    /* A get future from here that receives an item nobody reads: freed,
+     * the item travels back to the queue, which is full again (cap 1). */
+    axt_assert_rc(ax_queue_get_future(q, &f), 0);
+    axt_assert_rc(ax_wait_any(&f, 1, -1.0, &idx), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    /* A put future into the full queue, cancelled before there is room:
+     * its item goes to the release callback on the owner loop. */
+    axt_assert_rc(ax_queue_put_future(q, AXT_P(30), &f), 0);
+    ck_assert(!ax_future_done(f)); /* the cancel follows it to the owner */
+    axt_assert_rc(ax_cancel(f), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    /* Join from here waits for the owner's task_done. */
+    axt_assert_rc(ax_queue_join(q), 0);
+    /* Shutdown from here wakes the owner loop's getter. */
+    axt_assert_rc(ax_queue_shutdown(q, false), 0);
+    return NULL;
+}
+
+static void *main_cross_futures(void *arg)
+{
+    ax_queue *q = mkq_rel(AX_QUEUE_FIFO, 1);
+    ax_task *t, *g;
+    void *v = NULL;
+    (void)arg;
+    released = 0;
+    released_sum = 0;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, x_futures, q), 0);
+    axt_assert_rc(ax_sleep(0.01), 0);
+    axt_assert_rc(ax_queue_put(q, AXT_P(7)), 0); /* to the get future */
+    for (int k = 0; k < 1000 && released == 0; k++)
+        axt_assert_rc(ax_sleep(0.001), 0);
+    ck_assert_int_eq(released, 1);
+    ck_assert_int_eq(released_sum, 30);
+    axt_assert_rc(ax_queue_get(q, &v), 0); /* back, unread */
+    ck_assert_ptr_eq(v, AXT_P(7));
+    ck_assert_uint_eq(ax_queue_size(q), 0);
+    axt_spawn(&g, get_one, q);
+    axt_assert_rc(ax_queue_task_done(q), 0);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    axt_assert_rc(ax_await(g, NULL), AX_EQSHUTDOWN);
+    axt_assert_rc(ax_queue_free(q), 0);
+    return NULL;
+}
+
+/* Futures, join and shutdown from another loop: an unread item comes
+ * back, a cancelled put future's item is released on the owner loop, the
+ * remote join and shutdown act on the owner's queue. */
+START_TEST(test_cross_loop_futures_join_shutdown)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_cross_futures, NULL);
+}
+END_TEST
+
 Suite *ax_queue_suite(void)
 {
     Suite *s = suite_create("queue");
@@ -1371,6 +1427,7 @@ Suite *ax_queue_suite(void)
     tcase_add_test(x, test_cross_loop_producers_consumers);
     tcase_add_test(x, test_cross_loop_select);
     tcase_add_test(x, test_cross_loop_cancelled_getter_loses_nothing);
+    tcase_add_test(x, test_cross_loop_futures_join_shutdown);
     suite_add_tcase(s, x);
     return s;
 }
