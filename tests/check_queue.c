@@ -1001,6 +1001,79 @@ START_TEST(test_free_releases_items)
 }
 END_TEST
 
+static void *main_deadlines(void *arg)
+{
+    ax_queue *q = mkq(AX_QUEUE_FIFO, 1);
+    void *v = NULL;
+    (void)arg;
+    /* A deadline already past still puts if there is room, still takes an
+     * item that is there. */
+    axt_assert_rc(ax_queue_put_dl(q, AXT_P(1), ax_now_ns()), 0);
+    axt_assert_rc(ax_queue_put_dl(q, AXT_P(2), ax_now_ns()), AX_ETIMEDOUT);
+    axt_assert_rc(ax_queue_put_timeout(q, AXT_P(2), 0.5), AX_ETIMEDOUT);
+    ck_assert_double_eq(ax_now(), 0.5);
+    ck_assert_uint_eq(ax_queue_size(q), 1); /* 2 was not put */
+    axt_assert_rc(ax_queue_get_dl(q, &v, ax_now_ns()), 0);
+    ck_assert_ptr_eq(v, AXT_P(1));
+    axt_assert_rc(ax_queue_get_timeout(q, &v, 0.0), AX_ETIMEDOUT);
+    axt_assert_rc(ax_queue_get_dl(q, &v, AX_NO_DEADLINE - 1), AX_EINVAL);
+    axt_assert_rc(ax_queue_free(q), 0);
+    return NULL;
+}
+
+/* Timeouts and deadlines: a past deadline does what needs no waiting; a
+ * put that times out leaves the item with the putter. */
+START_TEST(test_deadlines_and_timeouts)
+{
+    AXT_RUN_CLEAN(main_deadlines, NULL, NULL);
+}
+END_TEST
+
+static void *main_priority_bounded(void *arg)
+{
+    ax_queue *q = mkq_kind(AX_QUEUE_PRIORITY, 3);
+    ax_task *p[3];
+    ax_future *f;
+    void *v = NULL;
+    (void)arg;
+    put_arg_q = q;
+    for (int i = 0; i < 3; i++)
+        axt_assert_rc(ax_queue_try_put(q, AXT_P(10 * (i + 1))), 0);
+    for (int i = 0; i < 3; i++) /* 5, 15, 25 wait, in this order */
+        axt_spawn(&p[i], put_one, AXT_P(10 * i + 5));
+    ax_yield();
+    ck_assert_uint_eq(ax_queue_size(q), 3);
+    /* Each get frees a slot for the oldest putter, in order. */
+    axt_assert_rc(ax_queue_get(q, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(10));
+    ax_yield();
+    axt_assert_rc(ax_queue_get(q, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(5));
+    /* An item given back by a future freed unread comes out first again
+     * by priority. */
+    axt_assert_rc(ax_queue_get_future(q, &f), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    for (int i = 0; i < 3; i++)
+        axt_assert_rc(ax_await(p[i], NULL), 0);
+    {
+        static const int want[] = {15, 20, 25, 30};
+        for (int i = 0; i < 4; i++) {
+            axt_assert_rc(ax_queue_try_get(q, &v), 0);
+            ck_assert_int_eq(AXT_I(v), want[i]);
+        }
+    }
+    axt_assert_rc(ax_queue_free(q), 0);
+    return NULL;
+}
+
+/* A bounded priority queue: putters get slots in arrival order, items
+ * come out by priority, an item given back keeps its place. */
+START_TEST(test_priority_bounded_putters_in_order)
+{
+    AXT_RUN_CLEAN(main_priority_bounded, NULL, NULL);
+}
+END_TEST
+
 /* ---- futures: select ------------------------------------------------------- */
 
 static void *late_put_q2(void *arg)
@@ -1421,6 +1494,8 @@ Suite *ax_queue_suite(void)
     tcase_add_test(x, test_errors_and_stale_handles);
     tcase_add_test(x, test_outside_task_nowait_only);
     tcase_add_test(x, test_free_releases_items);
+    tcase_add_test(x, test_deadlines_and_timeouts);
+    tcase_add_test(x, test_priority_bounded_putters_in_order);
     tcase_add_test(x, test_select_two_queues_and_timeout);
     tcase_add_test(x, test_get_future_unread_item_goes_back);
     tcase_add_test(x, test_put_future_and_join_future);

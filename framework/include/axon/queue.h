@@ -20,8 +20,10 @@
  * alone frees it. Tasks on every loop of the runtime may put, get, join,
  * mark tasks done and shut it down: from another loop the request travels
  * to the owner loop's inbox and the answer comes back to the caller's, so
- * those calls suspend for the round trip (a task only). On the owner loop
- * nothing is locked and a put or get that need not wait does not suspend.
+ * those calls suspend for the round trip (a task only), and may also
+ * return AX_ESHUTDOWN when the owner loop has stopped at the runtime's
+ * end. On the owner loop nothing is locked and a put or get that need not
+ * wait does not suspend.
  *
  * Cancellation (as asyncio): a cancel that reaches a waiting task wins,
  * even if the item or the slot was handed to it in the same instant and
