@@ -57,6 +57,7 @@ struct ax__proxy {
  */
 #define AX__MAGIC_LIVE 0xA7011100u /* | kind: a live future of that kind */
 #define AX__MAGIC_GROUP 0xA7062000u
+#define AX__MAGIC_QUEUE 0xA7063000u
 #define AX__MAGIC_DEAD 0xA7DEAD00u
 
 static inline uint32_t ax__magic(const uint32_t *m)
@@ -96,7 +97,7 @@ typedef struct ax__pool {
 
 /* A loop's freed structs by kind, kept for handle checks (pool.c). */
 typedef struct ax__pools {
-    ax__pool task, future, gather, group;
+    ax__pool task, future, gather, group, queue;
 } ax__pools;
 
 struct ax_future {

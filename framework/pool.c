@@ -105,6 +105,7 @@ void ax__pools_term(ax_loop *L)
     pool_drain(&L->pools.future);
     pool_drain(&L->pools.gather);
     pool_drain(&L->pools.group);
+    pool_drain(&L->pools.queue);
 }
 
 _Static_assert(offsetof(ax_future, magic) >= sizeof(ax__pooled) &&

@@ -44,6 +44,7 @@ static const struct {
     {AX_ENAME, "AX_ENAME",
      "host name not resolved (use a numeric address or localhost)"},
     {AX_ERESTARTS, "AX_ERESTARTS", "too many restarts: the supervisor gave up"},
+    {AX_EQSHUTDOWN, "AX_EQSHUTDOWN", "the queue was shut down"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

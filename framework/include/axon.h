@@ -19,6 +19,7 @@
 #include "axon/gather.h"
 #include "axon/runtime.h"
 #include "axon/net.h"
+#include "axon/queue.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"

@@ -22,6 +22,7 @@ than axon's and report a per-operation rate, which is comparable):
                  next: as axon's headline run); the time at the size run,
                  with the size in the unit unless it is 1,000,000 leaves
   gather_fanout  asyncio.gather of 100,000 tasks each sleeping 1 ms: s
+  queue_same     one producer, one consumer, a Queue(maxsize=128): items/s
 
 Timing is time.perf_counter() around the work (not the interpreter's or
 the loop's start-up). Python's cyclic GC is left on, as in real programs.
@@ -44,6 +45,7 @@ SIZES = {
     "ring": (500_000, 20_000),            # hops (axon: 10,000,000)
     "skynet": (100_000, 10_000),          # leaves (axon: 1,000,000)
     "gather_fanout": (100_000, 10_000),   # children (axon: 100,000)
+    "queue_same": (500_000, 20_000),      # items (axon: 2,000,000)
 }
 ORDER = list(SIZES)
 
@@ -248,6 +250,31 @@ async def gather_fanout(n):
     result("gather_fanout", dt, "s" + size_suffix(n, 100_000), "lower")
 
 
+async def queue_same(n):
+    q = asyncio.Queue(maxsize=128)
+
+    async def producer():
+        for i in range(1, n + 1):
+            await q.put(i)
+
+    async def consumer():
+        s = 0
+        for _ in range(n):
+            s += await q.get()
+        return s
+
+    t0 = time.perf_counter()
+    c = asyncio.create_task(consumer())
+    p = asyncio.create_task(producer())
+    total = await c
+    await p
+    dt = time.perf_counter() - t0
+    if total != n * (n + 1) // 2:
+        raise SystemExit("WRONG: queue sum")
+    print(f"queue_same     {n:10d} items {dt:7.3f} s {n / dt:10.0f} items/s")
+    result("queue_same", n / dt, "items/s", "higher")
+
+
 FUNCS = {
     "ctxswitch": ctxswitch,
     "spawn_join": spawn_join,
@@ -256,6 +283,7 @@ FUNCS = {
     "ring": ring,
     "skynet": skynet,
     "gather_fanout": gather_fanout,
+    "queue_same": queue_same,
 }
 
 

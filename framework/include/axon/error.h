@@ -56,7 +56,8 @@ extern "C" {
       "this thread already runs a loop: call ax_run from a plain thread")     \
     X(ENAME, -4010,                                                           \
       "host name not resolved (use a numeric address or localhost)")         \
-    X(ERESTARTS, -4011, "too many restarts: the supervisor gave up")
+    X(ERESTARTS, -4011, "too many restarts: the supervisor gave up")          \
+    X(EQSHUTDOWN, -4012, "the queue was shut down")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {
