@@ -22,6 +22,10 @@ than axon's and report a per-operation rate, which is comparable):
                  next: as axon's headline run); the time at the size run,
                  with the size in the unit unless it is 1,000,000 leaves
   gather_fanout  asyncio.gather of 100,000 tasks each sleeping 1 ms: s
+  lock_uncontended  `await lock.acquire(); lock.release()` on a free
+                 asyncio.Lock: ns/op
+  lock_handoff   two tasks passing an asyncio.Lock back and forth (a
+                 released lock goes to the waiter): ns/handoff
 
 Timing is time.perf_counter() around the work (not the interpreter's or
 the loop's start-up). Python's cyclic GC is left on, as in real programs.
@@ -44,6 +48,8 @@ SIZES = {
     "ring": (500_000, 20_000),            # hops (axon: 10,000,000)
     "skynet": (100_000, 10_000),          # leaves (axon: 1,000,000)
     "gather_fanout": (100_000, 10_000),   # children (axon: 100,000)
+    "lock_uncontended": (2_000_000, 100_000),  # pairs (axon: 10,000,000)
+    "lock_handoff": (400_000, 20_000),    # handoffs (axon: 1,000,000)
 }
 ORDER = list(SIZES)
 
@@ -248,6 +254,49 @@ async def gather_fanout(n):
     result("gather_fanout", dt, "s" + size_suffix(n, 100_000), "lower")
 
 
+# --------------------------------------------------------------------- lock
+async def lock_uncontended(n):
+    lock = asyncio.Lock()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await lock.acquire()
+        lock.release()
+    dt = time.perf_counter() - t0
+    ns = dt * 1e9 / n
+    print(f"lock_uncontended {n:8d} pairs {dt:7.3f} s {ns:8.1f} ns/op")
+    result("lock_uncontended", ns, "ns/op", "lower")
+
+
+async def lock_handoff(n):
+    lock = asyncio.Lock()
+    per = max(n // 2, 1)
+    count = 0
+
+    async def passer():
+        nonlocal count
+        for _ in range(per):
+            await lock.acquire()
+            count += 1
+            lock.release()
+
+    await lock.acquire()
+    a = asyncio.create_task(passer())
+    b = asyncio.create_task(passer())
+    await asyncio.sleep(0)  # both queue on the lock
+    t0 = time.perf_counter()
+    lock.release()
+    await a
+    await b
+    dt = time.perf_counter() - t0
+    if count != 2 * per:
+        print(f"WRONG: {count} acquisitions, expected {2 * per}")
+        sys.exit(1)
+    ns = dt * 1e9 / (2 * per)
+    print(f"lock_handoff   {2 * per:10d} handoffs {dt:7.3f} s "
+          f"{ns:8.1f} ns/handoff")
+    result("lock_handoff", ns, "ns/handoff", "lower")
+
+
 FUNCS = {
     "ctxswitch": ctxswitch,
     "spawn_join": spawn_join,
@@ -256,6 +305,8 @@ FUNCS = {
     "ring": ring,
     "skynet": skynet,
     "gather_fanout": gather_fanout,
+    "lock_uncontended": lock_uncontended,
+    "lock_handoff": lock_handoff,
 }
 
 
