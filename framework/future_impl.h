@@ -58,6 +58,7 @@ struct ax__proxy {
 #define AX__MAGIC_LIVE 0xA7011100u /* | kind: a live future of that kind */
 #define AX__MAGIC_GROUP 0xA7062000u
 #define AX__MAGIC_QUEUE 0xA7063000u
+#define AX__MAGIC_SYNC 0xA7053000u /* | kind: a live lock, event, ... */
 #define AX__MAGIC_DEAD 0xA7DEAD00u
 
 static inline uint32_t ax__magic(const uint32_t *m)
@@ -95,9 +96,11 @@ typedef struct ax__pool {
     size_t size; /* of each struct, known from the first put */
 } ax__pool;
 
-/* A loop's freed structs by kind, kept for handle checks (pool.c). */
+/* A loop's freed structs by kind, kept for handle checks (pool.c). The
+ * synchronisation objects (sync.c) share one pool: they are all one
+ * struct. */
 typedef struct ax__pools {
-    ax__pool task, future, gather, group, queue;
+    ax__pool task, future, gather, group, queue, sync;
 } ax__pools;
 
 struct ax_future {

@@ -163,6 +163,10 @@ static void abandon_stuck(ax_loop *L)
             continue;
         ax__report(L, "task '%s' ignored its cancellation and is abandoned",
                    ax__task_name(t));
+        /* Its locks are reported but not handed on: their waiters are
+         * being abandoned too, their queue nodes on stacks about to go. */
+        if (t->nlocks)
+            ax__sync_task_ended(t, false);
         ax__timer_del(L, &t->timer);
         t->state = AX__T_DONE;
         L->nunfinished--;
@@ -357,7 +361,7 @@ void ax__drive(ax_loop *L) { drive(L); }
 
 void ax__final_reports(ax_loop *L)
 {
-    size_t nf = 0, ng = 0;
+    size_t nf = 0, ng = 0, ns;
 
     while (L->groups) {
         ng++;
@@ -388,6 +392,9 @@ void ax__final_reports(ax_loop *L)
     }
     if (nf)
         ax__report(L, "%zu future(s) never freed", nf);
+    /* Every task has ended: nobody waits on these any more. */
+    if ((ns = ax__sync_term(L)))
+        ax__report(L, "%zu synchronisation object(s) never freed", ns);
     if (ng)
         ax__report(L, "%zu group(s) never freed", ng);
     while (L->tasks) {

@@ -19,6 +19,9 @@
 #include "axon/loop.h"
 #include "axon/runtime.h"
 
+/* A lock, event, condition, semaphore or barrier (sync.c). */
+typedef struct ax__sync ax__sync;
+
 /* What the loops of one ax_run() share. */
 typedef struct ax__rt {
     int nloops;
@@ -59,6 +62,7 @@ struct ax_loop {
     size_t nunfinished; /* tasks not yet DONE */
     ax_future *futures;
     ax_group *groups;
+    ax__sync *syncs;   /* locks, events, ... not yet freed (sync.c) */
 
     ax__timers tm;
     ax__stacks stk;
@@ -97,6 +101,10 @@ void ax__report(ax_loop *L, const char *fmt, ...)
 /* ext.c */
 void ax__ext_loop_stop(ax_loop *L);
 void ax__ext_term(ax__rt *rt);
+
+/* sync.c */
+void ax__sync_task_ended(ax_task *t, bool release);
+size_t ax__sync_term(ax_loop *L);
 
 /* pool.c */
 void *ax__pool_get(ax__pool *p, size_t size);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Type-stable memory for handles: per-loop pools of freed tasks, futures,
- * gathers and groups (see AX__MAGIC_LIVE in internal.h for why).
+ * gathers, groups and synchronisation objects (see AX__MAGIC_LIVE in
+ * future_impl.h for why).
  *
  * A pool is a FIFO of freed structs. get() takes the oldest only when more
  * than AX__QUARANTINE wait behind it, else it asks malloc; so a freed
@@ -106,6 +107,7 @@ void ax__pools_term(ax_loop *L)
     pool_drain(&L->pools.gather);
     pool_drain(&L->pools.group);
     pool_drain(&L->pools.queue);
+    pool_drain(&L->pools.sync);
 }
 
 _Static_assert(offsetof(ax_future, magic) >= sizeof(ax__pooled) &&

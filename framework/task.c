@@ -203,8 +203,12 @@ int ax__task_status(const ax_task *t)
 static void task_finish(ax_task *t, void *value)
 {
     ax_loop *L = t->loop;
-    int status = ax__task_status(t);
+    int status;
 
+    /* A lock left held would strand its waiters: report it, let it go. */
+    if (AX__UNLIKELY(t->nlocks))
+        ax__sync_task_ended(t, true);
+    status = ax__task_status(t);
     t->state = AX__T_DONE;
     L->nunfinished--;
     ax__runtime_task_ended(L);

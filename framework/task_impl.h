@@ -38,6 +38,7 @@ struct ax_task {
     uint64_t id;
     int fail_code;
     int wake_status;
+    unsigned nlocks;         /* ax_locks it holds (sync.c) */
     uint8_t state;
     bool cancel_req;     /* ax_cancel was called: the outcome is ECANCELED */
     bool cancel_pending; /* not yet delivered at a suspension */

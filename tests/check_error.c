@@ -41,6 +41,10 @@ static const struct {
     {AX_ENFILE, "AX_ENFILE", "too many open files in system"},
     {AX_E2BIG, "AX_E2BIG", "too long"},
     {AX_EBADF, "AX_EBADF", "bad descriptor"},
+    {AX_EOVERFLOW, "AX_EOVERFLOW",
+     "value too large (a semaphore released too many times)"},
+    {AX_EBROKEN, "AX_EBROKEN",
+     "the barrier is broken (aborted, or reset while waiting)"},
     {AX_ENAME, "AX_ENAME",
      "host name not resolved (use a numeric address or localhost)"},
     {AX_ERESTARTS, "AX_ERESTARTS", "too many restarts: the supervisor gave up"},
@@ -242,6 +246,7 @@ START_TEST(test_codes_are_negated_errno)
     ck_assert_int_eq(AX_ESRCH, -ESRCH);
     ck_assert_int_eq(AX_EPERM, -EPERM);
     ck_assert_int_eq(AX_ESHUTDOWN, -ESHUTDOWN);
+    ck_assert_int_eq(AX_EOVERFLOW, -EOVERFLOW);
 }
 END_TEST
 
@@ -253,6 +258,7 @@ START_TEST(test_own_codes_range_distinct)
     ck_assert_int_eq(AX_EWRONGLOOP, -4003);
     ck_assert_int_eq(AX_ENOTACTOR, -4004);
     ck_assert_int_eq(AX_ENESTED, -4005);
+    ck_assert_int_eq(AX_EBROKEN, -4006);
     for (size_t i = 0; i < NKNOWN; i++) {
         ck_assert_int_lt(known[i].code, 0);
         for (size_t j = i + 1; j < NKNOWN; j++)

@@ -2,7 +2,7 @@
 /**
  * @file axon.h
  * @brief axon: asyncio's model in C — loops, stackful tasks, futures, await,
- * gather — on libevent.
+ * gather, locks and the other synchronisation primitives — on libevent.
  *
  * Include this one header; link with `pkg-config --cflags --libs axon`.
  * Start with ax_run() (runtime.h) and ax_spawn() (task.h).
@@ -17,6 +17,7 @@
 #include "axon/future.h"
 #include "axon/time.h"
 #include "axon/gather.h"
+#include "axon/sync.h"
 #include "axon/runtime.h"
 #include "axon/net.h"
 #include "axon/queue.h"

@@ -23,6 +23,10 @@ than axon's and report a per-operation rate, which is comparable):
                  with the size in the unit unless it is 1,000,000 leaves
   gather_fanout  asyncio.gather of 100,000 tasks each sleeping 1 ms: s
   queue_same     one producer, one consumer, a Queue(maxsize=128): items/s
+  lock_uncontended  `await lock.acquire(); lock.release()` on a free
+                 asyncio.Lock: ns/op
+  lock_handoff   two tasks passing an asyncio.Lock back and forth (a
+                 released lock goes to the waiter): ns/handoff
 
 Timing is time.perf_counter() around the work (not the interpreter's or
 the loop's start-up). Python's cyclic GC is left on, as in real programs.
@@ -46,6 +50,8 @@ SIZES = {
     "skynet": (100_000, 10_000),          # leaves (axon: 1,000,000)
     "gather_fanout": (100_000, 10_000),   # children (axon: 100,000)
     "queue_same": (500_000, 20_000),      # items (axon: 2,000,000)
+    "lock_uncontended": (2_000_000, 100_000),  # pairs (axon: 10,000,000)
+    "lock_handoff": (400_000, 20_000),    # handoffs (axon: 1,000,000)
 }
 ORDER = list(SIZES)
 
@@ -275,6 +281,49 @@ async def queue_same(n):
     result("queue_same", n / dt, "items/s", "higher")
 
 
+# --------------------------------------------------------------------- lock
+async def lock_uncontended(n):
+    lock = asyncio.Lock()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await lock.acquire()
+        lock.release()
+    dt = time.perf_counter() - t0
+    ns = dt * 1e9 / n
+    print(f"lock_uncontended {n:8d} pairs {dt:7.3f} s {ns:8.1f} ns/op")
+    result("lock_uncontended", ns, "ns/op", "lower")
+
+
+async def lock_handoff(n):
+    lock = asyncio.Lock()
+    per = max(n // 2, 1)
+    count = 0
+
+    async def passer():
+        nonlocal count
+        for _ in range(per):
+            await lock.acquire()
+            count += 1
+            lock.release()
+
+    await lock.acquire()
+    a = asyncio.create_task(passer())
+    b = asyncio.create_task(passer())
+    await asyncio.sleep(0)  # both queue on the lock
+    t0 = time.perf_counter()
+    lock.release()
+    await a
+    await b
+    dt = time.perf_counter() - t0
+    if count != 2 * per:
+        print(f"WRONG: {count} acquisitions, expected {2 * per}")
+        sys.exit(1)
+    ns = dt * 1e9 / (2 * per)
+    print(f"lock_handoff   {2 * per:10d} handoffs {dt:7.3f} s "
+          f"{ns:8.1f} ns/handoff")
+    result("lock_handoff", ns, "ns/handoff", "lower")
+
+
 FUNCS = {
     "ctxswitch": ctxswitch,
     "spawn_join": spawn_join,
@@ -284,6 +333,8 @@ FUNCS = {
     "skynet": skynet,
     "gather_fanout": gather_fanout,
     "queue_same": queue_same,
+    "lock_uncontended": lock_uncontended,
+    "lock_handoff": lock_handoff,
 }
 
 

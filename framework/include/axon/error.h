@@ -48,12 +48,16 @@ extern "C" {
     X(ENFILE, -ENFILE, "too many open files in system")                       \
     X(E2BIG, -E2BIG, "too long")                                              \
     X(EBADF, -EBADF, "bad descriptor")                                        \
+    X(EOVERFLOW, -EOVERFLOW,                                                  \
+      "value too large (a semaphore released too many times)")                \
     X(ENOTTASK, -4001, "must be called from inside a task")                   \
     X(EPENDING, -4002, "not done yet")                                        \
     X(EWRONGLOOP, -4003, "object belongs to another loop")                    \
     X(ENOTACTOR, -4004, "must be called from inside an actor")               \
     X(ENESTED, -4005,                                                         \
       "this thread already runs a loop: call ax_run from a plain thread")     \
+    X(EBROKEN, -4006,                                                         \
+      "the barrier is broken (aborted, or reset while waiting)")              \
     X(ENAME, -4010,                                                           \
       "host name not resolved (use a numeric address or localhost)")         \
     X(ERESTARTS, -4011, "too many restarts: the supervisor gave up")          \
