@@ -726,8 +726,9 @@ static void release_room(slot *s, bool counted)
      * batch, as many as there is room, once the mailbox has drained to
      * half. No wake is lost: while more than half is counted, the
      * receiver has that many messages still to take (or the actor ends,
-     * which wakes everyone). */
-    if (!cap || c > cap) /* reused meanwhile: unbounded, or stale places */
+     * which wakes everyone). Stale places of a reused slot (see the top
+     * of the file) only delay a wake: each is given back here in turn. */
+    if (!cap) /* a stale place, the slot reused unbounded */
         wake_senders(s, LONG_MAX);
     else if (c <= cap / 2)
         wake_senders(s, cap - c);
