@@ -4,9 +4,28 @@
  *
  * A ref is (generation << 32 | slot + 1). Slots live in chunks of 4096
  * that are allocated as needed and never move or go away before the
- * runtime does, so a stale ref can always be checked against its slot
- * without touching freed memory. Slots are not reused yet (the generation is there for when they
- * are): a runtime can start AX__MAX_ACTORS actors in its life.
+ * runtime does (type-stable), so a stale ref can always be checked against
+ * its slot without touching freed memory. An ended actor's slot goes on a
+ * runtime-wide FIFO free list and the next spawn takes it with the
+ * generation bumped: a stale ref then fails the generation check. FIFO, so
+ * a slot rests as long as possible before it is reused (senders holding a
+ * stale ref have long moved on). A slot whose generation reaches
+ * UINT32_MAX is retired rather than wrapped, so a generation never repeats
+ * (192 bytes lost per 4 billion lives of one slot). At most AX__MAX_ACTORS
+ * actors are alive at once.
+ *
+ * Reuse and senders of other loops: a sender checks the slot's word, takes
+ * a place in the mailbox counter and routes by the slot's loop, each a
+ * separate step, so it may act on a slot that has meanwhile been reused.
+ * Every step is safe on a reused slot: the word, loop, cap and counter are
+ * atomics that outlive any one actor; the envelope carries its own
+ * generation (e->to), checked again on arrival, and whether it took a
+ * place in the counter (e->counted), so a place is given back to the same
+ * counter it was taken from whatever the new actor's capacity. Such a
+ * stale place shows in the new actor's counter until the envelope arrives
+ * and is refused, a moment's undercount of its room. A sender waiting for
+ * room on a reused slot is woken by its new owner or at that owner's end,
+ * and then sees the generation changed.
  *
  * Everything about an actor except its slot's state word, its loop index
  * and its mailbox counter is touched only on the actor's own loop. A send
@@ -40,7 +59,8 @@ struct envelope {
     int tag, reason;
     void *data;
     reply *rep;
-    bool system; /* DOWN/EXIT: not counted, not bounded */
+    bool system;  /* DOWN/EXIT: not counted as messages */
+    bool counted; /* holds a place in the slot's mailbox counter */
     uint8_t home; /* index of the loop whose allocator it came from */
 };
 _Static_assert(sizeof(envelope) <= 64, "an envelope fits a cache line");
@@ -177,14 +197,20 @@ static void env_set_next(envelope *e, envelope *n)
 }
 
 /* The pending answer of an ax_ask(). Owned by the asker's loop; the
- * replier fills status/value and sends it home. */
+ * replier fills status/value and sends it home. Once an actor has taken
+ * the ask with ax_recv() it is also on that actor's list of asks it owes
+ * (taker, tnext/tprev: the taker's loop only), so that its end can answer
+ * the ones it dropped. Whoever wins `claimed` answers, exactly once. */
 struct reply {
     ax__msg m;
     ax_future *f; /* NULL once the asker freed the future */
     ax_loop *home;
     int status;
     void *value;
-    bool arrived;
+    atomic_bool claimed;
+    ax_loop *tloop;          /* the taker's loop; set by ax_recv() */
+    struct ax__actor *taker; /* NULL once off the taker's list */
+    reply *tnext, *tprev;
 };
 
 struct sender_wait {
@@ -201,8 +227,9 @@ struct sender_wait {
 typedef struct slot {
     _Atomic uint64_t word; /* generation << 1 | alive */
     atomic_int loop;
-    size_t cap;            /* 0: unbounded */
+    atomic_size_t cap;     /* 0: unbounded; read by stale senders too */
     struct ax__actor *actor;
+    uint32_t free_next;    /* free list: next index + 1; under free_lock */
     _Alignas(64) atomic_long count; /* accepted, not yet received */
     atomic_int nwaiting;
     pthread_mutex_t lock;  /* guards the waiting senders */
@@ -224,6 +251,7 @@ struct ax__actor {
     void *arg;
     envelope *head, *tail;
     watch *watchers;
+    reply *taken; /* asks taken by ax_recv() and not answered yet */
     int exit_reason; /* set by a linked actor's exit */
     bool receiving;
     bool trap_exits;
@@ -237,11 +265,14 @@ typedef struct regent {
 struct ax__actors {
     _Atomic(slot *) chunks[NCHUNKS];
     pthread_mutex_t chunk_lock;
-    atomic_size_t next;
+    atomic_size_t next;     /* slots ever made */
+    pthread_mutex_t free_lock;
+    uint32_t free_head, free_tail; /* index + 1; 0: empty */
     pthread_mutex_t reg_lock;
     regent *names;
     size_t nnames, capnames;
     _Atomic(ax_undelivered_fn) undelivered;
+    _Atomic(ax_reply_dropped_fn) reply_dropped;
     int nloops;
     actor_loop **loops; /* for ax_actor_stats_get() */
 };
@@ -261,6 +292,7 @@ static void *actors_rt_new(int nloops)
     }
     A->nloops = nloops;
     pthread_mutex_init(&A->chunk_lock, NULL);
+    pthread_mutex_init(&A->free_lock, NULL);
     pthread_mutex_init(&A->reg_lock, NULL);
     return A;
 }
@@ -308,7 +340,7 @@ static void actors_rt_term(void *rt)
 
     if (!A)
         return;
-    used = atomic_load(&A->next);
+    used = atomic_load(&A->next); /* may run past the table: bounded below */
     for (size_t c = 0; c < NCHUNKS; c++) {
         slot *ch = atomic_load(&A->chunks[c]);
         if (!ch)
@@ -318,6 +350,7 @@ static void actors_rt_term(void *rt)
         free(ch);
     }
     pthread_mutex_destroy(&A->chunk_lock);
+    pthread_mutex_destroy(&A->free_lock);
     pthread_mutex_destroy(&A->reg_lock);
     free(A->names);
     free(A->loops);
@@ -349,6 +382,18 @@ int ax_actor_set_undelivered(ax_undelivered_fn fn)
     if (!A)
         return AX_ENOMEM;
     atomic_store_explicit(&A->undelivered, fn, memory_order_release);
+    return 0;
+}
+
+int ax_actor_set_reply_dropped(ax_reply_dropped_fn fn)
+{
+    ax__actors *A = ACT(ax__loop_self());
+
+    if (!ax__loop_self())
+        return AX_EPERM;
+    if (!A)
+        return AX_ENOMEM;
+    atomic_store_explicit(&A->reply_dropped, fn, memory_order_release);
     return 0;
 }
 
@@ -416,7 +461,66 @@ static slot *slot_make(ax__actors *A, size_t idx)
         }
         pthread_mutex_unlock(&A->chunk_lock);
     }
-    return ch ? &ch[idx & (CHUNK - 1)] : NULL;
+    if (!ch)
+        return NULL;
+    /* Made once, kept across reuses: a stale sender may hold it. */
+    pthread_mutex_init(&ch[idx & (CHUNK - 1)].lock, NULL);
+    return &ch[idx & (CHUNK - 1)];
+}
+
+static slot *slot_at(ax__actors *A, size_t idx)
+{
+    return &atomic_load_explicit(&A->chunks[idx >> CHUNK_BITS],
+                                 memory_order_acquire)[idx & (CHUNK - 1)];
+}
+
+/* A slot for a new actor: the oldest ended one, or a fresh one. *gen
+ * receives the generation the new actor gets. */
+static slot *slot_alloc(ax__actors *A, size_t *idx, uint32_t *gen)
+{
+    size_t i;
+
+    pthread_mutex_lock(&A->free_lock);
+    if (A->free_head) {
+        slot *s;
+        i = A->free_head - 1;
+        s = slot_at(A, i);
+        A->free_head = s->free_next;
+        if (!A->free_head)
+            A->free_tail = 0;
+        pthread_mutex_unlock(&A->free_lock);
+        *idx = i;
+        *gen = (uint32_t)(atomic_load_explicit(&s->word,
+                                                memory_order_relaxed) >> 1) + 1;
+        return s;
+    }
+    pthread_mutex_unlock(&A->free_lock);
+    i = atomic_fetch_add_explicit(&A->next, 1, memory_order_relaxed);
+    if (i >= AX__MAX_ACTORS)
+        return NULL;
+    *idx = i;
+    *gen = 1;
+    return slot_make(A, i);
+}
+
+/* Return a dead slot (its word already says so) for reuse, unless its
+ * generation is spent. */
+static void slot_free(ax__actors *A, slot *s, size_t idx)
+{
+    uint32_t i1 = (uint32_t)idx + 1;
+
+    if ((atomic_load_explicit(&s->word, memory_order_relaxed) >> 1) >=
+        UINT32_MAX)
+        return; /* retired: a generation never repeats */
+    s->actor = NULL;
+    s->free_next = 0;
+    pthread_mutex_lock(&A->free_lock);
+    if (A->free_tail)
+        slot_at(A, A->free_tail - 1)->free_next = i1;
+    else
+        A->free_head = i1;
+    A->free_tail = i1;
+    pthread_mutex_unlock(&A->free_lock);
 }
 
 static bool alive(slot *s, ax_actor_ref ref)
@@ -553,7 +657,7 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
     /* The receiver frees room and then looks for waiters; we queued and
      * now look at the room: one of us sees the other (both seq_cst). */
     if (atomic_load_explicit(&s->count, memory_order_seq_cst) <
-            (long)s->cap ||
+            (long)atomic_load_explicit(&s->cap, memory_order_relaxed) ||
         !alive(s, to)) {
         rc = 0;
     } else {
@@ -576,24 +680,29 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
     return alive(s, to) ? 0 : AX_ESRCH;
 }
 
-/* Take a place in the mailbox, waiting for one if allowed. */
-static void release_room(slot *s);
+/* Take a place in the mailbox, waiting for one if allowed; *counted says
+ * whether one was taken (none in an unbounded mailbox). */
+static void release_room(slot *s, bool counted);
 
 static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait,
-                   int64_t deadline)
+                   int64_t deadline, bool *counted)
 {
-    if (!s->cap)
-        return 0;
+    *counted = false;
     for (;;) {
-        long c = atomic_fetch_add_explicit(&s->count, 1,
-                                           memory_order_seq_cst);
+        size_t cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+        long c;
         int rc;
-        if (c < (long)s->cap)
+        if (!cap)
             return 0;
+        c = atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst);
+        if (c < (long)cap) {
+            *counted = true;
+            return 0;
+        }
         /* Undo through release_room(): a receiver that took a message
          * while this transient place was counted may have skipped the
          * wake-up it would otherwise have made. */
-        release_room(s);
+        release_room(s, true);
         if (!may_wait || !t)
             return AX_EAGAIN;
         if (ax__dl_passed(ax__task_loop(t), deadline))
@@ -604,19 +713,25 @@ static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait,
     }
 }
 
-static void release_room(slot *s)
+static void release_room(slot *s, bool counted)
 {
-    if (!s->cap)
+    long c, cap;
+
+    if (!counted)
         return;
-    long c = atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst) - 1;
+    c = atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst) - 1;
+    cap = (long)atomic_load_explicit(&s->cap, memory_order_relaxed);
     /* Waking one sender per message taken would cost a cross-thread wake
      * per message whenever senders outrun the receiver. Wake them in a
      * batch, as many as there is room, once the mailbox has drained to
      * half. No wake is lost: while more than half is counted, the
      * receiver has that many messages still to take (or the actor ends,
-     * which wakes everyone). */
-    if (c <= (long)s->cap / 2)
-        wake_senders(s, (long)s->cap - c);
+     * which wakes everyone). Stale places of a reused slot (see the top
+     * of the file) only delay a wake: each is given back here in turn. */
+    if (!cap) /* a stale place, the slot reused unbounded */
+        wake_senders(s, LONG_MAX);
+    else if (c <= cap / 2)
+        wake_senders(s, cap - c);
 }
 
 /* ---- delivery ------------------------------------------------------------- */
@@ -627,8 +742,8 @@ static void deliver_to(ax_loop *L, slot *s, envelope *e)
     ax__actor *a;
 
     if (!s || !alive(s, e->to)) {
-        if (s && !e->system)
-            release_room(s);
+        if (s)
+            release_room(s, e->counted);
         undeliver(L, e, AX_ESRCH);
         return;
     }
@@ -675,6 +790,7 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     actor_loop *al;
     envelope *e;
     slot *s;
+    bool counted;
     int rc;
 
     if (!to.id || ax__dl_invalid(deadline))
@@ -686,12 +802,12 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     s = slot_of(al->A, to);
     if (!s || !alive(s, to))
         return AX_ESRCH;
-    rc = reserve(t, s, to, may_wait, deadline);
+    rc = reserve(t, s, to, may_wait, deadline, &counted);
     if (rc)
         return rc;
     e = env_get(L, al);
     if (!e) {
-        release_room(s);
+        release_room(s, counted);
         return AX_ENOMEM;
     }
     e->to = to;
@@ -701,6 +817,7 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     e->data = data;
     e->rep = rep;
     e->system = false;
+    e->counted = counted;
     AX__COUNT(al->n_accepted);
     route(L, s, e);
     return 0;
@@ -795,9 +912,19 @@ int ax_recv_dl(ax_msg *out, int64_t deadline)
     out->data = e->data;
     out->from = e->from;
     out->reply_ = e->rep;
+    if (e->rep) { /* owed until answered; the actor's end answers it */
+        reply *r = e->rep;
+        r->tloop = a->loop;
+        r->taker = a;
+        r->tprev = NULL;
+        r->tnext = a->taken;
+        if (a->taken)
+            a->taken->tprev = r;
+        a->taken = r;
+    }
     if (!e->system) {
         AX__COUNT(AL(a->loop)->n_delivered);
-        release_room(a->s);
+        release_room(a->s, e->counted);
     }
     env_put(a->loop, e);
     return 0;
@@ -813,17 +940,22 @@ static void reply_home(ax_loop *L, ax__msg *m, bool drop)
 
     ax_future *f = r->f;
 
-    r->arrived = true;
     if (f) {
         ax__future_on_free(f, NULL, NULL);
         r->f = NULL;
     }
     /* A future freed, cancelled (a gather over asks that failed fast) or
      * timed out no longer wants the reply: count it, as for a gone asker. */
-    if (f && !drop && !ax_future_done(f))
+    if (f && !drop && !ax_future_done(f)) {
         ax__future_complete(f, r->status, r->status ? NULL : r->value);
-    else
-        AX__COUNT(((actor_loop *)ax__ext_loop(L, &actors_ext))->n_dropped);
+    } else {
+        actor_loop *al = ax__ext_loop(L, &actors_ext);
+        ax_reply_dropped_fn fn = atomic_load_explicit(&al->A->reply_dropped,
+                                                      memory_order_acquire);
+        AX__COUNT(al->n_dropped);
+        if (fn && !r->status)
+            fn(r->value);
+    }
     free(r);
 }
 
@@ -831,6 +963,37 @@ static void reply_send(reply *r, int status, void *value)
 {
     r->status = status;
     r->value = value;
+    r->m.run = reply_home;
+    ax__inbox_push(r->home, &r->m);
+}
+
+/* Off the taker's list; on the taker's loop. */
+static void untrack(reply *r)
+{
+    ax__actor *a = r->taker;
+
+    if (!a)
+        return;
+    if (r->tprev)
+        r->tprev->tnext = r->tnext;
+    else
+        a->taken = r->tnext;
+    if (r->tnext)
+        r->tnext->tprev = r->tprev;
+    r->taker = NULL;
+}
+
+/* An answer given on another loop than the taker's goes home by way of
+ * the taker's loop, which takes it off the taker's list first. */
+static void reply_via_taker(ax_loop *L, ax__msg *m, bool drop)
+{
+    reply *r = (reply *)m;
+
+    if (drop) {
+        reply_home(L, m, true);
+        return;
+    }
+    untrack(r);
     r->m.run = reply_home;
     ax__inbox_push(r->home, &r->m);
 }
@@ -923,10 +1086,24 @@ static int answer(ax_msg *m, int status, void *value)
         return AX_EINVAL;
     if (m->reply_ == REPLIED)
         return AX_EALREADY;
-    if (!ax__loop_self())
+    ax_loop *L = ax__loop_self();
+    reply *r;
+
+    if (!L)
         return AX_EPERM;
-    reply_send(m->reply_, status, value);
+    r = m->reply_;
     m->reply_ = REPLIED;
+    if (atomic_exchange_explicit(&r->claimed, true, memory_order_acq_rel))
+        return AX_EALREADY;
+    if (!r->tloop || r->tloop == L) {
+        untrack(r);
+        reply_send(r, status, value);
+    } else {
+        r->status = status;
+        r->value = value;
+        r->m.run = reply_via_taker;
+        ax__inbox_push(r->tloop, &r->m);
+    }
     return 0;
 }
 
@@ -970,13 +1147,22 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
     slot *s = a->s;
     envelope *e;
     watch *w;
+    reply *r;
 
     atomic_store_explicit(&s->word, (a->ref.id >> 32) << 1,
                           memory_order_seq_cst);
+    /* Asks it took and never answered fail now, not at the asker's
+     * timeout. One claimed by an answer from another loop is on its way
+     * here (reply_via_taker) and only leaves the list. */
+    while ((r = a->taken)) {
+        untrack(r);
+        if (!atomic_exchange_explicit(&r->claimed, true,
+                                      memory_order_acq_rel))
+            reply_send(r, AX_ESRCH, NULL);
+    }
     while ((e = a->head)) {
         a->head = env_next(e);
-        if (!e->system)
-            release_room(s);
+        release_room(s, e->counted);
         undeliver(L, e, AX_ESRCH);
     }
     a->tail = NULL;
@@ -989,6 +1175,7 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
             ax__link_exit(L, w->who, a->ref, reason);
         free(w);
     }
+    slot_free(ACT(L), s, (size_t)(a->ref.id & 0xffffffffu) - 1);
     free(a);
 }
 
@@ -1001,7 +1188,8 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
     ax_actor_ref ref;
     ax__actors *A;
     ax__actor *a;
-    size_t idx;
+    size_t idx = AX__MAX_ACTORS;
+    uint32_t gen;
     slot *s;
     int rc;
 
@@ -1017,35 +1205,28 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
         return AX_ESHUTDOWN;
     if (!(A = ACT(L)))
         return AX_ENOMEM;
-    idx = atomic_fetch_add_explicit(&A->next, 0, memory_order_relaxed);
-    if (idx >= AX__MAX_ACTORS)
-        return AX_EAGAIN;
     a = calloc(1, sizeof *a);
     if (!a)
         return AX_ENOMEM;
     a->fn = fn;
     a->arg = arg;
     a->trap_exits = opts && opts->trap_exits;
-    /* Claim a slot and fill it before it is published by bumping next. */
-    idx = atomic_fetch_add_explicit(&A->next, 1, memory_order_acq_rel);
-    if (idx >= AX__MAX_ACTORS) {
-        free(a);
-        return AX_EAGAIN;
-    }
-    s = slot_make(A, idx);
+    /* Fill the slot, then publish it with its word. */
+    s = slot_alloc(A, &idx, &gen);
     if (!s) {
         free(a);
-        return AX_ENOMEM;
+        return idx >= AX__MAX_ACTORS ? AX_EAGAIN : AX_ENOMEM;
     }
-    pthread_mutex_init(&s->lock, NULL);
-    s->cap = opts && opts->unbounded ? 0
-             : opts && opts->capacity ? opts->capacity
-                                      : AX_MAILBOX_DEFAULT;
+    atomic_store_explicit(&s->cap,
+                          opts && opts->unbounded ? 0
+                          : opts && opts->capacity ? opts->capacity
+                                                   : AX_MAILBOX_DEFAULT,
+                          memory_order_relaxed);
     s->actor = a;
     a->s = s;
-    a->ref = make_ref(idx, 1);
+    a->ref = make_ref(idx, gen);
     atomic_store_explicit(&s->loop, ax__loop_idx(loop), memory_order_relaxed);
-    atomic_store_explicit(&s->word, (uint64_t)1 << 1 | 1,
+    atomic_store_explicit(&s->word, (uint64_t)gen << 1 | 1,
                           memory_order_release);
     topts.name = opts ? opts->name : NULL;
     topts.stack_size = opts ? opts->stack_size : 0;
@@ -1053,8 +1234,9 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
     ref = a->ref; /* a may be gone as soon as the task can run */
     rc = ax__spawn_on(loop, &a->task, false, actor_body, a, &topts);
     if (rc) {
-        atomic_store_explicit(&s->word, (uint64_t)1 << 1,
+        atomic_store_explicit(&s->word, (uint64_t)gen << 1,
                               memory_order_release);
+        slot_free(A, s, idx);
         free(a);
         return rc;
     }

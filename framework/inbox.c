@@ -134,10 +134,10 @@ static void run_post(ax_loop *L, ax__msg *m, bool drop)
 {
     post *p = (post *)m;
 
-    (void)L;
     if (!drop)
         p->fn(p->arg);
     free(p);
+    atomic_fetch_sub_explicit(&L->posts_queued, 1, memory_order_relaxed);
 }
 
 int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
@@ -157,6 +157,16 @@ int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
         atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_seq_cst);
         free(p);
         return AX_ESHUTDOWN;
+    }
+    /* A place is taken before the node is queued and given back after it
+     * ran, so the bound holds however many threads post at once. */
+    if (atomic_fetch_add_explicit(&loop->posts_queued, 1,
+                                  memory_order_relaxed) >= loop->max_posts) {
+        atomic_fetch_sub_explicit(&loop->posts_queued, 1,
+                                  memory_order_relaxed);
+        atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_seq_cst);
+        free(p);
+        return AX_EAGAIN;
     }
     p->m.run = run_post;
     p->fn = fn;

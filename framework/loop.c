@@ -65,6 +65,8 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
                        (env && env[0] && strcmp(env, "0") != 0);
     L->deadlock_check = rt->nloops == 1 && !(opts && opts->external_wakeups);
     L->report = opts ? opts->report : NULL;
+    L->max_posts = opts && opts->max_posts ? opts->max_posts
+                                           : AX_MAX_POSTS_DEFAULT;
     L->tm.start_ns = ax__mono_ns();
     ax__inbox_init(&L->inbox);
     L->inbox.vclock = L->tm.virtual_clock;

@@ -46,6 +46,8 @@ struct ax_loop {
     ax__rt *rt;
     atomic_bool closed;       /* no longer takes posts */
     atomic_int posting;       /* ax_loop_post calls in progress */
+    atomic_size_t posts_queued; /* ax_loop_post calls accepted, not yet run */
+    size_t max_posts;         /* bound on posts_queued */
     atomic_bool teardown_req; /* the runtime is shutting down */
     atomic_bool quit_req;     /* every task everywhere has ended */
     atomic_bool foreign_posts;/* a thread without a loop posted here */

@@ -885,6 +885,80 @@ START_TEST(test_post_from_foreign_thread_fifo_on_loop_thread)
 }
 END_TEST
 
+/* A plain thread posts faster than the loop runs, with max_posts = 64: the
+ * loop's only task holds the thread until the thread has met AX_EAGAIN (so
+ * it must appear), then lets the loop run. Every post that returned 0 ran
+ * exactly once, every refused one never. */
+#define BP_MAX 64
+#define BP_N 20000
+static atomic_int bp_ran[BP_N];
+static signed char bp_rc[BP_N]; /* 1 accepted, -1 AX_EAGAIN, -2 other */
+static atomic_int bp_refused, bp_accepted, bp_done;
+
+static void bp_fn(void *arg)
+{
+    atomic_fetch_add(&bp_ran[(intptr_t)arg], 1);
+}
+
+static void *bp_thread(void *arg)
+{
+    ax_loop *l = arg;
+
+    for (intptr_t i = 0; i < BP_N; i++) {
+        int rc = ax_loop_post(l, bp_fn, (void *)i);
+        if (rc == 0) {
+            bp_rc[i] = 1;
+            atomic_fetch_add(&bp_accepted, 1);
+        } else {
+            bp_rc[i] = rc == AX_EAGAIN ? -1 : -2;
+            atomic_fetch_add(&bp_refused, 1);
+        }
+    }
+    atomic_store(&bp_done, 1);
+    return NULL;
+}
+
+static void *main_post_bounded(void *arg)
+{
+    pthread_t th;
+    int ran = 0;
+
+    (void)arg;
+    ck_assert_int_eq(pthread_create(&th, NULL, bp_thread, ax_loop_current()),
+                     0);
+    /* The loop runs nothing while this task spins: the thread fills the
+     * queue and is refused. */
+    while (!atomic_load(&bp_refused))
+        sched_yield();
+    ck_assert_int_eq(atomic_load(&bp_accepted), BP_MAX);
+    while (!atomic_load(&bp_done) || ran < atomic_load(&bp_accepted)) {
+        axt_assert_rc(ax_yield(), 0);
+        ran = 0;
+        for (int i = 0; i < BP_N; i++)
+            ran += atomic_load(&bp_ran[i]);
+    }
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    for (int i = 0; i < BP_N; i++) {
+        ck_assert_int_ne(bp_rc[i], -2);
+        ck_assert_int_eq(atomic_load(&bp_ran[i]), bp_rc[i] == 1 ? 1 : 0);
+    }
+    ck_assert_int_ge(atomic_load(&bp_refused), 1);
+    return NULL;
+}
+
+START_TEST(test_post_bounded_eagain_past_max_posts_none_lost)
+{
+    ax_opts o;
+
+    memset(&o, 0, sizeof o);
+    o.virtual_clock = true;
+    o.external_wakeups = true;
+    o.max_posts = BP_MAX;
+    axt_assert_rc(ax_test_run_with(&o, main_post_bounded, NULL, NULL), 0);
+    AXT_ASSERT_CLEAN();
+}
+END_TEST
+
 /* Posts racing with shutdown. A plain thread posts to loop 0 in a loop
  * until it gets AX_ESHUTDOWN, while the runtime shuts down. Every call
  * returns 0 or AX_ESHUTDOWN; each call that returned 0 ran exactly once
@@ -1343,6 +1417,7 @@ Suite *ax_runtime_suite(void)
     tc = axt_tcase(s, "post");
     tcase_add_test(tc, test_post_from_foreign_thread_fifo_on_loop_thread);
     tcase_add_test(tc, test_post_racing_shutdown_ok_or_eshutdown);
+    tcase_add_test(tc, test_post_bounded_eagain_past_max_posts_none_lost);
     tcase_add_test(tc, test_doorbell_batching_flood_100k_posts);
 
     tc = axt_tcase(s, "shutdown");

@@ -6,7 +6,10 @@
  * An actor is a task whose body loops on ax_recv(). Its address, an
  * ax_actor_ref, is a plain 64-bit value (slot and generation) that may be
  * copied to any loop of the runtime; a ref to an actor that has ended fails
- * with AX_ESRCH and never touches freed memory.
+ * with AX_ESRCH and never touches freed memory, even after its slot has
+ * been reused by a newer actor (the generation differs). There is no limit
+ * on how many actors a runtime starts in its life; at most 4,194,304 are
+ * alive at once.
  *
  * Messages are (tag, data) pairs: the tag is yours (negative tags are
  * reserved: AX_MSG_DOWN, AX_MSG_EXIT), the data pointer is a payload whose
@@ -108,7 +111,7 @@ typedef struct ax_actor_opts {
  * @param opts NULL or zero-initialised for the defaults.
  * @return 0; AX_EINVAL (NULL fn, a stack size above 1 GiB, a loop of
  *         another runtime); AX_EPERM outside a loop; AX_ESHUTDOWN during
- *         shutdown; AX_EAGAIN if the runtime's actor table is full;
+ *         shutdown; AX_EAGAIN if 4,194,304 actors of the runtime are alive;
  *         AX_ENOMEM.
  * Suspends: no. Thread: any loop thread of the runtime.
  */
@@ -178,9 +181,12 @@ AX_EXTERN int ax_recv_dl(ax_msg *out, int64_t deadline);
 /**
  * Send a request whose answer comes back through a future (the asker may be
  * any task, actor or not). Await *reply (with ax_await_timeout() for a
- * deadline) and free it with ax_future_free(); a reply that arrives after
- * the future was freed, cancelled or timed out is dropped and counted
- * (replies_dropped); axon does not free its value.
+ * deadline) and free it with ax_future_free(). If the actor ends without
+ * answering (the ask still in its mailbox, or taken by ax_recv() and never
+ * answered) the future fails with AX_ESRCH when it ends. A reply that
+ * arrives after the future was freed, cancelled or timed out is dropped
+ * and counted (replies_dropped), and its value handed to the hook set with
+ * ax_actor_set_reply_dropped() (axon does not free it).
  * @return 0; ax_send()'s codes; AX_EDEADLK if an actor asks itself;
  *         AX_EINVAL for NULL @p reply. Suspends: as ax_send().
  */
@@ -220,7 +226,11 @@ AX_EXTERN int ax_call_dl(ax_actor_ref to, int tag, void *data,
 
 /**
  * Answer a message that came from ax_ask()/ax_call(). Works from any loop;
- * the asker's future completes on the asker's loop.
+ * the asker's future completes on the asker's loop. The actor that took
+ * the ask owes the answer: when it ends, every ask it took and nobody has
+ * answered yet fails with AX_ESRCH, and its ax_msg may no longer be
+ * answered (whoever it was handed to must answer before the actor ends;
+ * answering after is a use of a freed object, as with a freed future).
  * @return 0; AX_EINVAL if @p m is NULL or was not an ask; AX_EALREADY if it
  *         was answered already.
  */
@@ -311,13 +321,34 @@ typedef void (*ax_undelivered_fn)(int tag, void *data, int reason);
  */
 AX_EXTERN int ax_actor_set_undelivered(ax_undelivered_fn fn);
 
+/**
+ * The reply-dropped hook: called with the value of every successful
+ * ax_reply() that nobody will read (the ask's future was freed, cancelled
+ * or had timed out when the reply arrived), so the value can be freed. It
+ * runs on the asker's loop (during ax_run()'s teardown: the thread that
+ * called ax_run()) and must not suspend. Not called for ax_reply_error()
+ * or for asks failed by axon (AX_ESRCH, AX_ESHUTDOWN), which carry no
+ * value.
+ */
+typedef void (*ax_reply_dropped_fn)(void *value);
+
+/**
+ * Set the runtime's reply-dropped hook (NULL: none; dropped replies are
+ * still counted in ax_actor_stats.replies_dropped). Set it before asking;
+ * it stays until ax_run() returns.
+ * @return 0; AX_EPERM outside a loop; AX_ENOMEM.
+ * Thread: any loop thread of the runtime. Suspends: no.
+ */
+AX_EXTERN int ax_actor_set_reply_dropped(ax_reply_dropped_fn fn);
+
 /** The runtime's message counters, for tests and benchmarks. Every
  *  accepted message ends up delivered or undelivered. */
 typedef struct ax_actor_stats {
     uint64_t msgs_accepted;    /**< ax_send/ax_try_send/ax_ask returned 0 */
     uint64_t msgs_delivered;   /**< taken by ax_recv */
     uint64_t msgs_undelivered; /**< handed to the undelivered hook */
-    uint64_t replies_dropped;  /**< ax_reply to an asker that was gone */
+    uint64_t replies_dropped;  /**< answers to an asker that had given up
+                                    (freed, cancelled, timed out) */
 } ax_actor_stats;
 
 /**

@@ -79,7 +79,16 @@ typedef struct ax_opts {
      *  and no timer, event or post can wake them. Set this if a thread of
      *  yours will wake a task later through ax_loop_post(). */
     bool external_wakeups;
+    /** How many ax_loop_post() calls may wait, posted and not yet run, on
+     *  each loop; past it ax_loop_post() fails with AX_EAGAIN. 0 means
+     *  AX_MAX_POSTS_DEFAULT. (asyncio's call_soon_threadsafe has no bound:
+     *  a thread that posts faster than the loop runs grows memory without
+     *  limit, some 48 bytes a post.) */
+    size_t max_posts;
 } ax_opts;
+
+/** ax_opts.max_posts when 0: 1,048,576 queued posts (about 48 MiB). */
+#define AX_MAX_POSTS_DEFAULT ((size_t)1 << 20)
 
 /** ax_opts.loops: one loop per online CPU. */
 #define AX_LOOPS_PER_CPU (-1)
@@ -145,7 +154,10 @@ AX_EXTERN int ax_loop_index(const ax_loop *loop);
  *         shutting down (a loop runs what was posted before it stops);
  *         AX_EINVAL for NULL arguments; AX_ESHUTDOWN if the loop has
  *         stopped taking calls (its tasks have all ended), and fn is not
- *         called; AX_ENOMEM. The loop pointer itself must still be valid:
+ *         called; AX_EAGAIN if ax_opts.max_posts calls posted to
+ *         @p loop are waiting to run (the loop is behind: retry later or
+ *         shed the work), and fn is not called; AX_ENOMEM. The loop
+ *         pointer itself must still be valid:
  *         it is freed when ax_run() returns.
  * Thread: any thread, including threads that run no loop.
  */
