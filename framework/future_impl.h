@@ -37,6 +37,7 @@ struct ax__proxy {
     void *value;
     int status;
     bool join;   /* awaiting a task: consume its handle */
+    bool peek;   /* only watching (ax_wait): the outcome stays unread */
     bool back, rejected, unregistered;
     bool fired;  /* owner side only: the result was sent */
     bool op_sent, op_cancel, acked;
@@ -58,6 +59,7 @@ struct ax__proxy {
 #define AX__MAGIC_LIVE 0xA7011100u /* | kind: a live future of that kind */
 #define AX__MAGIC_GROUP 0xA7062000u
 #define AX__MAGIC_QUEUE 0xA7063000u
+#define AX__MAGIC_WAITSET 0xA7064000u
 #define AX__MAGIC_SYNC 0xA7053000u /* | kind: a live lock, event, ... */
 #define AX__MAGIC_DEAD 0xA7DEAD00u
 
@@ -100,7 +102,7 @@ typedef struct ax__pool {
  * synchronisation objects (sync.c) share one pool: they are all one
  * struct. */
 typedef struct ax__pools {
-    ax__pool task, future, gather, group, queue, sync;
+    ax__pool task, future, gather, group, queue, sync, waitset;
 } ax__pools;
 
 struct ax_future {
@@ -147,5 +149,9 @@ int ax__remote_detach(ax_task *t);
 int ax__gather_cancel(ax_future *f);
 void ax__gather_free(ax_future *f);
 void ax__group_teardown(ax_group *g);
+
+/* waitset.c */
+int ax__wait_any_remote(ax_task *t, ax_future *const *futs, size_t n,
+                        int64_t deadline, size_t *index);
 
 #endif

@@ -315,8 +315,11 @@ int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
         return AX_ENOTTASK;
     L = t->loop;
     for (size_t i = 0; i < n; i++)
-        if (futs[i]->loop != L)
+        if (futs[i]->loop != L && futs[i]->loop->rt != L->rt)
             return AX_EWRONGLOOP;
+    for (size_t i = 0; i < n; i++)
+        if (futs[i]->loop != L)
+            return ax__wait_any_remote(t, futs, n, deadline, index);
     if (first_done(futs, n, index))
         return 0;
     if (ax__dl_passed(L, deadline))

@@ -40,7 +40,8 @@ static void proxy_fire(ax__waiter *w, ax_future *f)
     p->fired = true;
     p->status = f->status;
     p->value = f->value;
-    f->retrieved = true;
+    if (!p->peek)
+        f->retrieved = true;
     f->nawait--;
     if (p->join) {
         ax_task *t = (ax_task *)f;

@@ -21,8 +21,9 @@
  *
  * Thread: the current loop's thread. ax_gather_start(), ax_gather() and
  * ax_gather_all() accept tasks and futures of any loop of the runtime (the
- * gather awaits them through their owners' inboxes, see runtime.h);
- * ax_wait_any() and the group calls take only this loop's. Group calls
+ * gather awaits them through their owners' inboxes, see runtime.h), and
+ * so do ax_wait_any(), ax_wait() and ax_as_completed; the group calls take
+ * only this loop's. Group calls
  * from another thread than the group's loop return AX_EWRONGLOOP; a freed
  * group, or a freed future or given-up task in an array, is AX_ESRCH (see
  * future.h for what stays undetectable: a stale pointer whose struct was
@@ -87,16 +88,17 @@ AX_EXTERN int ax_gather_all(ax_future *const *futs, size_t n, void **results,
 
 /**
  * Wait until at least one of @p futs is done (asyncio.wait with
- * FIRST_COMPLETED). Nothing is consumed: read the winner with
- * ax_await() (which then does not suspend) or ax_task_result().
+ * FIRST_COMPLETED) over futures and tasks of any loop of the runtime.
+ * Nothing is consumed: read the winner as ax_wait() says (this loop's with
+ * ax_await(), which then does not suspend, or ax_task_result()).
  *
  * @param index   receives the lowest index of a done future.
  * @param timeout seconds; negative means no limit; NaN is AX_EINVAL.
  * @return 0; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL, n == 0, NULL
  *         element, NaN or a timeout above 100 years); AX_ESRCH for a freed
  *         element; AX_ENOTTASK; AX_EWRONGLOOP for an element of another
- *         loop; AX_ENOMEM (more than 8 futures).
- * Suspends: yes, unless one is already done.
+ *         runtime; AX_ENOMEM (more than 8 futures, or any of another loop).
+ * Suspends: yes, unless one of this loop's is already done.
  */
 AX_EXTERN int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
                           size_t *index);
@@ -111,6 +113,119 @@ AX_EXTERN int ax_wait_any(ax_future *const *futs, size_t n, double timeout,
  */
 AX_EXTERN int ax_wait_any_dl(ax_future *const *futs, size_t n,
                              int64_t deadline, size_t *index);
+
+enum {
+    AX_WAIT_ALL_COMPLETED = 0,   /**< every future is done */
+    AX_WAIT_FIRST_COMPLETED = 1, /**< at least one is done */
+    /** one ended with a code other than AX_ECANCELED, or all are done */
+    AX_WAIT_FIRST_EXCEPTION = 2
+};
+
+/**
+ * Wait until @p mode is met over @p futs (asyncio.wait). The futures and
+ * tasks may belong to any loop of the runtime. Nothing is consumed: no
+ * handle is taken, no outcome marked as read, nothing cancelled, not even
+ * on timeout or cancellation.
+ *
+ * Reading the outcomes afterwards: for this loop's, ax_future_result() and
+ * ax_task_result() (or ax_await(), which then does not suspend). Another
+ * loop's future or task is read with ax_await() / ax_await_future(): they
+ * do not wait for it again, only for one message round trip to its loop
+ * (ax_task_result() there stays AX_EWRONGLOOP: its fields belong to the
+ * other thread).
+ *
+ * @param futs    @p n futures (tasks via AX_FUTURE); none NULL;
+ *                duplicates allowed. The array is not kept.
+ * @param n       at least 1.
+ * @param mode    AX_WAIT_ALL_COMPLETED, AX_WAIT_FIRST_COMPLETED or
+ *                AX_WAIT_FIRST_EXCEPTION.
+ * @param timeout seconds; negative means no limit; NaN is AX_EINVAL.
+ * @param ndone   NULL, or receives how many of @p futs are done, also when
+ *                the call fails with AX_ETIMEDOUT or AX_ECANCELED.
+ * @param done    NULL, or @p n flags: done[i] tells whether futs[i] is
+ *                done (set in the same cases as @p ndone).
+ * @return 0 when @p mode is met; AX_ETIMEDOUT (those already done are
+ *         reported); AX_ECANCELED; AX_EINVAL (NULL array, n == 0, a NULL
+ *         element, unknown mode, NaN or a timeout above 100 years);
+ *         AX_ESRCH for a freed future or a task whose handle was given up
+ *         (one of another loop found stale only there counts as done with
+ *         AX_ESRCH); AX_EWRONGLOOP for one of another runtime; AX_ENOTTASK;
+ *         AX_ENOMEM. On AX_EINVAL, AX_ESRCH, AX_EWRONGLOOP, AX_ENOTTASK or
+ *         AX_ENOMEM nothing is reported in @p ndone / @p done.
+ * Suspends: yes, unless @p mode is met by this loop's futures already
+ *         (another loop's are learned of by message, so they always
+ *         suspend). Before returning it waits, ignoring cancellation, until
+ *         the other loops have dropped its registrations.
+ * Thread: the current loop's, inside a task.
+ */
+AX_EXTERN int ax_wait(ax_future *const *futs, size_t n, int mode,
+                      double timeout, size_t *ndone, bool *done);
+
+/**
+ * ax_wait() until an absolute @p deadline (time.h): AX_NO_DEADLINE waits
+ * without limit; a deadline already past still reports this loop's futures
+ * that are done.
+ * @return as ax_wait(); AX_EINVAL also for a deadline below -1.
+ * Suspends: as ax_wait().
+ */
+AX_EXTERN int ax_wait_dl(ax_future *const *futs, size_t n, int mode,
+                         int64_t deadline, size_t *ndone, bool *done);
+
+/** An iterator over futures in completion order (ax_as_completed_new). */
+typedef struct ax_as_completed ax_as_completed;
+
+/**
+ * Start watching @p futs, of any loop of the runtime, to yield them in the
+ * order they complete (asyncio.as_completed). Nothing is consumed, as with
+ * ax_wait(); every future must stay valid (not freed, a task's handle not
+ * given up) until ax_as_completed_free().
+ *
+ * @param it   receives the iterator; free it with ax_as_completed_free().
+ * @param futs @p n futures (tasks via AX_FUTURE), none NULL; the array is
+ *             copied. @p n may be 0 (nothing to yield).
+ * @return 0; AX_EINVAL; AX_ESRCH for a freed future or a task whose handle
+ *         was given up; AX_EWRONGLOOP for one of another runtime; AX_EPERM
+ *         outside a loop; AX_ENOMEM. On error nothing is kept.
+ * Suspends: no. Thread: a loop's; the iterator belongs to that loop.
+ */
+AX_EXTERN int ax_as_completed_new(ax_as_completed **it,
+                                  ax_future *const *futs, size_t n);
+
+/**
+ * Wait for the next future to complete and hand it out in @p fut (one of
+ * the array given to ax_as_completed_new(), still owned by the caller; read
+ * it as ax_wait() says). Each is handed out once.
+ *
+ * @param timeout seconds; negative means no limit; NaN is AX_EINVAL.
+ * @return 0; AX_EALREADY when every future has been handed out;
+ *         AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL argument, NaN or a
+ *         timeout above 100 years); AX_ESRCH for a freed iterator;
+ *         AX_EWRONGLOOP from another loop; AX_EBUSY if another task is
+ *         waiting on it; AX_ENOTTASK when it would have to suspend outside
+ *         a task.
+ * Suspends: yes, unless a completed future is waiting to be handed out.
+ */
+AX_EXTERN int ax_as_completed_next(ax_as_completed *it, ax_future **fut,
+                                   double timeout);
+
+/**
+ * ax_as_completed_next() until an absolute @p deadline (time.h).
+ * @return as ax_as_completed_next(); AX_EINVAL for a deadline below -1.
+ */
+AX_EXTERN int ax_as_completed_next_dl(ax_as_completed *it, ax_future **fut,
+                                      int64_t deadline);
+
+/**
+ * Stop watching and free the iterator. Futures not handed out are left
+ * alone. Registrations on other loops are withdrawn by message; the memory
+ * goes when they are acknowledged, so the call does not suspend, but the
+ * iterator's loop must keep running until then (ending the runtime is fine).
+ * @return 0; AX_EINVAL for NULL; AX_ESRCH if freed already; AX_EWRONGLOOP
+ *         from another loop; AX_EBUSY while a task waits in
+ *         ax_as_completed_next() (nothing is freed).
+ * Suspends: no.
+ */
+AX_EXTERN int ax_as_completed_free(ax_as_completed *it);
 
 /**
  * Make a task group (asyncio.TaskGroup) owned by the current task.
