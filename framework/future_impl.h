@@ -137,6 +137,9 @@ int ax__await(ax_task *t, ax_future *f, int64_t deadline, void **result);
 /* remote.c */
 void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
                      void (*home_cb)(ax__proxy *p));
+/* Watch without taking: the outcome comes home, nothing is consumed. */
+void ax__proxy_watch(ax__proxy *p, ax_future *f,
+                     void (*home_cb)(ax__proxy *p), void *ctx);
 void ax__proxy_op(ax__proxy *p, bool cancel);
 bool ax__proxy_settled(const ax__proxy *p);
 int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,

@@ -91,8 +91,8 @@ static void proxy_register(ax_loop *L, ax__msg *m, bool drop)
         ax__waiter_add(f, &p->w);
 }
 
-void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
-                     void (*home_cb)(ax__proxy *p))
+static void proxy_init(ax__proxy *p, ax_future *f, bool join,
+                       void (*home_cb)(ax__proxy *p))
 {
     memset(p, 0, sizeof *p);
     p->f = f;
@@ -101,6 +101,22 @@ void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
     p->join = join;
     p->home_cb = home_cb;
     p->m.run = proxy_register;
+}
+
+void ax__proxy_start(ax__proxy *p, ax_future *f, bool join,
+                     void (*home_cb)(ax__proxy *p))
+{
+    proxy_init(p, f, join, home_cb);
+    ax__inbox_push(f->loop, &p->m);
+}
+
+/* Everything the owner reads is set before the push publishes it. */
+void ax__proxy_watch(ax__proxy *p, ax_future *f,
+                     void (*home_cb)(ax__proxy *p), void *ctx)
+{
+    proxy_init(p, f, false, home_cb);
+    p->peek = true;
+    p->ctx = ctx;
     ax__inbox_push(f->loop, &p->m);
 }
 

@@ -133,9 +133,7 @@ static int set_start(wset *s, ax_loop *L, ax_future *const *futs, size_t n,
         e->f = futs[i];
         e->remote = futs[i]->loop != L;
         if (e->remote) {
-            ax__proxy_start(&e->proxy, futs[i], false, entry_home);
-            e->proxy.peek = true;
-            e->proxy.ctx = e;
+            ax__proxy_watch(&e->proxy, futs[i], entry_home, e);
         } else if (futs[i]->done) {
             entry_done(e, futs[i]->status);
         } else {

@@ -337,6 +337,7 @@ static void gates_new(gate *g, int n)
     for (int i = 0; i < n; i++) {
         axt_assert_rc(ax_future_new(&g[i].f), 0);
         g[i].ret = 100 + i;
+        g[i].fail = 0;
     }
 }
 
