@@ -119,6 +119,7 @@ void ax__loop_term(ax_loop *L)
     for (int i = 0; i < 2; i++)
         if (L->sig_ev[i])
             event_free(L->sig_ev[i]);
+    ax__signal_term(L);
     event_free(L->bell_ev);
     event_free(L->tm.ev);
     event_base_free(L->base);

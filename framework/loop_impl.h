@@ -56,6 +56,8 @@ struct ax_loop {
     struct event *bell_ev;
     struct event *sig_ev[2];
     bool sig_stopped; /* a signal cancelled the main task */
+    bool sig_seen;    /* a stop signal came: the next one is fatal */
+    struct ax__sigs *sigs; /* loop 0: ax_signal_wait's catchers */
     struct event_base *base;
     ax__runq rq;
     ax_task *main;
@@ -95,6 +97,9 @@ void ax__cancel_all(ax_loop *L);
 void ax__loop_teardown(ax_loop *L);
 void ax__runtime_main_done(ax_loop *L);
 void ax__runtime_task_ended(ax_loop *L);
+
+/* signal.c */
+void ax__signal_term(ax_loop *L);
 
 /* error.c */
 void ax__report(ax_loop *L, const char *fmt, ...)

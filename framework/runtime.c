@@ -248,8 +248,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     ax_loop *L = arg;
 
-    (void)sig;
     (void)what;
+    if (L->sig_seen) {
+        /* The shutdown the first one asked for is stuck (or slow): the
+         * default action ends the process, as asyncio and Go do. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    L->sig_seen = true;
     if (L->main && !L->main->fut.done && !L->main->cancel_req) {
         L->sig_stopped = true;
         ax__task_cancel(L->main);

@@ -21,6 +21,7 @@
 #include "axon/runtime.h"
 #include "axon/net.h"
 #include "axon/queue.h"
+#include "axon/signal.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"

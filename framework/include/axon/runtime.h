@@ -166,8 +166,11 @@ AX_EXTERN int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg);
 /**
  * Server helper: from now on SIGINT and SIGTERM cancel the runtime's main
  * task (on loop 0), which is how a server asks its accept loop to stop; the
- * rest of the shutdown is the usual one. A second signal while the first is
- * handled is ignored. Not forced on anybody: call it from a task on loop 0.
+ * rest of the shutdown is the usual one. The next SIGINT or SIGTERM after
+ * that (a shutdown that is stuck, a user who insists) restores the default
+ * disposition and raises the signal again: the process ends at once, as
+ * with asyncio.run() and Go's signal.NotifyContext. Not forced on anybody:
+ * call it from a task on loop 0. To await signals, see signal.h.
  * A main task stopped this way that catches the cancellation and returns
  * normally makes ax_run() return 0, so `return ax_run(...) ? 1 : 0;` exits
  * 0 on Ctrl-C; to report the stop as a failure, return
