@@ -12,8 +12,8 @@
  * line in order, the "HH:MM:SS" shape of the clock lines and that they are
  * as far apart as the virtual time says, and the elapsed time: 3 s when the
  * sleeps run one after the other, 2 s when they run concurrently.
- * 07 and 08 run on several loops (threads): 08's output is fixed all the
- * same; for 07 the test checks the exact set of lines and the order that
+ * 07, 08 and 10 run on several loops (threads): 08's and 10's output is
+ * fixed all the same; for 07 the test checks the exact set of lines and the order that
  * is fixed (see test_07_loops_gather).
  *
  * The programs may be libtool wrapper scripts: execv() runs a script with
@@ -65,6 +65,17 @@ static const struct expect examples[] = {
      {"started at " CLOCK_MARK, "['hello - 1', 'world - 2']",
       "finished at " CLOCK_MARK, NULL},
      "2.000"},
+    {"10_queue_pipeline",
+     {"2 producers on loop 0 put 100 items",
+      "3 consumers on loop 1 got 100 items, sum 5050", NULL},
+     "0.000"},
+    {"11_crawler",
+     {"url 2: fetched in 0.200 s", "url 0: fetched in 0.300 s",
+      "url 3: fetched in 0.700 s", "url 1: timed out after 1.000 s",
+      "url 6: fetched in 0.100 s", "url 4: timed out after 1.000 s",
+      "url 5: fetched in 0.500 s", "url 7: timed out after 1.000 s",
+      "5 fetched, 3 timed out, at most 3 at a time", NULL},
+     "2.100"},
     {"08_actors", {"counter on loop 1 says 5050", NULL}, "0.000"},
     {"09_supervisor",
      {"10 + 5 = 15", "bad request: AX_EINVAL, the server crashed",
@@ -307,14 +318,24 @@ START_TEST(test_07_loops_gather)
 }
 END_TEST
 
+/* 10: a queue between producers on loop 0 and consumers on loop 1; the
+ * split between consumers varies, the totals do not. No virtual time. */
+START_TEST(test_10_queue_pipeline) { check_example(&examples[6]); }
+END_TEST
+
+/* 11: eight fetches, three at a time, one second each: the virtual clock
+ * fixes the order they finish or time out in (no two at the same time). */
+START_TEST(test_11_crawler) { check_example(&examples[7]); }
+END_TEST
+
 /* 08: the counter actor on the last of two loops sums 1..100; the answer
  * beats the ask's 1 s timeout, so virtual time does not move. */
-START_TEST(test_08_actors) { check_example(&examples[6]); }
+START_TEST(test_08_actors) { check_example(&examples[8]); }
 END_TEST
 
 /* 09: a supervised counter server crashes on a bad request and comes back
  * with its initial state; the only virtual time is the 10 ms pause. */
-START_TEST(test_09_supervisor) { check_example(&examples[7]); }
+START_TEST(test_09_supervisor) { check_example(&examples[9]); }
 END_TEST
 
 Suite *ax_examples_suite(void);
@@ -331,6 +352,8 @@ Suite *ax_examples_suite(void)
     tcase_add_test(tc, test_05_gather_tasks);
     tcase_add_test(tc, test_06_gather_calls);
     tcase_add_test(tc, test_07_loops_gather);
+    tcase_add_test(tc, test_10_queue_pipeline);
+    tcase_add_test(tc, test_11_crawler);
 #if AXON_HAVE_ACTORS /* configure --disable-actors builds neither 08 nor 09 */
     tcase_add_test(tc, test_08_actors);
     tcase_add_test(tc, test_09_supervisor);
