@@ -81,6 +81,32 @@ START_TEST(test_signal_wait_wakes_waiters_on_two_loops)
 }
 END_TEST
 
+static void *main_one_loop(void *arg)
+{
+    pthread_t th;
+    raiser r = {SIGUSR2, 1};
+    (void)arg;
+    /* SIGUSR2 before the catcher would end the process: timeout 0 first */
+    axt_assert_rc(ax_signal_wait(SIGUSR2, 0), AX_ETIMEDOUT);
+    ck_assert_int_eq(pthread_create(&th, NULL, raise_until_woken, &r), 0);
+    /* Nothing else can wake it: the catcher must keep the loop from
+     * declaring a deadlock. */
+    axt_assert_rc(ax_signal_wait(SIGUSR2, -1), 0);
+    atomic_fetch_add(&woken, 1);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    return NULL;
+}
+
+/* A single loop whose only task waits for a signal is not deadlocked. */
+START_TEST(test_signal_wait_single_loop)
+{
+    int rc = run_real(1, main_one_loop, NULL);
+    ck_assert_msg(rc == 0, "ax_run: %s\n%s", ax_err_name(rc),
+                  ax_test_report());
+    AXT_ASSERT_CLEAN();
+}
+END_TEST
+
 static void *wait_usr2_timeout(void *arg)
 {
     (void)arg;
@@ -215,6 +241,7 @@ Suite *ax_signal_suite(void)
     TCase *tc = axt_tcase(s, "wait");
 
     tcase_add_test(tc, test_signal_wait_wakes_waiters_on_two_loops);
+    tcase_add_test(tc, test_signal_wait_single_loop);
     tcase_add_test(tc, test_signal_wait_timeout);
     tcase_add_test(tc, test_signal_wait_cancelled);
     tcase_add_test(tc, test_signal_wait_einval);
