@@ -364,8 +364,11 @@ void ax__drive(ax_loop *L) { drive(L); }
 
 void ax__final_reports(ax_loop *L)
 {
-    size_t nf = 0, ng = 0, ns;
+    size_t nf = 0, ng = 0, ns, nw;
 
+    /* First: they hold waiter nodes on the futures freed below. */
+    if ((nw = ax__waitset_term(L)))
+        ax__report(L, "%zu as_completed iterator(s) never freed", nw);
     while (L->groups) {
         ng++;
         ax__group_teardown(L->groups);

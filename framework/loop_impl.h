@@ -67,6 +67,7 @@ struct ax_loop {
     ax_future *futures;
     ax_group *groups;
     ax__sync *syncs;   /* locks, events, ... not yet freed (sync.c) */
+    struct wset *waitsets; /* as_completed iterators not yet freed */
 
     ax__timers tm;
     ax__stacks stk;
@@ -97,6 +98,9 @@ void ax__cancel_all(ax_loop *L);
 void ax__loop_teardown(ax_loop *L);
 void ax__runtime_main_done(ax_loop *L);
 void ax__runtime_task_ended(ax_loop *L);
+
+/* waitset.c */
+size_t ax__waitset_term(ax_loop *L);
 
 /* signal.c */
 void ax__signal_term(ax_loop *L);

@@ -41,6 +41,7 @@ struct wset {
     size_t acks_pending;
     uint32_t magic;  /* AX__MAGIC_WAITSET while live */
     bool pooled, freeing;
+    wset *lprev, *lnext; /* the loop's live iterators */
 };
 
 struct ax_as_completed {
@@ -330,6 +331,10 @@ int ax_as_completed_new(ax_as_completed **it, ax_future *const *futs,
     }
     a->s.pooled = true;
     ax__set_magic(&a->s.magic, AX__MAGIC_WAITSET);
+    a->s.lnext = L->waitsets;
+    if (L->waitsets)
+        L->waitsets->lprev = &a->s;
+    L->waitsets = &a->s;
     *it = a;
     return 0;
 }
@@ -381,6 +386,41 @@ int ax_as_completed_next_dl(ax_as_completed *it, ax_future **fut,
     return 0;
 }
 
+static void untrack(wset *s)
+{
+    if (s->lprev)
+        s->lprev->lnext = s->lnext;
+    else
+        s->loop->waitsets = s->lnext;
+    if (s->lnext)
+        s->lnext->lprev = s->lprev;
+}
+
+/* At the end of the run, every task gone: iterators nobody freed. One
+ * still watching another loop is left allocated, since that loop may yet
+ * send an answer to it while the inboxes are dropped. */
+size_t ax__waitset_term(ax_loop *L)
+{
+    size_t n = 0;
+    wset *s;
+
+    while ((s = L->waitsets)) {
+        bool remote_busy = false;
+        n++;
+        untrack(s);
+        for (size_t i = 0; i < s->n; i++) {
+            if (!s->e[i].remote)
+                ax__waiter_remove(s->e[i].f, &s->e[i].w);
+            else if (!s->e[i].proxy.back)
+                remote_busy = true;
+        }
+        ax__set_magic(&s->magic, AX__MAGIC_DEAD);
+        if (!remote_busy)
+            set_destroy(s);
+    }
+    return n;
+}
+
 int ax_as_completed_free(ax_as_completed *it)
 {
     wset *s;
@@ -394,6 +434,7 @@ int ax_as_completed_free(ax_as_completed *it)
         return AX_EWRONGLOOP;
     if (s->waiter)
         return AX_EBUSY;
+    untrack(s);
     if (set_withdraw(s)) {
         /* The last acknowledgement frees it (entry_home). */
         ax__set_magic(&s->magic, AX__MAGIC_DEAD);

@@ -635,6 +635,29 @@ START_TEST(test_as_completed_misuse)
 }
 END_TEST
 
+static void *main_as_completed_leaked(void *arg)
+{
+    ax_task *a;
+    ax_future *fs[1], *f;
+    ax_as_completed *it;
+    (void)arg;
+    axt_spawn(&a, nap, AXT_P(10));
+    fs[0] = AX_FUTURE(a);
+    axt_assert_rc(ax_as_completed_new(&it, fs, 1), 0);
+    axt_assert_rc(ax_as_completed_next(it, &f, -1), 0);
+    axt_await_task(a, 0);
+    return NULL; /* the iterator is never freed */
+}
+
+/* An iterator nobody freed is reported (and freed) when the loop ends. */
+START_TEST(test_as_completed_never_freed_is_reported)
+{
+    axt_assert_rc(ax_test_run(main_as_completed_leaked, NULL, NULL), 0);
+    ck_assert_ptr_nonnull(
+        strstr(ax_test_report(), "1 as_completed iterator(s) never freed"));
+}
+END_TEST
+
 Suite *ax_wait_suite(void)
 {
     Suite *s = suite_create("wait");
@@ -662,6 +685,7 @@ Suite *ax_wait_suite(void)
     tcase_add_test(tc, test_as_completed_with_unused_timeout);
     tcase_add_test(tc, test_as_completed_reverse_wait);
     tcase_add_test(tc, test_as_completed_misuse);
+    tcase_add_test(tc, test_as_completed_never_freed_is_reported);
     return s;
 }
 

@@ -220,6 +220,9 @@ AX_EXTERN int ax_as_completed_next_dl(ax_as_completed *it, ax_future **fut,
  * alone. Registrations on other loops are withdrawn by message; the memory
  * goes when they are acknowledged, so the call does not suspend, but the
  * iterator's loop must keep running until then (ending the runtime is fine).
+ * One never freed is reported at the end of ax_run() (as futures are).
+ * While an iterator watches a pending future of this loop,
+ * ax_future_free() of that future returns AX_EBUSY.
  * @return 0; AX_EINVAL for NULL; AX_ESRCH if freed already; AX_EWRONGLOOP
  *         from another loop; AX_EBUSY while a task waits in
  *         ax_as_completed_next() (nothing is freed).
