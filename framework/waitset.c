@@ -302,11 +302,40 @@ int ax__wait_any_remote(ax_task *t, ax_future *const *futs, size_t n,
 
 #define ITER_LIVE(it) (ax__magic(&(it)->s.magic) == AX__MAGIC_WAITSET)
 
+/* Copy @futs to @out without repeats, keeping first occurrences in order.
+ * This loop's futures are marked as they are seen (O(n)); another loop's
+ * cannot be written to, so those are compared with each other. */
+static size_t dedup(ax_loop *L, ax_future *const *futs, size_t n,
+                    ax_future **out)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        ax_future *f = futs[i];
+        bool seen = false;
+        if (f->loop == L) {
+            seen = f->mark;
+            f->mark = true;
+        } else {
+            for (size_t j = 0; j < k && !seen; j++)
+                seen = out[j] == f;
+        }
+        if (!seen)
+            out[k++] = f;
+    }
+    for (size_t i = 0; i < k; i++)
+        if (out[i]->loop == L)
+            out[i]->mark = false;
+    return k;
+}
+
 int ax_as_completed_new(ax_as_completed **it, ax_future *const *futs,
                         size_t n)
 {
     ax_loop *L = ax__tls_loop;
     ax_as_completed *a;
+    ax_future **uniq;
+    size_t nu;
     int rc;
 
     if (!it || (n && !futs))
@@ -319,11 +348,20 @@ int ax_as_completed_new(ax_as_completed **it, ax_future *const *futs,
     rc = check_futs(L, futs, n);
     if (rc)
         return rc;
-    a = ax__pool_get(&L->pools.waitset, sizeof *a);
-    if (!a)
+    /* Each future is handed out once, as asyncio makes a set of them:
+     * awaiting a task handed out twice would fail the second time. */
+    uniq = n ? malloc(n * sizeof *uniq) : NULL;
+    if (n && !uniq)
         return AX_ENOMEM;
+    nu = dedup(L, futs, n, uniq);
+    a = ax__pool_get(&L->pools.waitset, sizeof *a);
+    if (!a) {
+        free(uniq);
+        return AX_ENOMEM;
+    }
     memset(a, 0, sizeof *a);
-    rc = set_start(&a->s, L, futs, n, true);
+    rc = set_start(&a->s, L, uniq, nu, true);
+    free(uniq);
     if (rc) {
         a->s.loop = L;
         ax__pool_put(&L->pools.waitset, a, sizeof *a, &a->s.magic);

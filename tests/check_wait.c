@@ -165,6 +165,44 @@ START_TEST(test_wait_really_done)
 }
 END_TEST
 
+static void *main_wait_concurrent_complete(void *arg)
+{
+    ax_task *a, *b;
+    ax_future *fs[2];
+    bool done[2];
+    size_t nd = 0;
+    (void)arg;
+    axt_spawn(&a, nap, AXT_P(100));
+    axt_spawn(&b, nap, AXT_P(150));
+    fs[0] = AX_FUTURE(b);
+    fs[1] = AX_FUTURE(a);
+    axt_assert_rc(ax_wait(fs, 2, AX_WAIT_ALL_COMPLETED, 0.1, &nd, done),
+                  AX_ETIMEDOUT);
+    ck_assert_double_eq(ax_now(), 0.1);
+    /* Unlike asyncio, the waiter's timer (armed before a's) wakes it
+     * before a has run its last step: a is not done yet ... */
+    ck_assert_uint_eq(nd, 0);
+    /* ... and is once it has run, still in the same instant. */
+    axt_assert_rc(ax_yield(), 0);
+    axt_assert_rc(ax_wait(fs, 2, AX_WAIT_ALL_COMPLETED, 0, &nd, done),
+                  AX_ETIMEDOUT);
+    ck_assert_double_eq(ax_now(), 0.1);
+    ck_assert_uint_eq(nd, 1);
+    ck_assert(!done[0] && done[1]);
+    axt_await_task(a, 0);
+    axt_await_task(b, 0);
+    return NULL;
+}
+
+/* CPython test_wait_concurrent_complete: a task ending at the very time
+ * of the timeout. asyncio reports it done; here it is done once it has
+ * run, which a yield lets it do (the difference is noted above). */
+START_TEST(test_wait_concurrent_complete)
+{
+    AXT_RUN_CLEAN(main_wait_concurrent_complete, NULL, NULL);
+}
+END_TEST
+
 static void *main_wait_first_exception(void *arg)
 {
     ax_task *a, *b;
@@ -610,6 +648,36 @@ START_TEST(test_as_completed_reverse_wait)
 }
 END_TEST
 
+static void *main_as_completed_duplicates(void *arg)
+{
+    ax_task *ham, *spam;
+    ax_future *fs[3], *f;
+    ax_as_completed *it;
+    int n = 0;
+    (void)arg;
+    axt_spawn(&ham, nap, AXT_P(10));
+    axt_spawn(&spam, nap, AXT_P(20));
+    fs[0] = fs[1] = AX_FUTURE(ham);
+    fs[2] = AX_FUTURE(spam);
+    axt_assert_rc(ax_as_completed_new(&it, fs, 3), 0);
+    while (ax_as_completed_next(it, &f, -1) == 0) {
+        ck_assert_ptr_eq(f, fs[n ? 2 : 0]);
+        ck_assert_ptr_nonnull(axt_await_task((ax_task *)f, 0));
+        n++;
+    }
+    ck_assert_int_eq(n, 2);
+    axt_assert_rc(ax_as_completed_free(it), 0);
+    return NULL;
+}
+
+/* CPython test_as_completed_duplicate_coroutines: a future given twice is
+ * handed out once. */
+START_TEST(test_as_completed_duplicate_coroutines)
+{
+    AXT_RUN_CLEAN(main_as_completed_duplicates, NULL, NULL);
+}
+END_TEST
+
 static void *main_as_completed_misuse(void *arg)
 {
     ax_as_completed *it;
@@ -668,6 +736,7 @@ Suite *ax_wait_suite(void)
     tcase_add_test(tc, test_wait_errors);
     tcase_add_test(tc, test_wait_first_completed);
     tcase_add_test(tc, test_wait_really_done);
+    tcase_add_test(tc, test_wait_concurrent_complete);
     tcase_add_test(tc, test_wait_first_exception);
     tcase_add_test(tc, test_wait_first_exception_in_wait);
     tcase_add_test(tc, test_wait_first_exception_ignores_cancelled);
@@ -684,6 +753,7 @@ Suite *ax_wait_suite(void)
     tcase_add_test(tc, test_as_completed_with_timeout_across_loops);
     tcase_add_test(tc, test_as_completed_with_unused_timeout);
     tcase_add_test(tc, test_as_completed_reverse_wait);
+    tcase_add_test(tc, test_as_completed_duplicate_coroutines);
     tcase_add_test(tc, test_as_completed_misuse);
     tcase_add_test(tc, test_as_completed_never_freed_is_reported);
     return s;

@@ -135,7 +135,8 @@ enum {
  * other thread).
  *
  * @param futs    @p n futures (tasks via AX_FUTURE); none NULL;
- *                duplicates allowed. The array is not kept.
+ *                duplicates allowed (each index is reported). The array is
+ *                not kept.
  * @param n       at least 1.
  * @param mode    AX_WAIT_ALL_COMPLETED, AX_WAIT_FIRST_COMPLETED or
  *                AX_WAIT_FIRST_EXCEPTION.
@@ -182,7 +183,10 @@ typedef struct ax_as_completed ax_as_completed;
  *
  * @param it   receives the iterator; free it with ax_as_completed_free().
  * @param futs @p n futures (tasks via AX_FUTURE), none NULL; the array is
- *             copied. @p n may be 0 (nothing to yield).
+ *             copied, and a future given twice is handed out once (asyncio
+ *             takes a set). @p n may be 0 (nothing to yield). The timeout
+ *             is per ax_as_completed_next() call; for one over the whole
+ *             iteration (asyncio's), pass one deadline to the _dl form.
  * @return 0; AX_EINVAL; AX_ESRCH for a freed future or a task whose handle
  *         was given up; AX_EWRONGLOOP for one of another runtime; AX_EPERM
  *         outside a loop; AX_ENOMEM. On error nothing is kept.
