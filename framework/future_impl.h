@@ -37,7 +37,7 @@ struct ax__proxy {
     void *value;
     int status;
     bool join;   /* awaiting a task: consume its handle */
-    bool back, rejected, unregistered;
+    bool back, rejected;
     bool fired;  /* owner side only: the result was sent */
     bool op_sent, op_cancel, acked;
 };
