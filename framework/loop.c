@@ -361,6 +361,10 @@ static void stuck_report(ax_loop *L)
     ax__rt *rt = L->rt;
     FILE *out = L->report ? L->report : stderr;
 
+    /* Not idle any more before anyone is told: a loop woken by the flag
+     * below must not find this one still idle, with its own flag not yet
+     * set, and claim a second deadlock. */
+    stuck_leave(L);
     ax__report(L, "deadlock: %ld task(s) on %d loops wait and nothing can "
                   "wake them; cancelling them",
                (long)atomic_load_explicit(&rt->unfinished,
@@ -368,24 +372,35 @@ static void stuck_report(ax_loop *L)
                rt->nloops);
     for (int i = 0; i < rt->nloops; i++)
         dump_loop(rt->loops[i], out, true);
-    for (int i = 0; i < rt->nloops; i++) {
-        ax_loop *o = rt->loops[i];
-        atomic_fetch_add_explicit(&o->deadlock_req, 1, memory_order_seq_cst);
-        if (o != L)
-            ax__bell_ring(&o->inbox.bell);
-    }
+    for (int i = 0; i < rt->nloops; i++)
+        atomic_fetch_add_explicit(&rt->loops[i]->deadlock_req, 1,
+                                  memory_order_seq_cst);
+    for (int i = 0; i < rt->nloops; i++)
+        if (rt->loops[i] != L)
+            ax__bell_ring(&rt->loops[i]->inbox.bell);
 }
 
+/* A task that waits again after the deadlock's cancellation is not
+ * abandoned as with one loop: its stack may hold a proxy that another
+ * loop's future still links to (remote.c), which that loop would write
+ * through after the stack went back to the pool. It is named, once, and
+ * the runtime stays stuck (as it did before several loops had detection). */
 static void stuck_take(ax_loop *L, unsigned req)
 {
     stuck_leave(L);
     atomic_store_explicit(&L->deadlock_ack, req, memory_order_seq_cst);
-    if (!L->deadlocked && !L->tearing_down) {
+    if (!L->deadlocked) {
         L->deadlocked = true;
         ax__cancel_all(L);
-    } else {
-        abandon_stuck(L);
+        return;
     }
+    /* No more checks: they would only find the same tasks again. */
+    L->deadlock_check = false;
+    for (ax_task *t = L->tasks; t; t = t->lnext)
+        if (t->state != AX__T_DONE)
+            ax__report(L, "task '%s' ignored its cancellation; the runtime "
+                          "cannot end",
+                       ax__task_name(t));
 }
 
 /* The scheduler: runs until this loop may stop. A single loop stops when
@@ -411,9 +426,12 @@ static void drive(ax_loop *L)
         if (AX__UNLIKELY(atomic_load_explicit(&L->deadlock_req,
                                               memory_order_acquire) !=
                          atomic_load_explicit(&L->deadlock_ack,
-                                              memory_order_relaxed)))
+                                              memory_order_relaxed))) {
+            /* Again from the top: the main task may have ended here. */
             stuck_take(L, atomic_load_explicit(&L->deadlock_req,
                                                memory_order_acquire));
+            continue;
+        }
         if (L->rt->nloops == 1 ? !L->nunfinished
                                : atomic_load_explicit(&L->quit_req,
                                                       memory_order_acquire) &&
