@@ -354,8 +354,7 @@ static bool runtime_stuck(ax_loop *L)
 }
 
 /* Found by runtime_stuck(): report every loop's tasks while they all
- * still hold still, then have each loop cancel its own (the first time)
- * or abandon them (a task that went back to waiting). */
+ * still hold still, then have each loop take the verdict (stuck_take()). */
 static void stuck_report(ax_loop *L)
 {
     ax__rt *rt = L->rt;
