@@ -38,7 +38,11 @@ struct ax__proxy {
     int status;
     bool join;   /* awaiting a task: consume its handle */
     bool peek;   /* only watching (ax_wait): the outcome stays unread */
-    bool back, rejected, unregistered;
+    bool back, rejected;
+    /* The owner sent it home unregistered, not completed. Written by the
+     * owner before it sends the proxy home: read it only once back is set
+     * (the inbox orders the two), never to decide whether it is back. */
+    bool unregistered;
     bool fired;  /* owner side only: the result was sent */
     bool op_sent, op_cancel, acked;
 };

@@ -20,6 +20,8 @@
 
 AX__TLS ax_loop *ax__tls_loop;
 
+static void dump_loop(ax_loop *L, FILE *out, bool name_loop);
+
 /* How many busy rounds may pass before events the application added get a
  * non-blocking poll. */
 #define POLL_EVERY 16
@@ -63,7 +65,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
     L->stk.default_size = ax__stack_round(L, stack);
     L->tm.virtual_clock = (opts && opts->virtual_clock) ||
                        (env && env[0] && strcmp(env, "0") != 0);
-    L->deadlock_check = rt->nloops == 1 && !(opts && opts->external_wakeups);
+    L->deadlock_check = !(opts && opts->external_wakeups);
     L->report = opts ? opts->report : NULL;
     L->max_posts = opts && opts->max_posts ? opts->max_posts
                                            : AX_MAX_POSTS_DEFAULT;
@@ -134,6 +136,7 @@ void ax__loop_term(ax_loop *L)
 void ax__loop_teardown(ax_loop *L)
 {
     L->tearing_down = true;
+    atomic_store_explicit(&L->teardown_ack, true, memory_order_seq_cst);
     ax__ext_loop_stop(L);
     ax__cancel_all(L);
 }
@@ -294,17 +297,124 @@ busy:
     return false;
 }
 
+/* Deadlock with several loops. A loop that is about to block with nothing
+ * of its own that could wake a task (no timer, no event of the
+ * application, no foreign poster) raises dl_idle and checks the others;
+ * the last loop to get there finds the runtime stuck. Done only on the way
+ * to blocking, after the spin, so that a busy runtime never pays for it.
+ *
+ * Loops read each other at different instants, so a loop that wakes
+ * meanwhile must be seen: dropping dl_idle bumps dl_epoch before the loop
+ * does anything, and a check that saw dl_epoch move is void (as in
+ * virtual_quiet()). Two passes: the first sees every loop idle, so from
+ * its end on no loop runs and nothing new can be sent; the second then
+ * finds every inbox empty and no flag (teardown, deadlock) waiting to be
+ * taken in, so nothing was still in flight. The claim is a
+ * compare-and-swap on dl_epoch: of two loops that both find the runtime
+ * stuck only one reports, and the bump voids every other check. */
+static void stuck_leave(ax_loop *L)
+{
+    if (atomic_load_explicit(&L->dl_idle, memory_order_relaxed)) {
+        atomic_store_explicit(&L->dl_idle, false, memory_order_seq_cst);
+        atomic_fetch_add_explicit(&L->rt->dl_epoch, 1, memory_order_seq_cst);
+    }
+}
+
+static bool loop_quiet(ax_loop *o, bool inbox)
+{
+    if (!atomic_load_explicit(&o->dl_idle, memory_order_seq_cst) ||
+        atomic_load_explicit(&o->foreign_posts, memory_order_seq_cst))
+        return false;
+    if (!inbox)
+        return true;
+    return atomic_load_explicit(&o->inbox.head, memory_order_seq_cst) ==
+               &o->inbox.stub &&
+           !(atomic_load_explicit(&o->teardown_req, memory_order_seq_cst) &&
+             !atomic_load_explicit(&o->teardown_ack, memory_order_seq_cst)) &&
+           atomic_load_explicit(&o->deadlock_req, memory_order_seq_cst) ==
+               atomic_load_explicit(&o->deadlock_ack, memory_order_seq_cst);
+}
+
+static bool runtime_stuck(ax_loop *L)
+{
+    ax__rt *rt = L->rt;
+    unsigned long epoch;
+
+    atomic_store_explicit(&L->dl_idle, true, memory_order_seq_cst);
+    epoch = atomic_load_explicit(&rt->dl_epoch, memory_order_seq_cst);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < rt->nloops; i++)
+            if (!loop_quiet(rt->loops[i], pass == 1))
+                return false;
+    if (atomic_load_explicit(&rt->unfinished, memory_order_seq_cst) <= 0 ||
+        atomic_load_explicit(&L->quit_req, memory_order_seq_cst))
+        return false;
+    return atomic_compare_exchange_strong_explicit(
+        &rt->dl_epoch, &epoch, epoch + 1, memory_order_seq_cst,
+        memory_order_seq_cst);
+}
+
+/* Found by runtime_stuck(): report every loop's tasks while they all
+ * still hold still, then have each loop take the verdict (stuck_take()). */
+static void stuck_report(ax_loop *L)
+{
+    ax__rt *rt = L->rt;
+    FILE *out = L->report ? L->report : stderr;
+
+    /* Not idle any more before anyone is told: a loop woken by the flag
+     * below must not find this one still idle, with its own flag not yet
+     * set, and claim a second deadlock. */
+    stuck_leave(L);
+    ax__report(L, "deadlock: %ld task(s) on %d loops wait and nothing can "
+                  "wake them; cancelling them",
+               (long)atomic_load_explicit(&rt->unfinished,
+                                          memory_order_seq_cst),
+               rt->nloops);
+    for (int i = 0; i < rt->nloops; i++)
+        dump_loop(rt->loops[i], out, true);
+    for (int i = 0; i < rt->nloops; i++)
+        atomic_fetch_add_explicit(&rt->loops[i]->deadlock_req, 1,
+                                  memory_order_seq_cst);
+    for (int i = 0; i < rt->nloops; i++)
+        if (rt->loops[i] != L)
+            ax__bell_ring(&rt->loops[i]->inbox.bell);
+}
+
+/* A task that waits again after the deadlock's cancellation is not
+ * abandoned as with one loop: its stack may hold a proxy that another
+ * loop's future still links to (remote.c), which that loop would write
+ * through after the stack went back to the pool. It is named, once, and
+ * the runtime stays stuck (as it did before several loops had detection). */
+static void stuck_take(ax_loop *L, unsigned req)
+{
+    stuck_leave(L);
+    atomic_store_explicit(&L->deadlock_ack, req, memory_order_seq_cst);
+    if (!L->deadlocked) {
+        L->deadlocked = true;
+        ax__cancel_all(L);
+        return;
+    }
+    /* No more checks: they would only find the same tasks again. */
+    L->deadlock_check = false;
+    for (ax_task *t = L->tasks; t; t = t->lnext)
+        if (t->state != AX__T_DONE)
+            ax__report(L, "task '%s' ignored its cancellation; the runtime "
+                          "cannot end",
+                       ax__task_name(t));
+}
+
 /* The scheduler: runs until this loop may stop. A single loop stops when
  * its last task has ended; in a runtime of several loops each one stops
  * when told to (ax__runtime_*), after every loop's last task. */
 static void drive(ax_loop *L)
 {
     unsigned rounds = 0;
-    bool stuck_once = false;
+    bool stuck_once = false, stuck;
 
     for (;;) {
         if (L->tm.virtual_clock && (L->rq.head || ax__inbox_busy(L)))
             virtual_busy(L);
+        stuck_leave(L);
         ax__inbox_drain(L, false);
         ax__run_ready(L);
         if (L->main && L->main->state == AX__T_DONE && !L->tearing_down)
@@ -312,6 +422,15 @@ static void drive(ax_loop *L)
         if (atomic_load_explicit(&L->teardown_req, memory_order_acquire) &&
             !L->tearing_down) {
             ax__loop_teardown(L);
+        }
+        if (AX__UNLIKELY(atomic_load_explicit(&L->deadlock_req,
+                                              memory_order_acquire) !=
+                         atomic_load_explicit(&L->deadlock_ack,
+                                              memory_order_relaxed))) {
+            /* Again from the top: the main task may have ended here. */
+            stuck_take(L, atomic_load_explicit(&L->deadlock_req,
+                                               memory_order_acquire));
+            continue;
         }
         if (L->rt->nloops == 1 ? !L->nunfinished
                                : atomic_load_explicit(&L->quit_req,
@@ -339,14 +458,21 @@ static void drive(ax_loop *L)
             }
             continue;
         }
-        if (!L->tm.n && user_events(L) <= 0 && L->deadlock_check &&
-            !atomic_load_explicit(&L->foreign_posts, memory_order_relaxed)) {
+        stuck = !L->tm.n && user_events(L) <= 0 && L->deadlock_check &&
+                !atomic_load_explicit(&L->foreign_posts, memory_order_relaxed);
+        if (stuck && L->rt->nloops == 1) {
             if (on_deadlock(L, &stuck_once))
                 return;
             continue;
         }
         virtual_idle(L);
-        if (spin_for_work(L) || !ax__inbox_sleep(L))
+        if (spin_for_work(L))
+            continue;
+        if (stuck && runtime_stuck(L)) {
+            stuck_report(L);
+            continue;
+        }
+        if (!ax__inbox_sleep(L))
             continue;
         if (L->tm.n)
             arm_timer(L);
@@ -428,19 +554,21 @@ static const char *state_name(const ax_task *t)
     }
 }
 
-int ax_dump_tasks(FILE *out)
+/* Also called by the loop that found a deadlock of several loops, for
+ * every loop: the others are idle then and stay so until it rings them
+ * (runtime_stuck()), so their lists hold still while it reads. */
+static void dump_loop(ax_loop *L, FILE *out, bool name_loop)
 {
-    ax_loop *L = ax__tls_loop;
     size_t n = 0;
 
-    if (!out)
-        return AX_EINVAL;
-    if (!L)
-        return AX_EPERM;
     for (ax_task *t = L->tasks; t; t = t->lnext)
         n++;
-    fprintf(out, "axon: %zu task(s) at t=%.6f s\n", n,
-            (double)ax__now(L) / 1e9);
+    if (name_loop)
+        fprintf(out, "axon: loop %d: %zu task(s) at t=%.6f s\n", L->pub.index,
+                n, (double)ax__now(L) / 1e9);
+    else
+        fprintf(out, "axon: %zu task(s) at t=%.6f s\n", n,
+                (double)ax__now(L) / 1e9);
     for (ax_task *t = L->tasks; t; t = t->lnext) {
         fprintf(out, "  #%llu '%s' %s", (unsigned long long)t->id,
                 ax__task_name(t),
@@ -467,6 +595,17 @@ int ax_dump_tasks(FILE *out)
         fputc('\n', out);
     }
     fflush(out);
+}
+
+int ax_dump_tasks(FILE *out)
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!out)
+        return AX_EINVAL;
+    if (!L)
+        return AX_EPERM;
+    dump_loop(L, out, false);
     return 0;
 }
 

@@ -38,6 +38,10 @@ typedef struct ax__rt {
      * and a count of idle-to-busy transitions (see virtual_quiet()). */
     _Alignas(64) atomic_long vinflight;
     atomic_ulong vepoch;
+    /* Deadlock detection with several loops: bumped by every loop that
+     * leaves its stuck-idle state, and by the loop that claims a deadlock
+     * (see runtime_stuck() in loop.c). */
+    _Alignas(64) atomic_ulong dl_epoch;
 } ax__rt;
 
 struct ax_loop {
@@ -52,6 +56,14 @@ struct ax_loop {
     atomic_bool quit_req;     /* every task everywhere has ended */
     atomic_bool foreign_posts;/* a thread without a loop posted here */
     atomic_bool vidle;        /* virtual clock: nothing to run here */
+    /* Deadlock detection with several loops (loop.c): about to block with
+     * nothing of its own that could wake a task (no timer, no event of the
+     * application, no foreign poster); the flags other loops set here and
+     * whether this loop has taken them in. */
+    atomic_bool dl_idle;
+    atomic_bool teardown_ack;
+    atomic_uint deadlock_req;
+    atomic_uint deadlock_ack;
     bool deadlock_check;
     struct event *bell_ev;
     struct event *sig_ev[2];

@@ -167,9 +167,12 @@ void ax__proxy_op(ax__proxy *p, bool cancel)
     ax__inbox_push(p->owner, &p->op);
 }
 
+/* Only what the home side wrote itself: an unregistered waiter comes home
+ * too (op_run() sends it), and a flag the owner set would be read here
+ * while it writes it. */
 bool ax__proxy_settled(const ax__proxy *p)
 {
-    return (p->back || p->unregistered) && (!p->op_sent || p->acked);
+    return p->back && (!p->op_sent || p->acked);
 }
 
 /* ---- await ------------------------------------------------------------ */

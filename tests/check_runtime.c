@@ -879,7 +879,17 @@ static void *main_post_foreign(void *arg)
  * ax_loop_count() is 0 and ax_loop_at() NULL. */
 START_TEST(test_post_from_foreign_thread_fifo_on_loop_thread)
 {
-    RT_RUN_CLEAN(2, true, main_post_foreign, NULL, NULL);
+    ax_opts o;
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.loops = 2;
+    o.virtual_clock = true;
+    /* The posting thread may not have posted yet when every loop idles. */
+    o.external_wakeups = true;
+    rc = ax_test_run_with(&o, main_post_foreign, NULL, NULL);
+    ck_assert_msg(rc == 0, "ax_run returned %s; report:\n%s",
+                  ax_err_name(rc), ax_test_report());
+    AXT_ASSERT_CLEAN();
     /* outside any loop */
     axt_assert_rc(ax_loop_post(NULL, posted_fn, NULL), AX_EINVAL);
 }
@@ -1381,6 +1391,273 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* Deadlock across loops                                                    */
+
+/* The owner frees its future once the other side's await has let go of it;
+ * that release travels as a message, so it may still be on its way. */
+static void free_when_unwatched(ax_future *f)
+{
+    int rc;
+    while ((rc = ax_future_free(f)) == AX_EBUSY)
+        (void)ax_yield(); /* AX_ECANCELED once: the deadlock's cancel */
+    axt_assert_rc(rc, 0);
+}
+
+/* Await @p t, which the deadlock cancelled: it ends AX_ECANCELED. */
+static int await_past_cancel(ax_task *t)
+{
+    int rc = ax_await(t, NULL);
+    return rc == AX_ECANCELED ? 0 : rc;
+}
+
+static ax_future *_Atomic xl_fut[2];
+static atomic_int xl_rc[2], xl_left;
+
+/* Side @p arg (0 or 1) makes a future on its loop, then awaits the other
+ * side's, which nobody will complete. */
+static void *xl_side(void *arg)
+{
+    int me = (int)AXT_I(arg);
+    ax_future *f;
+
+    axt_assert_rc(ax_future_new(&f), 0);
+    atomic_store(&xl_fut[me], f);
+    while (!atomic_load(&xl_fut[!me]))
+        axt_assert_rc(ax_yield(), 0);
+    atomic_store(&xl_rc[me], ax_await(atomic_load(&xl_fut[!me]), NULL));
+    atomic_fetch_add(&xl_left, 1);
+    while (atomic_load(&xl_left) < 2)
+        (void)ax_yield();
+    free_when_unwatched(f);
+    return NULL;
+}
+
+static void *main_cross_await(void *arg)
+{
+    ax_task_opts o;
+    ax_task *t[2];
+    (void)arg;
+    atomic_store(&xl_fut[0], NULL);
+    atomic_store(&xl_fut[1], NULL);
+    atomic_store(&xl_left, 0);
+    for (int i = 0; i < 2; i++) {
+        memset(&o, 0, sizeof o);
+        o.loop = ax_loop_at(i);
+        o.name = i ? "side-on-loop-1" : "side-on-loop-0";
+        axt_assert_rc(ax_spawn_with(&t[i], xl_side, AXT_P(i), &o), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        axt_assert_rc(await_past_cancel(t[i]), 0);
+    return NULL;
+}
+
+static void check_cross_await(bool virt)
+{
+    axt_assert_rc(rt_run(2, virt, main_cross_await, NULL, NULL),
+                  AX_EDEADLK);
+    ck_assert_msg(axt_has_line_starting(ax_test_report(), "axon: deadlock"),
+                  "report:\n%s", ax_test_report());
+    AXT_ASSERT_REPORT_HAS("axon: loop 0:");
+    AXT_ASSERT_REPORT_HAS("axon: loop 1:");
+    AXT_ASSERT_REPORT_HAS("'side-on-loop-0' awaiting future");
+    AXT_ASSERT_REPORT_HAS("'side-on-loop-1' awaiting future");
+    axt_assert_rc(atomic_load(&xl_rc[0]), AX_ECANCELED);
+    axt_assert_rc(atomic_load(&xl_rc[1]), AX_ECANCELED);
+    AXT_ASSERT_REPORT_LACKS("never freed");
+    AXT_ASSERT_REPORT_LACKS("never awaited");
+    AXT_ASSERT_REPORT_LACKS("abandoned");
+}
+
+/* Two loops, each task awaiting the other's future that nobody completes:
+ * reported with both tasks named, cancelled, and ax_run() is AX_EDEADLK. */
+START_TEST(test_deadlock_two_loops_await_each_other_virtual_clock)
+{
+    check_cross_await(true);
+}
+END_TEST
+
+START_TEST(test_deadlock_two_loops_await_each_other_real_clock)
+{
+    check_cross_await(false);
+}
+END_TEST
+
+static ax_future *_Atomic gx_fut;
+static atomic_int gx_gathered;
+static int gx_rc, gx_hold_rc;
+
+/* On loop 1: owns a future nobody completes and waits, stuck as well, on
+ * one of its own; stays until the gather on loop 0 has ended. */
+static void *gx_holder(void *arg)
+{
+    ax_future *f, *h;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_future_new(&h), 0);
+    atomic_store(&gx_fut, f);
+    gx_hold_rc = ax_await(h, NULL);
+    while (!atomic_load(&gx_gathered))
+        (void)ax_yield();
+    axt_assert_rc(ax_future_free(h), 0);
+    free_when_unwatched(f);
+    return NULL;
+}
+
+static void *main_gather_remote_never(void *arg)
+{
+    ax_task_opts o;
+    ax_task *t;
+    ax_future *fs[1];
+    (void)arg;
+    atomic_store(&gx_fut, NULL);
+    atomic_store(&gx_gathered, 0);
+    memset(&o, 0, sizeof o);
+    o.loop = ax_loop_at(1);
+    o.name = "holder";
+    axt_assert_rc(ax_spawn_with(&t, gx_holder, NULL, &o), 0);
+    while (!atomic_load(&gx_fut))
+        axt_assert_rc(ax_yield(), 0);
+    fs[0] = atomic_load(&gx_fut);
+    gx_rc = ax_gather(fs, 1, NULL);
+    atomic_store(&gx_gathered, 1);
+    axt_assert_rc(await_past_cancel(t), 0);
+    return NULL;
+}
+
+/* A gather on loop 0 over a future of loop 1 that nobody completes. */
+START_TEST(test_deadlock_gather_over_remote_future_never_completed)
+{
+    axt_assert_rc(rt_run(2, true, main_gather_remote_never, NULL, NULL),
+                  AX_EDEADLK);
+    ck_assert_msg(axt_has_line_starting(ax_test_report(), "axon: deadlock"),
+                  "report:\n%s", ax_test_report());
+    AXT_ASSERT_REPORT_HAS("'holder' awaiting future");
+    AXT_ASSERT_REPORT_HAS("'main' awaiting gather");
+    axt_assert_rc(gx_rc, AX_ECANCELED);
+    axt_assert_rc(gx_hold_rc, AX_ECANCELED);
+    AXT_ASSERT_REPORT_LACKS("never freed");
+    AXT_ASSERT_REPORT_LACKS("never awaited");
+    AXT_ASSERT_REPORT_LACKS("abandoned");
+}
+END_TEST
+
+static void *sleep_then_return(void *arg)
+{
+    axt_assert_rc(ax_sleep(*(double *)arg), 0);
+    return AXT_P(7);
+}
+
+static double sl_secs;
+static void *main_await_remote_sleeper(void *arg)
+{
+    ax_task *t;
+    void *r = NULL;
+    (void)arg;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, sleep_then_return,
+                               &sl_secs),
+                  0);
+    axt_assert_rc(ax_await(t, &r), 0);
+    ck_assert_ptr_eq(r, AXT_P(7));
+    return NULL;
+}
+
+/* Not a deadlock: loop 0 waits for a task of loop 1 that sleeps 1 s. */
+START_TEST(test_no_deadlock_remote_sleeper_virtual_clock)
+{
+    sl_secs = 1.0;
+    RT_RUN_CLEAN(2, true, main_await_remote_sleeper, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_no_deadlock_remote_sleeper_real_clock)
+{
+    sl_secs = 0.02;
+    RT_RUN_CLEAN(2, false, main_await_remote_sleeper, NULL, NULL);
+}
+END_TEST
+
+/* A chain of tasks, each spawned on the other loop and awaited, where
+ * every tenth hop keeps its loop busy without yielding for a while: the
+ * loop waiting for it is idle, nothing is in flight, yet it is not stuck. */
+static void *hop(void *arg)
+{
+    long left = (long)AXT_I(arg);
+    ax_task *t;
+    void *r = NULL;
+
+    if (left % 10 == 0) {
+        struct timespec nap = {0, 2000000};
+        nanosleep(&nap, NULL);
+    }
+    if (left == 0)
+        return AXT_P(1);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1 - here()), &t, hop,
+                               AXT_P(left - 1)),
+                  0);
+    axt_assert_rc(ax_await(t, &r), 0);
+    return AXT_P(AXT_I(r) + 1);
+}
+
+static void *main_slow_hops(void *arg)
+{
+    void *r = hop(arg);
+    ck_assert_int_eq((int)AXT_I(r), (int)AXT_I(arg) + 1);
+    return NULL;
+}
+
+START_TEST(test_no_deadlock_slow_cross_loop_hops_virtual_clock)
+{
+    RT_RUN_CLEAN(2, true, main_slow_hops, AXT_P(60), NULL);
+}
+END_TEST
+
+START_TEST(test_no_deadlock_slow_cross_loop_hops_real_clock)
+{
+    RT_RUN_CLEAN(2, false, main_slow_hops, AXT_P(60), NULL);
+}
+END_TEST
+
+static void *complete_later_thread(void *arg)
+{
+    struct timespec nap = {0, 30000000};
+    nanosleep(&nap, NULL);
+    return AXT_P(ax_future_set_result((ax_future *)arg, AXT_P(9)));
+}
+
+static void *main_foreign_completes(void *arg)
+{
+    pthread_t th;
+    ax_future *f;
+    void *v = NULL, *thr = NULL;
+    (void)arg;
+    axt_assert_rc(ax_future_new(&f), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, complete_later_thread, f), 0);
+    axt_assert_rc(ax_await(f, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(9));
+    ck_assert_int_eq(pthread_join(th, &thr), 0);
+    axt_assert_rc((int)AXT_I(thr), 0);
+    axt_assert_rc(ax_future_free(f), 0);
+    return NULL;
+}
+
+/* external_wakeups: a thread of the application completes the future
+ * later, so every loop idling meanwhile is no deadlock. */
+START_TEST(test_no_deadlock_external_wakeups_foreign_thread_completes)
+{
+    ax_opts o;
+    int rc;
+    memset(&o, 0, sizeof o);
+    o.loops = 2;
+    o.external_wakeups = true;
+    unsetenv("AX_VIRTUAL_CLOCK");
+    rc = ax_test_run_with(&o, main_foreign_completes, NULL, NULL);
+    ck_assert_msg(rc == 0, "ax_run returned %s; report:\n%s",
+                  ax_err_name(rc), ax_test_report());
+    AXT_ASSERT_CLEAN();
+}
+END_TEST
+
 Suite *ax_runtime_suite(void)
 {
     Suite *s = suite_create("runtime");
@@ -1426,6 +1703,16 @@ Suite *ax_runtime_suite(void)
 
     tc = axt_tcase(s, "clock");
     tcase_add_test(tc, test_virtual_clock_4_loops_sleeps_exact);
+
+    tc = axt_tcase(s, "deadlock");
+    tcase_add_test(tc, test_deadlock_two_loops_await_each_other_virtual_clock);
+    tcase_add_test(tc, test_deadlock_two_loops_await_each_other_real_clock);
+    tcase_add_test(tc, test_deadlock_gather_over_remote_future_never_completed);
+    tcase_add_test(tc, test_no_deadlock_remote_sleeper_virtual_clock);
+    tcase_add_test(tc, test_no_deadlock_remote_sleeper_real_clock);
+    tcase_add_test(tc, test_no_deadlock_slow_cross_loop_hops_virtual_clock);
+    tcase_add_test(tc, test_no_deadlock_slow_cross_loop_hops_real_clock);
+    tcase_add_test(tc, test_no_deadlock_external_wakeups_foreign_thread_completes);
     return s;
 }
 

@@ -6,6 +6,9 @@
 %% erlang:monotonic_time() around the measured part only, as in axon.
 -module(axbench).
 -export([main/1]).
+%% The restart workload's supervisor and child.
+-behaviour(supervisor).
+-export([init/1, restart_child/1]).
 
 main([W | Rest]) ->
     Quick = lists:member("quick", Rest) orelse lists:member("--quick", Rest),
@@ -215,6 +218,47 @@ run("fanin", Q) ->
     result("fanin", Total * 1.0e9 / (T1 - T0), "msgs/s", "higher"),
     ok;
 
+%% ----------------------------------------------------------------- restart
+%% A one_for_one supervisor (OTP's supervisor module) with one permanent
+%% child, all on one scheduler (+S 1:1, as axon's one loop). The child
+%% sends up to the bench process as soon as it runs, then waits; the bench
+%% process sends it crash, it exits abnormally, the supervisor restarts it
+%% and the new child sends up. Timed: the whole loop of crash -> new child
+%% running; the figures are the mean latency and the restarts per second,
+%% as in bench/restart.c. The intensity (2^30 in 1 s, the shortest period
+%% OTP takes) never trips; OTP keeps one timestamp per restart within the
+%% period and walks them on each restart, which is part of what is timed.
+%% The logger is off: axon's supervisor prints nothing per restart, while
+%% OTP would format a crash report and a supervisor report for each.
+run(W, Q) when W =:= "sup_restart_latency"; W =:= "sup_restarts_per_s" ->
+    N = size(200000, 20000, Q),
+    ok = logger:set_primary_config(level, none),
+    Self = self(),
+    {ok, Sup} = supervisor:start_link(axbench, {restart_sup, Self}),
+    Kid0 = receive {up, K0} -> K0 end,
+    T0 = now_ns(),
+    Kid = restart_loop(Kid0, N),
+    T1 = now_ns(),
+    unlink(Sup),
+    exit(Sup, shutdown),
+    is_pid(Kid) orelse wrong("restart: no child", []),
+    info("restart: ~b crashes of a permanent child under a one_for_one "
+         "supervisor, ~.3f s, schedulers ~b",
+         [N, (T1 - T0) / 1.0e9, sched()]),
+    %% For comparison (INFO only): the same crash and restart by hand, a
+    %% process trapping exits and spawn_link-ing the next child itself.
+    process_flag(trap_exit, true),
+    T2 = now_ns(),
+    hand_restart(N),
+    T3 = now_ns(),
+    process_flag(trap_exit, false),
+    info("restart (by hand, not the figure): spawn_link + trap_exit, "
+         "~.3f us/restart", [(T3 - T2) / 1.0e3 / N]),
+    result("sup_restart_latency", (T1 - T0) / 1.0e3 / N, "us", "lower"),
+    result("sup_restarts_per_s", N * 1.0e9 / (T1 - T0), "restarts/s",
+           "higher"),
+    ok;
+
 run(W, _) ->
     io:format("unknown workload ~s~n", [W]),
     halt(2).
@@ -357,3 +401,30 @@ sink(Parent, Total, Got, MaxQ) ->
                 _ -> MaxQ
             end,
     sink(Parent, Total, Got + 1, MaxQ1).
+
+hand_restart(0) -> ok;
+hand_restart(K) ->
+    Me = self(),
+    P = spawn_link(fun() -> Me ! {up, self()},
+                            receive crash -> exit(crash) end end),
+    receive {up, P} -> ok end,
+    P ! crash,
+    receive {'EXIT', P, crash} -> ok end,
+    hand_restart(K - 1).
+
+restart_loop(Kid, 0) -> Kid;
+restart_loop(Kid, K) ->
+    Kid ! crash,
+    receive {up, New} -> restart_loop(New, K - 1) end.
+
+init({restart_sup, Bench}) ->
+    {ok, {#{strategy => one_for_one, intensity => 1 bsl 30, period => 1},
+          [#{id => child, start => {axbench, restart_child, [Bench]},
+             restart => permanent, shutdown => brutal_kill,
+             type => worker}]}}.
+
+restart_child(Bench) ->
+    {ok, proc_lib:spawn_link(fun() ->
+                                 Bench ! {up, self()},
+                                 receive crash -> exit(crash) end
+                             end)}.

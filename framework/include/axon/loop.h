@@ -18,7 +18,12 @@
  *  - `axon: task 'NAME' was never awaited nor detached`
  *  - `axon: task 'NAME' failed with AX_E... (text) and nobody retrieved it`
  *  - `axon: N future(s) never freed`
- *  - `axon: deadlock: ...` when every task waits and nothing can wake them.
+ *  - `axon: deadlock: ...` when every task waits and nothing can wake them,
+ *    followed by the task dump (ax_dump_tasks()); with several loops, when
+ *    every loop is idle with no timer, no event of the application and no
+ *    message between loops in flight, followed by one dump per loop
+ *    (`axon: loop I: N task(s) at t=...`). ax_run() then returns
+ *    AX_EDEADLK (runtime.h). ax_opts.external_wakeups turns it off.
  */
 #ifndef AXON_LOOP_H
 #define AXON_LOOP_H

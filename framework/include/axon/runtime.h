@@ -75,9 +75,14 @@ typedef struct ax_opts {
      *  CPU; N means N, loop 0 being the calling thread and the others new
      *  threads. At most AX_LOOPS_MAX. */
     int loops;
-    /** With a single loop, axon reports a deadlock when every task waits
-     *  and no timer, event or post can wake them. Set this if a thread of
-     *  yours will wake a task later through ax_loop_post(). */
+    /** axon reports a deadlock when every task waits and nothing can wake
+     *  them: no timer, no event of the application (socket, signal, your
+     *  libevent events), no post, and with several loops no loop running
+     *  and no message between loops in flight. Set this if a thread of
+     *  yours (not a loop) will wake a task later, through ax_loop_post()
+     *  or by completing a future: axon cannot see a thread that has not
+     *  posted yet. A loop that a foreign thread posted to also turns
+     *  detection off for the rest of the run. */
     bool external_wakeups;
     /** How many ax_loop_post() calls may wait, posted and not yet run, on
      *  each loop; past it ax_loop_post() fails with AX_EAGAIN. 0 means
@@ -110,7 +115,9 @@ typedef struct ax_opts {
  *         the result is 0 and *result is what it returned;
  *         AX_EDEADLK if every task ended up waiting on something that
  *         could never happen (the tasks are cancelled and the dump is
- *         reported); AX_EINVAL if @p fn is NULL; AX_ENESTED if this thread
+ *         reported; with several loops, every loop's tasks, once every
+ *         loop is idle and no message between them is in flight; off
+ *         with ax_opts.external_wakeups); AX_EINVAL if @p fn is NULL; AX_ENESTED if this thread
  *         already runs a loop (call it from a plain thread, not a task);
  *         AX_ENOMEM.
  * Thread: any thread that is not already running a loop. Blocks the
