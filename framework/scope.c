@@ -25,13 +25,17 @@
 #define SCOPE_OPEN 0xA7065C00u
 #define SCOPE_LEFT 0xA7065D00u
 
+/* What lives in the caller's ax_scope. The timer does not: it is the
+ * task's (t->scope_timer, armed for the earliest deadline of its open
+ * scopes), so a body that returns inside a scope leaves nothing in the
+ * heap that points into its dead frame. */
 typedef struct scope {
     uint32_t magic;
     bool fired;
     unsigned cancelling; /* the task's count when the scope was entered */
     ax_task *task;
     struct scope *parent;
-    ax__timer timer;
+    int64_t deadline;
 } scope;
 
 _Static_assert(sizeof(scope) <= sizeof(ax_scope),
@@ -45,40 +49,44 @@ static const scope *CS(const ax_scope *s)
     return (const scope *)(const void *)s;
 }
 
-static void scope_fire(ax_loop *L, ax__timer *tm)
+/* Fire every open scope of @t whose deadline has passed (each one is a
+ * cancellation request of its own, as each asyncio Timeout's is), then arm
+ * the task's timer for the earliest deadline left. The timer heap cannot
+ * fail to grow: every arming reserved its slot first. */
+static void scopes_update(ax_task *t)
 {
-    scope *sc = (scope *)(void *)((char *)tm - offsetof(scope, timer));
+    ax_loop *L = t->loop;
+    int64_t now = ax__now(L), next = AX_NO_DEADLINE;
 
-    (void)L;
-    sc->fired = true;
-    ax__task_cancel(sc->task);
+    ax__timer_del(L, &t->scope_timer);
+    for (scope *sc = t->scopes; sc; sc = sc->parent) {
+        if (sc->fired || sc->deadline == AX_NO_DEADLINE)
+            continue;
+        /* A deadline already past cancels now, not at the next timer
+         * round: a task that only yields (ax_yield() with nobody else
+         * ready comes straight back) would otherwise never see it, where
+         * asyncio's call_soon(_on_timeout) runs before the next step. */
+        if (sc->deadline <= now) {
+            sc->fired = true;
+            ax__task_cancel(t);
+        } else if (next == AX_NO_DEADLINE || sc->deadline < next) {
+            next = sc->deadline;
+        }
+    }
+    if (next != AX_NO_DEADLINE)
+        ax__timer_add(L, &t->scope_timer, next);
 }
 
-/* A deadline already past cancels at once rather than at the next timer
- * round: a task that only yields (ax_yield() with nobody else ready comes
- * straight back) would otherwise never see it, where asyncio's
- * call_soon(_on_timeout) runs before the task's next step. */
-static int scope_arm(ax_loop *L, scope *sc, int64_t deadline)
+static void scope_timer_fire(ax_loop *L, ax__timer *tm)
 {
-    ax__timer_del(L, &sc->timer);
-    sc->timer.deadline = deadline;
-    if (deadline == AX_NO_DEADLINE)
-        return 0;
-    if (ax__dl_passed(L, deadline)) {
-        scope_fire(L, &sc->timer);
-        return 0;
-    }
-    if (ax__timer_reserve(L))
-        return AX_ENOMEM;
-    ax__timer_add(L, &sc->timer, deadline);
-    return 0;
+    (void)L;
+    scopes_update(tm->task);
 }
 
 int ax_scope_enter_dl(ax_scope *s, int64_t deadline)
 {
     ax_task *t = ax__current();
     scope *sc = S(s);
-    int rc;
 
     if (!s || ax__dl_invalid(deadline))
         return AX_EINVAL;
@@ -87,21 +95,19 @@ int ax_scope_enter_dl(ax_scope *s, int64_t deadline)
     for (scope *o = t->scopes; o; o = o->parent)
         if (o == sc)
             return AX_EBUSY;
+    if (deadline != AX_NO_DEADLINE && ax__timer_reserve(t->loop))
+        return AX_ENOMEM;
     sc->fired = false;
     sc->cancelling = t->ncancels;
     sc->task = t;
-    sc->timer.idx = AX__TIMER_IDLE;
-    sc->timer.task = t;
-    sc->timer.status = AX_ECANCELED;
-    sc->timer.fire = scope_fire;
-    if (deadline != AX_NO_DEADLINE && ax__timer_reserve(t->loop))
-        return AX_ENOMEM;
-    rc = scope_arm(t->loop, sc, deadline);
-    if (rc)
-        return rc;
+    sc->deadline = deadline;
     sc->parent = t->scopes;
     t->scopes = sc;
     sc->magic = SCOPE_OPEN;
+    t->scope_timer.task = t;
+    t->scope_timer.fire = scope_timer_fire;
+    if (deadline != AX_NO_DEADLINE)
+        scopes_update(t);
     return 0;
 }
 
@@ -132,9 +138,12 @@ int ax_scope_enter(ax_scope *s, double seconds)
 
 static void scope_close(scope *sc)
 {
-    ax__timer_del(sc->task->loop, &sc->timer);
-    sc->task->scopes = sc->parent;
+    ax_task *t = sc->task;
+
+    t->scopes = sc->parent;
     sc->magic = SCOPE_LEFT;
+    if (t->scope_timer.idx != AX__TIMER_IDLE)
+        scopes_update(t);
 }
 
 static unsigned uncancel(ax_task *t)
@@ -163,9 +172,11 @@ int ax_scope_exit(ax_scope *s, int rc)
         return AX_EPERM;
     if (t->scopes != sc)
         return AX_EBUSY;
-    scope_close(sc);
+    /* Decided before the timer moves on to the outer scopes, which may
+     * fire as it does. */
     if (sc->fired && uncancel(t) <= sc->cancelling && rc == AX_ECANCELED)
-        return AX_ETIMEDOUT;
+        rc = AX_ETIMEDOUT;
+    scope_close(sc);
     return rc;
 }
 
@@ -181,7 +192,11 @@ int ax_scope_reschedule(ax_scope *s, int64_t deadline)
         return AX_EWRONGLOOP;
     if (sc->fired)
         return AX_EALREADY;
-    return scope_arm(sc->task->loop, sc, deadline);
+    if (deadline != AX_NO_DEADLINE && ax__timer_reserve(sc->task->loop))
+        return AX_ENOMEM;
+    sc->deadline = deadline;
+    scopes_update(sc->task);
+    return 0;
 }
 
 bool ax_scope_expired(const ax_scope *s)
@@ -198,19 +213,17 @@ int64_t ax_scope_deadline(const ax_scope *s)
 
     if (!s || (sc->magic != SCOPE_OPEN && sc->magic != SCOPE_LEFT))
         return AX_NO_DEADLINE;
-    return sc->timer.deadline;
+    return sc->deadline;
 }
 
-/* The task's function returned inside scopes: their storage is going with
- * its stack, so their timers must go first. */
+/* The task's function returned inside scopes: their storage went with its
+ * frame, so it is not read; the task's timer is all there is to undo. */
 void ax__scope_task_ended(ax_task *t)
 {
-    while (t->scopes) {
-        scope *sc = t->scopes;
-        ax__report(t->loop, "task '%s' ended inside a timeout scope",
-                   ax__task_name(t));
-        scope_close(sc);
-    }
+    ax__report(t->loop, "task '%s' ended inside a timeout scope",
+               ax__task_name(t));
+    ax__timer_del(t->loop, &t->scope_timer);
+    t->scopes = NULL;
 }
 
 /* ---- shield, cancelling, uncancel ---------------------------------------- */

@@ -292,6 +292,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     t->id = __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
     t->timer.idx = AX__TIMER_IDLE;
     t->timer.task = t;
+    t->scope_timer.idx = AX__TIMER_IDLE;
     t->has_handle = handle;
     t->coro.stack_size = ax__stack_round(L, size);
     /* The default name "task-ID" is made when first asked for: formatting

@@ -41,6 +41,7 @@ struct ax_task {
     unsigned nlocks;         /* ax_locks it holds (sync.c) */
     unsigned ncancels;       /* cancel requests not withdrawn (scope.c) */
     void *scopes;            /* innermost open timeout scope (scope.c) */
+    ax__timer scope_timer;   /* for the earliest deadline of the scopes */
     uint8_t state;
     bool cancel_req;     /* ax_cancel was called: the outcome is ECANCELED */
     bool cancel_pending; /* not yet delivered at a suspension */

@@ -661,6 +661,30 @@ START_TEST(scope_inner_timeout_leaves_outer_alone)
 }
 END_TEST
 
+static void *main_earliest_deadline_wins(void *arg)
+{
+    ax_scope o, i;
+    int rc;
+
+    (void)arg;
+    axt_assert_rc(ax_scope_enter(&o, 1), 0);
+    axt_assert_rc(ax_scope_enter(&i, 5), 0);
+    rc = ax_scope_exit(&i, ax_sleep(10));
+    axt_assert_rc(rc, AX_ECANCELED); /* the outer scope's, passed on */
+    ck_assert_int_eq(ax_now_ns(), INT64_C(1000000000));
+    axt_assert_rc(ax_scope_exit(&o, rc), AX_ETIMEDOUT);
+    /* The inner scope's later deadline is gone with it. */
+    axt_assert_rc(ax_sleep(10), 0);
+    return NULL;
+}
+
+/* An outer scope with the earlier deadline cuts through an inner one. */
+START_TEST(scope_earliest_deadline_wins)
+{
+    AXT_RUN_CLEAN(main_earliest_deadline_wins, NULL, NULL);
+}
+END_TEST
+
 static ax_task *victim;
 
 static void *scoped_sleeper(void *arg)
@@ -1171,6 +1195,7 @@ Suite *ax_scope_suite(void)
     tc = axt_tcase(s, "scopes");
     tcase_add_test(tc, scope_bounds_a_sequence_of_calls);
     tcase_add_test(tc, scope_inner_timeout_leaves_outer_alone);
+    tcase_add_test(tc, scope_earliest_deadline_wins);
     tcase_add_test(tc, scope_external_cancel_stays_canceled);
     tcase_add_test(tc, scope_expired_without_suspension_is_dropped);
     tcase_add_test(tc, scope_misuse_refused);
