@@ -127,9 +127,7 @@ static void sift_down(ax_loop *L, size_t i)
     place(L, i, tm);
 }
 
-/* The only allocation on the sleep path, and amortised: the array doubles.
- * On failure the timer fires at once instead of never, so a sleeper wakes
- * early rather than hanging. */
+/* The only allocation on the sleep path, and amortised: the array doubles. */
 int ax__timer_reserve(ax_loop *L)
 {
     if (L->tm.n == L->tm.cap) {
@@ -143,6 +141,8 @@ int ax__timer_reserve(ax_loop *L)
     return 0;
 }
 
+/* On failure to grow the timer fires at once instead of never, so a
+ * sleeper wakes early rather than hanging. */
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
 {
     tm->deadline = deadline;
