@@ -65,6 +65,7 @@ struct ax__proxy {
 #define AX__MAGIC_QUEUE 0xA7063000u
 #define AX__MAGIC_WAITSET 0xA7064000u
 #define AX__MAGIC_SYNC 0xA7053000u /* | kind: a live lock, event, ... */
+#define AX__MAGIC_HANDLE 0xA7065000u
 #define AX__MAGIC_DEAD 0xA7DEAD00u
 
 static inline uint32_t ax__magic(const uint32_t *m)
@@ -106,7 +107,7 @@ typedef struct ax__pool {
  * synchronisation objects (sync.c) share one pool: they are all one
  * struct. */
 typedef struct ax__pools {
-    ax__pool task, future, gather, group, queue, sync, waitset;
+    ax__pool task, future, gather, group, queue, sync, waitset, handle;
 } ax__pools;
 
 struct ax_future {

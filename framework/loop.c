@@ -173,6 +173,8 @@ static void abandon_stuck(ax_loop *L)
          * being abandoned too, their queue nodes on stacks about to go. */
         if (t->nlocks)
             ax__sync_task_ended(t, false);
+        if (t->scopes)
+            ax__scope_task_ended(t);
         ax__timer_del(L, &t->timer);
         t->state = AX__T_DONE;
         L->nunfinished--;
@@ -412,10 +414,15 @@ static void drive(ax_loop *L)
     bool stuck_once = false, stuck;
 
     for (;;) {
-        if (L->tm.virtual_clock && (L->rq.head || ax__inbox_busy(L)))
+        if (L->tm.virtual_clock &&
+            (L->rq.head || L->cb.head || ax__inbox_busy(L)))
             virtual_busy(L);
         stuck_leave(L);
         ax__inbox_drain(L, false);
+        /* Before the tasks: a callback whose timer fired with a task's
+         * runs first, as asyncio orders them. */
+        if (AX__UNLIKELY(L->cb.head))
+            ax__handles_run(L);
         ax__run_ready(L);
         if (L->main && L->main->state == AX__T_DONE && !L->tearing_down)
             ax__runtime_main_done(L);
@@ -439,7 +446,7 @@ static void drive(ax_loop *L)
             return;
         if (!L->tm.virtual_clock)
             ax__timers_fire(L, ax__now(L));
-        if (L->rq.head || ax__inbox_busy(L)) {
+        if (L->rq.head || ax__inbox_busy(L) || L->cb.head) {
             if (++rounds % POLL_EVERY == 0 && user_events(L) > 0)
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
             continue;
@@ -529,6 +536,8 @@ void ax__final_reports(ax_loop *L)
         ax__report(L, "%zu synchronisation object(s) never freed", ns);
     if (ng)
         ax__report(L, "%zu group(s) never freed", ng);
+    if ((ns = ax__handles_term(L)))
+        ax__report(L, "%zu callback handle(s) never freed", ns);
     while (L->tasks) {
         if (L->tasks != L->main)
             ax__report(L, "task '%s' leaked", ax__task_name(L->tasks));

@@ -18,6 +18,7 @@
 #include "timer.h"
 #include "axon/loop.h"
 #include "axon/runtime.h"
+#include "axon/scope.h"
 
 /* A lock, event, condition, semaphore or barrier (sync.c). */
 typedef struct ax__sync ax__sync;
@@ -83,6 +84,12 @@ struct ax_loop {
 
     ax__timers tm;
     ax__stacks stk;
+    /* ax_call_soon() and the others (scope.c): callbacks due, in order,
+     * and every handle not yet freed. */
+    struct {
+        ax_handle *head, *tail;
+        ax_handle *all;
+    } cb;
 
     FILE *report;
     bool tearing_down;

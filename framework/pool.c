@@ -109,6 +109,7 @@ void ax__pools_term(ax_loop *L)
     pool_drain(&L->pools.queue);
     pool_drain(&L->pools.sync);
     pool_drain(&L->pools.waitset);
+    pool_drain(&L->pools.handle);
 }
 
 _Static_assert(offsetof(ax_future, magic) >= sizeof(ax__pooled) &&

@@ -129,8 +129,15 @@ static void switch_out(ax_task *t, bool exiting)
             L->rq.budget--;
     }
     if (next == t) { /* a yield with nobody else ready */
-        t->state = AX__T_RUNNING;
-        return;
+        if (!AX__UNLIKELY(L->cb.head)) {
+            t->state = AX__T_RUNNING;
+            return;
+        }
+        /* Callbacks are due (scope.c): end the round so that they run
+         * before this task continues, as asyncio.sleep(0) lets them. */
+        L->rq.budget = 0;
+        rq_push(L, t);
+        next = NULL;
     }
     if (next) {
         next->state = AX__T_RUNNING;
@@ -208,6 +215,8 @@ static void task_finish(ax_task *t, void *value)
     /* A lock left held would strand its waiters: report it, let it go. */
     if (AX__UNLIKELY(t->nlocks))
         ax__sync_task_ended(t, true);
+    if (AX__UNLIKELY(t->scopes))
+        ax__scope_task_ended(t);
     status = ax__task_status(t);
     t->state = AX__T_DONE;
     L->nunfinished--;
@@ -283,6 +292,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     t->id = __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
     t->timer.idx = AX__TIMER_IDLE;
     t->timer.task = t;
+    t->scope_timer.idx = AX__TIMER_IDLE;
     t->has_handle = handle;
     t->coro.stack_size = ax__stack_round(L, size);
     /* The default name "task-ID" is made when first asked for: formatting
@@ -521,6 +531,7 @@ int ax__task_cancel(ax_task *t)
 {
     if (t->state == AX__T_DONE)
         return AX_EALREADY;
+    t->ncancels++; /* every request counts, as Task.cancelling() does */
     /* A request not yet delivered is not repeated: asking twice before the
      * task runs must not cut into its clean-up afterwards. */
     if (t->cancel_pending ||

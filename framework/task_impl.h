@@ -39,6 +39,9 @@ struct ax_task {
     int fail_code;
     int wake_status;
     unsigned nlocks;         /* ax_locks it holds (sync.c) */
+    unsigned ncancels;       /* cancel requests not withdrawn (scope.c) */
+    void *scopes;            /* innermost open timeout scope (scope.c) */
+    ax__timer scope_timer;   /* for the earliest deadline of the scopes */
     uint8_t state;
     bool cancel_req;     /* ax_cancel was called: the outcome is ECANCELED */
     bool cancel_pending; /* not yet delivered at a suspension */
@@ -77,5 +80,10 @@ void ax__coro_init_sched(ax_loop *L);
 void ax__coro_term_sched(ax_loop *L);
 int ax__wait_shielded(ax_task *t, ax_future *f);
 int ax__task_cancel(ax_task *t);
+
+/* scope.c */
+void ax__scope_task_ended(ax_task *t);
+void ax__handles_run(ax_loop *L);
+size_t ax__handles_term(ax_loop *L);
 
 #endif

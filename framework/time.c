@@ -127,23 +127,33 @@ static void sift_down(ax_loop *L, size_t i)
     place(L, i, tm);
 }
 
-/* The only allocation on the sleep path, and amortised: the array doubles.
- * On failure the timer fires at once instead of never, so a sleeper wakes
- * early rather than hanging. */
+/* The only allocation on the sleep path, and amortised: the array doubles. */
+int ax__timer_reserve(ax_loop *L)
+{
+    if (L->tm.n == L->tm.cap) {
+        size_t cap = L->tm.cap ? L->tm.cap * 2 : 64;
+        ax__timer **h = realloc(L->tm.heap, cap * sizeof *h);
+        if (!h)
+            return AX_ENOMEM;
+        L->tm.heap = h;
+        L->tm.cap = cap;
+    }
+    return 0;
+}
+
+/* On failure to grow the timer fires at once instead of never, so a
+ * sleeper wakes early rather than hanging. */
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
 {
     tm->deadline = deadline;
     tm->seq = L->tm.seq++;
-    if (L->tm.n == L->tm.cap) {
-        size_t cap = L->tm.cap ? L->tm.cap * 2 : 64;
-        ax__timer **h = realloc(L->tm.heap, cap * sizeof *h);
-        if (!h) {
-            tm->idx = AX__TIMER_IDLE;
+    if (ax__timer_reserve(L)) {
+        tm->idx = AX__TIMER_IDLE;
+        if (tm->fire)
+            tm->fire(L, tm);
+        else
             ax__wake(tm->task, tm->status);
-            return;
-        }
-        L->tm.heap = h;
-        L->tm.cap = cap;
+        return;
     }
     place(L, L->tm.n++, tm);
     sift_up(L, tm->idx);
@@ -171,7 +181,10 @@ size_t ax__timers_fire(ax_loop *L, int64_t now)
     while (L->tm.n && L->tm.heap[0]->deadline <= now) {
         ax__timer *tm = L->tm.heap[0];
         ax__timer_del(L, tm);
-        ax__wake(tm->task, tm->status);
+        if (tm->fire)
+            tm->fire(L, tm);
+        else
+            ax__wake(tm->task, tm->status);
         n++;
     }
     return n;

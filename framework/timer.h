@@ -18,6 +18,9 @@ typedef struct ax__timer {
     size_t idx;   /* AX__TIMER_IDLE when not armed */
     ax_task *task;
     int status;   /* what the woken task's suspension returns */
+    /* NULL: wake @task with @status. Else called instead, on the loop
+     * between tasks (scope.c's deadlines and callbacks). */
+    void (*fire)(ax_loop *L, struct ax__timer *tm);
 } ax__timer;
 #define AX__TIMER_IDLE SIZE_MAX
 
@@ -39,6 +42,9 @@ int64_t ax__mono_ns(void);
 int64_t ax__now(ax_loop *L);
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline);
 void ax__timer_del(ax_loop *L, ax__timer *tm);
+/* Make room for one more timer, so that ax__timer_add() cannot fail (it
+ * fires the timer at once when it cannot grow): AX_ENOMEM. */
+int ax__timer_reserve(ax_loop *L);
 size_t ax__timers_fire(ax_loop *L, int64_t now);
 int ax__seconds_to_ns(double s, int64_t *ns);
 /* ax__timeout_to_dl(), ax__dl_invalid(), ax__dl_passed(): in ext.h. */

@@ -18,6 +18,7 @@
 #include "axon/time.h"
 #include "axon/gather.h"
 #include "axon/sync.h"
+#include "axon/scope.h"
 #include "axon/runtime.h"
 #include "axon/net.h"
 #include "axon/queue.h"
