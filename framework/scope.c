@@ -58,7 +58,8 @@ static void scopes_update(ax_task *t)
     ax_loop *L = t->loop;
     int64_t now = ax__now(L), next = AX_NO_DEADLINE;
 
-    ax__timer_del(L, &t->scope_timer);
+    if (t->scope_timer)
+        ax__timer_del(L, t->scope_timer);
     for (scope *sc = t->scopes; sc; sc = sc->parent) {
         if (sc->fired || sc->deadline == AX_NO_DEADLINE)
             continue;
@@ -73,8 +74,24 @@ static void scopes_update(ax_task *t)
             next = sc->deadline;
         }
     }
-    if (next != AX_NO_DEADLINE)
-        ax__timer_add(L, &t->scope_timer, next);
+    if (next != AX_NO_DEADLINE) /* a deadline made the timer first */
+        ax__timer_add(L, t->scope_timer, next);
+}
+
+static void scope_timer_fire(ax_loop *L, ax__timer *tm);
+
+/* The task's scope timer, made when a scope first has a deadline. */
+static int scope_timer_ready(ax_task *t)
+{
+    if (t->scope_timer)
+        return 0;
+    t->scope_timer = calloc(1, sizeof *t->scope_timer);
+    if (!t->scope_timer)
+        return AX_ENOMEM;
+    t->scope_timer->idx = AX__TIMER_IDLE;
+    t->scope_timer->task = t;
+    t->scope_timer->fire = scope_timer_fire;
+    return 0;
 }
 
 static void scope_timer_fire(ax_loop *L, ax__timer *tm)
@@ -95,7 +112,8 @@ int ax_scope_enter_dl(ax_scope *s, int64_t deadline)
     for (scope *o = t->scopes; o; o = o->parent)
         if (o == sc)
             return AX_EBUSY;
-    if (deadline != AX_NO_DEADLINE && ax__timer_reserve(t->loop))
+    if (deadline != AX_NO_DEADLINE &&
+        (scope_timer_ready(t) || ax__timer_reserve(t->loop)))
         return AX_ENOMEM;
     sc->fired = false;
     sc->cancelling = t->ncancels;
@@ -104,8 +122,6 @@ int ax_scope_enter_dl(ax_scope *s, int64_t deadline)
     sc->parent = t->scopes;
     t->scopes = sc;
     sc->magic = SCOPE_OPEN;
-    t->scope_timer.task = t;
-    t->scope_timer.fire = scope_timer_fire;
     if (deadline != AX_NO_DEADLINE)
         scopes_update(t);
     return 0;
@@ -142,7 +158,7 @@ static void scope_close(scope *sc)
 
     t->scopes = sc->parent;
     sc->magic = SCOPE_LEFT;
-    if (t->scope_timer.idx != AX__TIMER_IDLE)
+    if (t->scope_timer && t->scope_timer->idx != AX__TIMER_IDLE)
         scopes_update(t);
 }
 
@@ -192,7 +208,8 @@ int ax_scope_reschedule(ax_scope *s, int64_t deadline)
         return AX_EWRONGLOOP;
     if (sc->fired)
         return AX_EALREADY;
-    if (deadline != AX_NO_DEADLINE && ax__timer_reserve(sc->task->loop))
+    if (deadline != AX_NO_DEADLINE &&
+        (scope_timer_ready(sc->task) || ax__timer_reserve(sc->task->loop)))
         return AX_ENOMEM;
     sc->deadline = deadline;
     scopes_update(sc->task);
@@ -222,7 +239,8 @@ void ax__scope_task_ended(ax_task *t)
 {
     ax__report(t->loop, "task '%s' ended inside a timeout scope",
                ax__task_name(t));
-    ax__timer_del(t->loop, &t->scope_timer);
+    if (t->scope_timer)
+        ax__timer_del(t->loop, t->scope_timer);
     t->scopes = NULL;
 }
 

@@ -256,6 +256,10 @@ void ax__task_free(ax_task *t)
     if (t->lnext)
         t->lnext->lprev = t->lprev;
     L->st.tasks_live--;
+    if (t->scope_timer) {
+        ax__timer_del(L, t->scope_timer);
+        free(t->scope_timer);
+    }
     ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
 }
 
@@ -292,7 +296,6 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     t->id = __atomic_fetch_add(&next_task_id, 1, __ATOMIC_RELAXED);
     t->timer.idx = AX__TIMER_IDLE;
     t->timer.task = t;
-    t->scope_timer.idx = AX__TIMER_IDLE;
     t->has_handle = handle;
     t->coro.stack_size = ax__stack_round(L, size);
     /* The default name "task-ID" is made when first asked for: formatting
