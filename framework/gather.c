@@ -461,7 +461,7 @@ int ax_group_wait(ax_group *g)
         return AX_EBUSY;
     g->waiting = true;
     while (g->remaining) {
-        int rc = ax__suspend(t, "waiting for its group", g);
+        int rc = ax__suspend(t, "waiting for its group", NULL);
         if (rc == AX_ECANCELED && !cancelled) {
             cancelled = true;
             t->shielded = true;

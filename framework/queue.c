@@ -487,7 +487,7 @@ static int wait_here(ax_queue *q, qop *op, int64_t dl)
         rc = ax__suspend(t, op->kind == OP_GET   ? "queue get"
                             : op->kind == OP_PUT ? "queue put"
                                                  : "queue join",
-                         q);
+                         NULL);
     q->busy--;
     ax__timer_del(L, &t->timer);
     if (!op->fired) {
@@ -616,14 +616,14 @@ static int call_remote(ax_queue *q, qop *op, ax_task *t, int64_t dl)
         ax__timer_add(L, &t->timer, dl);
     }
     while (!rc && !op->back)
-        rc = ax__suspend(t, "queue (other loop)", q);
+        rc = ax__suspend(t, "queue (other loop)", NULL);
     ax__timer_del(L, &t->timer);
     if (!op->back)
         send_withdraw(op);
     was = t->shielded;
     t->shielded = true;
     while (!settled(op))
-        ax__suspend(t, "finishing a queue request", q);
+        ax__suspend(t, "finishing a queue request", NULL);
     t->shielded = was;
     if (op->withdrawn) {
         finish_remote(op, false);

@@ -34,7 +34,7 @@ struct ax_task {
     ax_task *lprev, *lnext;  /* loop's task list */
     ax__timer timer;
     const char *wait_what;   /* for ax_dump_tasks */
-    const void *wait_obj;
+    const void *wait_obj;    /* a future (read as one by the dump) or NULL */
     uint64_t id;
     int fail_code;
     int wake_status;
@@ -69,6 +69,7 @@ struct ax_group {
 };
 
 /* task.c */
+/* @obj: the future waited on, shown by ax_dump_tasks(), or NULL. */
 int ax__suspend(ax_task *t, const char *what, const void *obj);
 void ax__wake(ax_task *t, int status);
 void ax__task_release(ax_task *t);

@@ -193,7 +193,7 @@ static int set_wait(ax_task *t, wset *s, int mode, int64_t deadline,
         }
         timer = true;
         s->waiter = t;
-        rc = ax__suspend(t, what, s);
+        rc = ax__suspend(t, what, NULL);
         s->waiter = NULL;
     }
     if (timer)
@@ -217,7 +217,7 @@ static void set_settle(ax_task *t, wset *s)
     t->shielded = true;
     while (s->acks_pending) {
         s->waiter = t;
-        ax__suspend(t, "withdrawing a cross-loop wait", s);
+        ax__suspend(t, "withdrawing a cross-loop wait", NULL);
         s->waiter = NULL;
     }
     t->shielded = was;

@@ -446,6 +446,48 @@ START_TEST(test_dump_tasks)
 }
 END_TEST
 
+/* A task waiting for its group: the dump names the wait, and reads no
+ * group as if it were a future (it did, before groups passed NULL). */
+static void *group_owner(void *arg)
+{
+    static axt_probe sp = {.sleep = 5.0};
+    ax_group *g;
+    (void)arg;
+    axt_assert_rc(ax_group_new(&g), 0);
+    axt_assert_rc(ax_group_spawn(g, NULL, axt_probe_fn, &sp), 0);
+    axt_assert_rc(ax_group_wait(g), 0);
+    axt_assert_rc(ax_group_free(g), 0);
+    return NULL;
+}
+
+static void *main_dump_group(void *arg)
+{
+    static char text[8192];
+    FILE *out = tmpfile();
+    ax_task *owner;
+    (void)arg;
+
+    ck_assert_ptr_nonnull(out);
+    owner = axt_spawn_named("grouper", group_owner, NULL);
+    axt_assert_rc(ax_sleep(1.0), 0); /* the owner now waits for its group */
+    axt_assert_rc(ax_dump_tasks(out), 0);
+    axt_read_file(out, text, sizeof text);
+    fclose(out);
+    ck_assert_msg(line_has(text, "grouper", "waiting for its group", NULL),
+                  "the group wait is not shown:\n%s", text);
+    ck_assert_msg(!line_has(text, "grouper", "future", NULL) &&
+                      !line_has(text, "grouper", "gather", NULL),
+                  "the group was shown as a future:\n%s", text);
+    axt_await_task(owner, 0);
+    return NULL;
+}
+
+START_TEST(test_dump_tasks_group_wait)
+{
+    AXT_RUN_CLEAN(main_dump_group, NULL, NULL);
+}
+END_TEST
+
 static void *main_dump_null(void *arg)
 {
     (void)arg;
@@ -849,6 +891,7 @@ Suite *ax_loop_suite(void)
 
     tc = axt_tcase(s, "introspection");
     tcase_add_test(tc, test_dump_tasks);
+    tcase_add_test(tc, test_dump_tasks_group_wait);
     tcase_add_test(tc, test_dump_tasks_errors);
     tcase_add_test(tc, test_build_info);
     tcase_add_test(tc, test_stats);
