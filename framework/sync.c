@@ -381,6 +381,20 @@ int ax_lock_new(ax_lock **out)
     return 0;
 }
 
+/* Free an event, semaphore or barrier: nobody may be waiting on it. */
+static int free_idle(void *h, int kind)
+{
+    ax__sync *o;
+    int rc = get(h, kind, &o);
+
+    if (rc)
+        return rc;
+    if (o->nwait)
+        return AX_EBUSY;
+    sync_free(o);
+    return 0;
+}
+
 int ax_lock_free(ax_lock *h)
 {
     ax__sync *l;
@@ -517,15 +531,7 @@ int ax_event_new(ax_event **out)
 
 int ax_event_free(ax_event *h)
 {
-    ax__sync *e;
-    int rc = get(h, K_EVENT, &e);
-
-    if (rc)
-        return rc;
-    if (e->nwait)
-        return AX_EBUSY;
-    sync_free(e);
-    return 0;
+    return free_idle(h, K_EVENT);
 }
 
 int ax_event_wait(ax_event *h, double timeout)
@@ -883,15 +889,7 @@ int ax_sem_new_bounded(ax_sem **out, int value)
 
 int ax_sem_free(ax_sem *h)
 {
-    ax__sync *s;
-    int rc = get(h, K_SEM, &s);
-
-    if (rc)
-        return rc;
-    if (s->nwait)
-        return AX_EBUSY;
-    sync_free(s);
-    return 0;
+    return free_idle(h, K_SEM);
 }
 
 int ax_sem_acquire(ax_sem *h, double timeout)
@@ -1045,15 +1043,7 @@ int ax_barrier_new(ax_barrier **out, int parties)
 
 int ax_barrier_free(ax_barrier *h)
 {
-    ax__sync *b;
-    int rc = get(h, K_BARRIER, &b);
-
-    if (rc)
-        return rc;
-    if (b->nwait)
-        return AX_EBUSY;
-    sync_free(b);
-    return 0;
+    return free_idle(h, K_BARRIER);
 }
 
 int ax_barrier_wait(ax_barrier *h, double timeout)
