@@ -149,6 +149,8 @@ void ax__proxy_op(ax__proxy *p, bool cancel);
 bool ax__proxy_settled(const ax__proxy *p);
 int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
                      void **result);
+/* ax_shield() of another loop's future (remote.c). */
+int ax__shield_remote(ax_task *t, ax_future *f, void **result);
 int ax__remote_cancel(ax_future *f);
 int ax__remote_complete(ax_future *f, int status, void *value);
 int ax__remote_detach(ax_task *t);

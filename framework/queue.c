@@ -18,6 +18,20 @@
  * waiter only has to unlink itself, and FIFO fairness needs no re-checks.
  * The price is the one case asyncio does not have: a getter cancelled
  * after it was handed an item gives the item back (unget()).
+ *
+ * Credits: a put from another loop would cost a round trip per item (two
+ * inbox hops, and a wake-up of each loop when they park between items).
+ * So the owner's answer to a task's put from loop i may carry a grant of
+ * free slots, counted as lent (they stay free for nobody else); loop i
+ * then spends one per put by sending the item one way (owner_credit_put)
+ * and returns at once, the way an item goes into a Go channel's buffer.
+ * Grants are made only while no putter waits and at most half the free
+ * room goes out, so a local putter still finds room; when a putter has to
+ * wait (or a non-waiting put fails) while slots are lent, the owner asks
+ * the holders for their unspent credits back (a revoke node that comes
+ * home with the count). Items and the revoke answer travel through the
+ * same inbox from the same sender, so per-sender order holds and the
+ * owner's count of what loop i holds is exact once the answer is in.
  */
 #include "internal.h"
 #include "axon.h"
@@ -49,7 +63,29 @@ struct qop {
     bool withdrawn;   /* owner: taken back unanswered */
     bool back, wsent, acked; /* home side */
     bool handed;      /* the item went into the future */
+    bool want_credit; /* a task's put from another loop: grant it slots */
+    size_t grant;     /* owner -> home: slots lent with this answer */
 };
+
+/* Credits of one loop for one queue: n is touched only by that loop (its
+ * own cache line, next to nothing the owner writes); lent and revoking
+ * only by the owner. */
+typedef struct qhome {
+    _Alignas(64) size_t n;
+} qhome;
+
+typedef struct qlend {
+    size_t lent;    /* granted to the loop, neither spent nor returned */
+    bool revoking;  /* a revoke is on its way there or back */
+} qlend;
+
+/* The node a revoke travels on, there and back. */
+typedef struct qrevoke {
+    ax__msg m;
+    ax_queue *q;
+    size_t n;
+    int idx;
+} qrevoke;
 
 typedef struct qlist {
     qop *head, *tail;
@@ -70,6 +106,13 @@ struct ax_queue {
     size_t reserved; /* slots kept for woken putters not yet back */
     size_t busy;     /* tasks of the owner loop inside a wait */
     bool shut, shut_now;
+    bool zombie;     /* freed while slots were lent: see ax_queue_free() */
+    size_t lent;     /* slots granted to other loops, not yet spent */
+    unsigned revokes; /* revoke nodes under way */
+    int nloops;
+    qhome *home;     /* [nloops], NULL with one loop */
+    qlend *lend;     /* [nloops] */
+    atomic_bool shut_pub; /* shut, for other loops' credit path */
     /* Written by the owner on every change, read by ax_queue_size() from
      * anywhere: a relaxed store costs a plain mov. */
     atomic_size_t npub;
@@ -193,7 +236,7 @@ static void publish(ax_queue *q)
 
 static bool has_room(const ax_queue *q)
 {
-    return !q->capacity || q->n + q->reserved < q->capacity;
+    return !q->capacity || q->n + q->reserved + q->lent < q->capacity;
 }
 
 /* ---- the owner side ----------------------------------------------------- */
@@ -309,6 +352,7 @@ static void unget(ax_queue *q, void *item)
 static void do_shutdown(ax_queue *q, bool immediate)
 {
     q->shut = true;
+    atomic_store_explicit(&q->shut_pub, true, memory_order_release);
     if (immediate) {
         q->shut_now = true;
         while (q->n) {
@@ -322,6 +366,121 @@ static void do_shutdown(ax_queue *q, bool immediate)
     }
     fire_all(&q->getters, AX_EQSHUTDOWN);
     fire_all(&q->putters, AX_EQSHUTDOWN);
+}
+
+/* ---- credits (see the top of the file) ----------------------------------- */
+
+enum { CREDIT_MAX = 64 };
+
+static void grant(ax_queue *q, qop *op)
+{
+    size_t g = CREDIT_MAX, used = q->n + q->reserved + q->lent;
+
+    if (!q->lend || q->shut || q->putters.head)
+        return;
+    if (q->capacity) {
+        if (used >= q->capacity)
+            return;
+        if ((q->capacity - used) / 2 < g)
+            g = (q->capacity - used) / 2;
+    }
+    if (!g)
+        return;
+    op->grant = g;
+    q->lent += g;
+    q->lend[ax__loop_idx(op->home)].lent += g;
+}
+
+static void reap(ax_queue *q);
+
+static void owner_returned(ax_loop *L, ax__msg *m, bool drop)
+{
+    qrevoke *r = (qrevoke *)m;
+    ax_queue *q = r->q;
+
+    (void)L;
+    (void)drop; /* the count is needed either way */
+    q->lend[r->idx].lent -= r->n;
+    q->lend[r->idx].revoking = false;
+    q->lent -= r->n;
+    q->revokes--;
+    free(r);
+    if (q->zombie)
+        reap(q);
+    else if (!drop)
+        admit(q);
+}
+
+/* On the holder loop: give every unspent credit back. */
+static void home_revoke(ax_loop *L, ax__msg *m, bool drop)
+{
+    qrevoke *r = (qrevoke *)m;
+
+    (void)drop;
+    r->n = r->q->home[ax__loop_idx(L)].n;
+    r->q->home[ax__loop_idx(L)].n = 0;
+    r->m.run = owner_returned;
+    ax__inbox_push(r->q->loop, &r->m);
+}
+
+static void revoke_all(ax_queue *q)
+{
+    if (!q->lent)
+        return;
+    for (int i = 0; i < q->nloops; i++) {
+        qrevoke *r;
+        if (!q->lend[i].lent || q->lend[i].revoking)
+            continue;
+        /* Out of memory: the slots stay lent until the holder spends
+         * them or a later revoke gets through. */
+        if (!(r = malloc(sizeof *r)))
+            return;
+        r->q = q;
+        r->idx = i;
+        r->n = 0;
+        r->m.run = home_revoke;
+        q->lend[i].revoking = true;
+        q->revokes++;
+        ax__inbox_push(ax__loop_at(q->loop, i), &r->m);
+    }
+}
+
+/* A credited item arrives: it was the queue's from the moment its put
+ * returned, so after an immediate shutdown or a free it goes to the
+ * release callback. */
+static void owner_credit_put(ax_loop *L, void *a, void *b, int c, bool drop)
+{
+    ax_queue *q = a;
+
+    (void)L;
+    q->lend[c].lent--;
+    q->lent--;
+    if (drop || q->zombie || q->shut_now || deliver(q, b)) {
+        drop_item(q, b);
+    } else {
+        q->unfinished++;
+        publish(q);
+    }
+    if (q->zombie)
+        reap(q);
+    else if (!drop)
+        admit(q);
+}
+
+/* Another loop's put with a credit in hand: one message, no answer. */
+static bool credit_put(ax_queue *q, ax_loop *L, void *item)
+{
+    qhome *h;
+
+    if (!q->home)
+        return false;
+    h = &q->home[ax__loop_idx(L)];
+    if (!h->n || atomic_load_explicit(&q->shut_pub, memory_order_acquire))
+        return false;
+    if (ax__post_call(q->loop, owner_credit_put, q, item, ax__loop_idx(L)))
+        return false; /* out of memory: the round trip says so */
+    h->n--;
+    return true;
 }
 
 /* Answer @op now, or put it on a wait list (nowait: AX_EAGAIN instead). */
@@ -352,11 +511,15 @@ static void submit(ax_queue *q, qop *op)
             }
             q->unfinished++;
             publish(q);
+            if (op->want_credit)
+                grant(q, op);
             op_fire(op, 0, NULL);
         } else if (op->nowait) {
+            revoke_all(q);
             op_fire(op, AX_EAGAIN, NULL);
         } else {
             link_op(&q->putters, op);
+            revoke_all(q);
         }
         break;
     case OP_JOIN:
@@ -432,6 +595,20 @@ int ax_queue_new(ax_queue **out, const ax_queue_opts *opts)
     q->release_arg = o.release_arg;
     atomic_init(&q->npub, 0);
     atomic_init(&q->refs, 0);
+    atomic_init(&q->shut_pub, false);
+    q->nloops = ax__loop_count(L);
+    if (q->nloops > 1) {
+        q->home = aligned_alloc(_Alignof(qhome),
+                                (size_t)q->nloops * sizeof *q->home);
+        q->lend = calloc((size_t)q->nloops, sizeof *q->lend);
+        if (!q->home || !q->lend) {
+            free(q->home);
+            free(q->lend);
+            ax__pool_put(&L->pools.queue, q, sizeof *q, &q->magic);
+            return AX_ENOMEM;
+        }
+        memset(q->home, 0, (size_t)q->nloops * sizeof *q->home);
+    }
     ax__set_magic(&q->magic, AX__MAGIC_QUEUE);
     *out = q;
     return 0;
@@ -450,9 +627,27 @@ int ax_queue_free(ax_queue *q)
         return AX_EBUSY;
     while (q->n)
         drop_item(q, buf_take(q));
-    free(q->buf);
-    ax__pool_put(&q->loop->pools.queue, q, sizeof *q, &q->magic);
+    if (q->lent || q->revokes) {
+        /* Items sent on credit may be on their way: the memory stays
+         * until every lent slot is spent or returned (reap()); for the
+         * caller the queue is gone now. */
+        q->zombie = true;
+        ax__set_magic(&q->magic, AX__MAGIC_DEAD);
+        revoke_all(q);
+        return 0;
+    }
+    reap(q);
     return 0;
+}
+
+static void reap(ax_queue *q)
+{
+    if (q->lent || q->revokes)
+        return;
+    free(q->buf);
+    free(q->home);
+    free(q->lend);
+    ax__pool_put(&q->loop->pools.queue, q, sizeof *q, &q->magic);
 }
 
 size_t ax_queue_size(const ax_queue *q)
@@ -608,6 +803,7 @@ static int call_remote(ax_queue *q, qop *op, ax_task *t, int64_t dl)
     op->q = q;
     op->task = t;
     op->home = L;
+    op->want_credit = op->kind == OP_PUT && !op->nowait;
     op->m.run = owner_submit;
     atomic_fetch_add(&q->refs, 1);
     ax__inbox_push(q->loop, &op->m);
@@ -629,6 +825,8 @@ static int call_remote(ax_queue *q, qop *op, ax_task *t, int64_t dl)
         finish_remote(op, false);
         return rc;
     }
+    if (op->grant)
+        q->home[ax__loop_idx(L)].n += op->grant;
     /* Answered. A cancel that came meanwhile wins, as on the owner loop,
      * except over a put that happened over there: that cannot be undone,
      * so it returns 0 and the cancel waits for the next suspension. */
@@ -873,6 +1071,8 @@ static int do_put(ax_queue *q, void *item, int64_t dl, bool nowait)
         publish(q);
         return 0;
     }
+    if (q->loop != ax__tls_loop && ax__tls_loop && credit_put(q, ax__tls_loop, item))
+        return 0;
     memset(&op, 0, sizeof op);
     op.kind = OP_PUT;
     op.item = item;

@@ -192,8 +192,10 @@ static void wait_settled(ax_task *t, ax__proxy *p)
     t->shielded = was;
 }
 
-int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
-                     void **result)
+/* shield: giving up only takes the waiter back (ax_shield()); the future
+ * carries on and a task's handle stays the caller's. */
+static int await_remote(ax_task *t, ax_future *f, int64_t deadline,
+                        void **result, bool shield)
 {
     ax_loop *L = t->loop;
     bool join = f->kind == AX__FUT_TASK;
@@ -232,9 +234,19 @@ int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
          * this waiter. */
         /* f must not be touched once settled: a task's handle is
          * consumed (and the task maybe freed) over there. */
-        ax__proxy_op(&p, !plain);
+        ax__proxy_op(&p, !plain && !shield);
         wait_settled(t, &p);
-        return rc;
+        if (!shield || p.unregistered || p.rejected || p.status == AX_ESHUTDOWN)
+            return rc;
+        /* Shielded, and the answer crossed the withdrawal: the result is
+         * the caller's (a task's handle was consumed over there), and a
+         * cancel waits for the next suspension, as ax_shield() does on
+         * one loop. */
+        if (rc == AX_ECANCELED)
+            t->cancel_pending = true;
+        if (p.status == 0 && result)
+            *result = p.value;
+        return p.status;
     }
     wait_settled(t, &p);
     if (p.rejected)
@@ -242,6 +254,17 @@ int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
     if (p.status == 0 && result)
         *result = p.value;
     return p.status;
+}
+
+int ax__await_remote(ax_task *t, ax_future *f, int64_t deadline,
+                     void **result)
+{
+    return await_remote(t, f, deadline, result, false);
+}
+
+int ax__shield_remote(ax_task *t, ax_future *f, void **result)
+{
+    return await_remote(t, f, AX_NO_DEADLINE, result, true);
 }
 
 /* ---- fire-and-forget operations --------------------------------------- */

@@ -258,8 +258,13 @@ int ax_shield(ax_future *f, void **result)
         return AX_ESRCH;
     if (!t)
         return AX_ENOTTASK;
-    if (f->loop != t->loop)
-        return AX_EWRONGLOOP;
+    if (f->loop != t->loop) {
+        /* The owner checks the handle (ESRCH, EBUSY) when the request
+         * arrives: its fields are not ours to read from here. */
+        if (!ax__same_runtime(f->loop, t->loop))
+            return AX_EWRONGLOOP;
+        return ax__shield_remote(t, f, result);
+    }
     if (f->freed)
         return AX_ESRCH;
     ft = f->kind == AX__FUT_TASK ? (ax_task *)f : NULL;
@@ -405,8 +410,14 @@ int ax_call_soon(ax_loop *loop, ax_callback_fn fn, void *arg,
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    if (loop && loop != L)
-        return AX_EWRONGLOOP;
+    if (loop && loop != L) {
+        /* asyncio's call_soon_threadsafe: the other loop's inbox keeps
+         * the callers' order. A handle would be cancelled from here
+         * while that loop runs it: not offered across loops. */
+        if (out || !ax__same_runtime(loop, L))
+            return AX_EWRONGLOOP;
+        return ax_loop_post(loop, fn, arg);
+    }
     return schedule(L, AX_NO_DEADLINE, fn, arg, out);
 }
 

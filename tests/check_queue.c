@@ -1259,6 +1259,9 @@ static void *x_consumer(void *arg)
 static void *main_cross(void *arg)
 {
     long total = getenv("AX_UNDER_VALGRIND") ? 20000 : 1000000;
+    const char *scale = getenv("AX_STRESS_SCALE"); /* the repeat rounds */
+    if (scale && atol(scale) > 1)
+        total /= atol(scale);
     ax_queue *q;
     ax_queue_opts o;
     xs p[4], c[4];
@@ -1455,11 +1458,128 @@ START_TEST(test_cross_loop_futures_join_shutdown)
 }
 END_TEST
 
+/* ---- credits: puts from another loop that need no round trip ------------- */
+
+typedef struct xput {
+    ax_queue *q;
+    long first, n;
+    long done; /* puts that returned 0 */
+} xput;
+
+static void *x_put_n(void *arg)
+{
+    xput *p = arg;
+    for (long i = 0; i < p->n; i++) {
+        int rc = ax_queue_put(p->q, AXT_P(p->first + i));
+        if (rc == AX_EQSHUTDOWN)
+            return NULL;
+        if (rc)
+            return ax_task_fail(rc);
+        p->done++;
+    }
+    return NULL;
+}
+
+static void *main_credit_bound(void *arg)
+{
+    ax_queue *q = mkq(AX_QUEUE_FIFO, 8);
+    xput p = {.q = q, .first = 1, .n = 1};
+    ax_task *t;
+    (void)arg;
+    /* One put from loop 1: the answer lends loop 1 some of the 7 free
+     * slots, which it keeps, unspent. */
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, x_put_n, &p), 0);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    ck_assert_uint_eq(ax_queue_size(q), 1);
+    /* Seven puts here must all fit (capacity 8): the ones that find the
+     * free slots lent away wait until loop 1 gives them back. Without
+     * the revoke the fifth would wait for ever. */
+    for (long i = 0; i < 7; i++)
+        axt_assert_rc(ax_queue_put(q, AXT_P(10 + i)), 0);
+    ck_assert_uint_eq(ax_queue_size(q), 8);
+    axt_assert_rc(ax_queue_try_put(q, AXT_P(99)), AX_EAGAIN);
+    /* Order: the remote item first, then this loop's. */
+    ck_assert_ptr_eq(try_get_val(q), AXT_P(1));
+    for (long i = 0; i < 7; i++)
+        ck_assert_ptr_eq(try_get_val(q), AXT_P(10 + i));
+    /* A burst from loop 1 into the empty queue, spending credits: never
+     * more than the capacity in the queue, every item once, in order. */
+    p.first = 100;
+    p.n = 50;
+    p.done = 0;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, x_put_n, &p), 0);
+    for (long i = 0; i < 50; i++) {
+        void *v = NULL;
+        ck_assert_uint_le(ax_queue_size(q), 8);
+        axt_assert_rc(ax_queue_get(q, &v), 0);
+        ck_assert_ptr_eq(v, AXT_P(100 + i));
+    }
+    axt_assert_rc(ax_await(t, NULL), 0);
+    ck_assert_int_eq(p.done, 50);
+    ck_assert_uint_eq(ax_queue_size(q), 0);
+    /* Freed while loop 1 may still hold credits: gone for the caller at
+     * once (a stale handle), the memory when the credits are back. */
+    axt_assert_rc(ax_queue_free(q), 0);
+    axt_assert_rc(ax_queue_try_put(q, AXT_P(1)), AX_ESRCH);
+    return NULL;
+}
+
+/* Puts from another loop spend lent slots without a round trip, yet the
+ * capacity holds, per-sender order holds, and slots lent to a loop that
+ * stopped putting come back when a putter here needs them. */
+START_TEST(test_cross_loop_credits_bound_order_revoke)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_credit_bound, NULL);
+}
+END_TEST
+
+static void *main_credit_shutdown(void *arg)
+{
+    ax_queue *q = mkq_rel(AX_QUEUE_FIFO, 0);
+    xput p;
+    ax_task *t;
+    long got = 0;
+    (void)arg;
+    released = 0;
+    released_sum = 0;
+    memset(&p, 0, sizeof p);
+    p.q = q;
+    p.first = 1;
+    p.n = 100000;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, x_put_n, &p), 0);
+    while (got < 500) {
+        void *v;
+        axt_assert_rc(ax_queue_get(q, &v), 0);
+        got++;
+    }
+    /* Items sent on credit may be on their way: an immediate shutdown
+     * hands them to the release callback when they land. */
+    axt_assert_rc(ax_queue_shutdown(q, true), 0);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    ck_assert_int_lt(p.done, 100000);
+    /* Conservation: every put that returned 0 was got or released. The
+     * in-flight ones land before the producer's end reached us (one
+     * inbox, one sender). */
+    ck_assert_int_eq(got + released, p.done);
+    axt_assert_rc(ax_queue_free(q), 0);
+    return NULL;
+}
+
+/* An immediate shutdown while another loop is putting on credit: no item
+ * is lost or counted twice (got + released = puts that returned 0). */
+START_TEST(test_cross_loop_credits_shutdown_conserves)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_credit_shutdown, NULL);
+}
+END_TEST
+
 Suite *ax_queue_suite(void)
 {
     Suite *s = suite_create("queue");
     TCase *tc = tcase_create("asyncio");
     TCase *x = tcase_create("axon");
+    /* Its own case, so that the suite's repeat rounds can run just it. */
+    TCase *xl = tcase_create("cross");
 
     tcase_set_timeout(tc, AXT_TIMEOUT);
     tcase_set_timeout(x, AXT_TIMEOUT * 3);
@@ -1499,11 +1619,15 @@ Suite *ax_queue_suite(void)
     tcase_add_test(x, test_select_two_queues_and_timeout);
     tcase_add_test(x, test_get_future_unread_item_goes_back);
     tcase_add_test(x, test_put_future_and_join_future);
-    tcase_add_test(x, test_cross_loop_producers_consumers);
-    tcase_add_test(x, test_cross_loop_select);
-    tcase_add_test(x, test_cross_loop_cancelled_getter_loses_nothing);
-    tcase_add_test(x, test_cross_loop_futures_join_shutdown);
     suite_add_tcase(s, x);
+    tcase_set_timeout(xl, AXT_TIMEOUT * 3);
+    tcase_add_test(xl, test_cross_loop_producers_consumers);
+    tcase_add_test(xl, test_cross_loop_select);
+    tcase_add_test(xl, test_cross_loop_cancelled_getter_loses_nothing);
+    tcase_add_test(xl, test_cross_loop_futures_join_shutdown);
+    tcase_add_test(xl, test_cross_loop_credits_bound_order_revoke);
+    tcase_add_test(xl, test_cross_loop_credits_shutdown_conserves);
+    suite_add_tcase(s, xl);
     return s;
 }
 

@@ -962,6 +962,78 @@ START_TEST(shield_refuses_bad_handles)
 }
 END_TEST
 
+/* Across loops: the gated worker runs on loop 1, the shielding task on
+ * loop 0. A gate, not a sleep: the loops' virtual clocks do not order a
+ * sleep there against one here. */
+static void *gated_worker(void *arg)
+{
+    void *r = NULL;
+    int rc = ax_await_future(arg, &r);
+
+    return fail_or(rc, AXT_P(42));
+}
+
+static void *main_shield_cross(void *arg)
+{
+    ax_future *gate;
+    ax_task *t, *w;
+    void *r = NULL;
+
+    (void)arg;
+    axt_assert_rc(ax_future_new(&gate), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, gated_worker, gate), 0);
+    axt_spawn(&w, shield_waiter, ax_task_future(t));
+    axt_assert_rc(ax_sleep(0.01), 0);
+    axt_assert_rc(ax_cancel(w), 0);
+    axt_await_task(w, AX_ECANCELED);
+    /* The cancel stopped at the shield: the worker still waits for the
+     * gate, and its handle is still ours (a second shield takes it). */
+    axt_assert_rc(ax_future_set_result(gate, NULL), 0);
+    axt_assert_rc(ax_shield(ax_task_future(t), &r), 0);
+    ck_assert_int_eq(AXT_I(r), 42);
+    axt_assert_rc(ax_future_free(gate), 0);
+    return NULL;
+}
+
+/* asyncio.shield across loops: a cancelled shielding task leaves the
+ * other loop's task running, and its handle with the caller. */
+START_TEST(shield_across_loops)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_shield_cross, NULL);
+}
+END_TEST
+
+static void note_loop(void *arg)
+{
+    __atomic_store_n((int *)arg, ax_loop_index(ax_loop_current()) + 1,
+                     __ATOMIC_RELEASE);
+}
+
+static void *main_call_soon_cross(void *arg)
+{
+    int where = 0;
+    ax_handle *h = NULL;
+
+    (void)arg;
+    axt_assert_rc(ax_call_soon(ax_loop_at(1), note_loop, &where, &h),
+                  AX_EWRONGLOOP);
+    ck_assert_ptr_null(h);
+    axt_assert_rc(ax_call_soon(ax_loop_at(1), note_loop, &where, NULL), 0);
+    for (int i = 0; i < 1000 && !__atomic_load_n(&where, __ATOMIC_ACQUIRE);
+         i++)
+        axt_assert_rc(ax_sleep(0.001), 0);
+    ck_assert_int_eq(__atomic_load_n(&where, __ATOMIC_ACQUIRE), 2);
+    return NULL;
+}
+
+/* call_soon_threadsafe: a callback for another loop of the runtime runs
+ * there; a cancellable handle for it is refused. */
+START_TEST(call_soon_other_loop)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_call_soon_cross, NULL);
+}
+END_TEST
+
 /* ======================================================================== */
 /* call_soon / call_later / call_at                                         */
 
@@ -1216,6 +1288,8 @@ Suite *ax_scope_suite(void)
     tcase_add_test(tc, call_soon_runs_once_per_round);
     tcase_add_test(tc, call_errors_and_unfreed_handle);
     tcase_add_test(tc, call_outside_loop);
+    tcase_add_test(tc, shield_across_loops);
+    tcase_add_test(tc, call_soon_other_loop);
     return s;
 }
 

@@ -380,7 +380,8 @@ run_tsan() {
 # Flakes are bugs: the cross-thread suites run AX_REPEAT (20) times in a
 # row in the sanitizer builds (smaller stress sizes there), each round a
 # test.
-REPEAT_PROGS="tests/check_runtime tests/check_actor tests/check_monitor tests/check_stress"
+# A program may name the one Check case (CK_RUN_CASE) to repeat: prog:case.
+REPEAT_PROGS="tests/check_runtime tests/check_actor tests/check_monitor tests/check_stress tests/check_queue:cross"
 REPEAT_TIMES=${AX_REPEAT:-20}
 run_repeat() {
     local name=$1 cfg dir rp rf p ok i wrap
@@ -397,8 +398,11 @@ run_repeat() {
         rp=0 rf=0
         for p in $REPEAT_PROGS; do
             ok=1
+            case_=
+            [[ $p == *:* ]] && { case_=${p#*:}; p=${p%%:*}; }
             for ((i = 1; i <= REPEAT_TIMES; i++)); do
-                if ! (cd "$dir" && AX_STRESS_SCALE=20 $wrap ./"$p" >"$p.repeat.log" 2>&1); then
+                if ! (cd "$dir" && { [[ -z $case_ ]] || export CK_RUN_CASE=$case_; } &&
+                       AX_STRESS_SCALE=20 $wrap ./"$p" >"$p.repeat.log" 2>&1); then
                     echo "suite: $name: $p failed in round $i ($cfg)"
                     show "$dir/$p.repeat.log" 80
                     ok=0

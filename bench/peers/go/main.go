@@ -336,6 +336,139 @@ func fanin() {
 	result("fanin", float64(total)/d.Seconds(), "msgs/s", "higher")
 }
 
+// queue: one producer and one consumer goroutine through a buffered
+// channel of capacity 128 (axon: an ax_queue of capacity 128). With
+// GOMAXPROCS=1 both share one P (axon's queue_same, one loop); with the
+// default the runtime may run them on two threads (axon's queue_cross,
+// producer and consumer on two loops). Timed from starting both until
+// the consumer has the last item; the sum is checked.
+func queue(workload string) {
+	n := size(2000000, 200000)
+	ch := make(chan uint64, 128)
+	done := make(chan uint64)
+	t0 := time.Now()
+	go func() {
+		var sum uint64
+		for i := uint64(0); i < n; i++ {
+			sum += <-ch
+		}
+		done <- sum
+	}()
+	go func() {
+		for i := uint64(1); i <= n; i++ {
+			ch <- i
+		}
+	}()
+	sum := <-done
+	d := time.Since(t0)
+	if sum != n*(n+1)/2 {
+		wrong("%s: sum %d want %d", workload, sum, n*(n+1)/2)
+	}
+	info("%s: %d items through a chan of 128, %.3f s, GOMAXPROCS=%d",
+		workload, n, d.Seconds(), runtime.GOMAXPROCS(0))
+	result(workload, float64(n)/d.Seconds(), "items/s", "higher")
+}
+
+// selectQueues: 4 producer goroutines, each feeding its own channel of
+// capacity 128; one consumer selects over the 4 (axon: ax_wait_any over
+// a get future of each of 4 ax_queues).
+func selectQueues() {
+	const k = 4
+	per := size(2000000, 200000) / k
+	var chs [k]chan uint64
+	for i := range chs {
+		chs[i] = make(chan uint64, 128)
+	}
+	t0 := time.Now()
+	for i := 0; i < k; i++ {
+		go func(c chan uint64) {
+			for v := uint64(1); v <= per; v++ {
+				c <- v
+			}
+		}(chs[i])
+	}
+	var sum uint64
+	for got := uint64(0); got < per*k; got++ {
+		select {
+		case v := <-chs[0]:
+			sum += v
+		case v := <-chs[1]:
+			sum += v
+		case v := <-chs[2]:
+			sum += v
+		case v := <-chs[3]:
+			sum += v
+		}
+	}
+	d := time.Since(t0)
+	if sum != k*(per*(per+1)/2) {
+		wrong("select: sum %d", sum)
+	}
+	info("select: %d producers x %d items, one consumer selecting, %.3f s, GOMAXPROCS=%d",
+		k, per, d.Seconds(), runtime.GOMAXPROCS(0))
+	result("select", float64(per*k)/d.Seconds(), "items/s", "higher")
+}
+
+// lock_uncontended: sync.Mutex Lock+Unlock with nobody else (axon:
+// ax_lock_acquire + ax_lock_release on a free lock).
+func lockUncontended() {
+	n := size(10000000, 1000000)
+	var mu sync.Mutex
+	x := 0
+	t0 := time.Now()
+	for i := uint64(0); i < n; i++ {
+		mu.Lock()
+		x++
+		mu.Unlock()
+	}
+	d := time.Since(t0)
+	if x != int(n) {
+		wrong("lock_uncontended: %d", x)
+	}
+	info("lock_uncontended: %d pairs, %.3f s", n, d.Seconds())
+	result("lock_uncontended", float64(d.Nanoseconds())/float64(n), "ns/op", "lower")
+}
+
+// lock_handoff: two goroutines pass a lock back and forth: each takes
+// it, yields while holding it (so the other queues on it) and releases it.
+// The lock is a channel of capacity 1 used as a semaphore, Go's FIFO
+// hand-over lock: a release completes the oldest blocked acquire directly.
+// sync.Mutex is not used here because it does not hand over: a releaser
+// takes it straight back (barging) until starvation mode (1 ms) forces a
+// hand-off, so its figure would be ~1 ms per owner change. The owner
+// changes are counted; the figure is the time divided by them.
+func lockHandoff() {
+	n := size(1000000, 100000)
+	sem := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	last, changes := -1, uint64(0)
+	per := n / 2
+	t0 := time.Now()
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func(id int) {
+			defer wg.Done()
+			for i := uint64(0); i < per; i++ {
+				sem <- struct{}{}
+				if last != id {
+					changes++
+					last = id
+				}
+				runtime.Gosched()
+				<-sem
+			}
+		}(g)
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	if changes == 0 {
+		wrong("lock_handoff: no handoff")
+	}
+	info("lock_handoff: %d acquisitions, %d owner changes, %.3f s, GOMAXPROCS=%d",
+		2*per, changes, d.Seconds(), runtime.GOMAXPROCS(0))
+	result("lock_handoff", float64(d.Nanoseconds())/float64(changes), "ns/handoff", "lower")
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: axbench-go <workload> [--quick]")
@@ -369,6 +502,14 @@ func main() {
 		gatherFanout()
 	case "fanin":
 		fanin()
+	case "queue_same", "queue_cross":
+		queue(w)
+	case "select":
+		selectQueues()
+	case "lock_uncontended":
+		lockUncontended()
+	case "lock_handoff":
+		lockHandoff()
 	default:
 		fmt.Fprintf(os.Stderr, "axbench-go: unknown workload %q\n", w)
 		os.Exit(2)

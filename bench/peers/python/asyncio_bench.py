@@ -50,6 +50,7 @@ SIZES = {
     "skynet": (100_000, 10_000),          # leaves (axon: 1,000,000)
     "gather_fanout": (100_000, 10_000),   # children (axon: 100,000)
     "queue_same": (500_000, 20_000),      # items (axon: 2,000,000)
+    "select": (200_000, 20_000),          # items (axon: 2,000,000)
     "lock_uncontended": (2_000_000, 100_000),  # pairs (axon: 10,000,000)
     "lock_handoff": (400_000, 20_000),    # handoffs (axon: 1,000,000)
 }
@@ -281,6 +282,41 @@ async def queue_same(n):
     result("queue_same", n / dt, "items/s", "higher")
 
 
+async def select_queues(n):
+    """4 producers, each into its own Queue(maxsize=128); one consumer
+    waits on a get of every queue with asyncio.wait(FIRST_COMPLETED), takes
+    what completed and starts a new get on that queue (Go's select)."""
+    k = 4
+    per = n // k
+    qs = [asyncio.Queue(maxsize=128) for _ in range(k)]
+
+    async def producer(q):
+        for i in range(1, per + 1):
+            await q.put(i)
+
+    t0 = time.perf_counter()
+    prods = [asyncio.create_task(producer(q)) for q in qs]
+    gets = {asyncio.create_task(q.get()): i for i, q in enumerate(qs)}
+    total = got = 0
+    while got < per * k:
+        done, _ = await asyncio.wait(gets, return_when=asyncio.FIRST_COMPLETED)
+        for g in done:
+            i = gets.pop(g)
+            total += g.result()
+            got += 1
+            if got < per * k:
+                gets[asyncio.create_task(qs[i].get())] = i
+    for g in gets:
+        g.cancel()
+    for p in prods:
+        await p
+    dt = time.perf_counter() - t0
+    if total != k * (per * (per + 1) // 2):
+        raise SystemExit("WRONG: select sum")
+    print(f"select         {per * k:10d} items {dt:7.3f} s {per * k / dt:10.0f} items/s")
+    result("select", per * k / dt, "items/s", "higher")
+
+
 # --------------------------------------------------------------------- lock
 async def lock_uncontended(n):
     lock = asyncio.Lock()
@@ -333,6 +369,7 @@ FUNCS = {
     "skynet": skynet,
     "gather_fanout": gather_fanout,
     "queue_same": queue_same,
+    "select": select_queues,
     "lock_uncontended": lock_uncontended,
     "lock_handoff": lock_handoff,
 }

@@ -132,8 +132,11 @@ AX_EXTERN int64_t ax_scope_deadline(const ax_scope *s);
  *         task whose handle was given up; AX_EBUSY if the task is awaited
  *         by another task or owned by a gather or group; AX_EDEADLK for the
  *         caller's own task; AX_ENOTTASK outside a task; AX_EWRONGLOOP for
- *         a future of another loop.
- * Suspends: yes, unless @p f is already done. Thread: @p f's loop.
+ *         a future of another runtime.
+ * Suspends: yes, unless @p f is already done. Thread: a task on any loop
+ *         of @p f's runtime (for another loop's future the owner checks
+ *         the handle when the request arrives; a cancel of the caller then
+ *         only withdraws the request, as on one loop).
  */
 AX_EXTERN int ax_shield(ax_future *f, void **result);
 
@@ -171,13 +174,19 @@ typedef void (*ax_callback_fn)(void *arg);
  * ready tasks (at most 256 task runs; a task that yields with nobody else
  * ready lets the phase run first). What a callback schedules runs in the
  * next phase, so a callback that reschedules itself cannot starve tasks.
- * @param loop NULL or the current loop.
+ * @param loop NULL or the current loop; or another loop of the caller's
+ *             runtime (asyncio's call_soon_threadsafe()): then @p out
+ *             must be NULL, fn runs on that loop in the order of this
+ *             thread's calls, and the call is ax_loop_post() (runtime.h).
  * @param out  NULL, or receives a handle that the caller then owns and
  *             must free with ax_handle_free(), whether or not the
  *             callback ran; without one the loop frees it after the run.
  * @return 0; AX_EINVAL if @p fn is NULL; AX_EPERM outside a loop;
- *         AX_EWRONGLOOP for another loop than the caller's; AX_ENOMEM.
- * Suspends: no. Thread: the loop's (a task or a callback).
+ *         AX_EWRONGLOOP for a loop of another runtime, or a handle asked
+ *         for another loop's callback; AX_ENOMEM; for another loop also
+ *         AX_ESHUTDOWN (it has stopped) and AX_EAGAIN (its post bound,
+ *         ax_opts.max_posts, is reached).
+ * Suspends: no. Thread: any loop of the runtime (a task or a callback).
  */
 AX_EXTERN int ax_call_soon(ax_loop *loop, ax_callback_fn fn, void *arg,
                            ax_handle **out);
