@@ -49,6 +49,8 @@ static const struct {
      "host name not resolved (use a numeric address or localhost)"},
     {AX_ERESTARTS, "AX_ERESTARTS", "too many restarts: the supervisor gave up"},
     {AX_EQSHUTDOWN, "AX_EQSHUTDOWN", "the queue was shut down"},
+    {AX_ETRUNC, "AX_ETRUNC",
+     "datagram truncated: it was longer than the buffer"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

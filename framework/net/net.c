@@ -17,9 +17,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -35,6 +38,7 @@ struct ax_sock {
     ax__io io;
     int fd;
     bool listening;
+    bool stream; /* not a socket (a pipe, a tty): read()/write() */
     char *rbuf;
     size_t rcap, rstart, rend;
 };
@@ -50,6 +54,7 @@ static int set_nonblock(int fd)
 
 int ax_sock_wrap(int fd, ax_sock **out)
 {
+    struct stat st;
     ax_sock *s;
     int rc;
 
@@ -58,12 +63,15 @@ int ax_sock_wrap(int fd, ax_sock **out)
     /* Refuse before touching the descriptor's flags: it is not ours yet. */
     if (!ax_loop_current())
         return AX_EPERM;
+    if (fstat(fd, &st) < 0)
+        return -errno;
     if ((rc = set_nonblock(fd)))
         return rc;
     s = calloc(1, sizeof *s);
     if (!s)
         return AX_ENOMEM;
     s->fd = fd;
+    s->stream = !S_ISSOCK(st.st_mode);
     if ((rc = ax__io_init(&s->io, fd))) {
         free(s);
         return rc;
@@ -99,7 +107,7 @@ static inline int enter(const ax_sock *s, int dir, int64_t dl)
 static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
 {
     for (;;) {
-        ssize_t r = recv(s->fd, buf, n, 0);
+        ssize_t r = s->stream ? read(s->fd, buf, n) : recv(s->fd, buf, n, 0);
         int rc;
         if (r >= 0)
             return r;
@@ -259,10 +267,43 @@ int ax_read_until_dl(ax_sock *s, const char *delim, char **line,
     return sock_read_until(s, delim, line, len, max, deadline);
 }
 
+/*
+ * write() to a pipe whose reader is gone raises SIGPIPE, and there is no
+ * MSG_NOSIGNAL for pipes. So the signal is blocked in this thread around
+ * the write and, if the write made one (EPIPE) that was not already
+ * pending, taken back with sigtimedwait() before the mask is restored.
+ * The cost, two or three system calls per write, falls on pipes only.
+ */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
+{
+    sigset_t pipe_set, old, pending;
+    bool was_pending;
+    ssize_t w;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+        return write(fd, buf, n);
+    sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE);
+    w = write(fd, buf, n);
+    err = errno;
+    if (w < 0 && err == EPIPE && !was_pending) {
+        static const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return w;
+}
+
 static ssize_t write_some(ax_sock *s, const void *buf, size_t n, int64_t dl)
 {
     for (;;) {
-        ssize_t w = send(s->fd, buf, n, MSG_NOSIGNAL);
+        ssize_t w = s->stream ? write_nosigpipe(s->fd, buf, n)
+                              : send(s->fd, buf, n, MSG_NOSIGNAL);
         int rc;
         if (w >= 0)
             return w;

@@ -61,7 +61,9 @@ extern "C" {
     X(ENAME, -4010,                                                           \
       "host name not resolved (use a numeric address or localhost)")         \
     X(ERESTARTS, -4011, "too many restarts: the supervisor gave up")          \
-    X(EQSHUTDOWN, -4012, "the queue was shut down")
+    X(EQSHUTDOWN, -4012, "the queue was shut down")                          \
+    X(ETRUNC, -4030,                                                          \
+      "datagram truncated: it was longer than the buffer")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {

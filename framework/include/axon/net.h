@@ -212,8 +212,13 @@ AX_EXTERN int ax_close(ax_sock *s);
 AX_EXTERN int ax_sock_release(ax_sock *s);
 
 /** Wrap a connected, listening or any stream descriptor for the current
- *  loop (made non-blocking). The socket owns @p fd from now on.
- *  @return 0; AX_EINVAL (fd < 0); AX_EPERM outside a loop; AX_ENOMEM. */
+ *  loop (made non-blocking). The socket owns @p fd from now on. A
+ *  descriptor that is not a socket (a pipe's end, a character device) is
+ *  read and written with read()/write() instead of recv()/send(), with
+ *  the same calls, deadlines and errors; a write to a pipe whose reader
+ *  is gone gives AX_EPIPE and no SIGPIPE here either.
+ *  @return 0; AX_EINVAL (fd < 0); AX_EBADF (not open); AX_EPERM outside
+ *  a loop; AX_ENOMEM. */
 AX_EXTERN int ax_sock_wrap(int fd, ax_sock **out);
 
 /** The descriptor (for setsockopt and friends), or -1 for NULL. */
