@@ -93,12 +93,12 @@ static int buf_grow(ax_queue *q)
         nc = q->capacity + 1; /* +1: room for one item given back */
     if (nc <= q->bufcap)
         nc = q->bufcap + 16;
-    nb = malloc(nc * sizeof *nb);
+    nb = ax__malloc(nc * sizeof *nb);
     if (!nb)
         return AX_ENOMEM;
     for (size_t i = 0; i < q->n; i++)
         nb[i] = q->buf[(q->head + i) % q->bufcap];
-    free(q->buf);
+    ax__free(q->buf);
     q->buf = nb;
     q->bufcap = nc;
     q->head = 0;
@@ -450,7 +450,7 @@ int ax_queue_free(ax_queue *q)
         return AX_EBUSY;
     while (q->n)
         drop_item(q, buf_take(q));
-    free(q->buf);
+    ax__free(q->buf);
     ax__pool_put(&q->loop->pools.queue, q, sizeof *q, &q->magic);
     return 0;
 }
@@ -659,7 +659,7 @@ static void fut_release(qop *op, bool unread)
     } else {
         finish_remote(op, give_back);
     }
-    free(op);
+    ax__free(op);
 }
 
 /* The caller's future: answered, or ended by someone else (cancelled). */
@@ -754,7 +754,7 @@ static int op_future(ax_queue *q, uint8_t kind, void *item, ax_future **out)
         return AX_EPERM;
     if (kind == OP_PUT && q->loop == L && q->shut)
         return AX_EQSHUTDOWN;
-    op = calloc(1, sizeof *op);
+    op = ax__calloc(1, sizeof *op);
     if (!op)
         return AX_ENOMEM;
     rc = ax_future_new(&f);
@@ -783,7 +783,7 @@ static int op_future(ax_queue *q, uint8_t kind, void *item, ax_future **out)
 fail_cb:
     ax_future_free(f);
 fail_fut:
-    free(op);
+    ax__free(op);
     return rc;
 }
 

@@ -23,6 +23,7 @@
 #include "axon/net.h"
 #include "axon/queue.h"
 #include "axon/signal.h"
+#include "axon/alloc.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"
