@@ -536,8 +536,9 @@ run_fuzz() {
         [[ -x $t && ! -d $t ]] || continue
         base=${t##*/fuzz_}
         mkdir -p "$dir/fuzz-$base/corpus"
-        [[ -d $ROOT/tests/fuzz/$base-regress ]] &&
-            cp "$ROOT/tests/fuzz/$base-regress"/* "$dir/fuzz-$base/corpus/" 2>/dev/null
+        if [[ -d $ROOT/tests/fuzz/$base-regress ]]; then
+            cp "$ROOT/tests/fuzz/$base-regress"/* "$dir/fuzz-$base/corpus/" 2>/dev/null || true
+        fi
         out=$dir/fuzz-$base/run.out
         say "$name: $base for ${secs}s"
         if (cd "$dir/fuzz-$base" && "$t" -max_total_time="$secs" -timeout=20 \
