@@ -429,8 +429,9 @@ static int fz_run(const uint8_t *data, size_t size)
     /* Bit 1: fail one allocation, the (data[1] + 1)-th of the run; on one
      * loop only for now. With two, a failure landing on the far loop
      * while a message crosses can leave one block behind (found by this
-     * program under TSan, program 25 of check_fuzz_api; not yet fixed),
-     * and which request fails there depends on the threads' timing. */
+     * program under TSan, program 25 of check_fuzz_api) or hang the run
+     * (that program with its 39th request failing); not yet fixed, and
+     * which request fails there depends on the threads' timing. */
     atomic_store(&fz_req, 0);
     atomic_store(&fz_fail_at,
                  (data[0] & 2) && o.loops == 1 ? (long)data[1] + 1 : 0);
