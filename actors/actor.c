@@ -113,7 +113,7 @@ static envelope *env_get(ax_loop *L, actor_loop *al)
     if (e) {
         al->env_cache = *(envelope **)e;
         al->n_env_cache--;
-    } else if (!(e = aligned_alloc(64, 64))) {
+    } else if (!(e = ax__aligned_alloc(64, 64))) {
         return NULL;
     }
     e->home = (uint8_t)ax__loop_idx(L);
@@ -128,7 +128,7 @@ static void env_cache_put(actor_loop *al, envelope *e)
         al->n_env_cache++;
         return;
     }
-    free(e);
+    ax__aligned_free(e);
 }
 
 /* Cache (or, dropping, free) a chain of envelopes linked through data. */
@@ -137,7 +137,7 @@ static void env_chain_put(actor_loop *al, envelope *e, bool drop)
     while (e) {
         envelope *next = e->data;
         if (drop)
-            free(e);
+            ax__aligned_free(e);
         else
             env_cache_put(al, e);
         e = next;
@@ -163,7 +163,7 @@ static void env_put(ax_loop *L, envelope *e)
     actor_loop *al = L ? AL(L) : NULL;
 
     if (!al) {
-        free(e);
+        ax__aligned_free(e);
         return;
     }
     if (h == ax__loop_idx(L) || h >= al->nloops) {
@@ -171,8 +171,8 @@ static void env_put(ax_loop *L, envelope *e)
         return;
     }
     if (!al->env_ret &&
-        !(al->env_ret = calloc((size_t)al->nloops, sizeof *al->env_ret))) {
-        free(e);
+        !(al->env_ret = ax__calloc((size_t)al->nloops, sizeof *al->env_ret))) {
+        ax__aligned_free(e);
         return;
     }
     b = &al->env_ret[h];
@@ -281,13 +281,13 @@ struct ax__actors {
 
 static void *actors_rt_new(int nloops)
 {
-    ax__actors *A = calloc(1, sizeof *A);
+    ax__actors *A = ax__calloc(1, sizeof *A);
 
     if (!A)
         return NULL;
-    A->loops = calloc((size_t)nloops, sizeof *A->loops);
+    A->loops = ax__calloc((size_t)nloops, sizeof *A->loops);
     if (!A->loops) {
-        free(A);
+        ax__free(A);
         return NULL;
     }
     A->nloops = nloops;
@@ -301,7 +301,7 @@ static void *actors_loop_new(ax_loop *L, void *rt)
 {
     ax__actors *A = rt;
     /* Its own cache lines: the counters are written on every message. */
-    actor_loop *al = aligned_alloc(64, (sizeof *al + 63) & ~(size_t)63);
+    actor_loop *al = ax__aligned_alloc(64, (sizeof *al + 63) & ~(size_t)63);
 
     if (!al)
         return NULL;
@@ -322,15 +322,15 @@ static void actors_loop_term(ax_loop *L, void *ls, void *rt)
     while (al->env_cache) { /* linked through the first word */
         envelope *e = al->env_cache;
         al->env_cache = *(envelope **)e;
-        free(e);
+        ax__aligned_free(e);
     }
     if (al->env_ret) {
         for (int i = 0; i < al->nloops; i++)
             env_chain_put(NULL, al->env_ret[i].head, true);
-        free(al->env_ret);
+        ax__free(al->env_ret);
     }
     ((ax__actors *)rt)->loops[ax__loop_idx(L)] = NULL;
-    free(al);
+    ax__aligned_free(al);
 }
 
 static void actors_rt_term(void *rt)
@@ -347,14 +347,14 @@ static void actors_rt_term(void *rt)
             continue;
         for (size_t i = 0; i < CHUNK && c * CHUNK + i < used; i++)
             pthread_mutex_destroy(&ch[i].lock);
-        free(ch);
+        ax__free(ch);
     }
     pthread_mutex_destroy(&A->chunk_lock);
     pthread_mutex_destroy(&A->free_lock);
     pthread_mutex_destroy(&A->reg_lock);
-    free(A->names);
-    free(A->loops);
-    free(A);
+    ax__free(A->names);
+    ax__free(A->loops);
+    ax__free(A);
 }
 
 static ax__ext actors_ext = {
@@ -455,7 +455,7 @@ static slot *slot_make(ax__actors *A, size_t idx)
         pthread_mutex_lock(&A->chunk_lock);
         ch = atomic_load_explicit(cp, memory_order_relaxed);
         if (!ch) {
-            ch = calloc(CHUNK, sizeof *ch);
+            ch = ax__calloc(CHUNK, sizeof *ch);
             if (ch)
                 atomic_store_explicit(cp, ch, memory_order_release);
         }
@@ -956,7 +956,7 @@ static void reply_home(ax_loop *L, ax__msg *m, bool drop)
         if (fn && !r->status)
             fn(r->value);
     }
-    free(r);
+    ax__free(r);
 }
 
 static void reply_send(reply *r, int status, void *value)
@@ -1028,7 +1028,7 @@ int ax_ask_dl(ax_actor_ref to, int tag, void *data, int64_t deadline,
     rc = ax_future_new(&f);
     if (rc)
         return rc;
-    r = calloc(1, sizeof *r);
+    r = ax__calloc(1, sizeof *r);
     if (!r) {
         ax_future_free(f);
         return AX_ENOMEM;
@@ -1039,7 +1039,7 @@ int ax_ask_dl(ax_actor_ref to, int tag, void *data, int64_t deadline,
     rc = send_common(to, tag, data, r, true, deadline);
     if (rc) {
         ax__future_on_free(f, NULL, NULL);
-        free(r);
+        ax__free(r);
         ax_future_free(f);
         return rc;
     }
@@ -1173,10 +1173,10 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
             send_system(L, w->who, AX_MSG_DOWN, a->ref, reason);
         else if (reason)
             ax__link_exit(L, w->who, a->ref, reason);
-        free(w);
+        ax__free(w);
     }
     slot_free(ACT(L), s, (size_t)(a->ref.id & 0xffffffffu) - 1);
-    free(a);
+    ax__free(a);
 }
 
 int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
@@ -1205,7 +1205,7 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
         return AX_ESHUTDOWN;
     if (!(A = ACT(L)))
         return AX_ENOMEM;
-    a = calloc(1, sizeof *a);
+    a = ax__calloc(1, sizeof *a);
     if (!a)
         return AX_ENOMEM;
     a->fn = fn;
@@ -1214,7 +1214,7 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
     /* Fill the slot, then publish it with its word. */
     s = slot_alloc(A, &idx, &gen);
     if (!s) {
-        free(a);
+        ax__free(a);
         return idx >= AX__MAX_ACTORS ? AX_EAGAIN : AX_ENOMEM;
     }
     atomic_store_explicit(&s->cap,
@@ -1237,7 +1237,7 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
         atomic_store_explicit(&s->word, (uint64_t)gen << 1,
                               memory_order_release);
         slot_free(A, s, idx);
-        free(a);
+        ax__free(a);
         return rc;
     }
     if (out)
@@ -1266,14 +1266,36 @@ ax_loop *ax__actor_loop(ax_loop *L, ax_actor_ref ref)
              : NULL;
 }
 
-void ax__actor_watch_add(ax__actor *a, ax_actor_ref who, bool link)
+/* The node is made by the caller of ax_monitor()/ax_link(), before any
+ * request leaves: once asked for, a watch cannot be lost to a failed
+ * allocation on the watched actor's loop (its watcher would wait for a
+ * DOWN that never comes). */
+void *ax__actor_watch_new(ax_actor_ref who, bool link)
 {
-    watch *w = malloc(sizeof *w);
+    watch *w = ax__malloc(sizeof *w);
 
-    if (!w)
-        return;
-    w->who = who;
-    w->link = link;
+    if (w) {
+        w->who = who;
+        w->link = link;
+        w->next = NULL;
+    }
+    return w;
+}
+
+ax_actor_ref ax__actor_watch_who(const void *node)
+{
+    return ((const watch *)node)->who;
+}
+
+void ax__actor_watch_free(void *node)
+{
+    ax__free(node);
+}
+
+void ax__actor_watch_add(ax__actor *a, void *node)
+{
+    watch *w = node;
+
     w->next = a->watchers;
     a->watchers = w;
 }
@@ -1330,7 +1352,7 @@ int ax_register(const char *name, ax_actor_ref ref)
     } else {
         if (A->nnames == A->capnames) {
             size_t cap = A->capnames ? A->capnames * 2 : 16;
-            regent *n = realloc(A->names, cap * sizeof *n);
+            regent *n = ax__realloc(A->names, cap * sizeof *n);
             if (!n)
                 rc = AX_ENOMEM;
             else {

@@ -68,7 +68,7 @@ static bool on_call(server *S, ax_msg *m, int *reason)
     void *reply = NULL;
     int r;
 
-    if (!f && !(f = malloc(sizeof *f))) {
+    if (!f && !(f = ax__malloc(sizeof *f))) {
         ax_reply_error(m, AX_ENOMEM);
         return false;
     }
@@ -115,13 +115,13 @@ static void *gs_body(void *arg)
          * but through a cancellation. */
         if (!rc && m.reply_)
             ax_reply_error(&m, AX_EINVAL);
-        free(S);
+        ax__free(S);
         return ax_task_fail(rc ? rc : AX_EINVAL);
     }
     rc = S->cb->init ? S->cb->init(S->arg, &S->state) : 0;
     if (rc) {
         ax_reply_error(&m, rc < 0 ? rc : AX_EINVAL);
-        free(S);
+        ax__free(S);
         return ax_task_fail(rc < 0 ? rc : AX_EINVAL);
     }
     ax_reply(&m, NULL);
@@ -165,12 +165,12 @@ static void *gs_body(void *arg)
 
         unlink_from(f);
         ax_reply_error(&f->m, reason ? reason : AX_ESHUTDOWN);
-        free(f);
+        ax__free(f);
     }
     if (stopping)
         ax_reply(&stop, NULL);
-    free(S->spare);
-    free(S);
+    ax__free(S->spare);
+    ax__free(S);
     return reason ? ax_task_fail(reason) : NULL;
 }
 
@@ -185,13 +185,13 @@ int ax_gs_start(ax_actor_ref *out, const ax_gs_callbacks *cb, void *arg,
         return AX_EINVAL;
     if (!ax_task_self())
         return AX_ENOTTASK;
-    if (!(S = calloc(1, sizeof *S)))
+    if (!(S = ax__calloc(1, sizeof *S)))
         return AX_ENOMEM;
     S->cb = cb;
     S->arg = arg;
     S->parent = ax_actor_self();
     if ((rc = ax_actor_spawn(&ref, gs_body, S, opts))) {
-        free(S);
+        ax__free(S);
         return rc;
     }
     /* From here the server owns S, whatever happens to this call. A
@@ -238,7 +238,7 @@ int ax_gs_reply(ax_gs_from *from, void *value)
     }
     unlink_from(from);
     rc = ax_reply(&from->m, value);
-    free(from);
+    ax__free(from);
     return rc;
 }
 

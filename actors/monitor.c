@@ -6,20 +6,23 @@
  */
 #include "actors.h"
 
-static void watch_run(ax_loop *L, void *target, void *watcher, int link,
+static void watch_run(ax_loop *L, void *target, void *node, int link,
                       bool drop)
 {
     ax_actor_ref t = {(uint64_t)(uintptr_t)target};
-    ax_actor_ref w = {(uint64_t)(uintptr_t)watcher};
+    ax_actor_ref w = ax__actor_watch_who(node);
     ax__actor *a;
 
-    if (drop)
-        return;
-    a = ax__actor_lookup(L, t);
-    if (a) {
-        ax__actor_watch_add(a, w, link != 0);
+    if (drop) {
+        ax__actor_watch_free(node);
         return;
     }
+    a = ax__actor_lookup(L, t);
+    if (a) {
+        ax__actor_watch_add(a, node);
+        return;
+    }
+    ax__actor_watch_free(node);
     /* Already gone: a monitor hears at once; a link acts as an exit. */
     if (!link)
         ax__actor_down_now(L, w, t);
@@ -31,6 +34,8 @@ static int watch(ax_actor_ref target, ax_actor_ref watcher, bool link)
 {
     ax_loop *L = ax__loop_self();
     ax_loop *owner = ax__actor_loop(L, target);
+    void *node;
+    int rc;
 
     if (!owner) {
         /* A ref that never named an actor. */
@@ -38,13 +43,17 @@ static int watch(ax_actor_ref target, ax_actor_ref watcher, bool link)
             ax__actor_down_now(L, watcher, target);
         return link ? AX_ESRCH : 0;
     }
+    if (!(node = ax__actor_watch_new(watcher, link)))
+        return AX_ENOMEM;
     if (owner == L) {
-        watch_run(L, (void *)(uintptr_t)target.id,
-                  (void *)(uintptr_t)watcher.id, link, false);
+        watch_run(L, (void *)(uintptr_t)target.id, node, link, false);
         return 0;
     }
-    return ax__post_call(owner, watch_run, (void *)(uintptr_t)target.id,
-                         (void *)(uintptr_t)watcher.id, link);
+    rc = ax__post_call(owner, watch_run, (void *)(uintptr_t)target.id, node,
+                       link);
+    if (rc)
+        ax__actor_watch_free(node);
+    return rc;
 }
 
 int ax_monitor(ax_actor_ref target)
@@ -62,6 +71,7 @@ int ax_link(ax_actor_ref target)
 {
     ax_actor_ref me = ax_actor_self();
     ax_loop *L = ax__loop_self();
+    void *back;
     int rc;
 
     if (!target.id || (me.id && target.id == me.id))
@@ -70,10 +80,15 @@ int ax_link(ax_actor_ref target)
         return AX_ENOTACTOR;
     if (!ax_actor_alive(target))
         return AX_ESRCH;
+    /* Our half first: after the far half is asked for, nothing may fail. */
+    if (!(back = ax__actor_watch_new(target, true)))
+        return AX_ENOMEM;
     rc = watch(target, me, true);
-    if (rc)
+    if (rc) {
+        ax__actor_watch_free(back);
         return rc;
-    ax__actor_watch_add(ax__actor_lookup(L, me), target, true);
+    }
+    ax__actor_watch_add(ax__actor_lookup(L, me), back);
     return 0;
 }
 

@@ -63,7 +63,7 @@ static void req_put(request *rq)
 {
     if (rq && atomic_fetch_sub_explicit(&rq->refs, 1,
                                         memory_order_acq_rel) == 1)
-        free(rq);
+        ax__free(rq);
 }
 
 static const ax_sup_spec *spec_of(sup *S, size_t i)
@@ -78,7 +78,7 @@ static int stash_push(sup *S, const ax_msg *m)
 {
     if (S->nstash == S->capstash) {
         size_t cap = S->capstash ? 2 * S->capstash : 8;
-        ax_msg *n = realloc(S->stash, cap * sizeof *n);
+        ax_msg *n = ax__realloc(S->stash, cap * sizeof *n);
 
         if (!n)
             return AX_ENOMEM;
@@ -205,7 +205,7 @@ static int add_kid(sup *S, void *arg, size_t *idx)
 {
     if (S->nkids == S->capkids) {
         size_t cap = S->capkids ? 2 * S->capkids : 8;
-        child *n = realloc(S->kids, cap * sizeof *n);
+        child *n = ax__realloc(S->kids, cap * sizeof *n);
 
         if (!n)
             return AX_ENOMEM;
@@ -217,8 +217,10 @@ static int add_kid(sup *S, void *arg, size_t *idx)
     return 0;
 }
 
-/* One more restart now: false if that exceeds the intensity. */
-static bool restart_allowed(sup *S)
+/* One more restart now: AX_ERESTARTS if that exceeds the intensity,
+ * AX_ENOMEM if the record of it cannot grow (the supervisor then ends with
+ * the true reason rather than a made-up intensity overflow). */
+static int restart_allowed(sup *S)
 {
     int64_t now = ax_now_ns();
     double period = S->opts.period > 0 ? S->opts.period : 5.0;
@@ -229,7 +231,7 @@ static bool restart_allowed(sup *S)
         S->count--;
     }
     if (S->count >= S->max)
-        return false;
+        return AX_ERESTARTS;
     /* Grown on demand: a generous intensity costs nothing until used. */
     if (S->count == S->cap) {
         size_t cap = S->cap ? 2 * S->cap : 4;
@@ -237,17 +239,17 @@ static bool restart_allowed(sup *S)
 
         if (cap > S->max)
             cap = S->max;
-        if (!(n = malloc(cap * sizeof *n)))
-            return false;
+        if (!(n = ax__malloc(cap * sizeof *n)))
+            return AX_ENOMEM;
         for (size_t i = 0; i < S->count; i++)
             n[i] = S->stamps[(S->head + i) % S->cap];
-        free(S->stamps);
+        ax__free(S->stamps);
         S->stamps = n;
         S->cap = cap;
         S->head = 0;
     }
     S->stamps[(S->head + S->count++) % S->cap] = now;
-    return true;
+    return 0;
 }
 
 /* (Re)start the stopped, unparked children in [lo, hi) in order. On a
@@ -264,8 +266,8 @@ static int start_range(sup *S, size_t lo, size_t hi, bool retry)
         while ((rc = start_one(S, i))) {
             if (!retry)
                 return rc;
-            if (!restart_allowed(S))
-                return AX_ERESTARTS;
+            if ((rc = restart_allowed(S)))
+                return rc;
         }
     }
     return 0;
@@ -276,6 +278,7 @@ static int on_down(sup *S, ax_actor_ref from, int reason)
     const ax_sup_spec *sp;
     size_t i;
     bool again;
+    int rc;
 
     for (i = 0; i < S->nkids; i++)
         if (ax_ref_eq(S->kids[i].ref, from))
@@ -294,8 +297,8 @@ static int on_down(sup *S, ax_actor_ref from, int reason)
             S->kids[i].parked = true;
         return 0;
     }
-    if (!restart_allowed(S))
-        return AX_ERESTARTS;
+    if ((rc = restart_allowed(S)))
+        return rc;
     switch (S->opts.strategy) {
     case AX_SUP_ONE_FOR_ALL:
         stop_all(S);
@@ -383,11 +386,11 @@ static void drain(sup *S)
 
 static void sup_free(sup *S)
 {
-    free(S->specs);
-    free(S->kids);
-    free(S->stamps);
-    free(S->stash);
-    free(S);
+    ax__free(S->specs);
+    ax__free(S->kids);
+    ax__free(S->stamps);
+    ax__free(S->stash);
+    ax__free(S);
 }
 
 static void *sup_body(void *arg)
@@ -489,13 +492,13 @@ int ax_sup_start(ax_actor_ref *out, const ax_sup_opts *opts,
             return AX_EINVAL;
     if (!ax_task_self())
         return AX_ENOTTASK;
-    S = calloc(1, sizeof *S);
+    S = ax__calloc(1, sizeof *S);
     if (!S)
         return AX_ENOMEM;
     S->opts = o;
     S->max = o.intensity == 0 ? 3 : o.intensity < 0 ? 0 : (size_t)o.intensity;
     S->nspecs = n;
-    if (n && !(S->specs = malloc(n * sizeof *S->specs))) {
+    if (n && !(S->specs = ax__malloc(n * sizeof *S->specs))) {
         sup_free(S);
         return AX_ENOMEM;
     }
@@ -551,13 +554,13 @@ static int request_call(ax_actor_ref sup, int tag, request *rq, bool *sent)
 
     *sent = false;
     if (!ax_task_self()) {
-        free(rq);
+        ax__free(rq);
         return AX_ENOTTASK;
     }
     atomic_init(&rq->refs, 2);
     rc = ax_ask(sup, tag, rq, &f);
     if (rc) {
-        free(rq);
+        ax__free(rq);
         return rc;
     }
     *sent = true;
@@ -574,7 +577,7 @@ int ax_sup_start_child(ax_actor_ref sup, void *arg, ax_actor_ref *ref)
 
     if (!sup.id)
         return AX_EINVAL;
-    if (!(rq = calloc(1, sizeof *rq)))
+    if (!(rq = ax__calloc(1, sizeof *rq)))
         return AX_ENOMEM;
     rq->arg = arg;
     rc = request_call(sup, SUP_START_CHILD, rq, &sent);
@@ -594,7 +597,7 @@ int ax_sup_terminate_child(ax_actor_ref sup, ax_actor_ref child)
 
     if (!sup.id || !child.id)
         return AX_EINVAL;
-    if (!(rq = calloc(1, sizeof *rq)))
+    if (!(rq = ax__calloc(1, sizeof *rq)))
         return AX_ENOMEM;
     rq->ref = child;
     rc = request_call(sup, SUP_TERMINATE, rq, &sent);
@@ -613,7 +616,7 @@ int ax_sup_which_children(ax_actor_ref sup, ax_actor_ref *out, size_t cap,
     if (!sup.id || !n || (cap && !out) ||
         cap > (SIZE_MAX - sizeof *rq) / sizeof *out)
         return AX_EINVAL;
-    if (!(rq = calloc(1, sizeof *rq + cap * sizeof *out)))
+    if (!(rq = ax__calloc(1, sizeof *rq + cap * sizeof *out)))
         return AX_ENOMEM;
     rq->cap = cap;
     rc = request_call(sup, SUP_WHICH, rq, &sent);

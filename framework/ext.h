@@ -33,6 +33,7 @@
 
 #include "axon/common.h"
 #include "axon/task.h"
+#include "alloc.h"
 
 /* How many layers can attach to one runtime. */
 #define AX__EXT_MAX 4

@@ -128,7 +128,7 @@ static void cb_fire(ax__waiter *w, ax_future *f)
     ax_done_fn cb = n->cb;
     void *arg = n->arg;
 
-    free(n);
+    ax__free(n);
     cb(f, arg);
 }
 
@@ -166,7 +166,7 @@ int ax_future_free(ax_future *f)
             return AX_EBUSY;
     while ((w = f->head)) {
         ax__waiter_remove(f, w);
-        free(w);
+        ax__free(w);
     }
     /* A done callback freeing its future while later waiters are still to
      * be told: the free happens when the last of them has been. */
@@ -264,7 +264,7 @@ int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg)
         cb(f, arg);
         return 0;
     }
-    n = calloc(1, sizeof *n);
+    n = ax__calloc(1, sizeof *n);
     if (!n)
         return AX_ENOMEM;
     n->w.fire = cb_fire;

@@ -57,7 +57,7 @@ static void gather_destroy(gather *g)
             ax__task_release((ax_task *)f);
     }
     ax__future_untrack(g->fut.loop, &g->fut);
-    free(g->ch);
+    ax__free(g->ch);
     ax__pool_put(&g->fut.loop->pools.gather, g, sizeof *g, &g->fut.magic);
 }
 
@@ -174,7 +174,7 @@ int ax_gather_start(ax_future **out, ax_future *const *futs, size_t n,
     g = ax__pool_get(&L->pools.gather, sizeof *g);
     if (!g)
         return AX_ENOMEM;
-    g->ch = n ? calloc(n, sizeof *g->ch) : NULL;
+    g->ch = n ? ax__calloc(n, sizeof *g->ch) : NULL;
     if (n && !g->ch) {
         ax__pool_put(&L->pools.gather, g, sizeof *g, &g->fut.magic);
         return AX_ENOMEM;
@@ -324,7 +324,7 @@ int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
         return 0;
     if (ax__dl_passed(L, deadline))
         return AX_ETIMEDOUT;
-    w = n <= 8 ? small : calloc(n, sizeof *w);
+    w = n <= 8 ? small : ax__calloc(n, sizeof *w);
     if (!w)
         return AX_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -344,7 +344,7 @@ int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
     for (size_t i = 0; i < n; i++)
         ax__waiter_remove(futs[i], &w[i]);
     if (w != small)
-        free(w);
+        ax__free(w);
     if (first_done(futs, n, index)) {
         if (rc == AX_ECANCELED)
             t->cancel_pending = true;
@@ -410,7 +410,7 @@ int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn, void *arg)
         return AX_ECANCELED;
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 8;
-        ax_task **ts = realloc(g->tasks, cap * sizeof *ts);
+        ax_task **ts = ax__realloc(g->tasks, cap * sizeof *ts);
         ax__waiter *ws;
         if (!ts)
             return AX_ENOMEM;
@@ -419,7 +419,7 @@ int ax_group_spawn(ax_group *g, ax_task **out, ax_task_fn fn, void *arg)
          * array must move them, so unlink, grow, relink. */
         for (size_t i = 0; i < g->n; i++)
             ax__waiter_remove(&g->tasks[i]->fut, &g->waiters[i]);
-        ws = realloc(g->waiters, cap * sizeof *ws);
+        ws = ax__realloc(g->waiters, cap * sizeof *ws);
         if (ws)
             g->waiters = ws;
         for (size_t i = 0; i < g->n; i++)
@@ -510,7 +510,7 @@ void ax__group_teardown(ax_group *g)
         L->groups = g->lnext;
     if (g->lnext)
         g->lnext->lprev = g->lprev;
-    free(g->tasks);
-    free(g->waiters);
+    ax__free(g->tasks);
+    ax__free(g->waiters);
     ax__pool_put(&L->pools.group, g, sizeof *g, &g->magic);
 }

@@ -136,7 +136,7 @@ static void run_post(ax_loop *L, ax__msg *m, bool drop)
 
     if (!drop)
         p->fn(p->arg);
-    free(p);
+    ax__free(p);
     atomic_fetch_sub_explicit(&L->posts_queued, 1, memory_order_relaxed);
 }
 
@@ -146,7 +146,7 @@ int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
 
     if (!loop || !fn)
         return AX_EINVAL;
-    p = malloc(sizeof *p);
+    p = ax__malloc(sizeof *p);
     if (!p)
         return AX_ENOMEM;
     /* Announce, then check: a closing loop sets `closed` and waits for
@@ -155,7 +155,7 @@ int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
     atomic_fetch_add_explicit(&loop->posting, 1, memory_order_seq_cst);
     if (atomic_load_explicit(&loop->closed, memory_order_seq_cst)) {
         atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_seq_cst);
-        free(p);
+        ax__free(p);
         return AX_ESHUTDOWN;
     }
     /* A place is taken before the node is queued and given back after it
@@ -165,7 +165,7 @@ int ax_loop_post(ax_loop *loop, void (*fn)(void *arg), void *arg)
         atomic_fetch_sub_explicit(&loop->posts_queued, 1,
                                   memory_order_relaxed);
         atomic_fetch_sub_explicit(&loop->posting, 1, memory_order_seq_cst);
-        free(p);
+        ax__free(p);
         return AX_EAGAIN;
     }
     p->m.run = run_post;
@@ -204,14 +204,14 @@ static void run_call(ax_loop *L, ax__msg *m, bool drop)
     call *k = (call *)m;
 
     k->fn(L, k->a, k->b, k->c, drop);
-    free(k);
+    ax__free(k);
 }
 
 int ax__post_call(ax_loop *to,
                   void (*fn)(ax_loop *L, void *a, void *b, int c, bool drop),
                   void *a, void *b, int c)
 {
-    call *k = malloc(sizeof *k);
+    call *k = ax__malloc(sizeof *k);
 
     if (!k)
         return AX_ENOMEM;

@@ -117,7 +117,7 @@ void ax__loop_leave(ax_loop *L)
 void ax__loop_term(ax_loop *L)
 {
     ax__inbox_drain(L, true);
-    free(L->tm.heap);
+    ax__free(L->tm.heap);
     for (int i = 0; i < 2; i++)
         if (L->sig_ev[i])
             event_free(L->sig_ev[i]);

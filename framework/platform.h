@@ -18,6 +18,7 @@
 
 #include "axon/common.h"
 #include "axon/error.h"
+#include "alloc.h"
 
 #ifndef AX_USE_EVENTFD
 #ifdef HAVE_SYS_EVENTFD_H

@@ -51,7 +51,7 @@ void *ax__pool_get(ax__pool *p, size_t size)
     ax__pooled *o = p->head;
 
     if (p->n <= AX__QUARANTINE)
-        return calloc(1, size);
+        return ax__calloc(1, size);
     p->head = o->next;
     p->n--;
     UNPOISON(o, size);
@@ -80,7 +80,7 @@ void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic)
         p->head = o->next;
         p->n--;
         UNPOISON(o, size);
-        free(o);
+        ax__free(o);
     }
 }
 
@@ -93,7 +93,7 @@ static void pool_drain(ax__pool *p)
         /* Unpoisoned whole: free() only looks at its own header, but
          * malloc may hand the chunk out again with our poison on it. */
         UNPOISON(o, p->size);
-        free(o);
+        ax__free(o);
     }
     p->head = p->tail = NULL;
     p->n = 0;

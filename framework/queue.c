@@ -136,12 +136,12 @@ static int buf_grow(ax_queue *q)
         nc = q->capacity + 1; /* +1: room for one item given back */
     if (nc <= q->bufcap)
         nc = q->bufcap + 16;
-    nb = malloc(nc * sizeof *nb);
+    nb = ax__malloc(nc * sizeof *nb);
     if (!nb)
         return AX_ENOMEM;
     for (size_t i = 0; i < q->n; i++)
         nb[i] = q->buf[(q->head + i) % q->bufcap];
-    free(q->buf);
+    ax__free(q->buf);
     q->buf = nb;
     q->bufcap = nc;
     q->head = 0;
@@ -404,7 +404,7 @@ static void owner_returned(ax_loop *L, ax__msg *m, bool drop)
     q->lend[r->idx].revoking = false;
     q->lent -= r->n;
     q->revokes--;
-    free(r);
+    ax__free(r);
     if (q->zombie)
         reap(q);
     else if (!drop)
@@ -433,7 +433,7 @@ static void revoke_all(ax_queue *q)
             continue;
         /* Out of memory: the slots stay lent until the holder spends
          * them or a later revoke gets through. */
-        if (!(r = malloc(sizeof *r)))
+        if (!(r = ax__malloc(sizeof *r)))
             return;
         r->q = q;
         r->idx = i;
@@ -598,12 +598,12 @@ int ax_queue_new(ax_queue **out, const ax_queue_opts *opts)
     atomic_init(&q->shut_pub, false);
     q->nloops = ax__loop_count(L);
     if (q->nloops > 1) {
-        q->home = aligned_alloc(_Alignof(qhome),
+        q->home = ax__aligned_alloc(_Alignof(qhome),
                                 (size_t)q->nloops * sizeof *q->home);
-        q->lend = calloc((size_t)q->nloops, sizeof *q->lend);
+        q->lend = ax__calloc((size_t)q->nloops, sizeof *q->lend);
         if (!q->home || !q->lend) {
-            free(q->home);
-            free(q->lend);
+            ax__aligned_free(q->home);
+            ax__free(q->lend);
             ax__pool_put(&L->pools.queue, q, sizeof *q, &q->magic);
             return AX_ENOMEM;
         }
@@ -644,9 +644,9 @@ static void reap(ax_queue *q)
 {
     if (q->lent || q->revokes)
         return;
-    free(q->buf);
-    free(q->home);
-    free(q->lend);
+    ax__free(q->buf);
+    ax__aligned_free(q->home);
+    ax__free(q->lend);
     ax__pool_put(&q->loop->pools.queue, q, sizeof *q, &q->magic);
 }
 
@@ -857,7 +857,7 @@ static void fut_release(qop *op, bool unread)
     } else {
         finish_remote(op, give_back);
     }
-    free(op);
+    ax__free(op);
 }
 
 /* The caller's future: answered, or ended by someone else (cancelled). */
@@ -952,7 +952,7 @@ static int op_future(ax_queue *q, uint8_t kind, void *item, ax_future **out)
         return AX_EPERM;
     if (kind == OP_PUT && q->loop == L && q->shut)
         return AX_EQSHUTDOWN;
-    op = calloc(1, sizeof *op);
+    op = ax__calloc(1, sizeof *op);
     if (!op)
         return AX_ENOMEM;
     rc = ax_future_new(&f);
@@ -981,7 +981,7 @@ static int op_future(ax_queue *q, uint8_t kind, void *item, ax_future **out)
 fail_cb:
     ax_future_free(f);
 fail_fut:
-    free(op);
+    ax__free(op);
     return rc;
 }
 

@@ -93,12 +93,12 @@ static void rt_free(ax__rt *rt, int made)
     ax__ext_term(rt);
     for (int i = 0; i < made; i++) {
         ax__loop_term(rt->loops[i]);
-        free(rt->loops[i]);
+        ax__aligned_free(rt->loops[i]);
     }
     pthread_mutex_destroy(&rt->ext_lock);
-    free(rt->loops);
-    free(rt->threads);
-    free(rt);
+    ax__free(rt->loops);
+    ax__free(rt->threads);
+    ax__free(rt);
 }
 
 /* The main body runs through this so that its return value survives a
@@ -118,8 +118,8 @@ static void *main_entry(void *p)
     return mc->ret;
 }
 
-int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
-                void **result)
+static int run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
+                    void **result)
 {
     ax_task_opts topts = {.name = "main"};
     main_call mc = {.fn = fn, .arg = arg};
@@ -131,16 +131,16 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         return AX_EINVAL;
     if (ax__tls_loop)
         return AX_ENESTED;
-    rt = calloc(1, sizeof *rt);
+    rt = ax__calloc(1, sizeof *rt);
     if (!rt)
         return AX_ENOMEM;
     rt->nloops = n;
-    rt->loops = calloc((size_t)n, sizeof *rt->loops);
-    rt->threads = calloc((size_t)n, sizeof *rt->threads);
+    rt->loops = ax__calloc((size_t)n, sizeof *rt->loops);
+    rt->threads = ax__calloc((size_t)n, sizeof *rt->threads);
     if (!rt->loops || !rt->threads) {
-        free(rt->loops);
-        free(rt->threads);
-        free(rt);
+        ax__free(rt->loops);
+        ax__free(rt->threads);
+        ax__free(rt);
         return AX_ENOMEM;
     }
     pthread_mutex_init(&rt->ext_lock, NULL);
@@ -148,11 +148,11 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
     for (; !rc && made < n; made++) {
         /* The inbox wants its cache-line alignment. */
         size_t sz = (sizeof(ax_loop) + 63) & ~(size_t)63;
-        rt->loops[made] = aligned_alloc(64, sz);
+        rt->loops[made] = ax__aligned_alloc(64, sz);
         if (!rt->loops[made])
             rc = AX_ENOMEM;
         else if ((rc = ax__loop_init(rt->loops[made], rt, made, opts)))
-            free(rt->loops[made]);
+            ax__aligned_free(rt->loops[made]);
         if (rc)
             break;
     }
@@ -201,6 +201,19 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         pthread_join(rt->threads[i], NULL);
     ax__loop_leave(L0);
     rt_free(rt, n);
+    return rc;
+}
+
+/* Counted so that ax_set_allocator() cannot swap the allocator under a
+ * runtime whose memory came from the old one. */
+int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
+                void **result)
+{
+    int rc;
+
+    ax__alloc_runtime(1);
+    rc = run_with(opts, fn, arg, result);
+    ax__alloc_runtime(-1);
     return rc;
 }
 

@@ -85,7 +85,7 @@ static int scope_timer_ready(ax_task *t)
 {
     if (t->scope_timer)
         return 0;
-    t->scope_timer = calloc(1, sizeof *t->scope_timer);
+    t->scope_timer = ax__calloc(1, sizeof *t->scope_timer);
     if (!t->scope_timer)
         return AX_ENOMEM;
     t->scope_timer->idx = AX__TIMER_IDLE;

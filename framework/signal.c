@@ -87,7 +87,7 @@ static int catch_signal(ax_loop *L, int signo)
     struct ax__sigs *s = L->sigs;
 
     if (!s) {
-        s = calloc(1, sizeof *s);
+        s = ax__calloc(1, sizeof *s);
         if (!s)
             return AX_ENOMEM;
         L->sigs = s;
@@ -161,7 +161,7 @@ void ax__signal_term(ax_loop *L)
     for (int i = 0; i < NSIG; i++)
         if (s->ev[i])
             event_free(s->ev[i]); /* restores the previous disposition */
-    free(s);
+    ax__free(s);
     L->sigs = NULL;
 }
 

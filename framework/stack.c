@@ -98,6 +98,8 @@ static bool take_guard(void)
 
 static void *map_anon(size_t len)
 {
+    if (ax__map_check(len))
+        return NULL;
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
                      -1, 0);
@@ -110,7 +112,7 @@ static void slab_free(ax_loop *L, ax__slab *sl)
     if (L->stk.slab == sl)
         L->stk.slab = NULL;
     munmap(sl->map, sl->len);
-    free(sl);
+    ax__free(sl);
 }
 
 /* A stack leaves the loop: its guard and valgrind registration go, and its
@@ -138,7 +140,7 @@ static int slab_ready(ax_loop *L, size_t stride)
         return 0;
     /* A full slab lives on through its stacks; the last release frees it. */
     L->stk.slab = NULL;
-    sl = malloc(sizeof *sl);
+    sl = ax__malloc(sizeof *sl);
     if (!sl)
         return AX_ENOMEM;
     sl->stride = stride;
@@ -146,7 +148,7 @@ static int slab_ready(ax_loop *L, size_t stride)
     sl->len = stride * sl->n;
     sl->carved = sl->live = 0;
     if (!(sl->map = map_anon(sl->len))) {
-        free(sl);
+        ax__free(sl);
         return AX_ENOMEM;
     }
     L->stk.slab = sl;
@@ -199,7 +201,7 @@ void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
     if (size == L->stk.default_size && L->stk.n < POOL_MAX) {
         if (L->stk.n == L->stk.cap) {
             size_t cap = L->stk.cap ? L->stk.cap * 2 : 16;
-            ax__stack *p = realloc(L->stk.pool, cap * sizeof *p);
+            ax__stack *p = ax__realloc(L->stk.pool, cap * sizeof *p);
             if (p) {
                 L->stk.pool = p;
                 L->stk.cap = cap;
@@ -220,7 +222,7 @@ void ax__stack_pool_term(ax_loop *L)
         stack_release(L, &L->stk.pool[--L->stk.n]);
     if (L->stk.slab && L->stk.slab->live == 0)
         slab_free(L, L->stk.slab);
-    free(L->stk.pool);
+    ax__free(L->stk.pool);
     L->stk.pool = NULL;
     L->stk.cap = 0;
     L->st.stacks_pooled = 0;
@@ -326,14 +328,14 @@ int ax__altstack_init(ax_loop *L)
     pthread_once(&handler_once, install_handler);
     if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
         return 0;
-    L->stk.altstack = malloc(ALTSTACK_SIZE);
+    L->stk.altstack = ax__malloc(ALTSTACK_SIZE);
     if (!L->stk.altstack)
         return AX_ENOMEM;
     ss.ss_sp = L->stk.altstack;
     ss.ss_size = ALTSTACK_SIZE;
     ss.ss_flags = 0;
     if (sigaltstack(&ss, NULL) != 0) {
-        free(L->stk.altstack);
+        ax__free(L->stk.altstack);
         L->stk.altstack = NULL;
     }
     return 0;
@@ -348,6 +350,6 @@ void ax__altstack_term(ax_loop *L)
     memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, NULL);
-    free(L->stk.altstack);
+    ax__free(L->stk.altstack);
     L->stk.altstack = NULL;
 }

@@ -154,6 +154,11 @@ static void switch_out(ax_task *t, bool exiting)
 
 int ax__suspend(ax_task *t, const char *what, const void *obj)
 {
+    /* Waiting without the timer that bounds the wait could be forever. */
+    if (t->timer_failed) {
+        t->timer_failed = false;
+        return AX_ENOMEM;
+    }
     if (t->cancel_pending && !t->shielded) {
         t->cancel_pending = false;
         return AX_ECANCELED;
@@ -258,7 +263,7 @@ void ax__task_free(ax_task *t)
     L->st.tasks_live--;
     if (t->scope_timer) {
         ax__timer_del(L, t->scope_timer);
-        free(t->scope_timer);
+        ax__free(t->scope_timer);
     }
     ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
 }

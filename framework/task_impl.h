@@ -53,6 +53,7 @@ struct ax_task {
     bool owned;          /* the handle belongs to a gather or group */
     bool has_awaiter;    /* a task is joining it */
     bool reported;
+    bool timer_failed;   /* the next suspension's timer could not be armed */
     char name[AX_TASK_NAME_MAX + 1];
 };
 

@@ -132,7 +132,7 @@ int ax__timer_reserve(ax_loop *L)
 {
     if (L->tm.n == L->tm.cap) {
         size_t cap = L->tm.cap ? L->tm.cap * 2 : 64;
-        ax__timer **h = realloc(L->tm.heap, cap * sizeof *h);
+        ax__timer **h = ax__realloc(L->tm.heap, cap * sizeof *h);
         if (!h)
             return AX_ENOMEM;
         L->tm.heap = h;
@@ -141,8 +141,10 @@ int ax__timer_reserve(ax_loop *L)
     return 0;
 }
 
-/* On failure to grow the timer fires at once instead of never, so a
- * sleeper wakes early rather than hanging. */
+/* On failure to grow, a callback timer fires at once instead of never;
+ * a task's wait ends with AX_ENOMEM instead of hanging or reporting a
+ * timeout that did not happen. The task is usually still running (the
+ * timer is armed just before it suspends): its suspension returns then. */
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
 {
     tm->deadline = deadline;
@@ -151,8 +153,10 @@ void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
         tm->idx = AX__TIMER_IDLE;
         if (tm->fire)
             tm->fire(L, tm);
+        else if (tm->task->state == AX__T_SUSPENDED)
+            ax__wake(tm->task, AX_ENOMEM);
         else
-            ax__wake(tm->task, tm->status);
+            tm->task->timer_failed = true;
         return;
     }
     place(L, L->tm.n++, tm);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "axon/common.h"
+#include "alloc.h"
 
 struct event;
 

@@ -72,8 +72,8 @@ static void entry_fire(ax__waiter *w, ax_future *f)
 
 static void set_destroy(wset *s)
 {
-    free(s->e);
-    free(s->order);
+    ax__free(s->e);
+    ax__free(s->order);
     if (s->pooled)
         ax__pool_put(&s->loop->pools.waitset, s, sizeof *s, &s->magic);
 }
@@ -121,11 +121,11 @@ static int set_start(wset *s, ax_loop *L, ax_future *const *futs, size_t n,
 {
     s->loop = L;
     s->n = n;
-    s->e = n ? calloc(n, sizeof *s->e) : NULL;
-    s->order = ordered && n ? calloc(n, sizeof *s->order) : NULL;
+    s->e = n ? ax__calloc(n, sizeof *s->e) : NULL;
+    s->order = ordered && n ? ax__calloc(n, sizeof *s->order) : NULL;
     if (n && (!s->e || (ordered && !s->order))) {
-        free(s->e);
-        free(s->order);
+        ax__free(s->e);
+        ax__free(s->order);
         return AX_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -350,18 +350,18 @@ int ax_as_completed_new(ax_as_completed **it, ax_future *const *futs,
         return rc;
     /* Each future is handed out once, as asyncio makes a set of them:
      * awaiting a task handed out twice would fail the second time. */
-    uniq = n ? malloc(n * sizeof *uniq) : NULL;
+    uniq = n ? ax__malloc(n * sizeof *uniq) : NULL;
     if (n && !uniq)
         return AX_ENOMEM;
     nu = dedup(L, futs, n, uniq);
     a = ax__pool_get(&L->pools.waitset, sizeof *a);
     if (!a) {
-        free(uniq);
+        ax__free(uniq);
         return AX_ENOMEM;
     }
     memset(a, 0, sizeof *a);
     rc = set_start(&a->s, L, uniq, nu, true);
-    free(uniq);
+    ax__free(uniq);
     if (rc) {
         a->s.loop = L;
         ax__pool_put(&L->pools.waitset, a, sizeof *a, &a->s.magic);

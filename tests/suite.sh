@@ -52,6 +52,8 @@ valgrind  | build test | valgrind  |                         |                  
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
 install   | build      | install   |                         |                                | make install, then an app built with pkg-config, shared and static
 distcheck | build      | distcheck |                         |                                | make distcheck of the default build
+fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz         | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 25)
+soak      | build      | soak      |                         |                                | bench/soak of the default build for AX_SOAK_SECONDS (20): conservation checked
 '
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
@@ -522,6 +524,59 @@ run_distcheck() {
             find "$DEFAULT_DIR" -path '*/axon-*/_build/*' -name test-suite.log 2>/dev/null)
         echo "suite: $name: FAILED"
         record "$name" 0 1 0 0 "make distcheck"
+    fi
+}
+
+# Build with libFuzzer (configure --enable-fuzz) and run every target
+# tests/fuzz/fuzz_NAME for AX_FUZZ_SECONDS, from a scratch corpus seeded
+# with its kept inputs (tests/fuzz/NAME-regress/, if any). A crash leaves
+# its input in the build dir's fuzz-NAME/ (crash-*): copy it into the kept
+# inputs, which `make check` replays in every configuration.
+run_fuzz() {
+    local name=$1 dir=$BUILD/$1 t base out pass=0 fail=0 secs=${AX_FUZZ_SECONDS:-25}
+    shift
+    prepare "$name" "" "$@" || return 0
+    for t in "$dir"/tests/fuzz/fuzz_*; do
+        [[ -x $t && ! -d $t ]] || continue
+        base=${t##*/fuzz_}
+        mkdir -p "$dir/fuzz-$base/corpus"
+        if [[ -d $ROOT/tests/fuzz/$base-regress ]]; then
+            cp "$ROOT/tests/fuzz/$base-regress"/* "$dir/fuzz-$base/corpus/" 2>/dev/null || true
+        fi
+        out=$dir/fuzz-$base/run.out
+        say "$name: $base for ${secs}s"
+        if (cd "$dir/fuzz-$base" && "$t" -max_total_time="$secs" -timeout=20 \
+                -rss_limit_mb=1024 -print_final_stats=1 corpus >"$out" 2>&1); then
+            grep -E '^(stat::number_of_executed_units|#[0-9]+.*DONE)' "$out" || true
+            pass=$((pass + 1))
+        else
+            show "$out" 60
+            echo "suite: $name: $base FAILED (input kept in $dir/fuzz-$base)"
+            fail=$((fail + 1))
+        fi
+    done
+    (( pass + fail > 0 )) || fail=1
+    record "$name" "$pass" "$fail" 0 0 "libFuzzer, ${secs}s per target"
+}
+
+# bench/soak of the default build: its exit status is the conservation
+# check (never a timing).
+run_soak() {
+    local name=$1 secs=${AX_SOAK_SECONDS:-20}
+    if ! default_build; then
+        record "$name" 0 1 0 0 "default build unavailable"
+        return 0
+    fi
+    say "$name: bench/soak $secs 2 1"
+    if (cd "$DEFAULT_DIR" && make bench/soak >soak-build.out 2>&1 &&
+            ./bench/soak "$secs" 2 1 >soak.out 2>&1); then
+        tail -n 7 "$DEFAULT_DIR/soak.out"
+        record "$name" 1 0 0 0 "bench/soak ${secs}s"
+    else
+        show "$DEFAULT_DIR/soak-build.out" 40
+        show "$DEFAULT_DIR/soak.out" 80
+        echo "suite: $name: FAILED"
+        record "$name" 0 1 0 0 "bench/soak ${secs}s"
     fi
 }
 

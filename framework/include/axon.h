@@ -25,6 +25,7 @@
 #include "axon/signal.h"
 #include "axon/udp.h"
 #include "axon/process.h"
+#include "axon/alloc.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"

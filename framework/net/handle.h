@@ -56,7 +56,7 @@ static inline void *nh_get(nh_pool *p, size_t size, uint32_t magic)
     pthread_mutex_unlock(&p->mu);
     if (h)
         memset(h, 0, size);
-    else if (!(h = calloc(1, size)))
+    else if (!(h = ax__calloc(1, size)))
         return NULL;
     __atomic_store_n(&h->magic, magic, __ATOMIC_RELAXED);
     return h;
@@ -81,7 +81,7 @@ static inline void nh_put(nh_pool *p, void *obj)
         p->n--;
     }
     pthread_mutex_unlock(&p->mu);
-    free(old);
+    ax__free(old);
 }
 
 /* Is @p obj (not NULL) a live handle of the kind @p magic? */

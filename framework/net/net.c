@@ -67,13 +67,13 @@ int ax_sock_wrap(int fd, ax_sock **out)
         return -errno;
     if ((rc = set_nonblock(fd)))
         return rc;
-    s = calloc(1, sizeof *s);
+    s = ax__calloc(1, sizeof *s);
     if (!s)
         return AX_ENOMEM;
     s->fd = fd;
     s->stream = !S_ISSOCK(st.st_mode);
     if ((rc = ax__io_init(&s->io, fd))) {
-        free(s);
+        ax__free(s);
         return rc;
     }
     *out = s;
@@ -237,7 +237,7 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
             char *nb;
             if (cap > max + RBUF_MIN)
                 cap = max + RBUF_MIN;
-            nb = realloc(s->rbuf, cap);
+            nb = ax__realloc(s->rbuf, cap);
             if (!nb)
                 return AX_ENOMEM;
             s->rbuf = nb;
@@ -374,8 +374,8 @@ int ax_write_all_dl(ax_sock *s, const void *buf, size_t n, int64_t deadline)
 static void sock_free(ax_sock *s)
 {
     ax__io_term(&s->io);
-    free(s->rbuf);
-    free(s);
+    ax__free(s->rbuf);
+    ax__free(s);
 }
 
 int ax_sock_release(ax_sock *s)

@@ -70,7 +70,7 @@ struct server {
 static void srv_put(server *srv)
 {
     if (atomic_fetch_sub_explicit(&srv->refs, 1, memory_order_acq_rel) == 1)
-        free(srv);
+        ax__free(srv);
 }
 
 static void *conn_main(void *arg)
@@ -93,14 +93,14 @@ static void *conn_main(void *arg)
         c->next->prev = c->prev;
     if (sh->stopping && !sh->conns && sh->task)
         ax__unpark(sh->task);
-    free(c);
+    ax__free(c);
     return NULL;
 }
 
 static int start_conn(shard *sh, int fd)
 {
     ax_task_opts o = {.stack_size = sh->srv->opts.stack_size, .name = "conn"};
-    conn *c = calloc(1, sizeof *c);
+    conn *c = ax__calloc(1, sizeof *c);
     int rc;
 
     if (!c)
@@ -109,7 +109,7 @@ static int start_conn(shard *sh, int fd)
     c->fd = fd;
     rc = ax_spawn_with(&c->task, conn_main, c, &o);
     if (rc) {
-        free(c);
+        ax__free(c);
         return rc;
     }
     /* Detached: it frees itself. c->task stays valid while c is listed,
@@ -131,7 +131,7 @@ static void handoff_run(ax_loop *L, void *a, void *b, int fd, bool drop)
     (void)L;
     if (!drop && !sh->stopping && sh->nfds == sh->capfds) {
         size_t cap = sh->capfds * 2 + 16;
-        int *fds = realloc(sh->fds, cap * sizeof *fds);
+        int *fds = ax__realloc(sh->fds, cap * sizeof *fds);
         if (fds) {
             sh->fds = fds;
             sh->capfds = cap;
@@ -248,7 +248,7 @@ static void *shard_main(void *arg)
         sh->task = NULL;
     }
     ax__shield(was);
-    free(sh->fds);
+    ax__free(sh->fds);
     sh->fds = NULL;
     return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
 }
@@ -270,7 +270,7 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
     n = opts && opts->loops > 0 && opts->loops < ax_loop_count()
             ? opts->loops
             : ax_loop_count();
-    srv = calloc(1, sizeof *srv + (size_t)n * sizeof(shard));
+    srv = ax__calloc(1, sizeof *srv + (size_t)n * sizeof(shard));
     if (!srv)
         return AX_ENOMEM;
     atomic_init(&srv->refs, 1);
@@ -286,7 +286,7 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
     lo.reuseport = srv->opts.mode == AX_SERVE_REUSEPORT;
     rc = ax_tcp_listen(&first, host, port, &lo);
     if (rc) {
-        free(srv);
+        ax__free(srv);
         return rc;
     }
     srv->port = ax_sock_port(first);
@@ -309,7 +309,7 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
     if (n > 1 && srv->opts.mode == AX_SERVE_REUSEPORT &&
         (rc = ax_future_new(&srv->up))) {
         ax_close(first);
-        free(srv);
+        ax__free(srv);
         return rc;
     }
     for (; started < n; started++) {

@@ -55,7 +55,9 @@ AX_EXTERN int64_t ax_deadline_in(double seconds);
  * Suspend the current task for @p seconds (asyncio.sleep). 0 yields once.
  * @return 0; AX_ECANCELED if cancelled meanwhile; AX_EINVAL for a negative
  *         or NaN duration (or one above 100 years); AX_ENOTTASK outside a
- *         task. Suspends: yes.
+ *         task; AX_ENOMEM if the loop's timer heap could not grow (as
+ *         every wait with a deadline: it then returns at once).
+ *         Suspends: yes.
  */
 AX_EXTERN int ax_sleep(double seconds);
 
@@ -68,7 +70,8 @@ AX_EXTERN int ax_sleep_ns(int64_t ns);
  * A deadline already past yields once, as ax_sleep(0) does;
  * AX_NO_DEADLINE sleeps until the task is cancelled.
  * @return 0; AX_ECANCELED if cancelled meanwhile; AX_EINVAL for a deadline
- *         below -1 (ax_deadline_in(NAN)); AX_ENOTTASK outside a task.
+ *         below -1 (ax_deadline_in(NAN)); AX_ENOTTASK outside a task;
+ *         AX_ENOMEM as ax_sleep().
  * Suspends: yes. Thread: a task's own loop.
  */
 AX_EXTERN int ax_sleep_dl(int64_t deadline);
