@@ -51,6 +51,11 @@ static const struct {
     {AX_EQSHUTDOWN, "AX_EQSHUTDOWN", "the queue was shut down"},
     {AX_ETRUNC, "AX_ETRUNC",
      "datagram truncated: it was longer than the buffer"},
+    {AX_ETLS, "AX_ETLS",
+     "TLS handshake or record failed (ax_tls_last_error() has the reason)"},
+    {AX_ETLSVERIFY, "AX_ETLSVERIFY",
+     "TLS peer certificate not trusted or not for this host"},
+    {AX_ETLSFILE, "AX_ETLSFILE", "TLS certificate, key or CA file not usable"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

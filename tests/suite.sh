@@ -319,6 +319,41 @@ install_steps() {
         { echo "./app-static failed:"; cat app-static.out; return 1; }
     echo "the installed app ran, shared and static; its output:"
     sed 's/^/  | /' app.out | head -n 20
+    # The optional TLS library, where this build has it: a program
+    # through `pkg-config axon-tls` alone (it pulls in axon and openssl).
+    if grep -q 'AXON_HAVE_TLS 1' "$PREFIX_DIR/include/axon/features.h"; then
+        [[ -e $PREFIX_DIR/lib/pkgconfig/axon-tls.pc && -e $PREFIX_DIR/include/axon/tls.h ]] ||
+            { echo "not installed: axon-tls.pc or axon/tls.h"; return 1; }
+        cat >tls-app.c <<'EOF_TLS'
+#include <axon.h>
+#include <axon/tls.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    ax_tls_ctx *cx;
+    ax_tls_opts o = {.cert_file = "/nonexistent.pem", .key_file = "/nonexistent.key"};
+    int rc = ax_tls_ctx_new(&cx, AX_TLS_CLIENT, NULL);
+
+    if (rc) { printf("client context: %s\n", ax_strerror(rc)); return 1; }
+    ax_tls_ctx_free(cx);
+    rc = ax_tls_ctx_new(&cx, AX_TLS_SERVER, &o);
+    if (rc != AX_ETLSFILE || !strstr(ax_tls_last_error(), "/nonexistent.pem")) {
+        printf("missing certificate: %s (%s)\n", ax_err_name(rc), ax_tls_last_error());
+        return 1;
+    }
+    printf("tls: %s: %s\n", ax_err_name(rc), ax_tls_last_error());
+    return 0;
+}
+EOF_TLS
+        flags=$(pkg-config --cflags --libs axon-tls) || return 1
+        echo "cc -o tls-app tls-app.c $flags"
+        cc -o tls-app tls-app.c $flags || return 1
+        LD_LIBRARY_PATH=$PREFIX_DIR/lib ./tls-app >tls-app.out 2>&1 ||
+            { echo "./tls-app failed:"; cat tls-app.out; return 1; }
+        sed 's/^/  | /' tls-app.out
+    fi
 }
 
 # ---------------------------------------------------------------------------
@@ -494,7 +529,7 @@ run_install() {
         record "$name" 0 1 0 0 "default build unavailable"
         return 0
     fi
-    say "$name: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config"
+    say "$name: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config (and a TLS program with pkg-config axon-tls)"
     rm -rf "$PREFIX_DIR" "$BUILD/app"
     mkdir -p "$BUILD/app"
     if (install_steps "$BUILD/app") >"$BUILD/app/steps.out" 2>&1; then

@@ -5,7 +5,7 @@
  *   axload --port N [--host H] [--loops N] [--connections C]
  *          [--duration S | --requests N] [--mode http|ping|set|get]
  *          [--pipeline P] [--keyspace K] [--value-size B] [--path /]
- *          [--timeout S]
+ *          [--timeout S] [--tls CA [--sni NAME]]
  *
  * C connections are spread over the loops round-robin (one task per
  * connection, started with ax_spawn_with()). Each keeps P requests in flight:
@@ -23,6 +23,11 @@
  * merged at the end. The main task prints progress to stderr every second
  * and a summary to stdout at the end.
  *
+ * --tls CA speaks TLS (libaxon-tls) to the server, verifying its
+ * certificate against the PEM file CA ("system": the system's store;
+ * "none": no verification) and the name --sni (default: --host). Every
+ * (re)connection runs a full handshake.
+ *
  * It stops by itself: after --duration seconds (default 5) or once
  * --requests requests have been sent and answered. It connects only to
  * --host (default 127.0.0.1). Exit status: 0 if at least one request was
@@ -32,6 +37,9 @@
 #include "cli.h"
 
 #include <axon.h>
+#if AXON_HAVE_TLS
+#include <axon/tls.h>
+#endif
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -128,6 +136,7 @@ typedef struct config {
     long long keyspace;
     int value_size;
     enum mode mode;
+    const char *tls_ca, *sni; /* --tls, --sni */
 } config;
 
 /* One per loop; only that loop's tasks write it (counters are atomics so
@@ -149,6 +158,12 @@ static size_t http_req_len;
 static char *value;                /* --value-size bytes */
 static atomic_llong issued;        /* requests sent (--requests mode) */
 static int64_t deadline_ns;        /* monotonic; 0 in --requests mode */
+#if AXON_HAVE_TLS
+static ax_tls_ctx *tls_ctx;        /* --tls */
+#define TLS_OR(c, tls_call, plain_call) ((c)->t ? (tls_call) : (plain_call))
+#else
+#define TLS_OR(c, tls_call, plain_call) (plain_call)
+#endif
 
 static int64_t mono_ns(void)
 {
@@ -171,6 +186,9 @@ typedef struct conn {
     int id;
     loop_stats *st;
     ax_sock *s;
+#if AXON_HAVE_TLS
+    ax_tls *t;         /* with --tls: the TLS layer over s */
+#endif
     uint64_t rng;
     int64_t *sent;     /* ring of send times, [pipeline] */
     int head, inflight;
@@ -242,14 +260,29 @@ static size_t request_max(void)
     return 96 + (size_t)cfg.value_size;
 }
 
+/* The socket calls, over TLS with --tls. */
+static int c_read_until(conn *c, const char *delim, char **line, size_t *len,
+                        size_t max)
+{
+    return TLS_OR(c,
+                  ax_tls_read_until(c->t, delim, line, len, max, cfg.timeout),
+                  ax_read_until(c->s, delim, line, len, max, cfg.timeout));
+}
+
+static size_t c_buffered(conn *c)
+{
+    return TLS_OR(c, ax_tls_buffered(c->t), ax_buffered(c->s));
+}
+
 /* Read and drop @p n bytes. */
-static int skip(ax_sock *s, size_t n)
+static int skip(conn *c, size_t n)
 {
     char sink[8192];
 
     while (n) {
-        ssize_t r = ax_read(s, sink, n < sizeof sink ? n : sizeof sink,
-                            cfg.timeout);
+        size_t k = n < sizeof sink ? n : sizeof sink;
+        ssize_t r = TLS_OR(c, ax_tls_read(c->t, sink, k, cfg.timeout),
+                           ax_read(c->s, sink, k, cfg.timeout));
         if (r < 0)
             return (int)r;
         if (r == 0)
@@ -295,7 +328,7 @@ static int read_http(conn *c, int *status)
     int rc;
 
     c->server_closes = false;
-    if ((rc = ax_read_until(c->s, "\r\n\r\n", &h, &len, 65536, cfg.timeout)))
+    if ((rc = c_read_until(c, "\r\n\r\n", &h, &len, 65536)))
         return rc == AX_E2BIG ? E_PROTO : rc;
     end = h + len - 2;
     if (len < 16 || memcmp(h, "HTTP/1.", 7) != 0 || h[8] != ' ' ||
@@ -336,26 +369,24 @@ static int read_http(conn *c, int *status)
     if (chunked) {
         for (;;) {
             size_t sz;
-            if ((rc = ax_read_until(c->s, "\r\n", &h, &len, 1024,
-                                    cfg.timeout)))
+            if ((rc = c_read_until(c, "\r\n", &h, &len, 1024)))
                 return rc == AX_E2BIG ? E_PROTO : rc;
             if (!parse_size(h, h + len, 16, &sz))
                 return E_PROTO;
             if (!sz)
                 break;
-            if ((rc = skip(c->s, sz + 2)))
+            if ((rc = skip(c, sz + 2)))
                 return rc;
         }
         do { /* trailers */
-            if ((rc = ax_read_until(c->s, "\r\n", &h, &len, 65536,
-                                    cfg.timeout)))
+            if ((rc = c_read_until(c, "\r\n", &h, &len, 65536)))
                 return rc == AX_E2BIG ? E_PROTO : rc;
         } while (len > 2);
         return 0;
     }
     if (!has_len)
         return E_PROTO; /* a body up to end of stream: not for a benchmark */
-    return skip(c->s, body);
+    return skip(c, body);
 }
 
 /* Read one RESP value (recursively for arrays). */
@@ -365,7 +396,7 @@ static int read_resp(conn *c, int depth, bool *is_err)
     size_t len, n;
     int rc;
 
-    if ((rc = ax_read_until(c->s, "\r\n", &l, &len, 65536, cfg.timeout)))
+    if ((rc = c_read_until(c, "\r\n", &l, &len, 65536)))
         return rc == AX_E2BIG ? E_PROTO : rc;
     switch (l[0]) {
     case '+':
@@ -379,7 +410,7 @@ static int read_resp(conn *c, int depth, bool *is_err)
             return 0; /* $-1: nil */
         if (!parse_size(l + 1, l + len - 2, 10, &n))
             return E_PROTO;
-        return skip(c->s, n + 2);
+        return skip(c, n + 2);
     case '*':
         if (len >= 4 && l[1] == '-')
             return 0; /* *-1: nil array */
@@ -441,7 +472,9 @@ static int pump(conn *c)
             now = mono_ns();
             for (int k = before; k < c->inflight; k++)
                 c->sent[(c->head + k) % cfg.pipeline] = now;
-            if ((rc = ax_write_all(c->s, c->out, olen, cfg.timeout)))
+            rc = TLS_OR(c, ax_tls_write_all(c->t, c->out, olen, cfg.timeout),
+                        ax_write_all(c->s, c->out, olen, cfg.timeout));
+            if (rc)
                 return rc;
         }
         if (!c->inflight)
@@ -458,7 +491,7 @@ static int pump(conn *c)
             count(&c->st->done, 1);
             if (c->server_closes)
                 return 1;
-        } while (c->inflight && ax_buffered(c->s));
+        } while (c->inflight && c_buffered(c));
     }
 }
 
@@ -472,7 +505,17 @@ static void *conn_main(void *arg)
         if (cfg.requests ? atomic_load(&issued) >= cfg.requests
                          : mono_ns() >= deadline_ns)
             break;
-        rc = ax_connect(&c->s, cfg.host, cfg.port, cfg.timeout);
+#if AXON_HAVE_TLS
+        if (tls_ctx) {
+            rc = ax_tls_connect(&c->t, tls_ctx, cfg.host, cfg.port, cfg.sni,
+                                cfg.timeout);
+            if (!rc)
+                c->s = ax_tls_sock(c->t);
+            else if (rc != AX_ECANCELED && !c->st->first_error)
+                fprintf(stderr, "axload: TLS: %s\n", ax_tls_last_error());
+        } else
+#endif
+            rc = ax_connect(&c->s, cfg.host, cfg.port, cfg.timeout);
         if (rc) {
             if (rc == AX_ECANCELED)
                 break;
@@ -482,7 +525,13 @@ static void *conn_main(void *arg)
         c->head = 0;
         c->inflight = 0;
         rc = pump(c);
-        ax_close(c->s);
+#if AXON_HAVE_TLS
+        if (c->t) {
+            ax_tls_close(c->t);
+            c->t = NULL;
+        } else
+#endif
+            ax_close(c->s);
         c->s = NULL;
         if (rc == 0)
             break;
@@ -575,6 +624,10 @@ static void *main_task(void *arg)
         deadline_ns = t0 + (int64_t)(cfg.duration * 1e9);
     for (int i = 0; i < cfg.conns; i++) {
         ax_task_opts o = {.name = "conn", .loop = ax_loop_at(i % nl)};
+#if AXON_HAVE_TLS
+        if (tls_ctx)
+            o.stack_size = AX_TLS_STACK_SIZE; /* OpenSSL's handshake */
+#endif
         rc = ax_spawn_with(&tasks[i], conn_main, &conns[i], &o);
         if (rc) {
             fprintf(stderr, "axload: ax_spawn_with: %s\n", ax_strerror(rc));
@@ -621,8 +674,9 @@ static void *main_task(void *arg)
     fmt_ns(p99, sizeof p99, hist_pct(h, 99));
     fmt_ns(p999, sizeof p999, hist_pct(h, 99.9));
     fmt_ns(mx, sizeof mx, h->max);
-    printf("axload: %s %s:%d%s, %d connections, %d loops, pipeline %d\n",
-           mode_name(cfg.mode), cfg.host, cfg.port,
+    printf("axload: %s%s %s:%d%s, %d connections, %d loops, pipeline %d\n",
+           mode_name(cfg.mode), cfg.tls_ca ? " over TLS" : "", cfg.host,
+           cfg.port,
            cfg.mode == M_HTTP ? cfg.path : "", cfg.conns, nl, cfg.pipeline);
     printf("requests:   %llu\n", (unsigned long long)done);
     printf("errors:     %llu", (unsigned long long)errors);
@@ -679,6 +733,12 @@ int main(int argc, char **argv)
          "HTTP path (default /)", NULL},
         {"timeout", "S", SRV_SECONDS, &cfg.timeout, 0.001, 3600, NULL,
          "per read/write/connect timeout (default 5)", NULL},
+        {"tls", "CA", SRV_STRING, &cfg.tls_ca, 0, 0, NULL,
+         "speak TLS; verify the server against the PEM file CA,\n"
+         "\"system\" (the system's CAs) or \"none\" (no check)", NULL},
+        {"sni", "NAME", SRV_STRING, &cfg.sni, 0, 0, NULL,
+         "with --tls: the server name to send and check (default --host)",
+         NULL},
         {NULL}};
     srv_cli cli = {.prog = "axload", .about = "a load generator",
                    .host = "127.0.0.1", .loops = 1, .port_required = true,
@@ -712,12 +772,35 @@ int main(int argc, char **argv)
                                         "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n",
                                         cfg.path, cfg.host, cfg.port);
     }
+    if (cfg.sni && !cfg.tls_ca)
+        return srv_usage_error(&cli, "--sni needs --tls");
+#if AXON_HAVE_TLS
+    if (cfg.tls_ca) {
+        ax_tls_opts to = {.insecure = !strcmp(cfg.tls_ca, "none")};
+        if (strcmp(cfg.tls_ca, "none") && strcmp(cfg.tls_ca, "system"))
+            to.ca_file = cfg.tls_ca;
+        if (cfg.mode == M_HTTP)
+            to.alpn = "http/1.1";
+        if ((rc = ax_tls_ctx_new(&tls_ctx, AX_TLS_CLIENT, &to))) {
+            fprintf(stderr, "axload: --tls %s: %s: %s\n", cfg.tls_ca,
+                    ax_strerror(rc), ax_tls_last_error());
+            return 1;
+        }
+    }
+#else
+    if (cfg.tls_ca)
+        return srv_usage_error(&cli, "--tls: axon was built without OpenSSL "
+                                     "(configure --with-openssl)");
+#endif
     value = malloc((size_t)cfg.value_size + 1);
     if (!value)
         return 1;
     memset(value, 'x', (size_t)cfg.value_size);
     opts.loops = cfg.loops;
     rc = ax_run_with(&opts, main_task, NULL, &res);
+#if AXON_HAVE_TLS
+    ax_tls_ctx_free(tls_ctx);
+#endif
     free(http_req);
     free(value);
     if (rc) {

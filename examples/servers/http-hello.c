@@ -4,6 +4,7 @@
  * "Hello, World!", for benchmarks against nginx and evhttp.
  *
  *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
+ *              [--tls CERT KEY]
  *
  * One task per connection (ax_serve spreads them over the loops). The task
  * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
@@ -20,12 +21,19 @@
  *  - other Transfer-Encodings                 -> 501, close
  *  - 30 s without a complete request head     -> close (slowloris)
  *
+ * --tls CERT KEY serves HTTPS instead (libaxon-tls; PEM files): each
+ * connection task runs the TLS handshake first, with a 10 s deadline, and
+ * ends with close_notify. Builds without OpenSSL refuse the option.
+ *
  * SIGINT/SIGTERM stop it: the main task is cancelled, ax_serve() cancels
  * the connections and returns AX_ECANCELED, and the process exits 0.
  */
 #include "cli.h"
 
 #include <axon.h>
+#if AXON_HAVE_TLS
+#include <axon/tls.h>
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +49,7 @@
 #define BATCH 16384                     /* bytes of responses per write */
 #define LINGER_TIMEOUT 2.0              /* after an error response */
 #define LINGER_BYTES ((size_t)4 << 20)
+#define HANDSHAKE_TIMEOUT 10.0          /* --tls: seconds for a handshake */
 
 #define HELLO "Hello, World!"
 #define HEAD_COMMON                                                           \
@@ -75,7 +84,49 @@ typedef struct config {
     int port;
     int loops; /* AX_LOOPS_PER_CPU or N */
     ax_serve_mode mode;
+    const char *tls_cert, *tls_key; /* --tls */
+#if AXON_HAVE_TLS
+    ax_tls_ctx *tls;
+#endif
 } config;
+
+/* A connection: the socket, and its TLS layer with --tls. */
+typedef struct conn {
+    ax_sock *s;
+#if AXON_HAVE_TLS
+    ax_tls *t;
+#endif
+} conn;
+
+#if AXON_HAVE_TLS
+#define TLS_OR(c, tls_call, plain_call) ((c)->t ? (tls_call) : (plain_call))
+#else
+#define TLS_OR(c, tls_call, plain_call) (plain_call)
+#endif
+
+static ssize_t c_read(conn *c, void *buf, size_t n, double timeout)
+{
+    return TLS_OR(c, ax_tls_read(c->t, buf, n, timeout),
+                  ax_read(c->s, buf, n, timeout));
+}
+
+static int c_read_until(conn *c, const char *delim, char **line, size_t *len,
+                        size_t max, double timeout)
+{
+    return TLS_OR(c, ax_tls_read_until(c->t, delim, line, len, max, timeout),
+                  ax_read_until(c->s, delim, line, len, max, timeout));
+}
+
+static int c_write_all(conn *c, const void *buf, size_t n, double timeout)
+{
+    return TLS_OR(c, ax_tls_write_all(c->t, buf, n, timeout),
+                  ax_write_all(c->s, buf, n, timeout));
+}
+
+static size_t c_buffered(conn *c)
+{
+    return TLS_OR(c, ax_tls_buffered(c->t), ax_buffered(c->s));
+}
 
 /* What the head of one request asks for. */
 typedef struct request {
@@ -207,12 +258,12 @@ static int parse_head(const char *p, size_t n, request *rq)
 }
 
 /* Read and drop @p n bytes of body. */
-static int discard(ax_sock *c, size_t n)
+static int discard(conn *c, size_t n)
 {
     char sink[4096];
 
     while (n) {
-        ssize_t r = ax_read(c, sink, n < sizeof sink ? n : sizeof sink,
+        ssize_t r = c_read(c, sink, n < sizeof sink ? n : sizeof sink,
                             BODY_TIMEOUT);
         if (r < 0)
             return (int)r;
@@ -225,7 +276,7 @@ static int discard(ax_sock *c, size_t n)
 
 /* Read and drop a chunked body (sizes, data, trailers).
  * @return 0, PARSE_BAD, PARSE_TOO_LARGE, or a negative socket code. */
-static int discard_chunked(ax_sock *c)
+static int discard_chunked(conn *c)
 {
     size_t total = 0;
     char *line;
@@ -235,7 +286,7 @@ static int discard_chunked(ax_sock *c)
     for (;;) {
         size_t sz = 0;
         int digits = 0;
-        if ((rc = ax_read_until(c, "\r\n", &line, &len, 1024, BODY_TIMEOUT)))
+        if ((rc = c_read_until(c, "\r\n", &line, &len, 1024, BODY_TIMEOUT)))
             return rc == AX_E2BIG ? PARSE_BAD : rc;
         for (size_t i = 0; i < len - 2; i++) {
             char ch = line[i];
@@ -263,7 +314,7 @@ static int discard_chunked(ax_sock *c)
     }
     /* Trailer fields up to an empty line. */
     for (;;) {
-        if ((rc = ax_read_until(c, "\r\n", &line, &len, MAX_HEAD,
+        if ((rc = c_read_until(c, "\r\n", &line, &len, MAX_HEAD,
                                 BODY_TIMEOUT)))
             return rc == AX_E2BIG ? PARSE_TOO_LARGE : rc;
         if (len == 2)
@@ -271,19 +322,19 @@ static int discard_chunked(ax_sock *c)
     }
 }
 
-static int flush(ax_sock *c, const char *buf, size_t *n)
+static int flush(conn *c, const char *buf, size_t *n)
 {
     int rc = 0;
 
     if (*n) {
-        rc = ax_write_all(c, buf, *n, WRITE_TIMEOUT);
+        rc = c_write_all(c, buf, *n, WRITE_TIMEOUT);
         *n = 0;
     }
     return rc;
 }
 
 /* Append an error response to what is pending, write it all, give up. */
-static void fail(ax_sock *c, char *out, size_t *olen, int status)
+static void fail(conn *c, char *out, size_t *olen, int status)
 {
     const char *r = status == PARSE_TOO_LARGE ? RESP_413
                     : status == PARSE_TE      ? RESP_501
@@ -300,10 +351,14 @@ static void fail(ax_sock *c, char *out, size_t *olen, int status)
     /* Closing with unread input would make the kernel send a reset, and
      * the client could lose the response: send FIN first, then read and
      * drop what the client still sends, for a short while. */
-    if (shutdown(ax_sock_fd(c), SHUT_WR) == 0) {
+#if AXON_HAVE_TLS
+    if (c->t && ax_tls_shutdown(c->t, false, LINGER_TIMEOUT))
+        return;
+#endif
+    if (shutdown(ax_sock_fd(c->s), SHUT_WR) == 0) {
         size_t left = LINGER_BYTES;
         while (left) {
-            ssize_t r = ax_read(c, out, BATCH, LINGER_TIMEOUT);
+            ssize_t r = c_read(c, out, BATCH, LINGER_TIMEOUT);
             if (r <= 0)
                 break;
             left = (size_t)r < left ? left - (size_t)r : 0;
@@ -311,12 +366,11 @@ static void fail(ax_sock *c, char *out, size_t *olen, int status)
     }
 }
 
-static void handle(ax_sock *c, void *arg)
+static void serve_conn(conn *c)
 {
     char out[BATCH];
     size_t olen = 0;
 
-    (void)arg;
     for (;;) {
         char *head;
         size_t len;
@@ -328,11 +382,11 @@ static void handle(ax_sock *c, void *arg)
          * it is not all there yet, send what we have first. */
         rc = AX_ETIMEDOUT;
         if (olen)
-            rc = ax_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD, 0);
+            rc = c_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD, 0);
         if (rc == AX_ETIMEDOUT) {
             if (flush(c, out, &olen))
                 return;
-            rc = ax_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD,
+            rc = c_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD,
                                IDLE_TIMEOUT);
         }
         if (rc == AX_E2BIG) {
@@ -394,9 +448,29 @@ static void handle(ax_sock *c, void *arg)
             return;
         }
         /* Nothing else buffered: answer now, before blocking on a read. */
-        if (ax_buffered(c) == 0 && flush(c, out, &olen))
+        if (c_buffered(c) == 0 && flush(c, out, &olen))
             return;
     }
+}
+
+static void handle(ax_sock *s, void *arg)
+{
+    conn c = {.s = s};
+
+#if AXON_HAVE_TLS
+    config *cfg = arg;
+    if (cfg->tls) {
+        /* A client that never finishes its handshake is dropped. */
+        if (ax_tls_accept(&c.t, cfg->tls, s, HANDSHAKE_TIMEOUT))
+            return;
+        serve_conn(&c);
+        ax_tls_close(c.t); /* close_notify if still healthy */
+        return;
+    }
+#else
+    (void)arg;
+#endif
+    serve_conn(&c);
 }
 
 static void ready(int port, void *arg)
@@ -415,12 +489,28 @@ static void *main_task(void *arg)
     ax_serve_opts so = {.mode = cfg->mode, .ready = ready};
     int rc;
 
+#if AXON_HAVE_TLS
+    if (cfg->tls_cert) {
+        ax_tls_opts to = {.cert_file = cfg->tls_cert,
+                          .key_file = cfg->tls_key, .alpn = "http/1.1"};
+        if ((rc = ax_tls_ctx_new(&cfg->tls, AX_TLS_SERVER, &to))) {
+            fprintf(stderr, "http-hello: --tls: %s: %s\n", ax_strerror(rc),
+                    ax_tls_last_error());
+            return ax_task_fail(rc);
+        }
+        so.stack_size = AX_TLS_STACK_SIZE;
+    }
+#endif
+
     if ((rc = ax_stop_on_signals())) {
         fprintf(stderr, "http-hello: ax_stop_on_signals: %s\n",
                 ax_strerror(rc));
         return ax_task_fail(rc);
     }
     serve_rc = rc = ax_serve(cfg->host, cfg->port, handle, cfg, &so);
+#if AXON_HAVE_TLS
+    ax_tls_ctx_free(cfg->tls);
+#endif
     if (rc != AX_ECANCELED) {
         fprintf(stderr, "http-hello: ax_serve %s:%d: %s\n", cfg->host,
                 cfg->port, ax_strerror(rc));
@@ -435,11 +525,16 @@ int main(int argc, char **argv)
                                        {"acceptor", AX_SERVE_ACCEPTOR},
                                        {NULL, 0}};
     int mode = AX_SERVE_REUSEPORT;
+    const char *tls_one = NULL; /* --tls given one value only */
     const srv_opt own[] = {
         {.name = "mode", .meta = "M", .kind = SRV_CHOICE, .dst = &mode,
          .choices = modes,
          .help = "reuseport: a listener per loop (default);\n"
                  "acceptor: one listener hands connections out"},
+        /* Parsed before srv_parse() (two values); the row is the usage. */
+        {.name = "tls", .meta = "CERT KEY", .kind = SRV_STRING,
+         .dst = &tls_one,
+         .help = "serve HTTPS with this PEM certificate chain and key"},
         {.name = NULL}};
     srv_cli cli = {.prog = "http-hello",
                    .about = "an HTTP/1.1 server that says Hello, World!",
@@ -447,12 +542,33 @@ int main(int argc, char **argv)
                    .loops = AX_LOOPS_PER_CPU, .opts = own};
     config cfg;
     ax_opts opts = {0};
+    const char *tls_cert = NULL, *tls_key = NULL;
     int rc;
 
+    /* --tls takes two values, which the shared parser does not do: take
+     * it out of argv first. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tls") != 0)
+            continue;
+        if (i + 2 >= argc)
+            break; /* srv_parse() reports it, with the usage */
+        tls_cert = argv[i + 1];
+        tls_key = argv[i + 2];
+        memmove(&argv[i], &argv[i + 3],
+                (size_t)(argc - i - 2) * sizeof *argv); /* and the NULL */
+        argc -= 3;
+        i--;
+    }
     if ((rc = srv_parse(&cli, argc, argv)) >= 0)
         return rc;
+    if (tls_one)
+        return srv_usage_error(&cli, "--tls takes two values: --tls CERT KEY");
+    if (tls_cert && !AXON_HAVE_TLS)
+        return srv_usage_error(&cli, "--tls: axon was built without OpenSSL "
+                                     "(configure --with-openssl)");
     cfg = (config){.host = cli.host, .port = cli.port, .loops = cli.loops,
-                   .mode = (ax_serve_mode)mode};
+                   .mode = (ax_serve_mode)mode, .tls_cert = tls_cert,
+                   .tls_key = tls_key};
     opts.loops = cfg.loops;
     rc = ax_run_with(&opts, main_task, &cfg, NULL);
     if (rc == AX_ECANCELED && serve_rc == AX_ECANCELED)

@@ -104,6 +104,18 @@ static inline int enter(const ax_sock *s, int dir, int64_t dl)
     return ax__io_enter(&s->io, dir);
 }
 
+int ax_sock_wait_dl(ax_sock *s, ax_sock_ready dir, int64_t deadline)
+{
+    int d = dir == AX_SOCK_WRITABLE ? AX__IO_WRITE : AX__IO_READ;
+    int rc;
+
+    if (dir != AX_SOCK_READABLE && dir != AX_SOCK_WRITABLE)
+        return AX_EINVAL;
+    if ((rc = enter(s, d, deadline)))
+        return rc;
+    return ax__io_wait(&s->io, d, deadline);
+}
+
 static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
 {
     for (;;) {

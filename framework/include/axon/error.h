@@ -61,9 +61,14 @@ extern "C" {
     X(ENAME, -4010,                                                           \
       "host name not resolved (use a numeric address or localhost)")         \
     X(ERESTARTS, -4011, "too many restarts: the supervisor gave up")          \
-    X(EQSHUTDOWN, -4012, "the queue was shut down")                          \
+    X(EQSHUTDOWN, -4012, "the queue was shut down")                           \
     X(ETRUNC, -4030,                                                          \
-      "datagram truncated: it was longer than the buffer")
+      "datagram truncated: it was longer than the buffer")                    \
+    X(ETLS, -4040,                                                            \
+      "TLS handshake or record failed (ax_tls_last_error() has the reason)")  \
+    X(ETLSVERIFY, -4041,                                                      \
+      "TLS peer certificate not trusted or not for this host")                \
+    X(ETLSFILE, -4042, "TLS certificate, key or CA file not usable")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {

@@ -228,6 +228,32 @@ AX_EXTERN int ax_sock_fd(const ax_sock *s);
  *  negative code. */
 AX_EXTERN int ax_sock_port(const ax_sock *s);
 
+/** A direction for ax_sock_wait_dl(). */
+typedef enum ax_sock_ready {
+    AX_SOCK_READABLE = 0,
+    AX_SOCK_WRITABLE = 1
+} ax_sock_ready;
+
+/**
+ * Wait until @p s's descriptor is readable or writable again, for code
+ * that does its own I/O on ax_sock_fd() (the TLS library, a protocol
+ * driver) and still wants the loop's waiting, deadlines and cancellation.
+ * Readiness is edge-triggered: call this only after your own non-blocking
+ * read or write on the descriptor said EAGAIN; it waits for the next edge,
+ * so called without that it may sleep although data is there. Bytes
+ * buffered by ax_read_until() are not looked at.
+ * @param dir      AX_SOCK_READABLE or AX_SOCK_WRITABLE.
+ * @param deadline absolute, on ax_now_ns()'s clock; -1: none. Already
+ *                 past: AX_ETIMEDOUT at once.
+ * @return 0 (ready: retry your call); AX_ETIMEDOUT; AX_ECANCELED;
+ *         AX_EBUSY if another task waits in that direction (this takes
+ *         the same slot as ax_read()/ax_write()); AX_EINVAL (NULL, bad
+ *         @p dir, deadline below -1); AX_ENOTTASK; AX_EWRONGLOOP.
+ * Thread: a task of the socket's loop. Suspends: yes.
+ */
+AX_EXTERN int ax_sock_wait_dl(ax_sock *s, ax_sock_ready dir,
+                              int64_t deadline);
+
 /** How ax_serve() spreads connections over the loops. */
 typedef enum ax_serve_mode {
     /** One listener per loop on the same port (SO_REUSEPORT); the kernel
