@@ -178,7 +178,6 @@ static void carve(ax_loop *L, ax__stkcls *c, ax__stack *out)
 
     out->slab = sl;
     out->map = sl->map + (size_t)sl->carved++ * c->len;
-    out->maplen = c->len;
     out->guarded = take_guard();
     if (out->guarded && mprotect(out->map, L->stk.guard, PROT_NONE) != 0) {
         __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);

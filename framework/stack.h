@@ -16,8 +16,14 @@ typedef struct ax__coro {
     ax__ctx ctx;
     void *stack_lo;
     size_t stack_size;
+    /* Only in the builds that use them: every byte here is in every
+     * parked task (bench/parked). */
+#ifdef AX_ASAN
     void *asan_fake;
+#endif
+#ifdef AX_TSAN
     void *tsan_fiber;
+#endif
 } ax__coro;
 
 typedef struct ax__slab ax__slab;
@@ -39,7 +45,6 @@ typedef struct ax__stkcls ax__stkcls;
 
 typedef struct ax__stack {
     void *map;      /* base: guard region first, then the stack */
-    size_t maplen;
     ax__slab *slab; /* the mapping it was carved from */
     unsigned vg_id; /* valgrind's stack id */
     bool guarded;
