@@ -10,25 +10,26 @@
  *
  * How an inner task collects its children matters, because the ready
  * queue is FIFO:
+ *  - classic (ax_spawn all 10, then ax_gather them), the form of the
+ *    original benchmark and of Go's, Erlang's and CAF's versions: a spawned
+ *    child runs only when its parent suspends, behind every task already
+ *    ready, so the tree unfolds level by level and the whole leaf level,
+ *    a million tasks, is alive at once. This is the headline (`skynet`).
  *  - depth-first (ax_spawn one child, ax_await it, next child): at most one
  *    task per level exists at a time (7 here), so every stack comes back
- *    from the loop's pool hot. This is the fastest and is the headline.
- *  - breadth-first (ax_spawn all 10, then ax_gather): a spawned child runs
- *    only when the parent suspends, behind every task already ready, so the
- *    tree unfolds level by level and the whole leaf level is alive at once
- *    (a million stacks: beyond the kernel's default map limit, see
- *    bench/README.md "The map limit"). It is timed only on a tree of 10,000
- *    leaves (11,111 tasks), for comparison per task.
+ *    from the loop's pool hot (`skynet_dfs`).
  * Stacks are 16 KiB (ax_opts.stack_size = AX_MIN_STACK_SIZE); the bodies
  * need far less.
  *
  * Runs (each in its own ax_run_with(); wall time, CLOCK_MONOTONIC, from
  * spawning the root to having its result; ax_run()'s set-up not timed):
- *  1. loops = 1, depth-first.
- *  2. loops = AX_LOOPS_PER_CPU: the root's 10 children go round the loops
+ *  1. loops = 1, classic.
+ *  2. loops = 1, depth-first.
+ *  3. loops = AX_LOOPS_PER_CPU: the root's 10 children go round the loops
  *     with ax_spawn_with() (child i on loop i % N) and the root ax_gather()s
  *     them across loops; below them everything is local and depth-first.
- *  3. loops = 1, breadth-first (gather), 10,000 leaves.
+ * After each run: page faults (getrusage) and peak RSS of the process so
+ * far, and loop 0's stack counters.
  * Nothing is asserted beyond the sum; exit 0 unless it is wrong or axon
  * reports an error.
  */
@@ -46,8 +47,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/resource.h>
+
 #define FANOUT 10
-#define BFS_LEAVES 10000
 
 static uint64_t leaves = 1000000;
 static int depth; /* levels below the root: leaves = 10^depth */
@@ -87,7 +89,7 @@ static void *dfs(void *arg)
     return (void *)(uintptr_t)sum;
 }
 
-static void *bfs(void *arg)
+static void *classic(void *arg)
 {
     uint64_t num = NUM(arg);
     int level = LEVEL(arg);
@@ -98,7 +100,7 @@ static void *bfs(void *arg)
     ax_future *f[FANOUT];
     void *res[FANOUT];
     for (int i = 0; i < FANOUT; i++) {
-        int rc = ax_spawn(&t[i], bfs,
+        int rc = ax_spawn(&t[i], classic,
                           NODE(num + (uint64_t)i * step, level - 1));
         if (rc != 0)
             die("ax_spawn", rc);
@@ -145,6 +147,7 @@ typedef struct job {
     int64_t ns;
     uint64_t spawned; /* on loop 0 */
     uint64_t mapped;  /* stacks mapped on loop 0 at the end */
+    uint64_t unguarded;
 } job;
 
 static void *main_task(void *arg)
@@ -167,11 +170,14 @@ static void *main_task(void *arg)
     j->sum = (uint64_t)(uintptr_t)res;
     j->spawned = st1.tasks_spawned - st0.tasks_spawned;
     j->mapped = st1.stacks_mapped;
+    j->unguarded = st1.stacks_unguarded;
     return NULL;
 }
 
-static void one(const char *label, int loops, ax_task_fn root, int d)
+static void one(const char *label, const char *row, int loops,
+                ax_task_fn root, int d)
 {
+    struct rusage ru0, ru1;
     uint64_t n = pow10u(d);
     uint64_t tasks = 0;
     for (int k = 0; k <= d; k++)
@@ -181,7 +187,9 @@ static void one(const char *label, int loops, ax_task_fn root, int d)
     memset(&o, 0, sizeof o);
     o.loops = loops;
     o.stack_size = AX_MIN_STACK_SIZE;
+    getrusage(RUSAGE_SELF, &ru0);
     int rc = ax_run_with(&o, main_task, &j, NULL);
+    getrusage(RUSAGE_SELF, &ru1);
     if (rc != 0)
         die("ax_run_with", rc);
     uint64_t want = n * (n - 1) / 2;
@@ -191,16 +199,19 @@ static void one(const char *label, int loops, ax_task_fn root, int d)
            (double)j.ns / (double)tasks, j.sum,
            j.sum == want ? "" : "  WRONG");
     printf("    loop 0: %" PRIu64 " tasks spawned, %" PRIu64
-           " stacks mapped at the end\n",
-           j.spawned, j.mapped);
+           " stacks mapped at the end (%" PRIu64 " unguarded); %ld page"
+           " faults in the run; peak RSS so far %ld KiB\n",
+           j.spawned, j.mapped, j.unguarded,
+           (ru1.ru_minflt + ru1.ru_majflt) - (ru0.ru_minflt + ru0.ru_majflt),
+           ru1.ru_maxrss);
     fflush(stdout);
     if (j.sum != want) {
         printf("WRONG: expected %" PRIu64 "\n", want);
         exit(1);
     }
-    /* Machine-readable: the one-loop depth-first run; the unit names the
-     * size unless it is the standard 1,000,000 leaves. */
-    if (loops == 1 && root == dfs) {
+    /* Machine-readable: the one-loop runs; the unit names the size unless
+     * it is the standard 1,000,000 leaves. */
+    if (row) {
         char unit[32] = "s";
         if (n != 1000000)
             snprintf(unit, sizeof unit, "s@%" PRIu64 "%s",
@@ -208,7 +219,7 @@ static void one(const char *label, int loops, ax_task_fn root, int d)
                      : n % 1000 == 0  ? n / 1000
                                       : n,
                      n % 1000000 == 0 ? "M" : n % 1000 == 0 ? "k" : "");
-        printf("RESULT skynet %s %.6g %s lower\n", sysname(),
+        printf("RESULT %s %s %.6g %s lower\n", row, sysname(),
                (double)j.ns / 1e9, unit);
     }
 }
@@ -245,9 +256,9 @@ int main(int argc, char **argv)
     printf("skynet: fan-out %d, %" PRIu64 " leaves, stacks of %zu KiB\n",
            FANOUT, leaves, AX_MIN_STACK_SIZE / 1024);
 
-    one("loops=1, depth-first", 1, dfs, depth);
-    one("loops/CPU, root spread", AX_LOOPS_PER_CPU, spread_root, depth);
-    int bd = depth < 4 ? depth : 4; /* BFS_LEAVES */
-    one("loops=1, breadth-first", 1, bfs, bd);
+    one("loops=1, classic", "skynet", 1, classic, depth);
+    one("loops=1, depth-first", "skynet_dfs", 1, dfs, depth);
+    one("loops/CPU, root spread", NULL, AX_LOOPS_PER_CPU, spread_root,
+        depth);
     return 0;
 }

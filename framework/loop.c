@@ -601,6 +601,11 @@ static void dump_loop(ax_loop *L, FILE *out, bool name_loop)
             fprintf(out, " (%s)", ax_err_name(t->fut.status));
         if (t->cancel_req)
             fputs(" [cancelled]", out);
+        /* The stack's high-water mark (stack.c: exact on a fresh stack,
+         * an upper bound on a reused one); none before the first run. */
+        if (t->stack.map)
+            fprintf(out, " stack %zu/%zu B", ax__stack_used(L, t),
+                    t->coro.stack_size);
         fputc('\n', out);
     }
     fflush(out);

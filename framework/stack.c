@@ -6,7 +6,8 @@
  * the task.
  *
  * Each guarded stack costs the kernel two memory maps (the guard and the
- * stack cannot merge), and vm.max_map_count is 65530 by default. When
+ * stack cannot merge), made once when the stack is carved and kept while
+ * the loop reuses it, and vm.max_map_count is 65530 by default. When
  * mprotect() fails for that reason the stack is used without a guard page,
  * counted in ax_loop_stats.stacks_unguarded and reported once, instead of
  * refusing the task. Unguarded stacks merge with their neighbours, so a
@@ -33,29 +34,51 @@
 #endif
 
 #ifdef AX_TESTING
-#define POOL_MAX 4    /* small, so the unmap path runs in the tests */
-#define SLAB_STACKS 4 /* and slabs fill, empty and go in the tests too */
+#define SLAB_STACKS 4 /* small, so that slabs fill, empty and go cold */
+#define HOT_BYTES ((size_t)64 * 1024) /* in the tests too */
 #else
-#define POOL_MAX 1024
 #define SLAB_STACKS 64
+/* Free stacks of one size beyond this many bytes give their memory back
+ * (when a whole slab of them is free). */
+#define HOT_BYTES ((size_t)32 * 1024 * 1024)
 #endif
+/* A slab is at most this large (and holds at least one stack). */
+#define SLAB_BYTES ((size_t)8 * 1024 * 1024)
 
 #define MAX_STACK ((size_t)1 << 30)
 
 /*
- * Default-size stacks are carved from slabs: one mmap() holds SLAB_STACKS
- * (guard page + stack) pairs, and goes back with one munmap() once every
- * stack carved from it has been released. A fan-out of 100,000 tasks
- * then costs 1,600 maps instead of 100,000 maps and as many unmaps, which
- * were most of its time (mmap/munmap and their VMA work, not the page
- * faults). The price: a released stack's touched pages stay resident
- * until the rest of its slab is released too (at most SLAB_STACKS - 1
- * stacks held by one straggler).
+ * Stacks are carved from slabs: one mmap() holds up to SLAB_STACKS (guard
+ * region + stack) pairs. A stack that a task gives back goes on its size's
+ * free list (LIFO: the warmest first) and stays carved: its guard page,
+ * its valgrind registration and its touched pages go with it to the next
+ * task, so reusing it costs no system call and no page fault. Nothing is
+ * unmapped before the loop ends; the address space of the loop's peak
+ * number of stacks stays reserved (MAP_NORESERVE: no memory).
+ *
+ * Memory: while more than HOT_BYTES of one size are free, a slab whose
+ * stacks are all free is given back with one madvise(MADV_FREE): its pages
+ * stay until the kernel needs them, and a stack reused before that is
+ * still warm (no fault); after, it faults in zeroed pages as a new one.
+ * Before this (slabs unmapped as they emptied, 1,024 stacks pooled), a
+ * fan-out of a million tasks unmapped and remapped its slabs on the hot
+ * path and a second fan-out of 100,000 faulted every stack in again.
  */
 struct ax__slab {
     char *map;
-    size_t len, stride;
-    unsigned n, carved, live; /* live: carved and not released */
+    size_t len;
+    ax__slab *next; /* every slab of the loop, for pool_term */
+    unsigned n, carved, live; /* live: carved and not on a free list */
+    unsigned nguarded;
+    bool cold; /* given back with MADV_FREE and not reused since */
+};
+
+/* The free stacks and the slab being carved, for one stack size. */
+struct ax__stkcls {
+    size_t size, len;   /* stack; stack + guard (the stride in a slab) */
+    ax__slab *slab;     /* being carved */
+    ax__stack *free;    /* LIFO */
+    size_t nfree, cap;
 };
 
 size_t ax__stack_round(ax_loop *L, size_t size)
@@ -107,125 +130,209 @@ static void *map_anon(size_t len)
     return map == MAP_FAILED ? NULL : map;
 }
 
-static void slab_free(ax_loop *L, ax__slab *sl)
+static ax__stkcls *cls_find(ax_loop *L, size_t size)
 {
-    if (L->stk.slab == sl)
-        L->stk.slab = NULL;
-    munmap(sl->map, sl->len);
-    ax__free(sl);
+    ax__stkcls *c;
+
+    for (size_t i = 0; i < L->stk.ncls; i++)
+        if (L->stk.cls[i].size == size)
+            return &L->stk.cls[i];
+    c = ax__realloc(L->stk.cls, (L->stk.ncls + 1) * sizeof *c);
+    if (!c)
+        return NULL;
+    L->stk.cls = c;
+    c += L->stk.ncls++;
+    memset(c, 0, sizeof *c);
+    c->size = size;
+    c->len = size + L->stk.guard;
+    return c;
 }
 
-/* A stack leaves the loop: its guard and valgrind registration go, and its
- * memory with its own map or the last stack of its slab. */
-static void stack_release(ax_loop *L, ax__stack *s)
+/* Room for one more stack of @c: c->slab with an uncarved slot. */
+static int slab_ready(ax_loop *L, ax__stkcls *c)
 {
-    if (s->guarded)
-        __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
-    else if (L->st.stacks_unguarded)
-        L->st.stacks_unguarded--;
-    AX_VG_DEREGISTER(s->vg_id);
-    if (!s->slab)
-        munmap(s->map, s->maplen);
-    else if (--s->slab->live == 0 && s->slab->carved == s->slab->n)
-        slab_free(L, s->slab); /* a partly carved one goes at pool_term */
-    L->st.stacks_mapped--;
-}
-
-/* Room for one more default-size stack: L->stk.slab with an uncarved slot. */
-static int slab_ready(ax_loop *L, size_t stride)
-{
-    ax__slab *sl = L->stk.slab;
+    ax__slab *sl = c->slab;
+    size_t n = SLAB_BYTES / c->len;
 
     if (sl && sl->carved < sl->n)
         return 0;
-    /* A full slab lives on through its stacks; the last release frees it. */
-    L->stk.slab = NULL;
     sl = ax__malloc(sizeof *sl);
     if (!sl)
         return AX_ENOMEM;
-    sl->stride = stride;
-    sl->n = SLAB_STACKS;
-    sl->len = stride * sl->n;
-    sl->carved = sl->live = 0;
+    sl->n = n < 1 ? 1 : n > SLAB_STACKS ? SLAB_STACKS : (unsigned)n;
+    sl->len = c->len * sl->n;
+    sl->carved = sl->live = sl->nguarded = 0;
+    sl->cold = false;
     if (!(sl->map = map_anon(sl->len))) {
         ax__free(sl);
         return AX_ENOMEM;
     }
-    L->stk.slab = sl;
+    sl->next = L->stk.slabs;
+    L->stk.slabs = sl;
+    c->slab = sl;
     return 0;
 }
 
-int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
+/* A new stack from c->slab: its guard, once for its whole life. */
+static void carve(ax_loop *L, ax__stkcls *c, ax__stack *out)
 {
-    size_t len;
+    ax__slab *sl = c->slab;
 
-    if (size > MAX_STACK)
-        return AX_EINVAL;
-    size = ax__stack_round(L, size);
-    len = size + L->stk.guard;
-    out->slab = NULL;
-    if (size == L->stk.default_size) {
-        if (L->stk.n) {
-            *out = L->stk.pool[--L->stk.n];
-            L->st.stacks_pooled = L->stk.n;
-            return 0;
-        }
-        int rc = slab_ready(L, len);
-        if (rc)
-            return rc;
-        out->slab = L->stk.slab;
-        out->map = L->stk.slab->map + (size_t)L->stk.slab->carved++ * len;
-        L->stk.slab->live++;
-    } else if (!(out->map = map_anon(len))) {
-        return AX_ENOMEM;
-    }
-    out->maplen = len;
+    out->slab = sl;
+    out->map = sl->map + (size_t)sl->carved++ * c->len;
     out->guarded = take_guard();
     if (out->guarded && mprotect(out->map, L->stk.guard, PROT_NONE) != 0) {
         __atomic_sub_fetch(&guarded_now, 1, __ATOMIC_RELAXED);
         out->guarded = false;
     }
+    if (out->guarded)
+        sl->nguarded++;
     if (!out->guarded && L->st.stacks_unguarded++ == 0 && !L->stk.warned_maps) {
         L->stk.warned_maps = true;
         ax__report(L, "the kernel's map limit (vm.max_map_count) is near; "
                       "new task stacks get no guard page");
     }
     out->vg_id = AX_VG_REGISTER((char *)out->map + L->stk.guard,
-                                (char *)out->map + len);
+                                (char *)out->map + c->len);
     L->st.stacks_mapped++;
+}
+
+int ax__stack_get(ax_loop *L, size_t size, ax__stack *out)
+{
+    ax__stkcls *c;
+
+    if (size > MAX_STACK)
+        return AX_EINVAL;
+    size = ax__stack_round(L, size);
+    if (!(c = cls_find(L, size)))
+        return AX_ENOMEM;
+    if (c->nfree) {
+        *out = c->free[--c->nfree];
+        L->st.stacks_pooled--;
+    } else {
+        int rc = slab_ready(L, c);
+        if (rc)
+            return rc;
+        carve(L, c, out);
+    }
+    out->slab->live++;
+    out->slab->cold = false;
     return 0;
+}
+
+/* Give back the memory of a slab whose stacks are all free. MADV_FREE
+ * leaves the pages in place until the kernel needs them; where it is
+ * missing, MADV_DONTNEED drops them at once. */
+static void slab_cool(ax__slab *sl)
+{
+    sl->cold = true;
+#ifdef MADV_FREE
+    if (madvise(sl->map, sl->len, MADV_FREE) == 0)
+        return;
+#endif
+    madvise(sl->map, sl->len, MADV_DONTNEED);
 }
 
 void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
 {
-    if (size == L->stk.default_size && L->stk.n < POOL_MAX) {
-        if (L->stk.n == L->stk.cap) {
-            size_t cap = L->stk.cap ? L->stk.cap * 2 : 16;
-            ax__stack *p = ax__realloc(L->stk.pool, cap * sizeof *p);
-            if (p) {
-                L->stk.pool = p;
-                L->stk.cap = cap;
-            }
-        }
-        if (L->stk.n < L->stk.cap) {
-            L->stk.pool[L->stk.n++] = *s;
-            L->st.stacks_pooled = L->stk.n;
-            return;
+    ax__stkcls *c = cls_find(L, size);
+    ax__slab *sl = s->slab;
+
+    sl->live--;
+    if (c && c->nfree == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        ax__stack *p = ax__realloc(c->free, cap * sizeof *p);
+        if (p) {
+            c->free = p;
+            c->cap = cap;
         }
     }
-    stack_release(L, s);
+    /* Without room to list it, the stack stays carved and unused until
+     * its slab is unmapped with the loop. */
+    if (!c || c->nfree == c->cap)
+        return;
+    c->free[c->nfree++] = *s;
+    L->st.stacks_pooled++;
+    if (sl->live == 0 && sl->carved == sl->n && !sl->cold &&
+        c->nfree * c->len > HOT_BYTES)
+        slab_cool(sl);
 }
 
 void ax__stack_pool_term(ax_loop *L)
 {
-    while (L->stk.n)
-        stack_release(L, &L->stk.pool[--L->stk.n]);
-    if (L->stk.slab && L->stk.slab->live == 0)
-        slab_free(L, L->stk.slab);
-    ax__free(L->stk.pool);
-    L->stk.pool = NULL;
-    L->stk.cap = 0;
+    ax__slab *sl, *next;
+
+    /* A stack still in use here belongs to a task that was never freed
+     * (a bug reported elsewhere): it is unmapped all the same. */
+    for (size_t i = 0; i < L->stk.ncls; i++) {
+        ax__stkcls *c = &L->stk.cls[i];
+        while (c->nfree)
+            AX_VG_DEREGISTER(c->free[--c->nfree].vg_id);
+        ax__free(c->free);
+    }
+    ax__free(L->stk.cls);
+    L->stk.cls = NULL;
+    L->stk.ncls = 0;
+    for (sl = L->stk.slabs; sl; sl = next) {
+        next = sl->next;
+        if (sl->nguarded)
+            __atomic_sub_fetch(&guarded_now, sl->nguarded, __ATOMIC_RELAXED);
+        L->st.stacks_mapped -= sl->carved;
+        munmap(sl->map, sl->len);
+        ax__free(sl);
+    }
+    L->stk.slabs = NULL;
     L->st.stacks_pooled = 0;
+    L->st.stacks_unguarded = 0;
+}
+
+/* ---- how deep a task's stack went ------------------------------------- */
+
+/*
+ * For ax_dump_tasks(): the bytes between the stack's top and the lowest
+ * word that is not zero, pages the kernel never gave (mincore) skipped. A
+ * fresh stack is all zeroes, so this is the deepest the task went; a
+ * reused stack keeps what earlier tasks left, so for a task on one it is
+ * the deepest any of them went: an upper bound for this one. Read-only,
+ * and not instrumented: the bytes below a fiber's stack pointer are no
+ * object ASan or TSan knows, and under valgrind they are undefined (there
+ * only the pages count).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((no_sanitize_address, no_sanitize_thread))
+#endif
+static size_t scan_used(const char *lo, size_t size, size_t page)
+{
+    size_t npages = size / page, i;
+    unsigned char vec[64];
+    bool exact = true;
+
+#if defined(HAVE_VALGRIND) && HAVE_VALGRIND
+    exact = !RUNNING_ON_VALGRIND;
+#endif
+    for (i = 0; i < npages; i += sizeof vec) {
+        size_t k = npages - i < sizeof vec ? npages - i : sizeof vec;
+        if (mincore((void *)(lo + i * page), k * page, vec) != 0)
+            return 0;
+        for (size_t j = 0; j < k; j++) {
+            if (!(vec[j] & 1))
+                continue;
+            const char *p = lo + (i + j) * page;
+            if (!exact)
+                return size - (size_t)(p - lo);
+            for (size_t w = 0; w < page; w += sizeof(uint64_t))
+                if (*(const volatile uint64_t *)(const void *)(p + w))
+                    return size - (size_t)(p + w - lo);
+        }
+    }
+    return 0;
+}
+
+size_t ax__stack_used(ax_loop *L, const ax_task *t)
+{
+    if (!t->stack.map)
+        return 0;
+    return scan_used(t->coro.stack_lo, t->coro.stack_size, L->stk.page);
 }
 
 /* ---- stack overflow detection ------------------------------------------ */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Task stacks (stack.c): mmap'd with a guard region, pooled per loop, and
+ * Task stacks (stack.c): mmap'd with a guard region, cached per loop, and
  * what a context switch needs to know about each side. Never installed.
  */
 #ifndef AX_STACK_H
@@ -16,11 +16,18 @@ typedef struct ax__coro {
     ax__ctx ctx;
     void *stack_lo;
     size_t stack_size;
+    /* Only in the builds that use them: every byte here is in every
+     * parked task (bench/parked). */
+#ifdef AX_ASAN
     void *asan_fake;
+#endif
+#ifdef AX_TSAN
     void *tsan_fiber;
+#endif
 } ax__coro;
 
 typedef struct ax__slab ax__slab;
+typedef struct ax__stkcls ax__stkcls;
 
 /*
  * The PROT_NONE region below each task stack. A frame that moves the stack
@@ -38,8 +45,7 @@ typedef struct ax__slab ax__slab;
 
 typedef struct ax__stack {
     void *map;      /* base: guard region first, then the stack */
-    size_t maplen;
-    ax__slab *slab; /* the mapping it was carved from; NULL: its own map */
+    ax__slab *slab; /* the mapping it was carved from */
     unsigned vg_id; /* valgrind's stack id */
     bool guarded;
 } ax__stack;
@@ -49,9 +55,9 @@ typedef struct ax__stack {
 typedef struct ax__stacks {
     size_t default_size;
     size_t page;
-    ax__stack *pool;
-    size_t n, cap;
-    ax__slab *slab;   /* default-size stacks are carved from this one */
+    ax__stkcls *cls;  /* free stacks and slab, per stack size */
+    size_t ncls;
+    ax__slab *slabs;  /* every slab, unmapped when the loop ends */
     size_t guard;     /* bytes of PROT_NONE below each stack */
     bool warned_maps;
     void *altstack;   /* for the guard-page SIGSEGV handler */
@@ -64,5 +70,6 @@ void ax__stack_pool_term(ax_loop *L);
 int ax__altstack_init(ax_loop *L);
 void ax__altstack_term(ax_loop *L);
 size_t ax__stack_round(ax_loop *L, size_t size);
+size_t ax__stack_used(ax_loop *L, const ax_task *t);
 
 #endif

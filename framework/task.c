@@ -8,6 +8,12 @@
  * empty or a round's budget is used up; then it looks at timers and
  * libevent. A finished task cannot free the stack it is running on, so it
  * leaves itself in L->rq.zombie and whoever runs next releases it.
+ *
+ * A task gets its stack when it first runs, not when it is spawned, and
+ * gives it back as it ends: a fan-out whose children run one after
+ * another (skynet's leaves: a million spawned before the first runs) then
+ * needs one stack at a time for them, warm from the loop's cache, instead
+ * of a million.
  */
 #include "internal.h"
 #include "axon.h"
@@ -90,6 +96,62 @@ static ax_task *rq_pop(ax_loop *L)
     return t;
 }
 
+static void task_entry(void *p);
+
+/* A task's first run: its stack (and TSan fiber). */
+static int task_start(ax_loop *L, ax_task *t)
+{
+    int rc = ax__stack_get(L, t->coro.stack_size, &t->stack);
+
+    if (rc)
+        return rc;
+#ifdef AX_TSAN
+    t->coro.tsan_fiber = __tsan_create_fiber(0);
+    if (!t->coro.tsan_fiber) {
+        ax__stack_put(L, &t->stack, t->coro.stack_size);
+        t->stack.map = NULL;
+        return AX_ENOMEM;
+    }
+#endif
+    t->coro.stack_lo = (char *)t->stack.map + L->stk.guard;
+    ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
+                 task_entry, t);
+    return 0;
+}
+
+/* A task that cannot have a stack ends with AX_ENOMEM without running; its
+ * handle works as for any ended task. */
+static void task_end_unrun(ax_loop *L, ax_task *t, int status)
+{
+    t->state = AX__T_DONE;
+    L->nunfinished--;
+    ax__runtime_task_ended(L);
+    ax__future_complete(&t->fut, status, NULL);
+    if (!t->has_handle)
+        ax__task_free(t);
+}
+
+/* The next ready task, with its stack. */
+static ax_task *rq_pop_runnable(ax_loop *L)
+{
+    ax_task *t;
+
+    while ((t = rq_pop(L)) && AX__UNLIKELY(!t->stack.map)) {
+        int rc = task_start(L, t);
+        if (!rc)
+            break;
+        /* A handle reports it to whoever awaits; a detached task would
+         * vanish silently. */
+        if (!t->has_handle) {
+            t->reported = true;
+            ax__report(L, "task '%s' got no stack (%s) and ended without "
+                          "running", ax__task_name(t), ax_err_name(rc));
+        }
+        task_end_unrun(L, t, rc);
+    }
+    return t;
+}
+
 void ax__wake(ax_task *t, int status)
 {
     if (t->state != AX__T_SUSPENDED)
@@ -107,7 +169,8 @@ void ax__reap(ax_loop *L)
     if (!t)
         return;
     L->rq.zombie = NULL;
-    ax__stack_put(L, &t->stack, t->coro.stack_size);
+    if (t->stack.map)
+        ax__stack_put(L, &t->stack, t->coro.stack_size);
     t->stack.map = NULL;
 #ifdef AX_TSAN
     __tsan_destroy_fiber(t->coro.tsan_fiber);
@@ -124,7 +187,7 @@ static void switch_out(ax_task *t, bool exiting)
     ax_task *next = NULL;
 
     if (L->rq.budget) {
-        next = rq_pop(L);
+        next = rq_pop_runnable(L);
         if (next)
             L->rq.budget--;
     }
@@ -194,7 +257,7 @@ void ax__run_ready(ax_loop *L)
     ax_task *t;
 
     L->rq.budget = ROUND_BUDGET;
-    while (L->rq.budget && (t = rq_pop(L))) {
+    while (L->rq.budget && (t = rq_pop_runnable(L))) {
         L->rq.budget--;
         t->state = AX__T_RUNNING;
         L->pub.current = t;
@@ -311,23 +374,10 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     return 0;
 }
 
+/* The stack comes when the task first runs (rq_pop_runnable). */
 static int task_arrive(ax_loop *L, ax_task *t)
 {
-    int rc = ax__stack_get(L, t->coro.stack_size, &t->stack);
-
-    if (rc)
-        return rc;
-#ifdef AX_TSAN
-    t->coro.tsan_fiber = __tsan_create_fiber(0);
-    if (!t->coro.tsan_fiber) {
-        ax__stack_put(L, &t->stack, t->coro.stack_size);
-        t->stack.map = NULL;
-        return AX_ENOMEM;
-    }
-#endif
-    t->coro.stack_lo = (char *)t->stack.map + L->stk.guard;
-    ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
-                 task_entry, t);
+    t->stack.map = NULL;
     t->lnext = L->tasks;
     if (L->tasks)
         L->tasks->lprev = t;

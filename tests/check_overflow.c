@@ -186,6 +186,65 @@ START_TEST(test_stack_overflow_custom_size)
 }
 END_TEST
 
+static void *brief_sleep(void *arg)
+{
+    ax_sleep(0.001);
+    return arg;
+}
+
+#define COLD_FAN 600
+static void *main_overflow_on_cold_stack(void *arg)
+{
+    static ax_task *ts[COLD_FAN];
+    ax_task *t = NULL;
+    ax_task_opts o;
+    (void)arg;
+    /* Enough stacks that, once they are all free, whole slabs of them are
+     * given back to the kernel (stack.c: MADV_FREE); the overflowing task
+     * then runs on one of those reused stacks. */
+    for (int i = 0; i < COLD_FAN; i++)
+        if (ax_spawn(&ts[i], brief_sleep, NULL) != 0)
+            return ax_task_fail(AX_ENOMEM);
+    for (int i = 0; i < COLD_FAN; i++)
+        ax_await(ts[i], NULL);
+    memset(&o, 0, sizeof o);
+    o.name = "reborn";
+    if (ax_spawn_with(&t, deep_body, NULL, &o) != 0)
+        return ax_task_fail(AX_ENOMEM);
+    ax_await(t, NULL);
+    return NULL;
+}
+
+static void child_overflow_cold(void)
+{
+    ax_opts o;
+    memset(&o, 0, sizeof o);
+    o.virtual_clock = true;
+    ax_run_with(&o, main_overflow_on_cold_stack, NULL, NULL);
+    _exit(3);
+}
+
+/* After 600 tasks ended and their stacks went back to the loop's cache
+ * (and their memory to the kernel), a task that overflows a reused stack
+ * still hits its guard: SIGABRT and a message naming 'reborn'. */
+START_TEST(test_stack_overflow_on_reused_stack)
+{
+    static char text[16384];
+    const char *why = skip_reason();
+    int st;
+
+    if (why != NULL)
+        AXT_SKIP(why);
+    st = run_child_capture(child_overflow_cold, text, sizeof text);
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT,
+                  "child did not die by SIGABRT (status 0x%x); stderr:\n%s",
+                  st, text);
+    ck_assert_msg(strstr(text, "stack overflow in task 'reborn'") != NULL,
+                  "stderr lacks \"stack overflow in task 'reborn'\":\n%s",
+                  text);
+}
+END_TEST
+
 /* One 250 KiB frame on a 64 KiB stack: its far (lowest) end is 186 KiB
  * below the stack's bottom. The slab repeats [60 KiB guard][64 KiB stack],
  * so that end is past our guard, past the next stack and past its guard,
@@ -287,6 +346,7 @@ Suite *ax_overflow_suite(void)
     tcase_add_test(tc, test_stack_overflow_custom_size);
     tcase_add_test(tc, test_large_frame_hits_guard_names_task);
     tcase_add_test(tc, test_large_frame_with_big_stack_works);
+    tcase_add_test(tc, test_stack_overflow_on_reused_stack);
     return s;
 }
 

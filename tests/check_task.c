@@ -620,11 +620,14 @@ static void *main_spawn_enomem(void *arg)
     memset(&o, 0, sizeof o);
     o.stack_size = (size_t)1 << 30; /* allowed, but cannot be mapped */
     axt_assert_rc(ax_loop_stats_get(&s0), 0);
-    axt_assert_rc(ax_spawn_with(&t, axt_set_flag, &enomem_flag, &o),
-                  AX_ENOMEM);
-    ck_assert_ptr_eq(t, AXT_P(0x1)); /* untouched */
+    /* The stack is taken when the task first runs: the spawn succeeds and
+     * the task ends with AX_ENOMEM without running. */
+    axt_assert_rc(ax_spawn_with(&t, axt_set_flag, &enomem_flag, &o), 0);
+    ck_assert_ptr_ne(t, AXT_P(0x1));
+    axt_await_task(t, AX_ENOMEM);
     axt_assert_rc(ax_loop_stats_get(&s1), 0);
     ck_assert_uint_eq(s1.tasks_live, s0.tasks_live);
+    ck_assert_uint_eq(s1.stacks_mapped, s0.stacks_mapped);
     /* the loop is fine afterwards */
     axt_spawn(&u, double_it, AXT_P(5));
     ck_assert_ptr_eq(axt_await_task(u, 0), AXT_P(10));
@@ -632,8 +635,9 @@ static void *main_spawn_enomem(void *arg)
     return NULL;
 }
 
-/* A stack that cannot be mapped (RLIMIT_AS) -> AX_ENOMEM, *out untouched,
- * nothing left behind; ax_run with such a default stack -> AX_ENOMEM. */
+/* A stack that cannot be mapped (RLIMIT_AS): the task ends with AX_ENOMEM
+ * without running, nothing left behind; ax_run with such a default stack
+ * -> AX_ENOMEM. */
 START_TEST(test_spawn_enomem)
 {
     ax_opts o;

@@ -11,7 +11,7 @@ shift 2
 case $w in
 ctxswitch|pingpong_same|sup_restart_latency|sup_restarts_per_s) sopt="+S 1:1" ;;
 pingpong_cross) sopt="+S 2:2" ;;
-spawn_join|parked_memory|ring|skynet|gather_fanout|fanin) sopt="" ;;
+spawn_join|parked_memory|ring|skynet|skynet_dfs|gather_fanout|fanin) sopt="" ;;
 *) echo "unknown workload $w"; exit 2 ;;
 esac
 # erl takes a word beginning with '-' after -run for one of its own flags:

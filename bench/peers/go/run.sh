@@ -10,7 +10,7 @@ w=${2:?usage: run.sh BUILDDIR WORKLOAD [--quick]}
 shift 2
 [ -x "$bin" ] || { echo "no $bin: run build.sh first"; exit 1; }
 case $w in
-ctxswitch|spawn_join|parked_memory|pingpong_same|pingpong_cross|ring|skynet|gather_fanout|fanin|\
+ctxswitch|spawn_join|parked_memory|pingpong_same|pingpong_cross|ring|skynet|skynet_dfs|gather_fanout|fanin|\
 queue_same|queue_cross|select|lock_uncontended|lock_handoff) ;;
 *) echo "unknown workload $w"; exit 2 ;;
 esac

@@ -18,9 +18,11 @@ than axon's and report a per-operation rate, which is comparable):
   parked_memory  tasks parked in asyncio.sleep(3600): RSS growth per task
   pingpong_same  two tasks, a Queue(maxsize=1) each way: round trips/s
   ring           503 tasks, a Queue each, a token passed round: hops/s
-  skynet         fan-out 10 tree of tasks, depth-first (create_task, await,
-                 next: as axon's headline run); the time at the size run,
-                 with the size in the unit unless it is 1,000,000 leaves
+  skynet         fan-out 10 tree of tasks, classic form (each inner task
+                 creates its 10 children, then gathers them); the time at
+                 the size run, with the size in the unit unless it is
+                 1,000,000 leaves
+  skynet_dfs     the same tree depth-first (create_task, await, next)
   gather_fanout  asyncio.gather of 100,000 tasks each sleeping 1 ms: s
   queue_same     one producer, one consumer, a Queue(maxsize=128): items/s
   lock_uncontended  `await lock.acquire(); lock.release()` on a free
@@ -48,6 +50,7 @@ SIZES = {
     "pingpong_same": (200_000, 10_000),   # round trips (axon: 2,000,000)
     "ring": (500_000, 20_000),            # hops (axon: 10,000,000)
     "skynet": (100_000, 10_000),          # leaves (axon: 1,000,000)
+    "skynet_dfs": (100_000, 10_000),      # leaves (axon: 1,000,000)
     "gather_fanout": (100_000, 10_000),   # children (axon: 100,000)
     "queue_same": (500_000, 20_000),      # items (axon: 2,000,000)
     "select": (200_000, 20_000),          # items (axon: 2,000,000)
@@ -218,23 +221,38 @@ async def sky(num, size):
     if size == 1:
         return num
     step = size // 10
+    # the classic form: all 10 children at once, then collect them
+    res = await asyncio.gather(*[asyncio.create_task(sky(num + i * step,
+                                                         step))
+                                 for i in range(10)])
+    return sum(res)
+
+
+async def sky_dfs(num, size):
+    if size == 1:
+        return num
+    step = size // 10
     s = 0
-    for i in range(10):  # depth-first, as axon's headline run
-        s += await asyncio.create_task(sky(num + i * step, step))
+    for i in range(10):  # depth-first: one child at a time
+        s += await asyncio.create_task(sky_dfs(num + i * step, step))
     return s
 
 
-async def skynet(leaves):
+async def skynet(leaves, name="skynet", fn=sky):
     t0 = time.perf_counter()
-    s = await asyncio.create_task(sky(0, leaves))
+    s = await asyncio.create_task(fn(0, leaves))
     dt = time.perf_counter() - t0
     want = leaves * (leaves - 1) // 2
-    print(f"skynet         {leaves:10d} leaves {dt:7.3f} s  sum {s}"
+    print(f"{name:14s} {leaves:10d} leaves {dt:7.3f} s  sum {s}"
           f"{'' if s == want else '  WRONG'}")
     if s != want:
         print(f"WRONG: expected {want}")
         sys.exit(1)
-    result("skynet", dt, "s" + size_suffix(leaves, 1_000_000), "lower")
+    result(name, dt, "s" + size_suffix(leaves, 1_000_000), "lower")
+
+
+async def skynet_dfs(leaves):
+    await skynet(leaves, "skynet_dfs", sky_dfs)
 
 
 # ------------------------------------------------------------ gather_fanout
@@ -367,6 +385,7 @@ FUNCS = {
     "pingpong_same": pingpong_same,
     "ring": ring,
     "skynet": skynet,
+    "skynet_dfs": skynet_dfs,
     "gather_fanout": gather_fanout,
     "queue_same": queue_same,
     "select": select_queues,

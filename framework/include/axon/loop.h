@@ -68,7 +68,12 @@ AX_EXTERN int64_t ax_now_ns(void);
 /**
  * Print every live task of the current loop: id, name, state and what it
  * waits on (ready, running, sleeping until t, awaiting task 'x', awaiting a
- * future, ...). Thread: a loop's thread.
+ * future, ...), and for a task that has run, its stack's high-water mark
+ * as "stack USED/SIZE B": the bytes below the stack's top that were ever
+ * written. A task that got a fresh stack shows its own deepest use; one
+ * that reuses the stack of a task that ended shows the deeper of the two
+ * (an upper bound), so a small figure is a safe one to size stacks by
+ * (ax_task_opts.stack_size). Thread: a loop's thread.
  * @return 0, AX_EINVAL if @p out is NULL, AX_EPERM outside a loop.
  */
 AX_EXTERN int ax_dump_tasks(FILE *out);

@@ -90,7 +90,10 @@ typedef struct ax_task_opts {
  * @param fn   the body; must not be NULL.
  * @param arg  passed to @p fn; the caller and the body agree who frees it.
  * @return 0; AX_EINVAL if @p fn is NULL; AX_EPERM outside a loop;
- *         AX_ENOMEM if no stack or task could be allocated (*out untouched).
+ *         AX_ENOMEM if the task could not be allocated (*out untouched).
+ *         The task's stack is taken when it first runs (and given back to
+ *         the loop's cache as it ends): if none can be had then, the task
+ *         ends with AX_ENOMEM without running, and its handle reports it.
  * Suspends: no. Thread: a loop's thread (from a task, or from a callback).
  */
 AX_EXTERN int ax_spawn(ax_task **out, ax_task_fn fn, void *arg);
@@ -106,8 +109,9 @@ AX_EXTERN int ax_spawn(ax_task **out, ax_task_fn fn, void *arg);
  * @return as ax_spawn(); AX_EINVAL also for a stack size above 1 GiB or a
  *         loop of another runtime; AX_ESHUTDOWN if opts->loop is another
  *         loop and the runtime is shutting down. If the stack cannot be
- *         allocated on another loop, the task ends with AX_ENOMEM there
- *         without running (the call itself returned 0).
+ *         allocated when the task first runs, on this loop or another, the
+ *         task ends with AX_ENOMEM there without running (the call itself
+ *         returned 0).
  * Suspends: no. Thread: a loop's thread.
  */
 AX_EXTERN int ax_spawn_with(ax_task **out, ax_task_fn fn, void *arg,
