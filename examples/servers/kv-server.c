@@ -39,6 +39,7 @@
 #include "cli.h"
 
 #include <axon.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -61,13 +62,25 @@ typedef struct config {
     int port;
     int loops;
     size_t max_bulk;
+    size_t output_limit; /* bytes of replies pending per client; 0: none */
+    double timeout;      /* idle seconds before a client is closed; 0: never */
+    bool debug;          /* DEBUG CRASH-SHARD */
 } config;
 
 /* Read-only once the server runs. */
 static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU,
-                     (size_t)64 * 1024 * 1024};
-static ax_actor_ref shard_refs[AX_LOOPS_MAX];
+                     (size_t)64 * 1024 * 1024, (size_t)256 * 1024 * 1024, 0,
+                     false};
+/* The shards' current refs: each shard's supervisor restarts it under a
+ * new ref, which the start function publishes here (shard_start). */
+static _Atomic uint64_t shard_ids[AX_LOOPS_MAX];
 static int nshards;
+
+static ax_actor_ref shard_ref(int i)
+{
+    return (ax_actor_ref){atomic_load_explicit(&shard_ids[i],
+                                               memory_order_acquire)};
+}
 
 /* ---- keys, entries, the hash table --------------------------------------- */
 
@@ -344,12 +357,20 @@ static void req_free(req *r)
     free(r);
 }
 
-/* The actors' undelivered hook: a request that never reached its shard. */
+/* The actors' undelivered hook: a request that never reached its shard
+ * (queued in a shard that failed, or the runtime stopping). */
 static void undelivered(int tag, void *data, int reason)
 {
     (void)tag;
     (void)reason;
     req_free(data);
+}
+
+/* The reply-dropped hook: an answer whose asker stopped waiting. Every
+ * answer is awaited (await_ask), so this is a safety net against leaks. */
+static void reply_dropped(void *value)
+{
+    req_free(value);
 }
 
 /* -- what a shard does with a request (command.shard) -- */
@@ -418,6 +439,13 @@ static void shard_flush(table *t, req *r)
     table_clear(t, true);
 }
 
+/* DEBUG CRASH-SHARD: shard_main sees this row and fails. */
+static void shard_crash(table *t, req *r)
+{
+    (void)t;
+    (void)r;
+}
+
 /* Every request's tag: a shard gets nothing else, the row says the rest. */
 enum { TAG_REQ = 1 };
 
@@ -433,6 +461,14 @@ static void *shard_main(void *arg)
         return ax_task_fail(rc);
     while ((rc = ax_recv(&m, -1)) == 0) {
         req *r = m.data;
+        if (r->cmd->shard == shard_crash) {
+            /* As a bug would: the table is lost, this ask and those still
+             * queued fail with AX_ESRCH, the supervisor starts a new,
+             * empty shard. */
+            req_free(r);
+            rc = -EIO;
+            break;
+        }
         r->cmd->shard(&t, r);
         if ((rc = ax_reply(&m, r))) {
             fprintf(stderr, "kv-server: ax_reply: %s\n", ax_strerror(rc));
@@ -441,7 +477,7 @@ static void *shard_main(void *arg)
     }
     table_clear(&t, false);
     free(t.b);
-    return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
+    return rc == AX_ECANCELED || rc == AX_ESHUTDOWN ? NULL : ax_task_fail(rc);
 }
 
 /* ---- connections ---------------------------------------------------------- */
@@ -478,6 +514,8 @@ typedef struct conn {
     const char *proto_err; /* set: answer it, then close */
     char errbuf[64];
     bool quit, nomem;
+    bool over;     /* olen passed cfg.output_limit: close, say nothing */
+    bool stopping; /* cancelled (the server stops): close after this batch */
 } conn;
 
 static bool grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -500,8 +538,14 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static void out_raw(conn *c, const void *p, size_t n)
 {
-    if (c->nomem || n == 0)
+    if (c->nomem || c->over || n == 0)
         return;
+    if (cfg.output_limit && c->olen + n > cfg.output_limit) {
+        /* Redis's client-output-buffer-limit (hard): such a client is
+         * closed rather than left to grow the server without bound. */
+        c->over = true;
+        return;
+    }
     if (c->olen + n > c->ocap &&
         !grow((void **)&c->out, &c->ocap, c->olen + n, 1)) {
         c->nomem = true;
@@ -547,11 +591,21 @@ static void out_entry(conn *c, const entry *e)
         out_raw(c, "$-1\r\n", 5);
 }
 
+/* An error reply naming a client's word (a command name): at most 64
+ * bytes of it, control characters shown as spaces (as Redis does), so that
+ * a CR or LF in it cannot end the reply early and make one request look
+ * like several replies. */
 static void out_errf(conn *c, const char *fmt, const slice *arg)
 {
-    char tmp[160];
-    int n = snprintf(tmp, sizeof tmp, fmt,
-                     (int)(arg->len > 64 ? 64 : arg->len), arg->p);
+    char tmp[160], word[64];
+    size_t wl = arg->len > sizeof word ? sizeof word : arg->len;
+    int n;
+
+    for (size_t i = 0; i < wl; i++) {
+        unsigned char ch = (unsigned char)arg->p[i];
+        word[i] = ch < 32 || ch == 127 ? ' ' : (char)ch;
+    }
+    n = snprintf(tmp, sizeof tmp, fmt, (int)wl, word);
 
     out_raw(c, tmp, n < 0 ? 0 : (size_t)n >= sizeof tmp ? sizeof tmp - 1
                                                          : (size_t)n);
@@ -586,7 +640,7 @@ static void job_ask(conn *c, job *j, int shard, req *r)
         c->errs = e;
         c->capfuts = cap;
     }
-    rc = ax_ask(shard_refs[shard], TAG_REQ, r, &f);
+    rc = ax_ask(shard_ref(shard), TAG_REQ, r, &f);
     if (rc) {
         req_free(r);
         j->err = rc;
@@ -722,6 +776,28 @@ static void send_all(conn *c, job *j, const slice *a)
     (void)a;
     for (int s = 0; s < nshards; s++)
         job_ask(c, j, s, req_new(j->cmd, 0));
+}
+
+/* DEBUG CRASH-SHARD n (--debug only): make shard n fail, for the tests
+ * of its supervisor. */
+static void send_debug(conn *c, job *j, const slice *a)
+{
+    long long n;
+
+    if (!cfg.debug) {
+        j->msg = "-ERR DEBUG is off (start kv-server with --debug)\r\n";
+        return;
+    }
+    if (j->argc != 3 || a[1].len != 11 ||
+        strncasecmp(a[1].p, "crash-shard", 11) != 0) {
+        j->msg = "-ERR usage: DEBUG CRASH-SHARD n\r\n";
+        return;
+    }
+    if (!parse_ll(a[2].p, a[2].len, &n) || n < 0 || n >= nshards) {
+        j->msg = "-ERR no such shard\r\n";
+        return;
+    }
+    job_ask(c, j, (int)n, req_new(j->cmd, 0));
 }
 
 /* -- how a command answers (command.reply) -- */
@@ -861,6 +937,7 @@ static const command commands[] = {
     {"command", -1, NULL, NULL, reply_empty},
     {"config", -2, NULL, NULL, reply_empty},
     {"select", 2, NULL, NULL, reply_select},
+    {"debug", -2, send_debug, shard_crash, reply_ok},
 };
 
 static const command *lookup(const slice *name)
@@ -894,14 +971,17 @@ static void dispatch(conn *c, size_t argi, size_t argc)
         cmd->send(c, j, a);
 }
 
-/* Await one ask. A cancellation (the server is stopping) is noted and the
- * answer still awaited, so the request comes home and is freed. */
-static int await_ask(ax_future *f, void **val)
+/* Await one ask. A cancellation (the server is stopping) is noted, so
+ * that the connection closes once this batch is answered, and the answer
+ * still awaited: the request comes home to be freed, and the client gets
+ * the reply of a request that was done. */
+static int await_ask(conn *c, ax_future *f, void **val)
 {
     for (;;) {
         int rc = ax_await(f, val);
         if (rc != AX_ECANCELED || ax_future_done(f))
             return rc;
+        c->stopping = true;
     }
 }
 
@@ -916,21 +996,31 @@ static void finish(conn *c, job *j)
     int *errs = j->nf ? c->errs + j->fi : NULL;
     int rc = 0;
 
-    if (j->nf == 1) {
-        errs[0] = rc = await_ask(fs[0], &vals[0]);
-    } else if (j->nf > 1) {
-        /* The shards answer in any order; gather puts them in ours. */
-        rc = ax_gather_all(fs, j->nf, vals, errs);
+    /* Every ask of the job is in flight already: awaiting them in order
+     * costs no more than a gather, and a cancellation cannot drop one. */
+    for (size_t i = 0; i < j->nf; i++) {
+        errs[i] = await_ask(c, fs[i], &vals[i]);
+        if (errs[i] && !rc)
+            rc = errs[i];
     }
     if (rc || j->err) {
+        int why = j->err ? j->err : rc;
         for (size_t i = 0; i < j->nf; i++)
             if (errs[i] == 0)
                 req_free(vals[i]);
+        if (why == AX_ESRCH) {
+            /* A shard failed with this request queued (or being done):
+             * its supervisor restarts it; this client is told, the
+             * connection and the other shards go on. */
+            out_str(c, "-ERR shard failed and was restarted: "
+                       "the command may not have been done\r\n");
+            return;
+        }
         out_str(c, "-ERR internal error: ");
-        out_str(c, ax_strerror(j->err ? j->err : rc));
+        out_str(c, ax_strerror(why));
         out_str(c, "\r\n");
-        if ((j->err ? j->err : rc) != AX_ENOMEM)
-            c->quit = true; /* shard gone: the server is stopping */
+        if (why != AX_ENOMEM)
+            c->quit = true; /* the server is stopping */
         return;
     }
     if (j->msg)
@@ -1108,6 +1198,9 @@ static void conn_free(conn *c)
 static void serve_conn(ax_sock *s, void *arg)
 {
     conn c = {.s = s};
+    /* --timeout: a client that sends nothing (or reads nothing of its
+     * replies) for that long is closed, as Redis's `timeout`. */
+    double io_timeout = cfg.timeout > 0 ? cfg.timeout : -1;
     int rc = 0;
 
     (void)arg;
@@ -1140,10 +1233,16 @@ static void serve_conn(ax_sock *s, void *arg)
             out_str(&c, "-ERR out of memory\r\n");
             c.quit = true;
         }
-        if (c.olen && (rc = ax_write_all(s, c.out, c.olen, -1)))
+        if (c.over) {
+            fprintf(stderr, "kv-server: client closed: replies pending "
+                            "passed --output-limit (%zu bytes)\n",
+                    cfg.output_limit);
+            break;
+        }
+        if (c.olen && (rc = ax_write_all(s, c.out, c.olen, io_timeout)))
             break;
         c.olen = 0;
-        if (c.quit)
+        if (c.quit || c.stopping)
             break;
         if (need == 0 && c.pos < c.len)
             continue; /* the batch was full: more is buffered */
@@ -1166,14 +1265,15 @@ static void serve_conn(ax_sock *s, void *arg)
             c.buf = nb;
             c.cap = cap;
         }
-        ssize_t n = ax_read(s, c.buf + c.len, c.cap - c.len, -1);
+        ssize_t n = ax_read(s, c.buf + c.len, c.cap - c.len, io_timeout);
         if (n <= 0) {
             rc = (int)n;
             break;
         }
         c.len += (size_t)n;
     }
-    if (rc && rc != AX_ECANCELED && rc != AX_ECONNRESET && rc != AX_EPIPE)
+    if (rc && rc != AX_ECANCELED && rc != AX_ECONNRESET && rc != AX_EPIPE &&
+        rc != AX_ETIMEDOUT)
         fprintf(stderr, "kv-server: connection: %s\n", ax_strerror(rc));
     conn_free(&c);
 }
@@ -1187,14 +1287,32 @@ static void ready(int port, void *arg)
     fflush(stdout);
 }
 
+/* A shard supervisor's start function: spawn the shard and publish its ref
+ * before any connection can ask it (at start and at every restart). */
+static int shard_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
+{
+    int i = (int)(intptr_t)arg;
+    int rc = ax_actor_spawn(out, shard_main, NULL, opts);
+
+    if (rc == 0)
+        atomic_store_explicit(&shard_ids[i], out->id, memory_order_release);
+    return rc;
+}
+
 static void *main_task(void *arg)
 {
-    ax_actor_opts ao = {0};
+    static ax_sup_spec specs[AX_LOOPS_MAX];
+    /* One supervisor for all shards, one for one: a shard that fails is
+     * restarted (empty), the others never notice. More than 10 failures
+     * in 10 s is a bug: the supervisor gives up and the server stops. */
+    ax_sup_opts sup = {.strategy = AX_SUP_ONE_FOR_ONE, .intensity = 10,
+                       .period = 10, .name = "shards"};
     ax_serve_opts so = {.ready = ready};
     int rc;
 
     (void)arg;
-    if ((rc = ax_actor_set_undelivered(undelivered)))
+    if ((rc = ax_actor_set_undelivered(undelivered)) ||
+        (rc = ax_actor_set_reply_dropped(reply_dropped)))
         return ax_task_fail(rc);
     if ((rc = ax_stop_on_signals())) {
         fprintf(stderr, "kv-server: ax_stop_on_signals: %s\n",
@@ -1202,16 +1320,14 @@ static void *main_task(void *arg)
         return ax_task_fail(rc);
     }
     nshards = ax_loop_count();
-    ao.capacity = SHARD_MAILBOX;
-    ao.name = "shard";
-    for (int i = 0; i < nshards; i++) {
-        ao.loop = ax_loop_at(i);
-        rc = ax_actor_spawn(&shard_refs[i], shard_main, NULL, &ao);
-        if (rc) {
-            fprintf(stderr, "kv-server: ax_actor_spawn: %s\n",
-                    ax_strerror(rc));
-            return ax_task_fail(rc);
-        }
+    for (int i = 0; i < nshards; i++)
+        specs[i] = (ax_sup_spec){.name = "shard", .start = shard_start,
+                                 .arg = (void *)(intptr_t)i,
+                                 .loop = ax_loop_at(i),
+                                 .actor = {.capacity = SHARD_MAILBOX}};
+    if ((rc = ax_sup_start(NULL, &sup, specs, (size_t)nshards))) {
+        fprintf(stderr, "kv-server: ax_sup_start: %s\n", ax_strerror(rc));
+        return ax_task_fail(rc);
     }
     rc = ax_serve(cfg.host, cfg.port, serve_conn, NULL, &so);
     if (rc == AX_ECANCELED)
@@ -1228,6 +1344,18 @@ int main(int argc, char **argv)
          .dst = &cfg.max_bulk, .min = 1, .max = (double)MAX_BULK_HARD,
          .help = "longest bulk string accepted, K/M/G suffixes allowed\n"
                  "(default 64M, at most 512M)"},
+        {.name = "output-limit", .meta = "BYTES", .kind = SRV_BYTES,
+         .dst = &cfg.output_limit, .min = 0, .max = (double)((size_t)1 << 40),
+         .help = "close a client whose pending replies pass this\n"
+                 "(Redis's client-output-buffer-limit, hard; default\n"
+                 "256M, 0: no limit)"},
+        {.name = "timeout", .meta = "SECONDS", .kind = SRV_SECONDS,
+         .dst = &cfg.timeout, .min = 0, .max = 1e9,
+         .help = "close a client idle for this long (Redis's\n"
+                 "timeout; default 0: never)"},
+        {.name = "debug", .kind = SRV_FLAG, .dst = &cfg.debug,
+         .help = "accept DEBUG CRASH-SHARD n (makes shard n fail,\n"
+                 "for tests of its supervisor)"},
         {.name = NULL}};
     srv_cli cli = {.prog = "kv-server",
                    .about = "a RESP2 (Redis protocol) key-value server, "
