@@ -20,6 +20,10 @@
 #         server goes on; --output-limit closes a client whose replies pile
 #         up; --timeout closes an idle client; SIGTERM while clients keep
 #         talking stops the server, exit 0 (leaks fail it under ASan);
+#   aof   kill -9 under --appendfsync always: every acknowledged SET is
+#         there after the restart; BGREWRITEAOF keeps them and a SET made
+#         meanwhile; a truncated last record is reported and skipped; a
+#         write error (/dev/full) gives an error reply and a log line;
 #   http  a body trickled a byte a second is cut by --request-timeout;
 #         chunk data not followed by CRLF -> 400.
 # Timeouts here are hang guards, not assertions; the time a stop took is
@@ -410,6 +414,77 @@ test_kv() {
 }
 
 # ---------------------------------------------------------------------------
+# kv-server --aof
+
+test_aof() {
+    local f=$TMP/kv.aof out n cp i=0
+
+    # kill -9 while a client writes under --appendfsync always: every
+    # acknowledged SET is there after the restart.
+    start_server kv-server --aof "$f" --appendfsync always || return
+    timeout 120 "$CLIENT" kv-acked "$HOST" "$PORT" 100000000 >"$TMP/acked" 2>&1 &
+    cp=$!
+    PIDS="$PIDS $cp"
+    sleep 2
+    kill -KILL "$SPID"
+    wait "$SPID" 2>/dev/null
+    SPID=""
+    wait "$cp"
+    n=$(sed -n 's/^acked //p' "$TMP/acked")
+    case $n in
+    '' | 0) fail "kv --aof: no write acknowledged before kill -9 ($(cat "$TMP/acked"))"; return ;;
+    esac
+    start_server kv-server --aof "$f" || return
+    out=$("$CLIENT" kv-check "$HOST" "$PORT" "$n" 2>&1)
+    if [ $? -eq 0 ]; then
+        pass "kv --aof always: all $n SETs acknowledged before kill -9 are there after the restart"
+    else
+        fail "kv --aof always: $out"
+    fi
+    # BGREWRITEAOF, then a restart: the same keys.
+    exec 5<>"/dev/tcp/$HOST/$PORT"
+    printf 'BGREWRITEAOF\r\n' >&5
+    expect_eq "kv: BGREWRITEAOF" "$(resp 5)" "+Background append only file rewriting started"
+    printf 'SET during rewrite\r\n' >&5
+    resp 5 >/dev/null
+    exec 5>&-
+    while [ $i -lt 100 ] && ! grep -q rewritten "$SERR"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if grep -q "rewritten" "$SERR"; then pass "kv: the AOF was rewritten in the background"; else fail "kv: no 'rewritten' line"; fi
+    stop_server TERM
+    # A record cut short by a crash: reported, skipped, the server starts.
+    printf '*3\r\n$3\r\nSET\r\n$1\r\nz' >>"$f"
+    start_server kv-server --aof "$f" || return
+    if grep -q "incomplete.*skipped" "$SERR"; then
+        pass "kv --aof: a truncated last record is reported: $(grep incomplete "$SERR" | head -n 1 | cut -c1-100)..."
+    else
+        fail "kv --aof: the truncated last record was not reported"
+        show_err
+    fi
+    out=$("$CLIENT" kv-check "$HOST" "$PORT" "$n" 2>&1)
+    if [ $? -eq 0 ]; then pass "kv --aof: after rewrite and truncation, all $n keys there"; else fail "kv --aof after rewrite: $out"; fi
+    expect_eq "kv: the SET made during the rewrite is there" "$(timeout 10 redis-cli -h "$HOST" -p "$PORT" GET during 2>&1)" "rewrite"
+    stop_server TERM
+    # A write that fails (/dev/full: ENOSPC): an error reply and a log line.
+    if [ -w /dev/full ]; then
+        start_server kv-server --aof /dev/full --appendfsync always || return
+        exec 5<>"/dev/tcp/$HOST/$PORT"
+        printf 'SET a b\r\n' >&5
+        expect_eq "kv --aof /dev/full: SET -> error reply" "$(resp 5)" \
+            "-ERR append-only file write failed: No space left on device"
+        printf 'PING\r\n' >&5
+        expect_eq "kv --aof /dev/full: the connection goes on" "$(resp 5)" "+PONG"
+        exec 5>&-
+        if grep -q "write failed: No space left" "$SERR"; then pass "kv --aof /dev/full: logged"; else fail "kv --aof /dev/full: no log line"; fi
+        stop_server TERM
+    else
+        skip "kv --aof: /dev/full not writable here"
+    fi
+}
+
+# ---------------------------------------------------------------------------
 # http-hello
 
 test_http() {
@@ -451,6 +526,7 @@ echo "e2e-hard: examples in $EXAMPLES_DIR, --loops $LOOPS"
 test_http
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
+    if have redis-cli; then test_aof; else skip "kv --aof: redis-cli not found"; fi
     test_chat
 else
     skip "kv-server, chat: the library was configured --disable-actors"

@@ -20,6 +20,15 @@
  *       then runs until the server has closed every connection; exit 0
  *       then, 1 if the guard ran out first.
  *
+ *   srvclient kv-acked HOST PORT N
+ *       SET k<i> v<i> for i = 0, 1, ... (windows of 16 pipelined) until
+ *       the server goes away or N are acknowledged; prints "acked K": the
+ *       first K keys were acknowledged (+OK, in order).
+ *
+ *   srvclient kv-check HOST PORT K
+ *       GET k0 .. k<K-1>: exit 0 if every one has its value v<i>, else
+ *       print the first missing one and exit 1.
+ *
  * Output: progress lines "srvclient: ..." on stdout. Every wait has a hang
  * guard (AX_SRV_GUARD seconds, default 300), never a timed assertion.
  */
@@ -329,6 +338,104 @@ static int kv_talk(const char *host, int port, size_t n)
     return 0;
 }
 
+/* Read one reply line (without CRLF) from a blocking fd, buffered. */
+typedef struct lr {
+    int fd;
+    char b[65536];
+    size_t pos, len;
+} lr;
+
+static int read_line(lr *r, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (;;) {
+        if (r->pos == r->len) {
+            ssize_t k = recv(r->fd, r->b, sizeof r->b, 0);
+            if (k <= 0)
+                return -1;
+            r->pos = 0;
+            r->len = (size_t)k;
+        }
+        char ch = r->b[r->pos++];
+        if (ch == '\n') {
+            if (n && out[n - 1] == '\r')
+                n--;
+            out[n] = '\0';
+            return 0;
+        }
+        if (n + 1 < cap)
+            out[n++] = ch;
+    }
+}
+
+static int kv_acked(const char *host, int port, long n)
+{
+    static lr r;
+    char cmd[128], line[256];
+    long acked = 0;
+    int fd = dial(host, port);
+
+    if (fd < 0) {
+        say("FAIL: connect: %s", strerror(errno));
+        return 1;
+    }
+    r.fd = fd;
+    while (acked < n) {
+        long w = n - acked < 16 ? n - acked : 16;
+        bool ok = true;
+        for (long i = acked; i < acked + w && ok; i++) {
+            int k = snprintf(cmd, sizeof cmd, "SET k%ld v%ld\r\n", i, i);
+            ok = send_all(fd, cmd, (size_t)k);
+        }
+        for (long i = 0; i < w && ok; i++) {
+            if (read_line(&r, line, sizeof line) || strcmp(line, "+OK")) {
+                ok = false;
+                break;
+            }
+            acked++;
+        }
+        if (!ok)
+            break;
+    }
+    printf("acked %ld\n", acked);
+    close(fd);
+    return 0;
+}
+
+static int kv_check(const char *host, int port, long n)
+{
+    static lr r;
+    char cmd[128], line[256], want[64];
+    int fd = dial(host, port);
+
+    if (fd < 0) {
+        say("FAIL: connect: %s", strerror(errno));
+        return 1;
+    }
+    r.fd = fd;
+    for (long i = 0; i < n; i += 64) {
+        long w = n - i < 64 ? n - i : 64;
+        for (long k = i; k < i + w; k++) {
+            int len = snprintf(cmd, sizeof cmd, "GET k%ld\r\n", k);
+            if (!send_all(fd, cmd, (size_t)len))
+                return 1;
+        }
+        for (long k = i; k < i + w; k++) {
+            snprintf(want, sizeof want, "v%ld", k);
+            if (read_line(&r, line, sizeof line) || line[0] != '$' ||
+                read_line(&r, line, sizeof line) || strcmp(line, want)) {
+                say("FAIL: k%ld: acknowledged, not there after the restart",
+                    k);
+                return 1;
+            }
+        }
+    }
+    say("all %ld acknowledged keys are there", n);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *g = getenv("AX_SRV_GUARD");
@@ -341,9 +448,14 @@ int main(int argc, char **argv)
     if (argc == 5 && !strcmp(argv[1], "chat-hold"))
         return chat_flood(argv[2], atoi(argv[3]), (size_t)atol(argv[4]),
                           true);
+    if (argc == 5 && !strcmp(argv[1], "kv-acked"))
+        return kv_acked(argv[2], atoi(argv[3]), atol(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "kv-check"))
+        return kv_check(argv[2], atoi(argv[3]), atol(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "kv-talk"))
         return kv_talk(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
     fprintf(stderr,
-            "usage: srvclient chat-flood|chat-hold|kv-talk HOST PORT N\n");
+            "usage: srvclient chat-flood|chat-hold|kv-talk|kv-acked|kv-check "
+            "HOST PORT N\n");
     return 2;
 }
