@@ -939,6 +939,7 @@ static void *shard_main(void *arg)
     while (!rc && (rc = ax_recv(&ms[0], -1)) == 0) {
         size_t n = 0;
         bool wrote = false;
+        int more = 0;
         /* Do what is queued (up to GROUP_MAX), then one fsync, then the
          * answers: under `always`, nothing is acknowledged before it is
          * on disk. */
@@ -960,7 +961,7 @@ static void *shard_main(void *arg)
                 wrote |= wrote_i[n];
             }
             n++;
-        } while (!rc && n < GROUP_MAX && ax_recv(&ms[n], 0) == 0);
+        } while (!rc && n < GROUP_MAX && (more = ax_recv(&ms[n], 0)) == 0);
         if (wrote && aof.mode == FSYNC_ALWAYS) {
             int err = aof_sync();
             for (size_t i = 0; err && i < n; i++)
@@ -974,6 +975,10 @@ static void *shard_main(void *arg)
                 req_free(ms[i].data);
             }
         }
+        /* A cancellation seen by the non-waiting receive is not seen
+         * again: stop here. */
+        if (!rc && more && more != AX_ETIMEDOUT)
+            rc = more;
     }
     table_clear(&t, false);
     free(t.b);
@@ -1307,7 +1312,7 @@ static void send_rewrite(conn *c, job *j, const slice *a)
         return;
     }
     pthread_mutex_lock(&aof.mu);
-    busy = aof.rewriting || aof_rewriter_on;
+    busy = aof.rewriting;
     if (!busy)
         aof.rewriting = true;
     pthread_mutex_unlock(&aof.mu);
