@@ -20,6 +20,9 @@
 #         server goes on; --output-limit closes a client whose replies pile
 #         up; --timeout closes an idle client; SIGTERM while clients keep
 #         talking stops the server, exit 0 (leaks fail it under ASan);
+#   faults  while another client holds 500 idle connections, sends
+#         garbage, resets and stalls mid-request, a good client's 3000
+#         SETs and GETs all get the right answers;
 #   aof   kill -9 under --appendfsync always: every acknowledged SET is
 #         there after the restart; BGREWRITEAOF keeps them and a SET made
 #         meanwhile; a truncated last record is reported and skipped; a
@@ -390,7 +393,7 @@ test_kv() {
 
     # SIGTERM while 20 clients keep fan-out commands in flight.
     start_server kv-server || return
-    timeout 60 "$CLIENT" kv-talk "$HOST" "$PORT" 20 >"$TMP/talk" 2>&1 &
+    timeout 300 "$CLIENT" kv-talk "$HOST" "$PORT" 20 >"$TMP/talk" 2>&1 &
     t0=$!
     PIDS="$PIDS $t0"
     i=0
@@ -401,16 +404,45 @@ test_kv() {
     if grep -q talking "$TMP/talk"; then
         sleep 0.5
         stop_server TERM
-        if wait "$t0"; then
+        wait "$t0"
+        i=$?
+        if [ $i -eq 0 ]; then
             pass "kv: the server closed every busy connection on SIGTERM"
         else
-            fail "kv: SIGTERM under load: $(tail -n 1 "$TMP/talk")"
+            fail "kv: SIGTERM under load: client exit $i: $(tail -n 1 "$TMP/talk")"
         fi
     else
         fail "kv: the load never started: $(cat "$TMP/talk")"
         kill "$t0" 2>/dev/null
         stop_server TERM
     fi
+}
+
+# ---------------------------------------------------------------------------
+# kv-server with a bad crowd: the good client's answers are all right.
+
+test_faults() {
+    local fp i=0 out
+    start_server kv-server || return
+    timeout 300 "$CLIENT" faults "$HOST" "$PORT" 500 >"$TMP/faults" 2>&1 &
+    fp=$!
+    PIDS="$PIDS $fp"
+    while [ $i -lt 300 ] && ! grep -q "idle connections held" "$TMP/faults"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    out=$(timeout 120 "$CLIENT" kv-acked "$HOST" "$PORT" 3000 2>&1)
+    expect_eq "kv under faults: 3000 SETs acknowledged" "$out" "acked 3000"
+    out=$(timeout 120 "$CLIENT" kv-check "$HOST" "$PORT" 3000 2>&1)
+    if [ $? -eq 0 ]; then
+        pass "kv under faults: all 3000 GETs right"
+    else
+        fail "kv under faults: $out"
+    fi
+    kill -TERM "$fp" 2>/dev/null
+    wait "$fp"
+    echo "  $(tail -n 1 "$TMP/faults")"
+    alive "garbage, resets, stalls and 500 idle connections" && stop_server TERM
 }
 
 # ---------------------------------------------------------------------------
@@ -526,6 +558,7 @@ echo "e2e-hard: examples in $EXAMPLES_DIR, --loops $LOOPS"
 test_http
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
+    test_faults
     if have redis-cli; then test_aof; else skip "kv --aof: redis-cli not found"; fi
     test_chat
 else

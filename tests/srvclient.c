@@ -29,6 +29,12 @@
  *       GET k0 .. k<K-1>: exit 0 if every one has its value v<i>, else
  *       print the first missing one and exit 1.
  *
+ *   srvclient faults HOST PORT N
+ *       A bad crowd, until SIGTERM or the guard: N idle connections held
+ *       open, and in a loop connections that send garbage, that reset in
+ *       the middle of a request, and that stall half way through one
+ *       (held, up to N more). Prints what it did when it stops; exit 0.
+ *
  * Output: progress lines "srvclient: ..." on stdout. Every wait has a hang
  * guard (AX_SRV_GUARD seconds, default 300), never a timed assertion.
  */
@@ -41,6 +47,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -436,6 +443,85 @@ static int kv_check(const char *host, int port, long n)
     return 0;
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int faults(const char *host, int port, size_t n)
+{
+    static const char *garbage[] = {
+        "*abc\r\n", "$5\r\nhello\r\n", "*1\r\n$999999999999\r\n",
+        "\x01\x02\x03\xff\xfe\r\n", "*2\r\n$3\r\nGET\r\n$1\r\nxyz\r\n"};
+    double deadline = now() + guard_s;
+    int *idle = calloc(2 * n + 1, sizeof *idle);
+    size_t nidle = 0, nstall = 0;
+    unsigned long garb = 0, resets = 0;
+    char buf[4096];
+    struct rlimit rl;
+
+    if (!idle)
+        return 1;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * n + 64) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 2 * n + 64
+                          ? 2 * n + 64
+                          : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGTERM, on_term);
+    signal(SIGINT, on_term);
+    for (size_t i = 0; i < n && !stop_flag; i++)
+        if ((idle[nidle] = dial(host, port)) >= 0)
+            nidle++;
+    say("%zu idle connections held", nidle);
+    for (unsigned long k = 0; !stop_flag && now() < deadline; k++) {
+        int fd = dial(host, port);
+        if (fd < 0) {
+            usleep(10000);
+            continue;
+        }
+        switch (k % 3) {
+        case 0: { /* garbage, then read what comes back for a moment */
+            const char *g = garbage[(k / 3) % 5];
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            send_all(fd, g, strlen(g));
+            if (poll(&p, 1, 50) > 0)
+                (void)!recv(fd, buf, sizeof buf, 0);
+            close(fd);
+            garb++;
+            break;
+        }
+        case 1: { /* half a request, then a reset */
+            struct linger lg = {1, 0};
+            send_all(fd, "*3\r\n$3\r\nSET\r\n$1\r\n", 20);
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            close(fd);
+            resets++;
+            break;
+        }
+        default: /* half a request, then silence: held */
+            send_all(fd, "*2\r\n$3\r\nGET\r\n$1\r\n", 20);
+            if (nstall < n) {
+                idle[nidle++] = fd;
+                nstall++;
+            } else {
+                close(fd);
+            }
+            break;
+        }
+        usleep(2000);
+    }
+    say("stopped: %zu idle, %zu stalled, %lu garbage, %lu resets", n, nstall,
+        garb, resets);
+    for (size_t i = 0; i < nidle; i++)
+        close(idle[i]);
+    free(idle);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *g = getenv("AX_SRV_GUARD");
@@ -452,10 +538,13 @@ int main(int argc, char **argv)
         return kv_acked(argv[2], atoi(argv[3]), atol(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "kv-check"))
         return kv_check(argv[2], atoi(argv[3]), atol(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "faults"))
+        return faults(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "kv-talk"))
         return kv_talk(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
     fprintf(stderr,
-            "usage: srvclient chat-flood|chat-hold|kv-talk|kv-acked|kv-check "
+            "usage: srvclient chat-flood|chat-hold|kv-talk|kv-acked|kv-check|"
+            "faults "
             "HOST PORT N\n");
     return 2;
 }

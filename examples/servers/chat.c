@@ -10,8 +10,8 @@
  * leaves are announced as "* ..." lines.
  *
  * How it is built:
- *  - one room actor, on loop 0, owns the member list; nothing else touches
- *    it, so there are no locks;
+ *  - one room actor, on loop 0 under a supervisor, owns the member list;
+ *    nothing else touches it, so there are no locks;
  *  - ax_serve() runs each connection's reader task on some loop; next to it
  *    on the same loop runs a writer actor, the member's address, whose
  *    bounded mailbox (64 lines by default) holds what is still to be sent;
@@ -66,7 +66,7 @@ typedef struct config {
 static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64, 1000,
                      false};
 /* The room's current ref: its supervisor restarts it under a new one,
- * which the room itself publishes when it starts. */
+ * which its start function (room_start) publishes. */
 static _Atomic uint64_t room_id;
 
 static ax_actor_ref room_ref(void)

@@ -982,6 +982,11 @@ static void *shard_main(void *arg)
     }
     table_clear(&t, false);
     free(t.b);
+    /* This loop thread's record buffer (its next shard makes a new one). */
+    free(rec.p);
+    rec.p = NULL;
+    rec.len = rec.cap = 0;
+    rec.nomem = false;
     return rc == AX_ECANCELED || rc == AX_ESHUTDOWN ? NULL : ax_task_fail(rc);
 }
 
