@@ -240,6 +240,7 @@ static int chat_flood(const char *host, int port, size_t n, bool hold)
         /* chat-hold: stay, reading, until the server closes everyone. */
         size_t open_n = n + 1;
         say("%zu members online; holding", n + 1);
+        deadline = now() + guard_s; /* the guard starts again for the stop */
         fcntl(probe, F_SETFL, fcntl(probe, F_GETFL) | O_NONBLOCK);
         for (size_t i = 0; i <= n; i++) {
             int fd = i < n ? fds[i] : probe;
