@@ -10,8 +10,8 @@
  * leaves are announced as "* ..." lines.
  *
  * How it is built:
- *  - one room actor, on loop 0, owns the member list; nothing else touches
- *    it, so there are no locks;
+ *  - one room actor, on loop 0 under a supervisor, owns the member list;
+ *    nothing else touches it, so there are no locks;
  *  - ax_serve() runs each connection's reader task on some loop; next to it
  *    on the same loop runs a writer actor, the member's address, whose
  *    bounded mailbox (64 lines by default) holds what is still to be sent;
@@ -37,6 +37,7 @@
 #include "cli.h"
 
 #include <axon.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -57,16 +58,27 @@ typedef struct config {
     const char *host;
     int port;
     int loops;
-    size_t mailbox; /* a member's mailbox, in lines */
+    size_t mailbox;      /* a member's mailbox, in lines */
+    size_t announce_max; /* joins/leaves announced up to this many members */
+    bool debug;          /* /debug-crash-room */
 } config;
 
-static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64};
-static ax_actor_ref room; /* set before ax_serve(), read-only after */
+static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64, 1000,
+                     false};
+/* The room's current ref: its supervisor restarts it under a new one,
+ * which its start function (room_start) publishes. */
+static _Atomic uint64_t room_id;
+
+static ax_actor_ref room_ref(void)
+{
+    return (ax_actor_ref){atomic_load_explicit(&room_id,
+                                               memory_order_acquire)};
+}
 
 /* Tags. To a writer: */
 enum { W_LINE = 1, W_STOP };
 /* To the room: */
-enum { R_JOIN = 10, R_SAY, R_NICK, R_WHO, R_LEAVE };
+enum { R_JOIN = 10, R_SAY, R_NICK, R_WHO, R_LEAVE, R_CRASH };
 
 /* ---- shared text ------------------------------------------------------------ */
 
@@ -76,6 +88,19 @@ typedef struct text {
     size_t len;
     char s[];
 } text;
+
+static text *text_new(const char *s, size_t n)
+{
+    text *t = malloc(sizeof *t + n + 1);
+
+    if (!t)
+        return NULL;
+    memcpy(t->s, s, n);
+    t->s[n] = '\0';
+    atomic_init(&t->refs, 1);
+    t->len = n;
+    return t;
+}
 
 static text *text_fmt(const char *fmt, ...)
 {
@@ -282,44 +307,90 @@ static void member_free(member *m)
     m->log = NULL;
 }
 
-/* Drop the marked members and announce it; announcing may mark more. */
-static void sweep(room_state *r);
+/* Send t to every member still in, without waiting; drops t's reference. */
+static void deliver_all(room_state *r, text *t)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!r->m[i].drop)
+            deliver(r, &r->m[i], t);
+    text_unref(t);
+}
+
+/* Append "* NAME WHY\n" to a growing announcement. */
+static void announce_add(char **buf, size_t *len, size_t *cap,
+                         const member *m)
+{
+    size_t need = strlen(m->name) + strlen(m->why) + 5;
+
+    if (*len + need > *cap) {
+        size_t nc = *cap ? *cap * 2 : 256;
+        char *nb;
+        while (nc < *len + need)
+            nc *= 2;
+        if (!(nb = realloc(*buf, nc)))
+            return; /* the announcement is lost, the member still goes */
+        *buf = nb;
+        *cap = nc;
+    }
+    *len += (size_t)snprintf(*buf + *len, *cap - *len, "* %s %s\n", m->name,
+                             m->why);
+}
+
+/*
+ * Drop the marked members and announce it. Announcing may mark more (a
+ * member whose writer has ended is found out when it is sent to), so this
+ * goes round until a round drops nobody: a loop, never a recursion, as a
+ * thousand members leaving at once (a network blip) would otherwise nest a
+ * thousand broadcasts on the room's stack. Each round's leaves go out as
+ * one text, and only while the room is small enough (announce_max): past
+ * that, every join or leave told to everyone is quadratic work.
+ */
+static void sweep(room_state *r)
+{
+    for (;;) {
+        char *buf = NULL;
+        size_t len = 0, cap = 0, w = 0, gone = 0;
+
+        for (size_t i = 0; i < r->n; i++) {
+            member *m = &r->m[i];
+            if (!m->drop) {
+                if (w != i)
+                    r->m[w] = *m;
+                w++;
+                continue;
+            }
+            gone++;
+            member_free(m);
+            if (m->kick) {
+                /* The reference travels with the post; kick_run drops
+                 * it. */
+                int rc = ax_loop_post(m->conn->loop, kick_run, m->conn);
+                if (rc) {
+                    fprintf(stderr, "chat: ax_loop_post: %s\n",
+                            ax_strerror(rc));
+                    mconn_unref(m->conn);
+                }
+            } else {
+                mconn_unref(m->conn);
+            }
+            if (m->why)
+                announce_add(&buf, &len, &cap, m);
+        }
+        r->n = w;
+        if (len && r->n <= cfg.announce_max)
+            deliver_all(r, text_new(buf, len));
+        free(buf);
+        if (!gone)
+            return;
+    }
+}
 
 static void broadcast(room_state *r, text *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < r->n; i++)
-        if (!r->m[i].drop)
-            deliver(r, &r->m[i], t);
-    text_unref(t);
+    deliver_all(r, t);
     sweep(r);
-}
-
-static void sweep(room_state *r)
-{
-    for (size_t i = 0; i < r->n;) {
-        member m = r->m[i];
-        if (!m.drop) {
-            i++;
-            continue;
-        }
-        r->m[i] = r->m[--r->n];
-        member_free(&m);
-        if (m.kick) {
-            /* The reference travels with the post; kick_run drops it. */
-            int rc = ax_loop_post(m.conn->loop, kick_run, m.conn);
-            if (rc) {
-                fprintf(stderr, "chat: ax_loop_post: %s\n", ax_strerror(rc));
-                mconn_unref(m.conn);
-            }
-        } else {
-            mconn_unref(m.conn);
-        }
-        if (m.why)
-            broadcast(r, text_fmt("* %s %s\n", m.name, m.why));
-        i = 0; /* the array changed under us: start over */
-    }
 }
 
 static void *room_main(void *arg)
@@ -329,6 +400,8 @@ static void *room_main(void *arg)
     int rc;
 
     (void)arg;
+    /* A restarted room starts empty: members of the room that failed are
+     * told by ax_reply_error(AX_ESRCH) when they next speak. */
     for (;;) {
         bool backlog = false;
         for (size_t i = 0; i < r.n; i++)
@@ -365,11 +438,17 @@ static void *room_main(void *arg)
             *m = (member){.id = r.next_id++, .conn = mconn_ref(q->conn)};
             snprintf(m->name, sizeof m->name, "%s", q->arg);
             ax_reply(&msg, (void *)(uintptr_t)m->id);
-            broadcast(&r, text_fmt("* %s joined (%zu online)\n", q->arg, r.n));
+            if (r.n <= cfg.announce_max)
+                broadcast(&r, text_fmt("* %s joined (%zu online)\n", q->arg,
+                                       r.n));
             break;
         case R_SAY:
-            if (m)
-                broadcast(&r, text_fmt("%s: %s\n", m->name, q->arg));
+            if (!m) {
+                /* Not a member of this room: it restarted. */
+                ax_reply_error(&msg, AX_ESRCH);
+                break;
+            }
+            broadcast(&r, text_fmt("%s: %s\n", m->name, q->arg));
             /* The answer is the talker's go-ahead for its next line. */
             ax_reply(&msg, NULL);
             break;
@@ -390,6 +469,10 @@ static void *room_main(void *arg)
         case R_WHO: {
             size_t len = 64;
             char *list;
+            if (!m) {
+                ax_reply_error(&msg, AX_ESRCH);
+                break;
+            }
             for (size_t i = 0; i < r.n; i++)
                 len += strlen(r.m[i].name) + 2;
             if (!(list = malloc(len))) {
@@ -415,9 +498,16 @@ static void *room_main(void *arg)
                 sweep(&r);
             }
             break;
+        case R_CRASH:
+            /* --debug only: fail as a bug would, for the supervisor. */
+            ax_reply(&msg, NULL);
+            free(q);
+            rc = -EIO;
+            goto out;
         }
         free(q);
     }
+out:
     for (size_t i = 0; i < r.n; i++) {
         member_free(&r.m[i]);
         mconn_unref(r.m[i].conn);
@@ -425,7 +515,7 @@ static void *room_main(void *arg)
     free(r.m);
     if (r.kicked)
         fprintf(stderr, "chat: %zu slow member(s) disconnected\n", r.kicked);
-    return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
+    return rc == AX_ECANCELED || rc == AX_ESHUTDOWN ? NULL : ax_task_fail(rc);
 }
 
 /* ---- a member's writer ------------------------------------------------------ */
@@ -506,7 +596,7 @@ static int ask_room(int tag, uint64_t id, mconn *conn, const char *arg,
 
     if (!q)
         return AX_ENOMEM;
-    if ((rc = ax_ask(room, tag, q, &f))) {
+    if ((rc = ax_ask(room_ref(), tag, q, &f))) {
         free(q);
         return rc;
     }
@@ -557,7 +647,9 @@ static void chat_conn(ax_sock *s, void *arg)
 {
     ax_actor_opts ao = {0};
     char line[LINE_MAX_LEN + 1], name[NAME_MAX_LEN + 1];
-    mconn *c = calloc(1, sizeof *c);
+    /* Not calloc: the 16 KiB batch buffer is touched only when used, which
+     * matters with ten thousand members. */
+    mconn *c = malloc(sizeof *c);
     uint64_t id = 0;
     void *v;
     int rc;
@@ -565,6 +657,8 @@ static void chat_conn(ax_sock *s, void *arg)
     (void)arg;
     if (!c)
         return;
+    c->writer_task = NULL;
+    c->kicked = false;
     atomic_init(&c->refs, 1);
     c->loop = ax_loop_current();
     c->s = s;
@@ -616,6 +710,8 @@ static void chat_conn(ax_sock *s, void *arg)
                        !v) {
                 rc = tell(c, "* that name is taken\n");
             }
+        } else if (cfg.debug && !strcmp(line, "/debug-crash-room")) {
+            rc = ask_room(R_CRASH, id, NULL, "", NULL);
         } else if (line[0] == '/') {
             rc = tell(c, "* commands: /nick NAME, /who, /quit\n");
         } else {
@@ -627,16 +723,24 @@ static void chat_conn(ax_sock *s, void *arg)
     }
     if (rc == AX_E2BIG)
         tell(c, "* line too long, disconnecting\n");
+    else if (rc == AX_ESRCH && id)
+        tell(c, "* the room restarted, please reconnect\n");
     else if (rc && rc != AX_EPIPE && rc != AX_ECONNRESET &&
              rc != AX_ECANCELED && !c->kicked)
         fprintf(stderr, "chat: connection: %s\n", ax_strerror(rc));
-    if (id) {
+    /* Cancelled: the server is stopping. Ten thousand members leaving one
+     * by one, each announced, would hold the stop up for seconds: the room
+     * is going too and forgets them all at once, and the writer is
+     * cancelled instead of given time to flush. */
+    bool stopping = rc == AX_ECANCELED;
+    if (id && !stopping) {
         rmsg *q = rmsg_new(id, NULL, "", 0);
-        if (q && ax_send(room, R_LEAVE, q))
+        if (q && ax_send(room_ref(), R_LEAVE, q))
             free(q);
     }
     /* Let the writer flush what is queued, but not for ever. */
-    if (ax_try_send(c->writer, W_STOP, NULL) == AX_EAGAIN && c->writer_task)
+    if ((stopping || ax_try_send(c->writer, W_STOP, NULL) == AX_EAGAIN) &&
+        c->writer_task)
         ax_cancel(c->writer_task);
     if (ax_await_timeout(c->writer_done, 5.0, NULL) == AX_ETIMEDOUT) {
         if (c->writer_task)
@@ -656,9 +760,24 @@ static void ready(int port, void *arg)
     fflush(stdout);
 }
 
+/* The supervisor's start function for the room: spawn it and publish its
+ * ref before anyone can ask (at start and at every restart). */
+static int room_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
+{
+    int rc = ax_actor_spawn(out, room_main, arg, opts);
+
+    if (rc == 0)
+        atomic_store_explicit(&room_id, out->id, memory_order_release);
+    return rc;
+}
+
 static void *main_task(void *arg)
 {
-    ax_actor_opts ao = {.name = "room", .loop = ax_loop_at(0)};
+    ax_sup_spec spec = {.name = "room", .start = room_start,
+                        .loop = ax_loop_at(0)};
+    /* A room that fails more than 3 times in 5 s is a bug, not bad luck:
+     * the supervisor then gives up and the server stops. */
+    ax_sup_opts sup = {.name = "room-sup", .loop = ax_loop_at(0)};
     ax_serve_opts so = {.ready = ready};
     int rc;
 
@@ -669,8 +788,8 @@ static void *main_task(void *arg)
         fprintf(stderr, "chat: ax_stop_on_signals: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }
-    if ((rc = ax_actor_spawn(&room, room_main, NULL, &ao))) {
-        fprintf(stderr, "chat: ax_actor_spawn: %s\n", ax_strerror(rc));
+    if ((rc = ax_sup_start(NULL, &sup, &spec, 1))) {
+        fprintf(stderr, "chat: ax_sup_start: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }
     rc = ax_serve(cfg.host, cfg.port, chat_conn, NULL, &so);
@@ -688,6 +807,13 @@ int main(int argc, char **argv)
          .min = 1, .max = 1 << 20,
          .help = "lines queued per member before it counts as too\n"
                  "slow and is disconnected (default 64)"},
+        {.name = "announce-max", .meta = "N", .kind = SRV_SIZE,
+         .dst = &cfg.announce_max, .min = 0, .max = 1e9,
+         .help = "announce joins and leaves only while at most N\n"
+                 "members are online (default 1000)"},
+        {.name = "debug", .kind = SRV_FLAG, .dst = &cfg.debug,
+         .help = "accept /debug-crash-room, which makes the\n"
+                 "room fail (for tests of its supervisor)"},
         {.name = NULL}};
     srv_cli cli = {.prog = "chat",
                    .about = "a line-based chat room (try: nc 127.0.0.1 PORT)",

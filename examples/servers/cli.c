@@ -121,7 +121,10 @@ void srv_usage(const srv_cli *cli, FILE *f)
     if (cli->port_required)
         col += fprintf(f, " --port N");
     for (size_t i = 0; (o = row_at(cli, common, i)) != NULL; i++) {
-        int len = snprintf(word, sizeof word, "--%s %s", o->name, o->meta);
+        int len = o->kind == SRV_FLAG
+                      ? snprintf(word, sizeof word, "--%s", o->name)
+                      : snprintf(word, sizeof word, "--%s %s", o->name,
+                                 o->meta);
         if (len > width)
             width = len;
         if (o == &common[1] && cli->port_required)
@@ -143,7 +146,10 @@ void srv_usage(const srv_cli *cli, FILE *f)
     if (cli->about)
         fprintf(f, "  %s\n", cli->about);
     for (size_t i = 0; (o = row_at(cli, common, i)) != NULL; i++) {
-        snprintf(word, sizeof word, "--%s %s", o->name, o->meta);
+        if (o->kind == SRV_FLAG)
+            snprintf(word, sizeof word, "--%s", o->name);
+        else
+            snprintf(word, sizeof word, "--%s %s", o->name, o->meta);
         fprintf(f, "  %-*s  ", width, word);
         if (i < NCOMMON)
             common_help(cli, o, help, sizeof help);
@@ -212,6 +218,9 @@ static bool set_value(const srv_cli *cli, const srv_opt *o, const char *v)
     switch (o->kind) {
     case SRV_STRING:
         *(const char **)o->dst = v;
+        return true;
+    case SRV_FLAG:
+        *(bool *)o->dst = true;
         return true;
     case SRV_CHOICE:
         for (const srv_choice *c = o->choices; c->name; c++) {
@@ -303,7 +312,11 @@ int srv_parse(srv_cli *cli, int argc, char **argv)
             return srv_usage_error(cli, "unknown option '%.*s'", (int)len + 2,
                                    a);
         }
-        if (eq)
+        if (o->kind == SRV_FLAG && eq)
+            return srv_usage_error(cli, "--%s takes no value", o->name);
+        if (o->kind == SRV_FLAG)
+            v = "";
+        else if (eq)
             v = eq + 1;
         else if (i + 1 < argc)
             v = argv[++i];

@@ -34,6 +34,7 @@ typedef enum srv_kind {
                       (powers of 1024), in [min, max] */
     SRV_SECONDS, /**< double, a number of seconds in [min, max] */
     SRV_CHOICE,  /**< int: the value of the choice named */
+    SRV_FLAG,    /**< bool, set by "--name" alone (no value, meta unused) */
 } srv_kind;
 
 /** One allowed word of a SRV_CHOICE option. */

@@ -19,7 +19,11 @@
  *  - body (Content-Length or chunked) > 1 MiB -> 413, close; smaller bodies
  *    are read and discarded
  *  - other Transfer-Encodings                 -> 501, close
+ *  - chunk data not followed by CRLF          -> 400, close
  *  - 30 s without a complete request head     -> close (slowloris)
+ *  - a body not complete within --request-timeout (30 s) of its head
+ *    -> close: the deadline is for the whole body, so a body trickled a
+ *    byte at a time cannot hold a connection open
  *
  * --tls CERT KEY serves HTTPS instead (libaxon-tls; PEM files): each
  * connection task runs the TLS handshake first, with a 10 s deadline, and
@@ -44,7 +48,9 @@
 #define MAX_HEAD ((size_t)8192)         /* request line + headers */
 #define MAX_BODY ((size_t)1 << 20)      /* 1 MiB */
 #define IDLE_TIMEOUT 30.0               /* seconds for a request head */
-#define BODY_TIMEOUT 30.0               /* seconds for a request body */
+/* Seconds for a whole request body, from the end of its head
+ * (--request-timeout). */
+static double request_timeout = 30.0;
 #define WRITE_TIMEOUT 30.0
 #define BATCH 16384                     /* bytes of responses per write */
 #define LINGER_TIMEOUT 2.0              /* after an error response */
@@ -115,6 +121,20 @@ static int c_read_until(conn *c, const char *delim, char **line, size_t *len,
 {
     return TLS_OR(c, ax_tls_read_until(c->t, delim, line, len, max, timeout),
                   ax_read_until(c->s, delim, line, len, max, timeout));
+}
+
+/* The body's reads share one deadline (--request-timeout). */
+static ssize_t c_read_dl(conn *c, void *buf, size_t n, int64_t dl)
+{
+    return TLS_OR(c, ax_tls_read_dl(c->t, buf, n, dl),
+                  ax_read_dl(c->s, buf, n, dl));
+}
+
+static int c_read_until_dl(conn *c, const char *delim, char **line,
+                           size_t *len, size_t max, int64_t dl)
+{
+    return TLS_OR(c, ax_tls_read_until_dl(c->t, delim, line, len, max, dl),
+                  ax_read_until_dl(c->s, delim, line, len, max, dl));
 }
 
 static int c_write_all(conn *c, const void *buf, size_t n, double timeout)
@@ -257,14 +277,14 @@ static int parse_head(const char *p, size_t n, request *rq)
     return PARSE_OK;
 }
 
-/* Read and drop @p n bytes of body. */
-static int discard(conn *c, size_t n)
+/* Read and drop @p n bytes of body, by the body's deadline @p dl. */
+static int discard(conn *c, size_t n, int64_t dl)
 {
     char sink[4096];
 
     while (n) {
-        ssize_t r = c_read(c, sink, n < sizeof sink ? n : sizeof sink,
-                            BODY_TIMEOUT);
+        ssize_t r = c_read_dl(c, sink, n < sizeof sink ? n : sizeof sink,
+                              dl);
         if (r < 0)
             return (int)r;
         if (r == 0)
@@ -274,19 +294,19 @@ static int discard(conn *c, size_t n)
     return 0;
 }
 
-/* Read and drop a chunked body (sizes, data, trailers).
+/* Read and drop a chunked body (sizes, data, trailers) by @p dl.
  * @return 0, PARSE_BAD, PARSE_TOO_LARGE, or a negative socket code. */
-static int discard_chunked(conn *c)
+static int discard_chunked(conn *c, int64_t dl)
 {
     size_t total = 0;
-    char *line;
+    char *line, crlf[2];
     size_t len;
     int rc;
 
     for (;;) {
         size_t sz = 0;
         int digits = 0;
-        if ((rc = c_read_until(c, "\r\n", &line, &len, 1024, BODY_TIMEOUT)))
+        if ((rc = c_read_until_dl(c, "\r\n", &line, &len, 1024, dl)))
             return rc == AX_E2BIG ? PARSE_BAD : rc;
         for (size_t i = 0; i < len - 2; i++) {
             char ch = line[i];
@@ -309,13 +329,18 @@ static int discard_chunked(conn *c)
             break;
         if ((total += sz) > MAX_BODY)
             return PARSE_TOO_LARGE;
-        if ((rc = discard(c, sz + 2)))
-            return rc; /* data and its CRLF */
+        if ((rc = discard(c, sz, dl)))
+            return rc;
+        /* The data must end with CRLF exactly: anything else means the
+         * client and we disagree on where the chunk ends (smuggling). */
+        if ((rc = ax_read_exact_dl(c, crlf, 2, dl)))
+            return rc;
+        if (crlf[0] != '\r' || crlf[1] != '\n')
+            return PARSE_BAD;
     }
     /* Trailer fields up to an empty line. */
     for (;;) {
-        if ((rc = c_read_until(c, "\r\n", &line, &len, MAX_HEAD,
-                                BODY_TIMEOUT)))
+        if ((rc = c_read_until_dl(c, "\r\n", &line, &len, MAX_HEAD, dl)))
             return rc == AX_E2BIG ? PARSE_TOO_LARGE : rc;
         if (len == 2)
             return 0;
@@ -413,12 +438,12 @@ static void serve_conn(conn *c)
         /* A body: drop it (head points into the socket's buffer and is
          * invalid from here on, but everything needed is in rq). */
         if (rq.has_len && rq.body_len) {
-            if (discard(c, rq.body_len)) {
+            if (discard(c, rq.body_len, ax_deadline_in(request_timeout))) {
                 flush(c, out, &olen);
                 return;
             }
         } else if (rq.chunked) {
-            if ((rc = discard_chunked(c))) {
+            if ((rc = discard_chunked(c, ax_deadline_in(request_timeout)))) {
                 if (rc > 0)
                     fail(c, out, &olen, rc);
                 else
@@ -535,6 +560,11 @@ int main(int argc, char **argv)
         {.name = "tls", .meta = "CERT KEY", .kind = SRV_STRING,
          .dst = &tls_one,
          .help = "serve HTTPS with this PEM certificate chain and key"},
+        {.name = "request-timeout", .meta = "SECONDS", .kind = SRV_SECONDS,
+         .dst = &request_timeout, .min = 0.001, .max = 86400,
+         .help = "a request body must arrive whole within this\n"
+                 "of its head, else the connection is closed\n"
+                 "(default 30)"},
         {.name = NULL}};
     srv_cli cli = {.prog = "http-hello",
                    .about = "an HTTP/1.1 server that says Hello, World!",

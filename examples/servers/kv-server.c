@@ -39,7 +39,10 @@
 #include "cli.h"
 
 #include <axon.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,6 +50,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_PORT 6380
 #define MAX_BULK_HARD ((size_t)512 * 1024 * 1024) /* RESP's own limit */
@@ -61,13 +66,25 @@ typedef struct config {
     int port;
     int loops;
     size_t max_bulk;
+    size_t output_limit; /* bytes of replies pending per client; 0: none */
+    double timeout;      /* idle seconds before a client is closed; 0: never */
+    bool debug;          /* DEBUG CRASH-SHARD */
 } config;
 
 /* Read-only once the server runs. */
 static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU,
-                     (size_t)64 * 1024 * 1024};
-static ax_actor_ref shard_refs[AX_LOOPS_MAX];
+                     (size_t)64 * 1024 * 1024, (size_t)256 * 1024 * 1024, 0,
+                     false};
+/* The shards' current refs: each shard's supervisor restarts it under a
+ * new ref, which the start function publishes here (shard_start). */
+static _Atomic uint64_t shard_ids[AX_LOOPS_MAX];
 static int nshards;
+
+static ax_actor_ref shard_ref(int i)
+{
+    return (ax_actor_ref){atomic_load_explicit(&shard_ids[i],
+                                               memory_order_acquire)};
+}
 
 /* ---- keys, entries, the hash table --------------------------------------- */
 
@@ -270,6 +287,443 @@ static bool parse_ll(const char *s, size_t n, long long *out)
     return true;
 }
 
+/* ---- the append-only file ------------------------------------------------- */
+
+/*
+ * --aof FILE: every change is appended to FILE as the RESP command that
+ * redoes it (SET k v for SET, MSET and INCR's new value, DEL k for each key
+ * deleted, FLUSHALL), and FILE is replayed at start. --appendfsync as in
+ * Redis: always (fsync before the reply: an acknowledged write is on disk),
+ * everysec (a thread fsyncs once a second: a crash loses up to about a
+ * second), no (the kernel decides).
+ *
+ * Shards write their records themselves, one write(2) per request under
+ * aof.mu; under `always` a shard answers a run of requests together after
+ * one fsync (group commit). BGREWRITEAOF collects every shard's entries (by
+ * reference, on their loops) and a plain thread writes them to FILE.tmp
+ * while the shards go on appending to FILE and to aof.diff; at the end the
+ * thread adds aof.diff, fsyncs and renames FILE.tmp over FILE, under the
+ * lock. Every record sets a key to a value or removes it, so a record that
+ * lands both in the snapshot and in the diff replays to the same state.
+ */
+enum { FSYNC_ALWAYS = 0, FSYNC_EVERYSEC, FSYNC_NO };
+
+/* A piece of a buffer: a command's argument, a record's. */
+typedef struct slice {
+    const char *p;
+    size_t len;
+} slice;
+
+static struct {
+    pthread_mutex_t mu;
+    const char *path; /* NULL: no AOF */
+    int mode;         /* FSYNC_* */
+    int fd;
+    bool dirty;       /* written since the last fsync (everysec) */
+    bool rewriting;
+    char *diff;       /* records since the rewrite's snapshot began */
+    size_t dlen, dcap;
+    bool diff_nomem;
+    int last_err;     /* errno of the last failed write, logged once */
+} aof = {.mu = PTHREAD_MUTEX_INITIALIZER, .mode = FSYNC_EVERYSEC, .fd = -1};
+
+static pthread_t aof_fsyncer, aof_rewriter;
+static bool aof_fsyncer_on, aof_rewriter_on;
+static atomic_bool aof_stop;
+
+/* A shard's records for the request being done (one shard per loop
+ * thread). */
+static _Thread_local struct {
+    char *p;
+    size_t len, cap;
+    bool nomem;
+} rec;
+
+static void rec_raw(const void *p, size_t n)
+{
+    if (rec.len + n > rec.cap) {
+        size_t cap = rec.cap ? rec.cap : 4096;
+        char *q;
+        while (cap < rec.len + n)
+            cap *= 2;
+        if (!(q = realloc(rec.p, cap))) {
+            rec.nomem = true;
+            return;
+        }
+        rec.p = q;
+        rec.cap = cap;
+    }
+    memcpy(rec.p + rec.len, p, n);
+    rec.len += n;
+}
+
+static void rec_head(char type, size_t n)
+{
+    char tmp[32];
+    int k = snprintf(tmp, sizeof tmp, "%c%zu\r\n", type, n);
+
+    rec_raw(tmp, (size_t)k);
+}
+
+static void rec_arg(const char *p, size_t n)
+{
+    rec_head('$', n);
+    rec_raw(p, n);
+    rec_raw("\r\n", 2);
+}
+
+/* "SET key value" for an entry, "DEL key", "FLUSHALL". */
+static void rec_set(const entry *e)
+{
+    if (!aof.path)
+        return;
+    rec_head('*', 3);
+    rec_arg("SET", 3);
+    rec_arg(e->data, e->klen);
+    rec_arg(e->data + e->klen, e->vlen);
+}
+
+static void rec_del(const char *k, size_t n)
+{
+    if (!aof.path)
+        return;
+    rec_head('*', 2);
+    rec_arg("DEL", 3);
+    rec_arg(k, n);
+}
+
+static void rec_flush(void)
+{
+    if (!aof.path)
+        return;
+    rec_head('*', 1);
+    rec_arg("FLUSHALL", 8);
+}
+
+/* Append the shard's records of one request. @return 0 or an errno. */
+static int aof_append(void)
+{
+    int err = 0;
+
+    if (!rec.len && !rec.nomem)
+        return 0;
+    if (rec.nomem) {
+        rec.len = 0;
+        rec.nomem = false;
+        return ENOMEM;
+    }
+    pthread_mutex_lock(&aof.mu);
+    for (size_t off = 0; off < rec.len;) {
+        ssize_t w = write(aof.fd, rec.p + off, rec.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : ENOSPC;
+            /* A partial record would be reported as the truncated last
+             * record at the next start; cut it off now if we can. */
+            if (off) {
+                off_t end = lseek(aof.fd, 0, SEEK_END);
+                if (end >= (off_t)off && ftruncate(aof.fd, end - (off_t)off))
+                    err = err ? err : errno;
+            }
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (!err) {
+        aof.dirty = true;
+        if (aof.rewriting && !aof.diff_nomem) {
+            if (aof.dlen + rec.len > aof.dcap) {
+                size_t cap = aof.dcap ? aof.dcap * 2 : 65536;
+                char *q;
+                while (cap < aof.dlen + rec.len)
+                    cap *= 2;
+                if ((q = realloc(aof.diff, cap))) {
+                    aof.diff = q;
+                    aof.dcap = cap;
+                } else {
+                    aof.diff_nomem = true; /* the rewrite will be dropped */
+                }
+            }
+            if (!aof.diff_nomem) {
+                memcpy(aof.diff + aof.dlen, rec.p, rec.len);
+                aof.dlen += rec.len;
+            }
+        }
+    }
+    if (err && err != aof.last_err)
+        fprintf(stderr, "kv-server: %s: write failed: %s (the writes that "
+                        "got this error are in memory, not on disk)\n",
+                aof.path, strerror(err));
+    aof.last_err = err;
+    pthread_mutex_unlock(&aof.mu);
+    rec.len = 0;
+    return err;
+}
+
+/* fsync under `always`. @return 0 or an errno. */
+static int aof_sync(void)
+{
+    int err = 0;
+
+    pthread_mutex_lock(&aof.mu);
+    if (aof.dirty && fdatasync(aof.fd) != 0) {
+        err = errno;
+        fprintf(stderr, "kv-server: %s: fsync failed: %s\n", aof.path,
+                strerror(err));
+    }
+    aof.dirty = err != 0;
+    pthread_mutex_unlock(&aof.mu);
+    return err;
+}
+
+/* everysec: a plain thread, so a slow disk never stalls a loop. */
+static void *aof_fsync_main(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&aof_stop)) {
+        int fd = -1;
+        for (int i = 0; i < 10 && !atomic_load(&aof_stop); i++)
+            usleep(100 * 1000);
+        pthread_mutex_lock(&aof.mu);
+        if (aof.dirty) {
+            fd = dup(aof.fd); /* the rewrite may swap aof.fd meanwhile */
+            aof.dirty = false;
+        }
+        pthread_mutex_unlock(&aof.mu);
+        if (fd >= 0) {
+            if (fdatasync(fd) != 0)
+                fprintf(stderr, "kv-server: %s: fsync failed: %s\n",
+                        aof.path, strerror(errno));
+            close(fd);
+        }
+    }
+    return NULL;
+}
+
+/* -- replay -- */
+
+/* One RESP array of bulk strings at p[0..n): its arguments (up to 3 kept)
+ * and its length. @return 1 a record, 0 incomplete, -1 malformed. */
+static int aof_record(const char *p, size_t n, slice *args, size_t *nargs,
+                      size_t *used)
+{
+    const char *q = p, *end = p + n;
+    long long cnt = 0;
+
+    if (q >= end)
+        return 0;
+    if (*q != '*')
+        return -1;
+    for (int pass = -1; pass < 0 || (long long)pass < cnt; pass++) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        long long v;
+        if (!nl)
+            return (size_t)(end - q) > 32 ? -1 : 0;
+        if (nl - q < 2 || nl[-1] != '\r' ||
+            !parse_ll(q + 1, (size_t)(nl - 1 - q - 1), &v) || v < 0)
+            return -1;
+        if (pass < 0) {
+            if (*q != '*' || v < 1 || v > 3)
+                return -1;
+            cnt = v;
+            q = nl + 1;
+            continue;
+        }
+        if (*q != '$')
+            return -1;
+        q = nl + 1;
+        if ((size_t)(end - q) < (size_t)v + 2)
+            return 0;
+        if (q[v] != '\r' || q[v + 1] != '\n')
+            return -1;
+        args[pass] = (slice){q, (size_t)v};
+        q += v + 2;
+    }
+    *nargs = (size_t)cnt;
+    *used = (size_t)(q - p);
+    return 1;
+}
+
+/* Replay the file into tabs[] (only shard @p only's keys if >= 0).
+ * A truncated last record is reported, skipped and cut off the file;
+ * anything else malformed stops the start with a message naming the
+ * offset. @return 0 or -1 (reported). */
+static int aof_replay(table *tabs, int only)
+{
+    int fd = open(aof.path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    char *buf;
+    size_t n = 0, off = 0, nrec = 0;
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf(stderr, "kv-server: %s: %s\n", aof.path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd); /* /dev/null, /dev/full...: nothing to replay */
+        return 0;
+    }
+    if (!(buf = malloc((size_t)st.st_size + 1))) {
+        fprintf(stderr, "kv-server: %s: no memory to replay it\n", aof.path);
+        close(fd);
+        return -1;
+    }
+    while (n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    while (off < n) {
+        slice a[3];
+        size_t na = 0, used = 0;
+        int rc = aof_record(buf + off, n - off, a, &na, &used);
+        if (rc == 0) {
+            fprintf(stderr, "kv-server: %s: the last record (%zu bytes at "
+                            "offset %zu) is incomplete, as after a crash in "
+                            "the middle of a write: skipped%s\n",
+                    aof.path, n - off, off,
+                    only < 0 ? " and cut off the file" : "");
+            if (only < 0 && truncate(aof.path, (off_t)off) != 0)
+                fprintf(stderr, "kv-server: %s: truncate: %s\n", aof.path,
+                        strerror(errno));
+            break;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "kv-server: %s: not an append-only file of "
+                            "kv-server, or damaged: bad record at offset "
+                            "%zu (move it away to start empty)\n",
+                    aof.path, off);
+            free(buf);
+            return -1;
+        }
+        off += used;
+        nrec++;
+        if (na == 1 && a[0].len == 8 && !strncasecmp(a[0].p, "flushall", 8)) {
+            for (int i = 0; i < nshards; i++)
+                if (only < 0 || i == only)
+                    table_clear(&tabs[only < 0 ? i : 0], false);
+            continue;
+        }
+        if (na < 2)
+            continue;
+        uint64_t h = hash_bytes(a[1].p, a[1].len);
+        int sh = shard_of(h);
+        if (only >= 0 && sh != only)
+            continue;
+        table *t = &tabs[only < 0 ? sh : 0];
+        if (na == 3 && a[0].len == 3 && !strncasecmp(a[0].p, "set", 3)) {
+            entry *e = entry_new(a[1].p, a[1].len, h, a[2].p, a[2].len);
+            if (!e) {
+                fprintf(stderr, "kv-server: %s: no memory to replay it\n",
+                        aof.path);
+                free(buf);
+                return -1;
+            }
+            table_put(t, e);
+        } else if (na == 2 && a[0].len == 3 &&
+                   !strncasecmp(a[0].p, "del", 3)) {
+            table_del(t, a[1].p, a[1].len, h);
+        }
+    }
+    free(buf);
+    if (only < 0)
+        fprintf(stderr, "kv-server: %s: %zu records replayed\n", aof.path,
+                nrec);
+    return 0;
+}
+
+/* The tables replayed at start (or at a shard's restart), taken by the
+ * shard that starts next on that index. */
+static table *preload[AX_LOOPS_MAX];
+
+/* -- background rewrite -- */
+
+typedef struct snapshot {
+    entry **e;
+    size_t n;
+} snapshot;
+
+static bool write_all_fd(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static void *aof_rewrite_main(void *arg)
+{
+    snapshot *sn = arg;
+    char tmp[4096];
+    int fd, err = 0;
+
+    snprintf(tmp, sizeof tmp, "%s.rewrite", aof.path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        err = errno;
+    /* rec is this thread's own buffer here. */
+    for (size_t i = 0; i < sn->n && !err; i++) {
+        rec_set(sn->e[i]);
+        if (rec.nomem)
+            err = ENOMEM;
+        else if (rec.len >= 65536 || i + 1 == sn->n) {
+            if (!write_all_fd(fd, rec.p, rec.len))
+                err = errno ? errno : ENOSPC;
+            rec.len = 0;
+        }
+    }
+    for (size_t i = 0; i < sn->n; i++)
+        entry_unref(sn->e[i]);
+    free(sn->e);
+    free(sn);
+    free(rec.p);
+    rec.p = NULL;
+    rec.len = rec.cap = 0;
+    pthread_mutex_lock(&aof.mu);
+    if (!err && aof.diff_nomem)
+        err = ENOMEM;
+    if (!err && !write_all_fd(fd, aof.diff, aof.dlen))
+        err = errno ? errno : ENOSPC;
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    if (!err && rename(tmp, aof.path) != 0)
+        err = errno;
+    if (!err) {
+        close(aof.fd);
+        aof.fd = fd; /* O_APPEND is not needed: one writer at a time */
+        lseek(fd, 0, SEEK_END);
+        fd = -1;
+        aof.dirty = false;
+        fprintf(stderr, "kv-server: %s: rewritten\n", aof.path);
+    } else {
+        fprintf(stderr, "kv-server: %s: background rewrite failed: %s\n",
+                aof.path, strerror(err));
+        unlink(tmp);
+    }
+    free(aof.diff);
+    aof.diff = NULL;
+    aof.dlen = aof.dcap = 0;
+    aof.diff_nomem = false;
+    aof.rewriting = false;
+    pthread_mutex_unlock(&aof.mu);
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
 /* ---- requests: connection task -> shard -> connection task ---------------- */
 
 enum { INCR_OK = 0, INCR_NOTINT, INCR_OVERFLOW, INCR_NOMEM };
@@ -312,6 +766,9 @@ typedef struct req {
     int n;                     /* keys, or entries for SET/MSET */
     long long num; /* in: INCR delta; out: count, DBSIZE, new value */
     int err;       /* out: INCR_* */
+    int aof_err;   /* out: the append-only file could not be written */
+    entry **snap;  /* out: BGREWRITEAOF, the shard's entries (referenced) */
+    size_t nsnap;
     kref *keys;
     entry **ents;  /* in: SET/MSET; out: GET/MGET */
     uint32_t *idx; /* the keys' positions in the command (MGET) */
@@ -328,6 +785,9 @@ static req *req_new(const command *cmd, int n)
     r->n = n;
     r->num = 0;
     r->err = 0;
+    r->aof_err = 0;
+    r->snap = NULL;
+    r->nsnap = 0;
     r->keys = (kref *)(r + 1);
     r->ents = (entry **)(r->keys + n);
     r->idx = (uint32_t *)(r->ents + n);
@@ -341,15 +801,26 @@ static void req_free(req *r)
         return;
     for (int i = 0; i < r->n; i++)
         entry_unref(r->ents[i]);
+    for (size_t i = 0; i < r->nsnap; i++)
+        entry_unref(r->snap[i]);
+    free(r->snap);
     free(r);
 }
 
-/* The actors' undelivered hook: a request that never reached its shard. */
+/* The actors' undelivered hook: a request that never reached its shard
+ * (queued in a shard that failed, or the runtime stopping). */
 static void undelivered(int tag, void *data, int reason)
 {
     (void)tag;
     (void)reason;
     req_free(data);
+}
+
+/* The reply-dropped hook: an answer whose asker stopped waiting. Every
+ * answer is awaited (await_ask), so this is a safety net against leaks. */
+static void reply_dropped(void *value)
+{
+    req_free(value);
 }
 
 /* -- what a shard does with a request (command.shard) -- */
@@ -365,6 +836,7 @@ static void shard_get(table *t, req *r)
 static void shard_set(table *t, req *r)
 {
     for (int i = 0; i < r->n; i++) {
+        rec_set(r->ents[i]);
         table_put(t, r->ents[i]);
         r->ents[i] = NULL;
     }
@@ -373,7 +845,10 @@ static void shard_set(table *t, req *r)
 static void shard_del(table *t, req *r)
 {
     for (int i = 0; i < r->n; i++)
-        r->num += table_del(t, r->keys[i].p, r->keys[i].len, r->keys[i].h);
+        if (table_del(t, r->keys[i].p, r->keys[i].len, r->keys[i].h)) {
+            rec_del(r->keys[i].p, r->keys[i].len);
+            r->num++;
+        }
 }
 
 static void shard_exists(table *t, req *r)
@@ -406,6 +881,7 @@ static void shard_incr(table *t, req *r)
         r->err = INCR_NOMEM;
         return;
     }
+    rec_set(ne);
     table_put(t, ne);
     r->num = v;
 }
@@ -415,41 +891,106 @@ static void shard_dbsize(table *t, req *r) { r->num = (long long)t->n; }
 static void shard_flush(table *t, req *r)
 {
     (void)r;
+    rec_flush();
     table_clear(t, true);
+}
+
+/* BGREWRITEAOF: a reference to every entry, for the rewrite thread. */
+static void shard_snapshot(table *t, req *r)
+{
+    if (!(r->snap = malloc((t->n ? t->n : 1) * sizeof *r->snap))) {
+        r->aof_err = ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i <= t->mask; i++)
+        for (entry *e = t->b[i]; e; e = e->next)
+            r->snap[r->nsnap++] = entry_ref(e);
+}
+
+/* DEBUG CRASH-SHARD: shard_main sees this row and fails. */
+static void shard_crash(table *t, req *r)
+{
+    (void)t;
+    (void)r;
 }
 
 /* Every request's tag: a shard gets nothing else, the row says the rest. */
 enum { TAG_REQ = 1 };
 
 /* A shard: owns one table; answers every request with the request itself. */
+#define GROUP_MAX 256 /* requests answered after one fsync (always) */
+
 static void *shard_main(void *arg)
 {
-    table t;
-    ax_msg m;
-    int rc;
+    int idx = (int)(intptr_t)arg;
+    table t, *pre = preload[idx];
+    ax_msg ms[GROUP_MAX];
+    bool wrote_i[GROUP_MAX];
+    int rc = 0;
 
-    (void)arg;
-    if ((rc = table_init(&t)))
+    /* The table replayed from the AOF, if any, else an empty one. */
+    preload[idx] = NULL;
+    if (pre) {
+        t = *pre;
+        free(pre);
+    } else if ((rc = table_init(&t))) {
         return ax_task_fail(rc);
-    while ((rc = ax_recv(&m, -1)) == 0) {
-        req *r = m.data;
-        r->cmd->shard(&t, r);
-        if ((rc = ax_reply(&m, r))) {
-            fprintf(stderr, "kv-server: ax_reply: %s\n", ax_strerror(rc));
-            req_free(r);
+    }
+    while (!rc && (rc = ax_recv(&ms[0], -1)) == 0) {
+        size_t n = 0;
+        bool wrote = false;
+        int more = 0;
+        /* Do what is queued (up to GROUP_MAX), then one fsync, then the
+         * answers: under `always`, nothing is acknowledged before it is
+         * on disk. */
+        do {
+            req *r = ms[n].data;
+            if (r->cmd->shard == shard_crash) {
+                /* As a bug would: the table is lost, this ask and those
+                 * still queued fail with AX_ESRCH, the supervisor starts a
+                 * new shard (replayed from the AOF, if there is one). */
+                req_free(r);
+                rc = -EIO;
+                break;
+            }
+            r->cmd->shard(&t, r);
+            wrote_i[n] = false;
+            if (aof.path && (rec.len || rec.nomem)) {
+                r->aof_err = aof_append();
+                wrote_i[n] = r->aof_err == 0;
+                wrote |= wrote_i[n];
+            }
+            n++;
+        } while (!rc && n < GROUP_MAX && (more = ax_recv(&ms[n], 0)) == 0);
+        if (wrote && aof.mode == FSYNC_ALWAYS) {
+            int err = aof_sync();
+            for (size_t i = 0; err && i < n; i++)
+                if (wrote_i[i])
+                    ((req *)ms[i].data)->aof_err = err;
         }
+        for (size_t i = 0; i < n; i++) {
+            int e = ax_reply(&ms[i], ms[i].data);
+            if (e) {
+                fprintf(stderr, "kv-server: ax_reply: %s\n", ax_strerror(e));
+                req_free(ms[i].data);
+            }
+        }
+        /* A cancellation seen by the non-waiting receive is not seen
+         * again: stop here. */
+        if (!rc && more && more != AX_ETIMEDOUT)
+            rc = more;
     }
     table_clear(&t, false);
     free(t.b);
-    return rc == AX_ECANCELED ? NULL : ax_task_fail(rc);
+    /* This loop thread's record buffer (its next shard makes a new one). */
+    free(rec.p);
+    rec.p = NULL;
+    rec.len = rec.cap = 0;
+    rec.nomem = false;
+    return rc == AX_ECANCELED || rc == AX_ESHUTDOWN ? NULL : ax_task_fail(rc);
 }
 
 /* ---- connections ---------------------------------------------------------- */
-
-typedef struct slice {
-    const char *p;
-    size_t len;
-} slice;
 
 /* One parsed command of the batch. Immediate commands have no futures;
  * the others own futs[fi .. fi+nf). */
@@ -478,6 +1019,8 @@ typedef struct conn {
     const char *proto_err; /* set: answer it, then close */
     char errbuf[64];
     bool quit, nomem;
+    bool over;     /* olen passed cfg.output_limit: close, say nothing */
+    bool stopping; /* cancelled (the server stops): close after this batch */
 } conn;
 
 static bool grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -500,8 +1043,14 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static void out_raw(conn *c, const void *p, size_t n)
 {
-    if (c->nomem || n == 0)
+    if (c->nomem || c->over || n == 0)
         return;
+    if (cfg.output_limit && c->olen + n > cfg.output_limit) {
+        /* Redis's client-output-buffer-limit (hard): such a client is
+         * closed rather than left to grow the server without bound. */
+        c->over = true;
+        return;
+    }
     if (c->olen + n > c->ocap &&
         !grow((void **)&c->out, &c->ocap, c->olen + n, 1)) {
         c->nomem = true;
@@ -547,11 +1096,21 @@ static void out_entry(conn *c, const entry *e)
         out_raw(c, "$-1\r\n", 5);
 }
 
+/* An error reply naming a client's word (a command name): at most 64
+ * bytes of it, control characters shown as spaces (as Redis does), so that
+ * a CR or LF in it cannot end the reply early and make one request look
+ * like several replies. */
 static void out_errf(conn *c, const char *fmt, const slice *arg)
 {
-    char tmp[160];
-    int n = snprintf(tmp, sizeof tmp, fmt,
-                     (int)(arg->len > 64 ? 64 : arg->len), arg->p);
+    char tmp[160], word[64];
+    size_t wl = arg->len > sizeof word ? sizeof word : arg->len;
+    int n;
+
+    for (size_t i = 0; i < wl; i++) {
+        unsigned char ch = (unsigned char)arg->p[i];
+        word[i] = ch < 32 || ch == 127 ? ' ' : (char)ch;
+    }
+    n = snprintf(tmp, sizeof tmp, fmt, (int)wl, word);
 
     out_raw(c, tmp, n < 0 ? 0 : (size_t)n >= sizeof tmp ? sizeof tmp - 1
                                                          : (size_t)n);
@@ -586,7 +1145,7 @@ static void job_ask(conn *c, job *j, int shard, req *r)
         c->errs = e;
         c->capfuts = cap;
     }
-    rc = ax_ask(shard_refs[shard], TAG_REQ, r, &f);
+    rc = ax_ask(shard_ref(shard), TAG_REQ, r, &f);
     if (rc) {
         req_free(r);
         j->err = rc;
@@ -724,6 +1283,52 @@ static void send_all(conn *c, job *j, const slice *a)
         job_ask(c, j, s, req_new(j->cmd, 0));
 }
 
+/* DEBUG CRASH-SHARD n (--debug only): make shard n fail, for the tests
+ * of its supervisor. */
+static void send_debug(conn *c, job *j, const slice *a)
+{
+    long long n;
+
+    if (!cfg.debug) {
+        j->msg = "-ERR DEBUG is off (start kv-server with --debug)\r\n";
+        return;
+    }
+    if (j->argc != 3 || a[1].len != 11 ||
+        strncasecmp(a[1].p, "crash-shard", 11) != 0) {
+        j->msg = "-ERR usage: DEBUG CRASH-SHARD n\r\n";
+        return;
+    }
+    if (!parse_ll(a[2].p, a[2].len, &n) || n < 0 || n >= nshards) {
+        j->msg = "-ERR no such shard\r\n";
+        return;
+    }
+    job_ask(c, j, (int)n, req_new(j->cmd, 0));
+}
+
+/* BGREWRITEAOF: the diff starts before any shard is asked for its
+ * snapshot, so nothing falls between the two. */
+static void send_rewrite(conn *c, job *j, const slice *a)
+{
+    bool busy;
+
+    (void)a;
+    if (!aof.path) {
+        j->msg = "-ERR no append-only file (start with --aof FILE)\r\n";
+        return;
+    }
+    pthread_mutex_lock(&aof.mu);
+    busy = aof.rewriting;
+    if (!busy)
+        aof.rewriting = true;
+    pthread_mutex_unlock(&aof.mu);
+    if (busy) {
+        j->msg = "-ERR Background append only file rewriting already in "
+                 "progress\r\n";
+        return;
+    }
+    send_all(c, j, a);
+}
+
 /* -- how a command answers (command.reply) -- */
 
 static void reply_ping(conn *c, const job *j, const slice *a, void **vals)
@@ -838,6 +1443,53 @@ static void reply_mget(conn *c, const job *j, const slice *a, void **vals)
     free(res);
 }
 
+static void reply_rewrite(conn *c, const job *j, const slice *a, void **vals)
+{
+    snapshot *sn = calloc(1, sizeof *sn);
+    size_t total = 0;
+    int err = sn ? 0 : ENOMEM;
+
+    (void)a;
+    for (size_t i = 0; i < j->nf; i++) {
+        total += ((req *)vals[i])->nsnap;
+        if (((req *)vals[i])->aof_err)
+            err = ((req *)vals[i])->aof_err;
+    }
+    if (!err && !(sn->e = malloc((total ? total : 1) * sizeof *sn->e)))
+        err = ENOMEM;
+    for (size_t i = 0; !err && i < j->nf; i++) {
+        req *r = vals[i];
+        memcpy(sn->e + sn->n, r->snap, r->nsnap * sizeof *r->snap);
+        sn->n += r->nsnap;
+        r->nsnap = 0; /* the references are the snapshot's now */
+    }
+    /* A plain thread writes the new file, off every loop. The previous
+     * one has ended (aof.rewriting was false): join it first. */
+    if (!err && aof_rewriter_on)
+        pthread_join(aof_rewriter, NULL);
+    if (!err && (err = pthread_create(&aof_rewriter, NULL, aof_rewrite_main,
+                                      sn)) == 0) {
+        aof_rewriter_on = true;
+        out_str(c, "+Background append only file rewriting started\r\n");
+        return;
+    }
+    if (sn) {
+        for (size_t i = 0; i < sn->n; i++)
+            entry_unref(sn->e[i]);
+        free(sn->e);
+        free(sn);
+    }
+    pthread_mutex_lock(&aof.mu);
+    aof.rewriting = false;
+    free(aof.diff);
+    aof.diff = NULL;
+    aof.dlen = aof.dcap = 0;
+    pthread_mutex_unlock(&aof.mu);
+    out_str(c, "-ERR cannot start the rewrite: ");
+    out_str(c, strerror(err));
+    out_str(c, "\r\n");
+}
+
 /* -- the command table -- */
 
 static const command commands[] = {
@@ -861,6 +1513,8 @@ static const command commands[] = {
     {"command", -1, NULL, NULL, reply_empty},
     {"config", -2, NULL, NULL, reply_empty},
     {"select", 2, NULL, NULL, reply_select},
+    {"debug", -2, send_debug, shard_crash, reply_ok},
+    {"bgrewriteaof", 1, send_rewrite, shard_snapshot, reply_rewrite},
 };
 
 static const command *lookup(const slice *name)
@@ -894,14 +1548,17 @@ static void dispatch(conn *c, size_t argi, size_t argc)
         cmd->send(c, j, a);
 }
 
-/* Await one ask. A cancellation (the server is stopping) is noted and the
- * answer still awaited, so the request comes home and is freed. */
-static int await_ask(ax_future *f, void **val)
+/* Await one ask. A cancellation (the server is stopping) is noted, so
+ * that the connection closes once this batch is answered, and the answer
+ * still awaited: the request comes home to be freed, and the client gets
+ * the reply of a request that was done. */
+static int await_ask(conn *c, ax_future *f, void **val)
 {
     for (;;) {
         int rc = ax_await(f, val);
         if (rc != AX_ECANCELED || ax_future_done(f))
             return rc;
+        c->stopping = true;
     }
 }
 
@@ -916,22 +1573,44 @@ static void finish(conn *c, job *j)
     int *errs = j->nf ? c->errs + j->fi : NULL;
     int rc = 0;
 
-    if (j->nf == 1) {
-        errs[0] = rc = await_ask(fs[0], &vals[0]);
-    } else if (j->nf > 1) {
-        /* The shards answer in any order; gather puts them in ours. */
-        rc = ax_gather_all(fs, j->nf, vals, errs);
+    /* Every ask of the job is in flight already: awaiting them in order
+     * costs no more than a gather, and a cancellation cannot drop one. */
+    for (size_t i = 0; i < j->nf; i++) {
+        errs[i] = await_ask(c, fs[i], &vals[i]);
+        if (errs[i] && !rc)
+            rc = errs[i];
     }
     if (rc || j->err) {
+        int why = j->err ? j->err : rc;
         for (size_t i = 0; i < j->nf; i++)
             if (errs[i] == 0)
                 req_free(vals[i]);
+        if (why == AX_ESRCH) {
+            /* A shard failed with this request queued (or being done):
+             * its supervisor restarts it; this client is told, the
+             * connection and the other shards go on. */
+            out_str(c, "-ERR shard failed and was restarted: "
+                       "the command may not have been done\r\n");
+            return;
+        }
         out_str(c, "-ERR internal error: ");
-        out_str(c, ax_strerror(j->err ? j->err : rc));
+        out_str(c, ax_strerror(why));
         out_str(c, "\r\n");
-        if ((j->err ? j->err : rc) != AX_ENOMEM)
-            c->quit = true; /* shard gone: the server is stopping */
+        if (why != AX_ENOMEM)
+            c->quit = true; /* the server is stopping */
         return;
+    }
+    for (size_t i = 0; i < j->nf && !j->msg; i++) {
+        int e = ((req *)vals[i])->aof_err;
+        if (e && j->cmd->shard != shard_snapshot) {
+            /* Done in memory, not on disk: the client must know. */
+            out_str(c, "-ERR append-only file write failed: ");
+            out_str(c, strerror(e));
+            out_str(c, "\r\n");
+            for (size_t k = 0; k < j->nf; k++)
+                req_free(vals[k]);
+            return;
+        }
     }
     if (j->msg)
         out_errf(c, j->msg, &a[0]);
@@ -1108,6 +1787,9 @@ static void conn_free(conn *c)
 static void serve_conn(ax_sock *s, void *arg)
 {
     conn c = {.s = s};
+    /* --timeout: a client that sends nothing (or reads nothing of its
+     * replies) for that long is closed, as Redis's `timeout`. */
+    double io_timeout = cfg.timeout > 0 ? cfg.timeout : -1;
     int rc = 0;
 
     (void)arg;
@@ -1140,10 +1822,16 @@ static void serve_conn(ax_sock *s, void *arg)
             out_str(&c, "-ERR out of memory\r\n");
             c.quit = true;
         }
-        if (c.olen && (rc = ax_write_all(s, c.out, c.olen, -1)))
+        if (c.over) {
+            fprintf(stderr, "kv-server: client closed: replies pending "
+                            "passed --output-limit (%zu bytes)\n",
+                    cfg.output_limit);
+            break;
+        }
+        if (c.olen && (rc = ax_write_all(s, c.out, c.olen, io_timeout)))
             break;
         c.olen = 0;
-        if (c.quit)
+        if (c.quit || c.stopping)
             break;
         if (need == 0 && c.pos < c.len)
             continue; /* the batch was full: more is buffered */
@@ -1166,14 +1854,15 @@ static void serve_conn(ax_sock *s, void *arg)
             c.buf = nb;
             c.cap = cap;
         }
-        ssize_t n = ax_read(s, c.buf + c.len, c.cap - c.len, -1);
+        ssize_t n = ax_read(s, c.buf + c.len, c.cap - c.len, io_timeout);
         if (n <= 0) {
             rc = (int)n;
             break;
         }
         c.len += (size_t)n;
     }
-    if (rc && rc != AX_ECANCELED && rc != AX_ECONNRESET && rc != AX_EPIPE)
+    if (rc && rc != AX_ECANCELED && rc != AX_ECONNRESET && rc != AX_EPIPE &&
+        rc != AX_ETIMEDOUT)
         fprintf(stderr, "kv-server: connection: %s\n", ax_strerror(rc));
     conn_free(&c);
 }
@@ -1187,14 +1876,54 @@ static void ready(int port, void *arg)
     fflush(stdout);
 }
 
+/* A shard supervisor's start function: spawn the shard and publish its ref
+ * before any connection can ask it (at start and at every restart). */
+static int shard_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
+{
+    int i = (int)(intptr_t)arg;
+    static bool started[AX_LOOPS_MAX];
+    int rc;
+
+    /* A restart: the shard's keys come back from the AOF (a shard that
+     * failed has lost its table). aof.mu keeps the file still meanwhile. */
+    if (started[i] && aof.path && !preload[i]) {
+        table *t = malloc(sizeof *t);
+        if (!t || table_init(t)) {
+            free(t);
+            return AX_ENOMEM;
+        }
+        pthread_mutex_lock(&aof.mu);
+        rc = aof_replay(t, i);
+        pthread_mutex_unlock(&aof.mu);
+        if (rc) {
+            table_clear(t, false);
+            free(t->b);
+            free(t);
+            return AX_EINVAL;
+        }
+        preload[i] = t;
+    }
+    started[i] = true;
+    rc = ax_actor_spawn(out, shard_main, arg, opts);
+    if (rc == 0)
+        atomic_store_explicit(&shard_ids[i], out->id, memory_order_release);
+    return rc;
+}
+
 static void *main_task(void *arg)
 {
-    ax_actor_opts ao = {0};
+    static ax_sup_spec specs[AX_LOOPS_MAX];
+    /* One supervisor for all shards, one for one: a shard that fails is
+     * restarted (empty), the others never notice. More than 10 failures
+     * in 10 s is a bug: the supervisor gives up and the server stops. */
+    ax_sup_opts sup = {.strategy = AX_SUP_ONE_FOR_ONE, .intensity = 10,
+                       .period = 10, .name = "shards"};
     ax_serve_opts so = {.ready = ready};
     int rc;
 
     (void)arg;
-    if ((rc = ax_actor_set_undelivered(undelivered)))
+    if ((rc = ax_actor_set_undelivered(undelivered)) ||
+        (rc = ax_actor_set_reply_dropped(reply_dropped)))
         return ax_task_fail(rc);
     if ((rc = ax_stop_on_signals())) {
         fprintf(stderr, "kv-server: ax_stop_on_signals: %s\n",
@@ -1202,16 +1931,47 @@ static void *main_task(void *arg)
         return ax_task_fail(rc);
     }
     nshards = ax_loop_count();
-    ao.capacity = SHARD_MAILBOX;
-    ao.name = "shard";
-    for (int i = 0; i < nshards; i++) {
-        ao.loop = ax_loop_at(i);
-        rc = ax_actor_spawn(&shard_refs[i], shard_main, NULL, &ao);
-        if (rc) {
-            fprintf(stderr, "kv-server: ax_actor_spawn: %s\n",
-                    ax_strerror(rc));
-            return ax_task_fail(rc);
+    if (aof.path) {
+        table *tabs = calloc((size_t)nshards, sizeof *tabs);
+        int bad = !tabs;
+        for (int i = 0; !bad && i < nshards; i++)
+            bad = table_init(&tabs[i]) != 0;
+        if (bad || aof_replay(tabs, -1)) {
+            if (bad)
+                fprintf(stderr, "kv-server: out of memory\n");
+            for (int i = 0; tabs && i < nshards; i++) {
+                if (tabs[i].b)
+                    table_clear(&tabs[i], false);
+                free(tabs[i].b);
+            }
+            free(tabs);
+            return ax_task_fail(AX_EINVAL);
         }
+        for (int i = 0; i < nshards; i++) {
+            if ((preload[i] = malloc(sizeof *preload[i])))
+                *preload[i] = tabs[i];
+            else
+                table_clear(&tabs[i], false), free(tabs[i].b);
+        }
+        free(tabs);
+        aof.fd = open(aof.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+                      0644);
+        if (aof.fd < 0) {
+            fprintf(stderr, "kv-server: %s: %s\n", aof.path, strerror(errno));
+            return ax_task_fail(AX_EINVAL);
+        }
+        if (aof.mode == FSYNC_EVERYSEC &&
+            pthread_create(&aof_fsyncer, NULL, aof_fsync_main, NULL) == 0)
+            aof_fsyncer_on = true;
+    }
+    for (int i = 0; i < nshards; i++)
+        specs[i] = (ax_sup_spec){.name = "shard", .start = shard_start,
+                                 .arg = (void *)(intptr_t)i,
+                                 .loop = ax_loop_at(i),
+                                 .actor = {.capacity = SHARD_MAILBOX}};
+    if ((rc = ax_sup_start(NULL, &sup, specs, (size_t)nshards))) {
+        fprintf(stderr, "kv-server: ax_sup_start: %s\n", ax_strerror(rc));
+        return ax_task_fail(rc);
     }
     rc = ax_serve(cfg.host, cfg.port, serve_conn, NULL, &so);
     if (rc == AX_ECANCELED)
@@ -1223,11 +1983,35 @@ static void *main_task(void *arg)
 
 int main(int argc, char **argv)
 {
+    static const srv_choice fsync_modes[] = {{"always", FSYNC_ALWAYS},
+                                             {"everysec", FSYNC_EVERYSEC},
+                                             {"no", FSYNC_NO},
+                                             {NULL, 0}};
+    int fsync_mode = FSYNC_EVERYSEC;
     const srv_opt own[] = {
         {.name = "max-bulk", .meta = "BYTES", .kind = SRV_BYTES,
          .dst = &cfg.max_bulk, .min = 1, .max = (double)MAX_BULK_HARD,
          .help = "longest bulk string accepted, K/M/G suffixes allowed\n"
                  "(default 64M, at most 512M)"},
+        {.name = "output-limit", .meta = "BYTES", .kind = SRV_BYTES,
+         .dst = &cfg.output_limit, .min = 0, .max = (double)((size_t)1 << 40),
+         .help = "close a client whose pending replies pass this\n"
+                 "(Redis's client-output-buffer-limit, hard; default\n"
+                 "256M, 0: no limit)"},
+        {.name = "timeout", .meta = "SECONDS", .kind = SRV_SECONDS,
+         .dst = &cfg.timeout, .min = 0, .max = 1e9,
+         .help = "close a client idle for this long (Redis's\n"
+                 "timeout; default 0: never)"},
+        {.name = "debug", .kind = SRV_FLAG, .dst = &cfg.debug,
+         .help = "accept DEBUG CRASH-SHARD n (makes shard n fail,\n"
+                 "for tests of its supervisor)"},
+        {.name = "aof", .meta = "FILE", .kind = SRV_STRING, .dst = &aof.path,
+         .help = "append every change to FILE and replay it at start\n"
+                 "(BGREWRITEAOF compacts it in the background)"},
+        {.name = "appendfsync", .meta = "M", .kind = SRV_CHOICE,
+         .dst = &fsync_mode, .choices = fsync_modes,
+         .help = "always: on disk before the reply; everysec: fsync\n"
+                 "once a second (default); no: when the kernel likes"},
         {.name = NULL}};
     srv_cli cli = {.prog = "kv-server",
                    .about = "a RESP2 (Redis protocol) key-value server, "
@@ -1242,8 +2026,27 @@ int main(int argc, char **argv)
     cfg.host = cli.host;
     cfg.port = cli.port;
     cfg.loops = cli.loops;
+    aof.mode = fsync_mode;
     opts.loops = cfg.loops;
     rc = ax_run_with(&opts, main_task, NULL, NULL);
+    /* The loops have stopped: no shard writes any more. */
+    atomic_store(&aof_stop, true);
+    if (aof_fsyncer_on)
+        pthread_join(aof_fsyncer, NULL);
+    if (aof_rewriter_on)
+        pthread_join(aof_rewriter, NULL);
+    for (int i = 0; i < AX_LOOPS_MAX; i++)
+        if (preload[i]) {
+            table_clear(preload[i], false);
+            free(preload[i]->b);
+            free(preload[i]);
+        }
+    if (aof.fd >= 0) {
+        if (fsync(aof.fd) != 0)
+            fprintf(stderr, "kv-server: %s: fsync: %s\n", aof.path,
+                    strerror(errno));
+        close(aof.fd);
+    }
     if (rc && rc != AX_ECANCELED) {
         fprintf(stderr, "kv-server: %s\n", ax_strerror(rc));
         return 1;
