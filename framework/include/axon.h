@@ -23,6 +23,8 @@
 #include "axon/net.h"
 #include "axon/queue.h"
 #include "axon/signal.h"
+#include "axon/thread.h"
+#include "axon/file.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"
