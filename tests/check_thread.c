@@ -337,7 +337,8 @@ static void *deadline_body(void *arg)
     (void)arg;
     gate_init(&g);
     axt_spawn(&t, deadline_caller, &c);
-    wait_started(&g, 1);
+    /* Started or still queued when the deadline passes (slow under
+     * valgrind): release hears of it once either way. */
     axt_await_task(t, 0);
     axt_assert_rc(c.rc, AX_ETIMEDOUT);
     ck_assert_ptr_null(c.r);
