@@ -411,7 +411,7 @@ static void stuck_take(ax_loop *L, unsigned req)
 static void drive(ax_loop *L)
 {
     unsigned rounds = 0;
-    bool stuck_once = false, stuck;
+    bool stuck_once = false, stuck, armed;
 
     for (;;) {
         if (L->tm.virtual_clock &&
@@ -451,7 +451,9 @@ static void drive(ax_loop *L)
                 event_base_loop(L->base, EVLOOP_NONBLOCK);
             continue;
         }
-        if (L->tm.virtual_clock && L->tm.n) {
+        /* A pool job runs in real time: virtual time stands still while a
+         * task of this loop waits for one, as it does for a message. */
+        if (L->tm.virtual_clock && L->tm.n && !L->tpool_waits) {
             if (!virtual_quiet(L))
                 continue;
             if (user_events(L) > 0) {
@@ -466,6 +468,7 @@ static void drive(ax_loop *L)
             continue;
         }
         stuck = !L->tm.n && user_events(L) <= 0 && L->deadlock_check &&
+                !L->tpool_waits &&
                 !atomic_load_explicit(&L->foreign_posts, memory_order_relaxed);
         if (stuck && L->rt->nloops == 1) {
             if (on_deadlock(L, &stuck_once))
@@ -483,12 +486,18 @@ static void drive(ax_loop *L)
             continue;
         if (L->tm.n)
             arm_timer(L);
+        armed = L->tm.n != 0;
         event_base_loop(L->base, EVLOOP_ONCE);
         virtual_busy(L);
         ax__inbox_awake(L);
         if (L->tm.armed) {
             evtimer_del(L->tm.ev);
             L->tm.armed = false;
+        } else if (armed && L->tm.virtual_clock && L->tpool_waits) {
+            /* Waiting for a pool job, the virtual clock keeps real
+             * time's pace: the earliest deadline has passed in real
+             * time too. */
+            virtual_advance(L);
         }
     }
 }

@@ -43,6 +43,11 @@ typedef struct ax__rt {
      * leaves its stuck-idle state, and by the loop that claims a deadlock
      * (see runtime_stuck() in loop.c). */
     _Alignas(64) atomic_ulong dl_epoch;
+    /* The blocking-work pool (threadpool.c), made on first use under
+     * ext_lock, and its limits from ax_opts. */
+    _Atomic(struct ax__tpool *) tpool;
+    int tpool_max;
+    size_t tpool_queue;
 } ax__rt;
 
 struct ax_loop {
@@ -66,6 +71,9 @@ struct ax_loop {
     atomic_uint deadlock_req;
     atomic_uint deadlock_ack;
     bool deadlock_check;
+    /* Tasks of this loop waiting for a pool job (threadpool.c): a pool
+     * thread will wake them, so the loop is not deadlocked. */
+    size_t tpool_waits;
     struct event *bell_ev;
     struct event *sig_ev[2];
     bool sig_stopped; /* a signal cancelled the main task */
@@ -135,6 +143,9 @@ void ax__ext_term(ax__rt *rt);
 /* sync.c */
 void ax__sync_task_ended(ax_task *t, bool release);
 size_t ax__sync_term(ax_loop *L);
+
+/* threadpool.c */
+void ax__tpool_term(ax__rt *rt);
 
 /* pool.c */
 void *ax__pool_get(ax__pool *p, size_t size);

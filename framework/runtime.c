@@ -90,6 +90,9 @@ static void rt_free(ax__rt *rt, int made)
         for (int i = 0; i < made; i++)
             again |= ax__inbox_drain(rt->loops[i], true) > 0;
     }
+    /* No task waits any more: the pool only finishes the jobs still
+     * running (their callers left) and joins its threads. */
+    ax__tpool_term(rt);
     ax__ext_term(rt);
     for (int i = 0; i < made; i++) {
         ax__loop_term(rt->loops[i]);
@@ -127,7 +130,9 @@ static int run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
     ax__rt *rt;
     ax_loop *L0;
 
-    if (!fn || n < 0 || (opts && opts->stack_size > ((size_t)1 << 30)))
+    if (!fn || n < 0 || (opts && opts->stack_size > ((size_t)1 << 30)) ||
+        (opts && (opts->thread_pool_max < 0 ||
+                  opts->thread_pool_max > AX_THREAD_POOL_MAX)))
         return AX_EINVAL;
     if (ax__tls_loop)
         return AX_ENESTED;
@@ -144,6 +149,8 @@ static int run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         return AX_ENOMEM;
     }
     pthread_mutex_init(&rt->ext_lock, NULL);
+    rt->tpool_max = opts ? opts->thread_pool_max : 0;
+    rt->tpool_queue = opts ? opts->thread_pool_queue : 0;
     rc = 0;
     for (; !rc && made < n; made++) {
         /* The inbox wants its cache-line alignment. */

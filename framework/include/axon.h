@@ -26,6 +26,8 @@
 #include "axon/udp.h"
 #include "axon/process.h"
 #include "axon/alloc.h"
+#include "axon/thread.h"
+#include "axon/file.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"

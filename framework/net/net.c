@@ -21,12 +21,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "axon/error.h"
+#include "axon/file.h"
 #include "axon/loop.h"
 #include "axon/net.h"
 #include "axon/task.h"
@@ -424,10 +426,10 @@ typedef union addr {
     struct sockaddr_un un;
 } addr;
 
-/* Could @p host be a DNS name (RFC 1123 letters, digits, '-' and '.')?
- * Then the caller hears AX_ENAME, "not resolved", rather than
- * AX_EINVAL, which is kept for strings no resolver would take
- * ("127.0.0.1:80"). */
+/* Could @p host be a DNS name (RFC 1123 letters, digits, '-' and '.'),
+ * if perhaps an over-long one? Then the caller hears AX_ENAME (a bad
+ * name) rather than AX_EINVAL, which is kept for strings no resolver
+ * would take ("127.0.0.1:80"). */
 static bool looks_like_name(const char *host)
 {
     size_t n = 0;
@@ -438,7 +440,7 @@ static bool looks_like_name(const char *host)
               (c >= '0' && c <= '9') || c == '-' || c == '.'))
             return false;
     }
-    return n > 0 && n <= 253;
+    return n > 0;
 }
 
 static int parse_addr(const char *host, int port, addr *a, socklen_t *len)
@@ -696,4 +698,36 @@ int ax_unix_connect(ax_sock **out, const char *path, double timeout)
 int ax_unix_connect_dl(ax_sock **out, const char *path, int64_t deadline)
 {
     return unix_connect(out, path, deadline);
+}
+
+/* ---- sendfile ------------------------------------------------------------- */
+
+ssize_t ax_sendfile(ax_sock *s, int fd, off_t *offset, size_t count,
+                    int64_t deadline)
+{
+    size_t done = 0;
+    int rc = enter(s, AX__IO_WRITE, deadline);
+
+    if (rc)
+        return rc;
+    if (fd < 0 || !offset)
+        return AX_EINVAL;
+    while (done < count) {
+        /* Linux sends at most 0x7ffff000 bytes a call. */
+        size_t want = count - done > 0x7ffff000 ? 0x7ffff000 : count - done;
+        ssize_t w = sendfile(s->fd, fd, offset, want);
+        if (w > 0) {
+            done += (size_t)w;
+            continue;
+        }
+        if (w == 0)
+            break; /* the file ended */
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        if ((rc = ax__io_wait(&s->io, AX__IO_WRITE, deadline)))
+            return rc;
+    }
+    return (ssize_t)done;
 }

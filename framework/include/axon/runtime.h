@@ -90,7 +90,19 @@ typedef struct ax_opts {
      *  a thread that posts faster than the loop runs grows memory without
      *  limit, some 48 bytes a post.) */
     size_t max_posts;
+    /** The most threads the blocking-work pool (thread.h) may start; it
+     *  grows to this on demand. 0 means the online CPU count plus 4, at
+     *  most 32 (Python's default executor). At most AX_THREAD_POOL_MAX. */
+    int thread_pool_max;
+    /** Places in the pool's job queue; callers beyond wait for a place
+     *  (backpressure). 0 means AX_THREAD_QUEUE_DEFAULT. */
+    size_t thread_pool_queue;
 } ax_opts;
+
+/** Upper bound for ax_opts.thread_pool_max. */
+#define AX_THREAD_POOL_MAX 1024
+/** ax_opts.thread_pool_queue when 0. */
+#define AX_THREAD_QUEUE_DEFAULT ((size_t)1024)
 
 /** ax_opts.max_posts when 0: 1,048,576 queued posts (about 48 MiB). */
 #define AX_MAX_POSTS_DEFAULT ((size_t)1 << 20)
@@ -128,7 +140,9 @@ AX_EXTERN int ax_run(ax_task_fn fn, void *arg, void **result);
 /**
  * ax_run() with options. @p opts may be NULL (the defaults).
  * @return as ax_run(); AX_EINVAL also for a stack size above 1 GiB or a
- *         loop count outside [AX_LOOPS_PER_CPU, AX_LOOPS_MAX]; AX_ENOMEM or
+ *         loop count outside [AX_LOOPS_PER_CPU, AX_LOOPS_MAX], a
+ *         negative thread_pool_max or one above AX_THREAD_POOL_MAX;
+ *         AX_ENOMEM or
  *         AX_EAGAIN if a loop thread could not be started.
  */
 AX_EXTERN int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
