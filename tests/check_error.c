@@ -49,6 +49,12 @@ static const struct {
      "host name not resolved (use a numeric address or localhost)"},
     {AX_ERESTARTS, "AX_ERESTARTS", "too many restarts: the supervisor gave up"},
     {AX_EQSHUTDOWN, "AX_EQSHUTDOWN", "the queue was shut down"},
+    {AX_ENORESPONDERS, "AX_ENORESPONDERS",
+     "no responders: no actor is registered under that name on any node"},
+    {AX_ENODEDOWN, "AX_ENODEDOWN",
+     "the remote node is down (its heartbeats stopped)"},
+    {AX_ENATS, "AX_ENATS", "the NATS client library failed"},
+    {AX_EBADFRAME, "AX_EBADFRAME", "not an axon message (malformed bytes)"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

@@ -12,7 +12,8 @@
 #
 # Groups:
 #   build  autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev
-#   test   valgrind clang curl redis-tools netcat-openbsd, and clang's
+#          libnats-dev (libaxon-nats, optional: configure --with-nats)
+#   test   valgrind clang curl redis-tools netcat-openbsd nats-server, and clang's
 #          sanitizer runtimes (libclang-rt-<clang major>-dev) where Debian
 #          splits them out
 #   cross  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user (the
@@ -25,8 +26,8 @@
 # if apt-get fails.
 set -euo pipefail
 
-group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev"
-group_test="valgrind clang curl redis-tools netcat-openbsd"
+group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libnats-dev"
+group_test="valgrind clang curl redis-tools netcat-openbsd nats-server"
 group_cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 GROUPS_ALL="build test cross"
 

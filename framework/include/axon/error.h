@@ -61,7 +61,12 @@ extern "C" {
     X(ENAME, -4010,                                                           \
       "host name not resolved (use a numeric address or localhost)")         \
     X(ERESTARTS, -4011, "too many restarts: the supervisor gave up")          \
-    X(EQSHUTDOWN, -4012, "the queue was shut down")
+    X(EQSHUTDOWN, -4012, "the queue was shut down")                          \
+    X(ENORESPONDERS, -4050,                                                   \
+      "no responders: no actor is registered under that name on any node")   \
+    X(ENODEDOWN, -4051, "the remote node is down (its heartbeats stopped)")   \
+    X(ENATS, -4052, "the NATS client library failed")                         \
+    X(EBADFRAME, -4053, "not an axon message (malformed bytes)")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {
