@@ -109,7 +109,7 @@ static int nats_rc(natsStatus s)
 /* ------------------------------------------------------------------ */
 /* The hub: what libnats' threads hand to the node's loop.               */
 
-enum { K_NAME, K_PRIV, K_HB, K_EVENT };
+enum { K_PRIV, K_HB, K_EVENT };
 
 typedef struct item {
     natsMsg *m;
@@ -220,14 +220,6 @@ static void push(hub *h, natsMsg *m, int kind, int ev)
     post_locked(h);
 }
 
-static void on_name_msg(natsConnection *nc, natsSubscription *sub,
-                        natsMsg *m, void *closure)
-{
-    (void)nc;
-    (void)sub;
-    push(closure, m, K_NAME, 0);
-}
-
 static void on_priv_msg(natsConnection *nc, natsSubscription *sub,
                         natsMsg *m, void *closure)
 {
@@ -274,13 +266,19 @@ static void on_closed(natsConnection *nc, void *closure)
 /* these, and libevent bases made before evthread_use_pthreads() (axon's */
 /* are) must not be touched from another thread.                          */
 
+static void poll_names(ax_node *n);
+
 static void ev_cb(evutil_socket_t fd, short what, void *arg)
 {
     hub *h = arg;
 
     (void)fd;
-    if (what & EV_READ)
+    if (what & EV_READ) {
         natsConnection_ProcessReadEvent(h->nc);
+        /* h->node is written by this thread only */
+        if (h->node)
+            poll_names(h->node);
+    }
     if (what & EV_WRITE)
         natsConnection_ProcessWriteEvent(h->nc);
 }
@@ -766,6 +764,22 @@ static void handle_name(ax_node *n, natsMsg *m)
         (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, 0, NULL, 0);
 }
 
+/* Registered names use synchronous subscriptions: every message reaches
+ * them inside natsConnection_ProcessReadEvent() on this loop, so they are
+ * taken right after it, without the hop through a delivery thread and the
+ * hub. (The node's private subject stays asynchronous: a synchronous one
+ * reports "no responders" without the message, and so without the ask it
+ * answers.) */
+static void poll_names(ax_node *n)
+{
+    reg *r;
+    natsMsg *m;
+
+    for (r = n->regs; r; r = r->next)
+        while (r->sub && natsSubscription_NextMsg(&m, r->sub, 0) == NATS_OK)
+            handle_name(n, m);
+}
+
 static void handle_priv(ax_node *n, natsMsg *m)
 {
     const char *subj = natsMsg_GetSubject(m) + n->priv_len;
@@ -881,9 +895,6 @@ static void drain(void *arg)
             continue;
         }
         switch (q[i].kind) {
-        case K_NAME:
-            handle_name(n, q[i].m);
-            break;
         case K_PRIV:
             handle_priv(n, q[i].m);
             break;
@@ -1387,19 +1398,8 @@ int ax_node_register(ax_node *n, const char *name, ax_actor_ref ref,
     }
     r->ref = ref;
     *w = ref;
-    pthread_mutex_lock(&n->h->mu);
-    n->h->lib_refs++;
-    pthread_mutex_unlock(&n->h->mu);
-    s = group ? natsConnection_QueueSubscribe(&r->sub, n->nc, subj, group,
-                                              on_name_msg, n->h)
-              : natsConnection_Subscribe(&r->sub, n->nc, subj, on_name_msg,
-                                         n->h);
-    if (s != NATS_OK) {
-        hub_unref(n->h, false);
-    } else if ((s = natsSubscription_SetOnCompleteCB(r->sub, on_sub_done,
-                                                     n->h)) != NATS_OK) {
-        natsSubscription_Destroy(r->sub);
-    }
+    s = group ? natsConnection_QueueSubscribeSync(&r->sub, n->nc, subj, group)
+              : natsConnection_SubscribeSync(&r->sub, n->nc, subj);
     if (s != NATS_OK) {
         free(r->name);
         free(r);
