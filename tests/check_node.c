@@ -18,7 +18,10 @@
 #include "axtest.h"
 #include "nats_harness.h"
 
-#define HB 0.2 /* heartbeat of the tests' nodes, seconds */
+/* Heartbeats of the tests' nodes: a node is declared down after 2 s of
+ * silence, slack enough for valgrind. */
+#define HB 0.25
+#define MISSES 8
 
 static char url[64];
 static axn_proc srv = {-1, -1}, peer = {-1, -1};
@@ -81,7 +84,9 @@ static ax_node *connect_ok(const char *urls)
 
     memset(&o, 0, sizeof o);
     o.heartbeat = HB;
+    o.heartbeat_misses = MISSES;
     o.reconnect_wait = 0.1;
+    o.connect_timeout = 10;
     axt_assert_rc(ax_node_connect(&n, urls, &o), 0);
     return n;
 }
@@ -341,12 +346,13 @@ static void *raw_client(void *arg)
                      NATS_OK);
     ck_assert_int_eq(natsMsg_GetDataLength(reply), 12);
     ck_assert_mem_eq(natsMsg_GetData(reply), "AX\001\004", 4);
-    ck_assert_int_eq(
-        (int)((unsigned char)natsMsg_GetData(reply)[8] << 24 |
-              (unsigned char)natsMsg_GetData(reply)[9] << 16 |
-              (unsigned char)natsMsg_GetData(reply)[10] << 8 |
-              (unsigned char)natsMsg_GetData(reply)[11]),
-        AX_EBADFRAME);
+    {
+        const unsigned char *p =
+            (const unsigned char *)natsMsg_GetData(reply) + 8;
+        uint32_t st = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                      (uint32_t)p[2] << 8 | (uint32_t)p[3];
+        ck_assert_int_eq((int32_t)st, AX_EBADFRAME);
+    }
     natsMsg_Destroy(reply);
     /* garbage on the node's private subject is counted too */
     ck_assert_int_eq(natsConnection_PublishString(raw, "axon.node.x.r.1", "z"),
@@ -368,6 +374,7 @@ static void *garbage_main(void *arg)
 
     (void)arg;
     memset(&o, 0, sizeof o);
+    o.connect_timeout = 10;
     o.name = "x"; /* so that axon.node.x.r.1 is its private subject */
     axt_assert_rc(ax_node_connect(&n, url, &o), 0);
     ax_actor_spawn(&a, sink_actor, &got, NULL);

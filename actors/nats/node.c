@@ -398,6 +398,7 @@ enum { P_ASK, P_SEND, P_MON, P_PING };
 typedef struct rmon rmon;
 
 typedef struct pend {
+    ax_node *n;
     uint64_t id;
     int type;
     ax_future *fut; /* P_ASK, P_SEND, P_PING */
@@ -912,27 +913,22 @@ static void drain(void *arg)
 
 /* ---- timers: ask timeouts and the heartbeat tick ---- */
 
-typedef struct expiry {
-    ax_node *n;
-    uint64_t id;
-} expiry;
-
+/* Runs only while the entry is in the table: taking it out cancels the
+ * timer (ax_handle_free). */
 static void on_expire(void *arg)
 {
-    expiry *e = arg;
-    ax_node *n = e->n;
-    pend **pp = bucket(n, e->id), *p;
+    pend *p = arg, **pp;
+    ax_node *n = p->n;
 
-    for (; (p = *pp); pp = &p->next) {
-        if (p->id == e->id) {
+    for (pp = bucket(n, p->id); *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
             *pp = p->next;
-            ax_handle_free(p->timer);
-            p->timer = NULL;
-            pend_finish(n, p, AX_ETIMEDOUT, NULL, NULL, 0);
             break;
         }
     }
-    free(e);
+    ax_handle_free(p->timer);
+    p->timer = NULL;
+    pend_finish(n, p, AX_ETIMEDOUT, NULL, NULL, 0);
 }
 
 static void tick(void *arg)
@@ -966,35 +962,26 @@ static int request(ax_node *n, const char *subj, int type, int kind, int tag,
 {
     char reply[SUBJ_MAX];
     pend *p;
-    expiry *e;
     int rc;
 
     if (!(timeout > 0) || timeout > 3.2e9)
         return AX_EINVAL;
-    p = calloc(1, sizeof *p);
-    e = malloc(sizeof *e);
-    if (!p || !e) {
-        free(p);
-        free(e);
+    if (!(p = calloc(1, sizeof *p)))
         return AX_ENOMEM;
-    }
+    p->n = n;
     p->id = ++n->next_id;
     p->type = type;
     p->mon = mon;
     if (fut && (rc = ax_future_new(&p->fut)) != 0) {
         free(p);
-        free(e);
         return rc;
     }
     snprintf(reply, sizeof reply, "%s.r.%llu", n->priv,
              (unsigned long long)p->id);
-    e->n = n;
-    e->id = p->id;
-    if ((rc = ax_call_later(timeout, on_expire, e, &p->timer)) != 0) {
+    if ((rc = ax_call_later(timeout, on_expire, p, &p->timer)) != 0) {
         if (p->fut)
             ax_future_free(p->fut);
         free(p);
-        free(e);
         return rc;
     }
     /* Into the table before publishing: the answer can only come through
@@ -1003,8 +990,7 @@ static int request(ax_node *n, const char *subj, int type, int kind, int tag,
     *bucket(n, p->id) = p;
     rc = hub_publish(n->h, subj, reply, kind, tag, 0, data, len);
     if (rc != 0) {
-        pend_take(n, p->id); /* frees the timer handle; e stays unrun */
-        free(e);
+        pend_take(n, p->id); /* cancels and frees the timer */
         if (p->fut)
             ax_future_free(p->fut);
         free(p);
@@ -1170,6 +1156,9 @@ int ax_node_connect(ax_node **out, const char *urls,
     s = natsConnection_Connect(&n->nc, n->nopts);
     if (s != NATS_OK) {
         rc = nats_rc(s);
+        if (rc == AX_ENATS)
+            fprintf(stderr, "axon-nats: connect: %s: %s\n",
+                    natsStatus_GetText(s), nats_GetLastError(NULL));
         /* A socket that libnats attached before failing is detached by
          * then; the loop must still let go of its events. */
         reconcile(h);
@@ -1300,9 +1289,7 @@ static int node_teardown(ax_node *n)
         pthread_mutex_unlock(&h->mu);
         if (done || waited > 10000)
             break;
-        if (h->sync)
-            reconcile(h);
-        ax_sleep(0.001);
+        ax_sleep(0.001); /* pending drains (and the detach) run meanwhile */
     }
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->nopts);
@@ -1558,8 +1545,11 @@ int ax_node_monitor(ax_node *n, const char *name)
         return AX_ENOMEM;
     }
     m->who = me;
+    /* The host answers at once; the bound only covers a host that died
+     * before it could (then the DOWN says AX_ETIMEDOUT). */
     rc = request(n, subj, P_MON, F_MON, 0, NULL, 0,
-                 n->o.heartbeat * n->o.heartbeat_misses, NULL, m, &id);
+                 fmax(5.0, n->o.heartbeat * n->o.heartbeat_misses), NULL, m,
+                 &id);
     if (rc) {
         free(m->name);
         free(m);

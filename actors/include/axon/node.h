@@ -44,7 +44,9 @@
  * message (ax_send_down()) when the remote actor ends (reason: its exit
  * status), when its node closes (AX_ESHUTDOWN), when its node stops
  * sending heartbeats (AX_ENODEDOWN: crashed, or cut off from the cluster),
- * or at once when nobody serves the name (AX_ENORESPONDERS). Its data is a
+ * or at once when nobody serves the name (AX_ENORESPONDERS; AX_ETIMEDOUT
+ * if the host did not answer the monitor request within 5 s or
+ * heartbeat * heartbeat_misses, whichever is longer). Its data is a
  * malloc'd copy of the name (free() it).
  *
  * Connection state reaches the application as AX_MSG_NODE messages to
