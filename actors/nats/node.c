@@ -731,7 +731,8 @@ static void handle_name(ax_node *n, natsMsg *m)
     }
     um = calloc(1, sizeof *um);
     mp = calloc(1, sizeof *mp);
-    if (!um || !mp || (kind == F_ASK && reply && !(mp->reply = strdup(reply)))) {
+    if (!um || !mp ||
+        (kind == F_ASK && reply && !(mp->reply = strdup(reply)))) {
         free(um);
         free(mp);
         if (reply)
@@ -1120,8 +1121,8 @@ int ax_node_connect(ax_node **out, const char *urls,
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(n->nopts, n->o.max_reconnect);
     if (s == NATS_OK)
-        s = natsOptions_SetReconnectWait(n->nopts,
-                                         (int64_t)(n->o.reconnect_wait * 1000));
+        s = natsOptions_SetReconnectWait(
+            n->nopts, (int64_t)(n->o.reconnect_wait * 1000));
     if (s == NATS_OK)
         s = natsOptions_SetReconnectJitter(n->nopts, 100, 1000);
     if (s == NATS_OK && (n->o.user || n->o.password))
