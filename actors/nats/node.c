@@ -1531,6 +1531,7 @@ int ax_node_monitor(ax_node *n, const char *name)
     ax_actor_ref me = ax_actor_self();
     rmon *m;
     uint64_t id;
+    double wait;
     int rc;
 
     if ((rc = check_node(n)))
@@ -1548,9 +1549,9 @@ int ax_node_monitor(ax_node *n, const char *name)
     m->who = me;
     /* The host answers at once; the bound only covers a host that died
      * before it could (then the DOWN says AX_ETIMEDOUT). */
-    rc = request(n, subj, P_MON, F_MON, 0, NULL, 0,
-                 fmax(5.0, n->o.heartbeat * n->o.heartbeat_misses), NULL, m,
-                 &id);
+    wait = n->o.heartbeat * n->o.heartbeat_misses;
+    rc = request(n, subj, P_MON, F_MON, 0, NULL, 0, wait > 5.0 ? wait : 5.0,
+                 NULL, m, &id);
     if (rc) {
         free(m->name);
         free(m);
