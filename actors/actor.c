@@ -781,8 +781,8 @@ static void route(ax_loop *L, slot *s, envelope *e)
     }
 }
 
-static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
-                       bool may_wait, int64_t deadline)
+static int send_reason(ax_actor_ref to, int tag, int reason, void *data,
+                       reply *rep, bool may_wait, int64_t deadline)
 {
     ax_loop *L = ax__loop_self();
     ax_task *t = ax__task_self();
@@ -813,7 +813,7 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     e->to = to;
     e->from = me ? me->ref : AX_ACTOR_NONE;
     e->tag = tag;
-    e->reason = 0;
+    e->reason = reason;
     e->data = data;
     e->rep = rep;
     e->system = false;
@@ -821,6 +821,23 @@ static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
     AX__COUNT(al->n_accepted);
     route(L, s, e);
     return 0;
+}
+
+static int send_common(ax_actor_ref to, int tag, void *data, reply *rep,
+                       bool may_wait, int64_t deadline)
+{
+    return send_reason(to, tag, 0, data, rep, may_wait, deadline);
+}
+
+/* A DOWN from something that is not a local actor (a remote one): a user
+ * message in every respect (bounded, counted, its payload handed to the
+ * undelivered hook if lost) that only looks like a monitor's notice. */
+int ax_send_down(ax_actor_ref to, int reason, void *data)
+{
+    if (reason > 0)
+        return AX_EINVAL;
+    return send_reason(to, AX_MSG_DOWN, reason, data, NULL, false,
+                       AX_NO_DEADLINE);
 }
 
 int ax_send(ax_actor_ref to, int tag, void *data)

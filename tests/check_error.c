@@ -56,6 +56,12 @@ static const struct {
     {AX_ETLSVERIFY, "AX_ETLSVERIFY",
      "TLS peer certificate not trusted or not for this host"},
     {AX_ETLSFILE, "AX_ETLSFILE", "TLS certificate, key or CA file not usable"},
+    {AX_ENORESPONDERS, "AX_ENORESPONDERS",
+     "no responders: no actor is registered under that name on any node"},
+    {AX_ENODEDOWN, "AX_ENODEDOWN",
+     "the remote node is down (its heartbeats stopped)"},
+    {AX_ENATS, "AX_ENATS", "the NATS client library failed"},
+    {AX_EBADFRAME, "AX_EBADFRAME", "not an axon message (malformed bytes)"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

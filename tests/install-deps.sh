@@ -12,8 +12,9 @@
 #
 # Groups:
 #   build  autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev
-#          libssl-dev (the optional TLS library)
-#   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl, and clang's
+#          libssl-dev (the optional TLS library), libnats-dev (libaxon-nats,
+#          optional: configure --with-nats)
+#   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server, and clang's
 #          sanitizer runtimes (libclang-rt-<clang major>-dev) where Debian
 #          splits them out
 #   cross  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user (the
@@ -26,8 +27,8 @@
 # if apt-get fails.
 set -euo pipefail
 
-group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libssl-dev"
-group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl"
+group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libssl-dev libnats-dev"
+group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server"
 group_cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 GROUPS_ALL="build test cross"
 

@@ -354,6 +354,22 @@ EOF_TLS
             { echo "./tls-app failed:"; cat tls-app.out; return 1; }
         sed 's/^/  | /' tls-app.out
     fi
+    # libaxon-nats, where configure built it: one program through
+    # `pkg-config axon-nats`, run far enough to prove it links and loads.
+    if [[ -e $PREFIX_DIR/lib/pkgconfig/axon-nats.pc ]]; then
+        for f in include/axon/node.h lib/libaxon-nats.so; do
+            [[ -e $PREFIX_DIR/$f ]] || { echo "not installed: $f"; return 1; }
+        done
+        cp "$ROOT/examples/nats/workers.c" nats-app.c || return 1
+        flags=$(pkg-config --cflags --libs axon-nats) || return 1
+        echo "cc -o nats-app nats-app.c $flags"
+        cc -o nats-app nats-app.c $flags || return 1
+        LD_LIBRARY_PATH=$PREFIX_DIR/lib ./nats-app client nats://127.0.0.1:1 1 \
+            >nats-app.out 2>&1
+        grep -q "cannot connect" nats-app.out ||
+            { echo "./nats-app did not run:"; cat nats-app.out; return 1; }
+        echo "the installed axon-nats app ran: $(head -n 1 nats-app.out)"
+    fi
 }
 
 # ---------------------------------------------------------------------------

@@ -160,6 +160,19 @@ AX_EXTERN int ax_send_dl(ax_actor_ref to, int tag, void *data,
 AX_EXTERN int ax_try_send(ax_actor_ref to, int tag, void *data);
 
 /**
+ * Deliver an AX_MSG_DOWN message with @p reason and @p data to @p to, for
+ * layers that watch something other than a local actor (axon/node.h: an
+ * actor on another node). It is a user message like ax_try_send()'s
+ * (counted, bounded by the mailbox, never suspends; @p data passes to the
+ * receiver, or to the undelivered hook if the receiver ends first);
+ * `from` is AX_ACTOR_NONE.
+ * @param reason 0 or a negative code, read by the receiver in ax_msg.reason.
+ * @return as ax_try_send(); AX_EINVAL also for @p reason > 0.
+ * Suspends: no. Thread: any loop thread of the runtime.
+ */
+AX_EXTERN int ax_send_down(ax_actor_ref to, int reason, void *data);
+
+/**
  * Take the next message from the current actor's mailbox, waiting up to
  * @p timeout seconds (negative: no limit).
  * @return 0 and *out filled; AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL for a

@@ -68,7 +68,12 @@ extern "C" {
       "TLS handshake or record failed (ax_tls_last_error() has the reason)")  \
     X(ETLSVERIFY, -4041,                                                      \
       "TLS peer certificate not trusted or not for this host")                \
-    X(ETLSFILE, -4042, "TLS certificate, key or CA file not usable")
+    X(ETLSFILE, -4042, "TLS certificate, key or CA file not usable")          \
+    X(ENORESPONDERS, -4050,                                                   \
+      "no responders: no actor is registered under that name on any node")   \
+    X(ENODEDOWN, -4051, "the remote node is down (its heartbeats stopped)")   \
+    X(ENATS, -4052, "the NATS client library failed")                         \
+    X(EBADFRAME, -4053, "not an axon message (malformed bytes)")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {
