@@ -130,6 +130,12 @@ static ssize_t c_read_dl(conn *c, void *buf, size_t n, int64_t dl)
                   ax_read_dl(c->s, buf, n, dl));
 }
 
+static int c_read_exact_dl(conn *c, void *buf, size_t n, int64_t dl)
+{
+    return TLS_OR(c, ax_tls_read_exact_dl(c->t, buf, n, dl),
+                  ax_read_exact_dl(c->s, buf, n, dl));
+}
+
 static int c_read_until_dl(conn *c, const char *delim, char **line,
                            size_t *len, size_t max, int64_t dl)
 {
@@ -333,7 +339,7 @@ static int discard_chunked(conn *c, int64_t dl)
             return rc;
         /* The data must end with CRLF exactly: anything else means the
          * client and we disagree on where the chunk ends (smuggling). */
-        if ((rc = ax_read_exact_dl(c, crlf, 2, dl)))
+        if ((rc = c_read_exact_dl(c, crlf, 2, dl)))
             return rc;
         if (crlf[0] != '\r' || crlf[1] != '\n')
             return PARSE_BAD;

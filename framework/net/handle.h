@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../alloc.h"
 
 #define NH_QUARANTINE 64
 #define NH_KEEP 4096
