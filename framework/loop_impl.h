@@ -43,6 +43,8 @@ typedef struct ax__rt {
      * leaves its stuck-idle state, and by the loop that claims a deadlock
      * (see runtime_stuck() in loop.c). */
     _Alignas(64) atomic_ulong dl_epoch;
+    struct ax__trace *trace; /* AX_TRACE / ax_opts.trace; NULL: off */
+    int trace_rc;            /* the trace file's close failed */
 } ax__rt;
 
 struct ax_loop {
@@ -92,6 +94,7 @@ struct ax_loop {
     } cb;
 
     FILE *report;
+    FILE *log_sink; /* ax_opts.log's stream (trace.c), or NULL */
     bool tearing_down;
     bool deadlocked;
     ax_loop_stats st;
@@ -135,6 +138,18 @@ void ax__ext_term(ax__rt *rt);
 /* sync.c */
 void ax__sync_task_ended(ax_task *t, bool release);
 size_t ax__sync_term(ax_loop *L);
+
+/* trace.c: the trace (off: L->pub.trace is NULL) and the log callback */
+typedef struct ax__trace ax__trace;
+int ax__trace_open(ax__rt *rt, const ax_opts *opts);
+int ax__trace_close(ax__rt *rt);
+void ax__trace_loop_start(ax_loop *L);
+void ax__trace_loop_end(ax_loop *L);
+/* ph: 'B' a run starts, 'E' it ends (what: "end", "yield" or what it
+ * waits for), 'i' the task arrived (spawn). */
+void ax__trace_task(ax_loop *L, ax_task *t, char ph, const char *what,
+                    int status);
+FILE *ax__log_open(ax_log_fn fn, void *arg);
 
 /* pool.c */
 void *ax__pool_get(ax__pool *p, size_t size);

@@ -91,6 +91,7 @@ static void rt_free(ax__rt *rt, int made)
             again |= ax__inbox_drain(rt->loops[i], true) > 0;
     }
     ax__ext_term(rt);
+    ax__trace_close(rt);
     for (int i = 0; i < made; i++) {
         ax__loop_term(rt->loops[i]);
         free(rt->loops[i]);
@@ -144,7 +145,7 @@ int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
         return AX_ENOMEM;
     }
     pthread_mutex_init(&rt->ext_lock, NULL);
-    rc = 0;
+    rc = ax__trace_open(rt, opts);
     for (; !rc && made < n; made++) {
         /* The inbox wants its cache-line alignment. */
         size_t sz = (sizeof(ax_loop) + 63) & ~(size_t)63;
