@@ -389,7 +389,8 @@ EOF_CMAKE
         fi
         LD_LIBRARY_PATH=$PREFIX_DIR/lib "cmake-$mode/app" >"cmake-$mode-app.out" 2>&1 ||
             { echo "cmake-$mode/app failed:"; cat "cmake-$mode-app.out"; return 1; }
-        cmp -s app.out "cmake-$mode-app.out" ||
+        # (the same lines as ./app's, clock times aside)
+        cmp -s <(sed 's/[0-9:]*$//' app.out) <(sed 's/[0-9:]*$//' "cmake-$mode-app.out") ||
             { echo "cmake-$mode/app printed something else than ./app"; return 1; }
     done
     # A version this release does not satisfy is refused.
