@@ -790,6 +790,8 @@ static int send_reason(ax_actor_ref to, int tag, int reason, void *data,
     actor_loop *al;
     envelope *e;
     slot *s;
+
+    ax__ext_trace(rep ? "ask" : "send", "to", (int64_t)to.id, "tag", tag);
     bool counted;
     int rc;
 

@@ -44,10 +44,12 @@
  * actors' same-loop ping-pong a third of its speed). Only the core writes
  * it; ext[] is written once per layer, with release, by whoever attached.
  */
+typedef struct ax__tbuf ax__tbuf;
 typedef struct ax__loop_pub {
     ax_task *current;              /* the running task; NULL between tasks */
     int index;                     /* in the runtime, 0..nloops-1 */
     _Atomic(void *) ext[AX__EXT_MAX]; /* the attached layers' loop states */
+    ax__tbuf *trace; /* the loop's trace buffer (trace.c); NULL: not tracing */
 } ax__loop_pub;
 
 typedef struct ax__ext {
@@ -109,6 +111,22 @@ static inline ax_task *ax__task_self(void)
     ax_loop *L = ax__tls_loop;
 
     return L ? ((ax__loop_pub *)L)->current : NULL;
+}
+
+/* The trace (trace.c), for a layer's own events: an instant named @name
+ * with two integer arguments on the current loop's timeline. Off, this is
+ * one branch on a pointer of the loop's head. */
+void ax__trace_instant(ax__tbuf *b, const char *name, const char *cat,
+                       const char *k1, int64_t v1, const char *k2,
+                       int64_t v2);
+static inline void ax__ext_trace(const char *name, const char *k1, int64_t v1,
+                                 const char *k2, int64_t v2)
+{
+    ax_loop *L = ax__tls_loop;
+    ax__tbuf *b = L ? ((ax__loop_pub *)L)->trace : NULL;
+
+    if (__builtin_expect(b != NULL, 0))
+        ax__trace_instant(b, name, "msg", k1, v1, k2, v2);
 }
 
 /* Loops of a runtime: how many, by index, which index; loop threads of the

@@ -41,6 +41,13 @@ void ax__inbox_push(ax_loop *L, ax__msg *m)
 
     if (q->vclock) /* counted until run: virtual time waits */
         atomic_fetch_add_explicit(&L->rt->vinflight, 1, memory_order_seq_cst);
+    if (AX__UNLIKELY(L->rt->trace)) {
+        /* On the sender's timeline (a thread without a loop has none). */
+        ax_loop *me = ax__tls_loop;
+        if (me && me->pub.trace)
+            ax__trace_instant(me->pub.trace, "hop", "hop", "to_loop",
+                              L->pub.index, "from_loop", me->pub.index);
+    }
     push(q, m);
     if (atomic_load_explicit(&q->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&q->sleeping, 0, memory_order_seq_cst)) {
@@ -97,6 +104,9 @@ size_t ax__inbox_drain(ax_loop *L, bool drop)
         n++;
     }
     L->st.inbox_msgs += n;
+    if (AX__UNLIKELY(L->pub.trace) && n)
+        ax__trace_instant(L->pub.trace, "inbox", "hop", "msgs", (int64_t)n,
+                          "loop", L->pub.index);
     if (L->tm.virtual_clock && n)
         atomic_fetch_sub_explicit(&L->rt->vinflight, (long)n,
                                   memory_order_seq_cst);

@@ -84,6 +84,14 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
                            on_bell, L);
     if (!L->bell_ev || event_add(L->bell_ev, NULL) != 0)
         goto fail_ev;
+    if (opts && opts->log) {
+        /* Every report path writes to L->report: the callback sits
+         * behind a stream of its own (trace.c). */
+        L->log_sink = ax__log_open(opts->log, opts->log_arg);
+        if (!L->log_sink)
+            goto fail_ev;
+        L->report = L->log_sink;
+    }
     return 0;
 
 fail_ev:
@@ -101,12 +109,14 @@ fail_bell:
 int ax__loop_enter(ax_loop *L)
 {
     ax__tls_loop = L;
+    ax__trace_loop_start(L);
     ax__coro_init_sched(L);
     return ax__altstack_init(L);
 }
 
 void ax__loop_leave(ax_loop *L)
 {
+    ax__trace_loop_end(L);
     ax__coro_term_sched(L);
     ax__altstack_term(L);
     ax__stack_pool_term(L);
@@ -126,6 +136,8 @@ void ax__loop_term(ax_loop *L)
     event_free(L->tm.ev);
     event_base_free(L->base);
     ax__bell_term(&L->inbox.bell);
+    if (L->log_sink)
+        fclose(L->log_sink);
     /* Last: draining the inbox above may still free a task that never
      * arrived. */
     ax__pools_term(L);

@@ -48,6 +48,8 @@ typedef struct ax__rt {
     _Atomic(struct ax__tpool *) tpool;
     int tpool_max;
     size_t tpool_queue;
+    struct ax__trace *trace; /* AX_TRACE / ax_opts.trace; NULL: off */
+    int trace_rc;            /* the trace file's close failed */
 } ax__rt;
 
 struct ax_loop {
@@ -100,6 +102,7 @@ struct ax_loop {
     } cb;
 
     FILE *report;
+    FILE *log_sink; /* ax_opts.log's stream (trace.c), or NULL */
     bool tearing_down;
     bool deadlocked;
     ax_loop_stats st;
@@ -146,6 +149,17 @@ size_t ax__sync_term(ax_loop *L);
 
 /* threadpool.c */
 void ax__tpool_term(ax__rt *rt);
+/* trace.c: the trace (off: L->pub.trace is NULL) and the log callback */
+typedef struct ax__trace ax__trace;
+int ax__trace_open(ax__rt *rt, const ax_opts *opts);
+int ax__trace_close(ax__rt *rt);
+void ax__trace_loop_start(ax_loop *L);
+void ax__trace_loop_end(ax_loop *L);
+/* ph: 'B' a run starts, 'E' it ends (what: "end", "yield" or what it
+ * waits for), 'i' the task arrived (spawn). */
+void ax__trace_task(ax_loop *L, ax_task *t, char ph, const char *what,
+                    int status);
+FILE *ax__log_open(ax_log_fn fn, void *arg);
 
 /* pool.c */
 void *ax__pool_get(ax__pool *p, size_t size);

@@ -94,6 +94,7 @@ static void rt_free(ax__rt *rt, int made)
      * running (their callers left) and joins its threads. */
     ax__tpool_term(rt);
     ax__ext_term(rt);
+    ax__trace_close(rt);
     for (int i = 0; i < made; i++) {
         ax__loop_term(rt->loops[i]);
         ax__aligned_free(rt->loops[i]);
@@ -151,7 +152,7 @@ static int run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
     pthread_mutex_init(&rt->ext_lock, NULL);
     rt->tpool_max = opts ? opts->thread_pool_max : 0;
     rt->tpool_queue = opts ? opts->thread_pool_queue : 0;
-    rc = 0;
+    rc = ax__trace_open(rt, opts);
     for (; !rc && made < n; made++) {
         /* The inbox wants its cache-line alignment. */
         size_t sz = (sizeof(ax_loop) + 63) & ~(size_t)63;

@@ -202,6 +202,15 @@ static void switch_out(ax_task *t, bool exiting)
         rq_push(L, t);
         next = NULL;
     }
+    if (AX__UNLIKELY(L->pub.trace)) {
+        ax__trace_task(L, t, 'E',
+                       exiting ? "end"
+                       : t->state == AX__T_READY ? "yield"
+                                                 : t->wait_what,
+                       exiting ? ax__task_status(t) : 0);
+        if (next)
+            ax__trace_task(L, next, 'B', NULL, 0);
+    }
     if (next) {
         next->state = AX__T_RUNNING;
         L->pub.current = next;
@@ -262,6 +271,8 @@ void ax__run_ready(ax_loop *L)
         t->state = AX__T_RUNNING;
         L->pub.current = t;
         L->st.switches++;
+        if (AX__UNLIKELY(L->pub.trace))
+            ax__trace_task(L, t, 'B', NULL, 0);
         coro_switch(&L->rq.sched, &t->coro, false);
         ax__reap(L);
     }
@@ -383,6 +394,8 @@ static int task_arrive(ax_loop *L, ax_task *t)
         L->tasks->lprev = t;
     L->tasks = t;
     L->st.tasks_spawned++;
+    if (AX__UNLIKELY(L->pub.trace))
+        ax__trace_task(L, t, 'i', NULL, 0);
     L->st.tasks_live++;
     L->nunfinished++;
     /* Teardown cancels what exists; a task spawned during it (by clean-up

@@ -2,12 +2,17 @@
 /* check_cxx.cpp: the public headers from C++17 (-Wall -Wextra -Werror
  * -pedantic): spawn, await, cancel, gather, a future, deadlines, and an
  * actor's send/recv/ask, all through <axon.h> and the C++ overloads of
- * ax_await, ax_cancel, ax_await_timeout, ax_await_dl and AX_FUTURE.
+ * ax_await, ax_cancel, ax_await_timeout, ax_await_dl and AX_FUTURE; then
+ * at least one call from every other public header (loop, time, runtime,
+ * sync, scope, queue, gather's groups and waits, net, signal, supervisor).
+ * tests/suite.sh's install row builds it again against the installed
+ * headers with pkg-config.
  *
  * Plain hard checks rather than Check, whose macros are not -pedantic C++;
  * every check runs whatever NDEBUG says. */
 #include <axon.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -60,8 +65,126 @@ void *complete_later(void *arg)
     return nullptr;
 }
 
+/* net.h: echo what one connection sends, then close. */
+void *echo_once(void *arg)
+{
+    ax_sock *l = static_cast<ax_sock *>(arg);
+    ax_sock *c = nullptr;
+    char buf[5];
+    CHECK_RC(ax_accept(l, &c, 5), 0);
+    CHECK_RC(ax_read_exact(c, buf, sizeof buf, 5), 0);
+    CHECK_RC(ax_write_all(c, buf, sizeof buf, 5), 0);
+    CHECK_RC(ax_close(c), 0);
+    return nullptr;
+}
+
+int soon_ran = 0;
+void on_soon(void *arg) { *static_cast<int *>(arg) += 1; }
+
+/* One call or more from each header besides task/future/gather/actor. */
+void toolkit()
+{
+    void *v = nullptr;
+
+    /* loop.h, time.h, runtime.h */
+    CHECK(ax_loop_current() != nullptr);
+    CHECK(ax_loop_index(ax_loop_current()) == 0);
+    CHECK(ax_loop_count() == 2);
+    CHECK(ax_now() >= 0);
+    CHECK(ax_deadline_in(1.0) > ax_now_ns());
+    ax_runtime_stats rs{};
+    CHECK_RC(ax_runtime_stats_get(&rs), 0);
+    ax_loop_stats ls{};
+    CHECK_RC(ax_loop_stats_get(&ls), 0);
+    CHECK(ls.tasks_spawned > 0);
+    CHECK(ax_build_info() != nullptr);
+
+    /* sync.h */
+    ax_lock *lk = nullptr;
+    CHECK_RC(ax_lock_new(&lk), 0);
+    CHECK_RC(ax_lock_acquire(lk, 1.0), 0);
+    CHECK(ax_lock_locked(lk));
+    CHECK_RC(ax_lock_release(lk), 0);
+    CHECK_RC(ax_lock_free(lk), 0);
+    ax_event *ev = nullptr;
+    CHECK_RC(ax_event_new(&ev), 0);
+    CHECK_RC(ax_event_set(ev), 0);
+    CHECK_RC(ax_event_wait(ev, 1.0), 0);
+    CHECK_RC(ax_event_free(ev), 0);
+    ax_sem *sem = nullptr;
+    CHECK_RC(ax_sem_new(&sem, 1), 0);
+    CHECK_RC(ax_sem_acquire(sem, 1.0), 0);
+    CHECK_RC(ax_sem_acquire(sem, 0.1), AX_ETIMEDOUT);
+    CHECK_RC(ax_sem_release(sem), 0);
+    CHECK_RC(ax_sem_free(sem), 0);
+
+    /* scope.h: a timeout scope, a loop callback */
+    ax_scope sc;
+    CHECK_RC(ax_scope_enter(&sc, 0.1), 0);
+    int rc = ax_sleep(10);
+    CHECK_RC(ax_scope_exit(&sc, rc), AX_ETIMEDOUT);
+    CHECK_RC(ax_call_soon(nullptr, on_soon, &soon_ran, nullptr), 0);
+    CHECK_RC(ax_yield(), 0);
+    CHECK_RC(ax_sleep(0.01), 0);
+    CHECK(soon_ran == 1);
+
+    /* queue.h */
+    ax_queue *q = nullptr;
+    ax_queue_opts qo{};
+    qo.capacity = 2;
+    CHECK_RC(ax_queue_new(&q, &qo), 0);
+    CHECK_RC(ax_queue_put(q, as_ptr(7)), 0);
+    CHECK_RC(ax_queue_get(q, &v), 0);
+    CHECK(as_int(v) == 7);
+    CHECK_RC(ax_queue_try_get(q, &v), AX_EAGAIN);
+    CHECK_RC(ax_queue_free(q), 0);
+
+    /* gather.h: a group, a wait for the first */
+    ax_group *g = nullptr;
+    CHECK_RC(ax_group_new(&g), 0);
+    CHECK_RC(ax_group_spawn(g, nullptr, square, as_ptr(1)), 0);
+    CHECK_RC(ax_group_wait(g), 0);
+    CHECK_RC(ax_group_free(g), 0);
+    ax_task *t1 = nullptr, *t2 = nullptr;
+    CHECK_RC(ax_spawn(&t1, square, as_ptr(1)), 0);
+    CHECK_RC(ax_spawn(&t2, square, as_ptr(5)), 0);
+    ax_future *two[2] = {AX_FUTURE(t1), AX_FUTURE(t2)};
+    size_t first = 9;
+    CHECK_RC(ax_wait_any(two, 2, 5.0, &first), 0);
+    CHECK(first == 0);
+    CHECK_RC(ax_await(t1, nullptr), 0);
+    CHECK_RC(ax_await(t2, nullptr), 0);
+
+    /* signal.h: nothing comes, so the wait times out */
+    CHECK_RC(ax_signal_wait(SIGUSR2, 0.05), AX_ETIMEDOUT);
+
+    /* net.h: an echo over loopback TCP */
+    ax_sock *l = nullptr, *c = nullptr;
+    CHECK_RC(ax_tcp_listen(&l, "127.0.0.1", 0, nullptr), 0);
+    CHECK(ax_sock_port(l) > 0);
+    ax_task *srv = nullptr;
+    CHECK_RC(ax_spawn(&srv, echo_once, l), 0);
+    CHECK_RC(ax_connect(&c, "127.0.0.1", ax_sock_port(l), 5), 0);
+    char buf[5];
+    CHECK_RC(ax_write_all(c, "hello", 5, 5), 0);
+    CHECK_RC(ax_read_exact(c, buf, sizeof buf, 5), 0);
+    CHECK(std::memcmp(buf, "hello", 5) == 0);
+    CHECK_RC(ax_close(c), 0);
+    CHECK_RC(ax_await(srv, nullptr), 0);
+    CHECK_RC(ax_close(l), 0);
+}
+
 #if AXON_HAVE_ACTORS
 enum { T_ADD = 1, T_GET, T_STOP };
+
+/* supervisor.h: a child that waits for messages until told to go. */
+void *idle_child(void *)
+{
+    ax_msg m;
+    while (ax_recv(&m, -1) == 0) {
+    }
+    return nullptr;
+}
 
 /* Sums T_ADD payloads; answers T_GET with the sum. */
 void *summer(void *)
@@ -157,7 +280,19 @@ void *main_task(void *)
     CHECK_RC(ax_send(ref, T_STOP, nullptr), 0);
     while (ax_actor_alive(ref))
         CHECK_RC(ax_sleep(0.001), 0);
+
+    /* a supervisor with one child */
+    ax_sup_spec spec{};
+    spec.name = "idle";
+    spec.body = idle_child;
+    ax_actor_ref sup = AX_ACTOR_NONE, kids[2];
+    size_t nkids = 0;
+    CHECK_RC(ax_sup_start(&sup, nullptr, &spec, 1), 0);
+    CHECK_RC(ax_sup_which_children(sup, kids, 2, &nkids), 0);
+    CHECK(nkids == 1 && ax_actor_alive(kids[0]));
+    CHECK_RC(ax_sup_stop(sup, 5.0), 0);
 #endif
+    toolkit();
     return as_ptr(42);
 }
 

@@ -19,6 +19,8 @@
 #          splits them out
 #   cross  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user (the
 #          aarch64 configuration: cross-built, run under qemu-aarch64)
+#   pkg    cmake doxygen debhelper dpkg-dev lintian (the install and
+#          debian configurations: the CMake consumer, make doc, the .debs)
 #
 # Runs apt-get as root, or through sudo. On a system without dpkg it says
 # so and exits 0: the tools are assumed to be there. Exit status: 0 when
@@ -30,7 +32,8 @@ set -euo pipefail
 group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libssl-dev libnats-dev"
 group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server"
 group_cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
-GROUPS_ALL="build test cross"
+group_pkg="cmake doxygen debhelper dpkg-dev lintian"
+GROUPS_ALL="build test cross pkg"
 
 mode=install
 groups=()
@@ -39,7 +42,7 @@ for a in "$@"; do
     --print) mode=print ;;
     --missing) mode=missing ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    build | test | cross) groups+=("$a") ;;
+    build | test | cross | pkg) groups+=("$a") ;;
     *) echo "install-deps.sh: unknown argument '$a' (groups: $GROUPS_ALL)" >&2; exit 2 ;;
     esac
 done
@@ -104,7 +107,8 @@ apt_install() { # [--no-install-recommends] packages...
 }
 
 # One apt-get per group that lacks something; the cross group without its
-# Recommends (qemu-user's pull in a desktop's worth of packages).
+# Recommends (qemu-user's pull in a desktop's worth of packages), and so the
+# pkg group (doxygen's and lintian's Recommends are large too).
 status=0
 for g in "${groups[@]}"; do
     v=group_$g
@@ -119,7 +123,7 @@ for g in "${groups[@]}"; do
         printf '%s\n' "${need[@]}"; status=1; continue
     fi
     flags=()
-    [[ $g == cross ]] && flags=(--no-install-recommends)
+    [[ $g == cross || $g == pkg ]] && flags=(--no-install-recommends)
     apt_install "${flags[@]}" "${need[@]}" || status=1
     if [[ $g == test ]] && installed clang; then
         mapfile -t need < <(missing $(clang_rt))

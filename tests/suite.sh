@@ -31,14 +31,15 @@ cd "$ROOT"
 # ---------------------------------------------------------------------------
 # The configurations. Columns, separated by '|':
 #   name         what AX_SUITE_ONLY names
-#   needs        tests/install-deps.sh groups (build, test, cross)
+#   needs        tests/install-deps.sh groups (build, test, cross, pkg)
 #   runner       the run_<runner> function below that runs it
 #   env          VAR=value defaults set while it runs (an inherited value wins)
 #   configure    arguments for configure (runners check and tsan); @PREFIX@
 #                is the install prefix under the build dir
 #   description  for --list and the summary
 # Rows run in this order; install, valgrind and distcheck reuse the default
-# build (made, untested, when "default" itself is not selected); repeat
+# build (made, untested, when "default" itself is not selected), and so does
+# debian (its dist tarball); repeat
 # reuses the asan and tsan builds.
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
@@ -50,10 +51,11 @@ tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 | --enable-tsan    
 repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (20) times in a row in the asan and tsan builds
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
-install   | build      | install   |                         |                                | make install, then an app built with pkg-config, shared and static
+install   | build pkg  | install   |                         |                                | make doc + make install, then an app built with pkg-config (shared, static) and with CMake
 distcheck | build      | distcheck |                         |                                | make distcheck of the default build
 fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz         | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 25)
 soak      | build      | soak      |                         |                                | bench/soak of the default build for AX_SOAK_SECONDS (20): conservation checked
+debian    | build pkg  | debian    |                         |                                | dpkg-buildpackage -us -uc -b of the dist tarball (nocheck), then lintian
 '
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
@@ -293,13 +295,31 @@ make_var() {
 # against it with pkg-config, shared and fully static. Runs in directory $1.
 # (Every step checks its status: set -e does not apply inside a condition.)
 install_steps() {
-    local app=$1 f flags sflags
+    local app=$1 f flags sflags h
     cd "$app" || return 1
+    # The API reference goes in too when doxygen is here (make doc).
+    if command -v doxygen >/dev/null 2>&1; then
+        make -C "$DEFAULT_DIR" doc >doc.out 2>&1 || { cat doc.out; return 1; }
+        tail -n 1 doc.out
+    else
+        echo "SKIP: make doc: no doxygen (bash tests/install-deps.sh pkg)"
+    fi
     make -C "$DEFAULT_DIR" install >install.out 2>&1 || { cat install.out; return 1; }
     for f in include/axon.h include/axon/common.h include/axon/gather.h \
-             lib/libaxon.so lib/libaxon.a lib/pkgconfig/axon.pc; do
+             lib/libaxon.so lib/libaxon.a lib/pkgconfig/axon.pc \
+             lib/cmake/axon/axonConfig.cmake lib/cmake/axon/axonConfigVersion.cmake; do
         [[ -e $PREFIX_DIR/$f ]] || { echo "not installed: $f"; return 1; }
     done
+    # Every public header of the build, whatever the list holds today.
+    for h in $(make_var "$DEFAULT_DIR" axoninclude_HEADERS); do
+        [[ -e $PREFIX_DIR/include/axon/${h##*/} ]] || { echo "not installed: $h"; return 1; }
+    done
+    [[ ! -e $PREFIX_DIR/lib/libaxon.la ]] || { echo "libaxon.la was installed"; return 1; }
+    if command -v doxygen >/dev/null 2>&1; then
+        for f in share/doc/axon/html/index.html share/man/man3/ax_spawn.3; do
+            [[ -e $PREFIX_DIR/$f ]] || { echo "not installed: $f"; return 1; }
+        done
+    fi
     cp "$ROOT/examples/tutorial/03_tasks.c" app.c || return 1
     export PKG_CONFIG_PATH=$PREFIX_DIR/lib/pkgconfig
     flags=$(pkg-config --cflags --libs axon) || return 1
@@ -307,6 +327,17 @@ install_steps() {
     cc -o app app.c $flags || return 1
     LD_LIBRARY_PATH=$PREFIX_DIR/lib ./app >app.out 2>&1 ||
         { echo "./app failed:"; cat app.out; return 1; }
+    # The C++17 check against the installed headers (not the source tree's).
+    if command -v g++ >/dev/null 2>&1; then
+        echo "g++ -std=c++17 -pedantic -o check_cxx tests/check_cxx.cpp $flags"
+        g++ -std=c++17 -Wall -Wextra -Werror -pedantic -o check_cxx \
+            "$ROOT/tests/check_cxx.cpp" $flags >cxx.out 2>&1 || { cat cxx.out; return 1; }
+        LD_LIBRARY_PATH=$PREFIX_DIR/lib ./check_cxx >>cxx.out 2>&1 ||
+            { echo "./check_cxx failed:"; cat cxx.out; return 1; }
+        tail -n 1 cxx.out
+    else
+        echo "SKIP: C++17 check against the installed headers: no g++"
+    fi
     sflags=$(pkg-config --static --cflags --libs axon) || return 1
     echo "cc -static -o app-static app.c $sflags"
     # (glibc's warnings about getaddrinfo in libevent's evutil are expected)
@@ -370,6 +401,57 @@ EOF_TLS
             { echo "./nats-app did not run:"; cat nats-app.out; return 1; }
         echo "the installed axon-nats app ran: $(head -n 1 nats-app.out)"
     fi
+    cmake_steps
+}
+
+# A CMake project against the installed tree: find_package(axon) with a
+# version, the imported target axon::axon, shared and then static (every
+# installed header included, so a header CMake users cannot compile shows).
+cmake_steps() {
+    local h
+    if ! command -v cmake >/dev/null 2>&1; then
+        echo "SKIP: CMake consumer: no cmake (bash tests/install-deps.sh pkg)"
+        return 0
+    fi
+    mkdir -p cmake-app || return 1
+    cp "$ROOT/examples/tutorial/03_tasks.c" cmake-app/app.c || return 1
+    {
+        for h in "$PREFIX_DIR"/include/axon/*.h; do echo "#include <axon/${h##*/}>"; done
+        echo 'int axon_all_headers_included = 1;'
+    } >cmake-app/headers.c
+    cat >cmake-app/CMakeLists.txt <<'EOF_CMAKE'
+cmake_minimum_required(VERSION 3.13)
+project(axon_consumer C)
+find_package(axon 0.1 REQUIRED)
+message(STATUS "axon ${axon_VERSION} found; actors: ${axon_HAVE_ACTORS}")
+add_executable(app app.c headers.c)
+set_property(TARGET app PROPERTY C_STANDARD 11)
+target_link_libraries(app PRIVATE axon::axon)
+EOF_CMAKE
+    local mode
+    for mode in shared static; do
+        rm -rf "cmake-$mode"
+        echo "cmake -S cmake-app -B cmake-$mode (axon::axon $mode)"
+        cmake -S cmake-app -B "cmake-$mode" -DCMAKE_PREFIX_PATH="$PREFIX_DIR" \
+            -DAXON_USE_STATIC_LIBS=$([[ $mode == static ]] && echo ON || echo OFF) \
+            >"cmake-$mode.out" 2>&1 || { cat "cmake-$mode.out"; return 1; }
+        cmake --build "cmake-$mode" >>"cmake-$mode.out" 2>&1 ||
+            { cat "cmake-$mode.out"; return 1; }
+        if [[ $mode == static ]] && readelf -d "cmake-$mode/app" | grep -q 'NEEDED.*libaxon'; then
+            echo "cmake-static/app links libaxon.so"; return 1
+        fi
+        LD_LIBRARY_PATH=$PREFIX_DIR/lib "cmake-$mode/app" >"cmake-$mode-app.out" 2>&1 ||
+            { echo "cmake-$mode/app failed:"; cat "cmake-$mode-app.out"; return 1; }
+        # (the same lines as ./app's, clock times aside)
+        cmp -s <(sed 's/[0-9:]*$//' app.out) <(sed 's/[0-9:]*$//' "cmake-$mode-app.out") ||
+            { echo "cmake-$mode/app printed something else than ./app"; return 1; }
+    done
+    # A version this release does not satisfy is refused.
+    sed -i 's/find_package(axon 0.1 REQUIRED)/find_package(axon 7.0 REQUIRED)/' cmake-app/CMakeLists.txt
+    if cmake -S cmake-app -B cmake-badver -DCMAKE_PREFIX_PATH="$PREFIX_DIR" >cmake-badver.out 2>&1; then
+        echo "find_package(axon 7.0) was accepted"; return 1
+    fi
+    echo "CMake: find_package(axon 0.1) + axon::axon built and ran, shared and static; axon 7.0 refused"
 }
 
 # ---------------------------------------------------------------------------
@@ -545,16 +627,16 @@ run_install() {
         record "$name" 0 1 0 0 "default build unavailable"
         return 0
     fi
-    say "$name: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config (and a TLS program with pkg-config axon-tls)"
+    say "$name: make install into $PREFIX_DIR, then build examples/tutorial/03_tasks.c with pkg-config and CMake (and the TLS and NATS programs with pkg-config)"
     rm -rf "$PREFIX_DIR" "$BUILD/app"
     mkdir -p "$BUILD/app"
     if (install_steps "$BUILD/app") >"$BUILD/app/steps.out" 2>&1; then
         cat "$BUILD/app/steps.out"
-        record "$name" 1 0 0 0 "pkg-config shared + static"
+        record "$name" 1 0 0 "$(grep -c '^SKIP:' "$BUILD/app/steps.out")" "pkg-config shared + static, CMake"
     else
         cat "$BUILD/app/steps.out"
         echo "suite: $name: FAILED (see $BUILD/app)"
-        record "$name" 0 1 0 0 "pkg-config shared + static"
+        record "$name" 0 1 0 0 "pkg-config shared + static, CMake"
     fi
 }
 
@@ -628,6 +710,61 @@ run_soak() {
         show "$DEFAULT_DIR/soak.out" 80
         echo "suite: $name: FAILED"
         record "$name" 0 1 0 0 "bench/soak ${secs}s"
+    fi
+}
+
+# The Debian packages, built from the dist tarball as a packager would
+# (without make check: the other rows run it), then lintian, whose errors
+# fail the row.
+run_debian() {
+    local name=$1 dir=$BUILD/debian tarball src f
+    if ! default_build; then
+        record "$name" 0 1 0 0 "default build unavailable"
+        return 0
+    fi
+    for f in dpkg-buildpackage dh lintian; do
+        if ! command -v $f >/dev/null 2>&1; then
+            echo "suite: $name: no $f (bash tests/install-deps.sh pkg); skipped"
+            record "$name" 0 0 0 1 "no $f"
+            return 0
+        fi
+    done
+    say "$name: make dist, then dpkg-buildpackage -us -uc -b and lintian"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if ! (cd "$DEFAULT_DIR" && make dist-gzip >"$dir/dist.out" 2>&1); then
+        show "$dir/dist.out" 60
+        record "$name" 0 1 0 0 "make dist failed"
+        return 0
+    fi
+    tarball=$(ls "$DEFAULT_DIR"/axon-*.tar.gz | head -n 1)
+    tar -C "$dir" -xzf "$tarball"
+    src=$(ls -d "$dir"/axon-*/ | head -n 1)
+    if ! (cd "$src" && DEB_BUILD_OPTIONS="nocheck parallel=$JOBS" \
+            dpkg-buildpackage -us -uc -b >"$dir/build.out" 2>&1); then
+        show "$dir/build.out" 120
+        record "$name" 0 1 0 0 "dpkg-buildpackage failed"
+        return 0
+    fi
+    ls "$dir"/*.deb || true
+    local fail=0
+    for f in libaxon0 libaxon-dev; do
+        ls "$dir"/${f}_*.deb >/dev/null 2>&1 || { echo "no $f package"; fail=1; }
+    done
+    if dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q '\.la$'; then
+        echo "libaxon-dev ships a .la file"; fail=1
+    fi
+    dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q 'cmake/axon/axonConfig.cmake$' ||
+        { echo "libaxon-dev has no axonConfig.cmake"; fail=1; }
+    if ! lintian --fail-on error "$dir"/*.changes >"$dir/lintian.out" 2>&1; then
+        echo "lintian reports errors:"; fail=1
+    fi
+    grep -E '^[EW]:' "$dir/lintian.out" || true
+    if ((fail)); then
+        echo "suite: $name: FAILED (see $dir)"
+        record "$name" 0 1 0 0 "dpkg-buildpackage + lintian"
+    else
+        record "$name" 1 0 0 0 "dpkg-buildpackage + lintian: $(grep -c '^W:' "$dir/lintian.out") warnings"
     fi
 }
 

@@ -193,6 +193,7 @@ AX_EXTERN int ax_await_future_dl(ax_future *f, int64_t deadline,
 
 /* Identity, used by AX_FUTURE. Not for direct use. */
 static inline ax_future *ax__future_id(ax_future *f) { return f; }
+/** The future that completes when @p t ends (declared in task.h too). */
 AX_EXTERN ax_future *ax_task_future(ax_task *t);
 
 #ifdef __cplusplus

@@ -52,6 +52,12 @@
 extern "C" {
 #endif
 
+/** ax_opts.log: receives each line of axon's reports (teardown reports,
+ *  misuse reports, deadlock dumps), without its newline. Called on the
+ *  thread of the loop that reports, so with several loops possibly from
+ *  several threads at once; it must not call axon. */
+typedef void (*ax_log_fn)(void *arg, const char *line);
+
 /** Options for ax_run_with(). Zero-initialise, then set what you need. */
 typedef struct ax_opts {
     /** Default stack size for tasks on this loop; 0 means
@@ -97,6 +103,20 @@ typedef struct ax_opts {
     /** Places in the pool's job queue; callers beyond wait for a place
      *  (backpressure). 0 means AX_THREAD_QUEUE_DEFAULT. */
     size_t thread_pool_queue;
+    /** Write a trace of the run to this file, in Chrome's trace event
+     *  format (JSON; open it in Perfetto or chrome://tracing): one
+     *  timeline per loop, a slice per run of a task (start or resume to
+     *  suspend, yield or end, with what it then waits for), task spawns,
+     *  actor sends and asks, and cross-loop messages. NULL: the environment
+     *  variable AX_TRACE names the file, if set. The file is written while
+     *  the runtime runs and completed when ax_run_with() returns. Off, the
+     *  trace costs one predictable branch per traced point. */
+    const char *trace;
+    /** Where reports go as lines, instead of @ref report; NULL: @ref report
+     *  (or stderr). See ax_log_fn. */
+    ax_log_fn log;
+    /** Passed to @ref log. */
+    void *log_arg;
 } ax_opts;
 
 /** Upper bound for ax_opts.thread_pool_max. */
@@ -142,8 +162,10 @@ AX_EXTERN int ax_run(ax_task_fn fn, void *arg, void **result);
  * @return as ax_run(); AX_EINVAL also for a stack size above 1 GiB or a
  *         loop count outside [AX_LOOPS_PER_CPU, AX_LOOPS_MAX], a
  *         negative thread_pool_max or one above AX_THREAD_POOL_MAX;
- *         AX_ENOMEM or
- *         AX_EAGAIN if a loop thread could not be started.
+ *         AX_ENOMEM or AX_EAGAIN if a loop thread could not be started;
+ *         the negated errno of fopen() (-ENOENT, -EACCES, ...) if the
+ *         trace file (ax_opts.trace or AX_TRACE) cannot be created, before
+ *         anything runs; AX_ENOMEM if ax_opts.log's stream cannot be made.
  */
 AX_EXTERN int ax_run_with(const ax_opts *opts, ax_task_fn fn, void *arg,
                           void **result);
@@ -213,6 +235,24 @@ typedef struct ax_runtime_stats {
  * Thread: any loop thread.
  */
 AX_EXTERN int ax_runtime_stats_get(ax_runtime_stats *st);
+
+/**
+ * The runtime's and the calling loop's statistics (ax_runtime_stats,
+ * ax_loop_stats) as Prometheus text (exposition format 0.0.4), for a
+ * `/metrics` answer: `axon_posts_total`, `axon_loops`, and per loop, with a
+ * `loop="N"` label, `axon_tasks_spawned_total`, `axon_tasks_live`,
+ * `axon_switches_total` and the rest of ax_loop_stats.
+ * @param buf  where the text goes, NUL-terminated; may be NULL when @p cap
+ *             is 0 (to learn the size).
+ * @param cap  the size of @p buf.
+ * @param len  NULL, or receives the text's length (without the NUL), also
+ *             when it did not fit.
+ * @return 0; AX_E2BIG if the text did not fit (then @p buf holds a cut,
+ *         NUL-terminated part, and *@p len the length needed); AX_EINVAL
+ *         for a NULL @p buf with @p cap > 0; AX_EPERM outside a loop.
+ * Thread: a loop's (its own statistics). Suspends: no.
+ */
+AX_EXTERN int ax_stats_prometheus(char *buf, size_t cap, size_t *len);
 
 #ifdef __cplusplus
 }
