@@ -43,11 +43,11 @@ cd "$ROOT"
 # reuses the asan and tsan builds.
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
-ucontext  | build      | check     | AX_CHAT_FLOOD=2000      | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check
-pipe      | build      | check     | AX_CHAT_FLOOD=2000      | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check
-noactors  | build      | check     | AX_CHAT_FLOOD=2000      | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check
+ucontext  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check
+pipe      | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check
+noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
-tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
+tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
 repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (20) times in a row in the asan and tsan builds
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
