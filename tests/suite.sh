@@ -52,7 +52,7 @@ repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                  
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
 install   | build pkg  | install   |                         |                                | make doc + make install, then an app built with pkg-config (shared, static) and with CMake
-distcheck | build      | distcheck |                         |                                | make distcheck of the default build
+distcheck | build      | distcheck | AX_E2E_HARD=0           |                                | make distcheck of the default build
 fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz         | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 25)
 soak      | build      | soak      |                         |                                | bench/soak of the default build for AX_SOAK_SECONDS (20): conservation checked
 debian    | build pkg  | debian    |                         |                                | dpkg-buildpackage -us -uc -b of the dist tarball (nocheck), then lintian
