@@ -264,6 +264,8 @@ static int chat_flood(const char *host, int port, size_t n, bool hold)
                 }
             }
         }
+        close(ep);
+        free(fds);
         if (open_n) {
             say("FAIL: %zu connections still open", open_n);
             return 1;
