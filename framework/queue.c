@@ -393,6 +393,16 @@ static void grant(ax_queue *q, qop *op)
 
 static void reap(ax_queue *q);
 
+/* Lent slots came back (spent or returned): a freed queue may go now;
+ * a live one has room for its waiting putters. */
+static void lent_settled(ax_queue *q, bool drop)
+{
+    if (q->zombie)
+        reap(q);
+    else if (!drop)
+        admit(q);
+}
+
 static void owner_returned(ax_loop *L, ax__msg *m, bool drop)
 {
     qrevoke *r = (qrevoke *)m;
@@ -405,10 +415,7 @@ static void owner_returned(ax_loop *L, ax__msg *m, bool drop)
     q->lent -= r->n;
     q->revokes--;
     ax__free(r);
-    if (q->zombie)
-        reap(q);
-    else if (!drop)
-        admit(q);
+    lent_settled(q, drop);
 }
 
 /* On the holder loop: give every unspent credit back. */
@@ -461,10 +468,7 @@ static void owner_credit_put(ax_loop *L, void *a, void *b, int c, bool drop)
         q->unfinished++;
         publish(q);
     }
-    if (q->zombie)
-        reap(q);
-    else if (!drop)
-        admit(q);
+    lent_settled(q, drop);
 }
 
 /* Another loop's put with a credit in hand: one message, no answer. */

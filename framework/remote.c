@@ -244,11 +244,9 @@ static int await_remote(ax_task *t, ax_future *f, int64_t deadline,
          * one loop. */
         if (rc == AX_ECANCELED)
             t->cancel_pending = true;
-        if (p.status == 0 && result)
-            *result = p.value;
-        return p.status;
+    } else {
+        wait_settled(t, &p);
     }
-    wait_settled(t, &p);
     if (p.rejected)
         return p.status;
     if (p.status == 0 && result)

@@ -344,8 +344,7 @@ static natsStatus ad_attach(void **user, void *loop, natsConnection *nc,
     hub *h = loop;
 
     pthread_mutex_lock(&h->mu);
-    if (h->nc != nc)
-        h->nc = nc;
+    h->nc = nc;
     h->fd = (int)sock;
     h->gen++;
     h->want_r = true;
