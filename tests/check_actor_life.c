@@ -5,8 +5,11 @@
  * the reply-dropped hook.
  *
  * AX_ACTOR_LIVES sets how many lives the long test runs (20,000,000 by
- * default; 200,000 under AX_UNDER_VALGRIND or a sanitizer build, which
- * keep the flat-memory assertion with a tolerance for their allocators). */
+ * default; 200,000 in a sanitizer build, which keeps the flat-memory
+ * assertion with a tolerance for its allocator; 20,000 under valgrind,
+ * whose allocator holds freed blocks back on purpose, so the RSS there
+ * says nothing about axon and is not asserted: valgrind's part is the
+ * leak check). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -90,7 +93,9 @@ static long lives(void)
 
     if (e && *e)
         return atol(e);
-    if (getenv("AX_UNDER_VALGRIND") || LIFE_SANITIZED)
+    if (getenv("AX_UNDER_VALGRIND"))
+        return 20000;
+    if (LIFE_SANITIZED)
         return 200000;
     return 20000000;
 }
@@ -100,8 +105,8 @@ static long lives(void)
 static void *main_lives(void *arg)
 {
     long n = lives(), base = 0, peak = 0;
-    long tol = (LIFE_SANITIZED || getenv("AX_UNDER_VALGRIND") ? 64 : 16) *
-               (1024 * 1024 / sysconf(_SC_PAGESIZE));
+    long tol = (LIFE_SANITIZED ? 64 : 16) * (1024 * 1024 / sysconf(_SC_PAGESIZE));
+    bool vg = getenv("AX_UNDER_VALGRIND") != NULL;
     ax_actor_ref first = AX_ACTOR_NONE, reused = AX_ACTOR_NONE;
     ax_actor_stats st;
 
@@ -124,7 +129,7 @@ static void *main_lives(void *arg)
             long now = rss_pages();
             if (now > peak)
                 peak = now;
-            ck_assert_msg(now <= base + tol,
+            ck_assert_msg(vg || now <= base + tol,
                           "RSS grew from %ld to %ld pages after %ld lives",
                           base, now, i);
         }

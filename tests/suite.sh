@@ -102,7 +102,9 @@ JOBS=${AX_JOBS:-2}
 ONLY=${AX_SUITE_ONLY:-}
 START=$(date +%s)
 
-say() { printf '\n=== suite: %s\n' "$*"; }
+# Every step line carries the seconds since the suite began, so a slow CI
+# log shows where the time went.
+say() { printf '\n=== suite [%ss]: %s\n' "$(( $(date +%s) - START ))" "$*"; }
 # A fatal problem before any configuration ran: still end with the line CI reads.
 die() { printf 'suite: error: %s\n' "$*" >&2; echo "0 passed, 1 failed"; exit 2; }
 
@@ -195,11 +197,15 @@ fi
 # Results.
 
 NAMES=()
-declare -A R_PASS R_FAIL R_XFAIL R_SKIP R_NOTE
+declare -A R_PASS R_FAIL R_XFAIL R_SKIP R_NOTE R_SECS
 TOT_PASS=0 TOT_FAIL=0 TOT_XFAIL=0 TOT_SKIP=0
 
 record() { # name pass fail xfail skip note
+    local now
+    now=$(date +%s)
     NAMES+=("$1")
+    R_SECS[$1]=$(( now - ${ROW_T0:-$now} ))
+    ROW_T0=$now
     R_PASS[$1]=$2 R_FAIL[$1]=$3 R_XFAIL[$1]=$4 R_SKIP[$1]=$5 R_NOTE[$1]=$6
     TOT_PASS=$((TOT_PASS + $2)) TOT_FAIL=$((TOT_FAIL + $3))
     TOT_XFAIL=$((TOT_XFAIL + $4)) TOT_SKIP=$((TOT_SKIP + $5))
@@ -782,6 +788,7 @@ run_row() {
         [[ -n ${!k+x} ]] || local -x "$kv"
     done
     CONFIG_NOTE=${T_DESC[$name]%%:*}
+    ROW_T0=$(date +%s)
     # shellcheck disable=SC2046
     "run_${T_RUNNER[$name]}" "$name" $(config_args "$name")
 }
@@ -799,8 +806,8 @@ done
 say "summary ($(( $(date +%s) - START ))s)"
 for n in "${NAMES[@]}"; do
     if (( ${R_FAIL[$n]} > 0 )); then st=FAILED; else st=ok; fi
-    printf '  %-12s %-6s PASS %3d  FAIL %3d  XFAIL %3d  SKIP %3d  (%s)\n' \
-        "$n" "$st" "${R_PASS[$n]}" "${R_FAIL[$n]}" "${R_XFAIL[$n]}" "${R_SKIP[$n]}" "${R_NOTE[$n]}"
+    printf '  %-12s %-6s %5ss  PASS %3d  FAIL %3d  XFAIL %3d  SKIP %3d  (%s)\n' \
+        "$n" "$st" "${R_SECS[$n]}" "${R_PASS[$n]}" "${R_FAIL[$n]}" "${R_XFAIL[$n]}" "${R_SKIP[$n]}" "${R_NOTE[$n]}"
 done
 echo "XFAIL: $TOT_XFAIL, SKIP: $TOT_SKIP"
 echo "$TOT_PASS passed, $TOT_FAIL failed"
