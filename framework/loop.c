@@ -72,6 +72,7 @@ int ax__loop_init(ax_loop *L, ax__rt *rt, int index, const ax_opts *opts)
     L->tm.start_ns = ax__mono_ns();
     ax__inbox_init(&L->inbox);
     L->inbox.vclock = L->tm.virtual_clock;
+    atomic_init(&L->vnext, INT64_MAX);
     if (ax__bell_init(&L->inbox.bell))
         goto fail_bell;
     L->base = event_base_new();
@@ -214,10 +215,22 @@ static void arm_timer(ax_loop *L)
     L->tm.armed = true;
 }
 
+static void virtual_sync(ax_loop *L);
+
 static void virtual_advance(ax_loop *L)
 {
+    int64_t g;
+
+    virtual_sync(L);
     if (L->tm.heap[0]->deadline > L->tm.vnow)
         L->tm.vnow = L->tm.heap[0]->deadline;
+    g = atomic_load_explicit(&L->rt->vclock, memory_order_relaxed);
+    while (g < L->tm.vnow &&
+           !atomic_compare_exchange_weak_explicit(&L->rt->vclock, &g,
+                                                  L->tm.vnow,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+        ;
     ax__timers_fire(L, L->tm.vnow);
 }
 
@@ -271,38 +284,65 @@ static bool spin_for_work(ax_loop *L)
  * idle-to-busy turn bumps vepoch, and a check that saw vepoch move is void.
  * (The previous rule, "no traffic here for 2 ms of real time", let a
  * timeout fire early when the answering loop was slow, as under TSan.)
- * Each loop still keeps its own clock: sleeps on different loops are
- * ordered exactly only within a loop. */
+ *
+ * Of the quiet loops, only the one whose next deadline is the earliest
+ * (vnext) advances; the others wait for it. Without that rule a loop that
+ * polls with short sleeps kept bumping vepoch and advanced its own clock
+ * by thousands of seconds while a loop with a later timer never saw a
+ * quiet window (minutes under valgrind, which runs one thread at a time).
+ * Every advance raises rt->vclock, and a loop turning busy catches its
+ * clock up to it, so the loops share one virtual time: a loop's timers
+ * are never earlier than the deadline another loop advanced to, since
+ * that one was the earliest of all. */
+static void virtual_sync(ax_loop *L)
+{
+    int64_t g = atomic_load_explicit(&L->rt->vclock, memory_order_acquire);
+
+    if (g > L->tm.vnow)
+        L->tm.vnow = g;
+}
+
 static void virtual_busy(ax_loop *L)
 {
     if (L->tm.virtual_clock && atomic_load_explicit(&L->vidle,
                                                  memory_order_relaxed)) {
         atomic_store_explicit(&L->vidle, false, memory_order_seq_cst);
         atomic_fetch_add_explicit(&L->rt->vepoch, 1, memory_order_seq_cst);
+        virtual_sync(L);
     }
 }
 
-static void virtual_idle(ax_loop *L)
+/* NEXT: this loop's earliest deadline, INT64_MAX when it has no timer
+ * that virtual time drives (it blocks instead). Published before vidle so
+ * that a loop seeing this one idle sees its deadline too. */
+static void virtual_idle(ax_loop *L, int64_t next)
 {
-    if (L->tm.virtual_clock)
+    if (L->tm.virtual_clock) {
+        atomic_store_explicit(&L->vnext, next, memory_order_seq_cst);
         atomic_store_explicit(&L->vidle, true, memory_order_seq_cst);
+    }
 }
 
 static bool virtual_quiet(ax_loop *L)
 {
     ax__rt *rt = L->rt;
     unsigned long epoch;
+    int64_t mine = L->tm.heap[0]->deadline;
     struct timespec nap = {0, 20000};
 
     if (rt->nloops == 1)
         return true;
-    virtual_idle(L);
+    virtual_idle(L, mine);
     epoch = atomic_load_explicit(&rt->vepoch, memory_order_seq_cst);
     if (atomic_load_explicit(&rt->vinflight, memory_order_seq_cst))
         goto busy;
-    for (int i = 0; i < rt->nloops; i++)
-        if (!atomic_load_explicit(&rt->loops[i]->vidle, memory_order_seq_cst))
+    for (int i = 0; i < rt->nloops; i++) {
+        ax_loop *o = rt->loops[i];
+
+        if (!atomic_load_explicit(&o->vidle, memory_order_seq_cst) ||
+            atomic_load_explicit(&o->vnext, memory_order_seq_cst) < mine)
             goto busy;
+    }
     if (atomic_load_explicit(&rt->vinflight, memory_order_seq_cst) == 0 &&
         atomic_load_explicit(&rt->vepoch, memory_order_seq_cst) == epoch)
         return true;
@@ -487,7 +527,7 @@ static void drive(ax_loop *L)
                 return;
             continue;
         }
-        virtual_idle(L);
+        virtual_idle(L, INT64_MAX);
         if (spin_for_work(L))
             continue;
         if (stuck && runtime_stuck(L)) {

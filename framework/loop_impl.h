@@ -39,6 +39,7 @@ typedef struct ax__rt {
      * and a count of idle-to-busy transitions (see virtual_quiet()). */
     _Alignas(64) atomic_long vinflight;
     atomic_ulong vepoch;
+    _Atomic int64_t vclock; /* the latest time any loop advanced to */
     /* Deadlock detection with several loops: bumped by every loop that
      * leaves its stuck-idle state, and by the loop that claims a deadlock
      * (see runtime_stuck() in loop.c). */
@@ -64,6 +65,7 @@ struct ax_loop {
     atomic_bool quit_req;     /* every task everywhere has ended */
     atomic_bool foreign_posts;/* a thread without a loop posted here */
     atomic_bool vidle;        /* virtual clock: nothing to run here */
+    _Atomic int64_t vnext;    /* idle: earliest deadline; INT64_MAX none */
     /* Deadlock detection with several loops (loop.c): about to block with
      * nothing of its own that could wake a task (no timer, no event of the
      * application, no foreign poster); the flags other loops set here and

@@ -13,7 +13,7 @@
 # configurations need (column "needs") on Debian, as root or with sudo.
 # Environment: AX_SUITE_ONLY (comma list of configuration names),
 # AX_BUILD_DIR (default: _build in the repo root), AX_JOBS (default: 2),
-# AX_REPEAT (rounds of the repeat configuration, default 20),
+# AX_REPEAT (rounds of the repeat configuration, default 8),
 # AX_NO_INSTALL=1 (never install packages).
 #
 # The last line printed is "N passed, N failed": the automake PASS and FAIL
@@ -43,20 +43,27 @@ cd "$ROOT"
 # reuses the asan and tsan builds.
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
-ucontext  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check
-pipe      | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check
+ucontext  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@CTX_TESTS@ | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check of the programs that switch
+pipe      | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@BELL_TESTS@ | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check of the cross-loop programs
 noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
 tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
-repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (20) times in a row in the asan and tsan builds
+repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (8) times in a row in the asan and tsan builds
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
 install   | build pkg  | install   |                         |                                | make doc + make install, then an app built with pkg-config (shared, static) and with CMake
 distcheck | build      | distcheck | AX_E2E_HARD=0           |                                | make distcheck of the default build
-fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz         | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 25)
+fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz         | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 10)
 soak      | build      | soak      |                         |                                | bench/soak of the default build for AX_SOAK_SECONDS (20): conservation checked
 debian    | build pkg  | debian    |                         |                                | dpkg-buildpackage -us -uc -b of the dist tarball (nocheck), then lintian
 '
+
+# The programs a row that changes one part runs (AX_TESTS): those that
+# switch between tasks most (ucontext), and those that cross loops (pipe).
+CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor"
+CTX_TESTS=${CTX_TESTS// /,}
+BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
+BELL_TESTS=${BELL_TESTS// /,}
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
 # run (make check, repeat); they do not affect other builds.
@@ -285,9 +292,14 @@ run_config() {
     local name=$1 wrap=$2; shift 2
     local dir=$BUILD/$name rc=0
     prepare "$name" "$wrap" "$@" || return 0
-    say "$name: make -j$JOBS check"
+    # A row that changes one part (the context switch, the doorbell) runs
+    # the programs that exercise that part (AX_TESTS in its env column);
+    # the default row runs them all.
+    local tests_arg=()
+    [[ -z ${AX_TESTS:-} ]] || tests_arg=(TESTS="${AX_TESTS//,/ }")
+    say "$name: make -j$JOBS check${AX_TESTS:+ TESTS=${AX_TESTS//,/ }}"
     touch "$dir/.suite-mark"
-    (cd "$dir" && $wrap make -j"$JOBS" check >check.out 2>&1) || rc=$?
+    (cd "$dir" && $wrap make -j"$JOBS" check "${tests_arg[@]}" >check.out 2>&1) || rc=$?
     record_check "$name" "$rc" "$dir" "$dir/test-suite.log" "$dir/check.out" "$CONFIG_NOTE"
 }
 
@@ -518,12 +530,12 @@ run_tsan() {
     run_config "$name" "$tsan_wrap" CC="$tsan_cc" "$@"
 }
 
-# Flakes are bugs: the cross-thread suites run AX_REPEAT (20) times in a
+# Flakes are bugs: the cross-thread suites run AX_REPEAT (8) times in a
 # row in the sanitizer builds (smaller stress sizes there), each round a
 # test.
 # A program may name the one Check case (CK_RUN_CASE) to repeat: prog:case.
 REPEAT_PROGS="tests/check_runtime tests/check_actor tests/check_monitor tests/check_stress tests/check_queue:cross"
-REPEAT_TIMES=${AX_REPEAT:-20}
+REPEAT_TIMES=${AX_REPEAT:-8}
 run_repeat() {
     local name=$1 cfg dir rp rf p ok i wrap
     for cfg in tsan asan; do
@@ -655,8 +667,15 @@ run_distcheck() {
         record "$name" 0 1 0 0 "default build unavailable"
         return 0
     fi
-    say "$name: make distcheck"
-    if (cd "$DEFAULT_DIR" && make -j"$JOBS" distcheck >distcheck.out 2>&1); then
+    # The tarball's own build runs the programs that prove it complete
+    # (every example and server built and run, the tutorial, the docs
+    # check); the default row already ran every test on the same sources.
+    # AX_DISTCHECK_TESTS=all runs them all, as a release does.
+    local dtests=${AX_DISTCHECK_TESTS:-tests/check_examples tests/e2e.sh tests/check_tutorial.sh tests/check_doc.sh tests/check_error tests/check_runtime}
+    local targ=()
+    [[ $dtests == all ]] || targ=(TESTS="$dtests")
+    say "$name: make distcheck${targ:+ ${targ[*]}}"
+    if (cd "$DEFAULT_DIR" && make -j"$JOBS" distcheck "${targ[@]}" >distcheck.out 2>&1); then
         grep -A1 -E '^(# (TOTAL|PASS|FAIL|ERROR):|axon-.* archives ready)' \
             "$DEFAULT_DIR/distcheck.out" | grep -v '^--$' || true
         record "$name" 1 0 0 0 "make distcheck"
@@ -675,7 +694,7 @@ run_distcheck() {
 # its input in the build dir's fuzz-NAME/ (crash-*): copy it into the kept
 # inputs, which `make check` replays in every configuration.
 run_fuzz() {
-    local name=$1 dir=$BUILD/$1 t base out pass=0 fail=0 secs=${AX_FUZZ_SECONDS:-25}
+    local name=$1 dir=$BUILD/$1 t base out pass=0 fail=0 secs=${AX_FUZZ_SECONDS:-10}
     shift
     prepare "$name" "" "$@" || return 0
     for t in "$dir"/tests/fuzz/fuzz_*; do
@@ -784,6 +803,7 @@ config_args() { local a=${T_ARGS[$1]}; printf '%s\n' "${a//@PREFIX@/$PREFIX_DIR}
 run_row() {
     local name=$1 kv k
     for kv in ${T_ENV[$name]}; do
+        kv=${kv//@CTX_TESTS@/$CTX_TESTS} kv=${kv//@BELL_TESTS@/$BELL_TESTS}
         k=${kv%%=*}
         [[ -n ${!k+x} ]] || local -x "$kv"
     done
