@@ -4,7 +4,7 @@
 # (SUITE_TABLE below): each row is a configuration, built out of tree in its
 # own directory under _build/ and tested there.
 #
-#   bash tests/suite.sh                              # every configuration (~10-20 min, 2 cores)
+#   bash tests/suite.sh                              # every configuration (aim: < 30 min, 2 cores)
 #   AX_SUITE_ONLY=default,asan bash tests/suite.sh   # a subset
 #   bash tests/suite.sh --list                       # the configurations, from the table
 #   bash tests/suite.sh --help                       # this text and the list
