@@ -361,7 +361,7 @@ install_steps() {
     # (glibc's warnings about getaddrinfo in libevent's evutil are expected)
     cc -static -o app-static app.c $sflags >static-link.out 2>&1 ||
         { cat static-link.out; return 1; }
-    if readelf -d app-static 2>/dev/null | grep -q NEEDED; then
+    if readelf -d app-static 2>/dev/null | grep NEEDED >/dev/null; then
         echo "app-static is dynamically linked"; return 1
     fi
     ./app-static >app-static.out 2>&1 ||
@@ -455,7 +455,7 @@ EOF_CMAKE
             >"cmake-$mode.out" 2>&1 || { cat "cmake-$mode.out"; return 1; }
         cmake --build "cmake-$mode" >>"cmake-$mode.out" 2>&1 ||
             { cat "cmake-$mode.out"; return 1; }
-        if [[ $mode == static ]] && readelf -d "cmake-$mode/app" | grep -q 'NEEDED.*libaxon'; then
+        if [[ $mode == static ]] && readelf -d "cmake-$mode/app" | grep 'NEEDED.*libaxon' >/dev/null; then
             echo "cmake-static/app links libaxon.so"; return 1
         fi
         LD_LIBRARY_PATH=$PREFIX_DIR/lib "cmake-$mode/app" >"cmake-$mode-app.out" 2>&1 ||
@@ -779,10 +779,14 @@ run_debian() {
     for f in libaxon0 libaxon-dev; do
         ls "$dir"/${f}_*.deb >/dev/null 2>&1 || { echo "no $f package"; fail=1; }
     done
-    if dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q '\.la$'; then
+    # Listed to a file first: `dpkg-deb -c | grep -q` fails under pipefail
+    # when grep stops reading early (dpkg-deb dies of SIGPIPE).
+    dpkg-deb -c "$dir"/libaxon-dev_*.deb >"$dir/dev-files.txt" ||
+        { echo "dpkg-deb -c libaxon-dev failed"; fail=1; }
+    if grep -q '\.la$' "$dir/dev-files.txt"; then
         echo "libaxon-dev ships a .la file"; fail=1
     fi
-    dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q 'cmake/axon/axonConfig.cmake$' ||
+    grep -q 'cmake/axon/axonConfig.cmake$' "$dir/dev-files.txt" ||
         { echo "libaxon-dev has no axonConfig.cmake"; fail=1; }
     if ! lintian --fail-on error "$dir"/*.changes >"$dir/lintian.out" 2>&1; then
         echo "lintian reports errors:"; fail=1
