@@ -54,6 +54,10 @@ static uint32_t get32(const unsigned char *p)
            (uint32_t)p[3];
 }
 
+/* A request's kind byte with this bit: answer on the ".r." twin of the
+ * reply subject (see request()). */
+#define F_TWIN 0x80
+
 static void put_hdr(unsigned char *p, int kind, int tag, int status)
 {
     p[0] = 'A';
@@ -71,9 +75,9 @@ static int parse_hdr(const void *data, size_t len, int *kind, int *tag,
     const unsigned char *p = data;
 
     if (!p || len < HDR || p[0] != 'A' || p[1] != 'X' || p[2] != 1 ||
-        p[3] < F_CAST || p[3] > F_PING)
+        (p[3] & ~F_TWIN) < F_CAST || (p[3] & ~F_TWIN) > F_PING)
         return AX_EBADFRAME;
-    *kind = p[3];
+    *kind = p[3] & ~F_TWIN;
     *tag = (int)get32(p + 4);
     *status = (int)get32(p + 8);
     if (*status > 0)
@@ -437,7 +441,7 @@ struct ax_node {
     ax_loop *loop;
     natsConnection *nc;
     natsOptions *nopts;
-    natsSubscription *priv_sub, *hb_sub;
+    natsSubscription *priv_sub, *rep_sub, *hb_sub;
     char prefix[TOKEN_MAX * 2 + 2];
     char id[TOKEN_MAX + 1];
     char priv[SUBJ_MAX - 64]; /* <prefix>.node.<id> */
@@ -684,12 +688,34 @@ static void *agent_main(void *arg)
 
 /* ---- the drain: everything libnats' threads sent, on the loop ---- */
 
+/* Where a request is answered: an axon asker (F_TWIN) gets answers on
+ * <priv>.r.<id>, the twin of its reply subject <priv>.q.<id>; anyone else
+ * on the reply subject itself. */
+static const char *answer_subject(const char *reply, const unsigned char *d,
+                                  size_t len, char *buf)
+{
+    const char *dot;
+    size_t k;
+
+    if (!reply || len < HDR || !(d[3] & F_TWIN))
+        return reply;
+    dot = strrchr(reply, '.');
+    k = strlen(reply);
+    if (!dot || dot - reply < 2 || dot[-1] != 'q' || dot[-2] != '.' ||
+        k >= SUBJ_MAX)
+        return reply;
+    memcpy(buf, reply, k + 1);
+    buf[dot - reply - 1] = 'r';
+    return buf;
+}
+
 static void handle_name(ax_node *n, natsMsg *m)
 {
     const char *subj = natsMsg_GetSubject(m);
-    const char *reply = natsMsg_GetReply(m);
     const unsigned char *d = (const unsigned char *)natsMsg_GetData(m);
     size_t len = (size_t)natsMsg_GetDataLength(m);
+    char abuf[SUBJ_MAX];
+    const char *reply = answer_subject(natsMsg_GetReply(m), d, len, abuf);
     int kind, tag, status, rc;
     reg *r;
     ax_node_msg *um;
@@ -765,12 +791,17 @@ static void handle_name(ax_node *n, natsMsg *m)
         (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, 0, NULL, 0);
 }
 
-/* Registered names use synchronous subscriptions: every message reaches
- * them inside natsConnection_ProcessReadEvent() on this loop, so they are
- * taken right after it, without the hop through a delivery thread and the
- * hub. (The node's private subject stays asynchronous: a synchronous one
- * reports "no responders" without the message, and so without the ask it
- * answers.) */
+static void handle_priv(ax_node *n, natsMsg *m);
+
+/* Registered names and answers (<priv>.r.*) use synchronous
+ * subscriptions: every message reaches them inside
+ * natsConnection_ProcessReadEvent() on this loop, so they are taken right
+ * after it, without the hop through a delivery thread and the hub. A
+ * synchronous subscription reports "no responders" without the message,
+ * and so without the ask it answers: requests therefore carry the reply
+ * subject <priv>.q.<id>, where only the server's no-responders status (and
+ * the node's own flush ping) arrive, through the asynchronous
+ * subscription; axon answerers reply on the twin <priv>.r.<id> (F_TWIN). */
 static void poll_names(ax_node *n)
 {
     reg *r;
@@ -779,6 +810,9 @@ static void poll_names(ax_node *n)
     for (r = n->regs; r; r = r->next)
         while (r->sub && natsSubscription_NextMsg(&m, r->sub, 0) == NATS_OK)
             handle_name(n, m);
+    while (n->rep_sub &&
+           natsSubscription_NextMsg(&m, n->rep_sub, 0) == NATS_OK)
+        handle_priv(n, m);
 }
 
 static void handle_priv(ax_node *n, natsMsg *m)
@@ -791,15 +825,16 @@ static void handle_priv(ax_node *n, natsMsg *m)
     pend *p;
     rmon *rm;
 
-    /* subj is ".r.<id>", ".d.<id>" or ".p" */
-    if (strncmp(subj, ".p", 3) == 0) {
-        const char *reply = natsMsg_GetReply(m);
+    /* subj is ".r.<id>", ".q.<id>" or ".q.p" */
+    if (strncmp(subj, ".q.p", 5) == 0) {
+        char abuf[SUBJ_MAX];
+        const char *reply = answer_subject(natsMsg_GetReply(m), d, len, abuf);
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, 0, NULL, 0);
         natsMsg_Destroy(m);
         return;
     }
-    if (strncmp(subj, ".r.", 3) != 0) {
+    if (strncmp(subj, ".r.", 3) != 0 && strncmp(subj, ".q.", 3) != 0) {
         n->st.garbage++;
         natsMsg_Destroy(m);
         return;
@@ -976,7 +1011,7 @@ static int request(ax_node *n, const char *subj, int type, int kind, int tag,
         free(p);
         return rc;
     }
-    snprintf(reply, sizeof reply, "%s.r.%llu", n->priv,
+    snprintf(reply, sizeof reply, "%s.q.%llu", n->priv,
              (unsigned long long)p->id);
     if ((rc = ax_call_later(timeout, on_expire, p, &p->timer)) != 0) {
         if (p->fut)
@@ -988,7 +1023,7 @@ static int request(ax_node *n, const char *subj, int type, int kind, int tag,
      * the drain, which runs after this returns. */
     p->next = *bucket(n, p->id);
     *bucket(n, p->id) = p;
-    rc = hub_publish(n->h, subj, reply, kind, tag, 0, data, len);
+    rc = hub_publish(n->h, subj, reply, kind | F_TWIN, tag, 0, data, len);
     if (rc != 0) {
         pend_take(n, p->id); /* cancels and frees the timer */
         if (p->fut)
@@ -1141,6 +1176,13 @@ int ax_node_connect(ax_node **out, const char *urls,
     if (s == NATS_OK)
         s = natsOptions_SetEventLoop(n->nopts, h, ad_attach, ad_read,
                                      ad_write, ad_detach);
+    /* Without it every publish wakes libnats' flusher thread, which
+     * sleeps 1 ms to gather more and then asks this loop (one more
+     * cross-thread post) to watch for writing: a round trip pays that
+     * twice. With it a publish on the loop asks for the write event at
+     * once; the loop writes what gathered meanwhile in one go. */
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(n->nopts, true);
     if (s == NATS_OK)
         s = natsOptions_SetDisconnectedCB(n->nopts, on_disconnected, h);
     if (s == NATS_OK)
@@ -1171,7 +1213,7 @@ int ax_node_connect(ax_node **out, const char *urls,
     h->max_payload = (int)natsConnection_GetMaxPayload(n->nc);
     n->connected = true;
 
-    snprintf(subj, sizeof subj, "%s.>", n->priv);
+    snprintf(subj, sizeof subj, "%s.q.*", n->priv);
     pthread_mutex_lock(&h->mu);
     h->lib_refs += 2;
     pthread_mutex_unlock(&h->mu);
@@ -1180,6 +1222,9 @@ int ax_node_connect(ax_node **out, const char *urls,
         s = natsSubscription_SetOnCompleteCB(n->priv_sub, on_sub_done, h);
     else
         hub_unref(h, false);
+    snprintf(subj, sizeof subj, "%s.r.*", n->priv);
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&n->rep_sub, n->nc, subj);
     snprintf(subj, sizeof subj, "%s.hb.*", n->prefix);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&n->hb_sub, n->nc, subj, on_hb_msg, h);
@@ -1270,6 +1315,8 @@ static int node_teardown(ax_node *n)
     }
     if (n->priv_sub)
         natsSubscription_Unsubscribe(n->priv_sub);
+    if (n->rep_sub)
+        natsSubscription_Unsubscribe(n->rep_sub);
     if (n->hb_sub)
         natsSubscription_Unsubscribe(n->hb_sub);
     pthread_rwlock_wrlock(&h->nc_lock);
@@ -1278,6 +1325,8 @@ static int node_teardown(ax_node *n)
     natsConnection_Close(n->nc);
     if (n->priv_sub)
         natsSubscription_Destroy(n->priv_sub);
+    if (n->rep_sub)
+        natsSubscription_Destroy(n->rep_sub);
     if (n->hb_sub)
         natsSubscription_Destroy(n->hb_sub);
     /* The closed callback, the subscriptions' completions and the
@@ -1327,7 +1376,7 @@ int ax_node_close(ax_node *n)
     (void)hub_publish(n->h, subj, NULL, F_BYE, 0, 0, NULL, 0);
     /* The flush: a round trip through the server to ourselves proves
      * that everything published before it reached the server. */
-    snprintf(subj, sizeof subj, "%s.p", n->priv);
+    snprintf(subj, sizeof subj, "%s.q.p", n->priv);
     if (n->connected && request(n, subj, P_PING, F_PING, 0, NULL, 0, 2.0,
                                 &f, NULL, &id) == 0)
         frc = await_request(n, f, id, NULL);
@@ -1563,6 +1612,83 @@ int ax_node_monitor(ax_node *n, const char *name)
     m->next = n->rmons;
     n->rmons = m;
     return 0;
+}
+
+/* ---- remote workers under a supervisor ---- */
+
+typedef struct standin {
+    ax_node *n;
+    char name[NAME_MAX_LEN + 1];
+} standin;
+
+/* The supervisor watches this actor; its end is the remote worker's. */
+static void *standin_main(void *arg)
+{
+    standin *si = arg;
+    ax_msg m;
+    int rc = ax_node_monitor(si->n, si->name);
+
+    while (rc == 0 && (rc = ax_recv(&m, -1)) == 0) {
+        if (m.tag == AX_MSG_DOWN) {
+            free(m.data); /* the name's copy */
+            rc = m.reason;
+            free(si);
+            return rc ? ax_task_fail(rc) : NULL;
+        }
+        if (m.tag == AX_MSG_EXIT)
+            rc = m.reason; /* trapped (the spec's choice): 0 is no stop */
+    }
+    /* Stopped by the supervisor (cancelled, or an exit signal trapped):
+     * pass it on; the DOWN still on its way is dropped with the mailbox. */
+    (void)ax_node_cast(si->n, si->name, AX_MSG_NODE_STOP, NULL, 0);
+    free(si);
+    return ax_task_fail(rc);
+}
+
+int ax_node_sup_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
+{
+    ax_node_remote *r = arg;
+    ax_node_bytes *b = NULL;
+    ax_actor_opts o;
+    standin *si;
+    int rc;
+
+    if (!out || !r || !r->node || (!r->name && !r->spawner))
+        return AX_EINVAL;
+    if ((rc = check_node(r->node)))
+        return rc;
+    if (opts && opts->loop && opts->loop != r->node->loop)
+        return AX_EWRONGLOOP;
+    if (!(si = calloc(1, sizeof *si)))
+        return AX_ENOMEM;
+    si->n = r->node;
+    if (r->spawner) {
+        rc = ax_node_call(r->node, r->spawner, AX_MSG_NODE_SPAWN, NULL, 0,
+                          r->timeout > 0 ? r->timeout : 5.0, &b);
+        if (rc == 0 && (b->len > NAME_MAX_LEN ||
+                        strlen(b->data) != b->len ||
+                        !token_ok(b->data, NAME_MAX_LEN, true)))
+            rc = AX_EINVAL;
+        if (rc == 0)
+            memcpy(si->name, b->data, b->len + 1);
+        ax_node_bytes_free(b);
+    } else if (!token_ok(r->name, NAME_MAX_LEN, true)) {
+        rc = AX_EINVAL;
+    } else {
+        strcpy(si->name, r->name);
+    }
+    if (rc) {
+        free(si);
+        return rc;
+    }
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    o.loop = r->node->loop;
+    if ((rc = ax_actor_spawn(out, standin_main, si, &o)) != 0)
+        free(si);
+    return rc;
 }
 
 /* ---- messages, replies and bytes: any thread ---- */
