@@ -9,13 +9,14 @@
  * thread writes), and beside Go's official client (bench/peers/gonats,
  * system go-nats) when it is built.
  *
- *   bench/nats_ask [URL|-] [N]
+ *   bench/nats_ask [URL|-] [N] [SYSTEMS]
  *
  * Without URL (or with "-") it starts nats-server itself on a free
  * loopback port (and kills it at the end). One requester at a time, N
  * round trips (default 20000) after 1000 of warm-up; prints round trips
  * per second and latency percentiles for each. Payload: 16 bytes each
- * way. The Go peer is the program named by AX_GO_NATS ("none": skip it),
+ * way. SYSTEMS (a comma-separated list of libnats, libnats-asap, go-nats,
+ * axon; default all) picks the rows, for a profiler. The Go peer is the program named by AX_GO_NATS ("none": skip it),
  * else bench/peers/gonats/axbench-go-nats under the current directory
  * (bench/peers/gonats/build.sh bench/peers/gonats in the build directory
  * makes it).
@@ -34,7 +35,22 @@
 #include <axon/node.h>
 #include <nats/nats.h>
 
-static const char *url;
+static const char *url, *only;
+
+static bool want(const char *sys)
+{
+    size_t k = strlen(sys);
+    const char *p = only;
+
+    if (!only)
+        return true;
+    while ((p = strstr(p, sys))) {
+        if ((p == only || p[-1] == ',') && (p[k] == ',' || p[k] == '\0'))
+            return true;
+        p += k;
+    }
+    return false;
+}
 static int N = 20000;
 static int64_t *lat;
 
@@ -241,6 +257,8 @@ int main(int argc, char **argv)
 
     if (argc > 2)
         N = atoi(argv[2]);
+    if (argc > 3)
+        only = argv[3];
     if (N < 1000)
         N = 1000;
     if (argc > 1 && strcmp(argv[1], "-") != 0) {
@@ -252,10 +270,13 @@ int main(int argc, char **argv)
     if (!(lat = malloc((size_t)N * sizeof *lat)))
         return 1;
     printf("nats_ask: %d round trips through %s, 16-byte payloads\n", N, url);
-    run_raw(false);
-    run_raw(true);
-    run_go();
-    if ((rc = ax_run(axon_main, NULL, NULL)) != 0)
+    if (want("libnats"))
+        run_raw(false);
+    if (want("libnats-asap"))
+        run_raw(true);
+    if (want("go-nats"))
+        run_go();
+    if (want(sysname()) && (rc = ax_run(axon_main, NULL, NULL)) != 0)
         die("ax_run", rc);
     free(lat);
     if (server > 0) {

@@ -688,8 +688,15 @@ static void *sup_main(void *arg)
     sup_case *c = arg;
     ax_actor_ref a;
     int i;
+    ax_node_opts o;
 
-    c->n = connect_ok(url);
+    /* the workers' node is declared down after 1 s of silence (not 2):
+     * the test's longest wait */
+    memset(&o, 0, sizeof o);
+    o.heartbeat = HB;
+    o.heartbeat_misses = 4;
+    o.connect_timeout = 10;
+    axt_assert_rc(ax_node_connect(&c->n, url, &o), 0);
     axt_assert_rc(ax_actor_spawn(&a, sup_actor, c, NULL), 0);
     for (i = 0; i < 6000 && ax_actor_alive(a); i++)
         ax_sleep(0.01);

@@ -142,6 +142,7 @@ typedef struct hub {
     struct event *rd, *wr;
     unsigned ap_gen;
     bool ar, aw, det_done;
+    bool wkick; /* the write event was made active without epoll */
     /* The connection for replies from any thread: read-locked around a
      * publish, write-locked to retire it. */
     pthread_rwlock_t nc_lock;
@@ -283,8 +284,24 @@ static void ev_cb(evutil_socket_t fd, short what, void *arg)
         if (h->node)
             poll_names(h->node);
     }
-    if (what & EV_WRITE)
-        natsConnection_ProcessWriteEvent(h->nc);
+    if (what & EV_WRITE) {
+        bool kicked = h->wkick, w;
+
+        h->wkick = false;
+        pthread_mutex_lock(&h->mu);
+        w = h->want_w && !h->detached && h->gen == h->ap_gen;
+        pthread_mutex_unlock(&h->mu);
+        if (w)
+            natsConnection_ProcessWriteEvent(h->nc);
+        if (kicked) {
+            /* The socket did not take everything: epoll says when. */
+            pthread_mutex_lock(&h->mu);
+            w = h->want_w && !h->detached && h->gen == h->ap_gen;
+            pthread_mutex_unlock(&h->mu);
+            if (w && h->wr && !h->aw && event_add(h->wr, NULL) == 0)
+                h->aw = true;
+        }
+    }
 }
 
 static void reconcile(hub *h)
@@ -307,7 +324,7 @@ static void reconcile(hub *h)
         if (h->wr)
             event_free(h->wr);
         h->rd = h->wr = NULL;
-        h->ar = h->aw = false;
+        h->ar = h->aw = h->wkick = false;
         h->ap_gen = gen;
         if (!det && fd >= 0) {
             h->rd = event_new(h->base, fd, EV_READ | EV_PERSIST, ev_cb, h);
@@ -323,10 +340,17 @@ static void reconcile(hub *h)
             return;
         h->ar = r;
     }
-    if (h->wr && w != h->aw) {
-        if (w ? event_add(h->wr, NULL) : event_del(h->wr))
+    /* A write wish is first tried without asking epoll (which would cost
+     * two epoll_ctl calls and a wait per publish): the write callback is
+     * made active and runs in this loop iteration; only if the socket
+     * does not take everything is the event really added. */
+    if (h->wr && w && !h->aw && !h->wkick) {
+        event_active(h->wr, EV_WRITE, 0);
+        h->wkick = true;
+    } else if (h->wr && !w && h->aw) {
+        if (event_del(h->wr))
             return;
-        h->aw = w;
+        h->aw = false;
     }
 }
 
@@ -459,7 +483,36 @@ struct ax_node {
     unsigned char *buf;
     size_t buf_cap;
     ax_node_stats st;
+    /* Received messages done with, destroyed in batches: libnats hands
+     * each destroyed message to its garbage-collector thread and wakes it
+     * if it sleeps, a wake-up (and a thread switch) per message. */
+    natsMsg *dead[64];
+    int ndead;
+    size_t dead_bytes;
 };
+
+static void dead_flush(ax_node *n)
+{
+    int i;
+
+    for (i = 0; i < n->ndead; i++)
+        natsMsg_Destroy(n->dead[i]);
+    n->ndead = 0;
+    n->dead_bytes = 0;
+}
+
+/* The loop's thread only. Bounded: 64 messages or 256 KiB of payloads,
+ * and the heartbeat tick flushes. */
+static void msg_done(ax_node *n, natsMsg *m)
+{
+    if (!m)
+        return;
+    n->dead[n->ndead++] = m;
+    n->dead_bytes += (size_t)natsMsg_GetDataLength(m);
+    if (n->ndead == (int)(sizeof n->dead / sizeof n->dead[0]) ||
+        n->dead_bytes > 256 * 1024)
+        dead_flush(n);
+}
 
 /* What an ax_node_msg hides. */
 typedef struct msg_priv {
@@ -728,7 +781,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, AX_EBADFRAME,
                               NULL, 0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     r = strlen(subj) > n->name_off
@@ -738,7 +791,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, AX_ESRCH, NULL,
                               0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     if (kind == F_MON) {
@@ -751,7 +804,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         } else {
             free(w);
         }
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     um = calloc(1, sizeof *um);
@@ -763,7 +816,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, AX_ENOMEM, NULL,
                               0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     mp->m = m;
@@ -831,12 +884,12 @@ static void handle_priv(ax_node *n, natsMsg *m)
         const char *reply = answer_subject(natsMsg_GetReply(m), d, len, abuf);
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, 0, NULL, 0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     if (strncmp(subj, ".r.", 3) != 0 && strncmp(subj, ".q.", 3) != 0) {
         n->st.garbage++;
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     id = strtoull(subj + 3, NULL, 10);
@@ -849,7 +902,7 @@ static void handle_priv(ax_node *n, natsMsg *m)
                 n->st.garbage++;
             else
                 n->st.late_replies++;
-            natsMsg_Destroy(m);
+            msg_done(n, m);
             return;
         }
         if (natsMsg_IsNoResponders(m)) {
@@ -860,7 +913,7 @@ static void handle_priv(ax_node *n, natsMsg *m)
             status = AX_EBADFRAME;
         }
         pend_finish(n, p, status, m, d + HDR, status ? 0 : len - HDR);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     for (rm = n->rmons; rm; rm = rm->next) {
@@ -871,7 +924,7 @@ static void handle_priv(ax_node *n, natsMsg *m)
             break;
         }
     }
-    natsMsg_Destroy(m);
+    msg_done(n, m);
 }
 
 static void handle_hb(ax_node *n, natsMsg *m)
@@ -902,7 +955,7 @@ static void handle_hb(ax_node *n, natsMsg *m)
     } else {
         n->st.garbage++;
     }
-    natsMsg_Destroy(m);
+    msg_done(n, m);
 }
 
 static void drain(void *arg)
@@ -975,6 +1028,10 @@ static void tick(void *arg)
 
     ax_handle_free(n->tick);
     n->tick = NULL;
+    dead_flush(n);
+    /* Answers that came in outside a read event (libnats' reconnect
+     * thread reads too) wait for the next one at most a heartbeat. */
+    poll_names(n);
     snprintf(subj, sizeof subj, "%s.hb.%s", n->prefix, n->id);
     (void)hub_publish(n->h, subj, NULL, F_HB, 0, 0, NULL, 0);
     limit = (int64_t)(n->o.heartbeat * n->o.heartbeat_misses * 1e9);
@@ -1340,6 +1397,7 @@ static int node_teardown(ax_node *n)
             break;
         ax_sleep(0.001); /* pending drains (and the detach) run meanwhile */
     }
+    dead_flush(n);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->nopts);
     free(n->buf);
@@ -1742,7 +1800,11 @@ void ax_node_msg_free(ax_node_msg *m)
             (void)hub_publish(mp->h, mp->reply, NULL, F_REPLY, 0, AX_ESRCH,
                               NULL, 0);
         free(mp->reply);
-        natsMsg_Destroy(mp->m);
+        /* h->node is written by the loop's thread only */
+        if (ax_loop_current() == mp->h->loop && mp->h->node)
+            msg_done(mp->h->node, mp->m);
+        else
+            natsMsg_Destroy(mp->m);
         hub_unref(mp->h, true);
         free(mp);
     }
