@@ -69,8 +69,8 @@ static void report(const char *sys, int64_t total)
            "p99 %6.1f us  p99.9 %6.1f us\n",
            sys, rps, lat[N / 2] / 1e3, lat[N * 9 / 10] / 1e3,
            lat[N * 99 / 100] / 1e3, lat[N * 999 / 1000] / 1e3);
-    printf("RESULT %s nats_ask %.6g round-trips/s higher\n", sys, rps);
-    printf("RESULT %s nats_ask_p99 %.6g us lower\n", sys,
+    printf("RESULT nats_ask %s %.6g round-trips/s higher\n", sys, rps);
+    printf("RESULT nats_ask_p99 %s %.6g us lower\n", sys,
            lat[N * 99 / 100] / 1e3);
 }
 

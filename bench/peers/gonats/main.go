@@ -110,6 +110,6 @@ func main() {
 	fmt.Printf("%-10s %9.0f round-trips/s  p50 %6.1f us  p90 %6.1f us  "+
 		"p99 %6.1f us  p99.9 %6.1f us\n", "go-nats", rps, us(n/2),
 		us(n*9/10), us(n*99/100), us(n*999/1000))
-	fmt.Printf("RESULT go-nats nats_ask %.6g round-trips/s higher\n", rps)
-	fmt.Printf("RESULT go-nats nats_ask_p99 %.6g us lower\n", us(n*99/100))
+	fmt.Printf("RESULT nats_ask go-nats %.6g round-trips/s higher\n", rps)
+	fmt.Printf("RESULT nats_ask_p99 go-nats %.6g us lower\n", us(n*99/100))
 }
