@@ -3,14 +3,23 @@
  * bench/nats_ask -- remote ask round trips through one local nats-server:
  * axon (ax_node_call to an actor registered on a node) beside raw libnats
  * request/reply (natsConnection_Request to a subscription that answers on
- * libnats' own thread), the floor of what the client library can do.
+ * libnats' own thread), the floor of what the client library can do, with
+ * its default options (system libnats: a publish waits for the flusher
+ * thread) and with natsOptions_SetSendAsap (libnats-asap: the publishing
+ * thread writes), and beside Go's official client (bench/peers/gonats,
+ * system go-nats) when it is built.
  *
- *   bench/nats_ask [URL] [N]
+ *   bench/nats_ask [URL|-] [N] [SYSTEMS]
  *
- * Without URL it starts nats-server itself on a free loopback port (and
- * kills it at the end). One requester at a time, N round trips (default
- * 20000) after 1000 of warm-up; prints round trips per second and latency
- * percentiles for each. Payload: 16 bytes each way.
+ * Without URL (or with "-") it starts nats-server itself on a free
+ * loopback port (and kills it at the end). One requester at a time, N
+ * round trips (default 20000) after 1000 of warm-up; prints round trips
+ * per second and latency percentiles for each. Payload: 16 bytes each
+ * way. SYSTEMS (a comma-separated list of libnats, libnats-asap, go-nats,
+ * axon; default all) picks the rows, for a profiler. The Go peer is the program named by AX_GO_NATS ("none": skip it),
+ * else bench/peers/gonats/axbench-go-nats under the current directory
+ * (bench/peers/gonats/build.sh bench/peers/gonats in the build directory
+ * makes it).
  */
 #define BENCH_NAME "nats_ask"
 #include "bench.h"
@@ -26,7 +35,22 @@
 #include <axon/node.h>
 #include <nats/nats.h>
 
-static const char *url;
+static const char *url, *only;
+
+static bool want(const char *sys)
+{
+    size_t k = strlen(sys);
+    const char *p = only;
+
+    if (!only)
+        return true;
+    while ((p = strstr(p, sys))) {
+        if ((p == only || p[-1] == ',') && (p[k] == ',' || p[k] == '\0'))
+            return true;
+        p += k;
+    }
+    return false;
+}
 static int N = 20000;
 static int64_t *lat;
 
@@ -45,8 +69,8 @@ static void report(const char *sys, int64_t total)
            "p99 %6.1f us  p99.9 %6.1f us\n",
            sys, rps, lat[N / 2] / 1e3, lat[N * 9 / 10] / 1e3,
            lat[N * 99 / 100] / 1e3, lat[N * 999 / 1000] / 1e3);
-    printf("RESULT %s nats_ask %.6g round-trips/s higher\n", sys, rps);
-    printf("RESULT %s nats_ask_p99 %.6g us lower\n", sys,
+    printf("RESULT nats_ask %s %.6g round-trips/s higher\n", sys, rps);
+    printf("RESULT nats_ask_p99 %s %.6g us lower\n", sys,
            lat[N * 99 / 100] / 1e3);
 }
 
@@ -62,8 +86,9 @@ static void raw_echo(natsConnection *nc, natsSubscription *sub, natsMsg *m,
     natsMsg_Destroy(m);
 }
 
-static void run_raw(void)
+static void run_raw(bool asap)
 {
+    natsOptions *o = NULL;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
     natsMsg *r = NULL;
@@ -71,7 +96,10 @@ static void run_raw(void)
     int64_t t0, t;
     int i;
 
-    if (natsConnection_ConnectTo(&nc, url) != NATS_OK ||
+    if (natsOptions_Create(&o) != NATS_OK ||
+        natsOptions_SetURL(o, url) != NATS_OK ||
+        natsOptions_SetSendAsap(o, asap) != NATS_OK ||
+        natsConnection_Connect(&nc, o) != NATS_OK ||
         natsConnection_Subscribe(&sub, nc, "bench.echo", raw_echo, NULL) !=
             NATS_OK ||
         natsConnection_Flush(nc) != NATS_OK) {
@@ -92,9 +120,39 @@ static void run_raw(void)
         if (i >= 0)
             lat[i] = mono_ns() - t;
     }
-    report("libnats", mono_ns() - t0);
+    report(asap ? "libnats-asap" : "libnats", mono_ns() - t0);
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);
+    natsOptions_Destroy(o);
+}
+
+/* ---- Go's client, a program of its own on the same server ---- */
+
+static void run_go(void)
+{
+    const char *exe = getenv("AX_GO_NATS");
+    char ns[16];
+    pid_t pid;
+    int st;
+
+    if (exe && strcmp(exe, "none") == 0)
+        return;
+    if (!exe)
+        exe = "bench/peers/gonats/axbench-go-nats";
+    if (access(exe, X_OK) != 0) {
+        printf("go-nats    (no %s: bench/peers/gonats/build.sh builds it)\n",
+               exe);
+        return;
+    }
+    snprintf(ns, sizeof ns, "%d", N);
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        execl(exe, exe, url, ns, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+        WEXITSTATUS(st) != 0)
+        fprintf(stderr, "nats_ask: %s failed\n", exe);
 }
 
 /* ---- axon ---- */
@@ -199,6 +257,8 @@ int main(int argc, char **argv)
 
     if (argc > 2)
         N = atoi(argv[2]);
+    if (argc > 3)
+        only = argv[3];
     if (N < 1000)
         N = 1000;
     if (argc > 1 && strcmp(argv[1], "-") != 0) {
@@ -210,8 +270,13 @@ int main(int argc, char **argv)
     if (!(lat = malloc((size_t)N * sizeof *lat)))
         return 1;
     printf("nats_ask: %d round trips through %s, 16-byte payloads\n", N, url);
-    run_raw();
-    if ((rc = ax_run(axon_main, NULL, NULL)) != 0)
+    if (want("libnats"))
+        run_raw(false);
+    if (want("libnats-asap"))
+        run_raw(true);
+    if (want("go-nats"))
+        run_go();
+    if (want(sysname()) && (rc = ax_run(axon_main, NULL, NULL)) != 0)
         die("ax_run", rc);
     free(lat);
     if (server > 0) {

@@ -15,6 +15,7 @@
 
 #include "axon.h"
 #include "axon/node.h"
+#include "axon/supervisor.h"
 #include "axtest.h"
 #include "nats_harness.h"
 
@@ -606,6 +607,124 @@ START_TEST(monitor_remote_node_lost)
 }
 END_TEST
 
+/* ---- a supervisor over a remote worker pool --------------------------- */
+
+typedef struct sup_case {
+    ax_node *n;
+    int failed_reason; /* the stand-in of the worker that failed */
+    int lost_reason;   /* a stand-in after the workers' node was killed */
+    int sup_reason;    /* the supervisor's own end */
+    bool replaced, other_kept, done;
+} sup_case;
+
+/* The next DOWN of @p who (other messages dropped); false after 20 s. */
+static bool down_of(ax_actor_ref who, int *reason)
+{
+    ax_msg m;
+
+    while (ax_recv(&m, 20) == 0) {
+        if (m.tag == AX_MSG_DOWN && ax_ref_eq(m.from, who)) {
+            *reason = m.reason;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void *sup_actor(void *arg)
+{
+    sup_case *c = arg;
+    ax_node_remote rem = {0};
+    ax_sup_spec specs[2];
+    ax_sup_opts so;
+    ax_actor_ref sup, kids[2], now[2];
+    size_t cnt = 0;
+    int i;
+
+    rem.node = c->n;
+    rem.spawner = "pool";
+    memset(specs, 0, sizeof specs);
+    for (i = 0; i < 2; i++) {
+        specs[i].name = "remote worker";
+        specs[i].start = ax_node_sup_start;
+        specs[i].arg = &rem;
+    }
+    memset(&so, 0, sizeof so);
+    so.intensity = 3;
+    so.period = 60;
+    axt_assert_rc(ax_sup_start(&sup, &so, specs, 2), 0);
+    axt_assert_rc(ax_monitor(sup), 0);
+    axt_assert_rc(ax_sup_which_children(sup, kids, 2, &cnt), 0);
+    ck_assert_uint_eq(cnt, 2);
+    /* started in order: the spawner named them pool.w1 and pool.w2 */
+    axt_assert_rc(ax_node_call(c->n, "pool.w2", 1, "x", 1, 5, NULL), 0);
+    /* pool.w1 fails (AX_EPIPE): its stand-in ends with that reason, and
+     * the supervisor replaces it by a new worker (pool.w3) */
+    axt_assert_rc(ax_monitor(kids[0]), 0);
+    axt_assert_rc(ax_node_call(c->n, "pool.w1", 7, NULL, 0, 5, NULL), 0);
+    ck_assert(down_of(kids[0], &c->failed_reason));
+    for (i = 0; i < 2000; i++) {
+        axt_assert_rc(ax_sup_which_children(sup, now, 2, &cnt), 0);
+        if (cnt == 2 && !ax_ref_eq(now[0], kids[0]))
+            break;
+        ax_sleep(0.01);
+    }
+    c->other_kept = ax_ref_eq(now[1], kids[1]);
+    c->replaced = cnt == 2 && !ax_ref_eq(now[0], kids[0]) &&
+                  ax_node_call(c->n, "pool.w3", 1, "x", 1, 5, NULL) == 0;
+    /* the workers' node dies: both stand-ins end with AX_ENODEDOWN once
+     * its heartbeats stop; the restarts find no spawner, and the
+     * supervisor gives up */
+    axt_assert_rc(ax_monitor(now[1]), 0);
+    axn_kill(&peer);
+    ck_assert(down_of(now[1], &c->lost_reason));
+    ck_assert(down_of(sup, &c->sup_reason));
+    c->done = true;
+    return NULL;
+}
+
+static void *sup_main(void *arg)
+{
+    sup_case *c = arg;
+    ax_actor_ref a;
+    int i;
+    ax_node_opts o;
+
+    /* the workers' node is declared down after 1 s of silence (not 2):
+     * the test's longest wait */
+    memset(&o, 0, sizeof o);
+    o.heartbeat = HB;
+    o.heartbeat_misses = 4;
+    o.connect_timeout = 10;
+    axt_assert_rc(ax_node_connect(&c->n, url, &o), 0);
+    axt_assert_rc(ax_actor_spawn(&a, sup_actor, c, NULL), 0);
+    for (i = 0; i < 6000 && ax_actor_alive(a); i++)
+        ax_sleep(0.01);
+    axt_assert_rc(ax_node_close(c->n), 0);
+    return NULL;
+}
+
+START_TEST(supervise_remote_pool)
+{
+    sup_case c = {0};
+
+    if (!start_server(NULL)) {
+        AXT_SKIP("nats-server not installed");
+        return;
+    }
+    peer = start_peer(url, "pool", "spawn");
+    ck_assert_int_eq(ax_test_run_real(sup_main, &c, NULL), 0);
+    AXT_ASSERT_CLEAN();
+    ck_assert(c.done);
+    ck_assert_int_eq(c.failed_reason, AX_EPIPE);
+    ck_assert(c.replaced);
+    ck_assert(c.other_kept);
+    ck_assert_int_eq(c.lost_reason, AX_ENODEDOWN);
+    ck_assert_int_eq(c.sup_reason, AX_ERESTARTS);
+    stop_all();
+}
+END_TEST
+
 /* ---- a 3-server cluster, one server killed mid-stream ---------------- */
 
 #define CL_N 600
@@ -742,6 +861,7 @@ Suite *ax_node_suite(void)
     tcase_add_test(tc, monitor_remote_end);
     tcase_add_test(tc, monitor_remote_node_lost);
     tcase_add_test(tc, cluster_failover);
+    tcase_add_test(tc, supervise_remote_pool);
     suite_add_tcase(s, tc);
     return s;
 }

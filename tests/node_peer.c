@@ -11,6 +11,11 @@
  * the 512-byte bitmap of the sequence numbers seen; 7 answer, then end
  * failing with AX_EPIPE; 8 answer the count and end. READY comes after a
  * round trip to its own name, so the server has its interest by then. Exit status 0 after a clean close.
+ *
+ * With GROUP "spawn" the actor under NAME is a spawner instead: an
+ * AX_MSG_NODE_SPAWN ask starts a worker registered as NAME.w<k> (k = 1,
+ * 2, ...) and answers that name; its workers also end on
+ * AX_MSG_NODE_STOP; tag 3 to the spawner ends the process.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +28,7 @@ static const char *urls, *name, *group;
 static double heartbeat;
 static ax_node *node;
 static ax_future *done;
+static bool spawn_mode;
 
 static void *worker(void *arg)
 {
@@ -71,6 +77,9 @@ static void *worker(void *arg)
             stop = true;
             end = ax_task_fail(AX_EPIPE);
             break;
+        case AX_MSG_NODE_STOP:
+            stop = true;
+            break;
         default:
             break;
         }
@@ -78,8 +87,41 @@ static void *worker(void *arg)
         if (stop)
             break;
     }
-    ax_future_set_result(done, NULL);
+    if (!spawn_mode)
+        ax_future_set_result(done, NULL);
     return end;
+}
+
+static void *spawner(void *arg)
+{
+    ax_msg m;
+    unsigned k = 0;
+
+    (void)arg;
+    while (ax_recv(&m, -1) == 0) {
+        ax_node_msg *nm = m.data;
+        char wname[160];
+        ax_actor_ref w;
+        bool stop = nm->tag == 3;
+
+        if (stop) {
+            ax_node_reply(nm, "bye", 3);
+        } else if (nm->tag == 1) {
+            ax_node_reply(nm, nm->data, nm->len);
+        } else if (nm->tag == AX_MSG_NODE_SPAWN) {
+            snprintf(wname, sizeof wname, "%s.w%u", name, ++k);
+            if (ax_actor_spawn(&w, worker, NULL, NULL) == 0 &&
+                ax_node_register(node, wname, w, NULL) == 0)
+                ax_node_reply(nm, wname, strlen(wname));
+            else
+                ax_node_reply_error(nm, AX_ENOMEM);
+        }
+        ax_node_msg_free(nm);
+        if (stop)
+            break;
+    }
+    ax_future_set_result(done, NULL);
+    return NULL;
 }
 
 static void *main_task(void *arg)
@@ -98,7 +140,7 @@ static void *main_task(void *arg)
         return ax_task_fail(rc);
     }
     ax_future_new(&done);
-    ax_actor_spawn(&w, worker, NULL, NULL);
+    ax_actor_spawn(&w, spawn_mode ? spawner : worker, NULL, NULL);
     if ((rc = ax_node_register(node, name, w, group)) != 0) {
         fprintf(stderr, "node_peer: register: %s\n", ax_err_name(rc));
         return ax_task_fail(rc);
@@ -127,6 +169,9 @@ int main(int argc, char **argv)
     urls = argv[1];
     name = argv[2];
     group = strcmp(argv[3], "-") == 0 ? NULL : argv[3];
+    spawn_mode = group && strcmp(group, "spawn") == 0;
+    if (spawn_mode)
+        group = NULL;
     heartbeat = atof(argv[4]);
     memset(&o, 0, sizeof o);
     rc = ax_run_with(&o, main_task, NULL, NULL);

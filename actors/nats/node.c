@@ -54,6 +54,10 @@ static uint32_t get32(const unsigned char *p)
            (uint32_t)p[3];
 }
 
+/* A request's kind byte with this bit: answer on the ".r." twin of the
+ * reply subject (see request()). */
+#define F_TWIN 0x80
+
 static void put_hdr(unsigned char *p, int kind, int tag, int status)
 {
     p[0] = 'A';
@@ -71,9 +75,9 @@ static int parse_hdr(const void *data, size_t len, int *kind, int *tag,
     const unsigned char *p = data;
 
     if (!p || len < HDR || p[0] != 'A' || p[1] != 'X' || p[2] != 1 ||
-        p[3] < F_CAST || p[3] > F_PING)
+        (p[3] & ~F_TWIN) < F_CAST || (p[3] & ~F_TWIN) > F_PING)
         return AX_EBADFRAME;
-    *kind = p[3];
+    *kind = p[3] & ~F_TWIN;
     *tag = (int)get32(p + 4);
     *status = (int)get32(p + 8);
     if (*status > 0)
@@ -138,6 +142,7 @@ typedef struct hub {
     struct event *rd, *wr;
     unsigned ap_gen;
     bool ar, aw, det_done;
+    bool wkick; /* the write event was made active without epoll */
     /* The connection for replies from any thread: read-locked around a
      * publish, write-locked to retire it. */
     pthread_rwlock_t nc_lock;
@@ -279,8 +284,24 @@ static void ev_cb(evutil_socket_t fd, short what, void *arg)
         if (h->node)
             poll_names(h->node);
     }
-    if (what & EV_WRITE)
-        natsConnection_ProcessWriteEvent(h->nc);
+    if (what & EV_WRITE) {
+        bool kicked = h->wkick, w;
+
+        h->wkick = false;
+        pthread_mutex_lock(&h->mu);
+        w = h->want_w && !h->detached && h->gen == h->ap_gen;
+        pthread_mutex_unlock(&h->mu);
+        if (w)
+            natsConnection_ProcessWriteEvent(h->nc);
+        if (kicked) {
+            /* The socket did not take everything: epoll says when. */
+            pthread_mutex_lock(&h->mu);
+            w = h->want_w && !h->detached && h->gen == h->ap_gen;
+            pthread_mutex_unlock(&h->mu);
+            if (w && h->wr && !h->aw && event_add(h->wr, NULL) == 0)
+                h->aw = true;
+        }
+    }
 }
 
 static void reconcile(hub *h)
@@ -303,7 +324,7 @@ static void reconcile(hub *h)
         if (h->wr)
             event_free(h->wr);
         h->rd = h->wr = NULL;
-        h->ar = h->aw = false;
+        h->ar = h->aw = h->wkick = false;
         h->ap_gen = gen;
         if (!det && fd >= 0) {
             h->rd = event_new(h->base, fd, EV_READ | EV_PERSIST, ev_cb, h);
@@ -319,10 +340,17 @@ static void reconcile(hub *h)
             return;
         h->ar = r;
     }
-    if (h->wr && w != h->aw) {
-        if (w ? event_add(h->wr, NULL) : event_del(h->wr))
+    /* A write wish is first tried without asking epoll (which would cost
+     * two epoll_ctl calls and a wait per publish): the write callback is
+     * made active and runs in this loop iteration; only if the socket
+     * does not take everything is the event really added. */
+    if (h->wr && w && !h->aw && !h->wkick) {
+        event_active(h->wr, EV_WRITE, 0);
+        h->wkick = true;
+    } else if (h->wr && !w && h->aw) {
+        if (event_del(h->wr))
             return;
-        h->aw = w;
+        h->aw = false;
     }
 }
 
@@ -437,7 +465,7 @@ struct ax_node {
     ax_loop *loop;
     natsConnection *nc;
     natsOptions *nopts;
-    natsSubscription *priv_sub, *hb_sub;
+    natsSubscription *priv_sub, *rep_sub, *hb_sub;
     char prefix[TOKEN_MAX * 2 + 2];
     char id[TOKEN_MAX + 1];
     char priv[SUBJ_MAX - 64]; /* <prefix>.node.<id> */
@@ -455,7 +483,36 @@ struct ax_node {
     unsigned char *buf;
     size_t buf_cap;
     ax_node_stats st;
+    /* Received messages done with, destroyed in batches: libnats hands
+     * each destroyed message to its garbage-collector thread and wakes it
+     * if it sleeps, a wake-up (and a thread switch) per message. */
+    natsMsg *dead[64];
+    int ndead;
+    size_t dead_bytes;
 };
+
+static void dead_flush(ax_node *n)
+{
+    int i;
+
+    for (i = 0; i < n->ndead; i++)
+        natsMsg_Destroy(n->dead[i]);
+    n->ndead = 0;
+    n->dead_bytes = 0;
+}
+
+/* The loop's thread only. Bounded: 64 messages or 256 KiB of payloads,
+ * and the heartbeat tick flushes. */
+static void msg_done(ax_node *n, natsMsg *m)
+{
+    if (!m)
+        return;
+    n->dead[n->ndead++] = m;
+    n->dead_bytes += (size_t)natsMsg_GetDataLength(m);
+    if (n->ndead == (int)(sizeof n->dead / sizeof n->dead[0]) ||
+        n->dead_bytes > 256 * 1024)
+        dead_flush(n);
+}
 
 /* What an ax_node_msg hides. */
 typedef struct msg_priv {
@@ -684,12 +741,34 @@ static void *agent_main(void *arg)
 
 /* ---- the drain: everything libnats' threads sent, on the loop ---- */
 
+/* Where a request is answered: an axon asker (F_TWIN) gets answers on
+ * <priv>.r.<id>, the twin of its reply subject <priv>.q.<id>; anyone else
+ * on the reply subject itself. */
+static const char *answer_subject(const char *reply, const unsigned char *d,
+                                  size_t len, char *buf)
+{
+    const char *dot;
+    size_t k;
+
+    if (!reply || len < HDR || !(d[3] & F_TWIN))
+        return reply;
+    dot = strrchr(reply, '.');
+    k = strlen(reply);
+    if (!dot || dot - reply < 2 || dot[-1] != 'q' || dot[-2] != '.' ||
+        k >= SUBJ_MAX)
+        return reply;
+    memcpy(buf, reply, k + 1);
+    buf[dot - reply - 1] = 'r';
+    return buf;
+}
+
 static void handle_name(ax_node *n, natsMsg *m)
 {
     const char *subj = natsMsg_GetSubject(m);
-    const char *reply = natsMsg_GetReply(m);
     const unsigned char *d = (const unsigned char *)natsMsg_GetData(m);
     size_t len = (size_t)natsMsg_GetDataLength(m);
+    char abuf[SUBJ_MAX];
+    const char *reply = answer_subject(natsMsg_GetReply(m), d, len, abuf);
     int kind, tag, status, rc;
     reg *r;
     ax_node_msg *um;
@@ -702,7 +781,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, AX_EBADFRAME,
                               NULL, 0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     r = strlen(subj) > n->name_off
@@ -712,7 +791,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, AX_ESRCH, NULL,
                               0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     if (kind == F_MON) {
@@ -725,7 +804,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         } else {
             free(w);
         }
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     um = calloc(1, sizeof *um);
@@ -737,7 +816,7 @@ static void handle_name(ax_node *n, natsMsg *m)
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, AX_ENOMEM, NULL,
                               0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     mp->m = m;
@@ -765,12 +844,17 @@ static void handle_name(ax_node *n, natsMsg *m)
         (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, 0, NULL, 0);
 }
 
-/* Registered names use synchronous subscriptions: every message reaches
- * them inside natsConnection_ProcessReadEvent() on this loop, so they are
- * taken right after it, without the hop through a delivery thread and the
- * hub. (The node's private subject stays asynchronous: a synchronous one
- * reports "no responders" without the message, and so without the ask it
- * answers.) */
+static void handle_priv(ax_node *n, natsMsg *m);
+
+/* Registered names and answers (<priv>.r.*) use synchronous
+ * subscriptions: every message reaches them inside
+ * natsConnection_ProcessReadEvent() on this loop, so they are taken right
+ * after it, without the hop through a delivery thread and the hub. A
+ * synchronous subscription reports "no responders" without the message,
+ * and so without the ask it answers: requests therefore carry the reply
+ * subject <priv>.q.<id>, where only the server's no-responders status (and
+ * the node's own flush ping) arrive, through the asynchronous
+ * subscription; axon answerers reply on the twin <priv>.r.<id> (F_TWIN). */
 static void poll_names(ax_node *n)
 {
     reg *r;
@@ -779,6 +863,9 @@ static void poll_names(ax_node *n)
     for (r = n->regs; r; r = r->next)
         while (r->sub && natsSubscription_NextMsg(&m, r->sub, 0) == NATS_OK)
             handle_name(n, m);
+    while (n->rep_sub &&
+           natsSubscription_NextMsg(&m, n->rep_sub, 0) == NATS_OK)
+        handle_priv(n, m);
 }
 
 static void handle_priv(ax_node *n, natsMsg *m)
@@ -791,17 +878,18 @@ static void handle_priv(ax_node *n, natsMsg *m)
     pend *p;
     rmon *rm;
 
-    /* subj is ".r.<id>", ".d.<id>" or ".p" */
-    if (strncmp(subj, ".p", 3) == 0) {
-        const char *reply = natsMsg_GetReply(m);
+    /* subj is ".r.<id>", ".q.<id>" or ".q.p" */
+    if (strncmp(subj, ".q.p", 5) == 0) {
+        char abuf[SUBJ_MAX];
+        const char *reply = answer_subject(natsMsg_GetReply(m), d, len, abuf);
         if (reply)
             (void)hub_publish(n->h, reply, NULL, F_REPLY, 0, 0, NULL, 0);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
-    if (strncmp(subj, ".r.", 3) != 0) {
+    if (strncmp(subj, ".r.", 3) != 0 && strncmp(subj, ".q.", 3) != 0) {
         n->st.garbage++;
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     id = strtoull(subj + 3, NULL, 10);
@@ -814,7 +902,7 @@ static void handle_priv(ax_node *n, natsMsg *m)
                 n->st.garbage++;
             else
                 n->st.late_replies++;
-            natsMsg_Destroy(m);
+            msg_done(n, m);
             return;
         }
         if (natsMsg_IsNoResponders(m)) {
@@ -825,7 +913,7 @@ static void handle_priv(ax_node *n, natsMsg *m)
             status = AX_EBADFRAME;
         }
         pend_finish(n, p, status, m, d + HDR, status ? 0 : len - HDR);
-        natsMsg_Destroy(m);
+        msg_done(n, m);
         return;
     }
     for (rm = n->rmons; rm; rm = rm->next) {
@@ -836,7 +924,7 @@ static void handle_priv(ax_node *n, natsMsg *m)
             break;
         }
     }
-    natsMsg_Destroy(m);
+    msg_done(n, m);
 }
 
 static void handle_hb(ax_node *n, natsMsg *m)
@@ -867,7 +955,7 @@ static void handle_hb(ax_node *n, natsMsg *m)
     } else {
         n->st.garbage++;
     }
-    natsMsg_Destroy(m);
+    msg_done(n, m);
 }
 
 static void drain(void *arg)
@@ -940,6 +1028,10 @@ static void tick(void *arg)
 
     ax_handle_free(n->tick);
     n->tick = NULL;
+    dead_flush(n);
+    /* Answers that came in outside a read event (libnats' reconnect
+     * thread reads too) wait for the next one at most a heartbeat. */
+    poll_names(n);
     snprintf(subj, sizeof subj, "%s.hb.%s", n->prefix, n->id);
     (void)hub_publish(n->h, subj, NULL, F_HB, 0, 0, NULL, 0);
     limit = (int64_t)(n->o.heartbeat * n->o.heartbeat_misses * 1e9);
@@ -976,7 +1068,7 @@ static int request(ax_node *n, const char *subj, int type, int kind, int tag,
         free(p);
         return rc;
     }
-    snprintf(reply, sizeof reply, "%s.r.%llu", n->priv,
+    snprintf(reply, sizeof reply, "%s.q.%llu", n->priv,
              (unsigned long long)p->id);
     if ((rc = ax_call_later(timeout, on_expire, p, &p->timer)) != 0) {
         if (p->fut)
@@ -988,7 +1080,7 @@ static int request(ax_node *n, const char *subj, int type, int kind, int tag,
      * the drain, which runs after this returns. */
     p->next = *bucket(n, p->id);
     *bucket(n, p->id) = p;
-    rc = hub_publish(n->h, subj, reply, kind, tag, 0, data, len);
+    rc = hub_publish(n->h, subj, reply, kind | F_TWIN, tag, 0, data, len);
     if (rc != 0) {
         pend_take(n, p->id); /* cancels and frees the timer */
         if (p->fut)
@@ -1141,6 +1233,13 @@ int ax_node_connect(ax_node **out, const char *urls,
     if (s == NATS_OK)
         s = natsOptions_SetEventLoop(n->nopts, h, ad_attach, ad_read,
                                      ad_write, ad_detach);
+    /* Without it every publish wakes libnats' flusher thread, which
+     * sleeps 1 ms to gather more and then asks this loop (one more
+     * cross-thread post) to watch for writing: a round trip pays that
+     * twice. With it a publish on the loop asks for the write event at
+     * once; the loop writes what gathered meanwhile in one go. */
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(n->nopts, true);
     if (s == NATS_OK)
         s = natsOptions_SetDisconnectedCB(n->nopts, on_disconnected, h);
     if (s == NATS_OK)
@@ -1171,7 +1270,7 @@ int ax_node_connect(ax_node **out, const char *urls,
     h->max_payload = (int)natsConnection_GetMaxPayload(n->nc);
     n->connected = true;
 
-    snprintf(subj, sizeof subj, "%s.>", n->priv);
+    snprintf(subj, sizeof subj, "%s.q.*", n->priv);
     pthread_mutex_lock(&h->mu);
     h->lib_refs += 2;
     pthread_mutex_unlock(&h->mu);
@@ -1180,6 +1279,9 @@ int ax_node_connect(ax_node **out, const char *urls,
         s = natsSubscription_SetOnCompleteCB(n->priv_sub, on_sub_done, h);
     else
         hub_unref(h, false);
+    snprintf(subj, sizeof subj, "%s.r.*", n->priv);
+    if (s == NATS_OK)
+        s = natsConnection_SubscribeSync(&n->rep_sub, n->nc, subj);
     snprintf(subj, sizeof subj, "%s.hb.*", n->prefix);
     if (s == NATS_OK)
         s = natsConnection_Subscribe(&n->hb_sub, n->nc, subj, on_hb_msg, h);
@@ -1270,6 +1372,8 @@ static int node_teardown(ax_node *n)
     }
     if (n->priv_sub)
         natsSubscription_Unsubscribe(n->priv_sub);
+    if (n->rep_sub)
+        natsSubscription_Unsubscribe(n->rep_sub);
     if (n->hb_sub)
         natsSubscription_Unsubscribe(n->hb_sub);
     pthread_rwlock_wrlock(&h->nc_lock);
@@ -1278,6 +1382,8 @@ static int node_teardown(ax_node *n)
     natsConnection_Close(n->nc);
     if (n->priv_sub)
         natsSubscription_Destroy(n->priv_sub);
+    if (n->rep_sub)
+        natsSubscription_Destroy(n->rep_sub);
     if (n->hb_sub)
         natsSubscription_Destroy(n->hb_sub);
     /* The closed callback, the subscriptions' completions and the
@@ -1291,6 +1397,7 @@ static int node_teardown(ax_node *n)
             break;
         ax_sleep(0.001); /* pending drains (and the detach) run meanwhile */
     }
+    dead_flush(n);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->nopts);
     free(n->buf);
@@ -1327,7 +1434,7 @@ int ax_node_close(ax_node *n)
     (void)hub_publish(n->h, subj, NULL, F_BYE, 0, 0, NULL, 0);
     /* The flush: a round trip through the server to ourselves proves
      * that everything published before it reached the server. */
-    snprintf(subj, sizeof subj, "%s.p", n->priv);
+    snprintf(subj, sizeof subj, "%s.q.p", n->priv);
     if (n->connected && request(n, subj, P_PING, F_PING, 0, NULL, 0, 2.0,
                                 &f, NULL, &id) == 0)
         frc = await_request(n, f, id, NULL);
@@ -1565,6 +1672,83 @@ int ax_node_monitor(ax_node *n, const char *name)
     return 0;
 }
 
+/* ---- remote workers under a supervisor ---- */
+
+typedef struct standin {
+    ax_node *n;
+    char name[NAME_MAX_LEN + 1];
+} standin;
+
+/* The supervisor watches this actor; its end is the remote worker's. */
+static void *standin_main(void *arg)
+{
+    standin *si = arg;
+    ax_msg m;
+    int rc = ax_node_monitor(si->n, si->name);
+
+    while (rc == 0 && (rc = ax_recv(&m, -1)) == 0) {
+        if (m.tag == AX_MSG_DOWN) {
+            free(m.data); /* the name's copy */
+            rc = m.reason;
+            free(si);
+            return rc ? ax_task_fail(rc) : NULL;
+        }
+        if (m.tag == AX_MSG_EXIT)
+            rc = m.reason; /* trapped (the spec's choice): 0 is no stop */
+    }
+    /* Stopped by the supervisor (cancelled, or an exit signal trapped):
+     * pass it on; the DOWN still on its way is dropped with the mailbox. */
+    (void)ax_node_cast(si->n, si->name, AX_MSG_NODE_STOP, NULL, 0);
+    free(si);
+    return ax_task_fail(rc);
+}
+
+int ax_node_sup_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
+{
+    ax_node_remote *r = arg;
+    ax_node_bytes *b = NULL;
+    ax_actor_opts o;
+    standin *si;
+    int rc;
+
+    if (!out || !r || !r->node || (!r->name && !r->spawner))
+        return AX_EINVAL;
+    if ((rc = check_node(r->node)))
+        return rc;
+    if (opts && opts->loop && opts->loop != r->node->loop)
+        return AX_EWRONGLOOP;
+    if (!(si = calloc(1, sizeof *si)))
+        return AX_ENOMEM;
+    si->n = r->node;
+    if (r->spawner) {
+        rc = ax_node_call(r->node, r->spawner, AX_MSG_NODE_SPAWN, NULL, 0,
+                          r->timeout > 0 ? r->timeout : 5.0, &b);
+        if (rc == 0 && (b->len > NAME_MAX_LEN ||
+                        strlen(b->data) != b->len ||
+                        !token_ok(b->data, NAME_MAX_LEN, true)))
+            rc = AX_EINVAL;
+        if (rc == 0)
+            memcpy(si->name, b->data, b->len + 1);
+        ax_node_bytes_free(b);
+    } else if (!token_ok(r->name, NAME_MAX_LEN, true)) {
+        rc = AX_EINVAL;
+    } else {
+        strcpy(si->name, r->name);
+    }
+    if (rc) {
+        free(si);
+        return rc;
+    }
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    o.loop = r->node->loop;
+    if ((rc = ax_actor_spawn(out, standin_main, si, &o)) != 0)
+        free(si);
+    return rc;
+}
+
 /* ---- messages, replies and bytes: any thread ---- */
 
 void ax_node_bytes_free(ax_node_bytes *b)
@@ -1616,7 +1800,11 @@ void ax_node_msg_free(ax_node_msg *m)
             (void)hub_publish(mp->h, mp->reply, NULL, F_REPLY, 0, AX_ESRCH,
                               NULL, 0);
         free(mp->reply);
-        natsMsg_Destroy(mp->m);
+        /* h->node is written by the loop's thread only */
+        if (ax_loop_current() == mp->h->loop && mp->h->node)
+            msg_done(mp->h->node, mp->m);
+        else
+            natsMsg_Destroy(mp->m);
         hub_unref(mp->h, true);
         free(mp);
     }

@@ -277,6 +277,64 @@ AX_EXTERN void ax_node_msg_free(ax_node_msg *m);
  */
 AX_EXTERN int ax_node_monitor(ax_node *node, const char *name);
 
+/** Tag of the message a stand-in (ax_node_sup_start()) casts to its
+ *  remote worker when its supervisor stops it: a worker that should end
+ *  with its stand-in ends on it. No bytes. */
+#define AX_MSG_NODE_STOP (-4051)
+
+/** Tag of the ask ax_node_sup_start() sends to a spawner: start a worker,
+ *  register it under a name of its own, and answer with that name. No
+ *  bytes. */
+#define AX_MSG_NODE_SPAWN (-4052)
+
+/** A remote worker under a supervisor: ax_sup_spec.arg of a spec whose
+ *  start is ax_node_sup_start(). It must outlive the supervisor. */
+typedef struct ax_node_remote {
+    ax_node *node;       /**< the node the stand-in uses */
+    const char *name;    /**< the worker's global name (one actor: a
+                              queue group's name stands for one of its
+                              members at a time); or NULL with spawner */
+    const char *spawner; /**< NULL, or a name answering AX_MSG_NODE_SPAWN
+                              asks: each (re)start asks it for a new
+                              worker and stands in for the name it
+                              answers */
+    double timeout;      /**< seconds for the spawner's answer; 0: 5 */
+} ax_node_remote;
+
+/**
+ * A supervisor start function (ax_sup_start_fn, <axon/supervisor.h>) for
+ * a remote worker: supervisors supervise local actors, so this starts a
+ * local stand-in actor on the node's loop that monitors the remote worker
+ * (ax_node_monitor()) and ends with the DOWN's reason: 0 when the worker
+ * ended normally, its exit code when it failed, AX_ENODEDOWN when its
+ * node stopped answering heartbeats, AX_ESHUTDOWN when its node closed,
+ * AX_ENORESPONDERS when nobody serves the name (a worker that ended
+ * before the stand-in's monitor reached its node counts as gone). The
+ * supervisor sees the stand-in end with that reason and restarts it per
+ * its strategy and the spec's restart type; a restart asks the spawner
+ * (ax_node_remote.spawner) for a new worker, or monitors the static name
+ * again. When the supervisor stops the stand-in (a strategy, a
+ * terminate, the supervisor's own stop), the stand-in casts
+ * AX_MSG_NODE_STOP to its worker and ends: whether the worker ends is up
+ * to it, and nothing waits for it. Delivery is what ax_node_monitor()
+ * gives: one DOWN per stand-in, at most once; a worker that ends while
+ * its node is cut off is reported AX_ENODEDOWN after heartbeat *
+ * heartbeat_misses seconds, not with its own reason.
+ * Stop the supervisor before closing the node.
+ * @param out  receives the stand-in's ref.
+ * @param arg  an ax_node_remote.
+ * @param opts the spec's actor options (its loop must be the node's, or
+ *             NULL).
+ * @return 0; AX_EINVAL (NULL out or arg, no name nor spawner, a spawner
+ *         answer that is not a valid name); AX_EWRONGLOOP if the
+ *         supervisor or the spec's loop is not the node's; the spawner
+ *         ask's codes (ax_node_call()); ax_actor_spawn()'s codes.
+ * Suspends: yes (while the spawner answers). Thread: the supervisor, on
+ * the node's loop.
+ */
+AX_EXTERN int ax_node_sup_start(ax_actor_ref *out, void *arg,
+                                const ax_actor_opts *opts);
+
 /** A node's counters. */
 typedef struct ax_node_stats {
     uint64_t sent;        /**< casts, sends and asks handed to libnats */
