@@ -351,6 +351,88 @@ test_http() {
 }
 
 # ---------------------------------------------------------------------------
+# axload against http-hello: a second closed loop, a second open loop
+# (--rate) with --json, and the --rate values it must refuse.
+
+# json_fields FILE FIELD...: FILE is one JSON object with every FIELD
+# (a.b for a nested one) and at least one request answered.
+json_fields() {
+    local f=$1
+    shift
+    python3 - "$f" "$@" <<'EOF_PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = d
+    for part in k.split("/"):
+        if not isinstance(v, dict) or part not in v:
+            sys.exit("no field " + k)
+        v = v[part]
+if d["requests"] < 1 or d["errors"] != 0:
+    sys.exit("requests %s, errors %s" % (d["requests"], d["errors"]))
+lat = d["latency_ns"]
+if not (0 < lat["p50"] <= lat["p99"] <= lat["p99.99"] <= lat["max"]):
+    sys.exit("percentiles out of order: %s" % lat)
+EOF_PY
+}
+
+test_axload() {
+    local bin=$EXAMPLES_DIR/servers/axload out r rc
+    local fields="tool mode connections rate duration_s requests requests_per_s
+        errors unsent latency_ns/p50 latency_ns/p90 latency_ns/p99
+        latency_ns/p99.9 latency_ns/p99.99 latency_ns/max"
+    [ -x "$bin" ] || { fail "axload: $bin not found or not executable"; return; }
+    # Refused before anything runs (no server needed).
+    for r in 0 -5 abc 1e10 nan ''; do
+        out=$(timeout 10 "$bin" --port 1 --rate "$r" 2>&1)
+        rc=$?
+        case $rc:$out in
+        2:"axload: --rate: '$r' is not a rate"*) pass "axload: --rate '$r' refused" ;;
+        *) fail "axload: --rate '$r': exit $rc, '$(printf '%s' "$out" | head -n 1)'" ;;
+        esac
+    done
+    start_server http-hello || return
+    # (1.3 s: the progress line comes after the first second)
+    out=$(timeout 30 "$bin" --port "$PORT" --connections 4 --duration 1.3 \
+        2>"$TMP/axload.err")
+    rc=$?
+    case $rc:$out in
+    0:*"requests/s:"*"p99.99"*) pass "axload: closed loop, 1.3 s" ;;
+    *) fail "axload: closed loop: exit $rc, '$out'" ;;
+    esac
+    if grep -q '^axload: .*req/s' "$TMP/axload.err"; then
+        pass "axload: a progress line on stderr"
+    else
+        fail "axload: no progress line on stderr: '$(head -c 300 "$TMP/axload.err")'"
+    fi
+    if have python3; then
+        timeout 30 "$bin" --port "$PORT" --connections 4 --duration 1 --json \
+            >"$TMP/closed.json" 2>/dev/null
+        # shellcheck disable=SC2086
+        if json_fields "$TMP/closed.json" $fields; then
+            pass "axload: --json (closed loop) parses, has the fields"
+        else
+            fail "axload: --json (closed loop): $(head -c 300 "$TMP/closed.json")"
+        fi
+        timeout 30 "$bin" --port "$PORT" --connections 4 --duration 1 \
+            --rate 500 --json >"$TMP/open.json" 2>/dev/null
+        # shellcheck disable=SC2086
+        if json_fields "$TMP/open.json" $fields service_ns/p99 &&
+            python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+# a 500 req/s schedule over 1 s: about 500 requests, never more
+sys.exit(not (d["rate"] == 500 and 100 <= d["requests"] <= 500))' "$TMP/open.json"; then
+            pass "axload: --rate 500 --json parses, has the fields, keeps the rate"
+        else
+            fail "axload: --rate 500 --json: $(head -c 400 "$TMP/open.json")"
+        fi
+    else
+        skip "axload: python3 not found (--json)"
+    fi
+    stop_server TERM
+}
+
+# ---------------------------------------------------------------------------
 # kv-server
 
 rcli() { timeout 10 redis-cli -h "$HOST" -p "$PORT" "$@" 2>&1; }
@@ -490,6 +572,7 @@ echo "e2e: examples in $EXAMPLES_DIR, --loops $LOOPS; curl=$HAVE_CURL" \
 # A library configured --disable-actors has no kv-server or chat: say so.
 SERVERS="http-hello kv-server chat"
 test_http
+test_axload
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat

@@ -313,9 +313,14 @@ install_steps() {
     make -C "$DEFAULT_DIR" install >install.out 2>&1 || { cat install.out; return 1; }
     for f in include/axon.h include/axon/common.h include/axon/gather.h \
              lib/libaxon.so lib/libaxon.a lib/pkgconfig/axon.pc \
-             lib/cmake/axon/axonConfig.cmake lib/cmake/axon/axonConfigVersion.cmake; do
+             lib/cmake/axon/axonConfig.cmake lib/cmake/axon/axonConfigVersion.cmake \
+             bin/axload; do
         [[ -e $PREFIX_DIR/$f ]] || { echo "not installed: $f"; return 1; }
     done
+    # The installed load generator runs from the prefix (its --help).
+    LD_LIBRARY_PATH=$PREFIX_DIR/lib "$PREFIX_DIR/bin/axload" --help >axload-help.out 2>&1 &&
+        grep -q -- '--rate' axload-help.out ||
+        { echo "bin/axload --help failed:"; cat axload-help.out; return 1; }
     # Every public header of the build, whatever the list holds today.
     for h in $(make_var "$DEFAULT_DIR" axoninclude_HEADERS); do
         [[ -e $PREFIX_DIR/include/axon/${h##*/} ]] || { echo "not installed: $h"; return 1; }
@@ -757,7 +762,7 @@ run_debian() {
     fi
     ls "$dir"/*.deb || true
     local fail=0
-    for f in libaxon0 libaxon-dev; do
+    for f in libaxon0 libaxon-dev axload; do
         ls "$dir"/${f}_*.deb >/dev/null 2>&1 || { echo "no $f package"; fail=1; }
     done
     if dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q '\.la$'; then
