@@ -102,11 +102,13 @@ PORT=""
 SNAME=""
 SERR=/dev/null
 
-# start_server NAME: start it, wait (<= 10 s) for "listening on HOST:PORT".
+# start_server NAME [ARGS...]: start it (with ARGS), wait (<= 10 s) for
+# "listening on HOST:PORT".
 NSTART=0
 start_server() {
     local name=$1 bin=$EXAMPLES_DIR/servers/$1 out err
     local i=0 line=""
+    shift
     # A fresh file per start, made before the server starts: the
     # redirection happens in the child, too late for the loop below.
     NSTART=$((NSTART + 1))
@@ -123,7 +125,7 @@ start_server() {
         return 1
     fi
     # A libtool wrapper script execs the real program: $! is the server.
-    "$bin" --host "$HOST" --port 0 --loops "$LOOPS" >"$out" 2>"$err" &
+    "$bin" --host "$HOST" --port 0 --loops "$LOOPS" "$@" >"$out" 2>"$err" &
     SPID=$!
     PIDS="$PIDS $SPID"
     while [ $i -lt 100 ]; do
@@ -227,6 +229,65 @@ server_alive() {
     kill -0 "$SPID" 2>/dev/null && return 0
     stop_server TERM
     return 1
+}
+
+# metrics_port: the port of a server started with --metrics 0, from its
+# "NAME: metrics on http://127.0.0.1:P/metrics" stderr line (or empty).
+metrics_port() {
+    wait_for "$SERR" "/metrics" || return 0
+    sed -n 's|.*metrics on http://127\.0\.0\.1:\([0-9]*\)/metrics$|\1|p' "$SERR" |
+        head -n 1
+}
+
+# metric_sum FILE NAME: the sum of NAME's samples over the loops.
+metric_sum() {
+    awk -v n="$2" 'index($0, n "{") == 1 { s += $2; f = 1 }
+        END { if (f) printf "%d", s }' "$1"
+}
+
+# metrics NAME: --metrics 0 serves Prometheus text on GET /metrics (every
+# loop's samples, one HELP/TYPE per family), 404 elsewhere.
+metrics() {
+    local name=$1 mp out
+    if [ $HAVE_CURL = 0 ]; then
+        skip "$name: --metrics: curl not found"
+        return
+    fi
+    start_server "$name" --metrics 0 || return
+    mp=$(metrics_port)
+    if [ -z "$mp" ]; then
+        fail "$name: --metrics 0: no 'metrics on http://127.0.0.1:P/metrics' line"
+        show_err
+        stop_server TERM
+        return
+    fi
+    timeout 10 curl -s -D "$TMP/m.head" -o "$TMP/m.txt" \
+        "http://$HOST:$mp/metrics"
+    if grep -q "^axon_loops $LOOPS\$" "$TMP/m.txt" &&
+        grep -q "^axon_tasks_spawned_total{loop=\"$((LOOPS - 1))\"} [0-9]" "$TMP/m.txt" &&
+        grep -qi '^content-type: text/plain; version=0.0.4' "$TMP/m.head" &&
+        [ "$(grep -c '^# TYPE axon_tasks_live ' "$TMP/m.txt")" = 1 ]; then
+        pass "$name: --metrics: GET /metrics, every loop's samples"
+    else
+        fail "$name: --metrics: GET /metrics: '$(head -c 400 "$TMP/m.txt")'"
+    fi
+    out=$(timeout 10 curl -s -o /dev/null -w '%{http_code}' "http://$HOST:$mp/nope")
+    expect_eq "$name: --metrics: another path -> 404" "$out" 404
+    # A metrics port that is taken: a clear error, exit 1.
+    out=$(timeout 10 "$EXAMPLES_DIR/servers/$name" --host "$HOST" --port 0 \
+        --loops 1 --metrics "$mp" 2>&1)
+    case $?:$out in
+    1:*"--metrics $mp: address already in use"*)
+        pass "$name: --metrics on a taken port: refused" ;;
+    *) fail "$name: --metrics on a taken port: '$(printf '%s' "$out" | head -c 300)'" ;;
+    esac
+    out=$(timeout 10 "$EXAMPLES_DIR/servers/$name" --metrics 70000 2>&1)
+    case $?:$out in
+    2:*"--metrics: '70000' is not an integer"*)
+        pass "$name: --metrics 70000 refused" ;;
+    *) fail "$name: --metrics 70000: '$(printf '%s' "$out" | head -c 300)'" ;;
+    esac
+    stop_server TERM
 }
 
 # contract NAME: --help exits 0 and mentions --port; SIGINT stops it with 0.
@@ -348,6 +409,27 @@ test_http() {
         expect_eq "http: still serving" "$out" "Hello, World!"
     fi
     stop_server TERM
+    metrics http-hello
+    # The figures move: 10 connections are 10 more tasks spawned (a scrape
+    # itself spawns one per loop and one for its connection: fewer).
+    if [ $HAVE_CURL = 1 ] && start_server http-hello --metrics 0; then
+        local mp a b n
+        mp=$(metrics_port)
+        base="http://$HOST:$PORT/"
+        timeout 10 curl -s -o "$TMP/m1.txt" "http://$HOST:$mp/metrics"
+        for n in 1 2 3 4 5 6 7 8 9 10; do
+            timeout 10 curl -s -o /dev/null "$base"
+        done
+        timeout 10 curl -s -o "$TMP/m2.txt" "http://$HOST:$mp/metrics"
+        a=$(metric_sum "$TMP/m1.txt" axon_tasks_spawned_total)
+        b=$(metric_sum "$TMP/m2.txt" axon_tasks_spawned_total)
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 10)) ]; then
+            pass "http: --metrics: axon_tasks_spawned_total $a -> $b after 10 requests"
+        else
+            fail "http: --metrics: axon_tasks_spawned_total '$a' -> '$b' after 10 requests"
+        fi
+        stop_server TERM
+    fi
 }
 
 # ---------------------------------------------------------------------------
@@ -576,6 +658,8 @@ test_axload
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat
+    metrics kv-server
+    metrics chat
 else
     skip "kv-server, chat: the library was configured --disable-actors"
     SERVERS="http-hello"
