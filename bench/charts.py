@@ -73,7 +73,7 @@ for c in spec:
         med = [r["median"] for r in c["rows"]]
         lo = [r["median"] - r["min"] for r in c["rows"]]
         hi = [r["max"] - r["median"] for r in c["rows"]]
-        colors = ["#d62728" if n.startswith("axon") else "#1f77b4"
+        colors = ["#d62728" if n.startswith(("axon", "axload")) else "#1f77b4"
                   for n in names]
         ax.bar(names, med, yerr=[lo, hi], capsize=4, color=colors)
         ax.set_ylabel(c["unit"])
@@ -100,7 +100,8 @@ def _q(s):
 def _gnuplot_bars(c, dat):
     with open(dat, "w") as f:
         for r, lab in zip(c["rows"], c["labels"]):
-            col = "0xd62728" if r["system"].startswith("axon") else "0x1f77b4"
+            col = ("0xd62728" if r["system"].startswith(("axon", "axload"))
+                   else "0x1f77b4")
             f.write(f"\"{r['system']}\" {r['median']!r} {r['min']!r} "
                     f"{r['max']!r} \"{lab}\" {col}\n")
     vals = [r["min"] for r in c["rows"] if r["min"] > 0] or [1]
