@@ -286,18 +286,24 @@ if have taskset && [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
 fi
 declare -A LAT      # LAT[key] = the six figures
 declare -A GEN      # GEN[tool] = requests/s from one core
+# The system's python3 first (a version manager's shim can take seconds
+# to start).
+PY=$(command -v /usr/bin/python3 || command -v python3)
 HAVE_PY=0
-have python3 && HAVE_PY=1
+[ -n "$PY" ] && HAVE_PY=1
 
-# json_lat FIELD < axload's --json: FIELD's six figures in ms.
+# json_lat FIELD... < axload's --json: a line per FIELD, its six figures
+# in ms.
 json_lat() {
-    python3 -c 'import json, sys
-try:
-    h = json.load(sys.stdin)[sys.argv[1]]
-    print(" ".join("%.3f" % (h[k] / 1e6) for k in
-                   ("p50", "p90", "p99", "p99.9", "p99.99", "max")))
-except Exception:
-    print("- - - - - -")' "$1"
+    "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+for f in sys.argv[1:]:
+    try:
+        h = d[f]
+        print(" ".join("%.3f" % (h[k] / 1e6) for k in
+                       ("p50", "p90", "p99", "p99.9", "p99.99", "max")))
+    except Exception:
+        print("- - - - - -")' "$@" 2>/dev/null || printf -- '- - - - - -\n- - - - - -\n'
 }
 
 # axload_lat KEY [ARGS...]: axload, open loop at $RATE over 16
@@ -315,8 +321,8 @@ axload_lat() {
         --port "$PORT" --loops 1 --connections 16 --rate "$RATE" \
         --duration "$SECS" --json "$@" 2>>"$TMP/axload.log")
     printf '%s\n' "$out" >>"$TMP/axload.log"
-    LAT[$key]=$(printf '%s' "$out" | json_lat latency_ns)
-    LAT[$key.svc]=$(printf '%s' "$out" | json_lat service_ns)
+    { read -r LAT[$key]; read -r LAT[$key.svc]; } < <(printf '%s' "$out" |
+        json_lat latency_ns service_ns)
 }
 
 # The latency lines of wrk2 (" 99.900%  1.23ms") or hey ("99% in 0.0012
@@ -358,7 +364,7 @@ gen_max() {
             out=$(timeout $((SECS + 30)) "${PIN[@]}" "$AXLOAD" --host "$HOST" \
                 --port "$PORT" --loops 1 --connections 64 --duration "$SECS" \
                 --json 2>/dev/null) &&
-            v=$(printf '%s' "$out" | python3 -c \
+            v=$(printf '%s' "$out" | "$PY" -c \
                 'import json, sys; print(int(json.load(sys.stdin)["requests_per_s"]))')
         ;;
     wrk)
@@ -697,7 +703,7 @@ lines_rows loadgen-latency "latency each generator reports at $RATE req/s (nginx
 
 if [ $HAVE_PY = 1 ]; then
     say "charts into $CHARTS"
-    python3 - "$TMP" "$CHARTS" >"$TMP/specs.json" <<'EOF_PY'
+    "$PY" - "$TMP" "$CHARTS" >"$TMP/specs.json" <<'EOF_PY'
 import collections, json, os, sys
 tmp, out = sys.argv[1], sys.argv[2]
 def num(v):
@@ -731,7 +737,7 @@ for chart, (title, series) in lines.items():
                   "series": [{"name": n, "values": v} for n, v in series]})
 json.dump(specs, sys.stdout)
 EOF_PY
-    if made=$(python3 "$HERE/charts.py" "$TMP/specs.json"); then
+    if made=$("$PY" "$HERE/charts.py" "$TMP/specs.json"); then
         echo
         echo "charts:"
         printf '  %s\n' $made
