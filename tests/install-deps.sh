@@ -14,7 +14,8 @@
 #   build  autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev
 #          libssl-dev (the optional TLS library), libnats-dev (libaxon-nats,
 #          optional: configure --with-nats)
-#   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server, and clang's
+#   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server,
+#          python3 (tests/e2e.sh reads axload --json with it), and clang's
 #          sanitizer runtimes (libclang-rt-<clang major>-dev) where Debian
 #          splits them out
 #   cross  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user (the
@@ -33,7 +34,7 @@
 set -euo pipefail
 
 group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libssl-dev libnats-dev"
-group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server"
+group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server python3"
 group_cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 group_pkg="cmake doxygen debhelper dpkg-dev lintian"
 group_bench="wrk nghttp2-client hey gnuplot-nox"
