@@ -293,6 +293,9 @@ metrics() {
             fail "http: --metrics: axon_tasks_spawned_total '$a' -> '$b' after 10 requests"
         fi
     fi
+    # (the command line and the listener are the same code in all three
+    # servers: their errors are checked once)
+    [ "$name" = http-hello ] || { stop_server TERM; return; }
     # A metrics port that is taken: a clear error, exit 1.
     out=$(timeout 10 "$EXAMPLES_DIR/servers/$name" --host "$HOST" --port 0 \
         --loops 1 --metrics "$mp" 2>&1)
@@ -465,7 +468,7 @@ test_axload() {
         latency_ns/p99.9 latency_ns/p99.99 latency_ns/max"
     [ -x "$bin" ] || { fail "axload: $bin not found or not executable"; return; }
     # Refused before anything runs (no server needed).
-    for r in 0 -5 abc 1e10 nan ''; do
+    for r in 0 -5 abc nan; do
         out=$(timeout 10 "$bin" --port 1 --rate "$r" 2>&1)
         rc=$?
         case $rc:$out in
@@ -474,27 +477,29 @@ test_axload() {
         esac
     done
     start_server http-hello || return
-    # (1.3 s: the progress line comes after the first second)
-    out=$(timeout 30 "$bin" --port "$PORT" --connections 4 --duration 1.3 \
-        2>"$TMP/axload.err")
+    # Open loop, the text summary: latency and service time to p99.99.
+    out=$(timeout 30 "$bin" --port "$PORT" --connections 4 --duration 0.3 \
+        --rate 500 2>&1)
     rc=$?
     case $rc:$out in
-    0:*"requests/s:"*"p99.99"*) pass "axload: closed loop, 1.3 s" ;;
-    *) fail "axload: closed loop: exit $rc, '$out'" ;;
+    0:*"open loop at 500 req/s"*"latency: "*"p99.99"*"service: "*"p99.99"*)
+        pass "axload: --rate 500, text summary" ;;
+    *) fail "axload: --rate 500: exit $rc, '$out'" ;;
     esac
-    if grep -q '^axload: .*req/s' "$TMP/axload.err"; then
-        pass "axload: a progress line on stderr"
-    else
-        fail "axload: no progress line on stderr: '$(head -c 300 "$TMP/axload.err")'"
-    fi
     if [ -n "$PY" ]; then
-        timeout 30 "$bin" --port "$PORT" --connections 4 --duration 0.5 --json \
-            >"$TMP/closed.json" 2>/dev/null
+        # Closed loop (1.3 s: the progress line comes after the first second).
+        timeout 30 "$bin" --port "$PORT" --connections 4 --duration 1.3 --json \
+            >"$TMP/closed.json" 2>"$TMP/axload.err"
         # shellcheck disable=SC2086
         if json_fields "$TMP/closed.json" $fields; then
             pass "axload: --json (closed loop) parses, has the fields"
         else
             fail "axload: --json (closed loop): $(head -c 300 "$TMP/closed.json")"
+        fi
+        if grep -q '^axload: .*req/s' "$TMP/axload.err"; then
+            pass "axload: a progress line on stderr"
+        else
+            fail "axload: no progress line on stderr: '$(head -c 300 "$TMP/axload.err")'"
         fi
         timeout 30 "$bin" --port "$PORT" --connections 4 --duration 0.5 \
             --rate 500 --json >"$TMP/open.json" 2>/dev/null
