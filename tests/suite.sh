@@ -765,11 +765,17 @@ run_debian() {
     for f in libaxon0 libaxon-dev axload; do
         ls "$dir"/${f}_*.deb >/dev/null 2>&1 || { echo "no $f package"; fail=1; }
     done
-    if dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q '\.la$'; then
+    # (the listing goes to a file: grep -q stops reading early, and under
+    # pipefail dpkg-deb's SIGPIPE would fail the check)
+    dpkg-deb -c "$dir"/libaxon-dev_*.deb >"$dir/libaxon-dev.list" || fail=1
+    if grep -q '\.la$' "$dir/libaxon-dev.list"; then
         echo "libaxon-dev ships a .la file"; fail=1
     fi
-    dpkg-deb -c "$dir"/libaxon-dev_*.deb | grep -q 'cmake/axon/axonConfig.cmake$' ||
+    grep -q 'cmake/axon/axonConfig.cmake$' "$dir/libaxon-dev.list" ||
         { echo "libaxon-dev has no axonConfig.cmake"; fail=1; }
+    dpkg-deb -c "$dir"/axload_*.deb 2>/dev/null >"$dir/axload.list"
+    grep -q '/usr/bin/axload$' "$dir/axload.list" ||
+        { echo "the axload package has no /usr/bin/axload"; fail=1; }
     if ! lintian --fail-on error "$dir"/*.changes >"$dir/lintian.out" 2>&1; then
         echo "lintian reports errors:"; fail=1
     fi
