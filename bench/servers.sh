@@ -15,6 +15,8 @@
 #                    e.g. BENCH_N=100000 for a quick run)
 #   BENCH_WARMUP     seconds of wrk warm-up before each HTTP server (1)
 #   BENCH_NO_INSTALL set to 1 to never call apt-get
+#   BENCH_RATE       requests/s of the fixed-rate latency runs (2000)
+#   BENCH_CHARTS     where the PNG charts go (default bench/charts)
 #
 # What it does (builds nothing of axon):
 #  - as root on a Debian-like system, installs the peers that are missing
@@ -31,9 +33,31 @@
 #      KV:   kv-server --loops 1, kv-server --loops 2, redis-server
 #            (--save '' --appendonly no), each under
 #            `redis-benchmark -t set,get -n N -c 50 -P 1` and `-P 16`;
-#  - prints one table: requests/s per server side by side, and in
+#  - each server's latency at a fixed rate: `axload --rate BENCH_RATE
+#    --connections 16` (open loop: latency from each request's due time,
+#    so a stall is not hidden; GET for the KV servers), p50 .. p99.99 and
+#    the maximum;
+#  - the load generators side by side, all driving the same nginx from one
+#    core (`taskset -c 0` when there are >= 2 CPUs): axload --loops 1,
+#    wrk -t1, h2load --h1 -t1 and hey (GOMAXPROCS=1), each with 64
+#    connections as fast as they can (the requests/s ONE core generates),
+#    then each at BENCH_RATE requests/s over 16 connections with the
+#    latency percentiles it reports (axload: open loop, and its service
+#    time; hey -q: per-worker rate, latency from the actual send; h2load
+#    --rps: mean and max only; Debian's wrk 4.1 has no rate mode, so it is
+#    left out unless the wrk found is wrk2, with -R);
+#  - prints the tables: requests/s per server side by side, and in
 #    parentheses the ratio to the axon server marked with * (http-hello
-#    --loops 2, kv-server --loops 2): above 1.00 the peer is faster.
+#    --loops 2, kv-server --loops 2): above 1.00 the peer is faster; the
+#    latency tables; the load generators' table;
+#  - draws the charts with bench/charts.py (bench/run's; gnuplot or
+#    python3-matplotlib): a bar chart per throughput row, a latency
+#    percentile chart per table, in BENCH_CHARTS;
+#  - prints a progress line ("== [Ns] ...") before each run.
+#
+# The peer load generators come from `bash tests/install-deps.sh bench`
+# (wrk nghttp2-client hey gnuplot-nox); as root this script installs
+# what is missing itself.
 #
 # A peer that is missing (and cannot be installed) is shown as "n/a".
 # Every run is bounded by `timeout`; every server started here is killed
@@ -47,7 +71,12 @@ SRC=$(cd "$HERE/.." && pwd)
 DURATION=${BENCH_DURATION:-5s}
 NREQ=${BENCH_N:-1000000}
 WARMUP=${BENCH_WARMUP:-1}
+RATE=${BENCH_RATE:-2000}
+CHARTS=${BENCH_CHARTS:-$HERE/charts}
 HOST=127.0.0.1
+case $RATE in
+'' | *[!0-9]* | 0) echo "servers.sh: BENCH_RATE='$RATE' is not a whole rate > 0" >&2; exit 2 ;;
+esac
 
 if [ $# -ge 1 ]; then
     BUILD=$1
@@ -83,7 +112,7 @@ trap cleanup EXIT
 trap 'echo "servers.sh: interrupted" >&2; exit 1' INT TERM HUP
 
 have() { command -v "$1" >/dev/null 2>&1; }
-say() { echo "== $*" >&2; }
+say() { echo "== [${SECONDS}s] $*" >&2; }
 
 # ---------------------------------------------------------------------------
 # Peers
@@ -96,6 +125,10 @@ install_missing() {
     have redis-server || pkgs="$pkgs redis-server"
     have redis-benchmark || pkgs="$pkgs redis-tools"
     have curl || pkgs="$pkgs curl"
+    have h2load || pkgs="$pkgs nghttp2-client"
+    have hey || pkgs="$pkgs hey"
+    have gnuplot || /usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
+        pkgs="$pkgs gnuplot-nox"
     if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
         ng=nginx-light
         apt-cache show nginx-light >/dev/null 2>&1 || ng=nginx
@@ -239,6 +272,164 @@ wrk_warmup() {
         "http://$HOST:$PORT/" >/dev/null 2>&1
 }
 
+# ---------------------------------------------------------------------------
+# Latency at a fixed rate, and the load generators side by side.
+# Latencies are kept as "p50 p90 p99 p99.9 p99.99 max" in ms, "-" where a
+# tool does not report that point.
+
+AXLOAD=$EX/axload
+SECS=${DURATION%s}
+PCTS="p50 p90 p99 p99.9 p99.99 max"
+PIN=()
+if have taskset && [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
+    PIN=(taskset -c 0)
+fi
+declare -A LAT      # LAT[key] = the six figures
+declare -A GEN      # GEN[tool] = requests/s from one core
+# The system's python3 first (a version manager's shim can take seconds
+# to start).
+PY=$(command -v /usr/bin/python3 || command -v python3)
+HAVE_PY=0
+[ -n "$PY" ] && HAVE_PY=1
+
+# json_lat FIELD... < axload's --json: a line per FIELD, its six figures
+# in ms.
+json_lat() {
+    "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+for f in sys.argv[1:]:
+    try:
+        h = d[f]
+        print(" ".join("%.3f" % (h[k] / 1e6) for k in
+                       ("p50", "p90", "p99", "p99.9", "p99.99", "max")))
+    except Exception:
+        print("- - - - - -")' "$@" 2>/dev/null || printf -- '- - - - - -\n- - - - - -\n'
+}
+
+# axload_lat KEY [ARGS...]: axload, open loop at $RATE over 16
+# connections, against $PORT; sets LAT[KEY] (and LAT[KEY.svc], the
+# service time).
+axload_lat() {
+    local key=$1 out
+    shift
+    if [ ! -x "$AXLOAD" ] || [ $HAVE_PY = 0 ]; then
+        LAT[$key]="- - - - - -"
+        return
+    fi
+    say "  axload --rate $RATE --connections 16 --duration $SECS $*"
+    out=$(timeout $((SECS + 30)) "${PIN[@]}" "$AXLOAD" --host "$HOST" \
+        --port "$PORT" --loops 1 --connections 16 --rate "$RATE" \
+        --duration "$SECS" --json "$@" 2>>"$TMP/axload.log")
+    printf '%s\n' "$out" >>"$TMP/axload.log"
+    { read -r LAT[$key]; read -r LAT[$key.svc]; } < <(printf '%s' "$out" |
+        json_lat latency_ns service_ns)
+}
+
+# The latency lines of wrk2 (" 99.900%  1.23ms") or hey ("99% in 0.0012
+# secs", "Slowest: 0.0123 secs"), or h2load's "time for request:" row
+# (min max mean sd): the six figures.
+parse_lat() { # kind < output
+    awk -v kind="$1" '
+    function ms(v,  n) {
+        n = v + 0
+        if (v ~ /us$/) return n / 1000
+        if (v ~ /ns$/) return n / 1e6
+        if (v ~ /ms$/) return n
+        if (v ~ /m$/) return n * 60000
+        return n * 1000                     # s, secs
+    }
+    BEGIN { split("50 90 99 99.9 99.99 100", want, " ")
+            for (i = 1; i <= 6; i++) v[i] = "-" }
+    kind == "wrk2" && $1 ~ /^[0-9.]+%$/ && NF == 2 {
+        p = substr($1, 1, length($1) - 1) + 0
+        for (i = 1; i <= 6; i++) if (p == want[i] + 0) v[i] = sprintf("%.3f", ms($2))
+    }
+    kind == "hey" && $2 == "in" && $1 ~ /%$/ {
+        p = substr($1, 1, length($1) - 1) + 0
+        for (i = 1; i <= 5; i++) if (p == want[i] + 0) v[i] = sprintf("%.3f", ms($3 "s"))
+    }
+    kind == "hey" && $1 == "Slowest:" { v[6] = sprintf("%.3f", ms($2 "s")) }
+    kind == "h2load" && /^time for request:/ { v[6] = sprintf("%.3f", ms($5)) }
+    END { print v[1], v[2], v[3], v[4], v[5], v[6] }'
+}
+
+# gen_max TOOL: TOOL with 64 connections on one core, as fast as it can;
+# GEN[TOOL] = requests/s, or n/a.
+gen_max() {
+    local tool=$1 url="http://$HOST:$PORT/" out v=""
+    say "  $tool: 64 connections, one core, ${SECS}s"
+    case $tool in
+    axload)
+        [ -x "$AXLOAD" ] && [ $HAVE_PY = 1 ] &&
+            out=$(timeout $((SECS + 30)) "${PIN[@]}" "$AXLOAD" --host "$HOST" \
+                --port "$PORT" --loops 1 --connections 64 --duration "$SECS" \
+                --json 2>/dev/null) &&
+            v=$(printf '%s' "$out" | "$PY" -c \
+                'import json, sys; print(int(json.load(sys.stdin)["requests_per_s"]))')
+        ;;
+    wrk)
+        have wrk && out=$(timeout $((SECS + 30)) "${PIN[@]}" wrk -t1 -c64 \
+            -d"${SECS}s" "$url" 2>&1) &&
+            v=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ { printf "%d", $2 }')
+        ;;
+    h2load)
+        have h2load && out=$(timeout $((SECS + 30)) "${PIN[@]}" h2load --h1 \
+            -t1 -c64 -D "$SECS" "$url" 2>&1) &&
+            v=$(printf '%s\n' "$out" | awk '/^finished in/ { printf "%d", $4 }')
+        ;;
+    hey)
+        have hey && out=$(GOMAXPROCS=1 timeout $((SECS + 30)) "${PIN[@]}" \
+            hey -c 64 -z "${SECS}s" "$url" 2>&1) &&
+            v=$(printf '%s\n' "$out" | awk '/Requests\/sec:/ { printf "%d", $2 }')
+        ;;
+    esac
+    printf '%s\n' "${out:-}" >>"$TMP/gen.log"
+    GEN[$tool]=${v:-n/a}
+    say "  -> ${GEN[$tool]} req/s"
+}
+
+# gen_rate TOOL: TOOL at $RATE requests/s over 16 connections; sets
+# LAT[gen.TOOL].
+gen_rate() {
+    local tool=$1 url="http://$HOST:$PORT/" out per
+    per=$(awk -v r="$RATE" 'BEGIN { printf "%g", r / 16 }')
+    LAT[gen.$tool]="- - - - - -"
+    case $tool in
+    axload)
+        axload_lat gen.axload
+        return
+        ;;
+    wrk)
+        # Only wrk2 (which Debian does not package) has a rate: -R.
+        wrk --help 2>&1 | grep -q -- '-R' || {
+            say "  wrk: no -R (Debian's wrk 4.1 has no rate mode): left out"
+            return
+        }
+        say "  wrk -R $RATE -c16 --latency"
+        out=$(timeout $((SECS + 30)) "${PIN[@]}" wrk -t1 -c16 -d"${SECS}s" \
+            -R "$RATE" --latency "$url" 2>&1)
+        LAT[gen.wrk]=$(printf '%s\n' "$out" | parse_lat wrk2)
+        ;;
+    h2load)
+        have h2load || return
+        say "  h2load --h1 -c16 --rps $per (per client)"
+        out=$(timeout $((SECS + 30)) "${PIN[@]}" h2load --h1 -t1 -c16 \
+            --rps "$per" -D "$SECS" "$url" 2>&1)
+        LAT[gen.h2load]=$(printf '%s\n' "$out" | parse_lat h2load)
+        ;;
+    hey)
+        have hey || return
+        say "  hey -c 16 -q $per (per worker)"
+        out=$(GOMAXPROCS=1 timeout $((SECS + 30)) "${PIN[@]}" hey -c 16 \
+            -q "$per" -z "${SECS}s" "$url" 2>&1)
+        LAT[gen.hey]=$(printf '%s\n' "$out" | parse_lat hey)
+        ;;
+    esac
+    printf '%s\n' "${out:-}" >>"$TMP/gen.log"
+}
+
+GENS=(axload wrk h2load hey)
+
 # rb_rps P: sets RB_SET and RB_GET.
 rb_rps() {
     local out
@@ -267,9 +458,11 @@ HBASE=1
 
 http_run() { # column
     wrk_warmup
+    say "  wrk -t1 -c64, -c256 for $DURATION each"
     R["h0,$1"]=$(wrk_rps 64)
     R["h1,$1"]=$(wrk_rps 256)
     say "  -> ${R["h0,$1"]} / ${R["h1,$1"]} req/s"
+    axload_lat "h.$1"
 }
 
 if have wrk; then
@@ -320,6 +513,10 @@ EOF
         if start_port nginx "$np" "$NGINX" -p "$TMP/nginx" -e \
             "$TMP/nginx/logs/error.log" -c "$TMP/nginx/nginx.conf"; then
             http_run 3
+            say "load generators against this nginx"
+            for g in "${GENS[@]}"; do gen_max "$g"; done
+            say "load generators at $RATE req/s (16 connections)"
+            for g in "${GENS[@]}"; do gen_rate "$g"; done
             stop_server
         fi
     else
@@ -344,6 +541,7 @@ kv_run() { # column
     R["k2,$1"]=$RB_SET
     R["k3,$1"]=$RB_GET
     say "  -> P1 ${R["k0,$1"]}/${R["k1,$1"]}, P16 ${R["k2,$1"]}/${R["k3,$1"]} (set/get)"
+    axload_lat "k.$1" --mode get
 }
 
 if have redis-benchmark; then
@@ -418,3 +616,136 @@ table h "$HBASE" "${HCOLS[@]}" -- "${HROWS[@]}"
 echo
 echo "key-value (redis-benchmark -n $NREQ)"
 table k "$KBASE" "${KCOLS[@]}" -- "${KROWS[@]}"
+
+# lat_table TITLE (NAME KEY)...: one row per NAME with LAT[KEY]'s figures.
+lat_table() {
+    local title=$1 name key v
+    shift
+    echo
+    echo "$title"
+    printf '%-34s' "latency, ms"
+    for v in $PCTS; do printf ' | %9s' "$v"; done
+    printf '\n'
+    while [ $# -ge 2 ]; do
+        name=$1 key=$2
+        shift 2
+        [ -n "${LAT[$key]:-}" ] || continue
+        printf '%-34s' "$name"
+        for v in ${LAT[$key]}; do printf ' | %9s' "$v"; done
+        printf '\n'
+    done
+}
+
+HLAT=("axon http-hello l1" h.0 "axon http-hello l2" h.1 "evhttp (1 thread)" h.2
+    "nginx (2 workers)" h.3)
+KLAT=("axon kv-server l1" k.0 "axon kv-server l2" k.1 "redis-server" k.2)
+GLAT=("axload (open loop)" gen.axload "axload: service time" gen.axload.svc
+    "wrk2 -R" gen.wrk "h2load --rps (max only)" gen.h2load
+    "hey -q" gen.hey)
+lat_table "HTTP latency at $RATE req/s (axload --rate, open loop, 16 connections)" \
+    "${HLAT[@]}"
+lat_table "key-value GET latency at $RATE req/s (axload --rate --mode get)" \
+    "${KLAT[@]}"
+echo
+echo "load generators against the same nginx, from one core" \
+    "(${PIN[*]:-not pinned}): requests/s with 64 connections"
+for g in "${GENS[@]}"; do
+    printf '  %-10s %s\n' "$g" "${GEN[$g]:-n/a}"
+done
+lat_table "load generators at $RATE req/s over 16 connections: the latency each reports" \
+    "${GLAT[@]}"
+
+# ---------------------------------------------------------------------------
+# Charts (bench/charts.py, as bench/run draws them)
+
+# bars.tsv: chart, title, unit, system, value; lines.tsv: chart, title,
+# series, the six figures.
+: >"$TMP/bars.tsv"
+: >"$TMP/lines.tsv"
+bars_rows() { # chart title prefix base cols... -- rows...
+    local chart=$1 title=$2 pfx=$3 i j
+    shift 3
+    local cols=()
+    while [ "$1" != -- ]; do cols+=("$1"); shift; done
+    shift
+    i=0
+    for r in "$@"; do
+        for j in "${!cols[@]}"; do
+            printf '%s-%d\t%s: %s\treq/s\t%s\t%s\n' "$chart" "$i" "$title" "$r" \
+                "${cols[$j]}" "${R["$pfx$i,$j"]:-n/a}" >>"$TMP/bars.tsv"
+        done
+        i=$((i + 1))
+    done
+}
+bars_rows servers-http "HTTP hello world" h "${HCOLS[@]}" -- "${HROWS[@]}"
+bars_rows servers-kv "key-value" k "${KCOLS[@]}" -- "${KROWS[@]}"
+for g in "${GENS[@]}"; do
+    printf 'loadgen-throughput\t%s\treq/s\t%s\t%s\n' \
+        "requests/s one core generates (64 connections, nginx)" "$g" \
+        "${GEN[$g]:-n/a}" >>"$TMP/bars.tsv"
+done
+lines_rows() { # chart title (name key)...
+    local chart=$1 title=$2
+    shift 2
+    while [ $# -ge 2 ]; do
+        [ -n "${LAT[$2]:-}" ] &&
+            printf '%s\t%s\t%s\t%s\n' "$chart" "$title" "$1" \
+                "${LAT[$2]// /$'\t'}" >>"$TMP/lines.tsv"
+        shift 2
+    done
+}
+lines_rows servers-http-latency "HTTP latency at $RATE req/s (axload open loop)" \
+    "${HLAT[@]}"
+lines_rows servers-kv-latency "GET latency at $RATE req/s (axload open loop)" \
+    "${KLAT[@]}"
+lines_rows loadgen-latency "latency each generator reports at $RATE req/s (nginx)" \
+    "${GLAT[@]}"
+
+if [ $HAVE_PY = 1 ]; then
+    say "charts into $CHARTS"
+    "$PY" - "$TMP" "$CHARTS" >"$TMP/specs.json" <<'EOF_PY'
+import collections, json, os, sys
+tmp, out = sys.argv[1], sys.argv[2]
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+specs = []
+bars = collections.OrderedDict()
+for line in open(os.path.join(tmp, "bars.tsv")):
+    chart, title, unit, system, v = line.rstrip("\n").split("\t")
+    if num(v) is not None:
+        bars.setdefault(chart, (title, unit, []))[2].append((system, num(v)))
+for chart, (title, unit, rows) in bars.items():
+    specs.append({"kind": "bars", "png": os.path.join(out, chart + ".png"),
+                  "title": title, "unit": unit, "log": False, "note": "",
+                  "rows": [{"system": s, "median": v, "min": v, "max": v}
+                           for s, v in rows],
+                  "labels": ["%d" % v for s, v in rows]})
+lines = collections.OrderedDict()
+for line in open(os.path.join(tmp, "lines.tsv")):
+    chart, title, name, *vals = line.rstrip("\n").split("\t")
+    vals = [num(v) for v in vals]
+    if any(v is not None for v in vals):
+        lines.setdefault(chart, (title, []))[1].append((name, vals))
+for chart, (title, series) in lines.items():
+    specs.append({"kind": "lines", "png": os.path.join(out, chart + ".png"),
+                  "title": title, "xlabel": "percentile",
+                  "ylabel": "latency, ms (log scale)", "log": True,
+                  "note": "", "xticks": "p50 p90 p99 p99.9 p99.99 max".split(),
+                  "series": [{"name": n, "values": v} for n, v in series]})
+json.dump(specs, sys.stdout)
+EOF_PY
+    if made=$("$PY" "$HERE/charts.py" "$TMP/specs.json"); then
+        echo
+        echo "charts:"
+        printf '  %s\n' $made
+    else
+        echo
+        echo "charts: some could not be drawn (install gnuplot or python3-matplotlib):"
+        printf '  %s\n' $made
+    fi
+else
+    say "no python3: no charts"
+fi

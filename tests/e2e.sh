@@ -65,6 +65,9 @@ expect_eq() {
 }
 
 HAVE_CURL=0; have curl && HAVE_CURL=1
+# python3 reads axload's --json (the system's first: a version manager's
+# shim can take seconds to start).
+PY=$(command -v /usr/bin/python3 || command -v python3 || true)
 HAVE_REDIS=0; have redis-cli && HAVE_REDIS=1
 HAVE_NC=0; have nc && HAVE_NC=1
 if [ $HAVE_CURL = 0 ] && [ $HAVE_REDIS = 0 ] && [ $HAVE_NC = 0 ]; then
@@ -102,11 +105,13 @@ PORT=""
 SNAME=""
 SERR=/dev/null
 
-# start_server NAME: start it, wait (<= 10 s) for "listening on HOST:PORT".
+# start_server NAME [ARGS...]: start it (with ARGS), wait (<= 10 s) for
+# "listening on HOST:PORT".
 NSTART=0
 start_server() {
     local name=$1 bin=$EXAMPLES_DIR/servers/$1 out err
     local i=0 line=""
+    shift
     # A fresh file per start, made before the server starts: the
     # redirection happens in the child, too late for the loop below.
     NSTART=$((NSTART + 1))
@@ -123,7 +128,7 @@ start_server() {
         return 1
     fi
     # A libtool wrapper script execs the real program: $! is the server.
-    "$bin" --host "$HOST" --port 0 --loops "$LOOPS" >"$out" 2>"$err" &
+    "$bin" --host "$HOST" --port 0 --loops "$LOOPS" "$@" >"$out" 2>"$err" &
     SPID=$!
     PIDS="$PIDS $SPID"
     while [ $i -lt 100 ]; do
@@ -227,6 +232,85 @@ server_alive() {
     kill -0 "$SPID" 2>/dev/null && return 0
     stop_server TERM
     return 1
+}
+
+# metrics_port: the port of a server started with --metrics 0, from its
+# "NAME: metrics on http://127.0.0.1:P/metrics" stderr line (or empty).
+metrics_port() {
+    wait_for "$SERR" "/metrics" || return 0
+    sed -n 's|.*metrics on http://127\.0\.0\.1:\([0-9]*\)/metrics$|\1|p' "$SERR" |
+        head -n 1
+}
+
+# metric_sum FILE NAME: the sum of NAME's samples over the loops.
+metric_sum() {
+    awk -v n="$2" 'index($0, n "{") == 1 { s += $2; f = 1 }
+        END { if (f) printf "%d", s }' "$1"
+}
+
+# metrics NAME: --metrics 0 serves Prometheus text on GET /metrics (every
+# loop's samples, one HELP/TYPE per family), 404 elsewhere.
+metrics() {
+    local name=$1 mp out
+    if [ $HAVE_CURL = 0 ]; then
+        skip "$name: --metrics: curl not found"
+        return
+    fi
+    start_server "$name" --metrics 0 || return
+    mp=$(metrics_port)
+    if [ -z "$mp" ]; then
+        fail "$name: --metrics 0: no 'metrics on http://127.0.0.1:P/metrics' line"
+        show_err
+        stop_server TERM
+        return
+    fi
+    timeout 10 curl -s -D "$TMP/m.head" -o "$TMP/m.txt" \
+        "http://$HOST:$mp/metrics"
+    if grep -q "^axon_loops $LOOPS\$" "$TMP/m.txt" &&
+        grep -q "^axon_tasks_spawned_total{loop=\"$((LOOPS - 1))\"} [0-9]" "$TMP/m.txt" &&
+        grep -qi '^content-type: text/plain; version=0.0.4' "$TMP/m.head" &&
+        [ "$(grep -c '^# TYPE axon_tasks_live ' "$TMP/m.txt")" = 1 ]; then
+        pass "$name: --metrics: GET /metrics, every loop's samples"
+    else
+        fail "$name: --metrics: GET /metrics: '$(head -c 400 "$TMP/m.txt")'"
+    fi
+    out=$(timeout 10 curl -s -o /dev/null -w '%{http_code}' "http://$HOST:$mp/nope")
+    expect_eq "$name: --metrics: another path -> 404" "$out" 404
+    # The figures move: 10 connections to http-hello are 10 more tasks
+    # spawned (a scrape itself spawns one per loop and one for its
+    # connection: fewer).
+    if [ "$name" = http-hello ]; then
+        local a b n
+        for n in 1 2 3 4 5 6 7 8 9 10; do
+            timeout 10 curl -s -o /dev/null "http://$HOST:$PORT/"
+        done
+        timeout 10 curl -s -o "$TMP/m2.txt" "http://$HOST:$mp/metrics"
+        a=$(metric_sum "$TMP/m.txt" axon_tasks_spawned_total)
+        b=$(metric_sum "$TMP/m2.txt" axon_tasks_spawned_total)
+        if [ -n "$a" ] && [ -n "$b" ] && [ "$b" -ge $((a + 10)) ]; then
+            pass "http: --metrics: axon_tasks_spawned_total $a -> $b after 10 requests"
+        else
+            fail "http: --metrics: axon_tasks_spawned_total '$a' -> '$b' after 10 requests"
+        fi
+    fi
+    # (the command line and the listener are the same code in all three
+    # servers: their errors are checked once)
+    [ "$name" = http-hello ] || { stop_server TERM; return; }
+    # A metrics port that is taken: a clear error, exit 1.
+    out=$(timeout 10 "$EXAMPLES_DIR/servers/$name" --host "$HOST" --port 0 \
+        --loops 1 --metrics "$mp" 2>&1)
+    case $?:$out in
+    1:*"--metrics $mp: address already in use"*)
+        pass "$name: --metrics on a taken port: refused" ;;
+    *) fail "$name: --metrics on a taken port: '$(printf '%s' "$out" | head -c 300)'" ;;
+    esac
+    out=$(timeout 10 "$EXAMPLES_DIR/servers/$name" --metrics 70000 2>&1)
+    case $?:$out in
+    2:*"--metrics: '70000' is not an integer"*)
+        pass "$name: --metrics 70000 refused" ;;
+    *) fail "$name: --metrics 70000: '$(printf '%s' "$out" | head -c 300)'" ;;
+    esac
+    stop_server TERM
 }
 
 # contract NAME: --help exits 0 and mentions --port; SIGINT stops it with 0.
@@ -346,6 +430,91 @@ test_http() {
     if [ $HAVE_CURL = 1 ]; then
         out=$(timeout 10 curl -s "$base")
         expect_eq "http: still serving" "$out" "Hello, World!"
+    fi
+    stop_server TERM
+    metrics http-hello
+}
+
+# ---------------------------------------------------------------------------
+# axload against http-hello: a second closed loop, a second open loop
+# (--rate) with --json, and the --rate values it must refuse.
+
+# json_fields FILE FIELD...: FILE is one JSON object with every FIELD
+# (a.b for a nested one) and at least one request answered.
+json_fields() {
+    local f=$1
+    shift
+    "$PY" - "$f" "$@" <<'EOF_PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = d
+    for part in k.split("/"):
+        if not isinstance(v, dict) or part not in v:
+            sys.exit("no field " + k)
+        v = v[part]
+if d["requests"] < 1 or d["errors"] != 0:
+    sys.exit("requests %s, errors %s" % (d["requests"], d["errors"]))
+lat = d["latency_ns"]
+if not (0 < lat["p50"] <= lat["p99"] <= lat["p99.99"] <= lat["max"]):
+    sys.exit("percentiles out of order: %s" % lat)
+EOF_PY
+}
+
+test_axload() {
+    local bin=$EXAMPLES_DIR/servers/axload out r rc
+    local fields="tool mode connections rate duration_s requests requests_per_s
+        errors unsent latency_ns/p50 latency_ns/p90 latency_ns/p99
+        latency_ns/p99.9 latency_ns/p99.99 latency_ns/max"
+    [ -x "$bin" ] || { fail "axload: $bin not found or not executable"; return; }
+    # Refused before anything runs (no server needed).
+    for r in 0 -5 abc nan; do
+        out=$(timeout 10 "$bin" --port 1 --rate "$r" 2>&1)
+        rc=$?
+        case $rc:$out in
+        2:"axload: --rate: '$r' is not a rate"*) pass "axload: --rate '$r' refused" ;;
+        *) fail "axload: --rate '$r': exit $rc, '$(printf '%s' "$out" | head -n 1)'" ;;
+        esac
+    done
+    start_server http-hello || return
+    # Open loop, the text summary: latency and service time to p99.99.
+    out=$(timeout 30 "$bin" --port "$PORT" --connections 4 --duration 0.3 \
+        --rate 500 2>&1)
+    rc=$?
+    case $rc:$out in
+    0:*"open loop at 500 req/s"*"latency: "*"p99.99"*"service: "*"p99.99"*)
+        pass "axload: --rate 500, text summary" ;;
+    *) fail "axload: --rate 500: exit $rc, '$out'" ;;
+    esac
+    if [ -n "$PY" ]; then
+        # Closed loop (1.3 s: the progress line comes after the first second).
+        timeout 30 "$bin" --port "$PORT" --connections 4 --duration 1.3 --json \
+            >"$TMP/closed.json" 2>"$TMP/axload.err"
+        # shellcheck disable=SC2086
+        if json_fields "$TMP/closed.json" $fields; then
+            pass "axload: --json (closed loop) parses, has the fields"
+        else
+            fail "axload: --json (closed loop): $(head -c 300 "$TMP/closed.json")"
+        fi
+        if grep -q '^axload: .*req/s' "$TMP/axload.err"; then
+            pass "axload: a progress line on stderr"
+        else
+            fail "axload: no progress line on stderr: '$(head -c 300 "$TMP/axload.err")'"
+        fi
+        timeout 30 "$bin" --port "$PORT" --connections 4 --duration 0.5 \
+            --rate 500 --json >"$TMP/open.json" 2>/dev/null
+        # shellcheck disable=SC2086
+        if json_fields "$TMP/open.json" $fields service_ns/p99 &&
+            "$PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+# a 500 req/s schedule over 0.5 s: about 250 requests, never more
+sys.exit(not (d["rate"] == 500 and 50 <= d["requests"] <= 250))' "$TMP/open.json"; then
+            pass "axload: --rate 500 --json parses, has the fields, keeps the rate"
+        else
+            fail "axload: --rate 500 --json: $(head -c 400 "$TMP/open.json")"
+        fi
+    else
+        skip "axload: python3 not found (--json; bash tests/install-deps.sh test)"
     fi
     stop_server TERM
 }
@@ -490,9 +659,12 @@ echo "e2e: examples in $EXAMPLES_DIR, --loops $LOOPS; curl=$HAVE_CURL" \
 # A library configured --disable-actors has no kv-server or chat: say so.
 SERVERS="http-hello kv-server chat"
 test_http
+test_axload
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat
+    metrics kv-server
+    metrics chat
 else
     skip "kv-server, chat: the library was configured --disable-actors"
     SERVERS="http-hello"

@@ -4,7 +4,7 @@
 # suite need. Idempotent: installed packages are left alone, and apt-get runs
 # only when something is missing.
 #
-#   bash tests/install-deps.sh                # every group
+#   bash tests/install-deps.sh                # every group but bench
 #   bash tests/install-deps.sh build          # just enough to build and `make check`
 #   bash tests/install-deps.sh build test     # what most suite configurations need
 #   bash tests/install-deps.sh --print cross  # print the packages, install nothing
@@ -14,13 +14,17 @@
 #   build  autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev
 #          libssl-dev (the optional TLS library), libnats-dev (libaxon-nats,
 #          optional: configure --with-nats)
-#   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server, and clang's
+#   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server,
+#          python3 (tests/e2e.sh reads axload --json with it), and clang's
 #          sanitizer runtimes (libclang-rt-<clang major>-dev) where Debian
 #          splits them out
 #   cross  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user (the
 #          aarch64 configuration: cross-built, run under qemu-aarch64)
 #   pkg    cmake doxygen debhelper dpkg-dev lintian (the install and
 #          debian configurations: the CMake consumer, make doc, the .debs)
+#   bench  wrk nghttp2-client hey gnuplot-nox (bench/servers.sh's peer load
+#          generators and its charts; only when named: no suite
+#          configuration needs them)
 #
 # Runs apt-get as root, or through sudo. On a system without dpkg it says
 # so and exits 0: the tools are assumed to be there. Exit status: 0 when
@@ -30,9 +34,10 @@
 set -euo pipefail
 
 group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libssl-dev libnats-dev"
-group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server"
+group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server python3"
 group_cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 group_pkg="cmake doxygen debhelper dpkg-dev lintian"
+group_bench="wrk nghttp2-client hey gnuplot-nox"
 GROUPS_ALL="build test cross pkg"
 
 mode=install
@@ -42,8 +47,8 @@ for a in "$@"; do
     --print) mode=print ;;
     --missing) mode=missing ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    build | test | cross | pkg) groups+=("$a") ;;
-    *) echo "install-deps.sh: unknown argument '$a' (groups: $GROUPS_ALL)" >&2; exit 2 ;;
+    build | test | cross | pkg | bench) groups+=("$a") ;;
+    *) echo "install-deps.sh: unknown argument '$a' (groups: $GROUPS_ALL bench)" >&2; exit 2 ;;
     esac
 done
 (( ${#groups[@]} )) || read -r -a groups <<<"$GROUPS_ALL"
@@ -123,7 +128,7 @@ for g in "${groups[@]}"; do
         printf '%s\n' "${need[@]}"; status=1; continue
     fi
     flags=()
-    [[ $g == cross || $g == pkg ]] && flags=(--no-install-recommends)
+    [[ $g == cross || $g == pkg || $g == bench ]] && flags=(--no-install-recommends)
     apt_install "${flags[@]}" "${need[@]}" || status=1
     if [[ $g == test ]] && installed clang; then
         mapfile -t need < <(missing $(clang_rt))

@@ -325,9 +325,14 @@ install_steps() {
     make -C "$DEFAULT_DIR" install >install.out 2>&1 || { cat install.out; return 1; }
     for f in include/axon.h include/axon/common.h include/axon/gather.h \
              lib/libaxon.so lib/libaxon.a lib/pkgconfig/axon.pc \
-             lib/cmake/axon/axonConfig.cmake lib/cmake/axon/axonConfigVersion.cmake; do
+             lib/cmake/axon/axonConfig.cmake lib/cmake/axon/axonConfigVersion.cmake \
+             bin/axload; do
         [[ -e $PREFIX_DIR/$f ]] || { echo "not installed: $f"; return 1; }
     done
+    # The installed load generator runs from the prefix (its --help).
+    LD_LIBRARY_PATH=$PREFIX_DIR/lib "$PREFIX_DIR/bin/axload" --help >axload-help.out 2>&1 &&
+        grep -q -- '--rate' axload-help.out ||
+        { echo "bin/axload --help failed:"; cat axload-help.out; return 1; }
     # Every public header of the build, whatever the list holds today.
     for h in $(make_var "$DEFAULT_DIR" axoninclude_HEADERS); do
         [[ -e $PREFIX_DIR/include/axon/${h##*/} ]] || { echo "not installed: $h"; return 1; }
@@ -776,18 +781,20 @@ run_debian() {
     fi
     ls "$dir"/*.deb || true
     local fail=0
-    for f in libaxon0 libaxon-dev; do
+    for f in libaxon0 libaxon-dev axload; do
         ls "$dir"/${f}_*.deb >/dev/null 2>&1 || { echo "no $f package"; fail=1; }
     done
-    # Listed to a file first: `dpkg-deb -c | grep -q` fails under pipefail
-    # when grep stops reading early (dpkg-deb dies of SIGPIPE).
-    dpkg-deb -c "$dir"/libaxon-dev_*.deb >"$dir/dev-files.txt" ||
-        { echo "dpkg-deb -c libaxon-dev failed"; fail=1; }
-    if grep -q '\.la$' "$dir/dev-files.txt"; then
+    # (the listing goes to a file: grep -q stops reading early, and under
+    # pipefail dpkg-deb's SIGPIPE would fail the check)
+    dpkg-deb -c "$dir"/libaxon-dev_*.deb >"$dir/libaxon-dev.list" || fail=1
+    if grep -q '\.la$' "$dir/libaxon-dev.list"; then
         echo "libaxon-dev ships a .la file"; fail=1
     fi
-    grep -q 'cmake/axon/axonConfig.cmake$' "$dir/dev-files.txt" ||
+    grep -q 'cmake/axon/axonConfig.cmake$' "$dir/libaxon-dev.list" ||
         { echo "libaxon-dev has no axonConfig.cmake"; fail=1; }
+    dpkg-deb -c "$dir"/axload_*.deb 2>/dev/null >"$dir/axload.list"
+    grep -q '/usr/bin/axload$' "$dir/axload.list" ||
+        { echo "the axload package has no /usr/bin/axload"; fail=1; }
     if ! lintian --fail-on error "$dir"/*.changes >"$dir/lintian.out" 2>&1; then
         echo "lintian reports errors:"; fail=1
     fi

@@ -4,8 +4,8 @@
  *
  *   axload --port N [--host H] [--loops N] [--connections C]
  *          [--duration S | --requests N] [--mode http|ping|set|get]
- *          [--pipeline P] [--keyspace K] [--value-size B] [--path /]
- *          [--timeout S] [--tls CA [--sni NAME]]
+ *          [--rate R] [--pipeline P] [--keyspace K] [--value-size B]
+ *          [--path /] [--timeout S] [--tls CA [--sni NAME]] [--json]
  *
  * C connections are spread over the loops round-robin (one task per
  * connection, started with ax_spawn_with()). Each keeps P requests in flight:
@@ -18,10 +18,24 @@
  *   get   RESP "GET key:<n>"
  * Every request's latency (send to reply, ns) goes into the histogram of
  * the loop it ran on: log-linear buckets with 128 sub-buckets per power of
- * two (better than 1% resolution, i.e. 2 significant digits). The tasks of
- * one loop never run at the same time, so no locks; the histograms are
+ * two (better than 1% resolution, i.e. 2 significant digits), from 1 ns to
+ * 2^64 ns, so p99.99 and the maximum are as exact as the median. The tasks
+ * of one loop never run at the same time, so no locks; the histograms are
  * merged at the end. The main task prints progress to stderr every second
- * and a summary to stdout at the end.
+ * and a summary to stdout at the end (--json: one JSON object instead).
+ *
+ * Closed loop (the default): each connection sends its next request as
+ * soon as a reply frees its window, so a slow server slows the load down
+ * and its stalls hide in few samples (coordinated omission). Open loop
+ * (--rate R): R requests/s in all, spread evenly over the connections;
+ * request k of a connection is due at a fixed time (start + k * C / R,
+ * connections staggered by 1/R) and is sent then, or as soon as its
+ * window frees. Its latency runs from when it was DUE, as wrk2 measures,
+ * so time spent waiting behind a stalled reply counts; the service time
+ * (from the actual send) is reported beside it. Requests still not sent
+ * when the run ends are counted as "unsent". The loops then use libevent's
+ * precise timers (EVENT_PRECISE_TIMER=1), else every wait would be rounded
+ * up to the next millisecond.
  *
  * --tls CA speaks TLS (libaxon-tls) to the server, verifying its
  * certificate against the PEM file CA ("system": the system's store;
@@ -57,6 +71,7 @@
 typedef struct hist {
     uint64_t count[NBUCKETS];
     uint64_t total, max, min;
+    double sum; /* for the mean */
 } hist;
 
 static size_t hist_index(uint64_t v)
@@ -86,6 +101,7 @@ static void hist_add(hist *h, uint64_t v)
 {
     h->count[hist_index(v)]++;
     h->total++;
+    h->sum += (double)v;
     if (v > h->max)
         h->max = v;
     if (!h->min || v < h->min)
@@ -97,6 +113,7 @@ static void hist_merge(hist *dst, const hist *src)
     for (size_t i = 0; i < NBUCKETS; i++)
         dst->count[i] += src->count[i];
     dst->total += src->total;
+    dst->sum += src->sum;
     if (src->max > dst->max)
         dst->max = src->max;
     if (src->min && (!dst->min || src->min < dst->min))
@@ -133,6 +150,8 @@ typedef struct config {
     int port, loops, conns, pipeline;
     double duration, timeout;
     long long requests; /* 0: run for duration */
+    double rate;        /* --rate: requests/s in all; 0: closed loop */
+    bool json;          /* --json */
     long long keyspace;
     int value_size;
     enum mode mode;
@@ -147,8 +166,10 @@ typedef struct loop_stats {
     uint64_t non2xx;                         /* HTTP status >= 400 / 1xx */
     uint64_t err_replies;                    /* RESP "-ERR ..." replies */
     uint64_t reconnects;
+    uint64_t unsent;                         /* --rate: due, never sent */
     int first_error;                         /* first socket error seen */
-    hist h;
+    hist h;                                  /* latency */
+    hist svc;                                /* --rate: service time */
 } loop_stats;
 
 static config cfg;
@@ -190,7 +211,13 @@ typedef struct conn {
     ax_tls *t;         /* with --tls: the TLS layer over s */
 #endif
     uint64_t rng;
-    int64_t *sent;     /* ring of send times, [pipeline] */
+    int64_t *sent;     /* ring of send times, [pipeline]; with --rate
+                          the times the requests were due */
+    int64_t *actual;   /* --rate: ring of actual send times */
+    int64_t start_ns;  /* --rate: when request 0 is due */
+    double interval;   /* --rate: ns between two requests */
+    long long k;       /* --rate: the next request's number */
+    bool exhausted;    /* --rate: nothing more will be due */
     int head, inflight;
     char *out;         /* write batch */
     size_t outcap;
@@ -495,6 +522,80 @@ static int pump(conn *c)
     }
 }
 
+/* When request c->k is due. */
+static int64_t due_at(const conn *c)
+{
+    return c->start_ns + (int64_t)((double)c->k * c->interval);
+}
+
+/* May the request due at @p due be sent now? In --requests mode it takes
+ * one of the requests left; in --duration mode both its due time and now
+ * must be before the end (an overdue backlog is not sent past it: it
+ * counts as unsent, as wrk2 drops it). */
+static bool may_send_due(conn *c, int64_t due, int64_t now)
+{
+    if (cfg.requests) {
+        if (atomic_fetch_add_explicit(&issued, 1, memory_order_relaxed) <
+            cfg.requests)
+            return true;
+    } else if (due < deadline_ns && now < deadline_ns) {
+        return true;
+    }
+    c->exhausted = true;
+    return false;
+}
+
+/* pump() for --rate: send what is due (up to the window), sleep until the
+ * next request is due when nothing is in flight, else read a reply. */
+static int pump_rate(conn *c)
+{
+    for (;;) {
+        size_t olen = 0;
+        int64_t now = mono_ns(), due;
+        int rc;
+
+        while (!c->exhausted && c->inflight < cfg.pipeline &&
+               (due = due_at(c)) <= now && may_send_due(c, due, now)) {
+            int slot = (c->head + c->inflight) % cfg.pipeline;
+            build(c, &olen);
+            c->sent[slot] = due;
+            c->actual[slot] = now;
+            c->inflight++;
+            c->k++;
+        }
+        if (olen) {
+            rc = TLS_OR(c, ax_tls_write_all(c->t, c->out, olen, cfg.timeout),
+                        ax_write_all(c->s, c->out, olen, cfg.timeout));
+            if (rc)
+                return rc;
+        }
+        if (!c->inflight) {
+            if (c->exhausted)
+                return 0;
+            due = due_at(c);
+            if (!cfg.requests && due >= deadline_ns) {
+                c->exhausted = true;
+                return 0;
+            }
+            if (due > now && (rc = ax_sleep_dl(ax_now_ns() + (due - now))))
+                return rc;
+            continue;
+        }
+        do {
+            if ((rc = read_reply(c)))
+                return rc;
+            now = mono_ns();
+            hist_add(&c->st->h, (uint64_t)(now - c->sent[c->head]));
+            hist_add(&c->st->svc, (uint64_t)(now - c->actual[c->head]));
+            c->head = (c->head + 1) % cfg.pipeline;
+            c->inflight--;
+            count(&c->st->done, 1);
+            if (c->server_closes)
+                return 1;
+        } while (c->inflight && c_buffered(c));
+    }
+}
+
 static void *conn_main(void *arg)
 {
     conn *c = arg;
@@ -502,8 +603,8 @@ static void *conn_main(void *arg)
 
     c->st = &stats[ax_loop_index(ax_loop_current())];
     for (;;) {
-        if (cfg.requests ? atomic_load(&issued) >= cfg.requests
-                         : mono_ns() >= deadline_ns)
+        if (c->exhausted || (cfg.requests ? atomic_load(&issued) >= cfg.requests
+                                          : mono_ns() >= deadline_ns))
             break;
 #if AXON_HAVE_TLS
         if (tls_ctx) {
@@ -524,7 +625,7 @@ static void *conn_main(void *arg)
         }
         c->head = 0;
         c->inflight = 0;
-        rc = pump(c);
+        rc = cfg.rate > 0 ? pump_rate(c) : pump(c);
 #if AXON_HAVE_TLS
         if (c->t) {
             ax_tls_close(c->t);
@@ -541,6 +642,16 @@ static void *conn_main(void *arg)
             note_error(c, rc, c->inflight ? (uint64_t)c->inflight : 1);
         }
         c->st->reconnects++;
+    }
+    if (cfg.rate > 0 && !cfg.requests) {
+        /* Due before the end but never sent: the server (or we) fell
+         * behind the schedule. */
+        int64_t due = due_at(c);
+        if (due < deadline_ns) {
+            double n = (double)(deadline_ns - due) / c->interval;
+            uint64_t u = (uint64_t)n;
+            c->st->unsent += u + ((double)u < n);
+        }
     }
     return NULL;
 }
@@ -559,12 +670,16 @@ static void fmt_ns(char *buf, size_t n, uint64_t ns)
         snprintf(buf, n, "%.2fs", (double)ns / 1e9);
 }
 
-static uint64_t sum_done(void)
+static uint64_t sum_done(uint64_t *errors)
 {
     uint64_t n = 0;
 
-    for (int i = 0; i < cfg.loops; i++)
+    *errors = 0;
+    for (int i = 0; i < cfg.loops; i++) {
         n += atomic_load_explicit(&stats[i].done, memory_order_relaxed);
+        *errors += atomic_load_explicit(&stats[i].errors,
+                                        memory_order_relaxed);
+    }
     return n;
 }
 
@@ -579,10 +694,15 @@ static void *progress_task(void *arg)
         if (ax_sleep(1.0))
             break;
         int64_t t = mono_ns();
-        uint64_t n = sum_done();
-        fprintf(stderr, "axload: %5.1fs %12llu requests %10.0f req/s\n",
+        uint64_t errors, n = sum_done(&errors);
+        char target[48] = "";
+        if (cfg.rate > 0)
+            snprintf(target, sizeof target, " (target %.0f)", cfg.rate);
+        fprintf(stderr,
+                "axload: %5.1fs %12llu requests %10.0f req/s%s %llu errors\n",
                 (double)(t - t0) / 1e9, (unsigned long long)n,
-                (double)(n - last) * 1e9 / (double)(t - last_t));
+                (double)(n - last) * 1e9 / (double)(t - last_t), target,
+                (unsigned long long)errors);
         last = n;
         last_t = t;
     }
@@ -593,6 +713,132 @@ static const char *mode_name(enum mode m)
 {
     return m == M_HTTP ? "http" : m == M_PING ? "ping" : m == M_SET ? "set"
                                                                      : "get";
+}
+
+/* ---- the summary ---------------------------------------------------------- */
+
+typedef struct totals {
+    hist h, svc;
+    uint64_t done, errors, non2xx, err_replies, reconnects, unsent;
+    int first_error;
+    double secs;
+} totals;
+
+/* The percentiles reported, in text and JSON. */
+static const struct {
+    const char *name;
+    double p;
+} pcts[] = {{"p50", 50},     {"p75", 75},        {"p90", 90},
+            {"p99", 99},     {"p99.9", 99.9},    {"p99.99", 99.99}};
+#define NPCTS (sizeof pcts / sizeof pcts[0])
+
+static void text_hist(const char *label, const hist *h)
+{
+    char v[32];
+
+    printf("%-11s", label);
+    for (size_t i = 0; i < NPCTS; i++) {
+        fmt_ns(v, sizeof v, hist_pct(h, pcts[i].p));
+        printf(" %s %s ", pcts[i].name, v);
+    }
+    fmt_ns(v, sizeof v, h->max);
+    printf(" max %s\n", v);
+}
+
+static void report_text(const totals *t, int nl)
+{
+    printf("axload: %s%s %s:%d%s, %d connections, %d loops, pipeline %d",
+           mode_name(cfg.mode), cfg.tls_ca ? " over TLS" : "", cfg.host,
+           cfg.port, cfg.mode == M_HTTP ? cfg.path : "", cfg.conns, nl,
+           cfg.pipeline);
+    if (cfg.rate > 0)
+        printf(", open loop at %.0f req/s", cfg.rate);
+    printf("\n");
+    printf("requests:   %llu\n", (unsigned long long)t->done);
+    printf("errors:     %llu", (unsigned long long)t->errors);
+    if (t->first_error)
+        printf(" (first: %s)", err_text(t->first_error));
+    printf("\n");
+    if (cfg.mode == M_HTTP)
+        printf("non-2xx/3xx: %llu\n", (unsigned long long)t->non2xx);
+    else
+        printf("error replies: %llu\n", (unsigned long long)t->err_replies);
+    if (t->reconnects)
+        printf("reconnects: %llu\n", (unsigned long long)t->reconnects);
+    if (cfg.rate > 0 && !cfg.requests)
+        printf("unsent:     %llu (due, but the run ended first)\n",
+               (unsigned long long)t->unsent);
+    printf("duration:   %.2f s\n", t->secs);
+    printf("requests/s: %.1f\n",
+           t->secs > 0 ? (double)t->done / t->secs : 0.0);
+    text_hist("latency:", &t->h);
+    if (cfg.rate > 0)
+        text_hist("service:", &t->svc);
+}
+
+/* @p s as a JSON string. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            printf("\\%c", ch);
+        else if (ch < 0x20)
+            printf("\\u%04x", ch);
+        else
+            putchar(ch);
+    }
+    putchar('"');
+}
+
+static void json_hist(const char *name, const hist *h)
+{
+    printf("  \"%s\": {\"count\": %llu, \"min\": %llu, \"mean\": %.0f", name,
+           (unsigned long long)h->total, (unsigned long long)h->min,
+           h->total ? h->sum / (double)h->total : 0.0);
+    for (size_t i = 0; i < NPCTS; i++)
+        printf(", \"%s\": %llu", pcts[i].name,
+               (unsigned long long)hist_pct(h, pcts[i].p));
+    printf(", \"max\": %llu}", (unsigned long long)h->max);
+}
+
+/* One JSON object on stdout, for CI and bench/servers.sh; latencies in
+ * nanoseconds. */
+static void report_json(const totals *t, int nl)
+{
+    printf("{\n  \"tool\": \"axload\",\n  \"mode\": \"%s\",\n  \"tls\": %s,\n"
+           "  \"host\": ",
+           mode_name(cfg.mode), cfg.tls_ca ? "true" : "false");
+    json_str(cfg.host);
+    printf(",\n  \"port\": %d,\n  \"path\": ", cfg.port);
+    json_str(cfg.mode == M_HTTP ? cfg.path : "");
+    printf(",\n  \"connections\": %d,\n  \"loops\": %d,\n  \"pipeline\": %d,\n",
+           cfg.conns, nl, cfg.pipeline);
+    if (cfg.rate > 0)
+        printf("  \"rate\": %.17g,\n", cfg.rate);
+    else
+        printf("  \"rate\": null,\n");
+    printf("  \"duration_s\": %.6f,\n  \"requests\": %llu,\n"
+           "  \"requests_per_s\": %.1f,\n  \"errors\": %llu,\n",
+           t->secs, (unsigned long long)t->done,
+           t->secs > 0 ? (double)t->done / t->secs : 0.0,
+           (unsigned long long)t->errors);
+    printf("  \"first_error\": ");
+    if (t->first_error)
+        json_str(err_text(t->first_error));
+    else
+        printf("null");
+    printf(",\n  \"non2xx\": %llu,\n  \"error_replies\": %llu,\n"
+           "  \"reconnects\": %llu,\n  \"unsent\": %llu,\n",
+           (unsigned long long)t->non2xx, (unsigned long long)t->err_replies,
+           (unsigned long long)t->reconnects, (unsigned long long)t->unsent);
+    json_hist("latency_ns", &t->h);
+    if (cfg.rate > 0) {
+        printf(",\n");
+        json_hist("service_ns", &t->svc);
+    }
+    printf("\n}\n");
 }
 
 static void *main_task(void *arg)
@@ -614,14 +860,22 @@ static void *main_task(void *arg)
         c->id = i;
         c->rng = 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1);
         c->sent = calloc((size_t)cfg.pipeline, sizeof *c->sent);
+        c->actual = calloc((size_t)cfg.pipeline, sizeof *c->actual);
         c->outcap = (size_t)cfg.pipeline * request_max();
         c->out = malloc(c->outcap);
-        if (!c->sent || !c->out)
+        if (!c->sent || !c->actual || !c->out)
             return ax_task_fail(AX_ENOMEM);
     }
     t0 = mono_ns();
     if (!cfg.requests)
         deadline_ns = t0 + (int64_t)(cfg.duration * 1e9);
+    for (int i = 0; i < cfg.conns; i++) {
+        /* Each connection carries R/C requests/s; connection i's first is
+         * due i/R after the start, so the sends interleave evenly. */
+        conns[i].interval = 1e9 * cfg.conns / (cfg.rate > 0 ? cfg.rate : 1);
+        conns[i].start_ns = t0 + (int64_t)(1e9 * i /
+                                           (cfg.rate > 0 ? cfg.rate : 1));
+    }
     for (int i = 0; i < cfg.conns; i++) {
         ax_task_opts o = {.name = "conn", .loop = ax_loop_at(i % nl)};
 #if AXON_HAVE_TLS
@@ -652,51 +906,32 @@ static void *main_task(void *arg)
     ax_await(prog, NULL); /* AX_ECANCELED: expected */
 
     /* Merge and report. */
-    hist *h = calloc(1, sizeof *h);
-    uint64_t done = 0, errors = 0, non2xx = 0, err_replies = 0, recon = 0;
-    int first_error = 0;
-    if (!h)
+    totals *tot = calloc(1, sizeof *tot);
+    if (!tot)
         return ax_task_fail(AX_ENOMEM);
     for (int i = 0; i < nl; i++) {
-        hist_merge(h, &stats[i].h);
-        done += atomic_load(&stats[i].done);
-        errors += atomic_load(&stats[i].errors);
-        non2xx += stats[i].non2xx;
-        err_replies += stats[i].err_replies;
-        recon += stats[i].reconnects;
-        if (!first_error)
-            first_error = stats[i].first_error;
+        hist_merge(&tot->h, &stats[i].h);
+        hist_merge(&tot->svc, &stats[i].svc);
+        tot->done += atomic_load(&stats[i].done);
+        tot->errors += atomic_load(&stats[i].errors);
+        tot->non2xx += stats[i].non2xx;
+        tot->err_replies += stats[i].err_replies;
+        tot->reconnects += stats[i].reconnects;
+        tot->unsent += stats[i].unsent;
+        if (!tot->first_error)
+            tot->first_error = stats[i].first_error;
     }
-    double secs = (double)(t1 - t0) / 1e9;
-    char p50[32], p90[32], p99[32], p999[32], mx[32];
-    fmt_ns(p50, sizeof p50, hist_pct(h, 50));
-    fmt_ns(p90, sizeof p90, hist_pct(h, 90));
-    fmt_ns(p99, sizeof p99, hist_pct(h, 99));
-    fmt_ns(p999, sizeof p999, hist_pct(h, 99.9));
-    fmt_ns(mx, sizeof mx, h->max);
-    printf("axload: %s%s %s:%d%s, %d connections, %d loops, pipeline %d\n",
-           mode_name(cfg.mode), cfg.tls_ca ? " over TLS" : "", cfg.host,
-           cfg.port,
-           cfg.mode == M_HTTP ? cfg.path : "", cfg.conns, nl, cfg.pipeline);
-    printf("requests:   %llu\n", (unsigned long long)done);
-    printf("errors:     %llu", (unsigned long long)errors);
-    if (first_error)
-        printf(" (first: %s)", err_text(first_error));
-    printf("\n");
-    if (cfg.mode == M_HTTP)
-        printf("non-2xx/3xx: %llu\n", (unsigned long long)non2xx);
+    tot->secs = (double)(t1 - t0) / 1e9;
+    if (cfg.json)
+        report_json(tot, nl);
     else
-        printf("error replies: %llu\n", (unsigned long long)err_replies);
-    if (recon)
-        printf("reconnects: %llu\n", (unsigned long long)recon);
-    printf("duration:   %.2f s\n", secs);
-    printf("requests/s: %.1f\n", secs > 0 ? (double)done / secs : 0.0);
-    printf("latency:    p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", p50, p90,
-           p99, p999, mx);
+        report_text(tot, nl);
+    uint64_t done = tot->done;
     fflush(stdout);
-    free(h);
+    free(tot);
     for (int i = 0; i < cfg.conns; i++) {
         free(conns[i].sent);
+        free(conns[i].actual);
         free(conns[i].out);
     }
     free(conns);
@@ -714,6 +949,7 @@ int main(int argc, char **argv)
                                        {NULL, 0}};
     bool have_duration = false;
     int mode = M_HTTP;
+    const char *rate_arg = NULL;
     const srv_opt own[] = {
         {"connections", "C", SRV_INT, &cfg.conns, 1, 100000, NULL,
          "connections, round-robin over the loops (default 64)", NULL},
@@ -725,6 +961,12 @@ int main(int argc, char **argv)
          "http (GET, keep-alive; default), or RESP: ping, set, get", NULL},
         {"pipeline", "P", SRV_INT, &cfg.pipeline, 1, 1024, NULL,
          "requests in flight per connection (default 1)", NULL},
+        {"rate", "R", SRV_STRING, &rate_arg, 0, 0, NULL,
+         "open loop: R requests/s in all, spread over the\n"
+         "connections; latency from each request's due time\n"
+         "(default: closed loop, as fast as replies come)", NULL},
+        {"json", NULL, SRV_FLAG, &cfg.json, 0, 0, NULL,
+         "print the summary as one JSON object (latencies in ns)", NULL},
         {"keyspace", "K", SRV_LLONG, &cfg.keyspace, 1, 1e12, NULL,
          "keys key:0 .. key:K-1 (default 10000)", NULL},
         {"value-size", "B", SRV_INT, &cfg.value_size, 0, 1 << 20, NULL,
@@ -739,7 +981,7 @@ int main(int argc, char **argv)
         {"sni", "NAME", SRV_STRING, &cfg.sni, 0, 0, NULL,
          "with --tls: the server name to send and check (default --host)",
          NULL},
-        {NULL}};
+        {.name = NULL}};
     srv_cli cli = {.prog = "axload", .about = "a load generator",
                    .host = "127.0.0.1", .loops = 1, .port_required = true,
                    .client = true, .opts = own};
@@ -759,6 +1001,16 @@ int main(int argc, char **argv)
         return srv_usage_error(&cli, "--path: '%s' does not start with '/' "
                                      "or has a space or line break",
                                cfg.path);
+    if (rate_arg) {
+        char *end;
+        cfg.rate = strtod(rate_arg, &end);
+        /* (NaN fails every comparison) */
+        if (!*rate_arg || *end || !(cfg.rate > 0 && cfg.rate <= 1e9))
+            return srv_usage_error(&cli, "--rate: '%s' is not a rate in "
+                                         "requests/s (a number > 0, at most "
+                                         "1e9)",
+                                   rate_arg);
+    }
     if (have_duration && cfg.requests)
         return srv_usage_error(&cli, "--duration and --requests exclude "
                                      "each other");
@@ -797,6 +1049,12 @@ int main(int argc, char **argv)
         return 1;
     memset(value, 'x', (size_t)cfg.value_size);
     opts.loops = cfg.loops;
+    /* Open loop: requests are due at exact times, and libevent's epoll
+     * back-end otherwise rounds every timer up to the next millisecond,
+     * which would show as latency. Its precise timers (a timerfd) are
+     * asked for through the environment, unless the user set it. */
+    if (cfg.rate > 0)
+        setenv("EVENT_PRECISE_TIMER", "1", 0);
     rc = ax_run_with(&opts, main_task, NULL, &res);
 #if AXON_HAVE_TLS
     ax_tls_ctx_free(tls_ctx);

@@ -35,6 +35,7 @@
  *    (reference counted).
  */
 #include "cli.h"
+#include "metrics.h"
 
 #include <axon.h>
 #include <errno.h>
@@ -771,6 +772,8 @@ static int room_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
     return rc;
 }
 
+static int metrics_port = -1; /* --metrics */
+
 static void *main_task(void *arg)
 {
     ax_sup_spec spec = {.name = "room", .start = room_start,
@@ -792,7 +795,12 @@ static void *main_task(void *arg)
         fprintf(stderr, "chat: ax_sup_start: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }
+    ax_task *metrics = NULL;
+    if (metrics_port >= 0 &&
+        (rc = srv_metrics_start("chat", metrics_port, &metrics)))
+        return ax_task_fail(rc);
     rc = ax_serve(cfg.host, cfg.port, chat_conn, NULL, &so);
+    srv_metrics_stop(metrics);
     if (rc == AX_ECANCELED)
         return NULL; /* SIGINT or SIGTERM */
     fprintf(stderr, "chat: cannot serve on %s:%d: %s\n", cfg.host, cfg.port,
@@ -814,6 +822,7 @@ int main(int argc, char **argv)
         {.name = "debug", .kind = SRV_FLAG, .dst = &cfg.debug,
          .help = "accept /debug-crash-room, which makes the\n"
                  "room fail (for tests of its supervisor)"},
+        SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "chat",
                    .about = "a line-based chat room (try: nc 127.0.0.1 PORT)",

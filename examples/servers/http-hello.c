@@ -4,7 +4,7 @@
  * "Hello, World!", for benchmarks against nginx and evhttp.
  *
  *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
- *              [--tls CERT KEY]
+ *              [--tls CERT KEY] [--metrics PORT]
  *
  * One task per connection (ax_serve spreads them over the loops). The task
  * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
@@ -29,10 +29,14 @@
  * connection task runs the TLS handshake first, with a 10 s deadline, and
  * ends with close_notify. Builds without OpenSSL refuse the option.
  *
+ * --metrics PORT serves the runtime's statistics in Prometheus text on
+ * http://127.0.0.1:PORT/metrics (examples/servers/metrics.h).
+ *
  * SIGINT/SIGTERM stop it: the main task is cancelled, ax_serve() cancels
  * the connections and returns AX_ECANCELED, and the process exits 0.
  */
 #include "cli.h"
+#include "metrics.h"
 
 #include <axon.h>
 #if AXON_HAVE_TLS
@@ -513,6 +517,7 @@ static void ready(int port, void *arg)
 }
 
 static int serve_rc = 1; /* ax_serve's code, once it has returned */
+static int metrics_port = -1; /* --metrics */
 
 static void *main_task(void *arg)
 {
@@ -538,7 +543,18 @@ static void *main_task(void *arg)
                 ax_strerror(rc));
         return ax_task_fail(rc);
     }
+    ax_task *metrics = NULL;
+    if (metrics_port >= 0 &&
+        (serve_rc = rc = srv_metrics_start("http-hello", metrics_port,
+                                            &metrics))) {
+        /* (reported: serve_rc keeps main() from saying it again) */
+#if AXON_HAVE_TLS
+        ax_tls_ctx_free(cfg->tls);
+#endif
+        return ax_task_fail(rc);
+    }
     serve_rc = rc = ax_serve(cfg->host, cfg->port, handle, cfg, &so);
+    srv_metrics_stop(metrics);
 #if AXON_HAVE_TLS
     ax_tls_ctx_free(cfg->tls);
 #endif
@@ -571,6 +587,7 @@ int main(int argc, char **argv)
          .help = "a request body must arrive whole within this\n"
                  "of its head, else the connection is closed\n"
                  "(default 30)"},
+        SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "http-hello",
                    .about = "an HTTP/1.1 server that says Hello, World!",

@@ -37,6 +37,7 @@
  * spans shards (MSET, DEL of several keys) is not atomic across them.
  */
 #include "cli.h"
+#include "metrics.h"
 
 #include <axon.h>
 #include <errno.h>
@@ -1910,6 +1911,8 @@ static int shard_start(ax_actor_ref *out, void *arg, const ax_actor_opts *opts)
     return rc;
 }
 
+static int metrics_port = -1; /* --metrics */
+
 static void *main_task(void *arg)
 {
     static ax_sup_spec specs[AX_LOOPS_MAX];
@@ -1973,7 +1976,12 @@ static void *main_task(void *arg)
         fprintf(stderr, "kv-server: ax_sup_start: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }
+    ax_task *metrics = NULL;
+    if (metrics_port >= 0 &&
+        (rc = srv_metrics_start("kv-server", metrics_port, &metrics)))
+        return ax_task_fail(rc);
     rc = ax_serve(cfg.host, cfg.port, serve_conn, NULL, &so);
+    srv_metrics_stop(metrics);
     if (rc == AX_ECANCELED)
         return NULL; /* SIGINT or SIGTERM */
     fprintf(stderr, "kv-server: cannot serve on %s:%d: %s\n", cfg.host,
@@ -2012,6 +2020,7 @@ int main(int argc, char **argv)
          .dst = &fsync_mode, .choices = fsync_modes,
          .help = "always: on disk before the reply; everysec: fsync\n"
                  "once a second (default); no: when the kernel likes"},
+        SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "kv-server",
                    .about = "a RESP2 (Redis protocol) key-value server, "
