@@ -428,6 +428,41 @@ START_TEST(test_virtual_clock)
 }
 END_TEST
 
+/* Each loop has its own resolver, made on its first lookup and freed at
+ * the runtime's end: lookups on two loops at once. */
+static void *loop_lookups(void *arg)
+{
+    const char *host = arg;
+    struct addrinfo *res = NULL;
+
+    for (int i = 0; i < 3; i++) {
+        axt_assert_rc(ax_getaddrinfo(host, "80", NULL, &res,
+                                     ax_now_ns() + GUARD_NS),
+                      0);
+        ck_assert_ptr_nonnull(res);
+        ax_freeaddrinfo(res);
+        res = NULL;
+    }
+    return NULL;
+}
+
+static void *two_loops_main(void *arg)
+{
+    ax_task *t;
+
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t, loop_lookups, arg), 0);
+    loop_lookups(arg);
+    axt_assert_rc(ax_await(t, NULL), 0);
+    return NULL;
+}
+
+START_TEST(test_two_loops)
+{
+    AXT_RUN_LOOPS_CLEAN(2, two_loops_main,
+                        (void *)(dns_port ? "v4.test" : "hostsfile.test"));
+}
+END_TEST
+
 /* ---- bad input --------------------------------------------------------- */
 
 static void *bad_main(void *arg)
@@ -752,6 +787,7 @@ Suite *ax_dns_suite(void)
     tcase_add_test(tc, test_server_down);
     tcase_add_test(tc, test_cancel_withdraws);
     tcase_add_test(tc, test_virtual_clock);
+    tcase_add_test(tc, test_two_loops);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_connect_hosts_file_name);
     tcase_add_test(tc, test_connect_dnsmasq_name);
