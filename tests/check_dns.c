@@ -364,6 +364,10 @@ START_TEST(test_server_down)
     run_real(look_main, &l);
     ck_assert_msg(l.rc == AX_ETIMEDOUT || l.rc == AX_EDNSFAIL,
                   "server down gave %s", ax_err_name(l.rc));
+    /* The reason names the name and the server that was asked. */
+    ck_assert_msg(strstr(ax_dns_last_error(), "v4.test") &&
+                      strstr(ax_dns_last_error(), env + strlen("127.0.0.1:")),
+                  "last error: %s", ax_dns_last_error());
     setenv("AX_DNS_SERVER", server_env, 1);
     setenv("AX_HOSTS_FILE", P("axon.hosts"), 1);
 }

@@ -519,6 +519,10 @@ int ax_getaddrinfo(const char *host, const char *service,
     if (rc) {
         if (q.res)
             evutil_freeaddrinfo(q.res);
+        if (rc == AX_ETIMEDOUT) {
+            server_text(b, srv, sizeof srv);
+            set_err("%.200s: no answer before the deadline%s", host, srv);
+        }
         return rc;
     }
     if (q.result) {

@@ -80,8 +80,11 @@ struct addrinfo;
  *         @p host, a host that is no valid name: too long, an empty or
  *         over-long label, a character other than those above; bad
  *         @p hints; a deadline below -1); AX_ENOTTASK; AX_ENOMEM.
- *         For AX_ENONAME, AX_EDNSFAIL and AX_ESERVICE,
- *         ax_dns_last_error() gives the resolver's reason.
+ *         For AX_ENONAME, AX_EDNSFAIL, AX_ESERVICE, an invalid host
+ *         and AX_ETIMEDOUT, ax_dns_last_error() gives the reason. A name
+ *         server that is down usually ends in AX_ETIMEDOUT: evdns keeps
+ *         retrying it for its timeout times its attempts (resolv.conf's
+ *         options; 5 s and 3 by default) before AX_EDNSFAIL.
  * Thread: a task of any loop. Suspends: yes, until the answer (not for a
  * numeric address or a hosts file name, answered at once).
  */
