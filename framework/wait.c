@@ -134,6 +134,80 @@ int ax__park(const char *what)
     return ax__suspend(t, what, NULL);
 }
 
+int ax__park_dl(const char *what, int64_t deadline)
+{
+    ax_task *t = ax__current();
+    ax_loop *L;
+    int rc;
+
+    if (!t)
+        return AX_ENOTTASK;
+    L = t->loop;
+    if (deadline >= 0) {
+        if (deadline <= ax__now(L))
+            return AX_ETIMEDOUT;
+        t->timer.status = AX_ETIMEDOUT;
+        ax__timer_add(L, &t->timer, deadline);
+    }
+    /* Counted as a pool wait: the scheduler's one notion of "an answer
+     * from outside is coming in real time". */
+    L->tpool_waits++;
+    rc = ax__suspend(t, what, NULL);
+    L->tpool_waits--;
+    ax__timer_del(L, &t->timer);
+    return rc;
+}
+
+/* The resolver's per-loop state rides on an extension slot: the core's
+ * one mechanism for per-loop state freed at the runtime's end. */
+typedef struct dns_cell {
+    void *state;
+} dns_cell;
+
+static void (*dns_term)(void *state);
+
+static void *dns_loop_new(ax_loop *L, void *rt)
+{
+    (void)L;
+    (void)rt;
+    return ax__calloc(1, sizeof(dns_cell));
+}
+
+static void dns_loop_term(ax_loop *L, void *ls, void *rt)
+{
+    dns_cell *c = ls;
+
+    (void)L;
+    (void)rt;
+    if (c && c->state && dns_term)
+        dns_term(c->state);
+    ax__free(c);
+}
+
+static ax__ext dns_ext = {
+    .name = "dns",
+    .loop_new = dns_loop_new,
+    .loop_term = dns_loop_term,
+};
+
+void **ax__dns_slot(void (*term)(void *state))
+{
+    ax_loop *L = ax__tls_loop;
+    dns_cell *c;
+
+    if (!L)
+        return NULL;
+    if (!__atomic_load_n(&dns_term, __ATOMIC_ACQUIRE)) {
+        void (*none)(void *) = NULL;
+        __atomic_compare_exchange_n(&dns_term, &none, term, false,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    }
+    if (!ax__ext_attach(&dns_ext))
+        return NULL;
+    c = ax__ext_loop(L, &dns_ext);
+    return c ? &c->state : NULL;
+}
+
 void ax__unpark(ax_task *t)
 {
     ax__wake(t, 0);

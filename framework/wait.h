@@ -114,6 +114,30 @@ int64_t ax__clock_ns(void);
 int ax__park(const char *what);
 
 /*
+ * ax__park() bounded by @p deadline (-1: none), for an answer that comes
+ * from outside the loop's tasks in real time: a name server's reply, one
+ * of several connection handshakes. While the task waits here the loop is
+ * not counted as deadlocked, and the virtual clock keeps real time's pace
+ * (as while it waits for a pool job), so a virtual deadline cannot pass
+ * before the real answer had the time to come. A deadline already past
+ * returns at once, without suspending.
+ * @return 0 (unparked, or woken early: loop on your condition);
+ *         AX_ETIMEDOUT; AX_ECANCELED; AX_ENOTTASK.
+ * Suspends: yes.
+ */
+int ax__park_dl(const char *what, int64_t deadline);
+
+/*
+ * The calling loop's slot for the resolver's state (framework/net/dns.c),
+ * NULL until the resolver stores something there; @p term frees a stored
+ * state when the runtime ends: once per loop, after every loop thread
+ * stopped (so on another thread) and before the loop's event_base is
+ * freed. The first call's @p term is the one used.
+ * @return the slot; NULL outside a loop or when out of memory.
+ */
+void **ax__dns_slot(void (*term)(void *state));
+
+/*
  * Make @p t, parked in ax__park(), ready to run. Only for a task known to
  * be parked there: keep the pointer only around the park. A task already
  * woken keeps its first reason. Not thread-safe: @p t's loop only.

@@ -62,6 +62,14 @@ static const struct {
      "the remote node is down (its heartbeats stopped)"},
     {AX_ENATS, "AX_ENATS", "the NATS client library failed"},
     {AX_EBADFRAME, "AX_EBADFRAME", "not an axon message (malformed bytes)"},
+    {AX_ENONAME, "AX_ENONAME",
+     "host name not found (NXDOMAIN or no address; ax_dns_last_error() has "
+     "the resolver's reason)"},
+    {AX_EDNSFAIL, "AX_EDNSFAIL",
+     "name server failed, refused or did not answer (ax_dns_last_error() "
+     "has the resolver's reason)"},
+    {AX_ESERVICE, "AX_ESERVICE",
+     "service name unknown or not valid for the socket type"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

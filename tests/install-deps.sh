@@ -15,7 +15,9 @@
 #          libssl-dev (the optional TLS library), libnats-dev (libaxon-nats,
 #          optional: configure --with-nats)
 #   test   valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server,
-#          python3 (tests/e2e.sh reads axload --json with it), and clang's
+#          python3 (tests/e2e.sh reads axload --json with it),
+#          dnsmasq-base (the dnsmasq binary without the system service, which
+#          would take port 53: check_dns starts its own), and clang's
 #          sanitizer runtimes (libclang-rt-<clang major>-dev) where Debian
 #          splits them out
 #   cross  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user (the
@@ -34,7 +36,7 @@
 set -euo pipefail
 
 group_build="autoconf automake libtool pkg-config libevent-dev check gcc make libc6-dev libssl-dev libnats-dev"
-group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server python3"
+group_test="valgrind clang curl redis-tools netcat-openbsd nginx openssl nats-server python3 dnsmasq-base"
 group_cross="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 group_pkg="cmake doxygen debhelper dpkg-dev lintian"
 group_bench="wrk nghttp2-client hey gnuplot-nox"

@@ -28,6 +28,7 @@
 #include "axon/alloc.h"
 #include "axon/thread.h"
 #include "axon/file.h"
+#include "axon/dns.h"
 #include "axon/features.h"
 #if AXON_HAVE_ACTORS
 #include "axon/actor.h"

@@ -32,6 +32,7 @@
 #include "axon/loop.h"
 #include "axon/net.h"
 #include "axon/task.h"
+#include "resolve.h"
 #include "wait.h"
 
 #define RBUF_MIN 4096
@@ -468,8 +469,8 @@ static int parse_addr(const char *host, int port, addr *a, socklen_t *len)
         *len = sizeof a->in6;
         return 0;
     }
-    /* Resolving would block the loop (getaddrinfo has no async form); it
-     * belongs on the thread pool, not here. */
+    /* A name: ax_connect() resolves it (dns.c); listening on one is
+     * refused, as binding wants one address, not a lookup's list. */
     return looks_like_name(host) ? AX_ENAME : AX_EINVAL;
 }
 
@@ -654,6 +655,14 @@ static int tcp_connect(ax_sock **out, const char *host, int port,
     socklen_t len;
     int rc = parse_addr(host ? host : "127.0.0.1", port, &a, &len);
 
+    if (rc == AX_ENAME) {
+        /* A name: resolved on the loop, then Happy Eyeballs (dns.c). */
+        if (!out || port == 0 || dl < -1)
+            return AX_EINVAL;
+        if (!ax_task_self())
+            return AX_ENOTTASK;
+        return ax__connect_name(out, host, port, dl);
+    }
     if (rc)
         return rc;
     if (port == 0)

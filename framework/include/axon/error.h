@@ -73,7 +73,14 @@ extern "C" {
       "no responders: no actor is registered under that name on any node")   \
     X(ENODEDOWN, -4051, "the remote node is down (its heartbeats stopped)")   \
     X(ENATS, -4052, "the NATS client library failed")                         \
-    X(EBADFRAME, -4053, "not an axon message (malformed bytes)")
+    X(EBADFRAME, -4053, "not an axon message (malformed bytes)")           \
+    X(ENONAME, -4020,                                                         \
+      "host name not found (NXDOMAIN or no address; ax_dns_last_error() "     \
+      "has the resolver's reason)")                                           \
+    X(EDNSFAIL, -4021,                                                        \
+      "name server failed, refused or did not answer (ax_dns_last_error() "   \
+      "has the resolver's reason)")                                           \
+    X(ESERVICE, -4022, "service name unknown or not valid for the socket type")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {

@@ -91,15 +91,25 @@ AX_EXTERN int ax_accept(ax_sock *l, ax_sock **out, double timeout);
 AX_EXTERN int ax_accept_dl(ax_sock *l, ax_sock **out, int64_t deadline);
 
 /**
- * Connect to @p host:@p port (host as for ax_tcp_listen(); NULL means
- * 127.0.0.1). The new socket belongs to the caller (ax_close()).
- * @return 0; AX_ENAME if @p host is a name other than "localhost": axon
- *         does not resolve names yet (that would block the loop), so pass
- *         a numeric address; AX_ECONNREFUSED and other kernel errors;
- *         AX_ETIMEDOUT; AX_ECANCELED; AX_EINVAL (NULL @p out, port 0 or
- *         out of range, NaN timeout); AX_ENOTTASK.
- * Suspends: until the handshake completes (not for a Unix socket that
- * accepts at once).
+ * Connect to @p host:@p port. @p host is a numeric IPv4 or IPv6 address,
+ * "localhost" (127.0.0.1), NULL (127.0.0.1), or a host name, resolved on
+ * the loop as by ax_getaddrinfo() (dns.h: DNS and the hosts file,
+ * AX_DNS_SERVER / AX_HOSTS_FILE). A name's addresses, IPv4 and IPv6, are
+ * tried with Happy Eyeballs (RFC 8305, asyncio's happy_eyeballs_delay of
+ * 0.25 s): the families interleaved, the first address's first; the next
+ * attempt starts when the previous one failed or 250 ms after it started,
+ * while the earlier ones go on; the first handshake to complete wins and
+ * the other attempts are closed. The timeout covers the lookup and every
+ * attempt. The new socket belongs to the caller (ax_close()).
+ * @return 0; for a name, the codes of ax_getaddrinfo() (AX_ENONAME,
+ *         AX_EDNSFAIL, ...; ax_dns_last_error() has the reason), and when
+ *         every address failed the first attempt's error;
+ *         AX_ECONNREFUSED and other kernel errors; AX_ETIMEDOUT;
+ *         AX_ECANCELED; AX_EINVAL (NULL @p out, port 0 or out of range,
+ *         NaN timeout, a host that is neither an address nor a valid
+ *         name); AX_ENOTTASK.
+ * Suspends: for a name's lookup, and until the handshake completes (not
+ * for a Unix socket that accepts at once).
  */
 AX_EXTERN int ax_connect(ax_sock **out, const char *host, int port,
                          double timeout);
@@ -110,8 +120,8 @@ AX_EXTERN int ax_connect(ax_sock **out, const char *host, int port,
 AX_EXTERN int ax_connect_dl(ax_sock **out, const char *host, int port,
                             int64_t deadline);
 
-/** Connect to a Unix stream socket. @return as ax_connect() (never
- *  AX_ENAME). */
+/** Connect to a Unix stream socket. @return as ax_connect() (no name
+ *  lookup, so none of its codes). */
 AX_EXTERN int ax_unix_connect(ax_sock **out, const char *path,
                               double timeout);
 
