@@ -4,10 +4,16 @@
 #
 # Usage:
 #   bash bench/servers.sh [BUILD_DIR]
+#   bash bench/servers.sh --pinned [--base BASE_BUILD_DIR] [BUILD_DIR]
 #
 #   BUILD_DIR   an axon build directory with examples/ built (`make`);
 #               default: the current directory if it has
 #               examples/servers/http-hello, else ./_build/default.
+#   --pinned    instead of the tables below, requests per core: each
+#               server alone on CPU 0 (taskset), the load generator on
+#               CPU 1, with the system calls per request (see "Pinned").
+#   --base DIR  with --pinned: a second axon build (say, before a change)
+#               measured in the same run, as its own column.
 #
 # Environment:
 #   BENCH_DURATION   wrk duration per run (default 5s)
@@ -17,6 +23,21 @@
 #   BENCH_NO_INSTALL set to 1 to never call apt-get
 #   BENCH_RATE       requests/s of the fixed-rate latency runs (2000)
 #   BENCH_CHARTS     where the PNG charts go (default bench/charts)
+#   BENCH_SERVER_CPU, BENCH_LOAD_CPU   --pinned: the CPUs (0 and 1)
+#   BENCH_STRACE_N   --pinned: redis-benchmark requests under strace (20000)
+#
+# Pinned (--pinned): http-hello --loops 1 and nginx (master_process off:
+# one process, the worker) under `wrk -t1 -c64 --latency`; kv-server
+# --loops 1 and redis-server under `redis-benchmark -t set,get -c 50` with
+# -P 1 and -P 16. For each: requests/s and p99 (wrk) without any tracer;
+# then system calls per request, counted by the kernel's
+# raw_syscalls:sys_enter tracepoint (`perf stat -p`, cheap enough not to
+# change the batching) over a second run of the same load; then, when
+# strace exists, `strace -c -f -p` over a third, shorter run, printed as
+# calls per request of each system call (strace slows the server several
+# times, so its epoll_wait figure is lower than untraced; the reads and
+# writes per request are what to compare). The system call counts are
+# stable on a shared machine; requests/s are not.
 #
 # What it does (builds nothing of axon):
 #  - as root on a Debian-like system, installs the peers that are missing
@@ -77,6 +98,23 @@ HOST=127.0.0.1
 case $RATE in
 '' | *[!0-9]* | 0) echo "servers.sh: BENCH_RATE='$RATE' is not a whole rate > 0" >&2; exit 2 ;;
 esac
+
+PINNED=0
+BASE=""
+while [ $# -ge 1 ]; do
+    case $1 in
+    --pinned) PINNED=1; shift ;;
+    --base)
+        [ $# -ge 2 ] || { echo "servers.sh: --base needs a directory" >&2; exit 2; }
+        BASE=$(cd "$2" 2>/dev/null && pwd) || {
+            echo "servers.sh: no build directory '$2'" >&2
+            exit 2
+        }
+        shift 2
+        ;;
+    *) break ;;
+    esac
+done
 
 if [ $# -ge 1 ]; then
     BUILD=$1
@@ -447,6 +485,247 @@ rb_rps() {
 
 # The results: R[row,col] = requests/s.
 declare -A R
+
+# ---------------------------------------------------------------------------
+# Pinned: requests per core and system calls per request (--pinned)
+
+SCPU=${BENCH_SERVER_CPU:-0}
+LCPU=${BENCH_LOAD_CPU:-1}
+STRACE_N=${BENCH_STRACE_N:-20000}
+
+PERF_OK=0
+if have perf && perf stat -e raw_syscalls:sys_enter -x, -o /dev/null \
+    -- true >/dev/null 2>&1; then
+    PERF_OK=1
+fi
+
+# count_start / count_stop: the system calls the server makes meanwhile.
+CPID=""
+count_start() {
+    CPID=""
+    [ "$PERF_OK" = 1 ] || return 0
+    perf stat -e raw_syscalls:sys_enter -x, -o "$TMP/perf.out" \
+        -p "$SPID" >/dev/null 2>&1 &
+    CPID=$!
+    PIDS="$PIDS $CPID"
+    sleep 0.5
+}
+count_stop() { # prints the count, or n/a
+    [ -n "$CPID" ] || { printf 'n/a'; return 0; }
+    kill -INT "$CPID" 2>/dev/null
+    wait "$CPID" 2>/dev/null
+    CPID=""
+    awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { printf "%d", $1; f = 1 }
+        END { if (!f) printf "n/a" }' "$TMP/perf.out"
+}
+
+# strace_start / strace_stop REQUESTS: "name calls/request, ..." of the
+# most frequent system calls.
+STPID=""
+strace_start() {
+    STPID=""
+    have strace || return 0
+    strace -c -f -p "$SPID" -o "$TMP/strace.out" >/dev/null 2>&1 &
+    STPID=$!
+    PIDS="$PIDS $STPID"
+    sleep 0.5
+}
+strace_stop() {
+    [ -n "$STPID" ] || { printf 'n/a (no strace)'; return 0; }
+    kill -INT "$STPID" 2>/dev/null
+    wait "$STPID" 2>/dev/null
+    STPID=""
+    awk -v n="$1" '
+        /^-/ || /^%/ || /total$/ { next }
+        NF >= 5 && $4 ~ /^[0-9]+$/ { c[$NF] = $4 }
+        END {
+            if (n <= 0) { printf "n/a"; exit }
+            k = 0
+            for (s in c) if (c[s] / n >= 0.005) { name[k] = s; k++ }
+            # by calls, most first
+            for (i = 0; i < k; i++) for (j = i + 1; j < k; j++)
+                if (c[name[j]] > c[name[i]]) { t = name[i]; name[i] = name[j]; name[j] = t }
+            for (i = 0; i < k; i++)
+                printf "%s%s %.2f", i ? ", " : "", name[i], c[name[i]] / n
+        }' "$TMP/strace.out"
+}
+
+per_req() { # count requests
+    case "$1$2" in
+    *[!0-9]* | '') printf 'n/a' ;;
+    *) awk -v c="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", c / n; else printf "n/a" }' ;;
+    esac
+}
+
+# wrk on the load CPU: sets W_RPS, W_P99, W_N (requests).
+wrk_pinned() { # duration
+    local out secs=${1%s}
+    out=$(timeout $((secs + 30)) taskset -c "$LCPU" wrk -t1 -c64 -d"$1" \
+        --latency "http://$HOST:$PORT/" 2>&1)
+    printf '%s\n' "$out" >>"$TMP/wrk.log"
+    W_RPS=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ { printf "%d", $2 }')
+    W_P99=$(printf '%s\n' "$out" | awk '$1 == "99%" { print $2 }')
+    W_N=$(printf '%s\n' "$out" | awk '/requests in/ { print $1 }')
+    [ -n "$W_RPS" ] || W_RPS=n/a
+    [ -n "$W_P99" ] || W_P99=n/a
+    [ -n "$W_N" ] || W_N=0
+}
+
+# redis-benchmark on the load CPU: sets B_SET, B_GET (requests/s), B_P99
+# (GET's p99 in ms).
+rb_pinned() { # n pipeline
+    local out
+    out=$(timeout 600 taskset -c "$LCPU" redis-benchmark -h "$HOST" \
+        -p "$PORT" -t set,get -n "$1" -c 50 -P "$2" --csv 2>&1)
+    printf '%s\n' "$out" >>"$TMP/rb.log"
+    B_SET=$(printf '%s\n' "$out" | awk -F'"' '$2 == "SET" { printf "%d", $4 }')
+    B_GET=$(printf '%s\n' "$out" | awk -F'"' '$2 == "GET" { printf "%d", $4 }')
+    B_P99=$(printf '%s\n' "$out" | awk -F'"' '$2 == "GET" { print $14 "ms" }')
+    [ -n "$B_SET" ] || B_SET=n/a
+    [ -n "$B_GET" ] || B_GET=n/a
+    [ -n "$B_P99" ] || B_P99=n/a
+}
+
+PLINES=()
+prow() { PLINES+=("$(printf "$@")"); }
+
+http_pinned() { # label
+    local c
+    timeout 30 taskset -c "$LCPU" wrk -t1 -c64 -d"${WARMUP}s" \
+        "http://$HOST:$PORT/" >/dev/null 2>&1
+    wrk_pinned "$DURATION"
+    local rps=$W_RPS p99=$W_P99
+    count_start
+    wrk_pinned "$DURATION"
+    c=$(count_stop)
+    local spr
+    spr=$(per_req "$c" "$W_N")
+    strace_start
+    wrk_pinned 2s
+    local st
+    st=$(strace_stop "$W_N")
+    say "  -> $rps req/s, p99 $p99, $spr syscalls/request"
+    prow '%-28s | %9s | %8s | %8s | %s' "$1" "$rps" "$p99" "$spr" "$st"
+}
+
+kv_pinned() { # label
+    local p c spr st set get p99
+    for p in 1 16; do
+        rb_pinned "$NREQ" "$p"
+        set=$B_SET get=$B_GET p99=$B_P99
+        count_start
+        rb_pinned "$NREQ" "$p"
+        c=$(count_stop)
+        spr=$(per_req "$c" $((2 * NREQ)))
+        strace_start
+        rb_pinned "$STRACE_N" "$p"
+        st=$(strace_stop $((2 * STRACE_N)))
+        say "  -> -P$p SET $set GET $get req/s, GET p99 $p99, $spr syscalls/request"
+        prow '%-28s | %9s | %9s | %8s | %8s | %s' "$1 -P$p" "$set" "$get" \
+            "$p99" "$spr" "$st"
+    done
+}
+
+if [ "$PINNED" = 1 ]; then
+    have taskset || { echo "servers.sh: --pinned needs taskset" >&2; exit 2; }
+    [ "$PERF_OK" = 1 ] || say "perf cannot count raw_syscalls:sys_enter here:" \
+        "syscalls/request is n/a (strace's breakdown still runs)"
+    AXONS=("$BUILD")
+    [ -n "$BASE" ] && AXONS+=("$BASE")
+    if have wrk; then
+        for b in "${AXONS[@]}"; do
+            lbl="axon http-hello l1"
+            [ "$b" = "$BUILD" ] || lbl="$lbl (base)"
+            [ -x "$b/examples/servers/http-hello" ] || continue
+            say "$lbl on CPU $SCPU, wrk on CPU $LCPU"
+            if start_listening hh taskset -c "$SCPU" \
+                "$b/examples/servers/http-hello" --host "$HOST" --port 0 \
+                --loops 1; then
+                http_pinned "$lbl"
+                stop_server
+            fi
+        done
+        if [ -n "$NGINX" ]; then
+            say "nginx (1 worker) on CPU $SCPU"
+            mkdir -p "$TMP/nginx1/logs"
+            np=$(free_port)
+            cat >"$TMP/nginx1/nginx.conf" <<EOF2
+worker_processes 1;
+master_process off;
+daemon off;
+pid $TMP/nginx1/nginx.pid;
+error_log $TMP/nginx1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx1/cb;
+    proxy_temp_path $TMP/nginx1/px;
+    fastcgi_temp_path $TMP/nginx1/fc;
+    uwsgi_temp_path $TMP/nginx1/uw;
+    scgi_temp_path $TMP/nginx1/sc;
+    keepalive_requests 100000000;
+    server {
+        listen $HOST:$np;
+        location / {
+            default_type text/plain;
+            return 200 "Hello, World!";
+        }
+    }
+}
+EOF2
+            if start_port nginx1 "$np" taskset -c "$SCPU" "$NGINX" \
+                -p "$TMP/nginx1" -e "$TMP/nginx1/logs/error.log" \
+                -c "$TMP/nginx1/nginx.conf"; then
+                http_pinned "nginx (1 worker)"
+                stop_server
+            fi
+        fi
+    else
+        say "wrk not found: HTTP skipped"
+    fi
+    HLINES=("${PLINES[@]}")
+    PLINES=()
+    if have redis-benchmark; then
+        for b in "${AXONS[@]}"; do
+            lbl="axon kv-server l1"
+            [ "$b" = "$BUILD" ] || lbl="$lbl (base)"
+            [ -x "$b/examples/servers/kv-server" ] || continue
+            say "$lbl on CPU $SCPU, redis-benchmark on CPU $LCPU"
+            if start_listening kv taskset -c "$SCPU" \
+                "$b/examples/servers/kv-server" --host "$HOST" --port 0 \
+                --loops 1; then
+                kv_pinned "$lbl"
+                stop_server
+            fi
+        done
+        if have redis-server; then
+            say "redis-server on CPU $SCPU"
+            rp=$(free_port)
+            if start_port redis1 "$rp" taskset -c "$SCPU" redis-server \
+                --port "$rp" --bind "$HOST" --save '' --appendonly no \
+                --daemonize no --dir "$TMP" --protected-mode no; then
+                kv_pinned "redis-server"
+                stop_server
+            fi
+        fi
+    else
+        say "redis-benchmark not found: KV skipped"
+    fi
+    echo
+    echo "one core each: servers on CPU $SCPU, load on CPU $LCPU" \
+        "($(nproc 2>/dev/null || echo '?') CPUs)"
+    echo
+    echo "HTTP hello world, wrk -t1 -c64 -d$DURATION"
+    printf '%-28s | %9s | %8s | %8s | %s\n' server "req/s" p99 "sys/req" \
+        "strace -c, calls per request (wrk -d2s)"
+    for l in "${HLINES[@]}"; do printf '%s\n' "$l"; done
+    echo
+    echo "key-value, redis-benchmark -t set,get -n $NREQ -c 50"
+    printf '%-28s | %9s | %9s | %8s | %8s | %s\n' server "SET/s" "GET/s" \
+        "GET p99" "sys/req" "strace -c, calls per request (-n $STRACE_N)"
+    for l in "${PLINES[@]}"; do printf '%s\n' "$l"; done
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------
 # HTTP

@@ -33,6 +33,7 @@
 #include "axon/net.h"
 #include "axon/task.h"
 #include "resolve.h"
+#include "sock.h"
 #include "wait.h"
 
 #define RBUF_MIN 4096
@@ -55,10 +56,26 @@ static int set_nonblock(int fd)
     return 0;
 }
 
+static int sock_new(int fd, bool stream, ax_sock **out)
+{
+    ax_sock *s = ax__calloc(1, sizeof *s);
+    int rc;
+
+    if (!s)
+        return AX_ENOMEM;
+    s->fd = fd;
+    s->stream = stream;
+    if ((rc = ax__io_init(&s->io, fd))) {
+        ax__free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
 int ax_sock_wrap(int fd, ax_sock **out)
 {
     struct stat st;
-    ax_sock *s;
     int rc;
 
     if (fd < 0 || !out)
@@ -70,17 +87,17 @@ int ax_sock_wrap(int fd, ax_sock **out)
         return -errno;
     if ((rc = set_nonblock(fd)))
         return rc;
-    s = ax__calloc(1, sizeof *s);
-    if (!s)
-        return AX_ENOMEM;
-    s->fd = fd;
-    s->stream = !S_ISSOCK(st.st_mode);
-    if ((rc = ax__io_init(&s->io, fd))) {
-        ax__free(s);
-        return rc;
-    }
-    *out = s;
-    return 0;
+    return sock_new(fd, !S_ISSOCK(st.st_mode), out);
+}
+
+/* Made here or by accept4() with SOCK_NONBLOCK: no fstat(), no fcntl(). */
+int ax__sock_adopt(int fd, ax_sock **out)
+{
+    if (fd < 0 || !out)
+        return AX_EINVAL;
+    if (!ax_loop_current())
+        return AX_EPERM;
+    return sock_new(fd, false, out);
 }
 
 int ax_sock_fd(const ax_sock *s) { return s ? s->fd : -1; }
@@ -121,6 +138,11 @@ int ax_sock_wait_dl(ax_sock *s, ax_sock_ready dir, int64_t deadline)
 
 static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
 {
+    /* A short read is not taken to mean "empty, wait for the next edge"
+     * (as nginx and Tokio do, saving the recv() that says EAGAIN): an end
+     * of stream or a reset that came with the data has had its edge
+     * already, and libevent folds EPOLLERR into EV_READ|EV_WRITE, so a
+     * reset could not be told from data and the task would wait forever. */
     for (;;) {
         ssize_t r = s->stream ? read(s->fd, buf, n) : recv(s->fd, buf, n, 0);
         int rc;
@@ -511,7 +533,7 @@ static int listen_on(ax_sock **out, const addr *a, socklen_t len,
     if (bind(fd, &a->sa, len) < 0 ||
         listen(fd, opts && opts->backlog > 0 ? opts->backlog : SOMAXCONN) < 0)
         goto fail;
-    rc = ax_sock_wrap(fd, out);
+    rc = ax__sock_adopt(fd, out);
     if (rc) {
         close(fd);
         return rc;
@@ -577,7 +599,7 @@ static int sock_accept(ax_sock *l, ax_sock **out, int64_t dl)
         if (fd >= 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            rc = ax_sock_wrap(fd, out);
+            rc = ax__sock_adopt(fd, out);
             if (rc)
                 close(fd);
             return rc;
@@ -623,7 +645,7 @@ static int connect_to(ax_sock **out, const addr *a, socklen_t len,
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    rc = ax_sock_wrap(fd, &s);
+    rc = ax__sock_adopt(fd, &s);
     if (rc) {
         close(fd);
         return rc;

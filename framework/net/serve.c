@@ -26,6 +26,7 @@
 #include "axon/task.h"
 #include "axon/runtime.h" /* after task.h: it uses ax_task_opts */
 #include "axon/time.h"
+#include "sock.h"
 #include "wait.h"
 
 #define EMFILE_BACKOFF 0.01
@@ -48,7 +49,8 @@ struct conn {
     conn *next, *prev;
     shard *sh;
     ax_task *task;
-    int fd;
+    ax_sock *s; /* accepted on this loop (REUSEPORT), or NULL and: */
+    int fd;     /* handed over (ACCEPTOR) */
 };
 
 struct server {
@@ -77,9 +79,9 @@ static void *conn_main(void *arg)
 {
     conn *c = arg;
     shard *sh = c->sh;
-    ax_sock *s;
+    ax_sock *s = c->s;
 
-    if (ax_sock_wrap(c->fd, &s) == 0) {
+    if (s || ax__sock_adopt(c->fd, &s) == 0) {
         sh->srv->handler(s, sh->srv->arg);
         ax_close(s); /* the handler never closes it (net.h) */
     } else {
@@ -97,7 +99,8 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-static int start_conn(shard *sh, int fd)
+/* The connection task takes @p s, or else @p fd, only when this says 0. */
+static int start_conn(shard *sh, ax_sock *s, int fd)
 {
     ax_task_opts o = {.stack_size = sh->srv->opts.stack_size, .name = "conn"};
     conn *c = ax__calloc(1, sizeof *c);
@@ -106,6 +109,7 @@ static int start_conn(shard *sh, int fd)
     if (!c)
         return AX_ENOMEM;
     c->sh = sh;
+    c->s = s;
     c->fd = fd;
     rc = ax_spawn_with(&c->task, conn_main, c, &o);
     if (rc) {
@@ -152,7 +156,7 @@ static void hand_off(server *srv, int fd)
     shard *sh = &srv->shards[srv->next++ % srv->nshards];
 
     if (sh->loop == ax_loop_current()) {
-        if (start_conn(sh, fd))
+        if (start_conn(sh, NULL, fd))
             close(fd);
         return;
     }
@@ -182,10 +186,10 @@ static int accept_loop(shard *sh)
             return rc;
         if (srv->opts.mode == AX_SERVE_ACCEPTOR) {
             hand_off(srv, ax_sock_release(c));
-        } else {
-            int fd = ax_sock_release(c);
-            if (start_conn(sh, fd))
-                close(fd);
+        } else if (start_conn(sh, c, -1)) {
+            /* The socket goes to the connection task as it is: on this
+             * loop, registered once (no epoll_ctl to drop and re-add). */
+            ax_close(c);
         }
     }
 }
@@ -197,7 +201,7 @@ static int handoff_loop(shard *sh)
     for (;;) {
         while (sh->nfds) {
             int fd = sh->fds[--sh->nfds];
-            if (start_conn(sh, fd))
+            if (start_conn(sh, NULL, fd))
                 close(fd);
         }
         sh->task = ax_task_self();
