@@ -166,6 +166,9 @@ FILE *ax__log_open(ax_log_fn fn, void *arg);
 /* pool.c */
 void *ax__pool_get(ax__pool *p, size_t size);
 void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic);
+/* For a struct another loop's pool gave out (a cross-loop spawn). */
+void ax__pool_put_foreign(ax__pool *p, void *obj, size_t size,
+                          uint32_t *magic);
 void ax__pools_term(ax_loop *L);
 
 #endif

@@ -46,6 +46,18 @@
 
 #define KEEP sizeof(ax__pooled)
 
+static void drop_oldest(ax__pool *p)
+{
+    ax__pooled *o = p->head;
+
+    p->head = o->next;
+    if (!p->head)
+        p->tail = NULL;
+    p->n--;
+    UNPOISON(o, p->size);
+    ax__free(o);
+}
+
 void *ax__pool_get(ax__pool *p, size_t size)
 {
     ax__pooled *o = p->head;
@@ -75,13 +87,21 @@ void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic)
     p->n++;
     POISON((char *)o + KEEP, m - KEEP);
     POISON((char *)magic + sizeof *magic, size - m - sizeof *magic);
-    if (p->n > KEEP_MAX) {
-        o = p->head;
-        p->head = o->next;
-        p->n--;
-        UNPOISON(o, size);
-        ax__free(o);
-    }
+    if (p->n > KEEP_MAX)
+        drop_oldest(p);
+}
+
+void ax__pool_put_foreign(ax__pool *p, void *obj, size_t size,
+                          uint32_t *magic)
+{
+    ax__pool_put(p, obj, size, magic);
+    /* It was taken from another loop's pool, which already lost it: kept
+     * here, it would be a struct this pool never handed out, and a loop
+     * whose tasks are all spawned from elsewhere (a supervisor's workers)
+     * would collect one per task up to KEEP_MAX. Above the quarantine the
+     * pool keeps its size; the oldest, outside the window, goes. */
+    if (p->n > AX__QUARANTINE + 1)
+        drop_oldest(p);
 }
 
 static void pool_drain(ax__pool *p)

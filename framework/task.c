@@ -339,7 +339,10 @@ void ax__task_free(ax_task *t)
         ax__timer_del(L, t->scope_timer);
         ax__free(t->scope_timer);
     }
-    ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
+    if (t->foreign)
+        ax__pool_put_foreign(&L->pools.task, t, sizeof *t, &t->fut.magic);
+    else
+        ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
 }
 
 void ax__task_release(ax_task *t)
@@ -369,6 +372,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     if (!t)
         return AX_ENOMEM;
     ax__future_init(&t->fut, L, AX__FUT_TASK);
+    t->foreign = ax__tls_loop != L;
     t->loop = L;
     t->fn = fn;
     t->arg = arg;

@@ -54,6 +54,7 @@ struct ax_task {
     bool has_awaiter;    /* a task is joining it */
     bool reported;
     bool timer_failed;   /* the next suspension's timer could not be armed */
+    bool foreign;        /* the struct came from another loop's pool */
     char name[AX_TASK_NAME_MAX + 1];
 };
 
