@@ -1161,6 +1161,15 @@ static void *actor_body(void *arg)
     return r;
 }
 
+/* The actor's task got no stack on its loop and ends without running
+ * actor_body(): end the actor here instead, with that status, so that its
+ * slot is freed, its mail is undelivered, its askers are answered and its
+ * watchers hear (a supervisor then restarts it). */
+static void actor_unrun(void *arg, int status)
+{
+    actor_ended(ax__loop_self(), arg, status);
+}
+
 static void actor_ended(ax_loop *L, ax__actor *a, int reason)
 {
     slot *s = a->s;
@@ -1251,7 +1260,8 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
     topts.stack_size = opts ? opts->stack_size : 0;
     a->loop = loop;
     ref = a->ref; /* a may be gone as soon as the task can run */
-    rc = ax__spawn_on(loop, &a->task, false, actor_body, a, &topts);
+    rc = ax__spawn_on(loop, &a->task, false, actor_body, a, &topts,
+                      actor_unrun);
     if (rc) {
         atomic_store_explicit(&s->word, (uint64_t)gen << 1,
                               memory_order_release);

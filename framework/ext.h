@@ -159,9 +159,13 @@ int ax__task_status(const ax_task *t);
 void ax__task_retrieved(ax_task *t);
 /* ax_spawn_with() on @loop, except that *tp receives the pointer even when the task
  * is spawned detached (handle false), so it can be cancelled before its
- * body first runs. */
+ * body first runs. A task gets its stack when it first runs, on @loop, and
+ * one that cannot have it ends with AX_ENOMEM without running @fn: then
+ * @unrun (if not NULL) is called with @arg and that status instead, on
+ * @loop between tasks, so that the layer frees what @fn would have. */
 int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
-                 void *arg, const ax_task_opts *opts);
+                 void *arg, const ax_task_opts *opts,
+                 void (*unrun)(void *arg, int status));
 
 /* Suspend the running task @t until ax__wake() or @deadline (ns on the
  * loop's clock, -1: none); returns the wake status, AX_ETIMEDOUT, or

@@ -120,9 +120,14 @@ static int task_start(ax_loop *L, ax_task *t)
 }
 
 /* A task that cannot have a stack ends with AX_ENOMEM without running; its
- * handle works as for any ended task. */
+ * handle works as for any ended task. The layer that spawned it is told
+ * first: its body would have freed the layer's object (an actor's slot and
+ * mailbox), which would otherwise stay alive for ever, holding its
+ * messages and keeping its askers waiting. */
 static void task_end_unrun(ax_loop *L, ax_task *t, int status)
 {
+    if (t->unrun)
+        t->unrun(t->arg, status);
     t->state = AX__T_DONE;
     L->nunfinished--;
     ax__runtime_task_ended(L);
@@ -140,9 +145,9 @@ static ax_task *rq_pop_runnable(ax_loop *L)
         int rc = task_start(L, t);
         if (!rc)
             break;
-        /* A handle reports it to whoever awaits; a detached task would
-         * vanish silently. */
-        if (!t->has_handle) {
+        /* A handle reports it to whoever awaits, a layer's hook to its
+         * own users; a detached task would vanish silently. */
+        if (!t->has_handle && !t->unrun) {
             t->reported = true;
             ax__report(L, "task '%s' got no stack (%s) and ended without "
                           "running", ax__task_name(t), ax_err_name(rc));
@@ -425,7 +430,7 @@ int ax_spawn_with(ax_task **out, ax_task_fn fn, void *arg,
         return AX_EINVAL;
     if (!L)
         return AX_EPERM;
-    rc = ax__spawn_on(target, &t, out != NULL, fn, arg, opts);
+    rc = ax__spawn_on(target, &t, out != NULL, fn, arg, opts, NULL);
     if (!rc && out)
         *out = t;
     return rc;
@@ -462,7 +467,8 @@ static void spawn_arrive(ax_loop *L, ax__msg *m, bool drop)
  * must be able to cancel its task before the body first runs; the pointer
  * is valid until the task ends). */
 int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
-                 void *arg, const ax_task_opts *opts)
+                 void *arg, const ax_task_opts *opts,
+                 void (*unrun)(void *arg, int status))
 {
     ax_loop *L = ax__tls_loop;
     ax_task *t;
@@ -480,6 +486,7 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
     rc = task_new(loop, &t, fn, arg, opts, handle);
     if (rc)
         return rc;
+    t->unrun = unrun;
     atomic_fetch_add_explicit(&L->rt->unfinished, 1, memory_order_seq_cst);
     if (tp)
         *tp = t;

@@ -30,6 +30,8 @@ struct ax_task {
     ax_loop *loop;
     ax_task_fn fn;
     void *arg;
+    /* Told instead of fn when the task ends without running (ext.h). */
+    void (*unrun)(void *arg, int status);
     ax_task *rnext;          /* run queue */
     ax_task *lprev, *lnext;  /* loop's task list */
     ax__timer timer;
@@ -81,7 +83,8 @@ void ax__task_free(ax_task *t);
 int ax__task_status(const ax_task *t);
 const char *ax__task_name(ax_task *t);
 int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
-                 void *arg, const ax_task_opts *opts);
+                 void *arg, const ax_task_opts *opts,
+                 void (*unrun)(void *arg, int status));
 void ax__coro_init_sched(ax_loop *L);
 void ax__coro_term_sched(ax_loop *L);
 int ax__wait_shielded(ax_task *t, ax_future *f);

@@ -640,6 +640,73 @@ static void *sc_ask_remote(void *arg)
     return NULL;
 }
 
+/* An actor's stack is taken when its task first runs, on its loop (here
+ * loop 1, which has no stack to spare yet), so a failure there cannot be
+ * the spawn's answer. The actor must end with AX_ENOMEM instead (its
+ * watchers hear, an ask gets AX_ESRCH) rather than stay alive without a
+ * task, holding its mail and its askers for ever (what the API fuzzer
+ * found with two loops). The driver is an actor on loop 1 too, so that its
+ * monitor is in place before the new actor's task first runs; the main
+ * task waits on loop 0 for its verdict. */
+typedef struct remote_case {
+    run *r;
+    ax_future *done;
+} remote_case;
+
+static void *remote_spawn_driver(void *arg)
+{
+    remote_case *rc_ = arg;
+    run *r = rc_->r;
+    /* A stack size of its own: a new class and slab to allocate. */
+    ax_actor_opts ao = {.stack_size = 200 * 1024};
+    ax_actor_ref a = AX_ACTOR_NONE;
+    bool monitored = false, ended = false;
+    int casts = 0, rc;
+    ax_msg m;
+
+    arm(r->k);
+    rc = ax_actor_spawn(&a, echo_actor, &casts, &ao);
+    if (!rc)
+        monitored = (rc = ax_monitor(a)) == 0;
+    if (monitored) {
+        rc = ax_call(a, T_ECHO, NULL, 5.0, NULL);
+        if (rc == AX_ESRCH) {
+            /* It ended without running: its DOWN says why. */
+            axt_assert_rc(ax_recv(&m, 5.0), 0);
+            ck_assert_int_eq(m.tag, AX_MSG_DOWN);
+            ck_assert(ax_ref_eq(m.from, a));
+            rc = m.reason;
+            ended = true;
+        }
+    }
+    judge(r, rc);
+    if (a.id && !ended) {
+        stop_echo(a);
+        if (monitored) {
+            axt_assert_rc(ax_recv(&m, 5.0), 0);
+            ck_assert_int_eq(m.tag, AX_MSG_DOWN);
+        }
+    }
+    ax_future_set_result(rc_->done, NULL);
+    return NULL;
+}
+
+static void *sc_actor_spawn_remote(void *arg)
+{
+    remote_case rc_ = {.r = arg};
+    ax_actor_opts ao = {.loop = ax_loop_at(1)};
+    ax_actor_ref d;
+
+    axt_assert_rc(ax_future_new(&rc_.done), 0);
+    axt_assert_rc(ax_actor_spawn(&d, remote_spawn_driver, &rc_, &ao), 0);
+    axt_assert_rc(ax_await_future(rc_.done, NULL), 0);
+    axt_assert_rc(ax_future_free(rc_.done), 0);
+    ax_yield();
+    follow_up();
+    follow_up_actor();
+    return NULL;
+}
+
 /* Monitors and links, from an actor (they need one). */
 typedef struct watch_case {
     run *r;
@@ -817,6 +884,7 @@ static const scenario scenarios[] = {
     {"monitor", sc_monitor},
     {"gen-server", sc_gen_server},
     {"register", sc_register},
+    {"actor-spawn-remote", sc_actor_spawn_remote, 2},
 #endif
 };
 #define NSCEN (sizeof scenarios / sizeof scenarios[0])
