@@ -15,6 +15,8 @@
 #                    e.g. BENCH_N=100000 for a quick run)
 #   BENCH_WARMUP     seconds of wrk warm-up before each HTTP server (1)
 #   BENCH_NO_INSTALL set to 1 to never call apt-get
+#   BENCH_PARTS      which tables, comma-separated (default
+#                    hello,kv,static,tls)
 #
 # What it does (builds nothing of axon):
 #  - as root on a Debian-like system, installs the peers that are missing
@@ -31,7 +33,15 @@
 #      KV:   kv-server --loops 1, kv-server --loops 2, redis-server
 #            (--save '' --appendonly no), each under
 #            `redis-benchmark -t set,get -n N -c 50 -P 1` and `-P 16`;
-#  - prints one table: requests/s per server side by side, and in
+#      static: http-hello --root --loops 2 and nginx (2 workers, sendfile
+#            on) serving one directory, `wrk -t1 -c64` on a 4 KiB and a
+#            1 MiB file;
+#      HTTPS: http-hello --tls --loops 2 and nginx ssl (2 workers), one
+#            self-signed EC P-256 certificate made with `openssl`, OpenSSL's
+#            default cipher on both (shown), `wrk -t1 -c64` keep-alive and
+#            `wrk -t1 -c16 -H "Connection: close"` (a full handshake per
+#            request: handshakes/s);
+#  - prints tables: requests/s per server side by side, and in
 #    parentheses the ratio to the axon server marked with * (http-hello
 #    --loops 2, kv-server --loops 2): above 1.00 the peer is faster.
 #
@@ -48,6 +58,7 @@ DURATION=${BENCH_DURATION:-5s}
 NREQ=${BENCH_N:-1000000}
 WARMUP=${BENCH_WARMUP:-1}
 HOST=127.0.0.1
+PARTS=${BENCH_PARTS:-hello,kv,static,tls}
 
 if [ $# -ge 1 ]; then
     BUILD=$1
@@ -83,6 +94,7 @@ trap cleanup EXIT
 trap 'echo "servers.sh: interrupted" >&2; exit 1' INT TERM HUP
 
 have() { command -v "$1" >/dev/null 2>&1; }
+part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
 say() { echo "== $*" >&2; }
 
 # ---------------------------------------------------------------------------
@@ -272,7 +284,7 @@ http_run() { # column
     say "  -> ${R["h0,$1"]} / ${R["h1,$1"]} req/s"
 }
 
-if have wrk; then
+if part hello && have wrk; then
     if [ -x "$EX/http-hello" ]; then
         for l in 1 2; do
             say "http-hello --loops $l"
@@ -346,7 +358,7 @@ kv_run() { # column
     say "  -> P1 ${R["k0,$1"]}/${R["k1,$1"]}, P16 ${R["k2,$1"]}/${R["k3,$1"]} (set/get)"
 }
 
-if have redis-benchmark; then
+if part kv && have redis-benchmark; then
     if [ -x "$EX/kv-server" ]; then
         for l in 1 2; do
             say "kv-server --loops $l (redis-benchmark -n $NREQ)"
@@ -371,6 +383,136 @@ if have redis-benchmark; then
     fi
 else
     say "redis-benchmark not found: KV benchmarks skipped"
+fi
+
+# ---------------------------------------------------------------------------
+# Static files: http-hello --root against nginx serving the same directory
+# (sendfile on both sides).
+
+SCOLS=("axon http-hello --root l2*" "nginx (2 workers)")
+SROWS=("4 KiB file, wrk -c64" "1 MiB file, wrk -c64")
+SBASE=0
+
+# nginx_conf DIR SERVER_BLOCK: a 2-worker config with every path in DIR.
+nginx_conf() {
+    mkdir -p "$1/logs"
+    cat >"$1/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1/cb;
+    proxy_temp_path $1/px;
+    fastcgi_temp_path $1/fc;
+    uwsgi_temp_path $1/uw;
+    scgi_temp_path $1/sc;
+    keepalive_requests 100000000;
+    sendfile on;
+    tcp_nopush on;
+    $2
+}
+EOF
+}
+
+wrk_url_rps() { # url conns [wrk args...]
+    local url=$1 conns=$2 out secs
+    shift 2
+    secs=${DURATION%s}
+    out=$(timeout $((secs + 30)) wrk -t1 -c"$conns" -d"$DURATION" "$@" \
+        "$url" 2>&1)
+    printf '%s\n' "$out" >>"$TMP/wrk.log"
+    printf '%s\n' "$out" | awk '/^Requests\/sec:/ { printf "%d", $2; f = 1 }
+        END { if (!f) printf "n/a" }'
+}
+
+static_run() { # column scheme
+    R["s0,$1"]=$(wrk_url_rps "http://$HOST:$PORT/small.bin" 64)
+    R["s1,$1"]=$(wrk_url_rps "http://$HOST:$PORT/big.bin" 64)
+    say "  -> 4 KiB ${R["s0,$1"]}, 1 MiB ${R["s1,$1"]} req/s"
+}
+
+if part static && have wrk; then
+    WWW=$TMP/www
+    mkdir -p "$WWW"
+    head -c 4096 /dev/urandom >"$WWW/small.bin"
+    head -c 1048576 /dev/urandom >"$WWW/big.bin"
+    if [ -x "$EX/http-hello" ]; then
+        say "http-hello --root --loops 2"
+        if start_listening http-root "$EX/http-hello" --host "$HOST" \
+            --port 0 --loops 2 --root "$WWW"; then
+            static_run 0
+            stop_server
+        fi
+    fi
+    if [ -n "$NGINX" ]; then
+        say "nginx, root $WWW"
+        np=$(free_port)
+        nginx_conf "$TMP/nginx-s" "server { listen $HOST:$np; root $WWW; }"
+        if start_port nginx-s "$np" "$NGINX" -p "$TMP/nginx-s" -e \
+            "$TMP/nginx-s/logs/error.log" -c "$TMP/nginx-s/nginx.conf"; then
+            static_run 1
+            stop_server
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# HTTPS: http-hello --tls against nginx with TLS, the same certificate
+# (EC P-256, made here with the openssl command) and the same cipher
+# (both left to OpenSSL's defaults and the same client: the table shows
+# what s_client negotiated with each). Keep-alive: wrk over one connection
+# per client; handshakes: wrk with "Connection: close", so that every
+# request is a new connection with a full handshake (wrk resumes no
+# sessions).
+
+TCOLS=("axon http-hello --tls l2*" "nginx ssl (2 workers)")
+TROWS=("keep-alive req/s, wrk -c64" "handshakes/s, wrk -c16 close")
+TBASE=0
+TCIPHER=()
+
+tls_run() { # column
+    TCIPHER[$1]=$(timeout 10 openssl s_client -connect "$HOST:$PORT" \
+        -servername localhost </dev/null 2>/dev/null |
+        awk '/^New, / { print $2, $NF; exit }')
+    R["t0,$1"]=$(wrk_url_rps "https://$HOST:$PORT/" 64)
+    R["t1,$1"]=$(wrk_url_rps "https://$HOST:$PORT/" 16 -H "Connection: close")
+    say "  -> ${TCIPHER[$1]}: keep-alive ${R["t0,$1"]} req/s, handshakes ${R["t1,$1"]}/s"
+}
+
+if part tls && have wrk && have openssl; then
+    CRT=$TMP/tls
+    mkdir -p "$CRT"
+    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$CRT/key.pem" -out "$CRT/cert.pem" -days 2 \
+        -subj /CN=localhost >"$CRT/log" 2>&1; then
+        if [ -x "$EX/http-hello" ]; then
+            say "http-hello --tls --loops 2"
+            if start_listening http-tls "$EX/http-hello" --host "$HOST" \
+                --port 0 --loops 2 --tls "$CRT/cert.pem" "$CRT/key.pem"; then
+                tls_run 0
+                stop_server
+            fi
+        fi
+        if [ -n "$NGINX" ]; then
+            say "nginx ssl"
+            np=$(free_port)
+            nginx_conf "$TMP/nginx-t" "server { listen $HOST:$np ssl;
+        ssl_certificate $CRT/cert.pem; ssl_certificate_key $CRT/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off; ssl_session_tickets off;
+        location / { default_type text/plain; return 200 \"Hello, World!\"; } }"
+            if start_port nginx-t "$np" "$NGINX" -p "$TMP/nginx-t" -e \
+                "$TMP/nginx-t/logs/error.log" -c "$TMP/nginx-t/nginx.conf"; then
+                tls_run 1
+                stop_server
+            fi
+        fi
+    else
+        say "openssl could not make a certificate: HTTPS skipped"
+    fi
 fi
 
 # ---------------------------------------------------------------------------
@@ -418,3 +560,9 @@ table h "$HBASE" "${HCOLS[@]}" -- "${HROWS[@]}"
 echo
 echo "key-value (redis-benchmark -n $NREQ)"
 table k "$KBASE" "${KCOLS[@]}" -- "${KROWS[@]}"
+echo
+echo "static files (requests/s)"
+table s "$SBASE" "${SCOLS[@]}" -- "${SROWS[@]}"
+echo
+echo "HTTPS, one certificate (negotiated: axon ${TCIPHER[0]:-n/a}; nginx ${TCIPHER[1]:-n/a})"
+table t "$TBASE" "${TCOLS[@]}" -- "${TROWS[@]}"
