@@ -424,6 +424,8 @@ ROOT_CASES="
 //etc/passwd 404
 /sub/ 403
 /sub 301
+/ 403
+/withindex 301
 /link-out 403
 /sub/link-up/etc/passwd 404
 /../etc/passwd 400

@@ -476,6 +476,13 @@ static int open_status(int e)
                                                             : 500;
 }
 
+/* Close a descriptor resolve() opened (never the root's). */
+static void drop(int fd)
+{
+    if (fd != root_fd)
+        close(fd);
+}
+
 /*
  * Find the file for the request target @p t (NUL-terminated, changed in
  * place): the path is percent-decoded and opened one segment at a time
@@ -514,8 +521,9 @@ static int resolve(char *t, int *fd, struct stat *st, const char **name)
     }
     *w = '\0';
     slash_end = w[-1] == '/';
-    if ((cur = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        return open_status(errno);
+    /* cur is root_fd itself until the first name is opened: one system
+     * call less per request than opening "." first. */
+    cur = root_fd;
     for (seg = t; seg;) {
         char *next;
         while (*seg == '/')
@@ -529,7 +537,7 @@ static int resolve(char *t, int *fd, struct stat *st, const char **name)
             continue;
         }
         if (strcmp(seg, "..") == 0) {
-            close(cur);
+            drop(cur);
             return 400;
         }
         /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
@@ -537,37 +545,38 @@ static int resolve(char *t, int *fd, struct stat *st, const char **name)
                                    O_NONBLOCK | (next ? O_DIRECTORY : 0));
         if (nfd < 0) {
             int e = errno;
-            close(cur);
+            drop(cur);
             return open_status(e);
         }
-        close(cur);
+        drop(cur);
         cur = nfd;
         *name = seg;
         seg = next;
     }
     if (fstat(cur, st) < 0) {
-        close(cur);
+        drop(cur);
         return 500;
     }
     if (S_ISDIR(st->st_mode)) {
         if (!slash_end) {
-            close(cur);
+            drop(cur);
             return 301;
         }
         nfd = openat(cur, "index.html",
                      O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        close(cur);
+        int e = errno;
+        drop(cur);
         if (nfd < 0)
-            return errno == ENOENT ? 403 : open_status(errno);
+            return e == ENOENT ? 403 : open_status(e);
         cur = nfd;
         *name = "index.html";
         if (fstat(cur, st) < 0) {
-            close(cur);
+            drop(cur);
             return 500;
         }
     }
     if (!S_ISREG(st->st_mode)) {
-        close(cur);
+        drop(cur);
         return 403; /* a device, a socket, a FIFO */
     }
     *fd = cur;
@@ -606,6 +615,28 @@ static int send_body(conn *c, int fd, off_t size, char *buf)
             return AX_EPIPE; /* the file shrank: Content-Length is a lie */
     }
     return 0;
+}
+
+/* flush() for a head that a body follows: on a plain connection the
+ * head goes out with MSG_MORE, so that it leaves in one packet with the
+ * start of the sendfile(2) data instead of a small packet of its own
+ * (TCP_NODELAY is on). What the socket does not take at once is written
+ * as usual. */
+static int flush_more(conn *c, char *buf, size_t *n)
+{
+#if AXON_HAVE_TLS
+    if (c->t)
+        return flush(c, buf, n);
+#endif
+    ssize_t w = send(ax_sock_fd(c->s), buf, *n, MSG_MORE | MSG_DONTWAIT |
+                                                     MSG_NOSIGNAL);
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -errno;
+    if (w > 0 && (size_t)w < *n)
+        memmove(buf, buf + w, *n - (size_t)w);
+    if (w > 0)
+        *n -= (size_t)w;
+    return flush(c, buf, n);
 }
 
 /*
@@ -656,7 +687,7 @@ static int serve_file(conn *c, char *out, size_t *olen, const request *rq,
     }
     *olen += (size_t)n;
     if (status == 200 && !rq->head && st.st_size > 0) {
-        if ((rc = flush(c, out, olen)))
+        if ((rc = flush_more(c, out, olen)))
             goto done;
         rc = send_body(c, fd, st.st_size, out);
     }
