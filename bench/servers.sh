@@ -38,6 +38,8 @@
 # times, so its epoll_wait figure is lower than untraced; the reads and
 # writes per request are what to compare). The system call counts are
 # stable on a shared machine; requests/s are not.
+#   BENCH_PARTS      which tables, comma-separated (default
+#                    hello,kv,static,tls)
 #
 # What it does (builds nothing of axon):
 #  - as root on a Debian-like system, installs the peers that are missing
@@ -54,6 +56,14 @@
 #      KV:   kv-server --loops 1, kv-server --loops 2, redis-server
 #            (--save '' --appendonly no), each under
 #            `redis-benchmark -t set,get -n N -c 50 -P 1` and `-P 16`;
+#      static: http-hello --root --loops 2 and nginx (2 workers, sendfile
+#            on) serving one directory, `wrk -t1 -c64` on a 4 KiB and a
+#            1 MiB file;
+#      HTTPS: http-hello --tls --loops 2 and nginx ssl (2 workers), one
+#            self-signed EC P-256 certificate made with `openssl`, OpenSSL's
+#            default cipher on both (shown), `wrk -t1 -c64` keep-alive and
+#            `wrk -t1 -c16 -H "Connection: close"` (a full handshake per
+#            request: handshakes/s);
 #  - each server's latency at a fixed rate: `axload --rate BENCH_RATE
 #    --connections 16` (open loop: latency from each request's due time,
 #    so a stall is not hidden; GET for the KV servers), p50 .. p99.99 and
@@ -115,6 +125,7 @@ while [ $# -ge 1 ]; do
     *) break ;;
     esac
 done
+PARTS=${BENCH_PARTS:-hello,kv,static,tls}
 
 if [ $# -ge 1 ]; then
     BUILD=$1
@@ -150,6 +161,7 @@ trap cleanup EXIT
 trap 'echo "servers.sh: interrupted" >&2; exit 1' INT TERM HUP
 
 have() { command -v "$1" >/dev/null 2>&1; }
+part() { case ",$PARTS," in *",$1,"*) return 0 ;; esac; return 1; }
 say() { echo "== [${SECONDS}s] $*" >&2; }
 
 # ---------------------------------------------------------------------------
@@ -744,7 +756,7 @@ http_run() { # column
     axload_lat "h.$1"
 }
 
-if have wrk; then
+if part hello && have wrk; then
     if [ -x "$EX/http-hello" ]; then
         for l in 1 2; do
             say "http-hello --loops $l"
@@ -823,7 +835,7 @@ kv_run() { # column
     axload_lat "k.$1" --mode get
 }
 
-if have redis-benchmark; then
+if part kv && have redis-benchmark; then
     if [ -x "$EX/kv-server" ]; then
         for l in 1 2; do
             say "kv-server --loops $l (redis-benchmark -n $NREQ)"
@@ -848,6 +860,155 @@ if have redis-benchmark; then
     fi
 else
     say "redis-benchmark not found: KV benchmarks skipped"
+fi
+
+# ---------------------------------------------------------------------------
+# Static files: http-hello --root against nginx serving the same directory
+# (sendfile on both sides).
+
+SCOLS=("axon http-hello --root l2*" "nginx (2 workers)")
+SROWS=("4 KiB file, wrk -c64" "1 MiB file, wrk -c64")
+SBASE=0
+
+# nginx_conf DIR SERVER_BLOCK: a 2-worker config with every path in DIR.
+nginx_conf() {
+    local user=""
+    # As root, nginx's workers would run as nobody, who cannot read our
+    # 0700 temporary directory.
+    [ "$(id -u)" = 0 ] && user="user root;"
+    mkdir -p "$1/logs"
+    cat >"$1/nginx.conf" <<EOF
+$user
+worker_processes 2;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $1/cb;
+    proxy_temp_path $1/px;
+    fastcgi_temp_path $1/fc;
+    uwsgi_temp_path $1/uw;
+    scgi_temp_path $1/sc;
+    keepalive_requests 100000000;
+    sendfile on;
+    tcp_nopush on;
+    $2
+}
+EOF
+}
+
+wrk_url_rps() { # url conns [wrk args...]
+    local url=$1 conns=$2 out secs
+    shift 2
+    secs=${DURATION%s}
+    out=$(timeout $((secs + 30)) wrk -t1 -c"$conns" -d"$DURATION" "$@" \
+        "$url" 2>&1)
+    printf '%s\n' "$out" >>"$TMP/wrk.log"
+    printf '%s\n' "$out" | awk '/^Requests\/sec:/ { printf "%d", $2; f = 1 }
+        END { if (!f) printf "n/a" }'
+}
+
+# files_ok: both files come back whole with 200 (else the figures would
+# be those of an error page).
+files_ok() {
+    local f
+    for f in small.bin big.bin; do
+        if ! timeout 30 curl -sf -o "$TMP/got" "http://$HOST:$PORT/$f" ||
+            ! cmp -s "$TMP/got" "$WWW/$f"; then
+            say "  GET /$f does not return the file: skipped"
+            return 1
+        fi
+    done
+}
+
+static_run() { # column
+    files_ok || return
+    R["s0,$1"]=$(wrk_url_rps "http://$HOST:$PORT/small.bin" 64)
+    R["s1,$1"]=$(wrk_url_rps "http://$HOST:$PORT/big.bin" 64)
+    say "  -> 4 KiB ${R["s0,$1"]}, 1 MiB ${R["s1,$1"]} req/s"
+}
+
+if part static && have wrk; then
+    WWW=$TMP/www
+    mkdir -p "$WWW"
+    head -c 4096 /dev/urandom >"$WWW/small.bin"
+    head -c 1048576 /dev/urandom >"$WWW/big.bin"
+    if [ -x "$EX/http-hello" ]; then
+        say "http-hello --root --loops 2"
+        if start_listening http-root "$EX/http-hello" --host "$HOST" \
+            --port 0 --loops 2 --root "$WWW"; then
+            static_run 0
+            stop_server
+        fi
+    fi
+    if [ -n "$NGINX" ]; then
+        say "nginx, root $WWW"
+        np=$(free_port)
+        nginx_conf "$TMP/nginx-s" "server { listen $HOST:$np; root $WWW; }"
+        if start_port nginx-s "$np" "$NGINX" -p "$TMP/nginx-s" -e \
+            "$TMP/nginx-s/logs/error.log" -c "$TMP/nginx-s/nginx.conf"; then
+            static_run 1
+            stop_server
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# HTTPS: http-hello --tls against nginx with TLS, the same certificate
+# (EC P-256, made here with the openssl command) and the same cipher
+# (both left to OpenSSL's defaults and the same client: the table shows
+# what s_client negotiated with each). Keep-alive: wrk over one connection
+# per client; handshakes: wrk with "Connection: close", so that every
+# request is a new connection with a full handshake (wrk resumes no
+# sessions).
+
+TCOLS=("axon http-hello --tls l2*" "nginx ssl (2 workers)")
+TROWS=("keep-alive req/s, wrk -c64" "handshakes/s, wrk -c16 close")
+TBASE=0
+TCIPHER=()
+
+tls_run() { # column
+    TCIPHER[$1]=$(timeout 10 openssl s_client -connect "$HOST:$PORT" \
+        -servername localhost </dev/null 2>/dev/null |
+        awk '/^New, / { print $2, $NF; exit }')
+    R["t0,$1"]=$(wrk_url_rps "https://$HOST:$PORT/" 64)
+    R["t1,$1"]=$(wrk_url_rps "https://$HOST:$PORT/" 16 -H "Connection: close")
+    say "  -> ${TCIPHER[$1]}: keep-alive ${R["t0,$1"]} req/s, handshakes ${R["t1,$1"]}/s"
+}
+
+if part tls && have wrk && have openssl; then
+    CRT=$TMP/tls
+    mkdir -p "$CRT"
+    if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -nodes -keyout "$CRT/key.pem" -out "$CRT/cert.pem" -days 2 \
+        -subj /CN=localhost >"$CRT/log" 2>&1; then
+        if [ -x "$EX/http-hello" ]; then
+            say "http-hello --tls --loops 2"
+            if start_listening http-tls "$EX/http-hello" --host "$HOST" \
+                --port 0 --loops 2 --tls "$CRT/cert.pem" "$CRT/key.pem"; then
+                tls_run 0
+                stop_server
+            fi
+        fi
+        if [ -n "$NGINX" ]; then
+            say "nginx ssl"
+            np=$(free_port)
+            nginx_conf "$TMP/nginx-t" "server { listen $HOST:$np ssl;
+        ssl_certificate $CRT/cert.pem; ssl_certificate_key $CRT/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache off; ssl_session_tickets off;
+        location / { default_type text/plain; return 200 \"Hello, World!\"; } }"
+            if start_port nginx-t "$np" "$NGINX" -p "$TMP/nginx-t" -e \
+                "$TMP/nginx-t/logs/error.log" -c "$TMP/nginx-t/nginx.conf"; then
+                tls_run 1
+                stop_server
+            fi
+        fi
+    else
+        say "openssl could not make a certificate: HTTPS skipped"
+    fi
 fi
 
 # ---------------------------------------------------------------------------
@@ -889,12 +1050,27 @@ table() { # prefix nrows base cols... -- rows...
 echo
 echo "requests/s on $HOST ($(nproc 2>/dev/null || echo '?') CPUs); in ()" \
     "the ratio to the column marked *"
-echo
-echo "HTTP hello world"
-table h "$HBASE" "${HCOLS[@]}" -- "${HROWS[@]}"
-echo
-echo "key-value (redis-benchmark -n $NREQ)"
-table k "$KBASE" "${KCOLS[@]}" -- "${KROWS[@]}"
+if part hello; then
+    echo
+    echo "HTTP hello world"
+    table h "$HBASE" "${HCOLS[@]}" -- "${HROWS[@]}"
+fi
+if part kv; then
+    echo
+    echo "key-value (redis-benchmark -n $NREQ)"
+    table k "$KBASE" "${KCOLS[@]}" -- "${KROWS[@]}"
+fi
+if part static; then
+    echo
+    echo "static files (requests/s)"
+    table s "$SBASE" "${SCOLS[@]}" -- "${SROWS[@]}"
+fi
+if part tls; then
+    echo
+    echo "HTTPS, one certificate (negotiated: axon ${TCIPHER[0]:-n/a};" \
+        "nginx ${TCIPHER[1]:-n/a})"
+    table t "$TBASE" "${TCOLS[@]}" -- "${TROWS[@]}"
+fi
 
 # lat_table TITLE (NAME KEY)...: one row per NAME with LAT[KEY]'s figures.
 lat_table() {

@@ -15,7 +15,11 @@
  *   - bad input: a plaintext client on the TLS port, an expired
  *     certificate, a wrong-host certificate, an unknown CA, a handshake
  *     that never finishes (timed out, freed: ASan/valgrind check the
- *     "freed"), bad files and options.
+ *     "freed"), bad files and options;
+ *   - SNI: a server with certificates for other.test and *.wild.test
+ *     besides its default, checked by axon's verifying client and by the
+ *     subject openssl s_client -servername prints; unknown names and no
+ *     name get the default.
  * Missing tools (openssl, curl, nginx) make the tests that need them skip.
  * The directory is removed and nginx stopped at exit, also on failure.
  */
@@ -90,7 +94,9 @@ static bool make_certs(void)
         return false;
     return make_cert("good", "DNS:localhost,IP:127.0.0.1", 2) &&
            make_cert("expired", "DNS:localhost,IP:127.0.0.1", -1) &&
-           make_cert("wronghost", "DNS:wrong.example", 2);
+           make_cert("wronghost", "DNS:wrong.example", 2) &&
+           make_cert("other", "DNS:other.test", 2) &&
+           make_cert("wild", "DNS:*.wild.test", 2);
 }
 
 static int free_port(void)
@@ -890,6 +896,161 @@ START_TEST(test_http_hello_tls)
 }
 END_TEST
 
+/* ---- SNI: a certificate per server name -------------------------------- */
+
+/* The good certificate as the default, "other" for other.test, "wild" for
+ * *.wild.test. */
+static ax_tls_ctx *sni_ctx(void)
+{
+    ax_tls_ctx *cx = server_ctx("good", NULL);
+    const char *oc = P("other.pem"), *ok = P("other.key");
+    const char *wc = P("wild.pem"), *wk = P("wild.key");
+
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "other.test", oc, ok), 0);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "*.wild.test", wc, wk), 0);
+    return cx;
+}
+
+/* axon's client checks the certificate against the name it asked for, so
+ * a handshake that verifies is one that got that name's certificate. */
+START_TEST(test_sni_certificate_by_name)
+{
+    static const struct {
+        const char *name;
+        int rc;
+    } cases[] = {
+        {"other.test", 0},  {"OTHER.test", 0},   {"a.wild.test", 0},
+        {"localhost", 0},   /* the default */
+        /* Bad input: names with no certificate get the default, which is
+         * not for them: the client says so. */
+        {"nobody.test", AX_ETLSVERIFY}, {"wild.test", AX_ETLSVERIFY},
+        {"a.b.wild.test", AX_ETLSVERIFY},
+    };
+
+    NEED_CERTS();
+    ax_tls_ctx *scx = sni_ctx();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pair p = {.name = cases[i].name, .scx = scx};
+        p.ccx = client_ctx(true, NULL);
+        run_real(pair_main, &p);
+        ck_assert_msg(p.client_rc == cases[i].rc, "%s: %s (%s)",
+                      cases[i].name, ax_err_name(p.client_rc), p.client_err);
+        if (cases[i].rc)
+            ck_assert_msg(strstr(p.client_err, "mismatch"), "%s: %s",
+                          cases[i].name, p.client_err);
+        ax_tls_ctx_free(p.ccx);
+    }
+    /* Bad input: the table is fixed once a handshake has used it. */
+    axt_assert_rc(ax_tls_ctx_add_cert(scx, "late.test", P("other.pem"),
+                                      P("other.key")),
+                  AX_EBUSY);
+    ax_tls_ctx_free(scx);
+}
+END_TEST
+
+typedef struct sni_probe {
+    ax_tls_ctx *cx;
+    const char *name; /* -servername, or NULL for none */
+    char out[8192];   /* what s_client printed */
+    int status;
+} sni_probe;
+
+static void *sni_probe_main(void *arg)
+{
+    sni_probe *sp = arg;
+    ax_sock *l, *c;
+    ax_tls *t;
+    char hp[64], b[64];
+
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", ax_sock_port(l));
+    char *argv[] = {"openssl", "s_client", "-connect", hp, "-CAfile",
+                    (char *)P("ca.pem"), "-servername", (char *)sp->name,
+                    NULL};
+    if (!sp->name)
+        argv[6] = "-noservername";
+    if (!sp->name)
+        argv[7] = NULL;
+    pid_t pid = spawn(argv, NULL, P("sni.out"));
+    ck_assert_int_gt(pid, 0);
+    axt_assert_rc(ax_accept(l, &c, 30), 0);
+    axt_assert_rc(ax_tls_accept(&t, sp->cx, c, 30), 0);
+    if (sp->name)
+        ck_assert_str_eq(ax_tls_server_name(t), sp->name);
+    else
+        ck_assert_ptr_null(ax_tls_server_name(t));
+    /* s_client ends at its stdin's end: wait for it to go. */
+    while (ax_tls_read(t, b, sizeof b, 30) > 0)
+        ;
+    ax_tls_close(t);
+    axt_assert_rc(ax_close(c), 0);
+    sp->status = reap(pid);
+    slurp(P("sni.out"), sp->out, sizeof sp->out);
+    ax_close(l);
+    return NULL;
+}
+
+/* openssl s_client shows the subject of the certificate that came back. */
+START_TEST(test_sni_s_client_subject)
+{
+    static const struct {
+        const char *name, *subject;
+    } cases[] = {
+        {"other.test", "CN = other"}, {"x.wild.test", "CN = wild"},
+        {"localhost", "CN = good"},
+        {"nobody.test", "CN = good"}, /* bad input: unknown -> default */
+        {NULL, "CN = good"},          /* no SNI at all -> default */
+    };
+
+    NEED_CERTS();
+    ax_tls_ctx *cx = sni_ctx();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sni_probe sp = {.cx = cx, .name = cases[i].name};
+        char want[64];
+        run_real(sni_probe_main, &sp);
+        snprintf(want, sizeof want, "subject=%s\n", cases[i].subject);
+        ck_assert_msg(strstr(sp.out, want), "-servername %s: want %s in: %s",
+                      cases[i].name ? cases[i].name : "(none)", want,
+                      sp.out);
+    }
+    ax_tls_ctx_free(cx);
+}
+END_TEST
+
+/* Bad input to ax_tls_ctx_add_cert(). */
+START_TEST(test_sni_add_cert_bad_input)
+{
+    static const char *const bad_names[] = {"", "*", "*.", "a b.test",
+                                            "a/b", "x.*.test", "*x.test"};
+    ax_tls_ctx *cx, *ccx;
+
+    NEED_CERTS();
+    cx = server_ctx("good", NULL);
+    ccx = client_ctx(true, NULL);
+    const char *oc = P("other.pem"), *ok = P("other.key");
+    axt_assert_rc(ax_tls_ctx_add_cert(NULL, "a.test", oc, ok), AX_EINVAL);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, NULL, oc, ok), AX_EINVAL);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "a.test", NULL, ok), AX_EINVAL);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "a.test", oc, NULL), AX_EINVAL);
+    axt_assert_rc(ax_tls_ctx_add_cert(ccx, "a.test", oc, ok), AX_EINVAL);
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++)
+        ck_assert_msg(ax_tls_ctx_add_cert(cx, bad_names[i], oc, ok) ==
+                          AX_EINVAL,
+                      "name \"%s\" accepted", bad_names[i]);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "a.test", P("missing.pem"), ok),
+                  AX_ETLSFILE);
+    ck_assert_msg(strstr(ax_tls_last_error(), "missing.pem"), "reason: %s",
+                  ax_tls_last_error());
+    /* A key that is not the certificate's. */
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "a.test", oc, P("good.key")),
+                  AX_ETLSFILE);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "a.test", oc, ok), 0);
+    axt_assert_rc(ax_tls_ctx_add_cert(cx, "A.TEST", oc, ok), AX_EALREADY);
+    ax_tls_ctx_free(cx);
+    ax_tls_ctx_free(ccx);
+}
+END_TEST
+
 Suite *ax_tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -908,6 +1069,9 @@ Suite *ax_tls_suite(void)
     tcase_add_test(tc, test_bad_files_and_options);
     tcase_add_test(tc, test_misuse);
     tcase_add_test(tc, test_http_hello_tls);
+    tcase_add_test(tc, test_sni_certificate_by_name);
+    tcase_add_test(tc, test_sni_s_client_subject);
+    tcase_add_test(tc, test_sni_add_cert_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

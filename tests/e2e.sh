@@ -105,8 +105,8 @@ PORT=""
 SNAME=""
 SERR=/dev/null
 
-# start_server NAME [ARGS...]: start it (with ARGS), wait (<= 10 s) for
-# "listening on HOST:PORT".
+# start_server NAME [ARGS...]: start it (with ARGS after the common
+# options), wait (<= 10 s) for "listening on HOST:PORT".
 NSTART=0
 start_server() {
     local name=$1 bin=$EXAMPLES_DIR/servers/$1 out err
@@ -520,6 +520,159 @@ sys.exit(not (d["rate"] == 500 and 50 <= d["requests"] <= 250))' "$TMP/open.json
 }
 
 # ---------------------------------------------------------------------------
+# http-hello --root: static files, compared with nginx serving the same
+# directory (disable_symlinks on: nginx refuses symbolic links too).
+
+NGINX_PID=""
+NGINX_PORT=""
+
+# start_nginx ROOT: nginx on a free loopback port serving ROOT (one
+# process, every path under $TMP/nginx); sets NGINX_PORT, or fails.
+start_nginx() {
+    local bin d=$TMP/nginx tries i user=""
+    bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+    [ -x "$bin" ] || return 1
+    mkdir -p "$d"
+    [ "$(id -u)" = 0 ] && user="user root;"
+    # nginx cannot take port 0: try a few random ports.
+    for tries in 1 2 3 4 5; do
+        NGINX_PORT=$((20000 + RANDOM % 30000))
+        cat >"$d/nginx.conf" <<EOF
+$user
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path $d/body;
+  proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi;
+  uwsgi_temp_path $d/uwsgi;
+  scgi_temp_path $d/scgi;
+  server {
+    listen $HOST:$NGINX_PORT;
+    root $1;
+    disable_symlinks on;
+    location / { }
+  }
+}
+EOF
+        : >"$d/error.log"
+        "$bin" -p "$d" -e "$d/error.log" -c "$d/nginx.conf" -g \
+            "daemon off; master_process off; pid $d/nginx.pid; error_log $d/error.log;" \
+            >"$d/out" 2>&1 &
+        NGINX_PID=$!
+        PIDS="$PIDS $NGINX_PID"
+        for i in $(seq 1 50); do
+            if (exec 7<>"/dev/tcp/$HOST/$NGINX_PORT") 2>/dev/null; then
+                return 0
+            fi
+            kill -0 "$NGINX_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$NGINX_PID" 2>/dev/null
+        wait "$NGINX_PID" 2>/dev/null
+        NGINX_PID=""
+    done
+    echo "----- nginx error.log"
+    head -n 20 "$d/error.log"
+    return 1
+}
+
+# The requests both servers get, and the status http-hello must give.
+# (A symbolic link as the last name is 403; one in the middle of a path
+# is not a directory to openat(O_NOFOLLOW | O_DIRECTORY): 404, as nginx.)
+ROOT_CASES="
+/small.bin 200
+/big.bin 200
+/sub/page.html 200
+/withindex/ 200
+/nope 404
+/sub/nope.txt 404
+/small.bin/x 404
+//etc/passwd 404
+/sub/ 403
+/sub 301
+/ 403
+/withindex 301
+/link-out 403
+/sub/link-up/etc/passwd 404
+/../etc/passwd 400
+/%2e%2e/etc/passwd 400
+/sub/%2E%2e/%2e%2e/etc/passwd 400
+/%00 400
+"
+
+# status PORT PATH: the status code of GET PATH, sent as it is.
+status() {
+    timeout 10 curl -s --path-as-is -o /dev/null -w '%{http_code}' \
+        "http://$HOST:$1$2"
+}
+
+test_http_root() {
+    local root=$TMP/www p want got ng out
+
+    if [ $HAVE_CURL = 0 ]; then
+        skip "http --root: curl not found"
+        return
+    fi
+    mkdir -p "$root/sub" "$root/withindex" "$TMP/outside"
+    head -c 4096 /dev/urandom >"$root/small.bin"
+    head -c 1048576 /dev/urandom >"$root/big.bin"
+    echo '<p>index</p>' >"$root/withindex/index.html"
+    echo '<p>page</p>' >"$root/sub/page.html"
+    echo secret >"$TMP/outside/secret.txt"
+    ln -s "$TMP/outside/secret.txt" "$root/link-out"
+    ln -s / "$root/sub/link-up"
+    start_server http-hello --root "$root" || return
+    for p in small.bin big.bin; do
+        if timeout 30 curl -s -o "$TMP/got.$p" "http://$HOST:$PORT/$p" &&
+            cmp -s "$TMP/got.$p" "$root/$p"; then
+            pass "http --root: GET /$p is byte-identical (cmp)"
+        else
+            fail "http --root: GET /$p differs from the file"
+        fi
+    done
+    out=$(timeout 10 curl -sI "http://$HOST:$PORT/small.bin" | tr -d '\r')
+    case $out in
+    "HTTP/1.1 200"*"Content-Length: 4096"*)
+        pass "http --root: HEAD /small.bin: 200, Content-Length 4096" ;;
+    *) fail "http --root: HEAD /small.bin: got '$(printf '%s' "$out" | tr '\n' '|')'" ;;
+    esac
+    out=$(timeout 10 curl -s -D - -o /dev/null "http://$HOST:$PORT/sub/page.html" |
+        tr -d '\r' | grep -i '^content-type:')
+    expect_eq "http --root: Content-Type of a .html file" "$out" \
+        "Content-Type: text/html; charset=utf-8"
+    got=$(timeout 10 curl -s "http://$HOST:$PORT/link-out")
+    case $got in
+    *secret*) fail "http --root: a symlink out of the root was followed" ;;
+    *) pass "http --root: a symlink out of the root is not followed" ;;
+    esac
+    got=$(timeout 10 curl -s -X POST -o /dev/null -w '%{http_code}' \
+        "http://$HOST:$PORT/small.bin")
+    expect_eq "http --root: POST -> 405" "$got" 405
+    : >"$TMP/root.statuses"
+    while read -r p want; do
+        [ -n "$p" ] || continue
+        got=$(status "$PORT" "$p")
+        expect_eq "http --root: GET $p" "$got" "$want"
+        echo "$p $got" >>"$TMP/root.statuses"
+    done <<<"$ROOT_CASES"
+    server_alive || return
+    stop_server TERM
+    # The same requests to nginx serving the same directory.
+    if ! start_nginx "$root"; then
+        skip "http --root: nginx not found or did not start (no comparison)"
+        return
+    fi
+    while read -r p got; do
+        ng=$(status "$NGINX_PORT" "$p")
+        expect_eq "http --root: GET $p: the same status as nginx" "$got" "$ng"
+    done <"$TMP/root.statuses"
+    kill -TERM "$NGINX_PID" 2>/dev/null
+    wait "$NGINX_PID" 2>/dev/null
+    NGINX_PID=""
+}
+
+# ---------------------------------------------------------------------------
 # kv-server
 
 rcli() { timeout 10 redis-cli -h "$HOST" -p "$PORT" "$@" 2>&1; }
@@ -660,6 +813,7 @@ echo "e2e: examples in $EXAMPLES_DIR, --loops $LOOPS; curl=$HAVE_CURL" \
 SERVERS="http-hello kv-server chat"
 test_http
 test_axload
+test_http_root
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat

@@ -4,7 +4,7 @@
  * "Hello, World!", for benchmarks against nginx and evhttp.
  *
  *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
- *              [--tls CERT KEY] [--metrics PORT]
+ *              [--tls CERT KEY] [--root DIR] [--metrics PORT]
  *
  * One task per connection (ax_serve spreads them over the loops). The task
  * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
@@ -24,6 +24,17 @@
  *  - a body not complete within --request-timeout (30 s) of its head
  *    -> close: the deadline is for the whole body, so a body trickled a
  *    byte at a time cannot hold a connection open
+ *
+ * --root DIR serves the files under DIR instead (GET and HEAD; other
+ * methods 405): 200 with Content-Length and a Content-Type from a small
+ * table of extensions, the body sent with sendfile(2) (ax_sendfile); 404
+ * for a missing name; 403 for a directory without index.html, a symbolic
+ * link (never followed: the path is opened a segment at a time with
+ * O_NOFOLLOW, below the root's descriptor) or anything not a regular
+ * file; 400 for a ".." segment (also percent-encoded), %00 or a bad
+ * percent escape; 301 to "NAME/" for a directory named without its final
+ * slash. Opening a file and sendfile(2) run on the loop: fine for files
+ * in the page cache, which is what a static server mostly sends.
  *
  * --tls CERT KEY serves HTTPS instead (libaxon-tls; PEM files): each
  * connection task runs the TLS handshake first, with a 10 s deadline, and
@@ -46,8 +57,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_HEAD ((size_t)8192)         /* request line + headers */
 #define MAX_BODY ((size_t)1 << 20)      /* 1 MiB */
@@ -85,6 +100,7 @@ static const char HRESP_CLOSE[] = HEAD_COMMON "Connection: close\r\n\r\n";
 
 static const char RESP_400[] = ERROR_RESPONSE("400 Bad Request");
 static const char RESP_413[] = ERROR_RESPONSE("413 Content Too Large");
+static const char RESP_414[] = ERROR_RESPONSE("414 URI Too Long");
 static const char RESP_431[] =
     ERROR_RESPONSE("431 Request Header Fields Too Large");
 static const char RESP_501[] = ERROR_RESPONSE("501 Not Implemented");
@@ -161,11 +177,14 @@ static size_t c_buffered(conn *c)
 /* What the head of one request asks for. */
 typedef struct request {
     bool head;      /* method HEAD: no body in the response */
+    bool get;       /* method GET */
     bool keepalive; /* after the response, read the next request */
     bool chunked;   /* Transfer-Encoding: chunked */
     bool has_len;
     bool v10;        /* HTTP/1.0: keep-alive must be confirmed */
     size_t body_len; /* Content-Length */
+    const char *target; /* the request target, in the head's buffer */
+    size_t target_len;
 } request;
 
 enum { PARSE_OK = 0, PARSE_BAD = 400, PARSE_TOO_LARGE = 413, PARSE_TE = 501 };
@@ -221,11 +240,14 @@ static int parse_head(const char *p, size_t n, request *rq)
     if (s == p || s >= end || *s != ' ')
         return PARSE_BAD;
     rq->head = (s - p == 4 && memcmp(p, "HEAD", 4) == 0);
+    rq->get = (s - p == 3 && memcmp(p, "GET", 3) == 0);
     const char *target = ++s;
     while (s < end && (unsigned char)*s > ' ' && *s != 0x7f)
         s++;
     if (s == target || s >= end || *s != ' ')
         return PARSE_BAD;
+    rq->target = target;
+    rq->target_len = (size_t)(s - target);
     s++;
     if (end - s < 10 || memcmp(s, "HTTP/1.", 7) != 0 || s[7] < '0' ||
         s[7] > '9' || s[8] != '\r' || s[9] != '\n')
@@ -374,6 +396,7 @@ static void fail(conn *c, char *out, size_t *olen, int status)
     const char *r = status == PARSE_TOO_LARGE ? RESP_413
                     : status == PARSE_TE      ? RESP_501
                     : status == 431           ? RESP_431
+                    : status == 414           ? RESP_414
                                               : RESP_400;
     size_t n = strlen(r);
 
@@ -401,9 +424,286 @@ static void fail(conn *c, char *out, size_t *olen, int status)
     }
 }
 
+/* ---- --root DIR: static files ------------------------------------------- */
+
+/* The served directory (--root), or -1: say Hello, World! instead. */
+static int root_fd = -1;
+
+#define MAX_TARGET ((size_t)2048) /* longer request targets: 414 */
+#define FILE_CHUNK ((size_t)1 << 20) /* bytes per sendfile deadline */
+
+/* A small Content-Type table, by file name extension; anything else is
+ * application/octet-stream. */
+static const char *content_type(const char *name)
+{
+    static const char *const types[][2] = {
+        {"html", "text/html; charset=utf-8"},
+        {"htm", "text/html; charset=utf-8"},
+        {"txt", "text/plain; charset=utf-8"},
+        {"css", "text/css"},
+        {"js", "text/javascript"},
+        {"json", "application/json"},
+        {"xml", "application/xml"},
+        {"svg", "image/svg+xml"},
+        {"png", "image/png"},
+        {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},
+        {"gif", "image/gif"},
+        {"webp", "image/webp"},
+        {"ico", "image/x-icon"},
+        {"wasm", "application/wasm"},
+        {"pdf", "application/pdf"},
+    };
+    const char *dot = strrchr(name, '.');
+
+    if (dot && dot != name)
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if (strcasecmp(dot + 1, types[i][0]) == 0)
+                return types[i][1];
+    return "application/octet-stream";
+}
+
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* An open() error as a status: a name that is not there is 404; one we
+ * may not open, or a symbolic link (O_NOFOLLOW: ELOOP), is 403. */
+static int open_status(int e)
+{
+    return e == ENOENT || e == ENOTDIR || e == ENAMETOOLONG ? 404
+           : e == EACCES || e == EPERM || e == ELOOP        ? 403
+                                                            : 500;
+}
+
+/* Close a descriptor resolve() opened (never the root's). */
+static void drop(int fd)
+{
+    if (fd != root_fd)
+        close(fd);
+}
+
+/*
+ * Find the file for the request target @p t (NUL-terminated, changed in
+ * place): the path is percent-decoded and opened one segment at a time
+ * with openat(..., O_NOFOLLOW) from the root's descriptor, so that no
+ * name can leave the root: ".." segments (also "%2e%2e") and NUL bytes
+ * are refused with 400, an absolute path is just a path under the root,
+ * and a symbolic link anywhere is not followed (403, as nginx says with
+ * `disable_symlinks on`). A directory is served as its index.html, or
+ * 403 without one; named without its final '/', it is a 301 to the name
+ * with it. On 200 *@p fd is the open file and *@p st its status;
+ * *@p name is the last segment, for the Content-Type.
+ */
+static int resolve(char *t, int *fd, struct stat *st, const char **name)
+{
+    char *q, *seg, *w;
+    int cur, nfd;
+    bool slash_end;
+
+    *fd = -1;
+    *name = "";
+    if ((q = strpbrk(t, "?#")))
+        *q = '\0';
+    if (t[0] != '/')
+        return 400; /* absolute-form and "*" targets are not files */
+    /* Decode in place (the result is never longer). */
+    for (q = w = t; *q; q++) {
+        if (*q == '%') {
+            int hi = hexval(q[1]), lo = hi < 0 ? -1 : hexval(q[2]);
+            if (lo < 0 || (hi | lo) == 0)
+                return 400; /* malformed, or %00 */
+            *w++ = (char)(hi * 16 + lo);
+            q += 2;
+        } else {
+            *w++ = *q;
+        }
+    }
+    *w = '\0';
+    slash_end = w[-1] == '/';
+    /* cur is root_fd itself until the first name is opened: one system
+     * call less per request than opening "." first. */
+    cur = root_fd;
+    for (seg = t; seg;) {
+        char *next;
+        while (*seg == '/')
+            seg++;
+        if (!*seg)
+            break;
+        if ((next = strchr(seg, '/')))
+            *next++ = '\0';
+        if (strcmp(seg, ".") == 0) {
+            seg = next;
+            continue;
+        }
+        if (strcmp(seg, "..") == 0) {
+            drop(cur);
+            return 400;
+        }
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+        nfd = openat(cur, seg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
+                                   O_NONBLOCK | (next ? O_DIRECTORY : 0));
+        if (nfd < 0) {
+            int e = errno;
+            drop(cur);
+            return open_status(e);
+        }
+        drop(cur);
+        cur = nfd;
+        *name = seg;
+        seg = next;
+    }
+    if (fstat(cur, st) < 0) {
+        drop(cur);
+        return 500;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        if (!slash_end) {
+            drop(cur);
+            return 301;
+        }
+        nfd = openat(cur, "index.html",
+                     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        int e = errno;
+        drop(cur);
+        if (nfd < 0)
+            return e == ENOENT ? 403 : open_status(e);
+        cur = nfd;
+        *name = "index.html";
+        if (fstat(cur, st) < 0) {
+            drop(cur);
+            return 500;
+        }
+    }
+    if (!S_ISREG(st->st_mode)) {
+        drop(cur);
+        return 403; /* a device, a socket, a FIFO */
+    }
+    *fd = cur;
+    return 200;
+}
+
+/* The body: sendfile(2) on a plain connection; over TLS the bytes must
+ * pass through OpenSSL, so they are read (page cache) and written.
+ * Each FILE_CHUNK gets its own write deadline, so a large file to a slow
+ * but live client is not cut off. @return 0 or a negative code. */
+static int send_body(conn *c, int fd, off_t size, char *buf)
+{
+    off_t off = 0;
+
+    while (off < size) {
+        size_t want = (size_t)(size - off) < FILE_CHUNK
+                          ? (size_t)(size - off) : FILE_CHUNK;
+        int64_t dl = ax_deadline_in(WRITE_TIMEOUT);
+#if AXON_HAVE_TLS
+        if (c->t) {
+            ssize_t r = pread(fd, buf, want < BATCH ? want : BATCH, off);
+            if (r <= 0)
+                return r < 0 ? -errno : AX_EPIPE; /* the file shrank */
+            int rc = ax_tls_write_all_dl(c->t, buf, (size_t)r, dl);
+            if (rc)
+                return rc;
+            off += r;
+            continue;
+        }
+#endif
+        (void)buf;
+        ssize_t n = ax_sendfile(c->s, fd, &off, want, dl);
+        if (n < 0)
+            return (int)n;
+        if ((size_t)n < want)
+            return AX_EPIPE; /* the file shrank: Content-Length is a lie */
+    }
+    return 0;
+}
+
+/* flush() for a head that a body follows: on a plain connection the
+ * head goes out with MSG_MORE, so that it leaves in one packet with the
+ * start of the sendfile(2) data instead of a small packet of its own
+ * (TCP_NODELAY is on). What the socket does not take at once is written
+ * as usual. */
+static int flush_more(conn *c, char *buf, size_t *n)
+{
+#if AXON_HAVE_TLS
+    if (c->t)
+        return flush(c, buf, n);
+#endif
+    ssize_t w = send(ax_sock_fd(c->s), buf, *n, MSG_MORE | MSG_DONTWAIT |
+                                                     MSG_NOSIGNAL);
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        return -errno;
+    if (w > 0 && (size_t)w < *n)
+        memmove(buf, buf + w, *n - (size_t)w);
+    if (w > 0)
+        *n -= (size_t)w;
+    return flush(c, buf, n);
+}
+
+/*
+ * Answer one request from --root: the response head goes into the batch
+ * @p out (after what is pending), and for a 200 GET the batch is written
+ * and the file sent after it. @p target is a NUL-terminated copy of the
+ * request target. @return 0 to go on with the connection, or a negative
+ * code to close it.
+ */
+static int serve_file(conn *c, char *out, size_t *olen, const request *rq,
+                      char *target)
+{
+    char loc[MAX_TARGET + 2], body[64];
+    const char *conn_hdr = !rq->keepalive ? "Connection: close\r\n"
+                           : rq->v10      ? "Connection: keep-alive\r\n"
+                                          : "";
+    const char *name = "", *reason;
+    struct stat st;
+    int status, fd = -1, n, rc = 0;
+
+    /* The raw path (no query), for a directory's redirect. */
+    n = (int)strcspn(target, "?#");
+    snprintf(loc, sizeof loc, "%.*s/", n, target);
+    status = rq->get || rq->head ? resolve(target, &fd, &st, &name) : 405;
+    reason = status == 200   ? "OK"
+             : status == 301 ? "Moved Permanently"
+             : status == 400 ? "Bad Request"
+             : status == 403 ? "Forbidden"
+             : status == 404 ? "Not Found"
+             : status == 405 ? "Method Not Allowed"
+                             : "Internal Server Error";
+    if (*olen + 512 + sizeof loc > BATCH && (rc = flush(c, out, olen)))
+        goto done;
+    if (status == 200) {
+        n = snprintf(out + *olen, BATCH - *olen,
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                     "Content-Length: %lld\r\n%s\r\n",
+                     content_type(name), (long long)st.st_size, conn_hdr);
+    } else {
+        int bl = snprintf(body, sizeof body, "%d %s\n", status, reason);
+        n = snprintf(out + *olen, BATCH - *olen,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                     "Content-Length: %d\r\n%s%s%s%s%s\r\n%s",
+                     status, reason, bl, status == 301 ? "Location: " : "",
+                     status == 301 ? loc : "", status == 301 ? "\r\n" : "",
+                     status == 405 ? "Allow: GET, HEAD\r\n" : "", conn_hdr,
+                     rq->head ? "" : body);
+    }
+    *olen += (size_t)n;
+    if (status == 200 && !rq->head && st.st_size > 0) {
+        if ((rc = flush_more(c, out, olen)))
+            goto done;
+        rc = send_body(c, fd, st.st_size, out);
+    }
+done:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 static void serve_conn(conn *c)
 {
-    char out[BATCH];
+    char out[BATCH], target[MAX_TARGET];
     size_t olen = 0;
 
     for (;;) {
@@ -445,6 +745,16 @@ static void serve_conn(conn *c)
             fail(c, out, &olen, rc);
             return;
         }
+        /* The target lives in the socket's buffer, which the body's reads
+         * reuse: keep a copy. */
+        if (root_fd >= 0) {
+            if (rq.target_len >= MAX_TARGET) {
+                fail(c, out, &olen, 414);
+                return;
+            }
+            memcpy(target, rq.target, rq.target_len);
+            target[rq.target_len] = '\0';
+        }
         /* A body: drop it (head points into the socket's buffer and is
          * invalid from here on, but everything needed is in rq). */
         if (rq.has_len && rq.body_len) {
@@ -460,6 +770,18 @@ static void serve_conn(conn *c)
                     flush(c, out, &olen);
                 return;
             }
+        }
+
+        if (root_fd >= 0) {
+            if (serve_file(c, out, &olen, &rq, target))
+                return;
+            if (!rq.keepalive) {
+                flush(c, out, &olen);
+                return;
+            }
+            if (c_buffered(c) == 0 && flush(c, out, &olen))
+                return;
+            continue;
         }
 
         const char *r;
@@ -573,6 +895,7 @@ int main(int argc, char **argv)
                                        {NULL, 0}};
     int mode = AX_SERVE_REUSEPORT;
     const char *tls_one = NULL; /* --tls given one value only */
+    const char *root = NULL;
     const srv_opt own[] = {
         {.name = "mode", .meta = "M", .kind = SRV_CHOICE, .dst = &mode,
          .choices = modes,
@@ -582,6 +905,9 @@ int main(int argc, char **argv)
         {.name = "tls", .meta = "CERT KEY", .kind = SRV_STRING,
          .dst = &tls_one,
          .help = "serve HTTPS with this PEM certificate chain and key"},
+        {.name = "root", .meta = "DIR", .kind = SRV_STRING, .dst = &root,
+         .help = "serve the files under DIR (GET and HEAD)\n"
+                 "instead of Hello, World!"},
         {.name = "request-timeout", .meta = "SECONDS", .kind = SRV_SECONDS,
          .dst = &request_timeout, .min = 0.001, .max = 86400,
          .help = "a request body must arrive whole within this\n"
@@ -619,6 +945,8 @@ int main(int argc, char **argv)
     if (tls_cert && !AXON_HAVE_TLS)
         return srv_usage_error(&cli, "--tls: axon was built without OpenSSL "
                                      "(configure --with-openssl)");
+    if (root && (root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return srv_usage_error(&cli, "--root %s: %s", root, strerror(errno));
     cfg = (config){.host = cli.host, .port = cli.port, .loops = cli.loops,
                    .mode = (ax_serve_mode)mode, .tls_cert = tls_cert,
                    .tls_key = tls_key};

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include <openssl/err.h>
@@ -43,13 +44,26 @@
 
 #define RBUF_MIN 4096
 
+/* A certificate chosen by SNI (ax_tls_ctx_add_cert). An SSL_CTX of its
+ * own holds it, so that load_files() loads it as it loads the default. */
+typedef struct sni_cert {
+    char *name; /* "www.example.com" or "*.example.com" */
+    SSL_CTX *holder;
+} sni_cert;
+
 struct ax_tls_ctx {
     SSL_CTX *ctx;
     ax_tls_role role;
-    /* Connections hold a reference: the ALPN callback reads alpn. */
+    /* Connections hold a reference: the ALPN and SNI callbacks read the
+     * context. */
     atomic_int refs;
+    /* A handshake has started: the SNI table is read without a lock
+     * from then on, so it may no longer change. */
+    atomic_bool used;
     unsigned char *alpn; /* wire format: length-prefixed names */
     size_t alpn_len;
+    sni_cert *sni;
+    size_t nsni;
 };
 
 struct ax_tls {
@@ -285,6 +299,7 @@ int ax_tls_ctx_new(ax_tls_ctx **out, ax_tls_role role,
         return AX_ENOMEM;
     cx->role = role;
     atomic_init(&cx->refs, 1);
+    atomic_init(&cx->used, false);
     if (o->alpn && (rc = alpn_wire(o->alpn, &cx->alpn, &cx->alpn_len)))
         goto fail_1;
     ERR_clear_error();
@@ -325,10 +340,129 @@ fail_1:
     return rc;
 }
 
+/* ---- SNI: a certificate per server name --------------------------------- */
+
+/* Does @p name match the table entry @p pat? Exact, ignoring case; or
+ * "*.example.com" for exactly one more label ("a.example.com", not
+ * "example.com" nor "a.b.example.com"), as certificate wildcards do. */
+static bool sni_match(const char *pat, const char *name)
+{
+    const char *dot;
+
+    if (pat[0] != '*')
+        return strcasecmp(pat, name) == 0;
+    dot = strchr(name, '.');
+    return dot && dot != name && strcasecmp(pat + 1, dot) == 0;
+}
+
+static const sni_cert *sni_find(const ax_tls_ctx *cx, const char *name)
+{
+    /* Exact names first, then wildcards. A linear scan: a server has a
+     * handful of names, and this runs once per handshake. */
+    for (int wild = 0; wild < 2; wild++)
+        for (size_t i = 0; i < cx->nsni; i++)
+            if ((cx->sni[i].name[0] == '*') == wild &&
+                sni_match(cx->sni[i].name, name))
+                return &cx->sni[i];
+    return NULL;
+}
+
+/* OpenSSL's certificate callback, run once the ClientHello (and so the
+ * server name) is in: put the name's certificate on the connection; an
+ * unknown name, or none, keeps the default. */
+static int sni_select(SSL *ssl, void *arg)
+{
+    const ax_tls_ctx *cx = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const sni_cert *sc;
+    STACK_OF(X509) *chain = NULL;
+
+    if (!name || !(sc = sni_find(cx, name)))
+        return 1;
+    SSL_CTX_get0_chain_certs(sc->holder, &chain);
+    return SSL_use_cert_and_key(ssl, SSL_CTX_get0_certificate(sc->holder),
+                                SSL_CTX_get0_privatekey(sc->holder), chain,
+                                1) == 1;
+}
+
+/* A DNS name, or "*." and one: letters, digits, '-' and '.'. */
+static bool sni_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+
+    if (n[0] == '*' && n[1] == '.')
+        n += 2;
+    if (!*n || len > 253)
+        return false;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+              (*n >= '0' && *n <= '9') || *n == '-' || *n == '.'))
+            return false;
+    return true;
+}
+
+int ax_tls_ctx_add_cert(ax_tls_ctx *ctx, const char *server_name,
+                        const char *cert_file, const char *key_file)
+{
+    ax_tls_opts o = {.cert_file = cert_file, .key_file = key_file};
+    sni_cert *grown;
+    SSL_CTX *holder;
+    char *name;
+    int rc;
+
+    if (!ctx || !server_name || !cert_file || !key_file ||
+        ctx->role != AX_TLS_SERVER)
+        return AX_EINVAL;
+    if (!sni_name_ok(server_name)) {
+        set_err("server name \"%s\": not a DNS name or *.name",
+                server_name);
+        return AX_EINVAL;
+    }
+    if (atomic_load(&ctx->used)) {
+        set_err("the context is in use: add certificates before the first "
+                "handshake");
+        return AX_EBUSY;
+    }
+    for (size_t i = 0; i < ctx->nsni; i++)
+        if (strcasecmp(ctx->sni[i].name, server_name) == 0) {
+            set_err("server name \"%s\" has a certificate already",
+                    server_name);
+            return AX_EALREADY;
+        }
+    ERR_clear_error();
+    if (!(holder = SSL_CTX_new(TLS_server_method()))) {
+        set_err("SSL_CTX_new: %s", ssl_reason());
+        return AX_ENOMEM;
+    }
+    if ((rc = load_files(holder, &o, true)))
+        goto fail_1;
+    rc = AX_ENOMEM;
+    if (!(name = strdup(server_name)))
+        goto fail_1;
+    if (!(grown = realloc(ctx->sni, (ctx->nsni + 1) * sizeof *grown)))
+        goto fail_2;
+    ctx->sni = grown;
+    ctx->sni[ctx->nsni++] = (sni_cert){.name = name, .holder = holder};
+    if (ctx->nsni == 1)
+        SSL_CTX_set_cert_cb(ctx->ctx, sni_select, ctx);
+    return 0;
+
+fail_2:
+    free(name);
+fail_1:
+    SSL_CTX_free(holder);
+    return rc;
+}
+
 static void ctx_unref(ax_tls_ctx *cx)
 {
     if (atomic_fetch_sub_explicit(&cx->refs, 1, memory_order_acq_rel) != 1)
         return;
+    for (size_t i = 0; i < cx->nsni; i++) {
+        free(cx->sni[i].name);
+        SSL_CTX_free(cx->sni[i].holder);
+    }
+    free(cx->sni);
     SSL_CTX_free(cx->ctx);
     free(cx->alpn);
     free(cx);
@@ -491,6 +625,8 @@ static int handshake(ax_tls **out, ax_tls_ctx *cx, ax_sock *s, bool owns,
     SSL_set_bio(t->ssl, b, b);
     atomic_fetch_add_explicit(&cx->refs, 1, memory_order_relaxed);
     t->cx = cx;
+    if (!atomic_load_explicit(&cx->used, memory_order_relaxed))
+        atomic_store(&cx->used, true);
     if (server) {
         SSL_set_accept_state(t->ssl);
     } else {

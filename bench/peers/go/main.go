@@ -14,12 +14,14 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -470,6 +472,83 @@ func lockHandoff() {
 	result("lock_handoff", float64(d.Nanoseconds())/float64(changes), "ns/handoff", "lower")
 }
 
+// udp_echo: as bench/udp_echo.c: a client sends a window of 32 datagrams
+// of 64 bytes on loopback, an echo goroutine reads each and sends it back,
+// the client reads the 32 replies before the next window. Go has no
+// recvmmsg/sendmmsg: one system call per datagram each way.
+func udpEcho() {
+	const window, sz = 32, 64
+	count := int(size(200000, 50000))
+	srv, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		wrong("listen: %v", err)
+	}
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := srv.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			srv.WriteToUDP(buf[:n], from)
+		}
+	}()
+	cl, err := net.DialUDP("udp", nil, srv.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		wrong("dial: %v", err)
+	}
+	out, in := make([]byte, sz), make([]byte, 2048)
+	t0 := time.Now()
+	for done := 0; done < count; done += window {
+		for i := 0; i < window; i++ {
+			if _, err := cl.Write(out); err != nil {
+				wrong("write: %v", err)
+			}
+		}
+		for i := 0; i < window; i++ {
+			cl.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := cl.Read(in); err != nil {
+				wrong("read: %v", err)
+			}
+		}
+	}
+	d := time.Since(t0)
+	srv.Close()
+	cl.Close()
+	info("udp_echo: %d datagrams of %d bytes, window %d, GOMAXPROCS=%d, %.3f s",
+		count, sz, window, runtime.GOMAXPROCS(0), d.Seconds())
+	result("udp_echo", float64(count)/d.Seconds(), "datagrams/s", "higher")
+}
+
+// to_thread: the peer of ax_to_thread(): a new goroutine makes one
+// blocking system call (pread(2) of a byte of /dev/zero, through
+// syscall.Pread, which enters the scheduler's syscall state) and sends
+// the result back on a channel; the caller waits for it. Round trips/s.
+func toThread() {
+	n := int(size(200000, 20000))
+	fd, err := syscall.Open("/dev/zero", syscall.O_RDONLY, 0)
+	if err != nil {
+		wrong("open /dev/zero: %v", err)
+	}
+	ch := make(chan int)
+	t0 := time.Now()
+	for i := 0; i < n; i++ {
+		go func() {
+			var b [1]byte
+			r, _ := syscall.Pread(fd, b[:], 0)
+			ch <- r
+		}()
+		if <-ch != 1 {
+			wrong("pread")
+		}
+	}
+	d := time.Since(t0)
+	syscall.Close(fd)
+	info("to_thread: %d round trips, GOMAXPROCS=%d, %.3f s", n,
+		runtime.GOMAXPROCS(0), d.Seconds())
+	result("to_thread", float64(n)/d.Seconds(), "round-trips/s", "higher")
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: axbench-go <workload> [--quick]")
@@ -511,6 +590,10 @@ func main() {
 		lockUncontended()
 	case "lock_handoff":
 		lockHandoff()
+	case "udp_echo":
+		udpEcho()
+	case "to_thread":
+		toThread()
 	default:
 		fmt.Fprintf(os.Stderr, "axbench-go: unknown workload %q\n", w)
 		os.Exit(2)

@@ -30,7 +30,10 @@
  * single-threaded libevent program would.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <event2/thread.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -294,6 +297,101 @@ static void gather_fanout(void)
     result("gather_fanout", dt, "s", "lower");
 }
 
+/* udp_echo: as bench/udp_echo.c, on one event_base: the echo socket's
+ * callback reads every datagram waiting (recvfrom until EAGAIN) and sends
+ * each back; the client's callback counts replies and sends the next
+ * window of 32 datagrams of 64 bytes when a window is complete. One
+ * system call per datagram each way (libevent has no recvmmsg). */
+#define UDP_WINDOW 32
+#define UDP_SIZE 64
+
+struct udp_state {
+    struct event_base *b;
+    evutil_socket_t srv, cl;
+    long count, sent, got;
+    int in_window;
+};
+
+static void udp_send_window(struct udp_state *u)
+{
+    char out[UDP_SIZE] = {0};
+    for (int i = 0; i < UDP_WINDOW; i++)
+        if (send(u->cl, out, sizeof out, 0) != (ssize_t)sizeof out)
+            die("udp send");
+    u->sent += UDP_WINDOW;
+    u->in_window = 0;
+}
+
+static void udp_echo_cb(evutil_socket_t fd, short what, void *arg)
+{
+    char buf[2048];
+    struct sockaddr_storage from;
+    (void)what;
+    (void)arg;
+    for (;;) {
+        socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, 0,
+                             (struct sockaddr *)&from, &fl);
+        if (n < 0)
+            return; /* EAGAIN: wait for more */
+        sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    }
+}
+
+static void udp_client_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct udp_state *u = arg;
+    char buf[2048];
+    (void)what;
+    while (recv(fd, buf, sizeof buf, 0) > 0) {
+        u->got++;
+        if (++u->in_window == UDP_WINDOW) {
+            if (u->got >= u->count) {
+                event_base_loopbreak(u->b);
+                return;
+            }
+            udp_send_window(u);
+        }
+    }
+}
+
+static void udp_echo(void)
+{
+    struct udp_state u = {.count = quick ? 50000 : 200000};
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    u.b = event_base_new();
+    u.srv = socket(AF_INET, SOCK_DGRAM, 0);
+    u.cl = socket(AF_INET, SOCK_DGRAM, 0);
+    if (!u.b || u.srv < 0 || u.cl < 0 ||
+        bind(u.srv, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(u.srv, (struct sockaddr *)&a, &al) != 0 ||
+        connect(u.cl, (struct sockaddr *)&a, sizeof a) != 0)
+        die("udp setup");
+    evutil_make_socket_nonblocking(u.srv);
+    evutil_make_socket_nonblocking(u.cl);
+    struct event *es = event_new(u.b, u.srv, EV_READ | EV_PERSIST,
+                                 udp_echo_cb, &u);
+    struct event *ec = event_new(u.b, u.cl, EV_READ | EV_PERSIST,
+                                 udp_client_cb, &u);
+    event_add(es, NULL);
+    event_add(ec, NULL);
+    double t0 = now();
+    udp_send_window(&u);
+    event_base_dispatch(u.b);
+    double dt = now() - t0;
+    printf("udp_echo %ld datagrams of %d bytes, window %d, %.3f s\n", u.got,
+           UDP_SIZE, UDP_WINDOW, dt);
+    result("udp_echo", (double)u.got / dt, "datagrams/s", "higher");
+    event_free(es);
+    event_free(ec);
+    evutil_closesocket(u.srv);
+    evutil_closesocket(u.cl);
+    event_base_free(u.b);
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -303,6 +401,7 @@ static const struct {
     {"pingpong_cross", pingpong_cross},
     {"ring", ring},
     {"gather_fanout", gather_fanout},
+    {"udp_echo", udp_echo},
 };
 #define NWORK (sizeof workloads / sizeof workloads[0])
 

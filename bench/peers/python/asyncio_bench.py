@@ -56,6 +56,7 @@ SIZES = {
     "select": (200_000, 20_000),          # items (axon: 2,000,000)
     "lock_uncontended": (2_000_000, 100_000),  # pairs (axon: 10,000,000)
     "lock_handoff": (400_000, 20_000),    # handoffs (axon: 1,000,000)
+    "to_thread": (50_000, 5_000),         # round trips (axon: 200,000)
 }
 ORDER = list(SIZES)
 
@@ -378,6 +379,20 @@ async def lock_handoff(n):
     result("lock_handoff", ns, "ns/handoff", "lower")
 
 
+async def to_thread(n):
+    # The peer of ax_to_thread(): one pread(2) of /dev/zero on the default
+    # executor's threads, awaited, n times in a row.
+    fd = os.open("/dev/zero", os.O_RDONLY)
+    await asyncio.to_thread(os.pread, fd, 1, 0)  # start the executor
+    t0 = time.perf_counter()
+    for _ in range(n):
+        await asyncio.to_thread(os.pread, fd, 1, 0)
+    dt = time.perf_counter() - t0
+    os.close(fd)
+    print(f"to_thread {n:8d} round trips {dt:7.3f} s {n / dt:10.0f} /s")
+    result("to_thread", n / dt, "round-trips/s", "higher")
+
+
 FUNCS = {
     "ctxswitch": ctxswitch,
     "spawn_join": spawn_join,
@@ -391,6 +406,7 @@ FUNCS = {
     "select": select_queues,
     "lock_uncontended": lock_uncontended,
     "lock_handoff": lock_handoff,
+    "to_thread": to_thread,
 }
 
 

@@ -25,6 +25,10 @@
  * other TLS failures are AX_ETLS; ax_tls_last_error() gives OpenSSL's
  * reason ("certificate has expired", "hostname mismatch", "http request").
  *
+ * A server can hold a certificate per name: ax_tls_ctx_add_cert() adds
+ * one that clients asking for that name with SNI get instead of the
+ * default.
+ *
  * A handshake takes a deadline like every suspending call: one that never
  * finishes (a peer that connects and says nothing) ends in AX_ETIMEDOUT
  * and the connection's TLS state is freed.
@@ -107,6 +111,31 @@ typedef struct ax_tls_opts {
  */
 AX_EXTERN int ax_tls_ctx_new(ax_tls_ctx **out, ax_tls_role role,
                              const ax_tls_opts *opts);
+
+/**
+ * Give a server context one more certificate, sent to clients that ask
+ * for @p server_name with SNI. A client that asks for a name with no
+ * certificate of its own, or sends no name, gets the context's default
+ * (ax_tls_opts.cert_file). Everything else (ALPN, client certificates,
+ * protocol versions) stays the context's.
+ * @param server_name a DNS name ("www.example.com", matched ignoring
+ *        case) or a wildcard "*.example.com", which matches exactly one
+ *        label more ("a.example.com"; not "example.com" nor
+ *        "a.b.example.com"). An exact name wins over a wildcard.
+ * @param cert_file PEM certificate chain (leaf first) for that name.
+ * @param key_file PEM private key of @p cert_file.
+ * Both files are read during the call.
+ * @return 0; AX_ETLSFILE (a file cannot be read, or the key does not
+ *         match: ax_tls_last_error() says which); AX_EALREADY (the name
+ *         has a certificate already); AX_EBUSY (a handshake has already
+ *         used @p ctx: add every certificate before the first
+ *         connection); AX_EINVAL (NULL argument, a client context, a name
+ *         that is not a DNS name or "*." and one); AX_ENOMEM.
+ * Thread: any, but not while another thread uses @p ctx. Suspends: no.
+ */
+AX_EXTERN int ax_tls_ctx_add_cert(ax_tls_ctx *ctx, const char *server_name,
+                                  const char *cert_file,
+                                  const char *key_file);
 
 /**
  * Drop the caller's reference to @p ctx. Connections made from it keep it
