@@ -66,13 +66,15 @@ typedef struct ax_opts {
     /** Use a virtual clock: sleeps and timeouts complete as soon as no task
      *  is ready, in deadline order, and ax_now() advances by exactly the
      *  time slept. For tests. The environment variable AX_VIRTUAL_CLOCK=1
-     *  turns it on for every ax_run() as well. With several loops each loop
-     *  has its own virtual clock, which advances only when the whole
-     *  runtime is quiet (every loop idle, no cross-loop message in flight):
-     *  a reply from another loop always beats a virtual timeout, however
-     *  slowly that loop runs, but the order of sleeps on different loops is
-     *  not exact. A thread of yours that posts later (ax_loop_post) is not
-     *  waited for. */
+     *  turns it on for every ax_run() as well. With several loops the
+     *  loops share one virtual time, which advances only when the whole
+     *  runtime is quiet (every loop idle, no cross-loop message in flight),
+     *  and then to the earliest deadline of all loops: a reply from another
+     *  loop always beats a virtual timeout, however slowly that loop runs,
+     *  and sleeps end in deadline order across loops too (a loop's clock
+     *  catches up with that time when it next wakes, so ax_now() on a loop
+     *  that was idle may jump). A thread of yours that posts later
+     *  (ax_loop_post) is not waited for. */
     bool virtual_clock;
     /** Where teardown reports and deadlock dumps go; NULL means stderr. */
     FILE *report;
