@@ -189,11 +189,14 @@ int ax_signal_wait(int signo, double timeout)
 int ax_signal_wait_dl(int signo, int64_t deadline)
 {
     ax_task *t = ax__current();
-    sigwaiter w = {0};
+    sigwaiter w;
     ax_loop *L;
     bool was;
     int rc = 0;
 
+    /* memset, not {0}: the first member's first field is an atomic
+     * pointer, which clang will not initialise from the integer 0. */
+    memset(&w, 0, sizeof w);
     if (!catchable(signo) || ax__dl_invalid(deadline))
         return AX_EINVAL;
     if (!t)
