@@ -34,6 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include <axon.h>
 
@@ -389,6 +393,47 @@ static AXT_UNUSED void *axt_await_task(ax_task *t, int want)
     void *r = NULL;
     axt_assert_rc(ax_await(t, &r), want);
     return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Real servers on loopback                                                 */
+
+/** A loopback port of @p type (SOCK_STREAM, SOCK_DGRAM) that was free a
+ * moment ago (the kernel's pick for port 0), for a server the test starts;
+ * -1 if none could be had. */
+static AXT_UNUSED int axt_free_port(int type)
+{
+    struct sockaddr_in a;
+    socklen_t n = sizeof a;
+    int fd = socket(AF_INET, type, 0), port = -1;
+
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:@p port (a
+ * started server is up). Blocking; call it outside the loop's tasks. */
+static AXT_UNUSED bool axt_port_open(int port)
+{
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool ok;
+
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
 }
 
 /* ------------------------------------------------------------------------ */

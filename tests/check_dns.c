@@ -62,34 +62,6 @@ static void run_real(ax_task_fn fn, void *arg)
 
 /* ---- the harness ----------------------------------------------------- */
 
-static int free_port(int type)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, type, 0), port = -1;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static bool tcp_port_open(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static bool write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -125,7 +97,7 @@ static void start_dnsmasq(void)
                                         "127.0.0.1 both.test\n"
                                         "::1 both.test\n"))
         return;
-    dns_port = free_port(SOCK_DGRAM);
+    dns_port = axt_free_port(SOCK_DGRAM);
     if (dns_port <= 0) {
         dns_port = 0;
         return;
@@ -157,7 +129,7 @@ static void start_dnsmasq(void)
             dns_pid = 0;
             break;
         }
-        if (tcp_port_open(dns_port))
+        if (axt_port_open(dns_port))
             return;
         usleep(10000);
     }
@@ -358,7 +330,7 @@ START_TEST(test_server_down)
     look l = {.host = "v4.test", .service = "80", .family = AF_INET,
               .timeout_ns = 1500000000};
 
-    snprintf(env, sizeof env, "127.0.0.1:%d", free_port(SOCK_DGRAM));
+    snprintf(env, sizeof env, "127.0.0.1:%d", axt_free_port(SOCK_DGRAM));
     setenv("AX_DNS_SERVER", env, 1);
     setenv("AX_HOSTS_FILE", "", 1);
     run_real(look_main, &l);
@@ -761,7 +733,7 @@ END_TEST
 static void *refused_main(void *arg)
 {
     ax_sock *s;
-    int port = free_port(SOCK_STREAM);
+    int port = axt_free_port(SOCK_STREAM);
 
     (void)arg;
     axt_assert_rc(ax_connect(&s, "he.test", port, GUARD), AX_ECONNREFUSED);
@@ -820,7 +792,7 @@ int main(void)
     /* Every lookup of these tests goes to our dnsmasq and hosts file, or
      * (without dnsmasq) to a port where nothing answers. */
     snprintf(server_env, sizeof server_env, "127.0.0.1:%d",
-             dns_port ? dns_port : free_port(SOCK_DGRAM));
+             dns_port ? dns_port : axt_free_port(SOCK_DGRAM));
     setenv("AX_DNS_SERVER", server_env, 1);
     setenv("AX_HOSTS_FILE", P("axon.hosts"), 1);
     rc = ax_test_main(ax_dns_suite());

@@ -35,7 +35,7 @@ static void url_of(char *out, size_t n, int port)
 /* One server on a free port, or a SKIP. */
 static bool start_server(const char *conf)
 {
-    int port = axn_free_port();
+    int port = axt_free_port(SOCK_STREAM);
 
     if (!AX_NATS_SERVER[0])
         return false;
@@ -312,7 +312,7 @@ static void *server_down_main(void *arg)
     (void)arg;
     memset(&o, 0, sizeof o);
     o.connect_timeout = 1;
-    url_of(u, sizeof u, axn_free_port());
+    url_of(u, sizeof u, axt_free_port(SOCK_STREAM));
     axt_assert_rc(ax_node_connect(&n, u, &o), AX_ECONNREFUSED);
     ck_assert_ptr_null(n);
     return NULL;
@@ -805,8 +805,8 @@ START_TEST(cluster_failover)
         return;
     }
     for (i = 0; i < 3; i++) {
-        port[i] = axn_free_port();
-        cport[i] = axn_free_port();
+        port[i] = axt_free_port(SOCK_STREAM);
+        cport[i] = axt_free_port(SOCK_STREAM);
         url_of(cl_url[i], sizeof cl_url[i], port[i]);
     }
     snprintf(routes, sizeof routes,

@@ -99,34 +99,6 @@ static bool make_certs(void)
            make_cert("wild", "DNS:*.wild.test", 2);
 }
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    socklen_t n = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static bool port_open(int port)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 static void start_nginx(void)
 {
     const char *bin = "/usr/sbin/nginx";
@@ -135,7 +107,7 @@ static void start_nginx(void)
 
     if (access(bin, X_OK) != 0 || !have_certs)
         return;
-    nginx_port = free_port();
+    nginx_port = axt_free_port(SOCK_STREAM);
     f = fopen(P("nginx.conf"), "w");
     if (!f || nginx_port < 0)
         return;
@@ -186,7 +158,7 @@ static void start_nginx(void)
             nginx_pid = 0; /* it died: the tests will say so */
             break;
         }
-        if (port_open(nginx_port))
+        if (axt_port_open(nginx_port))
             return;
         usleep(10000);
     }

@@ -31,40 +31,6 @@ typedef struct axn_proc {
     int out; /* the child's stdout (helpers), or -1 */
 } axn_proc;
 
-/* A port that was free a moment ago (the kernel's choice for port 0). */
-static int axn_free_port(void)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static bool axn_port_open(int port)
-{
-    struct sockaddr_in a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    bool ok;
-
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
 /* fork + exec argv with the death signal set; stdout to a pipe if
  * @p want_out, else to /dev/null (stderr is kept for diagnostics of the
  * helpers, dropped for the servers). */
@@ -196,7 +162,7 @@ static axn_proc axn_server(int port, int cport, const char *routes,
     argv[i] = NULL;
     p = axn_spawn(argv, false, true);
     for (k = 0; k < 1000 && p.pid > 0; k++) {
-        if (axn_port_open(port))
+        if (axt_port_open(port))
             break;
         usleep(10000);
     }

@@ -43,8 +43,7 @@ cd "$ROOT"
 # reuses the asan and tsan builds.
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
-ucontext  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@CTX_TESTS@ | CC=gcc --with-context=ucontext | gcc, ucontext context switch: make check of the programs that switch
-pipe      | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@BELL_TESTS@ | CC=gcc --disable-eventfd       | gcc, pipe doorbell instead of eventfd: make check of the cross-loop programs
+alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ | CC=gcc --with-context=ucontext --disable-eventfd | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
 noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
 tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
@@ -58,12 +57,13 @@ soak      | build      | soak      |                         |                  
 debian    | build pkg  | debian    |                         |                                | dpkg-buildpackage -us -uc -b of the dist tarball (nocheck), then lintian
 '
 
-# The programs a row that changes one part runs (AX_TESTS): those that
-# switch between tasks most (ucontext), and those that cross loops (pipe).
+# The programs the alt row runs (AX_TESTS): those that switch between tasks
+# most (for ucontext), and those that cross loops (for the pipe doorbell).
+# One build carries both back-ends: each is what the other's tests do not
+# touch, and a build of its own cost CI two minutes.
 CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor"
-CTX_TESTS=${CTX_TESTS// /,}
 BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
-BELL_TESTS=${BELL_TESTS// /,}
+ALT_TESTS=$(printf '%s\n' $CTX_TESTS $BELL_TESTS | awk '!seen[$0]++' | paste -sd,)
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
 # run (make check, repeat); they do not affect other builds.
@@ -822,7 +822,7 @@ config_args() { local a=${T_ARGS[$1]}; printf '%s\n' "${a//@PREFIX@/$PREFIX_DIR}
 run_row() {
     local name=$1 kv k
     for kv in ${T_ENV[$name]}; do
-        kv=${kv//@CTX_TESTS@/$CTX_TESTS} kv=${kv//@BELL_TESTS@/$BELL_TESTS}
+        kv=${kv//@ALT_TESTS@/$ALT_TESTS}
         k=${kv%%=*}
         [[ -n ${!k+x} ]] || local -x "$kv"
     done
