@@ -26,42 +26,18 @@ EXAMPLES_DIR=${EXAMPLES_DIR:-./examples}
 LOOPS=${AX_E2E_LOOPS:-2}
 HOST=127.0.0.1
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/ax-e2e.XXXXXX") || exit 1
-PIDS=""
-NPASS=0
-NFAIL=0
-NSKIP=0
-
-cleanup() {
-    local p
-    for p in $PIDS; do
-        kill -KILL "$p" 2>/dev/null
-    done
-    exec 3>&- 4>&- 5>&- 6>&- 2>/dev/null
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "e2e: interrupted"; exit 1' INT TERM HUP
-
-pass() { NPASS=$((NPASS + 1)); echo "PASS: $*"; }
-fail() { NFAIL=$((NFAIL + 1)); echo "FAIL: $*"; }
-skip() { NSKIP=$((NSKIP + 1)); echo "SKIP: $*"; }
-have() { command -v "$1" >/dev/null 2>&1; }
+E2E_NAME=e2e
+E2E_START_PASS=1 # each server's "listening on" line is a PASS
+E2E_STOP_GUARD=500
+# shellcheck source=tests/e2e-lib.sh
+. "$(dirname "$0")/e2e-lib.sh"
+e2e_init
 
 # check DESCRIPTION COMMAND...: pass if the command succeeds.
 check() {
     local what=$1
     shift
     if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-# expect_eq DESCRIPTION GOT WANT
-expect_eq() {
-    if [ "$2" = "$3" ]; then
-        pass "$1"
-    else
-        fail "$1: got '$(printf '%s' "$2" | head -c 300)', want '$3'"
-    fi
 }
 
 HAVE_CURL=0; have curl && HAVE_CURL=1
@@ -100,132 +76,8 @@ nc_send() {
 # ---------------------------------------------------------------------------
 # Server lifecycle
 
-SPID=""
-PORT=""
-SNAME=""
-SERR=/dev/null
-
-# start_server NAME [ARGS...]: start it (with ARGS after the common
-# options), wait (<= 10 s) for "listening on HOST:PORT".
-NSTART=0
-start_server() {
-    local name=$1 bin=$EXAMPLES_DIR/servers/$1 out err
-    local i=0 line=""
-    shift
-    # A fresh file per start, made before the server starts: the
-    # redirection happens in the child, too late for the loop below.
-    NSTART=$((NSTART + 1))
-    out=$TMP/$name.$NSTART.out
-    err=$TMP/$name.$NSTART.err
-    : >"$out"
-    : >"$err"
-    SERR=$err
-    SNAME=$name
-    PORT=""
-    SPID=""
-    if [ ! -x "$bin" ]; then
-        fail "$name: $bin not found or not executable"
-        return 1
-    fi
-    # A libtool wrapper script execs the real program: $! is the server.
-    "$bin" --host "$HOST" --port 0 --loops "$LOOPS" "$@" >"$out" 2>"$err" &
-    SPID=$!
-    PIDS="$PIDS $SPID"
-    while [ $i -lt 100 ]; do
-        if [ -s "$out" ] && [ "$(wc -l <"$out")" -ge 1 ]; then
-            line=$(head -n 1 "$out")
-            break
-        fi
-        if ! kill -0 "$SPID" 2>/dev/null; then
-            break
-        fi
-        sleep 0.1
-        i=$((i + 1))
-    done
-    case $line in
-    "listening on $HOST:"*)
-        PORT=${line##*:}
-        case $PORT in
-        '' | *[!0-9]*) ;;
-        *)
-            if [ "$PORT" -gt 0 ]; then
-                pass "$name: first line '$line'"
-                return 0
-            fi
-            ;;
-        esac
-        ;;
-    esac
-    if kill -0 "$SPID" 2>/dev/null; then
-        fail "$name: no 'listening on $HOST:PORT' line within 10 s (got '$line')"
-        backtraces
-    else
-        wait "$SPID"
-        fail "$name: exited ($?) without a 'listening on $HOST:PORT' line (got '$line')"
-    fi
-    show_err
-    stop_hard
-    return 1
-}
-
-show_err() {
-    if [ -s "$SERR" ]; then
-        echo "----- $SNAME stderr"
-        head -n 40 "$SERR"
-        echo "-----"
-    fi
-}
-
-# Where a hung server is stuck (when gdb is there).
-backtraces() {
-    if have gdb; then
-        echo "----- $SNAME threads"
-        timeout 30 gdb -p "$SPID" -batch -ex 'thread apply all bt' 2>/dev/null |
-            grep -E '^#|^Thread' | head -n 80
-        echo "-----"
-    fi
-}
-
-stop_hard() {
-    [ -n "$SPID" ] && kill -KILL "$SPID" 2>/dev/null
-    [ -n "$SPID" ] && wait "$SPID" 2>/dev/null
-    SPID=""
-}
-
-# stop_server [SIGNAL]: send it (TERM by default); it must exit 0 within 5 s.
-stop_server() {
-    local sig=${1:-TERM} i=0 rc
-    [ -n "$SPID" ] || return 0
-    if ! kill -0 "$SPID" 2>/dev/null; then
-        wait "$SPID"
-        rc=$?
-        fail "$SNAME: died before SIG$sig (exit $rc)"
-        show_err
-        SPID=""
-        return 1
-    fi
-    kill -"$sig" "$SPID"
-    while [ $i -lt 50 ] && kill -0 "$SPID" 2>/dev/null; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if kill -0 "$SPID" 2>/dev/null; then
-        fail "$SNAME: still running 5 s after SIG$sig"
-        show_err
-        backtraces
-        stop_hard
-        return 1
-    fi
-    wait "$SPID"
-    rc=$?
-    SPID=""
-    if [ $rc -eq 0 ]; then
-        pass "$SNAME: SIG$sig -> exit 0"
-    else
-        fail "$SNAME: SIG$sig -> exit $rc, want 0"
-        show_err
-    fi
-}
+# start_server, show_err, backtraces, stop_hard, stop_server: e2e-lib.sh
+# (SIGTERM or SIGINT must stop a server, exit 0, within 5 s).
 
 # server_alive: false (and the death reported) if the server is gone.
 server_alive() {

@@ -54,6 +54,8 @@
 #define KICK_LINE "\n* you were too slow, disconnecting\n"
 #define GRACE 1.0         /* seconds a mailbox may stay full */
 #define BACKLOG_MAX 16384 /* lines the room keeps for a member meanwhile */
+#define STOP_GRACE 5      /* seconds a leaving member's writer may flush */
+#define STALL 2.0         /* seconds /debug-stall-room holds the room */
 
 typedef struct config {
     const char *host;
@@ -61,7 +63,7 @@ typedef struct config {
     int loops;
     size_t mailbox;      /* a member's mailbox, in lines */
     size_t announce_max; /* joins/leaves announced up to this many members */
-    bool debug;          /* /debug-crash-room */
+    bool debug;          /* /debug-crash-room, /debug-stall-room */
 } config;
 
 static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64, 1000,
@@ -79,7 +81,7 @@ static ax_actor_ref room_ref(void)
 /* Tags. To a writer: */
 enum { W_LINE = 1, W_STOP };
 /* To the room: */
-enum { R_JOIN = 10, R_SAY, R_NICK, R_WHO, R_LEAVE, R_CRASH };
+enum { R_JOIN = 10, R_SAY, R_NICK, R_WHO, R_LEAVE, R_CRASH, R_STALL };
 
 /* ---- shared text ------------------------------------------------------------ */
 
@@ -499,6 +501,26 @@ static void *room_main(void *arg)
                 sweep(&r);
             }
             break;
+        case R_STALL: {
+            /* --debug only: answer late, as a room busy with thousands of
+             * members may, after telling the asker (so that a test knows
+             * the ask is in flight). A stop that comes meanwhile must
+             * still end the asker. */
+            text *t = text_fmt("* the room stalls for %g s\n", STALL);
+            if (!m) {
+                ax_reply_error(&msg, AX_ESRCH);
+                text_unref(t);
+                break;
+            }
+            if (t) {
+                deliver(&r, m, t);
+                text_unref(t);
+            }
+            ax_sleep(STALL);
+            ax_reply(&msg, NULL);
+            sweep(&r);
+            break;
+        }
         case R_CRASH:
             /* --debug only: fail as a bug would, for the supervisor. */
             ax_reply(&msg, NULL);
@@ -573,6 +595,38 @@ static void *writer_main(void *arg)
 
 /* ---- a member's reader: the connection task --------------------------------- */
 
+/*
+ * The end of a connection: let the writer flush what is queued, but not
+ * for ever. It is told to stop by W_STOP, or killed when the server is
+ * stopping (@p now) or its mailbox is full, and killed in any case after
+ * STOP_GRACE seconds; killed, it ends within about a second (the kick
+ * line's timeout). So every wait here is bounded, and none ends early on a
+ * cancellation, since writer_done is freed next and the writer must be
+ * done with it.
+ *
+ * ax_actor_kill() rather than ax_cancel(c->writer_task): it reaches a
+ * writer whose body has not run yet (no writer_task), which the old
+ * ax_cancel() missed, leaving the reader in an await without a limit. A
+ * writer that ends without its body ever running (its task got no stack)
+ * never completes writer_done: it is then no longer alive, and that ends
+ * the wait too.
+ */
+static void writer_stop(mconn *c, bool now)
+{
+    bool kill = now || ax_try_send(c->writer, W_STOP, NULL) == AX_EAGAIN;
+
+    for (int waited = 0;
+         !ax_future_done(c->writer_done) && ax_actor_alive(c->writer);
+         waited++) {
+        if (kill || waited == STOP_GRACE) {
+            ax_actor_kill(c->writer, AX_ESHUTDOWN);
+            kill = false;
+        }
+        ax_await_timeout(c->writer_done, 1.0, NULL);
+    }
+}
+
+
 /* Queue a line for this member's own client. */
 static int tell(mconn *c, const char *s)
 {
@@ -587,11 +641,17 @@ static int tell(mconn *c, const char *s)
 }
 
 /* Ask the room and wait for the answer even if cancelled meanwhile (the
- * server is stopping): the answer may carry something to free. */
+ * server is stopping): the answer may carry something to free. The
+ * cancellation is then returned, not the answer: it was delivered once,
+ * to the await, and a reader that went back to its socket after it would
+ * wait there for ever, holding the whole stop up (a member whose /who was
+ * in flight at SIGTERM did). */
 static int ask_room(int tag, uint64_t id, mconn *conn, const char *arg,
                     void **val)
 {
     rmsg *q = rmsg_new(id, conn, arg, strlen(arg));
+    bool cancelled = false;
+    void *v = NULL;
     ax_future *f;
     int rc;
 
@@ -601,10 +661,16 @@ static int ask_room(int tag, uint64_t id, mconn *conn, const char *arg,
         free(q);
         return rc;
     }
-    do
-        rc = ax_await(f, val);
-    while (rc == AX_ECANCELED && !ax_future_done(f));
+    while ((rc = ax_await(f, &v)) == AX_ECANCELED && !ax_future_done(f))
+        cancelled = true;
     ax_future_free(f);
+    if (cancelled) {
+        if (rc == 0 && tag == R_WHO)
+            text_unref(v);
+        return AX_ECANCELED;
+    }
+    if (rc == 0 && val)
+        *val = v;
     return rc;
 }
 
@@ -713,6 +779,8 @@ static void chat_conn(ax_sock *s, void *arg)
             }
         } else if (cfg.debug && !strcmp(line, "/debug-crash-room")) {
             rc = ask_room(R_CRASH, id, NULL, "", NULL);
+        } else if (cfg.debug && !strcmp(line, "/debug-stall-room")) {
+            rc = ask_room(R_STALL, id, NULL, "", NULL);
         } else if (line[0] == '/') {
             rc = tell(c, "* commands: /nick NAME, /who, /quit\n");
         } else {
@@ -739,15 +807,7 @@ static void chat_conn(ax_sock *s, void *arg)
         if (q && ax_send(room_ref(), R_LEAVE, q))
             free(q);
     }
-    /* Let the writer flush what is queued, but not for ever. */
-    if ((stopping || ax_try_send(c->writer, W_STOP, NULL) == AX_EAGAIN) &&
-        c->writer_task)
-        ax_cancel(c->writer_task);
-    if (ax_await_timeout(c->writer_done, 5.0, NULL) == AX_ETIMEDOUT) {
-        if (c->writer_task)
-            ax_cancel(c->writer_task);
-        ax_await(c->writer_done, NULL);
-    }
+    writer_stop(c, stopping);
     ax_future_free(c->writer_done);
     mconn_unref(c);
 }
@@ -791,6 +851,8 @@ static void *main_task(void *arg)
         fprintf(stderr, "chat: ax_stop_on_signals: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
     }
+    if ((rc = srv_dump_on_sigquit("chat")))
+        return ax_task_fail(rc);
     if ((rc = ax_sup_start(NULL, &sup, &spec, 1))) {
         fprintf(stderr, "chat: ax_sup_start: %s\n", ax_strerror(rc));
         return ax_task_fail(rc);
@@ -821,7 +883,8 @@ int main(int argc, char **argv)
                  "members are online (default 1000)"},
         {.name = "debug", .kind = SRV_FLAG, .dst = &cfg.debug,
          .help = "accept /debug-crash-room, which makes the\n"
-                 "room fail (for tests of its supervisor)"},
+                 "room fail (for tests of its supervisor), and\n"
+                 "/debug-stall-room, which holds it for 2 s"},
         SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "chat",

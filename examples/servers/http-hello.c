@@ -865,6 +865,8 @@ static void *main_task(void *arg)
                 ax_strerror(rc));
         return ax_task_fail(rc);
     }
+    if ((rc = srv_dump_on_sigquit("http-hello")))
+        return ax_task_fail(rc);
     ax_task *metrics = NULL;
     if (metrics_port >= 0 &&
         (serve_rc = rc = srv_metrics_start("http-hello", metrics_port,

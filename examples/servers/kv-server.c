@@ -1933,6 +1933,8 @@ static void *main_task(void *arg)
                 ax_strerror(rc));
         return ax_task_fail(rc);
     }
+    if ((rc = srv_dump_on_sigquit("kv-server")))
+        return ax_task_fail(rc);
     nshards = ax_loop_count();
     if (aof.path) {
         table *tabs = calloc((size_t)nshards, sizeof *tabs);

@@ -12,6 +12,7 @@
  */
 #include "metrics.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,4 +223,47 @@ void srv_metrics_stop(ax_task *t)
         return;
     ax_cancel(t);
     ax_await(t, NULL); /* AX_ECANCELED: expected */
+}
+
+/* ---- kill -QUIT: the task dump ------------------------------------------- */
+
+static const char *dump_prog;
+
+/* Posted to each loop: ax_dump_tasks() speaks for the calling loop only. */
+static void dump_here(void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s: loop %d:\n", dump_prog,
+            ax_loop_index(ax_loop_current()));
+    ax_dump_tasks(stderr);
+}
+
+static void *dump_main(void *arg)
+{
+    (void)arg;
+    while (ax_signal_wait(SIGQUIT, -1) == 0)
+        for (int i = 0; i < ax_loop_count(); i++)
+            ax_loop_post(ax_loop_at(i), dump_here, NULL);
+    return NULL;
+}
+
+int srv_dump_on_sigquit(const char *prog)
+{
+    ax_task_opts o = {.name = "sigquit-dump"};
+    ax_task *t;
+    int rc;
+
+    dump_prog = prog;
+    /* A timeout of 0 installs the catcher now: a SIGQUIT that comes
+     * before the task first waits must not end the process. */
+    rc = ax_signal_wait(SIGQUIT, 0);
+    if (rc == AX_ETIMEDOUT)
+        rc = ax_spawn_with(&t, dump_main, NULL, &o);
+    if (rc) {
+        fprintf(stderr, "%s: SIGQUIT task dump: %s\n", prog,
+                ax_strerror(rc));
+        return rc;
+    }
+    ax_task_detach(t);
+    return 0;
 }

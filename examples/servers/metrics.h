@@ -37,4 +37,16 @@ int srv_metrics_start(const char *prog, int port, ax_task **out);
  *  Thread: the task that started it. Suspends: until it has stopped. */
 void srv_metrics_stop(ax_task *t);
 
+/**
+ * Print every loop's tasks (ax_dump_tasks(), "PROG: loop I:" above each)
+ * on stderr whenever the process gets SIGQUIT, as Go prints its
+ * goroutines: `kill -QUIT PID` shows what a server that does not stop
+ * waits for. A task of its own on the calling loop, started on loop 0
+ * before anything else and left running through the stop, so that it
+ * still answers while a stop hangs; the runtime cancels it when it ends.
+ * @return 0, or a negative AX_E* code, already reported on stderr.
+ * Thread: a task. Suspends: until SIGQUIT is caught.
+ */
+int srv_dump_on_sigquit(const char *prog);
+
 #endif
