@@ -24,6 +24,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef AX_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 #if defined(HAVE_VALGRIND) && HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #define AX_VG_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
@@ -262,6 +265,12 @@ void ax__stack_pool_term(ax_loop *L)
 {
     ax__slab *sl, *next;
 
+    if (L->stk.shared.map) {
+        ax__stack_put(L, &L->stk.shared, ax__stack_round(L, L->stk.default_size));
+        L->stk.shared.map = NULL;
+    }
+    L->stk.sh_owner = NULL;
+
     /* A stack still in use here belongs to a task that was never freed
      * (a bug reported elsewhere): it is unmapped all the same. */
     for (size_t i = 0; i < L->stk.ncls; i++) {
@@ -332,7 +341,131 @@ size_t ax__stack_used(ax_loop *L, const ax_task *t)
 {
     if (!t->stack.map)
         return 0;
+    if (t->shstk && L->stk.sh_owner != t)
+        return ax__shstk_parked(t);
     return scan_used(t->coro.stack_lo, t->coro.stack_size, L->stk.page);
+}
+
+/* ---- the shared stack (ax_task_opts.shared_stack) ---------------------- */
+
+/*
+ * Shared-stack tasks run on one stack per loop, of the loop's default size,
+ * carved like any other (guard region, valgrind registration). The task
+ * whose bytes are on it is L->stk.sh_owner. Before another shared task
+ * runs there, the owner's live bytes (from the stack pointer its context
+ * resumes with, less a margin, to the top) go to a heap buffer sized to
+ * fit, and the newcomer's come back from its own, which is then freed: a
+ * parked task holds its buffer and its struct, nothing else. The copies
+ * are made by code running on another stack (task.c: the scheduler or an
+ * own-stack task), never by a task on the shared stack itself.
+ *
+ * This is sound only because nothing writes into a parked shared task's
+ * stack: the waits it may use keep their nodes and result slots in the
+ * task struct or on the heap (ARCHITECTURE.md, "Shared stacks").
+ */
+struct ax__shsave {
+    size_t len;
+    unsigned char bytes[];
+};
+
+/* Below the saved stack pointer: the x86-64 red zone (128 bytes), which a
+ * back-end's switch never uses, with room to spare. Cheap insurance. */
+#define SH_MARGIN 256
+
+#ifdef AX_ASAN
+/* The bytes hold other frames' poisoned redzones: ASan's memcpy would
+ * report them. Copied by hand, uninstrumented (volatile keeps the
+ * compiler from turning the loop back into a memcpy call). */
+__attribute__((no_sanitize_address)) static void
+sh_copy(void *dst, const void *src, size_t n)
+{
+    volatile unsigned char *d = dst;
+    const volatile unsigned char *s = src;
+
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+#else
+#define sh_copy memcpy
+#endif
+
+size_t ax__shstk_parked(const ax_task *t)
+{
+    return t->stack.saved ? t->stack.saved->len : 0;
+}
+
+int ax__shstk_attach(ax_loop *L, ax_task *t)
+{
+    ax__stacks *S = &L->stk;
+
+    if (!S->shared.map) {
+        int rc = ax__stack_get(L, S->default_size, &S->shared);
+        if (rc)
+            return rc;
+    }
+    t->stack.map = S->shared.map;
+    t->stack.saved = NULL;
+    t->coro.stack_lo = (char *)S->shared.map + S->guard;
+    return 0;
+}
+
+/* Copy the parked owner @o's live bytes out. Out of memory here cannot be
+ * returned to anyone (the task is parked, the one to run is chosen): it
+ * ends the process with a message, as a failed stack map would. */
+static void sh_park(ax_loop *L, ax_task *o)
+{
+    char *lo = o->coro.stack_lo, *top = lo + o->coro.stack_size;
+    char *sp = ax__ctx_sp(&o->coro.ctx), *from = lo;
+    ax__shsave *sv;
+    size_t len;
+
+    if (sp && sp <= top && sp >= lo + SH_MARGIN)
+        from = sp - SH_MARGIN;
+    len = (size_t)(top - from);
+    sv = ax__malloc(sizeof *sv + len);
+    if (!sv) {
+        ax__report(L, "out of memory parking shared-stack task '%s' "
+                      "(%zu bytes)", ax__task_name(o), len);
+        abort();
+    }
+    sv->len = len;
+    sh_copy(sv->bytes, from, len);
+    o->stack.saved = sv;
+}
+
+bool ax__shstk_load(ax_loop *L, ax_task *t)
+{
+    ax__stacks *S = &L->stk;
+    ax__shsave *sv = t->stack.saved;
+    char *top = (char *)t->coro.stack_lo + t->coro.stack_size;
+
+    if (S->sh_owner == t)
+        return false;
+    if (S->sh_owner)
+        sh_park(L, S->sh_owner);
+    S->sh_owner = t;
+    if (!sv) { /* never ran: the caller makes its first frame */
+#ifdef AX_ASAN
+        __asan_unpoison_memory_region(t->coro.stack_lo, t->coro.stack_size);
+#endif
+        return true;
+    }
+#ifdef AX_ASAN
+    /* Its frames' redzones are not restored: fewer reports, none false. */
+    __asan_unpoison_memory_region(top - sv->len, sv->len);
+#endif
+    sh_copy(top - sv->len, sv->bytes, sv->len);
+    t->stack.saved = NULL;
+    ax__free(sv);
+    return false;
+}
+
+void ax__shstk_release(ax_loop *L, ax_task *t)
+{
+    if (L->stk.sh_owner == t)
+        L->stk.sh_owner = NULL;
+    ax__free(t->stack.saved);
+    t->stack.saved = NULL;
 }
 
 /* ---- stack overflow detection ------------------------------------------ */

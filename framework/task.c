@@ -98,21 +98,29 @@ static ax_task *rq_pop(ax_loop *L)
 
 static void task_entry(void *p);
 
-/* A task's first run: its stack (and TSan fiber). */
+/* A task's first run: its stack (and TSan fiber). A shared-stack task's
+ * first frame is made when its bytes are first loaded (shstk_load). */
 static int task_start(ax_loop *L, ax_task *t)
 {
-    int rc = ax__stack_get(L, t->coro.stack_size, &t->stack);
+    int rc = AX__UNLIKELY(t->shstk)
+                 ? ax__shstk_attach(L, t)
+                 : ax__stack_get(L, t->coro.stack_size, &t->stack);
 
     if (rc)
         return rc;
 #ifdef AX_TSAN
     t->coro.tsan_fiber = __tsan_create_fiber(0);
     if (!t->coro.tsan_fiber) {
-        ax__stack_put(L, &t->stack, t->coro.stack_size);
+        if (t->shstk)
+            ax__shstk_release(L, t);
+        else
+            ax__stack_put(L, &t->stack, t->coro.stack_size);
         t->stack.map = NULL;
         return AX_ENOMEM;
     }
 #endif
+    if (t->shstk)
+        return 0;
     t->coro.stack_lo = (char *)t->stack.map + L->stk.guard;
     ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
                  task_entry, t);
@@ -134,6 +142,15 @@ static void task_end_unrun(ax_loop *L, ax_task *t, int status)
     ax__future_complete(&t->fut, status, NULL);
     if (!t->has_handle)
         ax__task_free(t);
+}
+
+/* Put @t's bytes on the shared stack (parking the owner's), from code
+ * running on another stack. */
+static void shstk_load(ax_loop *L, ax_task *t)
+{
+    if (ax__shstk_load(L, t))
+        ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
+                     task_entry, t);
 }
 
 /* The next ready task, with its stack. */
@@ -174,7 +191,9 @@ void ax__reap(ax_loop *L)
     if (!t)
         return;
     L->rq.zombie = NULL;
-    if (t->stack.map)
+    if (AX__UNLIKELY(t->shstk))
+        ax__shstk_release(L, t);
+    else if (t->stack.map)
         ax__stack_put(L, &t->stack, t->coro.stack_size);
     t->stack.map = NULL;
 #ifdef AX_TSAN
@@ -220,6 +239,17 @@ static void switch_out(ax_task *t, bool exiting)
         next->state = AX__T_RUNNING;
         L->pub.current = next;
         L->st.switches++;
+        if (AX__UNLIKELY(next->shstk) && L->stk.sh_owner != next) {
+            if (t->shstk) {
+                /* t stands on the shared stack and cannot copy over it:
+                 * the scheduler makes the exchange (ax__run_ready). */
+                L->stk.sh_next = next;
+                coro_switch(&t->coro, &L->rq.sched, exiting);
+                ax__reap(L);
+                return;
+            }
+            shstk_load(L, next);
+        }
         coro_switch(&t->coro, &next->coro, exiting);
     } else {
         L->pub.current = NULL;
@@ -229,7 +259,7 @@ static void switch_out(ax_task *t, bool exiting)
     ax__reap(L);
 }
 
-int ax__suspend(ax_task *t, const char *what, const void *obj)
+int ax__suspend_shs(ax_task *t, const char *what, const void *obj)
 {
     /* Waiting without the timer that bounds the wait could be forever. */
     if (t->timer_failed) {
@@ -278,8 +308,18 @@ void ax__run_ready(ax_loop *L)
         L->st.switches++;
         if (AX__UNLIKELY(L->pub.trace))
             ax__trace_task(L, t, 'B', NULL, 0);
-        coro_switch(&L->rq.sched, &t->coro, false);
-        ax__reap(L);
+        for (;;) {
+            if (AX__UNLIKELY(t->shstk))
+                shstk_load(L, t);
+            coro_switch(&L->rq.sched, &t->coro, false);
+            ax__reap(L);
+            /* A shared-stack task handed over to another (switch_out):
+             * L->pub.current and the budget are already set for it. */
+            if (!AX__UNLIKELY(L->stk.sh_next))
+                break;
+            t = L->stk.sh_next;
+            L->stk.sh_next = NULL;
+        }
     }
     L->pub.current = NULL;
 }
@@ -371,6 +411,9 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     size = opts && opts->stack_size ? opts->stack_size : L->stk.default_size;
     if (size > ((size_t)1 << 30))
         return AX_EINVAL;
+    /* One shared stack per loop, of its default size. */
+    if (opts && opts->shared_stack && opts->stack_size)
+        return AX_EINVAL;
     /* From the spawning loop's pool, the only one this thread may touch;
      * it goes back to the owner's when freed there. */
     t = ax__pool_get(&ax__tls_loop->pools.task, sizeof *t);
@@ -386,6 +429,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     t->timer.task = t;
     t->has_handle = handle;
     t->coro.stack_size = ax__stack_round(L, size);
+    t->shstk = opts && opts->shared_stack;
     /* The default name "task-ID" is made when first asked for: formatting
      * it on every spawn was a quarter of skynet's time. */
     if (opts && opts->name)
@@ -633,16 +677,22 @@ int ax__task_cancel(ax_task *t)
 int ax__wait_shielded(ax_task *t, ax_future *f)
 {
     ax__waiter w = {.fire = ax__waiter_wake_task, .task = t};
+    ax__waiter *wp = ax__waiter_for(t, &w);
     bool was = t->shielded;
 
     t->shielded = true;
     while (!f->done) {
-        ax__waiter_add(f, &w);
+        if (!wp) { /* no node to park with (out of memory): poll */
+            ax_sleep_ns(1000000);
+            continue;
+        }
+        ax__waiter_add(f, wp);
         f->nawait++;
-        ax__suspend(t, "finishing a cancelled await", f);
+        ax__suspend_shs(t, "finishing a cancelled await", f);
         f->nawait--;
-        ax__waiter_remove(f, &w);
+        ax__waiter_remove(f, wp);
     }
     t->shielded = was;
+    ax__waiter_done(wp, &w);
     return f->status;
 }

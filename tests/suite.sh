@@ -60,7 +60,7 @@ debian    | build pkg  | debian    |                         |                  
 
 # The programs a row that changes one part runs (AX_TESTS): those that
 # switch between tasks most (ucontext), and those that cross loops (pipe).
-CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor"
+CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor tests/check_sharedstack"
 CTX_TESTS=${CTX_TESTS// /,}
 BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
 BELL_TESTS=${BELL_TESTS// /,}
