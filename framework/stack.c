@@ -29,9 +29,12 @@
 #endif
 #if defined(HAVE_VALGRIND) && HAVE_VALGRIND
 #include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
 #define AX_VG_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
 #define AX_VG_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#define AX_VG_UNDEFINED(p, n) VALGRIND_MAKE_MEM_UNDEFINED(p, n)
 #else
+#define AX_VG_UNDEFINED(p, n) ((void)0)
 #define AX_VG_REGISTER(lo, hi) 0u
 #define AX_VG_DEREGISTER(id) ((void)(id))
 #endif
@@ -429,6 +432,8 @@ static void sh_park(ax_loop *L, ax_task *o)
         abort();
     }
     sv->len = len;
+    /* Memcheck holds the bytes below a stack pointer unaddressable. */
+    AX_VG_UNDEFINED(from, (size_t)(sp && from < sp ? sp - from : 0));
     sh_copy(sv->bytes, from, len);
     o->stack.saved = sv;
 }
@@ -454,6 +459,7 @@ bool ax__shstk_load(ax_loop *L, ax_task *t)
     /* Its frames' redzones are not restored: fewer reports, none false. */
     __asan_unpoison_memory_region(top - sv->len, sv->len);
 #endif
+    AX_VG_UNDEFINED(top - sv->len, sv->len);
     sh_copy(top - sv->len, sv->bytes, sv->len);
     t->stack.saved = NULL;
     ax__free(sv);
