@@ -342,10 +342,10 @@ static size_t scan_used(const char *lo, size_t size, size_t page)
 
 size_t ax__stack_used(ax_loop *L, const ax_task *t)
 {
-    if (!t->stack.map)
-        return 0;
     if (t->shstk && L->stk.sh_owner != t)
         return ax__shstk_parked(t);
+    if (!t->stack.map)
+        return 0;
     return scan_used(t->coro.stack_lo, t->coro.stack_size, L->stk.page);
 }
 
@@ -406,7 +406,7 @@ int ax__shstk_attach(ax_loop *L, ax_task *t)
         if (rc)
             return rc;
     }
-    t->stack.map = S->shared.map;
+    t->stack.map = NULL; /* set while its bytes are on the stack */
     t->stack.saved = NULL;
     t->coro.stack_lo = (char *)S->shared.map + S->guard;
     return 0;
@@ -436,6 +436,7 @@ static void sh_park(ax_loop *L, ax_task *o)
     AX_VG_UNDEFINED(from, (size_t)(sp && from < sp ? sp - from : 0));
     sh_copy(sv->bytes, from, len);
     o->stack.saved = sv;
+    o->stack.map = NULL;
 }
 
 bool ax__shstk_load(ax_loop *L, ax_task *t)
@@ -444,11 +445,12 @@ bool ax__shstk_load(ax_loop *L, ax_task *t)
     ax__shsave *sv = t->stack.saved;
     char *top = (char *)t->coro.stack_lo + t->coro.stack_size;
 
-    if (S->sh_owner == t)
+    if (S->sh_owner == t) /* cannot be: its map would be set */
         return false;
     if (S->sh_owner)
         sh_park(L, S->sh_owner);
     S->sh_owner = t;
+    t->stack.map = S->shared.map;
     if (!sv) { /* never ran: the caller makes its first frame */
 #ifdef AX_ASAN
         __asan_unpoison_memory_region(t->coro.stack_lo, t->coro.stack_size);

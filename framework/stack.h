@@ -68,12 +68,10 @@ typedef struct ax__stacks {
     size_t guard;     /* bytes of PROT_NONE below each stack */
     bool warned_maps;
     void *altstack;   /* for the guard-page SIGSEGV handler */
-    /* The shared stack (ax_task_opts.shared_stack), made on first use:
-     * the task whose bytes are on it (NULL: none), and the shared task
-     * the scheduler must load and run next (task.c's switch_out). */
+    /* The shared stack (ax_task_opts.shared_stack), made on first use,
+     * and the task whose bytes are on it (NULL: none). */
     ax__stack shared;
     ax_task *sh_owner;
-    ax_task *sh_next;
 } ax__stacks;
 
 /* stack.c */

@@ -100,6 +100,9 @@ static void task_entry(void *p);
 
 /* A task's first run: its stack (and TSan fiber). A shared-stack task's
  * first frame is made when its bytes are first loaded (shstk_load). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) inline
+#endif
 static int task_start(ax_loop *L, ax_task *t)
 {
     int rc = AX__UNLIKELY(t->shstk)
@@ -144,24 +147,50 @@ static void task_end_unrun(ax_loop *L, ax_task *t, int status)
         ax__task_free(t);
 }
 
-/* Put @t's bytes on the shared stack (parking the owner's), from code
- * running on another stack. */
-static void shstk_load(ax_loop *L, ax_task *t)
+/*
+ * A shared-stack task about to run whose bytes are not on the shared stack
+ * (its stack.map is NULL then, so the common path pays no test for it):
+ * park the owner's, put its own back, from code running on another stack.
+ * A task on the shared stack (@from) cannot copy over it: it leaves the
+ * task at the head of the queue and the exchange to the scheduler, to
+ * which it then switches (switch_out finds no next task).
+ * @return 0 (t may run); 1 (left to the scheduler); an error from its
+ * first run's task_start().
+ */
+static int shstk_ready(ax_loop *L, ax_task *t, const ax_task *from)
 {
+    if (from && from->shstk) {
+        t->rnext = L->rq.head;
+        L->rq.head = t;
+        if (!L->rq.tail)
+            L->rq.tail = t;
+        return 1;
+    }
+    if (!t->coro.stack_lo) {
+        int rc = task_start(L, t);
+        if (rc)
+            return rc;
+    }
     if (ax__shstk_load(L, t))
         ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
                      task_entry, t);
+    return 0;
 }
 
-/* The next ready task, with its stack. */
-static ax_task *rq_pop_runnable(ax_loop *L)
+/* rq_pop_runnable() for a task @t that has no stack in place: its first
+ * run, or a shared-stack task whose bytes are parked. Out of line, so that
+ * the switch to a task that has its stack stays short (bench/ctxswitch). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static ax_task *rq_pop_slow(ax_loop *L, ax_task *t, const ax_task *from)
 {
-    ax_task *t;
-
-    while ((t = rq_pop(L)) && AX__UNLIKELY(!t->stack.map)) {
-        int rc = task_start(L, t);
+    for (; t && !t->stack.map; t = rq_pop(L)) {
+        int rc = t->shstk ? shstk_ready(L, t, from) : task_start(L, t);
         if (!rc)
             break;
+        if (rc == 1)
+            return NULL;
         /* A handle reports it to whoever awaits, a layer's hook to its
          * own users; a detached task would vanish silently. */
         if (!t->has_handle && !t->unrun) {
@@ -171,6 +200,17 @@ static ax_task *rq_pop_runnable(ax_loop *L)
         }
         task_end_unrun(L, t, rc);
     }
+    return t;
+}
+
+/* The next ready task, with its stack; @from: the task asking (NULL: the
+ * scheduler). */
+static ax_task *rq_pop_runnable(ax_loop *L, const ax_task *from)
+{
+    ax_task *t = rq_pop(L);
+
+    if (AX__UNLIKELY(t && !t->stack.map))
+        return rq_pop_slow(L, t, from);
     return t;
 }
 
@@ -211,7 +251,7 @@ static void switch_out(ax_task *t, bool exiting)
     ax_task *next = NULL;
 
     if (L->rq.budget) {
-        next = rq_pop_runnable(L);
+        next = rq_pop_runnable(L, t);
         if (next)
             L->rq.budget--;
     }
@@ -239,17 +279,6 @@ static void switch_out(ax_task *t, bool exiting)
         next->state = AX__T_RUNNING;
         L->pub.current = next;
         L->st.switches++;
-        if (AX__UNLIKELY(next->shstk) && L->stk.sh_owner != next) {
-            if (t->shstk) {
-                /* t stands on the shared stack and cannot copy over it:
-                 * the scheduler makes the exchange (ax__run_ready). */
-                L->stk.sh_next = next;
-                coro_switch(&t->coro, &L->rq.sched, exiting);
-                ax__reap(L);
-                return;
-            }
-            shstk_load(L, next);
-        }
         coro_switch(&t->coro, &next->coro, exiting);
     } else {
         L->pub.current = NULL;
@@ -301,25 +330,15 @@ void ax__run_ready(ax_loop *L)
     ax_task *t;
 
     L->rq.budget = ROUND_BUDGET;
-    while (L->rq.budget && (t = rq_pop_runnable(L))) {
+    while (L->rq.budget && (t = rq_pop_runnable(L, NULL))) {
         L->rq.budget--;
         t->state = AX__T_RUNNING;
         L->pub.current = t;
         L->st.switches++;
         if (AX__UNLIKELY(L->pub.trace))
             ax__trace_task(L, t, 'B', NULL, 0);
-        for (;;) {
-            if (AX__UNLIKELY(t->shstk))
-                shstk_load(L, t);
-            coro_switch(&L->rq.sched, &t->coro, false);
-            ax__reap(L);
-            /* A shared-stack task handed over to another (switch_out):
-             * L->pub.current and the budget are already set for it. */
-            if (!AX__UNLIKELY(L->stk.sh_next))
-                break;
-            t = L->stk.sh_next;
-            L->stk.sh_next = NULL;
-        }
+        coro_switch(&L->rq.sched, &t->coro, false);
+        ax__reap(L);
     }
     L->pub.current = NULL;
 }
