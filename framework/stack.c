@@ -371,9 +371,16 @@ struct ax__shsave {
     unsigned char bytes[];
 };
 
-/* Below the saved stack pointer: the x86-64 red zone (128 bytes), which a
- * back-end's switch never uses, with room to spare. Cheap insurance. */
-#define SH_MARGIN 256
+/* Bytes kept below the saved stack pointer. The assembly back-ends push
+ * everything a switched-out context needs at and above it, so none; with
+ * ucontext, the x86-64 red zone's 128 bytes, as insurance (nothing should
+ * be live there across the call to swapcontext). Every byte here is in
+ * every parked task (bench/parked). */
+#if defined(AX_CTX_UCONTEXT) && AX_CTX_UCONTEXT
+#define SH_MARGIN 128
+#else
+#define SH_MARGIN 0
+#endif
 
 #ifdef AX_ASAN
 /* The bytes hold other frames' poisoned redzones: ASan's memcpy would
