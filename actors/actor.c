@@ -644,6 +644,8 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
     sender_wait w = {.task = t, .loop = ax__task_loop(t)};
     int rc;
 
+    if (ax__task_shared(t)) /* w, on this stack, is written by others */
+        return AX_ENOTSUP;
     pthread_mutex_lock(&s->lock);
     w.prev = s->wtail;
     if (s->wtail)

@@ -9,6 +9,7 @@
 #define AXON_BENCH_H
 
 #include <axon.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,9 +33,29 @@ static inline void die(const char *what, int rc)
     exit(1);
 }
 
+/* AX_BENCH_SHARED=1 (parked, skynet, gather): the tasks the benchmark
+ * parks run on their loop's shared stack (ax_task_opts.shared_stack), and
+ * the RESULT lines name the system "axon-shared". */
+static inline bool bench_shared(void)
+{
+    const char *e = getenv("AX_BENCH_SHARED");
+    return e != NULL && strcmp(e, "1") == 0;
+}
+
+/* The task options for those tasks: the shared stack or the defaults. */
+static inline const ax_task_opts *bench_task_opts(void)
+{
+    static ax_task_opts shared = {.shared_stack = true};
+    return bench_shared() ? &shared : NULL;
+}
+
 /* The system name in RESULT lines: the context back-end is part of it. */
 static inline const char *sysname(void)
 {
+    if (bench_shared())
+        return strstr(ax_build_info(), "context=ucontext")
+                   ? "axon-ucontext-shared"
+                   : "axon-shared";
     return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
                                                        : "axon";
 }

@@ -86,7 +86,8 @@ static void *bench(void *arg)
     int64_t t0 = mono_ns();
     for (uint64_t i = 0; i < count; i++) {
         ax_task *t;
-        int rc = ax_spawn(&t, child, (void *)(uintptr_t)i);
+        int rc = ax_spawn_with(&t, child, (void *)(uintptr_t)i,
+                               bench_task_opts());
         if (rc != 0)
             die("ax_spawn", rc);
         futs[i] = ax_task_future(t);

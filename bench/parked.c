@@ -107,7 +107,7 @@ static void *bench(void *arg)
     int64_t t0 = mono_ns();
     uint64_t n = 0;
     for (; n < count; n++) {
-        int rc = ax_spawn(&tasks[n], parked, NULL);
+        int rc = ax_spawn_with(&tasks[n], parked, NULL, bench_task_opts());
         if (rc != 0) { /* measure what we got, then clean up */
             printf("ax_spawn failed    at task #%" PRIu64 ": %s (%s)\n",
                    n + 1, ax_err_name(rc), ax_strerror(rc));

@@ -100,8 +100,9 @@ static void *classic(void *arg)
     ax_future *f[FANOUT];
     void *res[FANOUT];
     for (int i = 0; i < FANOUT; i++) {
-        int rc = ax_spawn(&t[i], classic,
-                          NODE(num + (uint64_t)i * step, level - 1));
+        int rc = ax_spawn_with(&t[i], classic,
+                               NODE(num + (uint64_t)i * step, level - 1),
+                               bench_task_opts());
         if (rc != 0)
             die("ax_spawn", rc);
         f[i] = ax_task_future(t[i]);
@@ -256,6 +257,10 @@ int main(int argc, char **argv)
     printf("skynet: fan-out %d, %" PRIu64 " leaves, stacks of %zu KiB\n",
            FANOUT, leaves, AX_MIN_STACK_SIZE / 1024);
 
+    if (bench_shared()) { /* the classic form only, on shared stacks */
+        one("loops=1, classic, shared", "skynet", 1, classic, depth);
+        return 0;
+    }
     one("loops=1, classic", "skynet", 1, classic, depth);
     one("loops=1, depth-first", "skynet_dfs", 1, dfs, depth);
     one("loops/CPU, root spread", NULL, AX_LOOPS_PER_CPU, spread_root,

@@ -151,6 +151,8 @@ void ax__task_retrieved(ax_task *t) { t->fut.retrieved = true; }
 
 void ax__cancel_later(ax_task *t) { t->cancel_pending = true; }
 
+bool ax__task_shared(const ax_task *t) { return t->shstk; }
+
 int ax__wait(ax_task *t, int64_t deadline, const char *what)
 {
     int rc;

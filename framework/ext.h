@@ -183,6 +183,11 @@ bool ax__shield(bool on);
 /* Deliver a cancellation that arrived while the task was not suspended at
  * its next suspension instead (the caller consumed the wake-up). */
 void ax__cancel_later(ax_task *t);
+
+/* Whether @t runs on its loop's shared stack (ax_task_opts.shared_stack):
+ * then nothing may write into its stack while it waits, so a wait whose
+ * state lives there must refuse it (AX_ENOTSUP) before waiting. */
+bool ax__task_shared(const ax_task *t);
 /* The loop's clock, ns. */
 int64_t ax__now(ax_loop *L);
 /* Seconds (the API's unit) to ns: AX_EINVAL for NaN, negative or > 100 y. */

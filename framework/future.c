@@ -326,16 +326,23 @@ int ax__await(ax_task *t, ax_future *f, int64_t deadline, void **result)
         rc = AX_ETIMEDOUT;
     } else if (!f->done) {
         ax__waiter w = {.fire = ax__waiter_wake_task, .task = t};
-        ax__waiter_add(f, &w);
+        ax__waiter *wp = ax__waiter_for(t, &w);
+        if (!wp) {
+            if (ft)
+                ft->has_awaiter = false;
+            return AX_ENOMEM;
+        }
+        ax__waiter_add(f, wp);
         if (deadline != AX_NO_DEADLINE) {
             t->timer.status = AX_ETIMEDOUT;
             ax__timer_add(L, &t->timer, deadline);
         }
         f->nawait++;
-        rc = ax__suspend(t, "awaiting", f);
+        rc = ax__suspend_shs(t, "awaiting", f);
         f->nawait--;
         ax__timer_del(L, &t->timer);
-        ax__waiter_remove(f, &w);
+        ax__waiter_remove(f, wp);
+        ax__waiter_done(wp, &w);
         if (rc && f->done) {
             /* Completed in the same instant as the timeout or the cancel:
              * take the result; a cancellation stays pending. */

@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct gather gather;
 
@@ -239,6 +240,44 @@ void ax__gather_free(ax_future *f)
     ax__gather_cancel(f);
 }
 
+/* A shared-stack task's stack is copied away while it waits, so the
+ * children's results cannot be written into its arrays as they end: they
+ * go to heap arrays, copied over once it runs again. The arrays are
+ * written as far as the children got, as on an own stack. */
+static int gather_wait_shs(ax_task *t, ax_future *const *futs, size_t n,
+                           void **results, int *errors, int flags)
+{
+    void **res = NULL;
+    int *err = NULL;
+    ax_future *g;
+    int rc;
+
+    if (results) {
+        if (!(res = ax__calloc(n, sizeof *res)))
+            return AX_ENOMEM;
+        memcpy(res, results, n * sizeof *res);
+    }
+    if (errors) {
+        if (!(err = ax__calloc(n, sizeof *err))) {
+            ax__free(res);
+            return AX_ENOMEM;
+        }
+        memcpy(err, errors, n * sizeof *err);
+    }
+    rc = ax_gather_start(&g, futs, n, res, err, flags);
+    if (!rc) {
+        rc = ax__await(t, g, -1, NULL);
+        ax_future_free(g);
+        if (res)
+            memcpy(results, res, n * sizeof *res);
+        if (err)
+            memcpy(errors, err, n * sizeof *err);
+    }
+    ax__free(res);
+    ax__free(err);
+    return rc;
+}
+
 static int gather_wait(ax_future *const *futs, size_t n, void **results,
                        int *errors, int flags)
 {
@@ -248,6 +287,8 @@ static int gather_wait(ax_future *const *futs, size_t n, void **results,
 
     if (!t)
         return AX_ENOTTASK;
+    if (AX__UNLIKELY(t->shstk) && n && (results || errors))
+        return gather_wait_shs(t, futs, n, results, errors, flags);
     rc = ax_gather_start(&g, futs, n, results, errors, flags);
     if (rc)
         return rc;
@@ -319,12 +360,14 @@ int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
             return AX_EWRONGLOOP;
     for (size_t i = 0; i < n; i++)
         if (futs[i]->loop != L)
-            return ax__wait_any_remote(t, futs, n, deadline, index);
+            return t->shstk ? AX_ENOTSUP
+                            : ax__wait_any_remote(t, futs, n, deadline, index);
     if (first_done(futs, n, index))
         return 0;
     if (ax__dl_passed(L, deadline))
         return AX_ETIMEDOUT;
-    w = n <= 8 ? small : ax__calloc(n, sizeof *w);
+    /* A shared-stack task's stack is copied away while it waits. */
+    w = n <= 8 && !t->shstk ? small : ax__calloc(n, sizeof *w);
     if (!w)
         return AX_ENOMEM;
     for (size_t i = 0; i < n; i++) {
@@ -337,7 +380,7 @@ int ax_wait_any_dl(ax_future *const *futs, size_t n, int64_t deadline,
     }
     for (size_t i = 0; i < n; i++)
         futs[i]->nawait++;
-    rc = ax__suspend(t, "waiting for any", futs[0]);
+    rc = ax__suspend_shs(t, "waiting for any", futs[0]);
     for (size_t i = 0; i < n; i++)
         futs[i]->nawait--;
     ax__timer_del(L, &t->timer);
@@ -461,7 +504,7 @@ int ax_group_wait(ax_group *g)
         return AX_EBUSY;
     g->waiting = true;
     while (g->remaining) {
-        int rc = ax__suspend(t, "waiting for its group", NULL);
+        int rc = ax__suspend_shs(t, "waiting for its group", NULL);
         if (rc == AX_ECANCELED && !cancelled) {
             cancelled = true;
             t->shielded = true;

@@ -664,7 +664,7 @@ static void dump_loop(ax_loop *L, FILE *out, bool name_loop)
             fputs(" [cancelled]", out);
         /* The stack's high-water mark (stack.c: exact on a fresh stack,
          * an upper bound on a reused one); none before the first run. */
-        if (t->stack.map)
+        if (t->stack.map || (t->shstk && t->coro.stack_lo))
             fprintf(out, " stack %zu/%zu B", ax__stack_used(L, t),
                     t->coro.stack_size);
         fputc('\n', out);

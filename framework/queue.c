@@ -1030,6 +1030,9 @@ static int slow(ax_queue *q, qop *op, int64_t dl)
     } else {
         if (!t)
             return AX_ENOTTASK;
+        /* The answer is written into op, on the caller's stack. */
+        if (t->shstk)
+            return AX_ENOTSUP;
         rc = call_remote(q, op, t, dl);
     }
     return rc == AX_EAGAIN && !try ? AX_ETIMEDOUT : rc;

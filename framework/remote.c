@@ -205,6 +205,8 @@ static int await_remote(ax_task *t, ax_future *f, int64_t deadline,
 
     if (f->loop->rt != L->rt)
         return AX_EWRONGLOOP;
+    if (t->shstk) /* the proxy lives on the stack */
+        return AX_ENOTSUP;
     if (t->cancel_pending && !t->shielded) {
         t->cancel_pending = false;
         return AX_ECANCELED;

@@ -109,6 +109,9 @@ int ax_scope_enter_dl(ax_scope *s, int64_t deadline)
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
+    /* The scope is the caller's storage, written by its deadline. */
+    if (t->shstk)
+        return AX_ENOTSUP;
     for (scope *o = t->scopes; o; o = o->parent)
         if (o == sc)
             return AX_EBUSY;

@@ -201,6 +201,8 @@ int ax_signal_wait_dl(int signo, int64_t deadline)
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
+    if (t->shstk) /* the waiter lives on the stack */
+        return AX_ENOTSUP;
     if (t->cancel_pending && !t->shielded) {
         t->cancel_pending = false;
         return AX_ECANCELED;

@@ -24,11 +24,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#ifdef AX_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 #if defined(HAVE_VALGRIND) && HAVE_VALGRIND
 #include <valgrind/valgrind.h>
+#include <valgrind/memcheck.h>
 #define AX_VG_REGISTER(lo, hi) VALGRIND_STACK_REGISTER(lo, hi)
 #define AX_VG_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#define AX_VG_UNDEFINED(p, n) VALGRIND_MAKE_MEM_UNDEFINED(p, n)
 #else
+#define AX_VG_UNDEFINED(p, n) ((void)0)
 #define AX_VG_REGISTER(lo, hi) 0u
 #define AX_VG_DEREGISTER(id) ((void)(id))
 #endif
@@ -262,6 +268,12 @@ void ax__stack_pool_term(ax_loop *L)
 {
     ax__slab *sl, *next;
 
+    if (L->stk.shared.map) {
+        ax__stack_put(L, &L->stk.shared, ax__stack_round(L, L->stk.default_size));
+        L->stk.shared.map = NULL;
+    }
+    L->stk.sh_owner = NULL;
+
     /* A stack still in use here belongs to a task that was never freed
      * (a bug reported elsewhere): it is unmapped all the same. */
     for (size_t i = 0; i < L->stk.ncls; i++) {
@@ -330,9 +342,145 @@ static size_t scan_used(const char *lo, size_t size, size_t page)
 
 size_t ax__stack_used(ax_loop *L, const ax_task *t)
 {
+    if (t->shstk && L->stk.sh_owner != t)
+        return ax__shstk_parked(t);
     if (!t->stack.map)
         return 0;
     return scan_used(t->coro.stack_lo, t->coro.stack_size, L->stk.page);
+}
+
+/* ---- the shared stack (ax_task_opts.shared_stack) ---------------------- */
+
+/*
+ * Shared-stack tasks run on one stack per loop, of the loop's default size,
+ * carved like any other (guard region, valgrind registration). The task
+ * whose bytes are on it is L->stk.sh_owner. Before another shared task
+ * runs there, the owner's live bytes (from the stack pointer its context
+ * resumes with, less a margin, to the top) go to a heap buffer sized to
+ * fit, and the newcomer's come back from its own, which is then freed: a
+ * parked task holds its buffer and its struct, nothing else. The copies
+ * are made by code running on another stack (task.c: the scheduler or an
+ * own-stack task), never by a task on the shared stack itself.
+ *
+ * This is sound only because nothing writes into a parked shared task's
+ * stack: the waits it may use keep their nodes and result slots in the
+ * task struct or on the heap (ARCHITECTURE.md, "Shared stacks").
+ */
+struct ax__shsave {
+    size_t len;
+    unsigned char bytes[];
+};
+
+/* Bytes kept below the saved stack pointer. The assembly back-ends push
+ * everything a switched-out context needs at and above it, so none; with
+ * ucontext, the x86-64 red zone's 128 bytes, as insurance (nothing should
+ * be live there across the call to swapcontext). Every byte here is in
+ * every parked task (bench/parked). */
+#if defined(AX_CTX_UCONTEXT) && AX_CTX_UCONTEXT
+#define SH_MARGIN 128
+#else
+#define SH_MARGIN 0
+#endif
+
+#ifdef AX_ASAN
+/* The bytes hold other frames' poisoned redzones: ASan's memcpy would
+ * report them. Copied by hand, uninstrumented (volatile keeps the
+ * compiler from turning the loop back into a memcpy call). */
+__attribute__((no_sanitize_address)) static void
+sh_copy(void *dst, const void *src, size_t n)
+{
+    volatile unsigned char *d = dst;
+    const volatile unsigned char *s = src;
+
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+#else
+#define sh_copy memcpy
+#endif
+
+size_t ax__shstk_parked(const ax_task *t)
+{
+    return t->stack.saved ? t->stack.saved->len : 0;
+}
+
+int ax__shstk_attach(ax_loop *L, ax_task *t)
+{
+    ax__stacks *S = &L->stk;
+
+    if (!S->shared.map) {
+        int rc = ax__stack_get(L, S->default_size, &S->shared);
+        if (rc)
+            return rc;
+    }
+    t->stack.map = NULL; /* set while its bytes are on the stack */
+    t->stack.saved = NULL;
+    t->coro.stack_lo = (char *)S->shared.map + S->guard;
+    return 0;
+}
+
+/* Copy the parked owner @o's live bytes out. Out of memory here cannot be
+ * returned to anyone (the task is parked, the one to run is chosen): it
+ * ends the process with a message, as a failed stack map would. */
+static void sh_park(ax_loop *L, ax_task *o)
+{
+    char *lo = o->coro.stack_lo, *top = lo + o->coro.stack_size;
+    char *sp = ax__ctx_sp(&o->coro.ctx), *from = lo;
+    ax__shsave *sv;
+    size_t len;
+
+    if (sp && sp <= top && sp >= lo + SH_MARGIN)
+        from = sp - SH_MARGIN;
+    len = (size_t)(top - from);
+    sv = ax__malloc(sizeof *sv + len);
+    if (!sv) {
+        ax__report(L, "out of memory parking shared-stack task '%s' "
+                      "(%zu bytes)", ax__task_name(o), len);
+        abort();
+    }
+    sv->len = len;
+    /* Memcheck holds the bytes below a stack pointer unaddressable. */
+    AX_VG_UNDEFINED(from, (size_t)(sp && from < sp ? sp - from : 0));
+    sh_copy(sv->bytes, from, len);
+    o->stack.saved = sv;
+    o->stack.map = NULL;
+}
+
+bool ax__shstk_load(ax_loop *L, ax_task *t)
+{
+    ax__stacks *S = &L->stk;
+    ax__shsave *sv = t->stack.saved;
+    char *top = (char *)t->coro.stack_lo + t->coro.stack_size;
+
+    if (S->sh_owner == t) /* cannot be: its map would be set */
+        return false;
+    if (S->sh_owner)
+        sh_park(L, S->sh_owner);
+    S->sh_owner = t;
+    t->stack.map = S->shared.map;
+    if (!sv) { /* never ran: the caller makes its first frame */
+#ifdef AX_ASAN
+        __asan_unpoison_memory_region(t->coro.stack_lo, t->coro.stack_size);
+#endif
+        return true;
+    }
+#ifdef AX_ASAN
+    /* Its frames' redzones are not restored: fewer reports, none false. */
+    __asan_unpoison_memory_region(top - sv->len, sv->len);
+#endif
+    AX_VG_UNDEFINED(top - sv->len, sv->len);
+    sh_copy(top - sv->len, sv->bytes, sv->len);
+    t->stack.saved = NULL;
+    ax__free(sv);
+    return false;
+}
+
+void ax__shstk_release(ax_loop *L, ax_task *t)
+{
+    if (L->stk.sh_owner == t)
+        L->stk.sh_owner = NULL;
+    ax__free(t->stack.saved);
+    t->stack.saved = NULL;
 }
 
 /* ---- stack overflow detection ------------------------------------------ */

@@ -43,9 +43,16 @@ typedef struct ax__stkcls ax__stkcls;
  */
 #define AX__GUARD_SIZE ((size_t)60 * 1024)
 
+typedef struct ax__shsave ax__shsave;
+
 typedef struct ax__stack {
     void *map;      /* base: guard region first, then the stack */
-    ax__slab *slab; /* the mapping it was carved from */
+    union {
+        ax__slab *slab;     /* the mapping it was carved from */
+        /* A shared-stack task (map is the loop's shared stack): its live
+         * bytes while another task occupies that stack, else NULL. */
+        ax__shsave *saved;
+    };
     unsigned vg_id; /* valgrind's stack id */
     bool guarded;
 } ax__stack;
@@ -61,6 +68,10 @@ typedef struct ax__stacks {
     size_t guard;     /* bytes of PROT_NONE below each stack */
     bool warned_maps;
     void *altstack;   /* for the guard-page SIGSEGV handler */
+    /* The shared stack (ax_task_opts.shared_stack), made on first use,
+     * and the task whose bytes are on it (NULL: none). */
+    ax__stack shared;
+    ax_task *sh_owner;
 } ax__stacks;
 
 /* stack.c */
@@ -71,5 +82,9 @@ int ax__altstack_init(ax_loop *L);
 void ax__altstack_term(ax_loop *L);
 size_t ax__stack_round(ax_loop *L, size_t size);
 size_t ax__stack_used(ax_loop *L, const ax_task *t);
+int ax__shstk_attach(ax_loop *L, ax_task *t);
+size_t ax__shstk_parked(const ax_task *t);
+bool ax__shstk_load(ax_loop *L, ax_task *t);
+void ax__shstk_release(ax_loop *L, ax_task *t);
 
 #endif

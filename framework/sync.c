@@ -258,8 +258,13 @@ static int q_wait(ax_task *t, swq *q, sw *w, int64_t deadline,
                   const char *what)
 {
     ax_loop *L = t->loop;
+    sw *local = w;
     int rc = 0;
 
+    /* A shared-stack task's stack is copied away while it waits: its node
+     * goes on the heap, and what the object wrote comes back to @local. */
+    if (AX__UNLIKELY(t->shstk) && !(w = ax__malloc(sizeof *w)))
+        return AX_ENOMEM;
     w->task = t;
     w->granted = false;
     q_push(q, w);
@@ -269,11 +274,16 @@ static int q_wait(ax_task *t, swq *q, sw *w, int64_t deadline,
     }
     /* wait_obj stays NULL: ax_dump_tasks() reads it as a future. */
     while (!w->granted && !rc)
-        rc = ax__suspend(t, what, NULL);
+        rc = ax__suspend_shs(t, what, NULL);
     ax__timer_del(L, &t->timer);
-    if (w->granted)
-        return 0;
-    q_unlink(q, w);
+    if (!w->granted)
+        q_unlink(q, w);
+    else
+        rc = 0;
+    if (w != local) {
+        *local = *w;
+        ax__free(w);
+    }
     return rc;
 }
 

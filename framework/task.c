@@ -98,21 +98,32 @@ static ax_task *rq_pop(ax_loop *L)
 
 static void task_entry(void *p);
 
-/* A task's first run: its stack (and TSan fiber). */
+/* A task's first run: its stack (and TSan fiber). A shared-stack task's
+ * first frame is made when its bytes are first loaded (shstk_load). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((always_inline)) inline
+#endif
 static int task_start(ax_loop *L, ax_task *t)
 {
-    int rc = ax__stack_get(L, t->coro.stack_size, &t->stack);
+    int rc = AX__UNLIKELY(t->shstk)
+                 ? ax__shstk_attach(L, t)
+                 : ax__stack_get(L, t->coro.stack_size, &t->stack);
 
     if (rc)
         return rc;
 #ifdef AX_TSAN
     t->coro.tsan_fiber = __tsan_create_fiber(0);
     if (!t->coro.tsan_fiber) {
-        ax__stack_put(L, &t->stack, t->coro.stack_size);
+        if (t->shstk)
+            ax__shstk_release(L, t);
+        else
+            ax__stack_put(L, &t->stack, t->coro.stack_size);
         t->stack.map = NULL;
         return AX_ENOMEM;
     }
 #endif
+    if (t->shstk)
+        return 0;
     t->coro.stack_lo = (char *)t->stack.map + L->stk.guard;
     ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
                  task_entry, t);
@@ -136,15 +147,50 @@ static void task_end_unrun(ax_loop *L, ax_task *t, int status)
         ax__task_free(t);
 }
 
-/* The next ready task, with its stack. */
-static ax_task *rq_pop_runnable(ax_loop *L)
+/*
+ * A shared-stack task about to run whose bytes are not on the shared stack
+ * (its stack.map is NULL then, so the common path pays no test for it):
+ * park the owner's, put its own back, from code running on another stack.
+ * A task on the shared stack (@from) cannot copy over it: it leaves the
+ * task at the head of the queue and the exchange to the scheduler, to
+ * which it then switches (switch_out finds no next task).
+ * @return 0 (t may run); 1 (left to the scheduler); an error from its
+ * first run's task_start().
+ */
+static int shstk_ready(ax_loop *L, ax_task *t, const ax_task *from)
 {
-    ax_task *t;
-
-    while ((t = rq_pop(L)) && AX__UNLIKELY(!t->stack.map)) {
+    if (from && from->shstk) {
+        t->rnext = L->rq.head;
+        L->rq.head = t;
+        if (!L->rq.tail)
+            L->rq.tail = t;
+        return 1;
+    }
+    if (!t->coro.stack_lo) {
         int rc = task_start(L, t);
+        if (rc)
+            return rc;
+    }
+    if (ax__shstk_load(L, t))
+        ax__ctx_make(&t->coro.ctx, t->coro.stack_lo, t->coro.stack_size,
+                     task_entry, t);
+    return 0;
+}
+
+/* rq_pop_runnable() for a task @t that has no stack in place: its first
+ * run, or a shared-stack task whose bytes are parked. Out of line, so that
+ * the switch to a task that has its stack stays short (bench/ctxswitch). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((noinline))
+#endif
+static ax_task *rq_pop_slow(ax_loop *L, ax_task *t, const ax_task *from)
+{
+    for (; t && !t->stack.map; t = rq_pop(L)) {
+        int rc = t->shstk ? shstk_ready(L, t, from) : task_start(L, t);
         if (!rc)
             break;
+        if (rc == 1)
+            return NULL;
         /* A handle reports it to whoever awaits, a layer's hook to its
          * own users; a detached task would vanish silently. */
         if (!t->has_handle && !t->unrun) {
@@ -154,6 +200,17 @@ static ax_task *rq_pop_runnable(ax_loop *L)
         }
         task_end_unrun(L, t, rc);
     }
+    return t;
+}
+
+/* The next ready task, with its stack; @from: the task asking (NULL: the
+ * scheduler). */
+static ax_task *rq_pop_runnable(ax_loop *L, const ax_task *from)
+{
+    ax_task *t = rq_pop(L);
+
+    if (AX__UNLIKELY(t && !t->stack.map))
+        return rq_pop_slow(L, t, from);
     return t;
 }
 
@@ -174,7 +231,9 @@ void ax__reap(ax_loop *L)
     if (!t)
         return;
     L->rq.zombie = NULL;
-    if (t->stack.map)
+    if (AX__UNLIKELY(t->shstk))
+        ax__shstk_release(L, t);
+    else if (t->stack.map)
         ax__stack_put(L, &t->stack, t->coro.stack_size);
     t->stack.map = NULL;
 #ifdef AX_TSAN
@@ -192,7 +251,7 @@ static void switch_out(ax_task *t, bool exiting)
     ax_task *next = NULL;
 
     if (L->rq.budget) {
-        next = rq_pop_runnable(L);
+        next = rq_pop_runnable(L, t);
         if (next)
             L->rq.budget--;
     }
@@ -229,7 +288,7 @@ static void switch_out(ax_task *t, bool exiting)
     ax__reap(L);
 }
 
-int ax__suspend(ax_task *t, const char *what, const void *obj)
+int ax__suspend_shs(ax_task *t, const char *what, const void *obj)
 {
     /* Waiting without the timer that bounds the wait could be forever. */
     if (t->timer_failed) {
@@ -271,7 +330,7 @@ void ax__run_ready(ax_loop *L)
     ax_task *t;
 
     L->rq.budget = ROUND_BUDGET;
-    while (L->rq.budget && (t = rq_pop_runnable(L))) {
+    while (L->rq.budget && (t = rq_pop_runnable(L, NULL))) {
         L->rq.budget--;
         t->state = AX__T_RUNNING;
         L->pub.current = t;
@@ -371,6 +430,9 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     size = opts && opts->stack_size ? opts->stack_size : L->stk.default_size;
     if (size > ((size_t)1 << 30))
         return AX_EINVAL;
+    /* One shared stack per loop, of its default size. */
+    if (opts && opts->shared_stack && opts->stack_size)
+        return AX_EINVAL;
     /* From the spawning loop's pool, the only one this thread may touch;
      * it goes back to the owner's when freed there. */
     t = ax__pool_get(&ax__tls_loop->pools.task, sizeof *t);
@@ -386,6 +448,7 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     t->timer.task = t;
     t->has_handle = handle;
     t->coro.stack_size = ax__stack_round(L, size);
+    t->shstk = opts && opts->shared_stack;
     /* The default name "task-ID" is made when first asked for: formatting
      * it on every spawn was a quarter of skynet's time. */
     if (opts && opts->name)
@@ -633,16 +696,22 @@ int ax__task_cancel(ax_task *t)
 int ax__wait_shielded(ax_task *t, ax_future *f)
 {
     ax__waiter w = {.fire = ax__waiter_wake_task, .task = t};
+    ax__waiter *wp = ax__waiter_for(t, &w);
     bool was = t->shielded;
 
     t->shielded = true;
     while (!f->done) {
-        ax__waiter_add(f, &w);
+        if (!wp) { /* no node to park with (out of memory): poll */
+            ax_sleep_ns(1000000);
+            continue;
+        }
+        ax__waiter_add(f, wp);
         f->nawait++;
-        ax__suspend(t, "finishing a cancelled await", f);
+        ax__suspend_shs(t, "finishing a cancelled await", f);
         f->nawait--;
-        ax__waiter_remove(f, &w);
+        ax__waiter_remove(f, wp);
     }
     t->shielded = was;
+    ax__waiter_done(wp, &w);
     return f->status;
 }

@@ -8,6 +8,8 @@
 #include "future_impl.h"
 #include "stack.h"
 #include "timer.h"
+#include "alloc.h"
+#include "axon/error.h"
 #include "axon/task.h"
 
 enum { AX__T_READY, AX__T_RUNNING, AX__T_SUSPENDED, AX__T_DONE };
@@ -57,6 +59,7 @@ struct ax_task {
     bool reported;
     bool timer_failed;   /* the next suspension's timer could not be armed */
     bool foreign;        /* the struct came from another loop's pool */
+    bool shstk;          /* runs on the loop's shared stack (stack.c) */
     char name[AX_TASK_NAME_MAX + 1];
 };
 
@@ -73,8 +76,44 @@ struct ax_group {
 };
 
 /* task.c */
-/* @obj: the future waited on, shown by ax_dump_tasks(), or NULL. */
-int ax__suspend(ax_task *t, const char *what, const void *obj);
+/*
+ * Park the running task until ax__wake(). @obj: the future waited on,
+ * shown by ax_dump_tasks(), or NULL. Only for callers that write nothing
+ * into the task's stack while it is parked: no waiter node, result slot
+ * or request on the stack that another task, a callback or another loop
+ * writes to meanwhile. A shared-stack task's stack is copied away while it
+ * is parked, so such writes would land in another task's stack.
+ */
+int ax__suspend_shs(ax_task *t, const char *what, const void *obj);
+
+/* ax__suspend_shs() for callers that may keep state on the stack: on a
+ * shared-stack task it refuses to park (AX_ENOTSUP), before any wait. */
+static inline int ax__suspend(ax_task *t, const char *what, const void *obj)
+{
+    if (AX__UNLIKELY(t->shstk))
+        return AX_ENOTSUP;
+    return ax__suspend_shs(t, what, obj);
+}
+
+/* Where a waiter node of @t lives while it parks: @local, on its stack,
+ * or for a shared-stack task a heap copy of it (NULL: out of memory).
+ * Give it back with ax__waiter_done(). */
+static inline ax__waiter *ax__waiter_for(ax_task *t, ax__waiter *local)
+{
+    ax__waiter *w;
+
+    if (!AX__UNLIKELY(t->shstk))
+        return local;
+    if ((w = ax__malloc(sizeof *w)))
+        *w = *local;
+    return w;
+}
+
+static inline void ax__waiter_done(ax__waiter *w, ax__waiter *local)
+{
+    if (w != local)
+        ax__free(w);
+}
 void ax__wake(ax_task *t, int status);
 void ax__task_release(ax_task *t);
 void ax__run_ready(ax_loop *L);

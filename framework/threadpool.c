@@ -224,6 +224,8 @@ int ax_to_thread_with(ax_thread_fn fn, void *arg, void **result,
         return AX_EINVAL;
     if (!t)
         return AX_ENOTTASK;
+    if (t->shstk) /* not audited for the shared stack: refused */
+        return AX_ENOTSUP;
     L = t->loop;
     if (ax__dl_passed(L, deadline))
         return AX_ETIMEDOUT;

@@ -216,7 +216,7 @@ int ax_sleep_dl(int64_t deadline)
     t->timer.status = 0;
     if (deadline != AX_NO_DEADLINE)
         ax__timer_add(L, &t->timer, deadline);
-    rc = ax__suspend(t, "sleeping", &t->timer);
+    rc = ax__suspend_shs(t, "sleeping", &t->timer);
     ax__timer_del(L, &t->timer);
     return rc;
 }

@@ -91,7 +91,7 @@ int ax__io_wait(ax__io *io, int dir, int64_t deadline)
     /* Loop: a wake for another reason than ours (none today) must not be
      * taken for readiness. */
     while (!io->ready[dir] && !rc)
-        rc = ax__suspend(t, dir == AX__IO_WRITE ? "waiting to write"
+        rc = ax__suspend_shs(t, dir == AX__IO_WRITE ? "waiting to write"
                                                 : "waiting to read",
                          NULL); /* wait_obj is read as a future */
     io->waiter[dir] = NULL;
@@ -123,6 +123,13 @@ int64_t ax__clock_ns(void)
     ax_loop *L = ax__tls_loop;
 
     return L ? ax__now(L) : ax__mono_ns();
+}
+
+bool ax__shared_stack(void)
+{
+    ax_task *t = ax__current();
+
+    return t && t->shstk;
 }
 
 int ax__park(const char *what)

@@ -113,6 +113,13 @@ int64_t ax__clock_ns(void);
  */
 int ax__park(const char *what);
 
+/* Whether the calling task runs on its loop's shared stack
+ * (ax_task_opts.shared_stack). Its stack is copied away while it waits, so
+ * a wait whose state lives on the stack (written by a callback while the
+ * task is parked) must refuse it with AX_ENOTSUP before starting. Socket
+ * waits (ax__io_wait) are fine: their state is in the ax__io. */
+bool ax__shared_stack(void);
+
 /*
  * ax__park() bounded by @p deadline (-1: none), for an answer that comes
  * from outside the loop's tasks in real time: a name server's reply, one

@@ -262,6 +262,8 @@ int ax_wait_dl(ax_future *const *futs, size_t n, int mode, int64_t deadline,
         return rc;
     if (!t)
         return AX_ENOTTASK;
+    if (t->shstk) /* the set and its nodes live on the stack */
+        return AX_ENOTSUP;
     rc = set_start(&s, t->loop, futs, n, false);
     if (rc)
         return rc;

@@ -70,6 +70,8 @@ static const struct {
      "has the resolver's reason)"},
     {AX_ESERVICE, "AX_ESERVICE",
      "service name unknown or not valid for the socket type"},
+    {AX_ENOTSUP, "AX_ENOTSUP",
+     "not supported on a shared-stack task (ax_task_opts.shared_stack)"},
 };
 #define NKNOWN (sizeof known / sizeof known[0])
 

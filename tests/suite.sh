@@ -61,7 +61,7 @@ debian    | build pkg  | debian    |                         |                  
 # most (for ucontext), and those that cross loops (for the pipe doorbell).
 # One build carries both back-ends: each is what the other's tests do not
 # touch, and a build of its own cost CI two minutes.
-CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor"
+CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor tests/check_sharedstack"
 BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
 ALT_TESTS=$(printf '%s\n' $CTX_TESTS $BELL_TESTS | awk '!seen[$0]++' | paste -sd,)
 

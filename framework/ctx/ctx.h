@@ -40,4 +40,16 @@ void ax__ctx_make(ax__ctx *c, void *lo, size_t size, void (*entry)(void *),
 /* Save the running context into @from and resume @to. */
 void ax__ctx_switch(ax__ctx *from, ax__ctx *to);
 
+/*
+ * The stack pointer a switched-out context @c resumes with: the bytes it
+ * still needs on its stack are those from here up (a shared-stack task
+ * parks only them, task.c). NULL if the back-end cannot tell (then the
+ * whole stack is kept).
+ */
+#if defined(AX_CTX_UCONTEXT) && AX_CTX_UCONTEXT
+void *ax__ctx_sp(const ax__ctx *c);
+#else
+static inline void *ax__ctx_sp(const ax__ctx *c) { return c->sp; }
+#endif
+
 #endif

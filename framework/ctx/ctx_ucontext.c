@@ -39,3 +39,15 @@ void ax__ctx_switch(ax__ctx *from, ax__ctx *to)
 {
     swapcontext(&from->uc, &to->uc);
 }
+
+void *ax__ctx_sp(const ax__ctx *c)
+{
+#if defined(__x86_64__) && defined(REG_RSP)
+    return (void *)(uintptr_t)c->uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+    return (void *)(uintptr_t)c->uc.uc_mcontext.sp;
+#else
+    (void)c;
+    return NULL;
+#endif
+}

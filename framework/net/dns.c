@@ -496,6 +496,8 @@ int ax_getaddrinfo(const char *host, const char *service,
     }
     if (!ax_task_self())
         return AX_ENOTTASK;
+    if (ax__shared_stack()) /* the request state lives on the stack */
+        return AX_ENOTSUP;
     if ((rc = service_port(service, hints, port, sizeof port)))
         return rc;
     if (hints) {
@@ -672,6 +674,8 @@ int ax__connect_name(ax_sock **out, const char *host, int port,
     int64_t next_at = 0;
     int rc;
 
+    if (ax__shared_stack()) /* the attempts live on the stack */
+        return AX_ENOTSUP;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -80,7 +80,9 @@ extern "C" {
     X(EDNSFAIL, -4021,                                                        \
       "name server failed, refused or did not answer (ax_dns_last_error() "   \
       "has the resolver's reason)")                                           \
-    X(ESERVICE, -4022, "service name unknown or not valid for the socket type")
+    X(ESERVICE, -4022, "service name unknown or not valid for the socket type") \
+    X(ENOTSUP, -4070,                                                         \
+      "not supported on a shared-stack task (ax_task_opts.shared_stack)")
 
 /** The error codes. All are negative; 0 means success. */
 typedef enum ax_errno {

@@ -80,6 +80,32 @@ typedef struct ax_task_opts {
      *  loop of the caller's runtime (ax_loop_at(), runtime.h) starts it
      *  there (create_task on another thread's loop). */
     ax_loop *loop;
+    /** Run on the loop's shared stack instead of a stack of its own
+     *  (copy-on-park, as libco's shared stacks): while the task is parked
+     *  only the part of its stack in use (typically a few hundred bytes)
+     *  is kept, in a heap buffer sized to fit, and copied back before it
+     *  resumes. For a million parked tasks; every switch to such a task
+     *  that finds another one's bytes on the stack costs two copies.
+     *  stack_size must then be 0 (the stack is the loop's default size).
+     *
+     *  The rule that makes it safe: nothing may write into such a task's
+     *  stack while it is parked, because its bytes are elsewhere then.
+     *  Never hand a pointer into its stack (a local variable, an array)
+     *  to another task, a callback or another loop that may write
+     *  through it while this task waits. The runtime keeps to the rule
+     *  in the calls that may suspend such a task: ax_yield(), ax_sleep()
+     *  and friends, ax_await() and ax_await_future() (and their _dl and
+     *  timeout forms) of a task or future of the same loop, ax_gather()
+     *  and ax_gather_all() of the same loop's futures, ax_wait_any() of
+     *  the same loop's futures, ax_group_wait(), the locks, events,
+     *  conditions, semaphores and barriers of sync.h, and socket I/O.
+     *  Spawning, cancelling, being cancelled while parked, ax_cancel() and
+     *  futures' results work as for any task. Every other suspending call
+     *  returns AX_ENOTSUP at once, without waiting: awaiting or gathering
+     *  a future of another loop, ax_wait(), ax_shield(), timeout scopes
+     *  (ax_scope_enter()), ax_queue get/put/join that would wait,
+     *  ax_signal_wait(), name lookups and ax_to_thread(). */
+    bool shared_stack;
 } ax_task_opts;
 
 /**
