@@ -219,6 +219,7 @@ int ax_to_thread_with(ax_thread_fn fn, void *arg, void **result,
     ax__tpool *p;
     job *j;
     int rc = 0;
+    bool signal = false;
 
     if (!fn || ax__dl_invalid(deadline))
         return AX_EINVAL;
@@ -249,7 +250,7 @@ int ax_to_thread_with(ax_thread_fn fn, void *arg, void **result,
         if (rc)
             jl_unlink(&p->q, j);
         else
-            pthread_cond_signal(&p->cv);
+            signal = p->idle > 0;
     } else if (opts && opts->nowait) {
         rc = AX_EAGAIN;
     } else {
@@ -257,6 +258,11 @@ int ax_to_thread_with(ax_thread_fn fn, void *arg, void **result,
         jl_push(&p->waiting, j);
     }
     pthread_mutex_unlock(&p->mu);
+    /* Signalled after the unlock: a thread woken while we still held the
+     * lock would block on it at once (two more futex calls and a context
+     * switch per job). The pool outlives this task, so the cv is live. */
+    if (signal)
+        pthread_cond_signal(&p->cv);
     if (rc) {
         ax__free(j);
         return rc;

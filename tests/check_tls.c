@@ -1023,6 +1023,275 @@ START_TEST(test_sni_add_cert_bad_input)
 }
 END_TEST
 
+/* ---- records cut and joined by the network ------------------------------ */
+
+/*
+ * The client's bytes reach the server through a relay task (the client's
+ * TLS runs over one end of a socketpair, the relay copies to a real TCP
+ * connection): so the test decides where the network cuts the records.
+ * The server reads ahead (one recv() takes whatever is there), so it must
+ * cope with a record in many pieces, many records in one piece, and a
+ * peer that stops in the middle of one.
+ */
+enum { CUT_NONE, CUT_BYTES, CUT_TRUNCATE };
+
+typedef struct relay {
+    ax_tls_ctx *scx, *ccx;
+    ax_sock *client_end;         /* the client's TLS runs over this */
+    ax_sock *up_in, *up_out;     /* client's pair end -> server's peer */
+    ax_sock *down_in, *down_out; /* and back */
+    int mode;                    /* CUT_*: how the upstream is cut */
+    bool accepted;               /* the server's handshake is done */
+    size_t records, rlen;        /* the client's records and their size */
+    ssize_t server_rc;           /* what the server's last read said */
+    size_t server_got;
+} relay;
+
+static void *relay_up(void *arg)
+{
+    relay *r = arg;
+    char b[16384];
+    ssize_t n;
+
+    while ((n = ax_read(r->up_in, b, sizeof b, 30)) > 0) {
+        if (r->mode == CUT_TRUNCATE) {
+            /* Half of the next record, then end of stream. */
+            ax_write_all(r->up_out, b, (size_t)n / 2, 30);
+            break;
+        }
+        if (r->mode == CUT_BYTES) {
+            for (ssize_t i = 0; i < n; i++) {
+                if (ax_write_all(r->up_out, b + i, 1, 30))
+                    return NULL;
+                ax_yield(); /* let the server read what is there */
+            }
+        } else if (ax_write_all(r->up_out, b, (size_t)n, 30)) {
+            return NULL;
+        }
+    }
+    shutdown(ax_sock_fd(r->up_out), SHUT_WR);
+    return NULL;
+}
+
+static void *relay_down(void *arg)
+{
+    relay *r = arg;
+    char b[16384];
+    ssize_t n;
+
+    while ((n = ax_read(r->down_in, b, sizeof b, 30)) > 0)
+        if (ax_write_all(r->down_out, b, (size_t)n, 30))
+            break;
+    shutdown(ax_sock_fd(r->down_out), SHUT_WR);
+    return NULL;
+}
+
+static void *relay_client(void *arg)
+{
+    relay *r = arg;
+    ax_tls *t;
+    char *rec = malloc(r->rlen);
+
+    axt_assert_rc(ax_tls_client(&t, r->ccx, r->client_end, "localhost", 30),
+                  0);
+    for (int i = 0; i < 3000 && !r->accepted; i++) /* hang guard: 30 s */
+        ax_sleep(0.01);
+    ck_assert(r->accepted);
+    for (size_t i = 0; i < r->records; i++) {
+        memset(rec, 'a' + (int)(i % 26), r->rlen);
+        /* One call, one record (r->rlen <= 16 KiB). */
+        axt_assert_rc((int)ax_tls_write(t, rec, r->rlen, 30),
+                      (int)r->rlen);
+    }
+    if (r->mode != CUT_TRUNCATE)
+        axt_assert_rc(ax_tls_shutdown(t, false, 30), 0);
+    ax_tls_close(t);
+    free(rec);
+    return NULL;
+}
+
+static void *relay_main(void *arg)
+{
+    relay *r = arg;
+    ax_sock *l, *srv, *a, *b;
+    ax_task *tc, *tu, *td;
+    ax_tls *t;
+    int sv[2], mode = r->mode;
+    char *buf = malloc(r->rlen);
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    axt_assert_rc(ax_sock_wrap(sv[0], &a), 0); /* the client's end */
+    axt_assert_rc(ax_sock_wrap(sv[1], &b), 0); /* the relay's end */
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    axt_assert_rc(ax_connect(&r->up_out, "127.0.0.1", ax_sock_port(l), 30),
+                  0);
+    axt_assert_rc(ax_accept(l, &srv, 30), 0);
+    r->client_end = a;
+    r->up_in = b;
+    r->down_in = r->up_out;
+    r->down_out = b;
+    /* Until the handshake is done the relay passes bytes as they come. */
+    r->mode = mode == CUT_TRUNCATE ? CUT_NONE : mode;
+    axt_assert_rc(ax_spawn(&tu, relay_up, r), 0);
+    axt_assert_rc(ax_spawn(&td, relay_down, r), 0);
+    axt_assert_rc(ax_spawn(&tc, relay_client, r), 0);
+    axt_assert_rc(ax_tls_accept(&t, r->scx, srv, 30), 0);
+    r->mode = mode;
+    r->accepted = true;
+    r->server_got = 0;
+    for (size_t i = 0; i < r->records; i++) {
+        int rc = ax_tls_read_exact(t, buf, r->rlen, 30);
+        if (rc) {
+            r->server_rc = rc;
+            break;
+        }
+        for (size_t k = 0; k < r->rlen; k++)
+            ck_assert_int_eq(buf[k], 'a' + (int)(i % 26));
+        r->server_got++;
+    }
+    if (!r->server_rc)
+        r->server_rc = ax_tls_read(t, buf, r->rlen, 30); /* close_notify */
+    ax_tls_close(t);
+    ax_close(srv);
+    axt_assert_rc(ax_await(tc, NULL), 0);
+    ax_close(a); /* the relay's reads see the end */
+    axt_assert_rc(ax_await(tu, NULL), 0);
+    axt_assert_rc(ax_await(td, NULL), 0);
+    ax_close(b);
+    ax_close(r->up_out);
+    ax_close(l);
+    free(buf);
+    return NULL;
+}
+
+static void run_relay(relay *r)
+{
+    r->scx = server_ctx("good", NULL);
+    r->ccx = client_ctx(true, NULL);
+    run_real(relay_main, r);
+    ax_tls_ctx_free(r->scx);
+    ax_tls_ctx_free(r->ccx);
+}
+
+/* Every record in single bytes, the handshake's too: the server (reading
+ * ahead) waits for the rest of each and gets every byte right. */
+START_TEST(test_records_one_byte_at_a_time)
+{
+    relay r = {.mode = CUT_BYTES, .records = 3, .rlen = 700};
+
+    NEED_CERTS();
+    run_relay(&r);
+    ck_assert_int_eq(r.server_got, 3);
+    ck_assert_int_eq(r.server_rc, 0); /* then the client's close_notify */
+}
+END_TEST
+
+/* Many small records arriving together (the relay reads and forwards up
+ * to 16 KiB at once), then records of the maximum size: one recv() holds
+ * many records, or a part of one, and none is lost or repeated. */
+START_TEST(test_many_records_in_one_read)
+{
+    /* Fewer under valgrind, where each record costs ~50x more. */
+    size_t n = getenv("AX_UNDER_VALGRIND") ? 200 : 2000;
+    relay r = {.mode = CUT_NONE, .records = n, .rlen = 7};
+    relay big = {.mode = CUT_NONE, .records = n / 50, .rlen = 16384};
+
+    NEED_CERTS();
+    run_relay(&r);
+    ck_assert_int_eq(r.server_got, n);
+    ck_assert_int_eq(r.server_rc, 0);
+    run_relay(&big);
+    ck_assert_int_eq(big.server_got, n / 50);
+    ck_assert_int_eq(big.server_rc, 0);
+}
+END_TEST
+
+/* The peer stops in the middle of a record and closes: the read fails
+ * with AX_EPIPE (no close_notify), neither 0 (a clean end) nor a hang. */
+START_TEST(test_peer_closes_mid_record)
+{
+    relay r = {.mode = CUT_TRUNCATE, .records = 1, .rlen = 100};
+
+    NEED_CERTS();
+    run_relay(&r);
+    ck_assert_int_eq(r.server_got, 0);
+    axt_assert_rc((int)r.server_rc, AX_EPIPE);
+}
+END_TEST
+
+/* A handshake that fails still tells the peer why: the client's alert
+ * (kept with the rest of its flight while the handshake runs) goes out
+ * before the connection is dropped, and the server names it. */
+START_TEST(test_failed_handshake_sends_alert)
+{
+    pair p = {.name = "localhost"};
+
+    NEED_CERTS();
+    p.scx = server_ctx("expired", NULL);
+    p.ccx = client_ctx(true, NULL);
+    run_real(pair_main, &p);
+    axt_assert_rc(p.client_rc, AX_ETLSVERIFY);
+    axt_assert_rc(p.server_rc, AX_ETLS);
+    ck_assert_msg(strstr(p.client_err + 128, "alert certificate expired"),
+                  "server's reason: %s", p.client_err + 128);
+    ax_tls_ctx_free(p.scx);
+    ax_tls_ctx_free(p.ccx);
+}
+END_TEST
+
+/* TLS 1.3 session tickets (sent after the handshake, kept and sent
+ * together) reach the client intact: openssl s_client saves the session
+ * and a second s_client resumes it. */
+static void *resume_main(void *arg)
+{
+    ax_tls_ctx *cx = server_ctx("good", NULL);
+    ax_sock *l, *c;
+    ax_tls *t;
+    char hp[64], out[8192], *line;
+    size_t len;
+    FILE *f;
+
+    (void)arg;
+    f = fopen(P("resume.in"), "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("ping\n", f);
+    fclose(f);
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", ax_sock_port(l));
+    for (int i = 0; i < 2; i++) {
+        char *argv[] = {"openssl", "s_client", "-connect", hp,
+                        "-servername", "localhost", "-CAfile",
+                        (char *)P("ca.pem"), "-tls1_3", "-ign_eof",
+                        i ? "-sess_in" : "-sess_out", (char *)P("sess.pem"),
+                        NULL};
+        pid_t pid = spawn(argv, P("resume.in"), P("resume.out"));
+        axt_assert_rc(ax_accept(l, &c, 30), 0);
+        axt_assert_rc(ax_tls_accept(&t, cx, c, 30), 0);
+        axt_assert_rc(ax_tls_read_until(t, "\n", &line, &len, 100, 30), 0);
+        axt_assert_rc(ax_tls_write_all(t, "pong\n", 5, 30), 0);
+        axt_assert_rc(ax_tls_shutdown(t, false, 30), 0);
+        axt_assert_rc(ax_tls_close(t), 0);
+        axt_assert_rc(ax_close(c), 0);
+        int st = reap(pid);
+        slurp(P("resume.out"), out, sizeof out);
+        ck_assert_msg(st == 0, "s_client exit %d: %s", st, out);
+        ck_assert_msg(strstr(out, "pong\n"), "s_client: %s", out);
+        if (i)
+            ck_assert_msg(strstr(out, "Reused, TLSv1.3"),
+                          "no resumption: %s", out);
+    }
+    ax_close(l);
+    ax_tls_ctx_free(cx);
+    return NULL;
+}
+
+START_TEST(test_session_tickets_resume)
+{
+    NEED_CERTS();
+    run_real(resume_main, NULL);
+}
+END_TEST
+
 Suite *ax_tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -1044,6 +1313,11 @@ Suite *ax_tls_suite(void)
     tcase_add_test(tc, test_sni_certificate_by_name);
     tcase_add_test(tc, test_sni_s_client_subject);
     tcase_add_test(tc, test_sni_add_cert_bad_input);
+    tcase_add_test(tc, test_records_one_byte_at_a_time);
+    tcase_add_test(tc, test_many_records_in_one_read);
+    tcase_add_test(tc, test_peer_closes_mid_record);
+    tcase_add_test(tc, test_failed_handshake_sends_alert);
+    tcase_add_test(tc, test_session_tickets_resume);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -78,8 +78,12 @@ struct ax_tls {
     bool sent_close;       /* our close_notify went out */
     bool got_close;        /* the peer's close_notify came in */
     bool eof;              /* the BIO saw end of stream */
+    bool cork;             /* the BIO keeps writes in wbuf (handshake) */
     int sys_err;           /* errno of the BIO's last failed call */
     char alpn[256];
+    /* What the BIO kept while corked: [woff, wlen) is not yet sent. */
+    char *wbuf;
+    size_t wcap, wlen, woff;
     char *rbuf;
     size_t rcap, rstart, rend;
 };
@@ -128,6 +132,26 @@ static int bio_write(BIO *b, const char *buf, int n)
     ssize_t w;
 
     BIO_clear_retry_flags(b);
+    if (t->cork) {
+        /* A handshake writes each flight, and TLS 1.3 each session ticket,
+         * with a write of its own; keeping them until the handshake must
+         * wait (or ends) sends each batch with one system call. */
+        if (t->wlen + (size_t)n > t->wcap) {
+            size_t cap = t->wcap ? t->wcap : 4096;
+            char *nb;
+            while (cap < t->wlen + (size_t)n)
+                cap *= 2;
+            if (!(nb = realloc(t->wbuf, cap))) {
+                t->sys_err = ENOMEM;
+                return -1;
+            }
+            t->wbuf = nb;
+            t->wcap = cap;
+        }
+        memcpy(t->wbuf + t->wlen, buf, (size_t)n);
+        t->wlen += (size_t)n;
+        return n;
+    }
     do
         w = send(ax_sock_fd(t->sock), buf, (size_t)n, MSG_NOSIGNAL);
     while (w < 0 && errno == EINTR);
@@ -167,7 +191,8 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     (void)b;
     (void)num;
     (void)ptr;
-    /* Writes are not buffered here: a flush has nothing to do. */
+    /* Uncorked, nothing is buffered here; corked, drive() sends what is
+     * kept before it waits, and handshake() at the end. */
     return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
@@ -315,6 +340,12 @@ int ax_tls_ctx_new(ax_tls_ctx **out, ax_tls_role role,
      * buffer, which OpenSSL would otherwise insist be the same address. */
     SSL_CTX_set_mode(cx->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                   SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* Read ahead: a record comes in with one recv() of up to 16 KiB,
+     * with whatever follows it, instead of one for its 5-byte header and
+     * one for its body (nginx does the same). What is read ahead stays in
+     * OpenSSL's buffer, and SSL_read() takes from there before it asks
+     * the BIO, so a wait still means "the socket had nothing". */
+    SSL_CTX_set_read_ahead(cx->ctx, 1);
     if (!server && !o->insecure)
         SSL_CTX_set_verify(cx->ctx, SSL_VERIFY_PEER, NULL);
     if ((rc = load_files(cx->ctx, o, server)))
@@ -511,6 +542,34 @@ static int failure(ax_tls *t, int e)
     return AX_ETLS;
 }
 
+/* Send what the corked BIO kept, waiting to write as needed.
+ * @return 0 or a negative code (the connection is then broken). */
+static int send_kept(ax_tls *t, int64_t dl)
+{
+    while (t->woff < t->wlen) {
+        ssize_t w = send(ax_sock_fd(t->sock), t->wbuf + t->woff,
+                         t->wlen - t->woff, MSG_NOSIGNAL);
+        int rc;
+        if (w >= 0) {
+            t->woff += (size_t)w;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            t->broken = true;
+            set_err("%s", strerror(errno));
+            return -errno;
+        }
+        if ((rc = ax_sock_wait_dl(t->sock, AX_SOCK_WRITABLE, dl))) {
+            set_err("%s", ax_strerror(rc));
+            return rc;
+        }
+    }
+    t->woff = t->wlen = 0;
+    return 0;
+}
+
 /*
  * Run one SSL call to completion, waiting on the socket whenever OpenSSL
  * wants to read or write. @return 0; GOT_CLOSE; a negative code.
@@ -544,6 +603,9 @@ static int drive(ax_tls *t, int op, void *buf, size_t n, size_t *done,
             return 0;
         e = SSL_get_error(t->ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            /* The peer may be waiting for what the cork kept. */
+            if (t->wlen && (rc = send_kept(t, dl)))
+                return rc;
             rc = ax_sock_wait_dl(t->sock,
                                  e == SSL_ERROR_WANT_READ ? AX_SOCK_READABLE
                                                           : AX_SOCK_WRITABLE,
@@ -577,6 +639,7 @@ static void tls_free(ax_tls *t)
     SSL_free(t->ssl); /* and the BIO, which owns nothing */
     ctx_unref(t->cx);
     free(t->rbuf);
+    free(t->wbuf);
     free(t);
 }
 
@@ -644,7 +707,19 @@ static int handshake(ax_tls **out, ax_tls_ctx *cx, ax_sock *s, bool owns,
         }
     }
     t->reading = t->writing = true;
+    t->cork = true;
     rc = drive(t, OP_HANDSHAKE, NULL, 0, NULL, dl);
+    t->cork = false;
+    /* The last flight (and TLS 1.3's session tickets) goes out now: the
+     * peer may wait for it, and our caller may not write for a while. */
+    if (rc == 0 && t->wlen)
+        rc = send_kept(t, dl);
+    else if (rc && t->woff < t->wlen) /* an alert: one try, no waiting */
+        (void)!send(ax_sock_fd(t->sock), t->wbuf + t->woff,
+                    t->wlen - t->woff, MSG_NOSIGNAL | MSG_DONTWAIT);
+    free(t->wbuf);
+    t->wbuf = NULL;
+    t->wcap = 0;
     t->reading = t->writing = false;
     if (rc == GOT_CLOSE) {
         set_err("the peer closed during the handshake");
