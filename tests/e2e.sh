@@ -657,6 +657,67 @@ test_chat() {
 }
 
 # ---------------------------------------------------------------------------
+# bench/idle_client (bench/idle.sh's client): connections held idle after
+# one exchange each, counted by the client and, for chat, by the room.
+
+# idle_hold MODE COUNT: run the client against $PORT until it holds COUNT
+# connections (its "held" line); IPID is the client.
+IPID=""
+idle_hold() {
+    local bin=$EXAMPLES_DIR/../bench/idle_client
+    : >"$TMP/idle.out"
+    timeout 60 "$bin" "$1" "$PORT" "$2" >"$TMP/idle.out" 2>"$TMP/idle.err" &
+    IPID=$!
+    PIDS="$PIDS $IPID"
+    local i=0
+    while [ $i -lt 300 ] && ! grep -q '^held ' "$TMP/idle.out"; do
+        kill -0 "$IPID" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    expect_eq "idle_client $1: $2 connections answered and held" \
+        "$(grep '^held ' "$TMP/idle.out")" "held $2 of $2"
+}
+
+# idle_release COUNT: stop the client; every connection must still be open.
+idle_release() {
+    local rc
+    kill -TERM "$IPID" 2>/dev/null
+    wait "$IPID"
+    rc=$?
+    expect_eq "idle_client: all $1 still open at the end, exit 0" \
+        "$(grep '^open ' "$TMP/idle.out"):$rc" "open $1:0"
+}
+
+test_idle() {
+    local bin=$EXAMPLES_DIR/../bench/idle_client out rc
+    [ -x "$bin" ] || { fail "idle_client: $bin not found or not executable"; return; }
+    out=$(timeout 10 "$bin" http 1 0 2>&1)
+    rc=$?
+    case $rc:$out in
+    2:"usage: idle_client"*) pass "idle_client: N 0 refused" ;;
+    *) fail "idle_client: N 0: exit $rc, '$out'" ;;
+    esac
+    start_server http-hello || return
+    idle_hold http 200
+    idle_release 200
+    stop_server TERM
+    [ "${AX_HAVE_ACTORS:-1}" = 1 ] || return
+    start_server chat --announce-max 0 || return
+    idle_hold chat 50
+    if [ $HAVE_NC = 1 ]; then
+        # shellcheck disable=SC2086
+        out=$(printf 'probe\n/who\n' | timeout 10 nc $NC_EOF -w 3 "$HOST" "$PORT" 2>&1)
+        case $out in
+        *"* 51 online:"*) pass "idle_client chat: the room counts 50 idle members and the probe" ;;
+        *) fail "idle_client chat: /who: '$(printf '%s' "$out" | tr '\n' '|' | head -c 300)'" ;;
+        esac
+    fi
+    idle_release 50
+    stop_server TERM
+}
+
+# ---------------------------------------------------------------------------
 
 echo "e2e: examples in $EXAMPLES_DIR, --loops $LOOPS; curl=$HAVE_CURL" \
     "redis-cli=$HAVE_REDIS nc=$HAVE_NC${NC_EOF:+ (nc $NC_EOF)}"
@@ -666,6 +727,7 @@ SERVERS="http-hello kv-server chat"
 test_http
 test_axload
 test_http_root
+test_idle
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat

@@ -144,8 +144,11 @@ typedef struct mconn {
     ax_task *writer_task;   /* while the writer runs */
     ax_future *writer_done; /* completed when the writer ends */
     bool kicked;
-    char out[16384];        /* the writer's batch */
 } mconn;
+
+/* The writer's batch: taken for a round of two lines or more, and given
+ * back after its write, so that an idle member's writer holds none. */
+#define BATCH 16384
 
 static mconn *mconn_ref(mconn *c)
 {
@@ -543,6 +546,25 @@ out:
 
 /* ---- a member's writer ------------------------------------------------------ */
 
+/* Append t to the batch out[0, *n): the batch is written first when t
+ * does not fit, and t alone when it is larger than a batch. */
+static int batch_add(mconn *c, char *out, size_t *n, const text *t)
+{
+    int rc = 0;
+
+    if (*n && *n + t->len > BATCH) {
+        rc = ax_write_all(c->s, out, *n, -1);
+        *n = 0;
+    }
+    if (!rc && t->len > BATCH) {
+        rc = ax_write_all(c->s, t->s, t->len, -1);
+    } else if (!rc) {
+        memcpy(out + *n, t->s, t->len);
+        *n += t->len;
+    }
+    return rc;
+}
+
 static void *writer_main(void *arg)
 {
     mconn *c = arg;
@@ -552,8 +574,11 @@ static void *writer_main(void *arg)
     c->writer_task = ax_task_self();
     while ((rc = ax_recv(&m, -1)) == 0) {
         /* Take whatever else is queued too and send it in one write:
-         * the mailbox then fills only while the socket is stuck. */
+         * the mailbox then fills only while the socket is stuck. A line
+         * alone is written from its shared text, with no copy. */
         bool stop = false;
+        text *one = NULL;
+        char *out = NULL;
         size_t n = 0;
         do {
             text *t = m.data;
@@ -561,20 +586,30 @@ static void *writer_main(void *arg)
                 stop = true;
                 break;
             }
-            if (n && n + t->len > sizeof c->out) {
-                rc = ax_write_all(c->s, c->out, n, -1);
-                n = 0;
+            if (!one && !out) {
+                one = t;
+                continue;
             }
-            if (!rc && t->len > sizeof c->out) {
-                rc = ax_write_all(c->s, t->s, t->len, -1);
-            } else if (!rc) {
-                memcpy(c->out + n, t->s, t->len);
-                n += t->len;
+            if (!out && !(out = malloc(BATCH))) {
+                text_unref(t);
+                rc = AX_ENOMEM;
+                break;
             }
+            if (one) {
+                rc = batch_add(c, out, &n, one);
+                text_unref(one);
+                one = NULL;
+            }
+            if (!rc)
+                rc = batch_add(c, out, &n, t);
             text_unref(t);
         } while (!rc && ax_recv(&m, 0) == 0);
+        if (!rc && one)
+            rc = ax_write_all(c->s, one->s, one->len, -1);
+        text_unref(one);
         if (!rc && n)
-            rc = ax_write_all(c->s, c->out, n, -1);
+            rc = ax_write_all(c->s, out, n, -1);
+        free(out);
         if (rc || stop)
             break;
     }
@@ -693,8 +728,11 @@ static bool clean_name(const char *in, char *out)
     return n > 0 && out[0] != '/' && out[0] != '*';
 }
 
-/* One line from the client, without its line end. */
-static int read_line(ax_sock *s, char *buf)
+/* One line from the client, without its line end: a string in the
+ * socket's buffer (its line end overwritten), valid until the next read.
+ * Not copied to the stack: a 4 KiB array there would cost every member's
+ * task its pages for good. */
+static int read_line(ax_sock *s, char **out)
 {
     char *line;
     size_t len;
@@ -705,17 +743,15 @@ static int read_line(ax_sock *s, char *buf)
     len--;
     if (len && line[len - 1] == '\r')
         len--;
-    memcpy(buf, line, len);
-    buf[len] = '\0';
+    line[len] = '\0';
+    *out = line;
     return 0;
 }
 
 static void chat_conn(ax_sock *s, void *arg)
 {
     ax_actor_opts ao = {0};
-    char line[LINE_MAX_LEN + 1], name[NAME_MAX_LEN + 1];
-    /* Not calloc: the 16 KiB batch buffer is touched only when used, which
-     * matters with ten thousand members. */
+    char *line, name[NAME_MAX_LEN + 1];
     mconn *c = malloc(sizeof *c);
     uint64_t id = 0;
     void *v;
@@ -745,7 +781,7 @@ static void chat_conn(ax_sock *s, void *arg)
     rc = tell(c, "* welcome! what is your name?\n");
     /* The first line is the name. */
     while (!rc && !id) {
-        if ((rc = read_line(s, line)))
+        if ((rc = read_line(s, &line)))
             break;
         if (!clean_name(line, name)) {
             rc = tell(c, "* please send a name (up to 24 characters)\n");
@@ -757,7 +793,7 @@ static void chat_conn(ax_sock *s, void *arg)
             rc = tell(c, "* that name is taken, try another\n");
     }
     while (!rc && id) {
-        if ((rc = read_line(s, line)))
+        if ((rc = read_line(s, &line)))
             break;
         if (!line[0])
             continue;

@@ -4,15 +4,18 @@
  * "Hello, World!", for benchmarks against nginx and evhttp.
  *
  *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
- *              [--tls CERT KEY] [--root DIR] [--metrics PORT]
+ *              [--tls CERT KEY] [--root DIR] [--idle-timeout S] [--metrics PORT]
  *
  * One task per connection (ax_serve spreads them over the loops). The task
  * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
  * preformatted response, and keeps the connection open (HTTP/1.1 default,
- * HTTP/1.0 with "Connection: keep-alive"). Pipelined requests already in
- * the socket's buffer are answered together: responses are appended to a
- * batch and written with one ax_write_all() when nothing complete is left
- * to read. No allocation per request.
+ * HTTP/1.0 with "Connection: keep-alive"). A request that arrives alone
+ * is answered straight from the preformatted response, with no copy and no
+ * allocation. Pipelined requests already in the socket's buffer are
+ * answered together: responses are appended to a batch (a buffer taken for
+ * it, given back before the next wait) and written with one ax_write_all()
+ * when nothing complete is left to read. An idle keep-alive connection
+ * holds no buffer (see serve_conn and ax_read_until).
  *
  *  - header block larger than 8 KiB          -> 431, close
  *  - malformed request line or bad version   -> 400, close
@@ -20,7 +23,8 @@
  *    are read and discarded
  *  - other Transfer-Encodings                 -> 501, close
  *  - chunk data not followed by CRLF          -> 400, close
- *  - 30 s without a complete request head     -> close (slowloris)
+ *  - 30 s without a complete request head     -> close (slowloris; an idle
+ *    keep-alive connection too; --idle-timeout)
  *  - a body not complete within --request-timeout (30 s) of its head
  *    -> close: the deadline is for the whole body, so a body trickled a
  *    byte at a time cannot hold a connection open
@@ -66,7 +70,8 @@
 
 #define MAX_HEAD ((size_t)8192)         /* request line + headers */
 #define MAX_BODY ((size_t)1 << 20)      /* 1 MiB */
-#define IDLE_TIMEOUT 30.0               /* seconds for a request head */
+/* Seconds for a request head, idle keep-alive included (--idle-timeout). */
+static double idle_timeout = 30.0;
 /* Seconds for a whole request body, from the end of its head
  * (--request-timeout). */
 static double request_timeout = 30.0;
@@ -701,9 +706,27 @@ done:
     return rc;
 }
 
-static void serve_conn(conn *c)
+/*
+ * The batch of responses and, with --root, the copy of a request target
+ * are on the heap, not the connection task's stack: a 16 KiB array in the
+ * frame costs its pages for the task's whole life (the compiler probes
+ * every page of a large frame, -fstack-clash-protection, and the calls
+ * below it touch pages further down), with an idle keep-alive connection
+ * using none of it. The batch is taken when a response must wait behind
+ * another (pipelined requests), for an error response and for a file's
+ * head, and given back before the connection waits for its next request:
+ * a request that arrives alone is answered straight from the
+ * preformatted response.
+ */
+static char *batch(char **out)
 {
-    char out[BATCH], target[MAX_TARGET];
+    if (!*out)
+        *out = malloc(BATCH);
+    return *out;
+}
+
+static void serve_loop(conn *c, char **outp, char *target)
+{
     size_t olen = 0;
 
     for (;;) {
@@ -719,19 +742,22 @@ static void serve_conn(conn *c)
         if (olen)
             rc = c_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD, 0);
         if (rc == AX_ETIMEDOUT) {
-            if (flush(c, out, &olen))
+            if (flush(c, *outp, &olen))
                 return;
+            free(*outp);
+            *outp = NULL;
             rc = c_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD,
-                               IDLE_TIMEOUT);
+                               idle_timeout);
         }
         if (rc == AX_E2BIG) {
-            fail(c, out, &olen, 431);
+            if (batch(outp))
+                fail(c, *outp, &olen, 431);
             return;
         }
         if (rc) {
             /* End of stream, timeout, reset, or the server is stopping. */
             if (rc != AX_ECANCELED)
-                flush(c, out, &olen);
+                flush(c, *outp, &olen);
             return;
         }
         /* Empty lines before a request line are allowed (RFC 9112 2.2). */
@@ -742,14 +768,16 @@ static void serve_conn(conn *c)
         if (len < 4)
             continue; /* only empty lines: nothing asked yet */
         if ((rc = parse_head(head, len, &rq))) {
-            fail(c, out, &olen, rc);
+            if (batch(outp))
+                fail(c, *outp, &olen, rc);
             return;
         }
         /* The target lives in the socket's buffer, which the body's reads
          * reuse: keep a copy. */
         if (root_fd >= 0) {
             if (rq.target_len >= MAX_TARGET) {
-                fail(c, out, &olen, 414);
+                if (batch(outp))
+                    fail(c, *outp, &olen, 414);
                 return;
             }
             memcpy(target, rq.target, rq.target_len);
@@ -759,27 +787,27 @@ static void serve_conn(conn *c)
          * invalid from here on, but everything needed is in rq). */
         if (rq.has_len && rq.body_len) {
             if (discard(c, rq.body_len, ax_deadline_in(request_timeout))) {
-                flush(c, out, &olen);
+                flush(c, *outp, &olen);
                 return;
             }
         } else if (rq.chunked) {
             if ((rc = discard_chunked(c, ax_deadline_in(request_timeout)))) {
-                if (rc > 0)
-                    fail(c, out, &olen, rc);
+                if (rc > 0 && batch(outp))
+                    fail(c, *outp, &olen, rc);
                 else
-                    flush(c, out, &olen);
+                    flush(c, *outp, &olen);
                 return;
             }
         }
 
         if (root_fd >= 0) {
-            if (serve_file(c, out, &olen, &rq, target))
+            if (!batch(outp) || serve_file(c, *outp, &olen, &rq, target))
                 return;
             if (!rq.keepalive) {
-                flush(c, out, &olen);
+                flush(c, *outp, &olen);
                 return;
             }
-            if (c_buffered(c) == 0 && flush(c, out, &olen))
+            if (c_buffered(c) == 0 && flush(c, *outp, &olen))
                 return;
             continue;
         }
@@ -796,18 +824,38 @@ static void serve_conn(conn *c)
             r = rq.head ? HRESP_KEEP : RESP_KEEP;
             n = rq.head ? sizeof HRESP_KEEP - 1 : sizeof RESP_KEEP - 1;
         }
-        if (olen + n > BATCH && flush(c, out, &olen))
+        /* Alone (nothing pending, nothing else buffered): answered at
+         * once, without a copy. */
+        if (!olen && (!rq.keepalive || c_buffered(c) == 0)) {
+            if (c_write_all(c, r, n, WRITE_TIMEOUT) || !rq.keepalive)
+                return;
+            continue;
+        }
+        if (olen + n > BATCH && flush(c, *outp, &olen))
             return;
-        memcpy(out + olen, r, n);
+        if (!batch(outp))
+            return;
+        memcpy(*outp + olen, r, n);
         olen += n;
         if (!rq.keepalive) {
-            flush(c, out, &olen);
+            flush(c, *outp, &olen);
             return;
         }
         /* Nothing else buffered: answer now, before blocking on a read. */
-        if (c_buffered(c) == 0 && flush(c, out, &olen))
+        if (c_buffered(c) == 0 && flush(c, *outp, &olen))
             return;
     }
+}
+
+static void serve_conn(conn *c)
+{
+    char *out = NULL, *target = NULL;
+
+    if (root_fd >= 0 && !(target = malloc(MAX_TARGET)))
+        return;
+    serve_loop(c, &out, target);
+    free(out);
+    free(target);
 }
 
 static void handle(ax_sock *s, void *arg)
@@ -915,6 +963,11 @@ int main(int argc, char **argv)
          .help = "a request body must arrive whole within this\n"
                  "of its head, else the connection is closed\n"
                  "(default 30)"},
+        {.name = "idle-timeout", .meta = "SECONDS", .kind = SRV_SECONDS,
+         .dst = &idle_timeout, .min = 0.001, .max = 86400,
+         .help = "close a connection that sends no complete\n"
+                 "request head for this long, idle keep-alive\n"
+                 "ones included (default 30)"},
         SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "http-hello",

@@ -280,12 +280,31 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
             s->rbuf = nb;
             s->rcap = cap;
         }
-        r = read_some(s, s->rbuf + s->rend, s->rcap - s->rend, dl);
-        if (r < 0)
-            return (int)r;
+        r = s->stream ? read(s->fd, s->rbuf + s->rend, s->rcap - s->rend)
+                      : recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, 0);
+        if (r > 0) {
+            s->rend += (size_t)r;
+            continue;
+        }
         if (r == 0)
             return AX_EPIPE;
-        s->rend += (size_t)r;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        /* Nothing buffered: the buffer is given back while the task
+         * waits, and taken again when bytes come (as nginx frees a
+         * keep-alive connection's header buffer). An idle connection
+         * parked here then holds no buffer at all; a busy one pays a
+         * free and a malloc per wait, next to the two system calls
+         * the wait costs anyway. */
+        if (have == 0 && s->rbuf) {
+            ax__free(s->rbuf);
+            s->rbuf = NULL;
+            s->rcap = s->rstart = s->rend = 0;
+        }
+        if ((rc = ax__io_wait(&s->io, AX__IO_READ, dl)))
+            return rc;
     }
 }
 

@@ -162,6 +162,9 @@ AX_EXTERN int ax_read_exact_dl(ax_sock *s, void *buf, size_t n,
  *             next read call on @p s; the delimiter is included.
  * @param len  receives the length including the delimiter.
  * @param max  the longest line accepted (the buffer grows up to it).
+ * While it waits with nothing buffered, the socket holds no buffer (it is
+ * freed, and taken again when bytes arrive): an idle connection waiting
+ * for its next line costs no buffer memory.
  * @return 0; AX_E2BIG if no delimiter within @p max bytes (the bytes stay
  *         buffered); AX_EPIPE at end of stream before a delimiter; the
  *         codes of ax_read(). The timeout covers the whole call.
