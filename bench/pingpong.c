@@ -2,8 +2,10 @@
 /*
  * pingpong: two actors exchanging messages with ax_send()/ax_recv().
  *
- *   usage: pingpong [count]   (default 2,000,000 same-loop round trips;
- *                              the cross-loop runs use count/4)
+ *   usage: pingpong [count [a|b|c]]   (default 2,000,000 same-loop round
+ *                              trips; the cross-loop runs use count/4;
+ *                              a letter runs that run alone, e.g. under
+ *                              `perf stat` or callgrind)
  *
  * Three runs, each in its own ax_run_with():
  *  a. same loop (loops = 1): the pinger sends a PING to the ponger and
@@ -264,11 +266,14 @@ static void one(const char *label, int loops, bool batched, uint64_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc > 2 || (argc == 2 && (argv[1][0] < '0' || argv[1][0] > '9'))) {
-        fprintf(stderr, "usage: %s [count]\n", argv[0]);
+    const char *only = argc == 3 ? argv[2] : "abc";
+    if (argc > 3 || (argc >= 2 && (argv[1][0] < '0' || argv[1][0] > '9')) ||
+        (argc == 3 && strcmp(only, "a") && strcmp(only, "b") &&
+         strcmp(only, "c"))) {
+        fprintf(stderr, "usage: %s [count [a|b|c]]\n", argv[0]);
         return 2;
     }
-    if (argc == 2) {
+    if (argc >= 2) {
         char *end;
         errno = 0;
         count = strtoull(argv[1], &end, 10);
@@ -287,8 +292,11 @@ int main(int argc, char **argv)
            " across loops; %" PRIu64 " PINGs, window %d, batched\n",
            count, count / 4, count, WINDOW);
 
-    one("a. same loop", 1, false, count);
-    one("b. cross loop", 2, false, count / 4);
-    one("c. cross loop, W=64", 2, true, count);
+    if (strchr(only, 'a'))
+        one("a. same loop", 1, false, count);
+    if (strchr(only, 'b'))
+        one("b. cross loop", 2, false, count / 4);
+    if (strchr(only, 'c'))
+        one("c. cross loop, W=64", 2, true, count);
     return 0;
 }

@@ -19,7 +19,7 @@ typedef struct ax__bell {
 typedef struct ax__inbox {
     _Alignas(64) ax__msg *_Atomic head;
     _Alignas(64) ax__msg *tail;
-    ax__msg stub;
+    _Alignas(64) ax__msg stub;
     _Alignas(64) atomic_int sleeping;
     bool vclock; /* the loop's virtual_clock, on the line producers read */
     atomic_ullong rings;
