@@ -44,7 +44,7 @@ cd "$ROOT"
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
 alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ | CC=gcc --with-context=ucontext --disable-eventfd | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
-noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check
+noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@NOACT_TESTS@ | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check of the programs the flag changes
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
 tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
 repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (8) times in a row in the asan and tsan builds
@@ -63,6 +63,12 @@ debian    | build pkg  | debian    |                         |                  
 # touch, and a build of its own cost CI two minutes.
 CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor tests/check_sharedstack"
 BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
+# What --disable-actors changes: the programs with AXON_HAVE_ACTORS or
+# AX_HAVE_ACTORS branches, the examples and documents built or skipped by
+# it, and the installed headers (check_cxx). The core library is the same
+# code as in the default row, which runs every test.
+NOACT_TESTS="tests/check_error tests/check_runtime tests/check_alloc tests/check_examples tests/check_trace tests/check_cxx tests/e2e.sh tests/check_tutorial.sh tests/check_doc.sh"
+NOACT_TESTS=${NOACT_TESTS// /,}
 ALT_TESTS=$(printf '%s\n' $CTX_TESTS $BELL_TESTS | awk '!seen[$0]++' | paste -sd,)
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
@@ -822,7 +828,7 @@ config_args() { local a=${T_ARGS[$1]}; printf '%s\n' "${a//@PREFIX@/$PREFIX_DIR}
 run_row() {
     local name=$1 kv k
     for kv in ${T_ENV[$name]}; do
-        kv=${kv//@ALT_TESTS@/$ALT_TESTS}
+        kv=${kv//@ALT_TESTS@/$ALT_TESTS} kv=${kv//@NOACT_TESTS@/$NOACT_TESTS}
         k=${kv%%=*}
         [[ -n ${!k+x} ]] || local -x "$kv"
     done
