@@ -42,22 +42,32 @@ static inline bool bench_shared(void)
     return e != NULL && strcmp(e, "1") == 0;
 }
 
-/* The task options for those tasks: the shared stack or the defaults. */
+/* AX_BENCH_EAGER=1 (skynet): the same program with its children started
+ * eagerly (ax_task_opts.eager), reported as the system "axon-eager". */
+static inline bool bench_eager(void)
+{
+    const char *e = getenv("AX_BENCH_EAGER");
+    return e != NULL && strcmp(e, "1") == 0;
+}
+
+/* The task options for those tasks: the variant's, or the defaults. */
 static inline const ax_task_opts *bench_task_opts(void)
 {
     static ax_task_opts shared = {.shared_stack = true};
-    return bench_shared() ? &shared : NULL;
+    static ax_task_opts eager = {.eager = true};
+    return bench_shared() ? &shared : bench_eager() ? &eager : NULL;
 }
 
 /* The system name in RESULT lines: the context back-end is part of it. */
 static inline const char *sysname(void)
 {
+    bool uc = strstr(ax_build_info(), "context=ucontext") != NULL;
+
     if (bench_shared())
-        return strstr(ax_build_info(), "context=ucontext")
-                   ? "axon-ucontext-shared"
-                   : "axon-shared";
-    return strstr(ax_build_info(), "context=ucontext") ? "axon-ucontext"
-                                                       : "axon";
+        return uc ? "axon-ucontext-shared" : "axon-shared";
+    if (bench_eager())
+        return uc ? "axon-ucontext-eager" : "axon-eager";
+    return uc ? "axon-ucontext" : "axon";
 }
 
 #endif

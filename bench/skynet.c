@@ -18,6 +18,15 @@
  *  - depth-first (ax_spawn one child, ax_await it, next child): at most one
  *    task per level exists at a time (7 here), so every stack comes back
  *    from the loop's pool hot (`skynet_dfs`).
+ *  - classic with eager children (AX_BENCH_EAGER=1, system axon-eager):
+ *    the same program, each child spawned with ax_task_opts.eager, so it
+ *    runs at once until it ends (a leaf) or suspends (an inner task, in
+ *    its gather) and its parent resumes right after. The tree unfolds
+ *    depth first by itself; at most about 10 tasks per level are alive.
+ *    Go's scheduler does much the same to its classic form without being
+ *    asked (runnext and a 256-slot local queue whose overflow goes to the
+ *    back of the global one: about 76,000 goroutines alive at the peak,
+ *    bench/README.md).
  * Stacks are 16 KiB (ax_opts.stack_size = AX_MIN_STACK_SIZE); the bodies
  * need far less.
  *
@@ -259,6 +268,10 @@ int main(int argc, char **argv)
 
     if (bench_shared()) { /* the classic form only, on shared stacks */
         one("loops=1, classic, shared", "skynet", 1, classic, depth);
+        return 0;
+    }
+    if (bench_eager()) { /* the classic form only, children eager */
+        one("loops=1, classic, eager", "skynet", 1, classic, depth);
         return 0;
     }
     one("loops=1, classic", "skynet", 1, classic, depth);

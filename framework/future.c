@@ -127,9 +127,12 @@ static void cb_fire(ax__waiter *w, ax_future *f)
     cb_node *n = (cb_node *)w;
     ax_done_fn cb = n->cb;
     void *arg = n->arg;
+    ax_loop *L = f->loop;
 
     ax__free(n);
+    L->in_done_cb++;
     cb(f, arg);
+    L->in_done_cb--;
 }
 
 static void future_destroy(ax_future *f)
@@ -261,7 +264,10 @@ int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg)
     if (foreign(f))
         return AX_EWRONGLOOP;
     if (f->done) {
+        ax_loop *L = f->loop; /* cb may free f */
+        L->in_done_cb++;
         cb(f, arg);
+        L->in_done_cb--;
         return 0;
     }
     n = ax__calloc(1, sizeof *n);

@@ -106,6 +106,9 @@ struct ax_loop {
     FILE *report;
     FILE *log_sink; /* ax_opts.log's stream (trace.c), or NULL */
     bool tearing_down;
+    /* Done callbacks running (future.c): they run inline, often inside a
+     * task, and must not suspend it, so an eager spawn there queues. */
+    unsigned in_done_cb;
     bool deadlocked;
     ax_loop_stats st;
 

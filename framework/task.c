@@ -84,6 +84,14 @@ static void rq_push(ax_loop *L, ax_task *t)
     L->rq.tail = t;
 }
 
+static void rq_push_front(ax_loop *L, ax_task *t)
+{
+    t->rnext = L->rq.head;
+    L->rq.head = t;
+    if (!L->rq.tail)
+        L->rq.tail = t;
+}
+
 static ax_task *rq_pop(ax_loop *L)
 {
     ax_task *t = L->rq.head;
@@ -160,10 +168,7 @@ static void task_end_unrun(ax_loop *L, ax_task *t, int status)
 static int shstk_ready(ax_loop *L, ax_task *t, const ax_task *from)
 {
     if (from && from->shstk) {
-        t->rnext = L->rq.head;
-        L->rq.head = t;
-        if (!L->rq.tail)
-            L->rq.tail = t;
+        rq_push_front(L, t);
         return 1;
     }
     if (!t->coro.stack_lo) {
@@ -457,8 +462,9 @@ static int task_new(ax_loop *L, ax_task **tp, ax_task_fn fn, void *arg,
     return 0;
 }
 
-/* The stack comes when the task first runs (rq_pop_runnable). */
-static int task_arrive(ax_loop *L, ax_task *t)
+/* The stack comes when the task first runs (rq_pop_runnable). @front:
+ * ahead of the tasks already ready (an eager start). */
+static int task_arrive(ax_loop *L, ax_task *t, bool front)
 {
     t->stack.map = NULL;
     t->lnext = L->tasks;
@@ -477,8 +483,28 @@ static int task_arrive(ax_loop *L, ax_task *t)
         t->cancel_pending = true;
     }
     t->state = AX__T_READY;
-    rq_push(L, t);
+    if (front)
+        rq_push_front(L, t);
+    else
+        rq_push(L, t);
     return 0;
+}
+
+/* An eager start: the spawner steps aside for its new task, which is at the
+ * head of the queue, and is next in line itself, so it resumes as soon as
+ * the task first suspends or ends. Unlike ax_yield() this is not a wait: a
+ * pending cancellation stays pending for the spawner's next one. */
+static void eager_switch(ax_loop *L, ax_task *self)
+{
+    ax_task *t = L->rq.head;
+
+    self->state = AX__T_READY;
+    self->wake_status = 0;
+    self->rnext = t->rnext;
+    t->rnext = self;
+    if (L->rq.tail == t)
+        L->rq.tail = self;
+    switch_out(self, false);
 }
 
 int ax_spawn_with(ax_task **out, ax_task_fn fn, void *arg,
@@ -511,7 +537,7 @@ static void spawn_arrive(ax_loop *L, ax__msg *m, bool drop)
 {
     ax_task *t = (ax_task *)((char *)m - offsetof(ax_task, spawn_msg));
 
-    if (drop || task_arrive(L, t)) {
+    if (drop || task_arrive(L, t, false)) {
         t->lnext = L->tasks;
         if (L->tasks)
             L->tasks->lprev = t;
@@ -554,11 +580,17 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
     if (tp)
         *tp = t;
     if (loop == L) {
-        rc = task_arrive(L, t);
+        ax_task *self = L->pub.current;
+        bool eager = opts && opts->eager && self &&
+                     self->state == AX__T_RUNNING && !L->in_done_cb;
+
+        rc = task_arrive(L, t, eager);
         if (rc) {
             atomic_fetch_sub_explicit(&L->rt->unfinished, 1,
                                       memory_order_seq_cst);
             ax__pool_put(&L->pools.task, t, sizeof *t, &t->fut.magic);
+        } else if (eager) {
+            eager_switch(L, self);
         }
         return rc;
     }

@@ -13,6 +13,7 @@
 Suite *ax_sharedstack_suite(void);
 
 static const ax_task_opts SH = {.shared_stack = true};
+static const ax_task_opts SH_EAGER = {.shared_stack = true, .eager = true};
 
 /* Enough tasks that the stack changes hands all the time; fewer under
  * valgrind, where each copy is slow. */
@@ -120,6 +121,8 @@ static void *leaf(void *arg)
 /* A shared-stack task that spawns shared-stack children, gathers them
  * into an array on its own stack (written while it is parked: the runtime
  * must not write there), awaits one more and waits on a group. */
+static const ax_task_opts *kid_opts = &SH; /* nester's children */
+
 static void *nester(void *arg)
 {
     intptr_t base = AXT_I(arg);
@@ -135,7 +138,7 @@ static void *nester(void *arg)
 
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(
-            ax_spawn_with(&c[i], leaf, AXT_P(base + i), &SH), 0);
+            ax_spawn_with(&c[i], leaf, AXT_P(base + i), kid_opts), 0);
         fs[i] = AX_FUTURE(c[i]);
     }
     ck_assert_int_eq(ax_gather_all(fs, 5, res, errs), 0);
@@ -145,7 +148,7 @@ static void *nester(void *arg)
         sum += AXT_I(res[i]);
     }
     ck_assert_uint_eq(sum_of(loc), want);
-    ck_assert_int_eq(ax_spawn_with(&one, leaf, AXT_P(base), &SH), 0);
+    ck_assert_int_eq(ax_spawn_with(&one, leaf, AXT_P(base), kid_opts), 0);
     ck_assert_int_eq(ax_await(one, &v), 0);
     ck_assert_ptr_eq(v, AXT_P(base * 3));
     ck_assert_int_eq(ax_group_new(&g), 0);
@@ -176,6 +179,17 @@ static void *main_nested(void *arg)
 START_TEST(test_nested)
 {
     AXT_RUN_CLEAN(main_nested, NULL, NULL);
+}
+END_TEST
+
+/* The same with eager children: each starts on the shared stack while its
+ * spawner, also a shared-stack task, is in the middle of a spawn call, so
+ * the spawner's bytes are parked there and then. */
+START_TEST(test_nested_eager)
+{
+    kid_opts = &SH_EAGER;
+    AXT_RUN_CLEAN(main_nested, NULL, NULL);
+    kid_opts = &SH;
 }
 END_TEST
 
@@ -328,6 +342,7 @@ Suite *ax_sharedstack_suite(void)
 
     tcase_add_test(tc, test_many_parked);
     tcase_add_test(tc, test_nested);
+    tcase_add_test(tc, test_nested_eager);
     tcase_add_test(tc, test_cancel_parked);
     tcase_add_test(tc, test_misuse);
     tcase_add_test(tc, test_mixed_depths);

@@ -1274,6 +1274,189 @@ START_TEST(test_await_after_cross_loop_detach_returns_esrch)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Eager start (ax_task_opts.eager)                                         */
+
+static const ax_task_opts eager_opts = {.eager = true};
+
+static void *main_eager_runs_at_once(void *arg)
+{
+    ax_task *t;
+    (void)arg;
+    child_flag = 0;
+    axt_assert_rc(ax_spawn_with(&t, axt_set_flag, &child_flag, &eager_opts),
+                  0);
+    ck_assert_int_eq(child_flag, 1); /* ran before the call returned */
+    ck_assert(ax_task_done(t));
+    axt_await_task(t, 0);
+    return NULL;
+}
+
+/* An eager task runs inside ax_spawn_with() until it ends. */
+START_TEST(test_eager_runs_before_spawn_returns)
+{
+    AXT_RUN_CLEAN(main_eager_runs_at_once, NULL, NULL);
+}
+END_TEST
+
+static void *main_eager_order(void *arg)
+{
+    ax_task *a, *e;
+    (void)arg;
+    axt_spawn(&a, log_arg, "A"); /* ready before the eager one */
+    axt_assert_rc(ax_spawn_with(&e, log_yield_log, "E", &eager_opts), 0);
+    /* E ran to its yield, then the spawner came back ahead of A. */
+    axt_log("m");
+    AXT_ASSERT_LOG("Em");
+    axt_await_task(a, 0);
+    axt_await_task(e, 0);
+    AXT_ASSERT_LOG("EmAe");
+    return NULL;
+}
+
+/* Order: the eager task first, then the spawner ahead of the tasks that
+ * were ready already, then those, then the eager task's next turn. */
+START_TEST(test_eager_order)
+{
+    AXT_RUN_CLEAN(main_eager_order, NULL, NULL);
+}
+END_TEST
+
+static void *eager_chain(void *arg)
+{
+    uintptr_t n = (uintptr_t)arg;
+    ax_task *t;
+    void *res;
+
+    if (n == 0)
+        return NULL;
+    axt_assert_rc(ax_spawn_with(&t, eager_chain, (void *)(n - 1),
+                                &eager_opts),
+                  0);
+    ck_assert(ax_task_done(t)); /* a chain that never waits ends at once */
+    axt_assert_rc(ax_await(t, &res), 0);
+    return (void *)(n + (uintptr_t)res);
+}
+
+static void *eager_tree(void *arg)
+{
+    uintptr_t level = (uintptr_t)arg;
+    ax_task *t[4];
+    uintptr_t sum = 1;
+
+    if (level == 0) {
+        axt_assert_rc(ax_yield(), 0); /* a leaf that waits once */
+        return (void *)1;
+    }
+    for (int i = 0; i < 4; i++)
+        axt_assert_rc(ax_spawn_with(&t[i], eager_tree, (void *)(level - 1),
+                                    &eager_opts),
+                      0);
+    for (int i = 0; i < 4; i++) {
+        void *res;
+        axt_assert_rc(ax_await(t[i], &res), 0);
+        sum += (uintptr_t)res;
+    }
+    return (void *)sum;
+}
+
+static void *main_eager_nested(void *arg)
+{
+    void *res;
+    ax_task *t;
+    (void)arg;
+    /* 200 nested eager spawns: each frame waits on the stack below it. */
+    axt_assert_rc(ax_spawn_with(&t, eager_chain, (void *)200, &eager_opts),
+                  0);
+    axt_assert_rc(ax_await(t, &res), 0);
+    ck_assert_uint_eq((uintptr_t)res, 200u * 201u / 2);
+    /* A tree whose leaves wait: 1 + 4 + 16 + 64 + 256 tasks counted. */
+    axt_assert_rc(ax_spawn_with(&t, eager_tree, (void *)4, &eager_opts), 0);
+    axt_assert_rc(ax_await(t, &res), 0);
+    ck_assert_uint_eq((uintptr_t)res, 341);
+    return NULL;
+}
+
+/* Eager spawns nest (a chain, a tree whose leaves suspend). */
+START_TEST(test_eager_nested)
+{
+    AXT_RUN_CLEAN(main_eager_nested, NULL, NULL);
+}
+END_TEST
+
+static int eager_self_rc = 1, eager_after_rc = 1, eager_flag;
+static void *eager_spawner_cancelled(void *arg)
+{
+    (void)arg;
+    axt_assert_rc(ax_cancel(ax_task_self()), 0);
+    eager_self_rc = ax_spawn_with(NULL, axt_set_flag, &eager_flag,
+                                  &eager_opts);
+    eager_after_rc = ax_yield();
+    return NULL;
+}
+
+static void *main_eager_cancel_pending(void *arg)
+{
+    ax_task *t;
+    (void)arg;
+    eager_flag = 0;
+    axt_spawn(&t, eager_spawner_cancelled, NULL);
+    axt_await_task(t, AX_ECANCELED);
+    axt_assert_rc(eager_self_rc, 0);
+    ck_assert_int_eq(eager_flag, 1);
+    axt_assert_rc(eager_after_rc, AX_ECANCELED);
+    return NULL;
+}
+
+/* A spawner with a cancellation pending still spawns (0, the child runs):
+ * the eager switch is not a wait; its next wait gets AX_ECANCELED. */
+START_TEST(test_eager_keeps_cancel_pending)
+{
+    AXT_RUN_CLEAN(main_eager_cancel_pending, NULL, NULL);
+}
+END_TEST
+
+static int eager_cb_flag, eager_cb_rc = 1, eager_cb_ran_inside = -1;
+static void eager_from_callback(ax_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    eager_cb_rc = ax_spawn_with(NULL, axt_set_flag, &eager_cb_flag,
+                                &eager_opts);
+    eager_cb_ran_inside = eager_cb_flag;
+}
+
+static void *main_eager_from_cb(void *arg)
+{
+    ax_future *f;
+    ax_task *t;
+    (void)arg;
+    eager_cb_flag = 0;
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_future_on_done(f, eager_from_callback, NULL), 0);
+    axt_assert_rc(ax_future_set_result(f, NULL), 0);
+    axt_assert_rc(ax_sleep(0.01), 0);
+    axt_assert_rc(eager_cb_rc, 0);
+    ck_assert_int_eq(eager_cb_ran_inside, 0); /* queued, as ax_spawn */
+    ck_assert_int_eq(eager_cb_flag, 1);
+    axt_assert_rc(ax_future_free(f), 0);
+    /* Onto another loop: queued there, the spawner does not wait. */
+    ax_task_opts o = {.eager = true, .loop = ax_loop_at(1)};
+    axt_assert_rc(ax_spawn_with(&t, axt_return_arg, AXT_P(7), &o), 0);
+    void *res;
+    axt_assert_rc(ax_await(t, &res), 0);
+    ck_assert_ptr_eq(res, AXT_P(7));
+    return NULL;
+}
+
+/* From a callback (no task to step aside) or onto another loop, eager is
+ * ignored: the task is queued as with ax_spawn(). */
+START_TEST(test_eager_ignored_outside_task)
+{
+    AXT_RUN_LOOPS_CLEAN(2, main_eager_from_cb, NULL);
+}
+END_TEST
+
 Suite *ax_task_suite(void)
 {
     Suite *s = suite_create("task");
@@ -1288,6 +1471,13 @@ Suite *ax_task_suite(void)
     tcase_add_test(tc, test_spawn_null_fn_einval);
     tcase_add_test(tc, test_spawn_outside_loop_eperm);
     tcase_add_test(tc, test_spawn_from_callback);
+
+    tc = axt_tcase(s, "eager");
+    tcase_add_test(tc, test_eager_runs_before_spawn_returns);
+    tcase_add_test(tc, test_eager_order);
+    tcase_add_test(tc, test_eager_nested);
+    tcase_add_test(tc, test_eager_keeps_cancel_pending);
+    tcase_add_test(tc, test_eager_ignored_outside_task);
 
     tc = axt_tcase(s, "detach");
     tcase_add_test(tc, test_detached);
