@@ -8,8 +8,8 @@
  * than AX__QUARANTINE wait behind it, else it asks malloc; so a freed
  * struct keeps its dead magic word for at least AX__QUARANTINE further
  * frees of its kind, and a stale handle used within that window is caught.
- * The cost: the pool holds what the busiest moment freed, up to KEEP_MAX
- * structs, until the runtime ends (then everything goes back to malloc),
+ * The cost: the pool holds what the busiest moment freed, up to KEEP_BYTES of
+ * them, until the runtime ends (then everything goes back to malloc),
  * and a reused struct is colder in the cache than the one malloc would
  * have handed back.
  * Only the loop that owns a pool touches it.
@@ -39,10 +39,14 @@
 #define AX__QUARANTINE 256
 #endif
 
-/* Beyond this many, the oldest goes back to malloc: a burst of a million
- * tasks must not pin half a gigabyte. Those structs were freed a long time
- * ago, far outside the window a check could promise anyway. */
-#define KEEP_MAX ((size_t)1 << 16)
+/* Beyond this many bytes of one kind, the oldest goes back to malloc: a
+ * burst of a million tasks must not pin half a gigabyte. Those structs
+ * were freed a long time ago, far outside the window a check could
+ * promise anyway. As large as the shared stacks' buffer cache (stack.c),
+ * so that a second burst of 100,000 parked tasks (about 190,000 task
+ * structs fit) finds its memory warm: handed to malloc, the heap's top
+ * goes back to the kernel and every page faults in again. */
+#define KEEP_BYTES ((size_t)64 << 20)
 
 #define KEEP sizeof(ax__pooled)
 
@@ -87,7 +91,7 @@ void ax__pool_put(ax__pool *p, void *obj, size_t size, uint32_t *magic)
     p->n++;
     POISON((char *)o + KEEP, m - KEEP);
     POISON((char *)magic + sizeof *magic, size - m - sizeof *magic);
-    if (p->n > KEEP_MAX)
+    if (p->n * size > KEEP_BYTES)
         drop_oldest(p);
 }
 
@@ -98,7 +102,7 @@ void ax__pool_put_foreign(ax__pool *p, void *obj, size_t size,
     /* It was taken from another loop's pool, which already lost it: kept
      * here, it would be a struct this pool never handed out, and a loop
      * whose tasks are all spawned from elsewhere (a supervisor's workers)
-     * would collect one per task up to KEEP_MAX. Above the quarantine the
+     * would collect one per task up to KEEP_BYTES. Above the quarantine the
      * pool keeps its size; the oldest, outside the window, goes. */
     if (p->n > AX__QUARANTINE + 1)
         drop_oldest(p);

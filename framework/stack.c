@@ -264,6 +264,8 @@ void ax__stack_put(ax_loop *L, ax__stack *s, size_t size)
         slab_cool(sl);
 }
 
+static void sh_cache_term(ax__stacks *S);
+
 void ax__stack_pool_term(ax_loop *L)
 {
     ax__slab *sl, *next;
@@ -273,6 +275,7 @@ void ax__stack_pool_term(ax_loop *L)
         L->stk.shared.map = NULL;
     }
     L->stk.sh_owner = NULL;
+    sh_cache_term(&L->stk);
 
     /* A stack still in use here belongs to a task that was never freed
      * (a bug reported elsewhere): it is unmapped all the same. */
@@ -367,9 +370,106 @@ size_t ax__stack_used(ax_loop *L, const ax_task *t)
  * task struct or on the heap (ARCHITECTURE.md, "Shared stacks").
  */
 struct ax__shsave {
-    size_t len;
+    uint32_t len; /* bytes saved */
+    uint32_t cap; /* bytes it can hold */
+    /* While in the loop's cache the first 8 bytes link to the next. */
     unsigned char bytes[];
 };
+
+/* Buffers up to this many bytes are kept when freed, per 32-byte class,
+ * up to SH_CACHE_MAX bytes per loop: a burst of parked tasks that all
+ * resume (a gather of 100,000 sleepers) leaves its buffers for the next
+ * one, instead of handing them to malloc, which gives the heap's top back
+ * to the kernel, so the next burst faults every page in again (12,000
+ * faults per warm gather in bench/gather, each a first touch). */
+#define SH_CLASS 32u
+#define SH_NCLASS 128u
+#define SH_CACHE_MAX ((size_t)64 << 20)
+
+#ifdef AX_ASAN
+#define SH_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define SH_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define SH_POISON(p, n) ((void)(p), (void)(n))
+#define SH_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+static ax__shsave *sh_buf_get(ax__stacks *S, size_t len)
+{
+    size_t c = (len + SH_CLASS - 1) / SH_CLASS;
+    ax__shsave *sv;
+
+    if (c && c <= SH_NCLASS && (sv = S->sh_free[c - 1])) {
+        SH_UNPOISON(sv->bytes, sizeof sv);
+        memcpy(&S->sh_free[c - 1], sv->bytes, sizeof sv);
+        SH_UNPOISON(sv->bytes, sv->cap);
+        S->sh_cached -= sv->cap;
+        return sv;
+    }
+    if (c <= SH_NCLASS) /* a whole class, so it can be kept */
+        len = (c ? c : 1) * SH_CLASS;
+    if (len > UINT32_MAX || !(sv = ax__malloc(sizeof *sv + len)))
+        return NULL;
+    sv->cap = (uint32_t)len;
+    return sv;
+}
+
+static void sh_buf_put(ax__stacks *S, ax__shsave *sv)
+{
+    size_t c = sv->cap / SH_CLASS;
+
+    if (sv->cap % SH_CLASS == 0 && c && c <= SH_NCLASS &&
+        S->sh_cached + sv->cap <= SH_CACHE_MAX) {
+        memcpy(sv->bytes, &S->sh_free[c - 1], sizeof sv);
+        S->sh_free[c - 1] = sv;
+        S->sh_cached += sv->cap;
+        SH_POISON(sv->bytes, sv->cap);
+        return;
+    }
+    ax__free(sv);
+}
+
+/* Give a buffer back: the spare (the stack's size) is kept as the spare. */
+static void sh_buf_done(ax_loop *L, ax__shsave *sv)
+{
+    ax__stacks *S = &L->stk;
+
+    if (!sv)
+        return;
+    if (!S->sh_spare && sv->cap >= L->stk.default_size)
+        S->sh_spare = sv;
+    else
+        sh_buf_put(S, sv);
+}
+
+int ax__shstk_can_park(ax_loop *L)
+{
+    ax__stacks *S = &L->stk;
+
+    if (S->sh_spare)
+        return 0;
+    S->sh_spare = ax__malloc(sizeof *S->sh_spare + S->default_size);
+    if (!S->sh_spare)
+        return AX_ENOMEM;
+    S->sh_spare->cap = (uint32_t)S->default_size;
+    return 0;
+}
+
+static void sh_cache_term(ax__stacks *S)
+{
+    for (size_t c = 0; c < SH_NCLASS; c++) {
+        ax__shsave *sv = S->sh_free[c], *next;
+        for (; sv; sv = next) {
+            SH_UNPOISON(sv->bytes, sv->cap);
+            memcpy(&next, sv->bytes, sizeof next);
+            ax__free(sv);
+        }
+        S->sh_free[c] = NULL;
+    }
+    S->sh_cached = 0;
+    ax__free(S->sh_spare);
+    S->sh_spare = NULL;
+}
 
 /* Bytes kept below the saved stack pointer. The assembly back-ends push
  * everything a switched-out context needs at and above it, so none; with
@@ -409,8 +509,8 @@ int ax__shstk_attach(ax_loop *L, ax_task *t)
     ax__stacks *S = &L->stk;
 
     if (!S->shared.map) {
-        int rc = ax__stack_get(L, S->default_size, &S->shared);
-        if (rc)
+        int rc = ax__shstk_can_park(L);
+        if (rc || (rc = ax__stack_get(L, S->default_size, &S->shared)))
             return rc;
     }
     t->stack.map = NULL; /* set while its bytes are on the stack */
@@ -419,9 +519,10 @@ int ax__shstk_attach(ax_loop *L, ax_task *t)
     return 0;
 }
 
-/* Copy the parked owner @o's live bytes out. Out of memory here cannot be
- * returned to anyone (the task is parked, the one to run is chosen): it
- * ends the process with a message, as a failed stack map would. */
+/* Copy the parked owner @o's live bytes out. Out of memory here could not
+ * be returned to anyone (the task is parked, the one to run is chosen), so
+ * the loop's spare takes them then: every shared task checked that the
+ * spare was there before it switched out (ax__shstk_can_park()). */
 static void sh_park(ax_loop *L, ax_task *o)
 {
     char *lo = o->coro.stack_lo, *top = lo + o->coro.stack_size;
@@ -432,13 +533,17 @@ static void sh_park(ax_loop *L, ax_task *o)
     if (sp && sp <= top && sp >= lo + SH_MARGIN)
         from = sp - SH_MARGIN;
     len = (size_t)(top - from);
-    sv = ax__malloc(sizeof *sv + len);
+    sv = sh_buf_get(&L->stk, len);
     if (!sv) {
+        sv = L->stk.sh_spare;
+        L->stk.sh_spare = NULL;
+    }
+    if (!sv || sv->cap < len) { /* cannot be: the spare holds a stack */
         ax__report(L, "out of memory parking shared-stack task '%s' "
                       "(%zu bytes)", ax__task_name(o), len);
         abort();
     }
-    sv->len = len;
+    sv->len = (uint32_t)len;
     /* Memcheck holds the bytes below a stack pointer unaddressable. */
     AX_VG_UNDEFINED(from, (size_t)(sp && from < sp ? sp - from : 0));
     sh_copy(sv->bytes, from, len);
@@ -471,7 +576,7 @@ bool ax__shstk_load(ax_loop *L, ax_task *t)
     AX_VG_UNDEFINED(top - sv->len, sv->len);
     sh_copy(top - sv->len, sv->bytes, sv->len);
     t->stack.saved = NULL;
-    ax__free(sv);
+    sh_buf_done(L, sv);
     return false;
 }
 
@@ -479,7 +584,7 @@ void ax__shstk_release(ax_loop *L, ax_task *t)
 {
     if (L->stk.sh_owner == t)
         L->stk.sh_owner = NULL;
-    ax__free(t->stack.saved);
+    sh_buf_done(L, t->stack.saved);
     t->stack.saved = NULL;
 }
 

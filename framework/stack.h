@@ -72,6 +72,14 @@ typedef struct ax__stacks {
      * and the task whose bytes are on it (NULL: none). */
     ax__stack shared;
     ax_task *sh_owner;
+    /* Parked tasks' save buffers, freed ones kept per 32-byte class for
+     * the next park (sh_cached bytes in all), and a spare of the whole
+     * stack's size: a park that finds no memory uses it, so a copy-out
+     * never fails; a shared task about to switch out makes sure it is
+     * there (ax__shstk_can_park()). */
+    ax__shsave *sh_free[128];
+    size_t sh_cached;
+    ax__shsave *sh_spare;
 } ax__stacks;
 
 /* stack.c */
@@ -86,5 +94,6 @@ int ax__shstk_attach(ax_loop *L, ax_task *t);
 size_t ax__shstk_parked(const ax_task *t);
 bool ax__shstk_load(ax_loop *L, ax_task *t);
 void ax__shstk_release(ax_loop *L, ax_task *t);
+int ax__shstk_can_park(ax_loop *L);
 
 #endif

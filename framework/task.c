@@ -304,6 +304,9 @@ int ax__suspend_shs(ax_task *t, const char *what, const void *obj)
         t->cancel_pending = false;
         return AX_ECANCELED;
     }
+    /* Its bytes may have to leave the shared stack while it waits. */
+    if (AX__UNLIKELY(t->shstk) && ax__shstk_can_park(t->loop))
+        return AX_ENOMEM;
     t->state = AX__T_SUSPENDED;
     t->wait_what = what;
     t->wait_obj = obj;
@@ -323,6 +326,8 @@ int ax_yield(void)
         t->cancel_pending = false;
         return AX_ECANCELED;
     }
+    if (AX__UNLIKELY(t->shstk) && ax__shstk_can_park(t->loop))
+        return AX_ENOMEM;
     t->state = AX__T_READY;
     t->wake_status = 0;
     rq_push(t->loop, t);
@@ -497,6 +502,11 @@ static int task_arrive(ax_loop *L, ax_task *t, bool front)
 static void eager_switch(ax_loop *L, ax_task *self)
 {
     ax_task *t = L->rq.head;
+
+    /* Without memory to park its bytes, the spawner keeps the CPU; the
+     * task still runs first when it next suspends. */
+    if (AX__UNLIKELY(self->shstk) && ax__shstk_can_park(L))
+        return;
 
     self->state = AX__T_READY;
     self->wake_status = 0;

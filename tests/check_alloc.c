@@ -854,6 +854,54 @@ static void *sc_run_main(void *arg)
     return AXT_P(42);
 }
 
+/* Shared-stack tasks hand their stack to each other at every sleep and
+ * yield: each hand-over copies the parked one's bytes into a buffer, a
+ * failure point that has no caller to report to (it happens while the
+ * next task is being chosen). The loop's spare buffer takes them then,
+ * and a wait that finds the spare used up returns AX_ENOMEM: never an
+ * abort, never a wrong byte (the values come back intact). */
+static void *sh_sleeper(void *arg)
+{
+    volatile uintptr_t mine[8];
+    int rc;
+
+    for (int i = 0; i < 8; i++)
+        mine[i] = (uintptr_t)arg * 31 + (uintptr_t)i;
+    if (!(rc = ax_sleep(0.005)))
+        rc = ax_yield();
+    for (int i = 0; i < 8; i++)
+        ck_assert_uint_eq(mine[i], (uintptr_t)arg * 31 + (uintptr_t)i);
+    return rc ? ax_task_fail(rc) : arg;
+}
+
+static void *sc_shared(void *arg)
+{
+    static const ax_task_opts o = {.shared_stack = true};
+    run *r = arg;
+    ax_task *t[3] = {0};
+    int n = 0, first;
+
+    arm(r->k);
+    first = 0;
+    while (n < 3 && !(first = ax_spawn_with(&t[n], sh_sleeper,
+                                            AXT_P(n + 1), &o)))
+        n++;
+    for (int i = 0; i < n; i++) {
+        void *v = NULL;
+        int trc = ax_await(t[i], &v);
+        if (trc == 0)
+            ck_assert_int_eq(AXT_I(v), i + 1);
+        else
+            ck_assert_msg(trc == AX_ENOMEM, "%s, failure %ld: task %d: %s",
+                          r->name, r->k, i, ax_err_name(trc));
+        if (!first)
+            first = trc;
+    }
+    judge(r, first);
+    follow_up();
+    return NULL;
+}
+
 /* ---- the sweep ---------------------------------------------------------- */
 
 typedef struct scenario {
@@ -868,6 +916,7 @@ static const scenario scenarios[] = {
     {"spawn-stack", sc_spawn_stack},
     {"future", sc_future},
     {"gather", sc_gather},
+    {"shared-stack", sc_shared},
     {"wait", sc_wait},
     {"group", sc_group},
     {"queue", sc_queue},

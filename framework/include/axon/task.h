@@ -104,7 +104,12 @@ typedef struct ax_task_opts {
      *  returns AX_ENOTSUP at once, without waiting: awaiting or gathering
      *  a future of another loop, ax_wait(), ax_shield(), timeout scopes
      *  (ax_scope_enter()), ax_queue get/put/join that would wait,
-     *  ax_signal_wait(), name lookups and ax_to_thread(). */
+     *  ax_signal_wait(), name lookups and ax_to_thread().
+     *
+     *  Parking never fails for want of memory: the loop keeps a spare
+     *  buffer of the stack's size for that, and a wait that finds it used
+     *  up and cannot replace it returns AX_ENOMEM instead of waiting. The
+     *  loop keeps freed buffers (up to 64 MiB) for the next parks. */
     bool shared_stack;
     /** Start at once (asyncio's eager_start, Python 3.12's
      *  eager_task_factory): when spawned by a task on the target loop, the
@@ -188,7 +193,8 @@ AX_EXTERN void *ax_task_fail(int code);
 /**
  * Let every other ready task run once, then continue (asyncio.sleep(0)).
  * @return 0; AX_ECANCELED if the task was cancelled; AX_ENOTTASK outside a
- *         task. Suspends: yes.
+ *         task; AX_ENOMEM for a shared-stack task when no memory can be
+ *         set aside to park its bytes (it did not yield). Suspends: yes.
  */
 AX_EXTERN int ax_yield(void);
 
