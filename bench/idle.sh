@@ -14,7 +14,7 @@
 #
 # Environment:
 #   IDLE_SYSTEMS    which rows, comma-separated (default
-#                   http-hello,nginx,go-http,chat,go-chat)
+#                   http-hello,http-hello-shared,nginx,go-http,chat,go-chat)
 #   IDLE_BASE       a second axon build directory (say, before a change):
 #                   its http-hello and chat are measured in the same run,
 #                   as rows "http-hello (base)" and "chat (base)"
@@ -28,6 +28,8 @@
 # bench/idle_client.c), wait IDLE_SETTLE s, read VmRSS again, check that
 # every connection is still open, stop it all. Rows:
 #   http-hello  examples/servers/http-hello --loops 1 --idle-timeout 600
+#   http-hello-shared  the same with --shared-stacks (connection tasks on
+#               the loop's shared stack)
 #   nginx       one process (master_process off: it is the worker),
 #               worker_connections 2 N + 256 (with fewer than 1/16 of
 #               them free, nginx closes idle keep-alive connections to
@@ -61,7 +63,7 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SYSTEMS=${IDLE_SYSTEMS:-http-hello,nginx,go-http,chat,go-chat}
+SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,nginx,go-http,chat,go-chat}
 SETTLE=${IDLE_SETTLE:-2}
 BUILD=${1:-}
 N=${2:-100000}
@@ -237,15 +239,20 @@ start() {
 
 want() { case ",$SYSTEMS," in *,"$1",*) return 0 ;; esac; return 1; }
 
-hello_rows() { # DIR SUFFIX
-    local p to=()
+hello_rows() { # DIR SUFFIX [EXTRA ARGUMENT]
+    local p to=() name="http-hello${3:+-shared}$2"
     # (A base build from before --idle-timeout keeps its 30 s.)
     "$1/examples/servers/http-hello" --help 2>&1 | grep -q -- --idle-timeout &&
         to=(--idle-timeout 600)
+    if [ -n "${3:-}" ] &&
+        ! "$1/examples/servers/http-hello" --help 2>&1 | grep -q -- "$3"; then
+        say "no $3 in $1's http-hello: $name skipped"
+        return
+    fi
     p=$(free_port)
-    if start "http-hello$2" "$p" "$1/examples/servers/http-hello" --loops 1 \
-        --port "$p" "${to[@]}"; then
-        measure "http-hello$2" http "$N" "$p"
+    if start "$name" "$p" "$1/examples/servers/http-hello" --loops 1 \
+        --port "$p" "${to[@]}" ${3:+"$3"}; then
+        measure "$name" http "$N" "$p"
         stop_server
     fi
 }
@@ -276,6 +283,7 @@ go_bin() {
 
 want http-hello && hello_rows "$BUILD" ""
 [ -n "$BASE" ] && want http-hello && hello_rows "$BASE" " (base)"
+want http-hello-shared && hello_rows "$BUILD" "" --shared-stacks
 
 NGINX=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
 if want nginx && [ -n "$NGINX" ]; then

@@ -1530,6 +1530,7 @@ typedef struct srv_state {
     atomic_int last_other;
     atomic_int write_done, write_rc;
     atomic_llong timeout_elapsed_us;
+    atomic_int scope_refused; /* handlers on a shared stack */
 } srv_state;
 
 static void srv_init(srv_state *st)
@@ -1579,6 +1580,13 @@ static void line_handler(ax_sock *c, void *arg)
     if (idx >= 0 && idx < MAXL)
         atomic_fetch_add(&st->per_loop[idx], 1);
     atomic_fetch_add(&st->started, 1);
+    if (st->opts.shared_stack) {
+        /* Proof that the task is on the shared stack: a timeout scope
+         * would keep its node there, so it is refused. */
+        ax_scope sc;
+        if (ax_scope_enter(&sc, 1.0) == AX_ENOTSUP)
+            atomic_fetch_add(&st->scope_refused, 1);
+    }
     for (;;) {
         char *line, out[256];
         size_t len;
@@ -1743,6 +1751,7 @@ typedef struct spread_case {
     int loops;
     int conns_per_client;
     int serve_loops; /* opts.loops */
+    bool shared;     /* opts.shared_stack */
 } spread_case;
 
 static void *main_serve_spread(void *arg)
@@ -1758,6 +1767,7 @@ static void *main_serve_spread(void *arg)
     srv_init(&st);
     st.opts.mode = sc->mode;
     st.opts.loops = sc->serve_loops;
+    st.opts.shared_stack = sc->shared;
     srv = start_server(&st, &run, line_handler);
     memset(jobs, 0, sizeof jobs);
     for (int i = 0; i < n; i++) {
@@ -1785,6 +1795,7 @@ static void *main_serve_spread(void *arg)
     ck_assert_int_eq(atomic_load(&st.lines), expect * 3);
     ck_assert_int_eq(atomic_load(&st.eof), expect); /* clean ends */
     ck_assert_int_eq(atomic_load(&st.other), 0);
+    ck_assert_int_eq(atomic_load(&st.scope_refused), sc->shared ? expect : 0);
     /* ready() is called once every listener is up: one per serving loop
      * with SO_REUSEPORT, the single one in acceptor mode. */
     ck_assert_int_eq(st.listeners_at_ready,
@@ -1819,6 +1830,16 @@ END_TEST
 START_TEST(test_serve_acceptor_subset_of_loops)
 {
     spread_case sc = {AX_SERVE_ACCEPTOR, 4, 4, 2};
+    RUN_CLEAN(4, false, main_serve_spread, &sc);
+}
+END_TEST
+
+/* Connection tasks on their loops' shared stacks (opts.shared_stack): 24
+ * connections over 4 loops, each stack changing hands at every read;
+ * every reply names the right loop and echoes its request. */
+START_TEST(test_serve_shared_stacks)
+{
+    spread_case sc = {AX_SERVE_ACCEPTOR, 4, 6, 0, true};
     RUN_CLEAN(4, false, main_serve_spread, &sc);
 }
 END_TEST
@@ -1900,6 +1921,12 @@ static void *main_serve_errors(void *arg)
                   AX_EINVAL);
     axt_assert_rc(ax_serve("example.com", 0, dummy_handler, NULL, NULL),
                   AX_ENAME);
+    {
+        /* A shared stack has the loop's size: a stack size with it. */
+        ax_serve_opts o = {.shared_stack = true, .stack_size = 65536};
+        axt_assert_rc(ax_serve("127.0.0.1", 0, dummy_handler, NULL, &o),
+                      AX_EINVAL);
+    }
     /* A port taken by a listener without SO_REUSEPORT: AX_EADDRINUSE, in
      * both modes. */
     axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
@@ -1915,7 +1942,8 @@ static void *main_serve_errors(void *arg)
     return NULL;
 }
 
-/* ax_serve: NULL handler or bad port -> AX_EINVAL, a host name ->
+/* ax_serve: NULL handler, bad port, or a stack size with shared stacks
+ * -> AX_EINVAL, a host name ->
  * AX_ENAME; a taken port ->
  * AX_EADDRINUSE (returned, nothing left running). */
 START_TEST(test_serve_bad_inputs)
@@ -2301,6 +2329,7 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_serve_reuseport_all_served);
     tcase_add_test(tc, test_serve_acceptor_subset_of_loops);
     tcase_add_test(tc, test_serve_one_loop);
+    tcase_add_test(tc, test_serve_shared_stacks);
     tcase_add_test(tc, test_serve_cancel_acceptor);
     tcase_add_test(tc, test_serve_cancel_reuseport);
     tcase_add_test(tc, test_serve_bad_inputs);

@@ -5,6 +5,7 @@
  *
  *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
  *              [--tls CERT KEY] [--root DIR] [--idle-timeout S] [--metrics PORT]
+ *              [--shared-stacks]
  *
  * One task per connection (ax_serve spreads them over the loops). The task
  * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
@@ -43,6 +44,13 @@
  * --tls CERT KEY serves HTTPS instead (libaxon-tls; PEM files): each
  * connection task runs the TLS handshake first, with a 10 s deadline, and
  * ends with close_notify. Builds without OpenSSL refuse the option.
+ *
+ * --shared-stacks runs the connection tasks on their loops' shared stacks
+ * (ax_serve_opts.shared_stack): an idle keep-alive connection keeps the
+ * few hundred bytes of stack it uses instead of a resident page
+ * (bench/idle.sh), and a switch between connections copies their bytes.
+ * Not with --tls (OpenSSL's frames are deep: every park would copy
+ * kilobytes).
  *
  * --metrics PORT serves the runtime's statistics in Prometheus text on
  * http://127.0.0.1:PORT/metrics (examples/servers/metrics.h).
@@ -887,12 +895,14 @@ static void ready(int port, void *arg)
 }
 
 static int serve_rc = 1; /* ax_serve's code, once it has returned */
+static bool shared_stacks; /* --shared-stacks */
 static int metrics_port = -1; /* --metrics */
 
 static void *main_task(void *arg)
 {
     config *cfg = arg;
-    ax_serve_opts so = {.mode = cfg->mode, .ready = ready};
+    ax_serve_opts so = {.mode = cfg->mode, .ready = ready,
+                        .shared_stack = shared_stacks};
     int rc;
 
 #if AXON_HAVE_TLS
@@ -968,6 +978,9 @@ int main(int argc, char **argv)
          .help = "close a connection that sends no complete\n"
                  "request head for this long, idle keep-alive\n"
                  "ones included (default 30)"},
+        {.name = "shared-stacks", .kind = SRV_FLAG, .dst = &shared_stacks,
+         .help = "connection tasks on the loops' shared stacks:\n"
+                 "less memory per idle connection (not with --tls)"},
         SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "http-hello",
@@ -997,6 +1010,8 @@ int main(int argc, char **argv)
         return rc;
     if (tls_one)
         return srv_usage_error(&cli, "--tls takes two values: --tls CERT KEY");
+    if (tls_cert && shared_stacks)
+        return srv_usage_error(&cli, "--shared-stacks: not with --tls");
     if (tls_cert && !AXON_HAVE_TLS)
         return srv_usage_error(&cli, "--tls: axon was built without OpenSSL "
                                      "(configure --with-openssl)");

@@ -102,7 +102,9 @@ static void *conn_main(void *arg)
 /* The connection task takes @p s, or else @p fd, only when this says 0. */
 static int start_conn(shard *sh, ax_sock *s, int fd)
 {
-    ax_task_opts o = {.stack_size = sh->srv->opts.stack_size, .name = "conn"};
+    ax_task_opts o = {.stack_size = sh->srv->opts.stack_size,
+                      .name = "conn",
+                      .shared_stack = sh->srv->opts.shared_stack};
     conn *c = ax__calloc(1, sizeof *c);
     int rc;
 
@@ -267,7 +269,7 @@ int ax_serve(const char *host, int port, ax_conn_fn handler, void *arg,
     ax_sock *first;
     int n, rc, started = 0;
 
-    if (!handler)
+    if (!handler || (opts && opts->shared_stack && opts->stack_size))
         return AX_EINVAL;
     if (!ax_task_self())
         return AX_ENOTTASK;

@@ -286,6 +286,14 @@ typedef struct ax_serve_opts {
     int backlog;       /**< 0: SOMAXCONN */
     int loops;         /**< use loops 0..loops-1; 0: all */
     size_t stack_size; /**< connection tasks' stack; 0: default */
+    /** Connection tasks on their loop's shared stack
+     *  (ax_task_opts.shared_stack): an idle connection then holds the few
+     *  hundred bytes of stack it uses, not a resident page. The handler
+     *  may use only the waits that document support for it (socket I/O,
+     *  sleeps, same-loop awaits, sync.h; the others return AX_ENOTSUP),
+     *  and every switch between connections copies their bytes.
+     *  stack_size must then be 0. */
+    bool shared_stack;
     /** Called on the calling loop once every listener is up, with the
      *  port actually bound (useful with port 0). May be NULL. */
     void (*ready)(int port, void *arg);
@@ -306,7 +314,8 @@ typedef void (*ax_conn_fn)(ax_sock *conn, void *arg);
  * On cancellation the listeners close, the connection tasks are cancelled
  * and waited for, and AX_ECANCELED is returned.
  * @return AX_ECANCELED (normal end); a listen error (AX_EADDRINUSE, ...);
- *         AX_EINVAL; AX_ENOTTASK.
+ *         AX_EINVAL (no handler, a bad port, shared_stack with a
+ *         stack_size); AX_ENOTTASK.
  */
 AX_EXTERN int ax_serve(const char *host, int port, ax_conn_fn handler,
                        void *arg, const ax_serve_opts *opts);
