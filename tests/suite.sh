@@ -304,7 +304,7 @@ prepare() {
     # PREPARE_TARGETS: a row that needs only some programs builds only
     # those (the fuzz row: every tests/fuzz/fuzz_* program the Makefile
     # lists, not every example and benchmark).
-    local targets= p
+    local targets="" p
     MAKE_VARS=()
     if [[ ${AX_NO_BENCH:-0} == 1 ]]; then
         targets=
