@@ -13,7 +13,7 @@
 # configurations need (column "needs") on Debian, as root or with sudo.
 # Environment: AX_SUITE_ONLY (comma list of configuration names),
 # AX_BUILD_DIR (default: _build in the repo root), AX_JOBS (default: 2),
-# AX_REPEAT (rounds of the repeat configuration, default 8),
+# AX_REPEAT (rounds of the repeat configuration, default 4),
 # AX_NO_INSTALL=1 (never install packages).
 #
 # The last line printed is "N passed, N failed": the automake PASS and FAIL
@@ -41,18 +41,34 @@ cd "$ROOT"
 # build (made, untested, when "default" itself is not selected), and so does
 # debian (its dist tarball); repeat
 # reuses the asan and tsan builds.
+#
+# Build time is most of a row's time on CI's two cores, so a row builds
+# only what it uses:
+#   --disable-static   every row but default: libtool then compiles each
+#                      library source once (PIC) instead of twice. Only the
+#                      install row links the static library (from the
+#                      default build), and the debian row builds it from
+#                      the tarball.
+#   AX_NO_BENCH=1      (alt, asan, tsan) no benchmark is built but
+#                      bench/idle_client, which e2e.sh drives (make and make
+#                      check get noinst_PROGRAMS without the others). The
+#                      benchmarks are the same code in every configuration;
+#                      the default and noactors rows (--disable-actors
+#                      changes the list) and the tarball's builds
+#                      (distcheck, debian) build them all, and the soak row
+#                      runs bench/soak.
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
-alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ | CC=gcc --with-context=ucontext --disable-eventfd | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
-noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@NOACT_TESTS@ | CC=gcc --disable-actors        | gcc, the core alone (configure --disable-actors): make check of the programs the flag changes
-asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 | CC=clang --enable-asan         | clang, ASan+UBSan: make check
-tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 | --enable-tsan                  | ThreadSanitizer, gcc or clang (whichever runs here): make check
-repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (8) times in a row in the asan and tsan builds
+alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ AX_NO_BENCH=1 | CC=gcc --with-context=ucontext --disable-eventfd --disable-static | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
+noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@NOACT_TESTS@ | CC=gcc --disable-actors --disable-static | gcc, the core alone (configure --disable-actors): make check of the programs the flag changes
+asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 AX_NO_BENCH=1 | CC=clang --enable-asan --disable-static | clang, ASan+UBSan: make check
+tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 AX_NO_BENCH=1 | --enable-tsan --disable-static | ThreadSanitizer, gcc or clang (whichever runs here): make check
+repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (4) times in a row in the asan and tsan builds
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
 install   | build pkg  | install   |                         |                                | make doc + make install, then an app built with pkg-config (shared, static) and with CMake
-distcheck | build      | distcheck | AX_E2E_HARD=0           |                                | make distcheck of the default build
-fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz         | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 10)
+distcheck | build      | distcheck | AX_E2E_HARD=0           |                                | make distcheck of the default build (configure --disable-static): every program built from the tarball; its make check runs the programs that read files of the source tree
+fuzz      | build test | fuzz      |                         | CC=clang --enable-fuzz --disable-static | clang, libFuzzer targets under tests/fuzz for a bounded time each (AX_FUZZ_SECONDS, 10)
 soak      | build      | soak      |                         |                                | bench/soak of the default build for AX_SOAK_SECONDS (20): conservation checked
 debian    | build pkg  | debian    |                         |                                | dpkg-buildpackage -us -uc -b of the dist tarball (nocheck), then lintian
 '
@@ -288,13 +304,22 @@ prepare() {
     # PREPARE_TARGETS: a row that needs only some programs builds only
     # those (the fuzz row: every tests/fuzz/fuzz_* program the Makefile
     # lists, not every example and benchmark).
-    local targets=
+    local targets="" p
+    MAKE_VARS=()
+    if [[ ${AX_NO_BENCH:-0} == 1 ]]; then
+        targets=
+        for p in $(make_var "$dir" noinst_PROGRAMS); do
+            [[ $p == bench/* && $p != bench/idle_client ]] || targets+="${targets:+ }$p"
+        done
+        MAKE_VARS=(noinst_PROGRAMS="$targets")
+        targets=
+    fi
     if [[ ${PREPARE_TARGETS:-} == @fuzz@ ]]; then
         targets=$(make_var "$dir" noinst_PROGRAMS | tr ' ' '\n' | grep '^tests/fuzz/fuzz_' | tr '\n' ' ')
     fi
-    say "$name: make -j$JOBS $targets"
+    say "$name: make -j$JOBS $targets${MAKE_VARS:+ (no benchmark but bench/idle_client)}"
     # shellcheck disable=SC2086
-    if ! (cd "$dir" && $wrap make -j"$JOBS" $targets >make.out 2>&1); then
+    if ! (cd "$dir" && $wrap make -j"$JOBS" "${MAKE_VARS[@]}" $targets >make.out 2>&1); then
         show "$dir/make.out" 80
         record "$name" 0 1 0 0 "build failed"
         return 1
@@ -313,7 +338,7 @@ run_config() {
     [[ -z ${AX_TESTS:-} ]] || tests_arg=(TESTS="${AX_TESTS//,/ }")
     say "$name: make -j$JOBS check${AX_TESTS:+ TESTS=${AX_TESTS//,/ }}"
     touch "$dir/.suite-mark"
-    (cd "$dir" && $wrap make -j"$JOBS" check "${tests_arg[@]}" >check.out 2>&1) || rc=$?
+    (cd "$dir" && $wrap make -j"$JOBS" check "${MAKE_VARS[@]}" "${tests_arg[@]}" >check.out 2>&1) || rc=$?
     record_check "$name" "$rc" "$dir" "$dir/test-suite.log" "$dir/check.out" "$CONFIG_NOTE"
 }
 
@@ -497,6 +522,7 @@ EOF_CMAKE
 DEFAULT_DIR=$BUILD/default
 PREFIX_DIR=$BUILD/prefix
 DEFAULT_TRIED=0
+MAKE_VARS=()
 CONFIG_NOTE=
 
 # A generic configuration: configure with the table's arguments, make,
@@ -549,12 +575,16 @@ run_tsan() {
     run_config "$name" "$tsan_wrap" CC="$tsan_cc" "$@"
 }
 
-# Flakes are bugs: the cross-thread suites run AX_REPEAT (8) times in a
+# Flakes are bugs: the cross-thread suites run AX_REPEAT (4) times in a
 # row in the sanitizer builds (smaller stress sizes there), each round a
-# test.
+# test. With the asan and tsan rows' own run that is five runs of each in
+# each build. Four rounds, not eight: a round costs CI about 30 s (tsan
+# 20, asan 10), and in every recorded run of the suite (20 rounds, then
+# 8) every round of every program passed. AX_REPEAT=20 before a release,
+# or when chasing a flake.
 # A program may name the one Check case (CK_RUN_CASE) to repeat: prog:case.
 REPEAT_PROGS="tests/check_runtime tests/check_actor tests/check_monitor tests/check_stress tests/check_queue:cross"
-REPEAT_TIMES=${AX_REPEAT:-8}
+REPEAT_TIMES=${AX_REPEAT:-4}
 run_repeat() {
     local name=$1 cfg dir rp rf p ok i wrap
     for cfg in tsan asan; do
@@ -686,14 +716,22 @@ run_distcheck() {
         record "$name" 0 1 0 0 "default build unavailable"
         return 0
     fi
-    # The tarball's own build runs the programs that prove it complete
-    # (every example and server built and run, the tutorial, the docs
-    # check); the default row already ran every test on the same sources.
-    # AX_DISTCHECK_TESTS=all runs them all, as a release does.
-    local dtests=${AX_DISTCHECK_TESTS:-tests/check_examples tests/e2e.sh tests/check_tutorial.sh tests/check_doc.sh tests/check_error tests/check_runtime}
-    local targ=()
-    [[ $dtests == all ]] || targ=(TESTS="$dtests")
-    say "$name: make distcheck${targ:+ ${targ[*]}}"
+    # The tarball's own build builds every program (so every source is in
+    # it) and runs the programs that read files from the tree: the
+    # examples (check_examples), the tutorial and the docs check, the
+    # headers from C++ (check_cxx), and e2e-hard.sh, which skips here
+    # (AX_E2E_HARD=0) after reading tests/e2e-lib.sh. The default row
+    # already ran every test on the same sources. e2e.sh is not run here:
+    # it was the longest program of this list (about 60 s, waiting on its
+    # servers) and reads no file of the tree but e2e-lib.sh.
+    # AX_DISTCHECK_TESTS=all runs every test, as a release does.
+    local dtests=${AX_DISTCHECK_TESTS:-tests/check_examples tests/e2e-hard.sh tests/check_tutorial.sh tests/check_doc.sh tests/check_error tests/check_runtime tests/check_cxx}
+    # Its configure gets --disable-static (DISTCHECK_CONFIGURE_FLAGS, this
+    # runner only): the debian row builds the static library from the same
+    # tarball.
+    local targ=(DISTCHECK_CONFIGURE_FLAGS=--disable-static)
+    [[ $dtests == all ]] || targ+=(TESTS="$dtests")
+    say "$name: make distcheck ${targ[*]}"
     if (cd "$DEFAULT_DIR" && make -j"$JOBS" distcheck "${targ[@]}" >distcheck.out 2>&1); then
         grep -A1 -E '^(# (TOTAL|PASS|FAIL|ERROR):|axon-.* archives ready)' \
             "$DEFAULT_DIR/distcheck.out" | grep -v '^--$' || true
