@@ -77,8 +77,10 @@ int ax__io_init_tcp(ax__io *io, int fd);
 /*
  * Record a read of @p got bytes (> 0) into room for @p want: a short one
  * may mean the socket is empty (the owner knows it is a TCP socket, where
- * the kernel returns short only with the receive queue empty). Only a
- * hint until ax__io_wrote() confirms it.
+ * the kernel returns short only with the receive queue empty, or at an
+ * urgent mark: a peer's MSG_OOB can hold back the bytes after it until
+ * its next send, as it does with nginx). Only a hint until ax__io_wrote()
+ * confirms it.
  */
 static inline void ax__io_read_done(ax__io *io, size_t got, size_t want)
 {
