@@ -22,7 +22,14 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     ax__io *io = arg;
 
     (void)fd;
+    /* A FIN: reads go back to asking the kernel until it says 0, since
+     * a short read no longer means "empty, an edge will follow". */
+    if (what & EV_CLOSED) {
+        io->closed = true;
+        what |= EV_READ;
+    }
     if (what & EV_READ) {
+        io->rd_short = false;
         io->ready[AX__IO_READ] = true;
         if (io->waiter[AX__IO_READ])
             ax__wake(io->waiter[AX__IO_READ], 0);
@@ -34,17 +41,22 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-int ax__io_init(ax__io *io, int fd)
+static int io_init(ax__io *io, int fd, bool tcp)
 {
     ax_loop *L = ax__tls_loop;
+    short what = EV_READ | EV_WRITE | EV_PERSIST | EV_ET;
 
     if (!L)
         return AX_EPERM;
     io->loop = L;
     io->waiter[AX__IO_READ] = io->waiter[AX__IO_WRITE] = NULL;
     io->ready[AX__IO_READ] = io->ready[AX__IO_WRITE] = true;
-    io->ev = event_new(L->base, fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
-                       on_io, io);
+    io->rdhup = tcp && (event_base_get_features(L->base) &
+                        EV_FEATURE_EARLY_CLOSE);
+    io->closed = io->rd_short = io->drained = false;
+    if (io->rdhup)
+        what |= EV_CLOSED;
+    io->ev = event_new(L->base, fd, what, on_io, io);
     if (!io->ev)
         return AX_ENOMEM;
     if (event_add(io->ev, NULL) != 0) {
@@ -53,6 +65,16 @@ int ax__io_init(ax__io *io, int fd)
         return AX_ENOMEM;
     }
     return 0;
+}
+
+int ax__io_init(ax__io *io, int fd)
+{
+    return io_init(io, fd, false);
+}
+
+int ax__io_init_tcp(ax__io *io, int fd)
+{
+    return io_init(io, fd, true);
 }
 
 void ax__io_term(ax__io *io)
@@ -81,6 +103,8 @@ int ax__io_wait(ax__io *io, int dir, int64_t deadline)
     int rc = 0;
 
     io->ready[dir] = false;
+    if (dir == AX__IO_READ)
+        io->rd_short = io->drained = false;
     if (deadline >= 0) {
         if (deadline <= ax__now(L))
             return AX_ETIMEDOUT;

@@ -26,6 +26,7 @@
 #define AX_WAIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "axon/common.h"
@@ -38,16 +39,22 @@ enum { AX__IO_READ = 0, AX__IO_WRITE = 1 };
 
 /*
  * An fd watcher, embedded in its owner (a socket). The fields are read by
- * its owner; only wait.c writes them. `ready` starts true: the first
- * operation finds out with its system call, so a fresh descriptor costs no
- * poll. The owner clears nothing itself: ax__io_wait() forgets the stale
- * edge when the system call said EAGAIN.
+ * its owner; only wait.c and the inline calls below write them. `ready`
+ * starts true: the first operation finds out with its system call, so a
+ * fresh descriptor costs no poll. The owner clears nothing itself:
+ * ax__io_wait() forgets the stale edge when the system call said EAGAIN,
+ * and ax__io_wrote() when a short read has been proved to have emptied
+ * the socket (see ax__io_init_tcp()).
  */
 typedef struct ax__io {
     struct event *ev;
     ax_loop *loop;      /* the loop it is registered with */
     ax_task *waiter[2]; /* the task waiting per direction, or NULL */
     bool ready[2];      /* no EAGAIN seen since the last edge */
+    bool rdhup;         /* registered with EV_CLOSED (a FIN has an edge) */
+    bool closed;        /* an EV_CLOSED edge came: the peer sent its FIN */
+    bool rd_short;      /* last read short, no read edge or wait since */
+    bool drained;       /* ready[READ] was cleared by ax__io_wrote() */
 } ax__io;
 
 /*
@@ -57,6 +64,67 @@ typedef struct ax__io {
  * @return 0; AX_EPERM if the thread runs no loop; AX_ENOMEM.
  */
 int ax__io_init(ax__io *io, int fd);
+
+/*
+ * ax__io_init() for a TCP socket, adding EV_CLOSED (EPOLLRDHUP) when the
+ * loop's back-end has it (epoll; not poll or select). Then a short read
+ * followed by a successful write can spare the recv() that would only say
+ * EAGAIN; see ax__io_read_done(). Elsewhere the same as ax__io_init().
+ * @return 0; AX_EPERM if the thread runs no loop; AX_ENOMEM.
+ */
+int ax__io_init_tcp(ax__io *io, int fd);
+
+/*
+ * Record a read of @p got bytes (> 0) into room for @p want: a short one
+ * may mean the socket is empty (the owner knows it is a TCP socket, where
+ * the kernel returns short only with the receive queue empty, or at an
+ * urgent mark: a peer's MSG_OOB can hold back the bytes after it until
+ * its next send, as it does with nginx). Only a hint until ax__io_wrote()
+ * confirms it.
+ */
+static inline void ax__io_read_done(ax__io *io, size_t got, size_t want)
+{
+    io->rd_short = got < want && io->rdhup && !io->closed;
+}
+
+/* A read that returned nothing, end of stream or an error: no hint. */
+static inline void ax__io_read_none(ax__io *io)
+{
+    io->rd_short = false;
+}
+
+/*
+ * Record a successful write system call (any number of bytes > 0). After
+ * a short read with no read edge since, it proves the read left the
+ * socket empty with nothing pending but edges still to come: a FIN that
+ * had come would have shown as EV_CLOSED (io->closed), and a reset or
+ * error that had come (libevent folds those into EV_READ|EV_WRITE, so they
+ * cannot be told from data) would have made this write fail, since the
+ * kernel keeps them (sk_err, SEND_SHUTDOWN) until taken. So the next read
+ * may wait for the next edge without a recv() first.
+ */
+static inline void ax__io_wrote(ax__io *io)
+{
+    if (io->rd_short) {
+        io->rd_short = false;
+        io->drained = true;
+        io->ready[AX__IO_READ] = false;
+    }
+}
+
+/*
+ * Whether the next read should wait for an edge before its system call:
+ * ax__io_wrote() proved the socket empty and no edge has come since. It
+ * forgets the proof: after the wait (or if it times out) reads go back to
+ * trying first.
+ */
+static inline bool ax__io_take_drained(ax__io *io)
+{
+    bool d = io->drained && !io->ready[AX__IO_READ];
+
+    io->drained = false;
+    return d;
+}
 
 /*
  * Unregister. The caller guarantees nobody waits (ax__io_busy() false), and

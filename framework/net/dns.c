@@ -39,6 +39,7 @@
 #include "axon/net.h"
 #include "axon/task.h"
 #include "resolve.h"
+#include "sock.h"
 #include "wait.h"
 
 /* RFC 8305 section 5's recommended Connection Attempt Delay, also
@@ -734,7 +735,8 @@ int ax__connect_name(ax_sock **out, const char *host, int port,
         event_free(h.winner->ev);
         h.winner->ev = NULL;
     }
-    rc = ax_sock_wrap(h.winner->fd, out);
+    /* Made with SOCK_NONBLOCK (start()): a TCP socket to adopt. */
+    rc = ax__sock_adopt(h.winner->fd, true, out);
     if (!rc)
         h.winner->fd = -1;
 

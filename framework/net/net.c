@@ -42,6 +42,7 @@ struct ax_sock {
     ax__io io;
     int fd;
     bool listening;
+    bool accepts_tcp; /* a listener whose connections are TCP */
     bool stream; /* not a socket (a pipe, a tty): read()/write() */
     char *rbuf;
     size_t rcap, rstart, rend;
@@ -56,7 +57,7 @@ static int set_nonblock(int fd)
     return 0;
 }
 
-static int sock_new(int fd, bool stream, ax_sock **out)
+static int sock_new(int fd, bool stream, bool tcp, ax_sock **out)
 {
     ax_sock *s = ax__calloc(1, sizeof *s);
     int rc;
@@ -65,7 +66,7 @@ static int sock_new(int fd, bool stream, ax_sock **out)
         return AX_ENOMEM;
     s->fd = fd;
     s->stream = stream;
-    if ((rc = ax__io_init(&s->io, fd))) {
+    if ((rc = tcp ? ax__io_init_tcp(&s->io, fd) : ax__io_init(&s->io, fd))) {
         ax__free(s);
         return rc;
     }
@@ -87,17 +88,17 @@ int ax_sock_wrap(int fd, ax_sock **out)
         return -errno;
     if ((rc = set_nonblock(fd)))
         return rc;
-    return sock_new(fd, !S_ISSOCK(st.st_mode), out);
+    return sock_new(fd, !S_ISSOCK(st.st_mode), false, out);
 }
 
 /* Made here or by accept4() with SOCK_NONBLOCK: no fstat(), no fcntl(). */
-int ax__sock_adopt(int fd, ax_sock **out)
+int ax__sock_adopt(int fd, bool tcp, ax_sock **out)
 {
     if (fd < 0 || !out)
         return AX_EINVAL;
     if (!ax_loop_current())
         return AX_EPERM;
-    return sock_new(fd, false, out);
+    return sock_new(fd, false, tcp, out);
 }
 
 int ax_sock_fd(const ax_sock *s) { return s ? s->fd : -1; }
@@ -138,20 +139,38 @@ int ax_sock_wait_dl(ax_sock *s, ax_sock_ready dir, int64_t deadline)
 
 static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
 {
-    /* A short read is not taken to mean "empty, wait for the next edge"
-     * (as nginx and Tokio do, saving the recv() that says EAGAIN): an end
-     * of stream or a reset that came with the data has had its edge
-     * already, and libevent folds EPOLLERR into EV_READ|EV_WRITE, so a
-     * reset could not be told from data and the task would wait forever. */
+    int rc;
+
+    /* A short read alone is not taken to mean "empty, wait for the next
+     * edge" (as nginx does with the raw epoll bits, saving the recv() that
+     * says EAGAIN): an end of stream or a reset that came with the data has
+     * had its edge already, and libevent folds EPOLLERR into
+     * EV_READ|EV_WRITE, so a reset cannot be told from data and the task
+     * would wait forever. It is taken so on a TCP socket once a write has
+     * succeeded since, with no FIN seen (EV_CLOSED): a pending reset would
+     * have failed that write (wait.h, ax__io_wrote()). That is the
+     * request/response pattern, where it spares one recv() per request.
+     * A deadline that passes in that wait still gets its recv(), so a
+     * zero timeout still takes what is there. */
+    if (ax__io_take_drained(&s->io) &&
+        (rc = ax__io_wait(&s->io, AX__IO_READ, dl)) && rc != AX_ETIMEDOUT)
+        return rc;
     for (;;) {
         ssize_t r = s->stream ? read(s->fd, buf, n) : recv(s->fd, buf, n, 0);
-        int rc;
-        if (r >= 0)
+        if (r > 0) {
+            ax__io_read_done(&s->io, (size_t)r, n);
             return r;
+        }
+        if (r == 0) {
+            ax__io_read_none(&s->io);
+            return 0;
+        }
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            ax__io_read_none(&s->io);
             return -errno;
+        }
         if ((rc = ax__io_wait(&s->io, AX__IO_READ, dl)))
             return rc;
     }
@@ -263,6 +282,19 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
         scanned = limit;
         if (have >= max)
             return AX_E2BIG;
+        /* Proved empty by a write since a short read (read_some()): wait
+         * for the next edge first, without a buffer if none is needed. */
+        if (ax__io_take_drained(&s->io)) {
+            if (have == 0 && s->rbuf) {
+                ax__free(s->rbuf);
+                s->rbuf = NULL;
+                s->rcap = s->rstart = s->rend = 0;
+            }
+            rc = ax__io_wait(&s->io, AX__IO_READ, dl);
+            if (rc && rc != AX_ETIMEDOUT)
+                return rc;
+            continue;
+        }
         /* Make room: slide the unread bytes to the front, then grow. */
         if (s->rstart && s->rend == s->rcap) {
             memmove(s->rbuf, s->rbuf + s->rstart, have);
@@ -283,15 +315,20 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
         r = s->stream ? read(s->fd, s->rbuf + s->rend, s->rcap - s->rend)
                       : recv(s->fd, s->rbuf + s->rend, s->rcap - s->rend, 0);
         if (r > 0) {
+            ax__io_read_done(&s->io, (size_t)r, s->rcap - s->rend);
             s->rend += (size_t)r;
             continue;
         }
-        if (r == 0)
+        if (r == 0) {
+            ax__io_read_none(&s->io);
             return AX_EPIPE;
+        }
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            ax__io_read_none(&s->io);
             return -errno;
+        }
         /* Nothing buffered: the buffer is given back while the task
          * waits, and taken again when bytes come (as nginx frees a
          * keep-alive connection's header buffer). An idle connection
@@ -361,6 +398,8 @@ static ssize_t write_some(ax_sock *s, const void *buf, size_t n, int64_t dl)
         ssize_t w = s->stream ? write_nosigpipe(s->fd, buf, n)
                               : send(s->fd, buf, n, MSG_NOSIGNAL);
         int rc;
+        if (w > 0)
+            ax__io_wrote(&s->io);
         if (w >= 0)
             return w;
         if (errno == EINTR)
@@ -552,12 +591,13 @@ static int listen_on(ax_sock **out, const addr *a, socklen_t len,
     if (bind(fd, &a->sa, len) < 0 ||
         listen(fd, opts && opts->backlog > 0 ? opts->backlog : SOMAXCONN) < 0)
         goto fail;
-    rc = ax__sock_adopt(fd, out);
+    rc = ax__sock_adopt(fd, false, out);
     if (rc) {
         close(fd);
         return rc;
     }
     (*out)->listening = true;
+    (*out)->accepts_tcp = a->sa.sa_family != AF_UNIX;
     return 0;
 
 fail:
@@ -618,7 +658,7 @@ static int sock_accept(ax_sock *l, ax_sock **out, int64_t dl)
         if (fd >= 0) {
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            rc = ax__sock_adopt(fd, out);
+            rc = ax__sock_adopt(fd, l->accepts_tcp, out);
             if (rc)
                 close(fd);
             return rc;
@@ -664,7 +704,7 @@ static int connect_to(ax_sock **out, const addr *a, socklen_t len,
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    rc = ax__sock_adopt(fd, &s);
+    rc = ax__sock_adopt(fd, a->sa.sa_family != AF_UNIX, &s);
     if (rc) {
         close(fd);
         return rc;
@@ -767,6 +807,7 @@ ssize_t ax_sendfile(ax_sock *s, int fd, off_t *offset, size_t count,
         size_t want = count - done > 0x7ffff000 ? 0x7ffff000 : count - done;
         ssize_t w = sendfile(s->fd, fd, offset, want);
         if (w > 0) {
+            ax__io_wrote(&s->io);
             done += (size_t)w;
             continue;
         }

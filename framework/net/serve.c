@@ -81,7 +81,7 @@ static void *conn_main(void *arg)
     shard *sh = c->sh;
     ax_sock *s = c->s;
 
-    if (s || ax__sock_adopt(c->fd, &s) == 0) {
+    if (s || ax__sock_adopt(c->fd, true, &s) == 0) {
         sh->srv->handler(s, sh->srv->arg);
         ax_close(s); /* the handler never closes it (net.h) */
     } else {

@@ -5,9 +5,11 @@
  *
  * Sockets are awaited, not called back. Every call that may block tries the
  * system call first and suspends the calling task only when the kernel says
- * EAGAIN; readiness comes from the loop's libevent base (one edge-triggered
- * registration per socket for its whole life, so waiting costs no epoll_ctl
- * per operation). Each call takes a timeout in seconds (negative: none) and
+ * EAGAIN (one exception: a TCP read after a short read that a successful
+ * write has followed waits for the next edge first, as the socket is known
+ * to be empty then, sparing the recv() that would say EAGAIN); readiness
+ * comes from the loop's libevent base (one edge-triggered registration per
+ * socket for its whole life, so waiting costs no epoll_ctl per operation). Each call takes a timeout in seconds (negative: none) and
  * returns AX_ECANCELED when the task is cancelled meanwhile.
  *
  * Deadlines: every call that may suspend has a twin ending in _dl that

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * check_drain.c: a TCP socket's reads skip the recv() that would only say
+ * EAGAIN after a short read proved empty by a write (wait.h,
+ * ax__io_wrote()), and never at the cost of an end of stream or a reset.
+ *
+ * Each case has a server socket read a short request, answer it, and read
+ * again, with the peer's end of stream or reset arranged so that its edge
+ * is consumed before the server's read (ax_sock_wait_dl() first, after the
+ * peer has written and shut down or reset in one go). Were a short read
+ * taken for "empty" when it is not, the next read would wait for an edge
+ * that never comes and the case would hang (Check's timeout fails it).
+ * A read buffer filled exactly must not count as short.
+ *
+ * Every case runs on each of libevent's back-ends here: epoll (the
+ * default; edge-triggered, with EV_CLOSED, so the skipping is on), poll
+ * (EVENT_NOEPOLL=1: level-triggered, with EV_CLOSED through POLLRDHUP;
+ * the skipping is on, and a missed edge would be reported again anyway)
+ * and select (EVENT_NOPOLL=1 too: no EV_CLOSED, so every read asks the
+ * kernel first, as before).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "axtest.h"
+
+Suite *ax_drain_suite(void);
+
+/* Each case is one task on one loop, the virtual clock on. */
+#define RUN(fn) AXT_RUN_CLEAN((fn), NULL, NULL)
+
+static void tcp_pair(ax_sock **srv, ax_sock **cli)
+{
+    ax_sock *l = NULL;
+    int port;
+
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    port = ax_sock_port(l);
+    ck_assert_int_gt(port, 0);
+    axt_assert_rc(ax_connect(cli, "127.0.0.1", port, -1), 0);
+    axt_assert_rc(ax_accept(l, srv, -1), 0);
+    axt_assert_rc(ax_close(l), 0);
+}
+
+/* Close @p s with a reset (SO_LINGER 0) rather than a FIN. */
+static void reset_close(ax_sock *s)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+    ck_assert_int_eq(setsockopt(ax_sock_fd(s), SOL_SOCKET, SO_LINGER, &lg,
+                                sizeof lg),
+                     0);
+    axt_assert_rc(ax_close(s), 0);
+}
+
+/* Let the loop poll once and take @p s's pending edge (with whatever end
+ * of stream or reset came with it) before the caller reads. */
+static void take_edge(ax_sock *s)
+{
+    axt_assert_rc(ax_sock_wait_dl(s, AX_SOCK_READABLE, -1), 0);
+}
+
+static void expect_read(ax_sock *s, const char *want)
+{
+    char buf[4096];
+    size_t n = strlen(want);
+    ssize_t r = ax_read(s, buf, sizeof buf, -1);
+
+    ck_assert_msg(r == (ssize_t)n, "read %zd (%s), want %zu bytes", r,
+                  r < 0 ? ax_err_name((int)r) : "bytes", n);
+    ck_assert_int_eq(memcmp(buf, want, n), 0);
+}
+
+static void expect_eof(ax_sock *s)
+{
+    char buf[64];
+
+    axt_assert_rc((int)ax_read(s, buf, sizeof buf, -1), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* End of stream                                                            */
+
+static void *main_fin_with_data(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char buf[8];
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    ck_assert_int_eq(shutdown(ax_sock_fd(cli), SHUT_WR), 0);
+    take_edge(srv);
+    expect_read(srv, "req");                       /* short */
+    axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0); /* half-closed: ok */
+    expect_eof(srv);
+    expect_eof(srv);
+    axt_assert_rc(ax_write_all(srv, "more", 4, -1), 0);
+    axt_assert_rc(ax_close(srv), 0);
+    axt_assert_rc(ax_read_exact(cli, buf, 8, -1), 0);
+    ck_assert_int_eq(memcmp(buf, "respmore", 8), 0);
+    expect_eof(cli);
+    axt_assert_rc(ax_close(cli), 0);
+    return NULL;
+}
+
+/* Request and FIN in one edge: read it short, answer, read: end of
+ * stream at once, however often asked. */
+START_TEST(test_fin_with_data)
+{
+    RUN(main_fin_with_data);
+}
+END_TEST
+
+static void *main_fin_with_line(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char *line;
+    size_t len;
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "GET\n", 4, -1), 0);
+    ck_assert_int_eq(shutdown(ax_sock_fd(cli), SHUT_WR), 0);
+    take_edge(srv);
+    axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 100, -1), 0);
+    ck_assert_uint_eq(len, 4);
+    axt_assert_rc(ax_write_all(srv, "ok\n", 3, -1), 0);
+    axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 100, -1), AX_EPIPE);
+    axt_assert_rc(ax_close(srv), 0);
+    axt_assert_rc(ax_close(cli), 0);
+    return NULL;
+}
+
+/* The same through ax_read_until()'s buffer: AX_EPIPE, not a hang. */
+START_TEST(test_fin_with_line)
+{
+    RUN(main_fin_with_line);
+}
+END_TEST
+
+static void *main_fin_later(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "a", 1, -1), 0);
+    expect_read(srv, "a");
+    axt_assert_rc(ax_write_all(srv, "x", 1, -1), 0);
+    /* Now the server's next read waits first; the FIN's own edge ends
+     * that wait. */
+    expect_read(cli, "x");
+    ck_assert_int_eq(shutdown(ax_sock_fd(cli), SHUT_WR), 0);
+    expect_eof(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    expect_eof(cli);
+    axt_assert_rc(ax_close(cli), 0);
+    return NULL;
+}
+
+/* A FIN that comes after the answer wakes the read that skipped its
+ * recv(). */
+START_TEST(test_fin_later)
+{
+    RUN(main_fin_later);
+}
+END_TEST
+
+static void *main_half_close(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char msg[2] = {0, 0};
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    for (char c = 'a'; c <= 'j'; c++) {
+        msg[0] = c;
+        axt_assert_rc(ax_write_all(cli, msg, 1, -1), 0);
+        expect_read(srv, msg);
+        msg[0] = (char)(c - 'a' + 'A');
+        axt_assert_rc(ax_write_all(srv, msg, 1, -1), 0);
+        expect_read(cli, msg);
+    }
+    /* Last request and FIN in one go, after a skipped recv(). */
+    axt_assert_rc(ax_write_all(cli, "k", 1, -1), 0);
+    ck_assert_int_eq(shutdown(ax_sock_fd(cli), SHUT_WR), 0);
+    expect_read(srv, "k");
+    axt_assert_rc(ax_write_all(srv, "K", 1, -1), 0);
+    expect_eof(srv);
+    /* The server half-closes too; the client still reads it all. */
+    ck_assert_int_eq(shutdown(ax_sock_fd(srv), SHUT_WR), 0);
+    expect_read(cli, "K");
+    expect_eof(cli);
+    axt_assert_rc(ax_close(srv), 0);
+    axt_assert_rc(ax_close(cli), 0);
+    return NULL;
+}
+
+/* Round trips, then the peer half-closes with its last request: every
+ * answer arrives, end of stream on both sides. */
+START_TEST(test_half_close_then_reads)
+{
+    RUN(main_half_close);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* Reset                                                                    */
+
+/* A read after a reset: end of stream or the reset, never a hang. */
+static void expect_gone(ax_sock *s)
+{
+    char buf[64];
+    ssize_t r = ax_read(s, buf, sizeof buf, -1);
+
+    ck_assert_msg(r == 0 || r == AX_ECONNRESET || r == AX_EPIPE,
+                  "read after reset: %zd (%s)", r,
+                  r < 0 ? ax_err_name((int)r) : "bytes");
+}
+
+static void *main_rst_then_write(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    int rc;
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    reset_close(cli);
+    take_edge(srv);
+    expect_read(srv, "req"); /* short: Linux keeps the data past a reset */
+    rc = ax_write_all(srv, "resp", 4, -1);
+    ck_assert_msg(rc == AX_EPIPE || rc == AX_ECONNRESET,
+                  "write after reset: %d (%s)", rc, ax_err_name(rc));
+    expect_gone(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* Request and reset in one edge (libevent reports it as EV_READ|EV_WRITE,
+ * as if it were data): the answer fails, the next read ends at once. */
+START_TEST(test_rst_with_data_then_write)
+{
+    RUN(main_rst_then_write);
+}
+END_TEST
+
+static void *main_rst_read_again(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    reset_close(cli);
+    take_edge(srv);
+    expect_read(srv, "req");
+    expect_gone(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* The same without an answer between the reads: a short read alone is no
+ * proof of "empty". */
+START_TEST(test_rst_with_data_read_again)
+{
+    RUN(main_rst_read_again);
+}
+END_TEST
+
+static void *main_rst_later(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    expect_read(srv, "req");
+    axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0);
+    expect_read(cli, "resp");
+    reset_close(cli);
+    expect_gone(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* A reset after the answer wakes the read that skipped its recv(). */
+START_TEST(test_rst_later)
+{
+    RUN(main_rst_later);
+}
+END_TEST
+
+static void *main_edge_before_write(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    expect_read(srv, "req");
+    /* More comes, and its edge is taken (with the socket's EV_WRITE)
+     * before the answer goes out: the answer proves nothing then. */
+    axt_assert_rc(ax_write_all(cli, "more", 4, -1), 0);
+    axt_assert_rc(ax_sock_wait_dl(srv, AX_SOCK_WRITABLE, -1), 0);
+    axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0);
+    expect_read(srv, "more");
+    expect_read(cli, "resp");
+    axt_assert_rc(ax_close(cli), 0);
+    expect_eof(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* Bytes whose edge came between a short read and the answer are read,
+ * not waited for. */
+START_TEST(test_edge_between_read_and_answer)
+{
+    RUN(main_edge_before_write);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+/* The fast path and its limits                                             */
+
+static int rounds(void)
+{
+    return getenv("AX_UNDER_VALGRIND") ? 100 : 1000;
+}
+
+static void *main_many_small(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char req[32], *line;
+    size_t len;
+    int n = rounds();
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(req, sizeof req, "req %d\n", i);
+        /* Every 7th time two requests in one write: one short read
+         * takes both. */
+        bool two = i % 7 == 3 && i + 1 < n;
+        if (two)
+            k += snprintf(req + k, sizeof req - (size_t)k, "req %d\n", i + 1);
+        axt_assert_rc(ax_write_all(cli, req, (size_t)k, -1), 0);
+        if (i % 2) {
+            expect_read(srv, req);
+        } else {
+            axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 100, -1), 0);
+            ck_assert_int_eq(memcmp(line, req, len), 0);
+            if (two) {
+                axt_assert_rc(
+                    ax_read_until(srv, "\n", &line, &len, 100, -1), 0);
+                ck_assert_int_eq(memcmp(line, req + k - (int)len, len), 0);
+            }
+        }
+        axt_assert_rc(ax_write_all(srv, "ok\n", 3, -1), 0);
+        expect_read(cli, "ok\n");
+        i += two;
+    }
+    axt_assert_rc(ax_close(cli), 0);
+    expect_eof(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* Many small requests on one connection, each read short and answered
+ * (the path that skips the recv()), through ax_read() and
+ * ax_read_until(), then end of stream. */
+START_TEST(test_many_small_requests)
+{
+    RUN(main_many_small);
+}
+END_TEST
+
+static void *main_exact_fill(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char buf[4];
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "AAAABBBB", 8, -1), 0);
+    take_edge(srv);
+    axt_assert_rc((int)ax_read(srv, buf, 4, -1), 4); /* full, not short */
+    ck_assert_int_eq(memcmp(buf, "AAAA", 4), 0);
+    axt_assert_rc(ax_write_all(srv, "x", 1, -1), 0);
+    /* No edge will come for BBBB: it was there with AAAA. */
+    axt_assert_rc((int)ax_read(srv, buf, 4, -1), 4);
+    ck_assert_int_eq(memcmp(buf, "BBBB", 4), 0);
+    axt_assert_rc(ax_write_all(srv, "y", 1, -1), 0);
+    expect_read(cli, "xy");
+    axt_assert_rc(ax_close(cli), 0);
+    expect_eof(srv);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* A read that fills its buffer exactly is not short: what follows in the
+ * socket is read without waiting for an edge. */
+START_TEST(test_exact_fill_is_not_short)
+{
+    RUN(main_exact_fill);
+}
+END_TEST
+
+static void *main_exact_fill_line(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    size_t n = 4096 + 6, len;
+    char *big = malloc(n), *line;
+
+    (void)arg;
+    ck_assert_ptr_nonnull(big);
+    /* ax_read_until()'s first buffer is 4096 bytes: fill it exactly
+     * with one line, and put a second line behind it. */
+    memset(big, 'a', 4095);
+    big[4095] = '\n';
+    memcpy(big + 4096, "line2\n", 6);
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, big, n, -1), 0);
+    take_edge(srv);
+    axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 8192, -1), 0);
+    ck_assert_uint_eq(len, 4096);
+    axt_assert_rc(ax_write_all(srv, "1", 1, -1), 0);
+    axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 8192, -1), 0);
+    ck_assert_uint_eq(len, 6);
+    ck_assert_int_eq(memcmp(line, "line2\n", 6), 0);
+    axt_assert_rc(ax_write_all(srv, "2", 1, -1), 0);
+    expect_read(cli, "12");
+    axt_assert_rc(ax_close(cli), 0);
+    axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 8192, -1), AX_EPIPE);
+    axt_assert_rc(ax_close(srv), 0);
+    free(big);
+    return NULL;
+}
+
+/* The same through ax_read_until(): a line that fills its buffer exactly,
+ * answered, and the next line already there. */
+START_TEST(test_exact_fill_line_is_not_short)
+{
+    RUN(main_exact_fill_line);
+}
+END_TEST
+
+static void *main_poll_after_drain(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char buf[8];
+
+    (void)arg;
+    tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    expect_read(srv, "req");
+    axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0);
+    /* Bytes in the socket whose edge the loop has not polled yet: a zero
+     * timeout still takes them. */
+    axt_assert_rc(ax_write_all(cli, "zz", 2, -1), 0);
+    /* Loopback delivers within the send() unless the kernel deferred its
+     * softirq; make sure, without polling the loop. */
+    for (int q = 0; q < 2;)
+        ck_assert_int_eq(ioctl(ax_sock_fd(srv), FIONREAD, &q), 0);
+    axt_assert_rc((int)ax_read(srv, buf, sizeof buf, 0), 2);
+    ck_assert_int_eq(memcmp(buf, "zz", 2), 0);
+    /* Nothing more came: a zero timeout says so. */
+    axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0);
+    axt_assert_rc((int)ax_read(srv, buf, sizeof buf, 0), AX_ETIMEDOUT);
+    axt_assert_rc(ax_close(cli), 0);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* A read with a zero timeout after a skipped recv() is still a poll of
+ * the socket, not of the last edge. */
+START_TEST(test_zero_timeout_after_drain)
+{
+    RUN(main_poll_after_drain);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
+
+static void use_poll(void)
+{
+    setenv("EVENT_NOEPOLL", "1", 1);
+}
+
+static void use_select(void)
+{
+    setenv("EVENT_NOEPOLL", "1", 1);
+    setenv("EVENT_NOPOLL", "1", 1);
+}
+
+static void add_cases(TCase *tc)
+{
+    tcase_add_test(tc, test_fin_with_data);
+    tcase_add_test(tc, test_fin_with_line);
+    tcase_add_test(tc, test_fin_later);
+    tcase_add_test(tc, test_half_close_then_reads);
+    tcase_add_test(tc, test_rst_with_data_then_write);
+    tcase_add_test(tc, test_rst_with_data_read_again);
+    tcase_add_test(tc, test_rst_later);
+    tcase_add_test(tc, test_edge_between_read_and_answer);
+    tcase_add_test(tc, test_many_small_requests);
+    tcase_add_test(tc, test_exact_fill_is_not_short);
+    tcase_add_test(tc, test_exact_fill_line_is_not_short);
+    tcase_add_test(tc, test_zero_timeout_after_drain);
+}
+
+Suite *ax_drain_suite(void)
+{
+    Suite *s = suite_create("drain");
+    TCase *tc = axt_tcase(s, "epoll");
+
+    add_cases(tc);
+    tc = axt_tcase(s, "poll");
+    tcase_add_checked_fixture(tc, use_poll, NULL);
+    add_cases(tc);
+    tc = axt_tcase(s, "select");
+    tcase_add_checked_fixture(tc, use_select, NULL);
+    add_cases(tc);
+    return s;
+}
+
+#ifndef AX_TEST_NO_MAIN
+int main(void)
+{
+    return ax_test_main(ax_drain_suite());
+}
+#endif
