@@ -666,7 +666,13 @@ IPID=""
 idle_hold() {
     local bin=$EXAMPLES_DIR/../bench/idle_client
     : >"$TMP/idle.out"
-    timeout 60 "$bin" "$1" "$PORT" "$2" >"$TMP/idle.out" 2>"$TMP/idle.err" &
+    # --foreground: idle_release's SIGTERM must reach the client once.
+    # Without it timeout forwards a signal to the client and then to its
+    # whole process group, so the client gets it twice, and a second
+    # SIGTERM after ax_stop_on_signals() ends the process at once (by
+    # design): seen as exit 143 under ASan, whose exit is slow enough for
+    # the second one to land.
+    timeout --foreground 60 "$bin" "$1" "$PORT" "$2" >"$TMP/idle.out" 2>"$TMP/idle.err" &
     IPID=$!
     PIDS="$PIDS $IPID"
     local i=0
