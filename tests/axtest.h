@@ -323,6 +323,20 @@ static AXT_UNUSED void *axt_probe_fn(void *arg)
     return p->ret;
 }
 
+/** A connected TCP pair on 127.0.0.1 made by the current task: the kernel
+ *  completes the handshake before anybody accepts. */
+static AXT_UNUSED void axt_tcp_pair(ax_sock **srv, ax_sock **cli)
+{
+    ax_sock *l = NULL;
+    int port;
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    port = ax_sock_port(l);
+    ck_assert_int_gt(port, 0);
+    axt_assert_rc(ax_connect(cli, "127.0.0.1", port, -1), 0);
+    axt_assert_rc(ax_accept(l, srv, -1), 0);
+    axt_assert_rc(ax_close(l), 0);
+}
+
 /** Returns its argument. */
 static AXT_UNUSED void *axt_return_arg(void *arg)
 {

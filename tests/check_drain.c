@@ -33,19 +33,6 @@ Suite *ax_drain_suite(void);
 /* Each case is one task on one loop, the virtual clock on. */
 #define RUN(fn) AXT_RUN_CLEAN((fn), NULL, NULL)
 
-static void tcp_pair(ax_sock **srv, ax_sock **cli)
-{
-    ax_sock *l = NULL;
-    int port;
-
-    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
-    port = ax_sock_port(l);
-    ck_assert_int_gt(port, 0);
-    axt_assert_rc(ax_connect(cli, "127.0.0.1", port, -1), 0);
-    axt_assert_rc(ax_accept(l, srv, -1), 0);
-    axt_assert_rc(ax_close(l), 0);
-}
-
 /* Close @p s with a reset (SO_LINGER 0) rather than a FIN. */
 static void reset_close(ax_sock *s)
 {
@@ -91,7 +78,7 @@ static void *main_fin_with_data(void *arg)
     char buf[8];
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
     ck_assert_int_eq(shutdown(ax_sock_fd(cli), SHUT_WR), 0);
     take_edge(srv);
@@ -123,7 +110,7 @@ static void *main_fin_with_line(void *arg)
     size_t len;
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "GET\n", 4, -1), 0);
     ck_assert_int_eq(shutdown(ax_sock_fd(cli), SHUT_WR), 0);
     take_edge(srv);
@@ -148,7 +135,7 @@ static void *main_fin_later(void *arg)
     ax_sock *srv = NULL, *cli = NULL;
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "a", 1, -1), 0);
     expect_read(srv, "a");
     axt_assert_rc(ax_write_all(srv, "x", 1, -1), 0);
@@ -177,7 +164,7 @@ static void *main_half_close(void *arg)
     char msg[2] = {0, 0};
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     for (char c = 'a'; c <= 'j'; c++) {
         msg[0] = c;
         axt_assert_rc(ax_write_all(cli, msg, 1, -1), 0);
@@ -229,7 +216,7 @@ static void *main_rst_then_write(void *arg)
     int rc;
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
     reset_close(cli);
     take_edge(srv);
@@ -255,7 +242,7 @@ static void *main_rst_read_again(void *arg)
     ax_sock *srv = NULL, *cli = NULL;
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
     reset_close(cli);
     take_edge(srv);
@@ -278,7 +265,7 @@ static void *main_rst_later(void *arg)
     ax_sock *srv = NULL, *cli = NULL;
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
     expect_read(srv, "req");
     axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0);
@@ -301,7 +288,7 @@ static void *main_edge_before_write(void *arg)
     ax_sock *srv = NULL, *cli = NULL;
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
     expect_read(srv, "req");
     /* More comes, and its edge is taken (with the socket's EV_WRITE)
@@ -341,7 +328,7 @@ static void *main_many_small(void *arg)
     int n = rounds();
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     for (int i = 0; i < n; i++) {
         int k = snprintf(req, sizeof req, "req %d\n", i);
         /* Every 7th time two requests in one write: one short read
@@ -386,7 +373,7 @@ static void *main_exact_fill(void *arg)
     char buf[4];
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "AAAABBBB", 8, -1), 0);
     take_edge(srv);
     axt_assert_rc((int)ax_read(srv, buf, 4, -1), 4); /* full, not short */
@@ -424,7 +411,7 @@ static void *main_exact_fill_line(void *arg)
     memset(big, 'a', 4095);
     big[4095] = '\n';
     memcpy(big + 4096, "line2\n", 6);
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, big, n, -1), 0);
     take_edge(srv);
     axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 8192, -1), 0);
@@ -456,7 +443,7 @@ static void *main_poll_after_drain(void *arg)
     char buf[8];
 
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
     expect_read(srv, "req");
     axt_assert_rc(ax_write_all(srv, "resp", 4, -1), 0);

@@ -131,20 +131,6 @@ static void wrapped_pair(ax_sock **a, ax_sock **b)
     axt_assert_rc(ax_sock_wrap(sv[1], b), 0);
 }
 
-/* A connected TCP pair on 127.0.0.1 made by the current task: the kernel
- * completes the handshake before anybody accepts. */
-static void tcp_pair(ax_sock **srv, ax_sock **cli)
-{
-    ax_sock *l = NULL;
-    int port;
-    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
-    port = ax_sock_port(l);
-    ck_assert_int_gt(port, 0);
-    axt_assert_rc(ax_connect(cli, "127.0.0.1", port, -1), 0);
-    axt_assert_rc(ax_accept(l, srv, -1), 0);
-    axt_assert_rc(ax_close(l), 0);
-}
-
 static void unix_path(char *buf, size_t n, const char *tag)
 {
     static atomic_int seq;
@@ -460,7 +446,7 @@ static void *main_release_wrap(void *arg)
     char buf[16];
     int fd, bfd;
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     bfd = ax_sock_fd(b);
     fd = ax_sock_release(b);
     ck_assert_int_eq(fd, bfd);
@@ -581,7 +567,7 @@ static void *main_read_until_split(void *arg)
     size_t len = 0;
     char rest[8];
     (void)arg;
-    tcp_pair(&srv, &cli);
+    axt_tcp_pair(&srv, &cli);
     axt_spawn(&w, split_writer, cli);
     /* "\r\n" arrives as "\r" and "\n" in different segments. */
     axt_assert_rc(ax_read_until(srv, "\r\n", &line, &len, 64, -1), 0);
@@ -712,7 +698,7 @@ static void *main_read_until_epipe(void *arg)
     char *line;
     size_t len;
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     axt_assert_rc(ax_write_all(b, "one\npartial", 11, -1), 0);
     axt_assert_rc(ax_close(b), 0);
     axt_assert_rc(ax_read_until(a, "\n", &line, &len, 100, -1), 0);
@@ -749,7 +735,7 @@ static void *main_read_exact(void *arg)
     ax_task *w = NULL;
     unsigned char buf[10], want[10];
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     axt_spawn(&w, exact_writer, b);
     axt_assert_rc(ax_read_exact(a, buf, 10, -1), 0);
     fill_pat(want, 0, 10);
@@ -781,7 +767,7 @@ static void *main_read_timeouts(void *arg)
     size_t len;
     double t0;
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     t0 = ax_now();
     axt_assert_rc(ax_read(a, buf, sizeof buf, 5.0), AX_ETIMEDOUT);
     ck_assert(ax_now() - t0 >= 5.0);
@@ -828,7 +814,7 @@ static void *main_read_in_time(void *arg)
     char buf[8];
     double t0 = ax_now();
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     axt_spawn(&w, late_writer, b);
     /* generous: only a hang guard */
     axt_assert_rc(ax_read_exact(a, buf, 4, 30.0), 0);
@@ -910,7 +896,7 @@ static void *main_write_timeout(void *arg)
     int bs = 65536;
     (void)arg;
     ck_assert_ptr_nonnull(big);
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     setsockopt(ax_sock_fd(a), SOL_SOCKET, SO_SNDBUF, &bs, sizeof bs);
     t0 = ax_now();
     /* b never reads: the buffers fill and the write waits, then gives up. */
@@ -964,7 +950,7 @@ static void *main_deadline_spans_calls(void *arg)
     int64_t t0, dl;
     (void)arg;
     ck_assert_ptr_nonnull(big);
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     setsockopt(ax_sock_fd(a), SOL_SOCKET, SO_SNDBUF, &bs, sizeof bs);
     j.s = b;
     j.after = 1.5;
@@ -1010,7 +996,7 @@ static void *main_deadline_past(void *arg)
     (void)arg;
     axt_assert_rc(ax_sleep(1.0), 0); /* so that 0 lies in the past */
     past = 0;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     axt_assert_rc(ax_write_all(b, "hello", 5, -1), 0);
     t0 = ax_now_ns();
     /* Arrived before the call: returned. */
@@ -1079,7 +1065,7 @@ static void *main_deadline_none_and_bad(void *arg)
     int64_t t0, dl;
     const int64_t bad[] = {-2, INT64_MIN};
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     j.s = b;
     j.after = 500.0; /* far beyond any timeout used in this file */
     j.data = "late";
@@ -1188,7 +1174,7 @@ static void *main_cancel_read(void *arg)
     blocked bl = {0};
     char buf[4];
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     bl.s = a;
     axt_spawn(&t, blocked_reader, &bl);
     axt_assert_rc(ax_sleep(1.0), 0);
@@ -1285,7 +1271,7 @@ static void *main_two_writers(void *arg)
     bwriter w = {0};
     int bs = 65536;
     (void)arg;
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     setsockopt(ax_sock_fd(a), SOL_SOCKET, SO_SNDBUF, &bs, sizeof bs);
     w.s = a;
     w.n = (size_t)32 << 20;
@@ -2260,7 +2246,7 @@ static void *main_write_to_gone_peer(void *arg)
     int rc = 0;
     (void)arg;
     memset(buf, 'z', sizeof buf);
-    tcp_pair(&a, &b);
+    axt_tcp_pair(&a, &b);
     setsockopt(ax_sock_fd(b), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     axt_assert_rc(ax_close(b), 0);
     /* SIGPIPE is never raised: writes fail with a code instead. */
