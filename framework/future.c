@@ -122,17 +122,25 @@ typedef struct cb_node {
     void *arg;
 } cb_node;
 
+/* A done callback, inline in whatever task completed @f: counted in
+ * L->in_done_cb, so that an eager spawn there does not suspend that task. */
+static void run_done_cb(ax_future *f, ax_done_fn cb, void *arg)
+{
+    ax_loop *L = f->loop; /* cb may free f */
+
+    L->in_done_cb++;
+    cb(f, arg);
+    L->in_done_cb--;
+}
+
 static void cb_fire(ax__waiter *w, ax_future *f)
 {
     cb_node *n = (cb_node *)w;
     ax_done_fn cb = n->cb;
     void *arg = n->arg;
-    ax_loop *L = f->loop;
 
     ax__free(n);
-    L->in_done_cb++;
-    cb(f, arg);
-    L->in_done_cb--;
+    run_done_cb(f, cb, arg);
 }
 
 static void future_destroy(ax_future *f)
@@ -264,10 +272,7 @@ int ax_future_on_done(ax_future *f, ax_done_fn cb, void *arg)
     if (foreign(f))
         return AX_EWRONGLOOP;
     if (f->done) {
-        ax_loop *L = f->loop; /* cb may free f */
-        L->in_done_cb++;
-        cb(f, arg);
-        L->in_done_cb--;
+        run_done_cb(f, cb, arg);
         return 0;
     }
     n = ax__calloc(1, sizeof *n);

@@ -253,6 +253,17 @@ static void *find(const char *hay, size_t n, const char *needle, size_t k)
     return k ? memmem(hay, n, needle, k) : NULL;
 }
 
+/* Before a read wait with nothing buffered (@have == 0): give the buffer
+ * back, so that a connection parked between requests holds none. */
+static void rbuf_drop_if_empty(ax_sock *s, size_t have)
+{
+    if (have == 0 && s->rbuf) {
+        ax__free(s->rbuf);
+        s->rbuf = NULL;
+        s->rcap = s->rstart = s->rend = 0;
+    }
+}
+
 static int sock_read_until(ax_sock *s, const char *delim, char **line,
                            size_t *len, size_t max, int64_t dl)
 {
@@ -285,11 +296,7 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
         /* Proved empty by a write since a short read (read_some()): wait
          * for the next edge first, without a buffer if none is needed. */
         if (ax__io_take_drained(&s->io)) {
-            if (have == 0 && s->rbuf) {
-                ax__free(s->rbuf);
-                s->rbuf = NULL;
-                s->rcap = s->rstart = s->rend = 0;
-            }
+            rbuf_drop_if_empty(s, have);
             rc = ax__io_wait(&s->io, AX__IO_READ, dl);
             if (rc && rc != AX_ETIMEDOUT)
                 return rc;
@@ -335,11 +342,7 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
          * parked here then holds no buffer at all; a busy one pays a
          * free and a malloc per wait, next to the two system calls
          * the wait costs anyway. */
-        if (have == 0 && s->rbuf) {
-            ax__free(s->rbuf);
-            s->rbuf = NULL;
-            s->rcap = s->rstart = s->rend = 0;
-        }
+        rbuf_drop_if_empty(s, have);
         if ((rc = ax__io_wait(&s->io, AX__IO_READ, dl)))
             return rc;
     }

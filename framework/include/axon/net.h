@@ -9,8 +9,9 @@
  * write has followed waits for the next edge first, as the socket is known
  * to be empty then, sparing the recv() that would say EAGAIN); readiness
  * comes from the loop's libevent base (one edge-triggered registration per
- * socket for its whole life, so waiting costs no epoll_ctl per operation). Each call takes a timeout in seconds (negative: none) and
- * returns AX_ECANCELED when the task is cancelled meanwhile.
+ * socket for its whole life, so waiting costs no epoll_ctl per operation).
+ * Each call takes a timeout in seconds (negative: none) and returns
+ * AX_ECANCELED when the task is cancelled meanwhile.
  *
  * Deadlines: every call that may suspend has a twin ending in _dl that
  * takes an absolute deadline instead, int64 nanoseconds on the calling
