@@ -20,6 +20,8 @@
  * kernel first, as before).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -473,6 +475,164 @@ START_TEST(test_zero_timeout_after_drain)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* ax_try_read(), ax_try_write(): the same knowledge, without waiting       */
+
+/* Whether the loop's back-end registers EV_CLOSED (epoll, poll): only
+ * then may a read skip its recv(). The fixtures below set it. */
+static bool no_rdhup;
+
+static void *main_try_skips(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char buf[8];
+
+    (void)arg;
+    axt_tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    take_edge(srv);
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), 3); /* short */
+    axt_assert_rc((int)ax_try_write(srv, "resp", 4), 4);
+    /* A recv() now would say end of stream at once: so the first read,
+     * which says AX_EAGAIN, made none. The second one does. */
+    ck_assert_int_eq(shutdown(ax_sock_fd(srv), SHUT_RD), 0);
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf),
+                  no_rdhup ? 0 : AX_EAGAIN);
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), 0);
+    expect_read(cli, "resp");
+    axt_assert_rc(ax_close(cli), 0);
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* After a short ax_try_read() answered by ax_try_write(), the next
+ * ax_try_read() says AX_EAGAIN without a recv() (where the back-end has
+ * EV_CLOSED), which is what TLS's reads ride on. */
+START_TEST(test_try_read_skips_recv_when_drained)
+{
+    RUN(main_try_skips);
+}
+END_TEST
+
+static void *main_try_gone(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL;
+    char buf[8];
+    ssize_t r;
+
+    (void)arg;
+    axt_tcp_pair(&srv, &cli);
+    axt_assert_rc(ax_write_all(cli, "req", 3, -1), 0);
+    reset_close(cli);
+    take_edge(srv);
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), 3);
+    r = ax_try_write(srv, "resp", 4);
+    ck_assert_msg(r == AX_EPIPE || r == AX_ECONNRESET,
+                  "try_write after reset: %zd (%s)", r, ax_err_name((int)r));
+    r = ax_try_read(srv, buf, sizeof buf);
+    ck_assert_msg(r == 0 || r == AX_ECONNRESET || r == AX_EPIPE,
+                  "try_read after reset: %zd (%s)", r,
+                  r < 0 ? ax_err_name((int)r) : "bytes");
+    axt_assert_rc(ax_close(srv), 0);
+    return NULL;
+}
+
+/* A reset that came with the request: the answer fails, and the next
+ * ax_try_read() reports the end, not AX_EAGAIN (which would leave the
+ * caller waiting for an edge that already came). */
+START_TEST(test_try_read_after_reset)
+{
+    RUN(main_try_gone);
+}
+END_TEST
+
+static void *blocked_reader(void *arg)
+{
+    char buf[8];
+
+    return (void *)(intptr_t)ax_read((ax_sock *)arg, buf, sizeof buf, -1);
+}
+
+static void *try_from_thread(void *arg)
+{
+    char buf[8];
+
+    return (void *)(intptr_t)ax_try_read((ax_sock *)arg, buf, sizeof buf);
+}
+
+static void *main_try_calls(void *arg)
+{
+    ax_sock *srv = NULL, *cli = NULL, *rd = NULL, *wr = NULL;
+    char buf[8], *line;
+    size_t len;
+    ax_task *t;
+    pthread_t th;
+    void *res;
+    int p[2];
+
+    (void)arg;
+    axt_tcp_pair(&srv, &cli);
+    /* Nothing there yet. */
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), AX_EAGAIN);
+    axt_assert_rc((int)ax_try_read(srv, buf, 0), 0);
+    axt_assert_rc((int)ax_try_write(cli, buf, 0), 0);
+    /* Bad input: NULL socket, NULL buffer with a length. */
+    axt_assert_rc((int)ax_try_read(NULL, buf, sizeof buf), AX_EINVAL);
+    axt_assert_rc((int)ax_try_read(srv, NULL, 4), AX_EINVAL);
+    axt_assert_rc((int)ax_try_write(NULL, "x", 1), AX_EINVAL);
+    axt_assert_rc((int)ax_try_write(cli, NULL, 1), AX_EINVAL);
+    /* Bytes ax_read_until() kept come first, then the socket's. */
+    axt_assert_rc(ax_write_all(cli, "a\nbc", 4, -1), 0);
+    axt_assert_rc(ax_read_until(srv, "\n", &line, &len, 100, -1), 0);
+    ck_assert_uint_eq(len, 2);
+    axt_assert_rc((int)ax_try_write(cli, "de", 2), 2);
+    axt_assert_rc((int)ax_try_read(srv, buf, 1), 1);
+    ck_assert_int_eq(buf[0], 'b');
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), 1);
+    ck_assert_int_eq(buf[0], 'c');
+    for (int q = 0; q < 2;) /* loopback: make sure "de" is in */
+        ck_assert_int_eq(ioctl(ax_sock_fd(srv), FIONREAD, &q), 0);
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), 2);
+    ck_assert_int_eq(memcmp(buf, "de", 2), 0);
+    /* Another task waits to read: AX_EBUSY, as for ax_read(). */
+    axt_assert_rc(ax_spawn(&t, blocked_reader, srv), 0);
+    ax_yield();
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), AX_EBUSY);
+    axt_assert_rc(ax_write_all(cli, "f", 1, -1), 0);
+    axt_assert_rc(ax_await(t, &res), 0);
+    axt_assert_rc((int)(intptr_t)res, 1);
+    /* Not from a task: a thread of its own. */
+    ck_assert_int_eq(pthread_create(&th, NULL, try_from_thread, srv), 0);
+    ck_assert_int_eq(pthread_join(th, &res), 0);
+    axt_assert_rc((int)(intptr_t)res, AX_ENOTTASK);
+    /* End of stream: 0. */
+    axt_assert_rc(ax_close(cli), 0);
+    take_edge(srv);
+    axt_assert_rc((int)ax_try_read(srv, buf, sizeof buf), 0);
+    axt_assert_rc(ax_close(srv), 0);
+    /* A pipe whose reader is gone: AX_EPIPE, and no SIGPIPE. */
+    ck_assert_int_eq(pipe(p), 0);
+    axt_assert_rc(ax_sock_wrap(p[0], &rd), 0);
+    axt_assert_rc(ax_sock_wrap(p[1], &wr), 0);
+    axt_assert_rc((int)ax_try_write(wr, "xy", 2), 2);
+    axt_assert_rc((int)ax_try_read(rd, buf, sizeof buf), 2);
+    axt_assert_rc((int)ax_try_read(rd, buf, sizeof buf), AX_EAGAIN);
+    axt_assert_rc(ax_close(rd), 0);
+    axt_assert_rc((int)ax_try_write(wr, "z", 1), AX_EPIPE);
+    axt_assert_rc(ax_close(wr), 0);
+    return NULL;
+}
+
+/* ax_try_read() and ax_try_write(): AX_EAGAIN when nothing is there,
+ * buffered bytes first, end of stream, and bad input (NULL socket, NULL
+ * buffer with a length, a reader already waiting, a plain thread, a pipe
+ * whose reader is gone). */
+START_TEST(test_try_calls)
+{
+    RUN(main_try_calls);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 
 static void use_poll(void)
 {
@@ -483,6 +643,7 @@ static void use_select(void)
 {
     setenv("EVENT_NOEPOLL", "1", 1);
     setenv("EVENT_NOPOLL", "1", 1);
+    no_rdhup = true;
 }
 
 static void add_cases(TCase *tc)
@@ -499,6 +660,9 @@ static void add_cases(TCase *tc)
     tcase_add_test(tc, test_exact_fill_is_not_short);
     tcase_add_test(tc, test_exact_fill_line_is_not_short);
     tcase_add_test(tc, test_zero_timeout_after_drain);
+    tcase_add_test(tc, test_try_read_skips_recv_when_drained);
+    tcase_add_test(tc, test_try_read_after_reset);
+    tcase_add_test(tc, test_try_calls);
 }
 
 Suite *ax_drain_suite(void)

@@ -31,6 +31,7 @@
 #include <stdarg.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1224,6 +1225,162 @@ START_TEST(test_peer_closes_mid_record)
 }
 END_TEST
 
+/* ---- keep-alive rounds, then the client goes ---------------------------- */
+
+typedef struct rounds {
+    ax_tls_ctx *scx, *ccx;
+    int port, n;
+    bool reset; /* the client resets rather than sending a FIN */
+} rounds;
+
+static void *rounds_client(void *arg)
+{
+    rounds *r = arg;
+    ax_sock *s;
+    ax_tls *t;
+    char *line;
+    size_t len;
+    int fd;
+
+    axt_assert_rc(ax_connect(&s, "127.0.0.1", r->port, 30), 0);
+    axt_assert_rc(ax_tls_client(&t, r->ccx, s, "localhost", 30), 0);
+    for (int i = 0; i < r->n; i++) {
+        axt_assert_rc(ax_tls_write_all(t, "req\n", 4, 30), 0);
+        axt_assert_rc(ax_tls_read_until(t, "\n", &line, &len, 100, 30), 0);
+        ck_assert_uint_eq(len, 3);
+    }
+    /* Gone without a close_notify: the socket is shut first, so the one
+     * ax_tls_close() would send cannot go out. */
+    fd = ax_sock_fd(s);
+    if (r->reset) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        ck_assert_int_eq(
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+        ck_assert_int_eq(shutdown(fd, SHUT_RD), 0);
+    } else {
+        ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+    }
+    ax_tls_close(t);
+    axt_assert_rc(ax_close(s), 0);
+    return NULL;
+}
+
+static void *rounds_main(void *arg)
+{
+    rounds *r = arg;
+    ax_sock *l, *c;
+    ax_task *ct;
+    ax_tls *t;
+    char *line;
+    size_t len;
+    int served = 0, rc;
+
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    r->port = ax_sock_port(l);
+    axt_assert_rc(ax_spawn(&ct, rounds_client, r), 0);
+    axt_assert_rc(ax_accept(l, &c, 30), 0);
+    axt_assert_rc(ax_tls_accept(&t, r->scx, c, 30), 0);
+    /* Each request is read short and answered: every read after the first
+     * says "empty" without a recv() and waits for the next edge. */
+    while (!(rc = ax_tls_read_until(t, "\n", &line, &len, 100, 30))) {
+        served++;
+        axt_assert_rc(ax_tls_write_all(t, "ok\n", 3, 30), 0);
+    }
+    ck_assert_int_eq(served, r->n);
+    ck_assert_msg(rc == AX_EPIPE || rc == AX_ECONNRESET,
+                  "read after the client went: %d (%s)", rc,
+                  ax_err_name(rc));
+    ax_tls_close(t);
+    axt_assert_rc(ax_close(c), 0);
+    axt_assert_rc(ax_await(ct, NULL), 0);
+    ax_close(l);
+    return NULL;
+}
+
+/* Keep-alive rounds over TLS, then the client leaves without a
+ * close_notify, with a FIN and with a reset: the server's read that
+ * skipped its recv() (ax_try_read() in the BIO) ends with AX_EPIPE or
+ * AX_ECONNRESET, not a hang. */
+START_TEST(test_rounds_then_peer_gone)
+{
+    for (int reset = 0; reset < 2; reset++) {
+        rounds r = {.n = 20, .reset = reset};
+
+        NEED_CERTS();
+        r.scx = server_ctx("good", NULL);
+        r.ccx = client_ctx(true, NULL);
+        run_real(rounds_main, &r);
+        ax_tls_ctx_free(r.scx);
+        ax_tls_ctx_free(r.ccx);
+    }
+}
+END_TEST
+
+typedef struct zt {
+    rounds *r;
+    ax_sock *cs;
+    ax_tls *ct;
+} zt;
+
+static void *zt_client_hs(void *arg)
+{
+    zt *z = arg;
+
+    axt_assert_rc(ax_tls_client(&z->ct, z->r->ccx, z->cs, "localhost", 30),
+                  0);
+    return NULL;
+}
+
+static void *zero_timeout_main(void *arg)
+{
+    zt z = {.r = arg};
+    ax_sock *l, *c;
+    ax_task *h;
+    ax_tls *t;
+    char buf[16];
+
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    axt_assert_rc(ax_connect(&z.cs, "127.0.0.1", ax_sock_port(l), 30), 0);
+    axt_assert_rc(ax_accept(l, &c, 30), 0);
+    axt_assert_rc(ax_spawn(&h, zt_client_hs, &z), 0);
+    axt_assert_rc(ax_tls_accept(&t, z.r->scx, c, 30), 0);
+    axt_assert_rc(ax_await(h, NULL), 0);
+    axt_assert_rc((int)ax_tls_write(z.ct, "req", 3, 30), 3);
+    axt_assert_rc((int)ax_tls_read(t, buf, sizeof buf, 30), 3); /* short */
+    axt_assert_rc((int)ax_tls_write(t, "resp", 4, 30), 4);
+    axt_assert_rc((int)ax_tls_read(z.ct, buf, sizeof buf, 30), 4);
+    /* The server's socket is known empty now. A record comes whose edge
+     * the loop has not polled (this task does not suspend): a zero
+     * timeout still takes it. */
+    axt_assert_rc((int)ax_tls_write(z.ct, "zz", 2, 30), 2);
+    for (int q = 0; q < 1;)
+        ck_assert_int_eq(ioctl(ax_sock_fd(c), FIONREAD, &q), 0);
+    axt_assert_rc((int)ax_tls_read(t, buf, sizeof buf, 0), 2);
+    ck_assert_int_eq(memcmp(buf, "zz", 2), 0);
+    axt_assert_rc((int)ax_tls_read(t, buf, sizeof buf, 0), AX_ETIMEDOUT);
+    axt_assert_rc(ax_tls_close(z.ct), 0);
+    axt_assert_rc(ax_tls_close(t), 0);
+    ax_close(z.cs);
+    ax_close(c);
+    ax_close(l);
+    return NULL;
+}
+
+/* A zero timeout after a request was answered is still a look at the
+ * socket, not at the last edge: a record already there is read. */
+START_TEST(test_zero_timeout_after_answer)
+{
+    rounds r = {.n = 0};
+
+    NEED_CERTS();
+    r.scx = server_ctx("good", NULL);
+    r.ccx = client_ctx(true, NULL);
+    run_real(zero_timeout_main, &r);
+    ax_tls_ctx_free(r.scx);
+    ax_tls_ctx_free(r.ccx);
+}
+END_TEST
+
 /* TLS 1.3 session tickets (sent after the handshake, kept and sent
  * together) reach the client intact: openssl s_client saves the session
  * and a second s_client resumes it. */
@@ -1302,6 +1459,8 @@ Suite *ax_tls_suite(void)
     tcase_add_test(tc, test_many_records_in_one_read);
     tcase_add_test(tc, test_peer_closes_mid_record);
     tcase_add_test(tc, test_session_tickets_resume);
+    tcase_add_test(tc, test_rounds_then_peer_gone);
+    tcase_add_test(tc, test_zero_timeout_after_answer);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -137,6 +137,40 @@ int ax_sock_wait_dl(ax_sock *s, ax_sock_ready dir, int64_t deadline)
     return ax__io_wait(&s->io, d, deadline);
 }
 
+/* One recv() (or read() on a stream) without waiting: bytes, 0 at end of
+ * stream, AX_EAGAIN, or a negative errno code, with the short-read hint
+ * kept as read_some() keeps it. */
+static ssize_t read_once(ax_sock *s, void *buf, size_t n)
+{
+    for (;;) {
+        ssize_t r = s->stream ? read(s->fd, buf, n) : recv(s->fd, buf, n, 0);
+        if (r > 0) {
+            ax__io_read_done(&s->io, (size_t)r, n);
+            return r;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        ax__io_read_none(&s->io);
+        if (r == 0)
+            return 0;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? AX_EAGAIN : -errno;
+    }
+}
+
+/* Hand out up to @p n bytes ax_read_until() had buffered; 0 if none. */
+static size_t take_rbuf(ax_sock *s, void *buf, size_t n)
+{
+    size_t k = s->rend - s->rstart;
+
+    if (k > n)
+        k = n;
+    if (k) {
+        memcpy(buf, s->rbuf + s->rstart, k);
+        s->rstart += k;
+    }
+    return k;
+}
+
 static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
 {
     int rc;
@@ -156,21 +190,9 @@ static ssize_t read_some(ax_sock *s, void *buf, size_t n, int64_t dl)
         (rc = ax__io_wait(&s->io, AX__IO_READ, dl)) && rc != AX_ETIMEDOUT)
         return rc;
     for (;;) {
-        ssize_t r = s->stream ? read(s->fd, buf, n) : recv(s->fd, buf, n, 0);
-        if (r > 0) {
-            ax__io_read_done(&s->io, (size_t)r, n);
+        ssize_t r = read_once(s, buf, n);
+        if (r != AX_EAGAIN)
             return r;
-        }
-        if (r == 0) {
-            ax__io_read_none(&s->io);
-            return 0;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            ax__io_read_none(&s->io);
-            return -errno;
-        }
         if ((rc = ax__io_wait(&s->io, AX__IO_READ, dl)))
             return rc;
     }
@@ -184,15 +206,28 @@ static ssize_t sock_read(ax_sock *s, void *buf, size_t n, int64_t dl)
         return rc;
     if (!buf && n)
         return AX_EINVAL;
-    if (s->rend > s->rstart) {
-        size_t k = s->rend - s->rstart;
-        if (k > n)
-            k = n;
-        memcpy(buf, s->rbuf + s->rstart, k);
-        s->rstart += k;
-        return (ssize_t)k;
-    }
+    if (s->rend > s->rstart)
+        return (ssize_t)take_rbuf(s, buf, n);
     return n ? read_some(s, buf, n, dl) : 0;
+}
+
+ssize_t ax_try_read(ax_sock *s, void *buf, size_t n)
+{
+    int rc = enter(s, AX__IO_READ, -1);
+
+    if (rc)
+        return rc;
+    if (!buf && n)
+        return AX_EINVAL;
+    if (!n)
+        return 0;
+    if (s->rend > s->rstart)
+        return (ssize_t)take_rbuf(s, buf, n);
+    /* Proved empty (read_some()): the caller's wait then takes the next
+     * edge, as read_some()'s own wait would. */
+    if (ax__io_take_drained(&s->io))
+        return AX_EAGAIN;
+    return read_once(s, buf, n);
 }
 
 ssize_t ax_read(ax_sock *s, void *buf, size_t n, double timeout)
@@ -395,23 +430,44 @@ static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
     return w;
 }
 
-static ssize_t write_some(ax_sock *s, const void *buf, size_t n, int64_t dl)
+/* One send() (or write() on a stream) without waiting: bytes written, 0
+ * for nothing, AX_EAGAIN, or a negative errno code. */
+static ssize_t write_once(ax_sock *s, const void *buf, size_t n)
 {
     for (;;) {
         ssize_t w = s->stream ? write_nosigpipe(s->fd, buf, n)
                               : send(s->fd, buf, n, MSG_NOSIGNAL);
-        int rc;
         if (w > 0)
             ax__io_wrote(&s->io);
         if (w >= 0)
             return w;
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? AX_EAGAIN : -errno;
+    }
+}
+
+static ssize_t write_some(ax_sock *s, const void *buf, size_t n, int64_t dl)
+{
+    for (;;) {
+        ssize_t w = write_once(s, buf, n);
+        int rc;
+        if (w != AX_EAGAIN)
+            return w;
         if ((rc = ax__io_wait(&s->io, AX__IO_WRITE, dl)))
             return rc;
     }
+}
+
+ssize_t ax_try_write(ax_sock *s, const void *buf, size_t n)
+{
+    int rc = enter(s, AX__IO_WRITE, -1);
+
+    if (rc)
+        return rc;
+    if (!buf && n)
+        return AX_EINVAL;
+    return n ? write_once(s, buf, n) : 0;
 }
 
 static ssize_t sock_write(ax_sock *s, const void *buf, size_t n, int64_t dl)

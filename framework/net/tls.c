@@ -4,15 +4,19 @@
  *
  * This file is a library of its own and sees only libaxon's public API
  * (libaxon.so exports nothing else). OpenSSL does the I/O itself, through
- * a small BIO of ours on the socket's descriptor; when it says WANT_READ
- * or WANT_WRITE the task waits with ax_sock_wait_dl(), which is exactly
- * "the system call said EAGAIN, wait for the next edge". So a TLS call
- * costs what a plain one does in waiting: no extra poll, no extra thread.
+ * a small BIO of ours on the socket (ax_try_read(), ax_try_write()); when
+ * it says WANT_READ or WANT_WRITE the task waits with ax_sock_wait_dl(),
+ * which is exactly "the call said EAGAIN, wait for the next edge". So a
+ * TLS call costs what a plain one does in waiting and in system calls
+ * (the socket's calls skip the recv() that would only say EAGAIN after a
+ * request was answered): no extra poll, no extra thread.
  *
  * Why our own BIO rather than SSL_set_fd(): OpenSSL's socket BIO writes
  * with write(2), and a write to a peer that has gone raises SIGPIPE, which
- * kills a program that did not ignore it; ours sends with MSG_NOSIGNAL as
- * net.c does. It also records errno and end of stream for the error codes.
+ * kills a program that did not ignore it; ours goes through the socket,
+ * which sends with MSG_NOSIGNAL, and keeps the socket's knowledge of when
+ * it is empty. It also records errno and end of stream for the error
+ * codes.
  *
  * OpenSSL's error queue is per thread and the tasks of a loop share the
  * thread; that is safe because every SSL call runs to its return without
@@ -126,6 +130,24 @@ static const char *ssl_reason(void)
 
 /* ---- the BIO ------------------------------------------------------------ */
 
+/* The system call itself, for a BIO call made while another task of the
+ * connection waits on the socket in the same direction (the socket's own
+ * calls refuse that with AX_EBUSY, since two waiters cannot share it; a
+ * call that does not wait may go ahead, as it did before the BIO used
+ * them). */
+static ssize_t raw_io(ax_tls *t, bool write, char *buf, size_t n)
+{
+    int fd = ax_sock_fd(t->sock);
+    ssize_t r;
+
+    do
+        r = write ? send(fd, buf, n, MSG_NOSIGNAL) : recv(fd, buf, n, 0);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0)
+        return r;
+    return errno == EAGAIN || errno == EWOULDBLOCK ? AX_EAGAIN : -errno;
+}
+
 static int bio_write(BIO *b, const char *buf, int n)
 {
     ax_tls *t = BIO_get_data(b);
@@ -152,15 +174,18 @@ static int bio_write(BIO *b, const char *buf, int n)
         t->wlen += (size_t)n;
         return n;
     }
-    do
-        w = send(ax_sock_fd(t->sock), buf, (size_t)n, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);
+    /* Through the socket rather than send() on its descriptor: a write
+     * that succeeds after a short read is what lets the next read skip
+     * the recv() that would only say EAGAIN (ax_try_read()). */
+    w = ax_try_write(t->sock, buf, (size_t)n);
+    if (w == AX_EBUSY) /* the writer waits: a KeyUpdate answered by a read */
+        w = raw_io(t, true, (char *)buf, (size_t)n);
     if (w >= 0)
         return (int)w;
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
+    if (w == AX_EAGAIN)
         BIO_set_retry_write(b);
     else
-        t->sys_err = errno;
+        t->sys_err = (int)-w;
     return -1;
 }
 
@@ -170,19 +195,19 @@ static int bio_read(BIO *b, char *buf, int n)
     ssize_t r;
 
     BIO_clear_retry_flags(b);
-    do
-        r = recv(ax_sock_fd(t->sock), buf, (size_t)n, 0);
-    while (r < 0 && errno == EINTR);
+    r = ax_try_read(t->sock, buf, (size_t)n);
+    if (r == AX_EBUSY) /* the reader waits: a renegotiating write reads */
+        r = raw_io(t, false, buf, (size_t)n);
     if (r > 0)
         return (int)r;
     if (r == 0) {
         t->eof = true;
         return 0;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
+    if (r == AX_EAGAIN)
         BIO_set_retry_read(b);
     else
-        t->sys_err = errno;
+        t->sys_err = (int)-r;
     return -1;
 }
 
@@ -577,6 +602,8 @@ static int send_kept(ax_tls *t, int64_t dl)
 static int drive(ax_tls *t, int op, void *buf, size_t n, size_t *done,
                  int64_t dl)
 {
+    bool timed_out = false;
+
     for (;;) {
         int r = 0, e, rc;
 
@@ -610,6 +637,15 @@ static int drive(ax_tls *t, int op, void *buf, size_t n, size_t *done,
                                  e == SSL_ERROR_WANT_READ ? AX_SOCK_READABLE
                                                           : AX_SOCK_WRITABLE,
                                  dl);
+            /* The BIO's read may have said "empty" without asking the
+             * kernel (ax_try_read()), so a deadline that passes (a zero
+             * timeout: at once) gets one more try before it counts, as
+             * ax_read()'s does: bytes whose edge the loop has not polled
+             * yet are still taken. */
+            if (rc == AX_ETIMEDOUT && !timed_out) {
+                timed_out = true;
+                continue;
+            }
             if (rc) {
                 set_err("%s", ax_strerror(rc));
                 return rc;

@@ -270,6 +270,41 @@ typedef enum ax_sock_ready {
 AX_EXTERN int ax_sock_wait_dl(ax_sock *s, ax_sock_ready dir,
                               int64_t deadline);
 
+/**
+ * Read what is there now, without waiting: for code that drives its own
+ * protocol on the socket (the TLS library's BIO, a parser that wants to
+ * know whether more bytes are already in). Bytes buffered by
+ * ax_read_until() come first. At most one system call, and none when the
+ * socket is known to be empty: after a short read answered by a
+ * successful write (see ax_read()), a TCP socket is empty until its next
+ * edge, so this says AX_EAGAIN at once and ax_sock_wait_dl() then waits
+ * for that edge. Use this instead of your own recv() on ax_sock_fd() to
+ * get that saving; both may be mixed freely otherwise.
+ * @param buf  where up to @p n bytes go (may be NULL if @p n is 0).
+ * @return bytes read (> 0); 0 at end of stream or for @p n == 0;
+ *         AX_EAGAIN if nothing is there now (wait with ax_sock_wait_dl(s,
+ *         AX_SOCK_READABLE, ...), then call again); a negative errno
+ *         code (AX_ECONNRESET...); AX_EINVAL (NULL @p s, NULL @p buf with
+ *         @p n > 0); AX_ENOTTASK; AX_EWRONGLOOP; AX_EBUSY if another task
+ *         waits to read.
+ * Thread: a task of the socket's loop. Suspends: never.
+ */
+AX_EXTERN ssize_t ax_try_read(ax_sock *s, void *buf, size_t n);
+
+/**
+ * Write what the socket takes now, without waiting: one system call (no
+ * SIGPIPE, on pipes either). A successful write is what lets a later
+ * ax_try_read() or ax_read() skip the recv() that would only say EAGAIN.
+ * @return bytes written (> 0, maybe fewer than @p n); 0 for @p n == 0;
+ *         AX_EAGAIN if the socket's send buffer is full (wait with
+ *         ax_sock_wait_dl(s, AX_SOCK_WRITABLE, ...)); AX_EPIPE or another
+ *         negative errno code; AX_EINVAL (NULL @p s, NULL @p buf with
+ *         @p n > 0); AX_ENOTTASK; AX_EWRONGLOOP; AX_EBUSY if another task
+ *         waits to write.
+ * Thread: a task of the socket's loop. Suspends: never.
+ */
+AX_EXTERN ssize_t ax_try_write(ax_sock *s, const void *buf, size_t n);
+
 /** How ax_serve() spreads connections over the loops. */
 typedef enum ax_serve_mode {
     /** One listener per loop on the same port (SO_REUSEPORT); the kernel
