@@ -219,6 +219,7 @@ struct sender_wait {
     ax_task *task;
     ax_loop *loop;
     bool queued, woken;
+    bool orphan; /* on the heap, its waiter gone: the wake frees it */
 };
 
 /* What every sender reads sits on the first cache line; the mailbox count,
@@ -586,6 +587,10 @@ static void sender_wake_run(ax_loop *L, ax__msg *m, bool drop)
 
     (void)L;
     (void)drop;
+    if (w->orphan) {
+        ax__free(w);
+        return;
+    }
     w->woken = true;
     ax__wake(w->task, 0);
 }
@@ -641,19 +646,27 @@ static void unqueue(slot *s, sender_wait *w)
 static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
                          int64_t deadline)
 {
-    sender_wait w = {.task = t, .loop = ax__task_loop(t)};
+    sender_wait on_stack = {.task = t, .loop = ax__task_loop(t)}, *w;
     int rc;
 
-    if (ax__task_shared(t)) /* w, on this stack, is written by others */
-        return AX_ENOTSUP;
+    /* Others write the record while the task waits: a task on the
+     * shared stack, whose stack is copied away meanwhile, keeps it on
+     * the heap instead. */
+    if (ax__task_shared(t)) {
+        if (!(w = ax__malloc(sizeof *w)))
+            return AX_ENOMEM;
+        *w = on_stack;
+    } else {
+        w = &on_stack;
+    }
     pthread_mutex_lock(&s->lock);
-    w.prev = s->wtail;
+    w->prev = s->wtail;
     if (s->wtail)
-        s->wtail->next = &w;
+        s->wtail->next = w;
     else
-        s->whead = &w;
-    s->wtail = &w;
-    w.queued = true;
+        s->whead = w;
+    s->wtail = w;
+    w->queued = true;
     atomic_fetch_add_explicit(&s->nwaiting, 1, memory_order_seq_cst);
     pthread_mutex_unlock(&s->lock);
     /* The receiver frees room and then looks for waiters; we queued and
@@ -663,20 +676,28 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
         !alive(s, to)) {
         rc = 0;
     } else {
-        rc = ax__wait(t, deadline, "sending to a full mailbox");
+        rc = ax__wait_shs(t, deadline, "sending to a full mailbox");
     }
     pthread_mutex_lock(&s->lock);
-    if (w.queued)
-        unqueue(s, &w);
+    if (w->queued)
+        unqueue(s, w);
     pthread_mutex_unlock(&s->lock);
-    /* A wake may be in flight from another loop: wait for it, since it
-     * points at w on this stack. */
-    if (!w.woken && w.m.run == sender_wake_run) {
-        bool was = ax__shield(true);
-        while (!w.woken)
-            ax__wait(t, -1, "sending to a full mailbox");
-        ax__shield(was);
+    /* A wake may be in flight from another loop, pointing at w. On the
+     * heap, w is left to it (it runs on this loop, so no lock is needed);
+     * on the stack, wait for it. */
+    if (!w->woken && w->m.run == sender_wake_run) {
+        if (w != &on_stack) {
+            w->orphan = true;
+            w = NULL;
+        } else {
+            bool was = ax__shield(true);
+            while (!w->woken)
+                ax__wait(t, -1, "sending to a full mailbox");
+            ax__shield(was);
+        }
     }
+    if (w != &on_stack)
+        ax__free(w);
     if (rc)
         return rc;
     return alive(s, to) ? 0 : AX_ESRCH;
@@ -917,7 +938,7 @@ int ax_recv_dl(ax_msg *out, int64_t deadline)
             return AX_ETIMEDOUT;
         a->receiving = true;
         while (!a->head && !rc)
-            rc = ax__wait(t, deadline, "receiving");
+            rc = ax__wait_shs(t, deadline, "receiving");
         a->receiving = false;
         if (!a->head)
             return rc;
@@ -1260,6 +1281,7 @@ int ax_actor_spawn(ax_actor_ref *out, ax_task_fn fn, void *arg,
                           memory_order_release);
     topts.name = opts ? opts->name : NULL;
     topts.stack_size = opts ? opts->stack_size : 0;
+    topts.shared_stack = opts && opts->shared_stack;
     a->loop = loop;
     ref = a->ref; /* a may be gone as soon as the task can run */
     rc = ax__spawn_on(loop, &a->task, false, actor_body, a, &topts,

@@ -14,7 +14,8 @@
 #
 # Environment:
 #   IDLE_SYSTEMS    which rows, comma-separated (default
-#                   http-hello,http-hello-shared,nginx,go-http,chat,go-chat)
+#                   http-hello,http-hello-shared,nginx,go-http,chat,
+#                   chat-shared,go-chat)
 #   IDLE_BASE       a second axon build directory (say, before a change):
 #                   its http-hello and chat are measured in the same run,
 #                   as rows "http-hello (base)" and "chat (base)"
@@ -41,6 +42,8 @@
 #               members joined (no join announced: the idle clients read
 #               nothing, and a thousand announcements would pile up in
 #               the first members' sockets and writers)
+#   chat-shared the same with --shared-stacks (readers and writer actors
+#               on the loop's shared stack)
 #   go-chat     bench/peers/gohttp chat, GOMAXPROCS=1, announcements off:
 #               the same protocol, a reader and a writer goroutine per
 #               member
@@ -63,7 +66,7 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,nginx,go-http,chat,go-chat}
+SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,nginx,go-http,chat,chat-shared,go-chat}
 SETTLE=${IDLE_SETTLE:-2}
 BUILD=${1:-}
 N=${2:-100000}
@@ -257,13 +260,18 @@ hello_rows() { # DIR SUFFIX [EXTRA ARGUMENT]
     fi
 }
 
-chat_rows() { # DIR SUFFIX
-    local p
+chat_rows() { # DIR SUFFIX [EXTRA ARGUMENT]
+    local p name="chat${3:+-shared}$2"
     [ -x "$1/examples/servers/chat" ] || { say "no chat in $1 (built without actors?)"; return; }
+    if [ -n "${3:-}" ] &&
+        ! "$1/examples/servers/chat" --help 2>&1 | grep -q -- "$3"; then
+        say "no $3 in $1's chat: $name skipped"
+        return
+    fi
     p=$(free_port)
-    if start "chat$2" "$p" "$1/examples/servers/chat" --loops 1 --port "$p" \
-        --announce-max 0; then
-        measure "chat$2" chat "$CHAT_N" "$p"
+    if start "$name" "$p" "$1/examples/servers/chat" --loops 1 --port "$p" \
+        --announce-max 0 ${3:+"$3"}; then
+        measure "$name" chat "$CHAT_N" "$p"
         stop_server
     fi
 }
@@ -332,6 +340,7 @@ fi
 
 want chat && chat_rows "$BUILD" ""
 [ -n "$BASE" ] && want chat && chat_rows "$BASE" " (base)"
+want chat-shared && chat_rows "$BUILD" "" --shared-stacks
 
 if want go-chat && go_bin; then
     p=$(free_port)

@@ -153,19 +153,26 @@ void ax__cancel_later(ax_task *t) { t->cancel_pending = true; }
 
 bool ax__task_shared(const ax_task *t) { return t->shstk; }
 
-int ax__wait(ax_task *t, int64_t deadline, const char *what)
+int ax__wait_shs(ax_task *t, int64_t deadline, const char *what)
 {
     int rc;
 
     if (deadline < 0)
-        return ax__suspend(t, what, NULL);
+        return ax__suspend_shs(t, what, NULL);
     if (deadline <= ax__now(t->loop))
         return AX_ETIMEDOUT;
     t->timer.status = AX_ETIMEDOUT;
     ax__timer_add(t->loop, &t->timer, deadline);
-    rc = ax__suspend(t, what, NULL);
+    rc = ax__suspend_shs(t, what, NULL);
     ax__timer_del(t->loop, &t->timer);
     return rc;
+}
+
+int ax__wait(ax_task *t, int64_t deadline, const char *what)
+{
+    if (AX__UNLIKELY(t->shstk))
+        return AX_ENOTSUP;
+    return ax__wait_shs(t, deadline, what);
 }
 
 void ax__future_on_free(ax_future *f, void (*fn)(ax_future *f, void *arg),

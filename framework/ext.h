@@ -172,6 +172,12 @@ int ax__spawn_on(ax_loop *loop, ax_task **tp, bool handle, ax_task_fn fn,
  * AX_ECANCELED (once per cancellation). @what names the wait in
  * ax_dump_tasks(). */
 int ax__wait(ax_task *t, int64_t deadline, const char *what);
+
+/* ax__wait() for a caller that keeps nothing on the task's stack that
+ * others write while it waits: it also parks a task on the shared stack
+ * (ax__wait() refuses those with AX_ENOTSUP), whose stack is copied away
+ * meanwhile. May also return AX_ENOMEM (no memory to park). */
+int ax__wait_shs(ax_task *t, int64_t deadline, const char *what);
 /* Make a suspended task of the calling loop ready; its wait returns
  * @status. */
 void ax__wake(ax_task *t, int status);

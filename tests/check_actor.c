@@ -1148,6 +1148,179 @@ START_TEST(test_zeroed_opts_default_capacity)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* On the shared stack                                                      */
+
+#define SHS_SENDERS 3
+#define SHS_N 40
+
+typedef struct shs {
+    ax_actor_ref sink;
+    int got, last[SHS_SENDERS];
+    long sum;
+    bool in_order, on_shared;
+    ax_future *done;
+} shs;
+
+static bool refuses_scope(void)
+{
+    ax_scope sc;
+
+    /* A timeout scope keeps its node on the stack: refused there. */
+    return ax_scope_enter(&sc, 1.0) == AX_ENOTSUP;
+}
+
+/* Takes SHS_SENDERS * SHS_N messages slowly (a yield after each, so the
+ * senders find the mailbox full), answers asks with their value + 1. */
+static void *shs_sink(void *arg)
+{
+    shs *x = arg;
+    ax_msg m;
+
+    x->on_shared = refuses_scope();
+    x->in_order = true;
+    for (int i = 0; i < SHS_SENDERS; i++)
+        x->last[i] = -1;
+    while (x->got < SHS_SENDERS * SHS_N) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        int v = (int)AXT_I(m.data);
+        if (m.reply_) {
+            axt_assert_rc(ax_reply(&m, AXT_P(v + 1)), 0);
+            continue;
+        }
+        /* tag = sender, data = its sequence number */
+        if (m.tag < 0 || m.tag >= SHS_SENDERS || v != x->last[m.tag] + 1)
+            x->in_order = false;
+        else
+            x->last[m.tag] = v;
+        x->sum += v;
+        x->got++;
+        ax_yield();
+    }
+    axt_assert_rc(ax_future_set_result(x->done, NULL), 0);
+    return NULL;
+}
+
+typedef struct shs_sender {
+    shs *x;
+    int id, rc, asked;
+    bool on_shared;
+} shs_sender;
+
+static void *shs_send(void *arg)
+{
+    shs_sender *p = arg;
+    void *v;
+
+    p->on_shared = refuses_scope();
+    for (int i = 0; i < SHS_N && !p->rc; i++) {
+        p->rc = ax_send(p->x->sink, p->id, AXT_P(i));
+        if (!p->rc && i % 10 == 0 &&
+            !(p->rc = ax_call(p->x->sink, 0, AXT_P(i), -1, &v)))
+            p->asked += (int)AXT_I(v) == i + 1;
+    }
+    return NULL;
+}
+
+static void *main_shared_stack(void *arg)
+{
+    static shs x;
+    static shs_sender snd[SHS_SENDERS];
+    ax_actor_opts o = {.capacity = 2, .shared_stack = true};
+    ax_task_opts to = {.shared_stack = true};
+    ax_task *t[SHS_SENDERS];
+    ax_actor_ref ref;
+    (void)arg;
+    memset(&x, 0, sizeof x);
+    axt_assert_rc(ax_future_new(&x.done), 0);
+    o.loop = ax_loop_at(1);
+    axt_assert_rc(ax_actor_spawn(&x.sink, shs_sink, &x, &o), 0);
+    /* Two senders on the sink's loop, one on another: woken directly and
+     * through the inbox. */
+    for (int i = 0; i < SHS_SENDERS; i++) {
+        snd[i] = (shs_sender){.x = &x, .id = i};
+        to.loop = ax_loop_at(i == 0 ? 0 : 1);
+        axt_assert_rc(ax_spawn_with(&t[i], shs_send, &snd[i], &to), 0);
+    }
+    for (int i = 0; i < SHS_SENDERS; i++) {
+        axt_assert_rc(ax_await(t[i], NULL), 0);
+        axt_assert_rc(snd[i].rc, 0);
+        ck_assert(snd[i].on_shared);
+        ck_assert_int_eq(snd[i].asked, SHS_N / 10);
+    }
+    axt_assert_rc(ax_await(x.done, NULL), 0);
+    ck_assert(x.on_shared);
+    ck_assert(x.in_order);
+    ck_assert_int_eq(x.got, SHS_SENDERS * SHS_N);
+    ck_assert_int_eq(x.sum, (long)SHS_SENDERS * SHS_N * (SHS_N - 1) / 2);
+    axt_assert_rc(ax_future_free(x.done), 0);
+    /* Bad input: a shared stack has the loop's size, not its own. */
+    o = (ax_actor_opts){.shared_stack = true, .stack_size = 1 << 16};
+    axt_assert_rc(ax_actor_spawn(&ref, shs_sink, &x, &o), AX_EINVAL);
+    return NULL;
+}
+
+/* An actor on the shared stack receives and answers asks, and tasks on
+ * the shared stack send to its full mailbox (capacity 2) from its loop and
+ * from another: they wait for room (before, AX_ENOTSUP) and every message
+ * arrives, in each sender's order. shared_stack with stack_size is
+ * AX_EINVAL. */
+START_TEST(test_shared_stack_actor_and_waiting_senders)
+{
+    ACT_RUN_CLEAN(2, main_shared_stack, NULL);
+}
+END_TEST
+
+static void *shs_never(void *arg)
+{
+    ax_msg m;
+
+    (void)arg;
+    ax_sleep(3600); /* takes nothing */
+    while (ax_recv(&m, 0) == 0)
+        ;
+    return NULL;
+}
+
+static void *shs_send_dl(void *arg)
+{
+    ax_actor_ref to = *(ax_actor_ref *)arg;
+    int rc = ax_send_dl(to, 1, NULL, ax_deadline_in(0.5));
+
+    return AXT_P(rc);
+}
+
+static void *main_shared_stack_deadline(void *arg)
+{
+    ax_actor_opts o = {.capacity = 1, .loop = NULL};
+    ax_task_opts to = {.shared_stack = true};
+    ax_actor_ref ref;
+    ax_task *t, *u;
+    void *res;
+    (void)arg;
+    o.loop = ax_loop_at(1);
+    axt_assert_rc(ax_actor_spawn(&ref, shs_never, NULL, &o), 0);
+    axt_assert_rc(ax_try_send(ref, 1, NULL), 0); /* full */
+    /* Waiting senders on either loop, each given up at its deadline. */
+    axt_assert_rc(ax_spawn_with(&t, shs_send_dl, &ref, &to), 0);
+    to.loop = ax_loop_at(1);
+    axt_assert_rc(ax_spawn_with(&u, shs_send_dl, &ref, &to), 0);
+    axt_assert_rc(ax_await(t, &res), 0);
+    axt_assert_rc((int)AXT_I(res), AX_ETIMEDOUT);
+    axt_assert_rc(ax_await(u, &res), 0);
+    axt_assert_rc((int)AXT_I(res), AX_ETIMEDOUT);
+    axt_assert_rc(ax_actor_kill(ref, AX_ECANCELED), 0);
+    return NULL;
+}
+
+/* A sender on the shared stack whose wait for room ends at its deadline
+ * (its record is on the heap there) gets AX_ETIMEDOUT and leaks nothing. */
+START_TEST(test_shared_stack_sender_deadline)
+{
+    ACT_RUN_CLEAN(2, main_shared_stack_deadline, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 
 Suite *ax_actor_suite(void)
 {
@@ -1181,6 +1354,10 @@ Suite *ax_actor_suite(void)
 
     tc = axt_tcase(s, "registry");
     tcase_add_test(tc, test_registry_register_whereis_unregister);
+
+    tc = axt_tcase(s, "shared-stack");
+    tcase_add_test(tc, test_shared_stack_actor_and_waiting_senders);
+    tcase_add_test(tc, test_shared_stack_sender_deadline);
     return s;
 }
 

@@ -33,6 +33,12 @@
  *    socket, which ends the reader too;
  *  - a line is formatted once and shared by every member's mailbox
  *    (reference counted).
+ *
+ * --shared-stacks runs every member's reader task and writer actor on
+ * their loop's shared stack (ax_serve_opts.shared_stack,
+ * ax_actor_opts.shared_stack): an idle member then keeps the few hundred
+ * bytes of stack each of the two uses instead of a resident page each
+ * (bench/idle.sh).
  */
 #include "cli.h"
 #include "metrics.h"
@@ -64,10 +70,11 @@ typedef struct config {
     size_t mailbox;      /* a member's mailbox, in lines */
     size_t announce_max; /* joins/leaves announced up to this many members */
     bool debug;          /* /debug-crash-room, /debug-stall-room */
+    bool shared_stacks;  /* --shared-stacks */
 } config;
 
 static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64, 1000,
-                     false};
+                     false, false};
 /* The room's current ref: its supervisor restarts it under a new one,
  * which its start function (room_start) publishes. */
 static _Atomic uint64_t room_id;
@@ -772,6 +779,7 @@ static void chat_conn(ax_sock *s, void *arg)
     }
     ao.capacity = cfg.mailbox;
     ao.name = "writer";
+    ao.shared_stack = cfg.shared_stacks;
     if ((rc = ax_actor_spawn(&c->writer, writer_main, c, &ao))) {
         fprintf(stderr, "chat: ax_actor_spawn: %s\n", ax_strerror(rc));
         ax_future_free(c->writer_done);
@@ -877,7 +885,7 @@ static void *main_task(void *arg)
     /* A room that fails more than 3 times in 5 s is a bug, not bad luck:
      * the supervisor then gives up and the server stops. */
     ax_sup_opts sup = {.name = "room-sup", .loop = ax_loop_at(0)};
-    ax_serve_opts so = {.ready = ready};
+    ax_serve_opts so = {.ready = ready, .shared_stack = cfg.shared_stacks};
     int rc;
 
     (void)arg;
@@ -921,6 +929,10 @@ int main(int argc, char **argv)
          .help = "accept /debug-crash-room, which makes the\n"
                  "room fail (for tests of its supervisor), and\n"
                  "/debug-stall-room, which holds it for 2 s"},
+        {.name = "shared-stacks", .kind = SRV_FLAG,
+         .dst = &cfg.shared_stacks,
+         .help = "members' reader tasks and writer actors on the\n"
+                 "loops' shared stacks: less memory per idle member"},
         SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "chat",

@@ -99,6 +99,14 @@ typedef struct ax_actor_opts {
     size_t stack_size; /**< 0: the loop's default */
     ax_loop *loop;     /**< where the actor runs: NULL is the current
                             loop, or any loop of the runtime (ax_loop_at) */
+    /** Run on the loop's shared stack (ax_task_opts.shared_stack): a
+     *  waiting actor keeps only the bytes of its stack in use, not a page
+     *  of its own (a writer actor per connection of a chat server). The
+     *  actor calls work there (ax_recv(), ax_send() and ax_ask() waiting
+     *  for room, ax_call(), ax_reply()), as do the calls that
+     *  ax_task_opts.shared_stack lists; the others return AX_ENOTSUP.
+     *  Not with stack_size (AX_EINVAL). */
+    bool shared_stack;
 } ax_actor_opts;
 
 /**
