@@ -608,11 +608,14 @@ wait_for() {
     return 1
 }
 
+# test_chat [ARG]: the exchange above, with chat started with ARG too
+# (--shared-stacks: readers and writer actors on the shared stack).
 test_chat() {
-    local pa pb
+    local pa pb c="chat${1:+ $1}"
 
-    start_server chat || return
+    start_server chat "$@" || return
     if [ $HAVE_NC = 1 ]; then
+        rm -f "$TMP/in_a" "$TMP/in_b"
         mkfifo "$TMP/in_a" "$TMP/in_b"
         # shellcheck disable=SC2086
         timeout 30 nc $NC_EOF "$HOST" "$PORT" <"$TMP/in_a" >"$TMP/out_a" 2>&1 &
@@ -627,21 +630,21 @@ test_chat() {
         sleep 0.2
         printf 'bob\n' >&6
         if wait_for "$TMP/out_a" "bob"; then
-            pass "chat: alice sees bob join"
+            pass "$c: alice sees bob join"
         else
-            fail "chat: alice did not see bob join"
+            fail "$c: alice did not see bob join"
         fi
         printf 'hello from alice\n' >&5
         if wait_for "$TMP/out_b" "alice: hello from alice"; then
-            pass "chat: bob got 'alice: hello from alice'"
+            pass "$c: bob got 'alice: hello from alice'"
         else
-            fail "chat: bob did not get 'alice: hello from alice' (got: $(tr '\n' '|' <"$TMP/out_b"))"
+            fail "$c: bob did not get 'alice: hello from alice' (got: $(tr '\n' '|' <"$TMP/out_b"))"
         fi
         printf 'hi alice\n' >&6
         if wait_for "$TMP/out_a" "bob: hi alice"; then
-            pass "chat: alice got 'bob: hi alice'"
+            pass "$c: alice got 'bob: hi alice'"
         else
-            fail "chat: alice did not get 'bob: hi alice' (got: $(tr '\n' '|' <"$TMP/out_a"))"
+            fail "$c: alice did not get 'bob: hi alice' (got: $(tr '\n' '|' <"$TMP/out_a"))"
         fi
         # bob leaves; alice keeps talking to nobody; the server stays up.
         exec 6>&-
@@ -651,7 +654,7 @@ test_chat() {
         exec 5>&-
         wait "$pa" 2>/dev/null
     else
-        skip "chat: nc not found"
+        skip "$c: nc not found"
     fi
     stop_server TERM
 }
@@ -737,6 +740,7 @@ test_idle
 if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat
+    test_chat --shared-stacks
     metrics kv-server
     metrics chat
 else
