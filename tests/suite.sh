@@ -69,14 +69,16 @@ cd "$ROOT"
 # test programs are built (with AX_JOBS), the longest first: e2e.sh and
 # e2e-hard.sh mostly wait on their servers and clients (with two slots
 # they held both for a minute in the asan row), and a long program
-# started last was a row's tail. (One slot more, not two: e2e.sh's
-# open-loop axload runs of 0.3 s need their share of a core under TSan.)
+# started last was a row's tail. (One slot more, not two; and none in
+# the tsan row, AX_CHECK_JOBS=2 there: under TSan e2e.sh's servers and
+# its 0.3 s open-loop axload runs need their share of a core, and its
+# 5 s guards fired on an overloaded machine.)
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
 alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ AX_NO_BENCH=1 AX_ACTOR_LIVES=200000 | CC=gcc --with-context=ucontext --disable-eventfd --disable-static | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
 noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@NOACT_TESTS@ | CC=gcc --disable-actors --disable-static | gcc, the core alone (configure --disable-actors): make check of the programs the flag changes
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 AX_NO_BENCH=1 AX_STRESS_SCALE=10 | CC=clang --enable-asan --disable-static | clang, ASan+UBSan: make check
-tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 AX_NO_BENCH=1 AX_STRESS_SCALE=10 | --enable-tsan --disable-static | ThreadSanitizer, gcc or clang (whichever runs here): make check
+tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 AX_NO_BENCH=1 AX_STRESS_SCALE=10 AX_CHECK_JOBS=2 | --enable-tsan --disable-static | ThreadSanitizer, gcc or clang (whichever runs here): make check
 repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (4) times in a row in the asan and tsan builds
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
