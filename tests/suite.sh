@@ -964,7 +964,7 @@ run_row() {
 # but the first gets its configure started here; prepare() waits for it and
 # reads its status. (A row's seconds in the summary then leave out most of
 # its configure.) AX_PRECONFIGURE=0 configures each row in its turn.
-declare -A PRECONF_PID PRECONF_AT
+declare -A PRECONF_PID=() PRECONF_AT=()
 preconfigure() {
     local n dir first=1 need_default=0 args=()
     [[ ${AX_PRECONFIGURE:-1} == 0 ]] && return 0
