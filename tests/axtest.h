@@ -57,6 +57,22 @@
 #define AXT_TIMEOUT 60.0
 #endif
 
+/* AXT_TSAN is 1 in a ThreadSanitizer build (gcc or clang). Its runtime
+ * makes each task (a fiber of its own) and each cross-thread wake-up cost
+ * far more, so a case that repeats the same thing many times may repeat it
+ * fewer times there, as under valgrind (AX_UNDER_VALGRIND): enough to
+ * still do what the case is for, which its comment says. */
+#if defined(__SANITIZE_THREAD__)
+#define AXT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define AXT_TSAN 1
+#endif
+#endif
+#ifndef AXT_TSAN
+#define AXT_TSAN 0
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Running a loop                                                           */
 

@@ -13,6 +13,9 @@
 # configurations need (column "needs") on Debian, as root or with sudo.
 # Environment: AX_SUITE_ONLY (comma list of configuration names),
 # AX_BUILD_DIR (default: _build in the repo root), AX_JOBS (default: 2),
+# AX_CHECK_JOBS (tests run at once by a configuration's make check,
+# default AX_JOBS + 1), AX_PRECONFIGURE=0 (configure each configuration
+# in its turn, not ahead in the background),
 # AX_REPEAT (rounds of the repeat configuration, default 4),
 # AX_NO_INSTALL=1 (never install packages).
 #
@@ -57,12 +60,25 @@ cd "$ROOT"
 #                      changes the list) and the tarball's builds
 #                      (distcheck, debian) build them all, and the soak row
 #                      runs bench/soak.
+#   AX_TESTS           (alt, noactors) make check builds only the test
+#                      programs the row runs (check_PROGRAMS narrowed to
+#                      them, helpers kept), not all of them.
+# And the time nothing is built in is not left idle: every configure after
+# the first starts at once in the background (niced, see preconfigure), and
+# make check runs AX_CHECK_JOBS (AX_JOBS + 1) tests at a time once the
+# test programs are built (with AX_JOBS), the longest first: e2e.sh and
+# e2e-hard.sh mostly wait on their servers and clients (with two slots
+# they held both for a minute in the asan row), and a long program
+# started last was a row's tail. (One slot more, not two; and none in
+# the tsan row, AX_CHECK_JOBS=2 there: under TSan e2e.sh's servers and
+# its 0.3 s open-loop axload runs need their share of a core, and its
+# 5 s guards fired on an overloaded machine.)
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
-alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ AX_NO_BENCH=1 | CC=gcc --with-context=ucontext --disable-eventfd --disable-static | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
+alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ AX_NO_BENCH=1 AX_ACTOR_LIVES=200000 | CC=gcc --with-context=ucontext --disable-eventfd --disable-static | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
 noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@NOACT_TESTS@ | CC=gcc --disable-actors --disable-static | gcc, the core alone (configure --disable-actors): make check of the programs the flag changes
-asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 AX_NO_BENCH=1 | CC=clang --enable-asan --disable-static | clang, ASan+UBSan: make check
-tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 AX_NO_BENCH=1 | --enable-tsan --disable-static | ThreadSanitizer, gcc or clang (whichever runs here): make check
+asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 AX_NO_BENCH=1 AX_STRESS_SCALE=10 | CC=clang --enable-asan --disable-static | clang, ASan+UBSan: make check
+tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 AX_NO_BENCH=1 AX_STRESS_SCALE=10 AX_CHECK_JOBS=2 | --enable-tsan --disable-static | ThreadSanitizer, gcc or clang (whichever runs here): make check
 repeat    | build      | repeat    | CK_TIMEOUT_MULTIPLIER=4 |                                | cross-thread suites AX_REPEAT (4) times in a row in the asan and tsan builds
 valgrind  | build test | valgrind  |                         |                                | tests of the default build under valgrind memcheck (leaks are errors)
 aarch64   | cross      | aarch64   |                         |                                | AArch64 context switch cross-built, run under qemu-aarch64
@@ -77,6 +93,17 @@ debian    | build pkg  | debian    |                         |                  
 # most (for ucontext), and those that cross loops (for the pipe doorbell).
 # One build carries both back-ends: each is what the other's tests do not
 # touch, and a build of its own cost CI two minutes.
+# AX_STRESS_SCALE=10 (asan, tsan): check_stress sends 200,000 messages
+# instead of 2,000,000, as its comment proposes under sanitizers (the
+# default row sends them all; the repeat rounds send 100,000): 25 s of CPU
+# in each sanitizer row before.
+# AX_ACTOR_LIVES=200000 (alt): check_actor_life's long case spawns,
+# messages and ends actors on one loop 20,000,000 times natively; the
+# default row does that with the same actor code (slots reused with no
+# lifetime cap, RSS flat), and with ucontext (two sigprocmask calls per
+# switch) it took about 100 s of the row, alone at its end. 200,000 lives
+# still switch the ucontext way a million times, ten times what the
+# sanitizer rows and valgrind run.
 CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor tests/check_sharedstack"
 BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
 # What --disable-actors changes: the programs with AXON_HAVE_ACTORS or
@@ -85,6 +112,21 @@ BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_t
 # code as in the default row, which runs every test.
 NOACT_TESTS="tests/check_error tests/check_runtime tests/check_alloc tests/check_examples tests/check_trace tests/check_cxx tests/e2e.sh tests/check_tutorial.sh tests/check_doc.sh"
 NOACT_TESTS=${NOACT_TESTS// /,}
+# make check starts its tests in list order, so the rows run the longest
+# first (waiting on servers, or long under a sanitizer or valgrind): one of
+# them started last was the row's tail, alone on a core.
+SLOW_TESTS="tests/e2e-hard.sh tests/check_actor_life tests/check_task tests/e2e.sh tests/check_stack tests/check_runtime tests/check_alloc tests/check_stress tests/check_node tests/check_tls tests/check_net tests/check_sync tests/check_sharedstack tests/check_queue"
+# slow_first LIST: LIST (words) with the SLOW_TESTS among them first.
+slow_first() {
+    local p out=
+    for p in $SLOW_TESTS; do
+        [[ " $* " == *" $p "* ]] && out+="${out:+ }$p"
+    done
+    for p in "$@"; do
+        [[ " $SLOW_TESTS " == *" $p "* ]] || out+="${out:+ }$p"
+    done
+    printf '%s\n' "$out"
+}
 ALT_TESTS=$(printf '%s\n' $CTX_TESTS $BELL_TESTS | awk '!seen[$0]++' | paste -sd,)
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
@@ -128,6 +170,7 @@ esac
 
 BUILD=${AX_BUILD_DIR:-$ROOT/_build}
 JOBS=${AX_JOBS:-2}
+CHECK_JOBS=${AX_CHECK_JOBS:-$((JOBS + 1))}
 ONLY=${AX_SUITE_ONLY:-}
 START=$(date +%s)
 
@@ -292,11 +335,19 @@ record_check() {
 # Remaining args go to configure. Records a failure and returns 1 on error.
 prepare() {
     local name=$1 wrap=$2; shift 2
-    local dir=$BUILD/$name
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    say "$name: configure $*"
-    if ! (cd "$dir" && "$ROOT/configure" "$@" >configure.out 2>&1); then
+    local dir=$BUILD/$name crc=0
+    if [[ -n ${PRECONF_PID[$name]:-} ]]; then
+        say "$name: configure $* (started in the background at ${PRECONF_AT[$name]}s)"
+        wait "${PRECONF_PID[$name]}" || true
+        unset "PRECONF_PID[$name]"
+        crc=$(cat "$dir/configure.rc" 2>/dev/null || echo 1)
+    else
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        say "$name: configure $*"
+        (cd "$dir" && "$ROOT/configure" "$@" >configure.out 2>&1) || crc=$?
+    fi
+    if [[ $crc != 0 ]]; then
         show "$dir/configure.out" 40
         record "$name" 0 1 0 0 "configure failed"
         return 1
@@ -332,13 +383,38 @@ run_config() {
     local dir=$BUILD/$name rc=0
     prepare "$name" "$wrap" "$@" || return 0
     # A row that changes one part (the context switch, the doorbell) runs
-    # the programs that exercise that part (AX_TESTS in its env column);
-    # the default row runs them all.
-    local tests_arg=()
-    [[ -z ${AX_TESTS:-} ]] || tests_arg=(TESTS="${AX_TESTS//,/ }")
-    say "$name: make -j$JOBS check${AX_TESTS:+ TESTS=${AX_TESTS//,/ }}"
+    # the programs that exercise that part (AX_TESTS in its env column),
+    # and builds only those test programs (and the helpers, which are not
+    # tests); the default row runs them all.
+    local tests_arg=() progs p tests
+    progs=$(make_var "$dir" check_PROGRAMS)
+    # shellcheck disable=SC2046
+    tests=$(slow_first $(make_var "$dir" TESTS))
+    tests_arg=(TESTS="$tests")
+    if [[ -n ${AX_TESTS:-} ]]; then
+        # shellcheck disable=SC2086
+        tests=$(slow_first ${AX_TESTS//,/ })
+        tests_arg=(TESTS="$tests")
+        local tp keep=''
+        tp=" $(make_var "$dir" TEST_PROGS) "
+        for p in $progs; do
+            [[ ,$AX_TESTS, == *,$p,* || $tp != *" $p "* ]] && keep+="${keep:+ }$p"
+        done
+        progs=$keep
+        tests_arg+=(check_PROGRAMS="$progs")
+    fi
+    # The test programs are built with JOBS compilers, then the tests run
+    # CHECK_JOBS at a time (make check finds the programs built).
+    say "$name: make -j$JOBS $progs"
+    # shellcheck disable=SC2086
+    if ! (cd "$dir" && $wrap make -j"$JOBS" "${MAKE_VARS[@]}" $progs >check-build.out 2>&1); then
+        show "$dir/check-build.out" 80
+        record "$name" 0 1 0 0 "test programs do not build"
+        return 0
+    fi
+    say "$name: make -j$CHECK_JOBS check TESTS=$tests"
     touch "$dir/.suite-mark"
-    (cd "$dir" && $wrap make -j"$JOBS" check "${MAKE_VARS[@]}" "${tests_arg[@]}" >check.out 2>&1) || rc=$?
+    (cd "$dir" && $wrap make -j"$CHECK_JOBS" check "${MAKE_VARS[@]}" "${tests_arg[@]}" >check.out 2>&1) || rc=$?
     record_check "$name" "$rc" "$dir" "$dir/test-suite.log" "$dir/check.out" "$CONFIG_NOTE"
 }
 
@@ -549,9 +625,11 @@ default_build() {
 
 # TSan needs a compiler whose runtime copes with this kernel's address
 # space layout; fall back to running with ASLR disabled (setarch -R).
-tsan_cc= tsan_wrap=
-run_tsan() {
-    local name=$1 _cc; shift
+tsan_cc= tsan_wrap= tsan_probed=0
+tsan_probe() {
+    local _cc
+    (( tsan_probed )) && return 0
+    tsan_probed=1
     for _cc in gcc clang; do
         command -v "$_cc" >/dev/null 2>&1 || continue
         if PROBE_WRAP= probe "$_cc" -fsanitize=thread; then
@@ -566,6 +644,10 @@ run_tsan() {
             fi
         done
     fi
+}
+run_tsan() {
+    local name=$1; shift
+    tsan_probe
     if [[ -z $tsan_cc ]]; then
         echo "suite: $name: neither gcc nor clang can run a ThreadSanitizer program here"
         record "$name" 0 1 0 0 "no working ThreadSanitizer"
@@ -630,7 +712,7 @@ run_valgrind() {
         record "$name" 0 1 0 0 "test programs do not build"
         return 0
     fi
-    for p in $progs; do
+    for p in $(slow_first $progs); do
         # check_overflow dies on purpose; check_ctx runs bare contexts on
         # stacks valgrind is not told about.
         # check_node talks to real nats-server processes for ~10 minutes
@@ -876,12 +958,62 @@ run_row() {
     "run_${T_RUNNER[$name]}" "$name" $(config_args "$name")
 }
 
+# Configure ahead: configure is one process at a time, so while a row
+# builds or tests, the later rows' configures run beside it, niced (they
+# take what CPU the row leaves). Every selected row with a build of its own
+# but the first gets its configure started here; prepare() waits for it and
+# reads its status. (A row's seconds in the summary then leave out most of
+# its configure.) AX_PRECONFIGURE=0 configures each row in its turn.
+declare -A PRECONF_PID=() PRECONF_AT=()
+preconfigure() {
+    local n dir first=1 need_default=0 args=()
+    [[ ${AX_PRECONFIGURE:-1} == 0 ]] && return 0
+    for n in valgrind install distcheck soak debian; do
+        want "$n" && need_default=1
+    done
+    for n in "${T_NAMES[@]}"; do
+        case ${T_RUNNER[$n]} in
+        check | tsan | fuzz) ;;
+        *) continue ;;
+        esac
+        want "$n" || [[ $n == default && $need_default == 1 ]] || continue
+        if ((first)); then first=0; continue; fi
+        read -r -a args <<<"$(config_args "$n")"
+        if [[ ${T_RUNNER[$n]} == tsan ]]; then
+            tsan_probe
+            [[ -n $tsan_cc ]] || continue
+            args=(CC="$tsan_cc" "${args[@]}")
+        fi
+        dir=$BUILD/$n
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        (
+            rc=0
+            cd "$dir" && nice -n 10 "$ROOT/configure" "${args[@]}" >configure.out 2>&1 || rc=$?
+            echo "$rc" >"$dir/configure.rc"
+        ) &
+        PRECONF_PID[$n]=$!
+        PRECONF_AT[$n]=$(( $(date +%s) - START ))
+    done
+    if (( ${#PRECONF_PID[@]} )); then
+        say "configure of ${!PRECONF_PID[*]} started in the background (niced)"
+    fi
+}
+preconfigure_reap() {
+    local n
+    for n in "${!PRECONF_PID[@]}"; do wait "${PRECONF_PID[$n]}" 2>/dev/null || true; done
+}
+preconfigure
+
 # ---------------------------------------------------------------------------
 # 3. Run the selected rows, in table order.
 
 for n in "${T_NAMES[@]}"; do
     want "$n" && run_row "$n"
 done
+
+# (configures started for rows that never got to use them)
+preconfigure_reap
 
 # ---------------------------------------------------------------------------
 # 4. Summary.
