@@ -2712,6 +2712,8 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_serve_cancel_acceptor);
     tcase_add_test(tc, test_serve_cancel_reuseport);
     tcase_add_test(tc, test_serve_bad_inputs);
+
+    tc = axt_tcase(s, "park");
     tcase_add_test(tc, test_serve_park_served_again);
     tcase_add_test(tc, test_serve_park_stop);
     tcase_add_test(tc, test_serve_park_deadline);
