@@ -353,6 +353,11 @@ AX_EXTERN int ax_serve(const char *host, int port, ax_conn_fn handler,
  * status). Per-connection state travels in @p arg: nothing on the
  * handler's stack survives.
  *
+ * The cost moves to busy connections: each wake-up from a park starts a
+ * task where a waiting handler would only be woken. Park what is likely
+ * to stay idle (a keep-alive connection between requests), not every
+ * short wait.
+ *
  * The park takes effect when the calling handler (or continuation)
  * returns: it must return soon after a 0, without touching @p conn again
  * (not even ax_close(): ax_serve() owns it). Bytes already there then
