@@ -14,7 +14,8 @@
 #
 # Environment:
 #   IDLE_SYSTEMS    which rows, comma-separated (default
-#                   http-hello,http-hello-shared,nginx,go-http,chat,
+#                   http-hello,http-hello-shared,http-hello-park,
+#                   http-hello-park-shared,nginx,go-http,chat,
 #                   chat-shared,go-chat)
 #   IDLE_BASE       a second axon build directory (say, before a change):
 #                   its http-hello and chat are measured in the same run,
@@ -31,6 +32,9 @@
 #   http-hello  examples/servers/http-hello --loops 1 --idle-timeout 600
 #   http-hello-shared  the same with --shared-stacks (connection tasks on
 #               the loop's shared stack)
+#   http-hello-park  the same with --park-idle (an idle connection is
+#               parked with ax_serve_park(): no task while it waits)
+#   http-hello-park-shared  --park-idle --shared-stacks
 #   nginx       one process (master_process off: it is the worker),
 #               worker_connections 2 N + 256 (with fewer than 1/16 of
 #               them free, nginx closes idle keep-alive connections to
@@ -66,7 +70,7 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,nginx,go-http,chat,chat-shared,go-chat}
+SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,http-hello-park,http-hello-park-shared,nginx,go-http,chat,chat-shared,go-chat}
 SETTLE=${IDLE_SETTLE:-2}
 BUILD=${1:-}
 N=${2:-100000}
@@ -242,19 +246,21 @@ start() {
 
 want() { case ",$SYSTEMS," in *,"$1",*) return 0 ;; esac; return 1; }
 
-hello_rows() { # DIR SUFFIX [EXTRA ARGUMENT]
-    local p to=() name="http-hello${3:+-shared}$2"
+hello_rows() { # DIR NAME [EXTRA ARGUMENT...]
+    local p to=() dir=$1 name=$2 a
+    shift 2
     # (A base build from before --idle-timeout keeps its 30 s.)
-    "$1/examples/servers/http-hello" --help 2>&1 | grep -q -- --idle-timeout &&
+    "$dir/examples/servers/http-hello" --help 2>&1 | grep -q -- --idle-timeout &&
         to=(--idle-timeout 600)
-    if [ -n "${3:-}" ] &&
-        ! "$1/examples/servers/http-hello" --help 2>&1 | grep -q -- "$3"; then
-        say "no $3 in $1's http-hello: $name skipped"
-        return
-    fi
+    for a in "$@"; do
+        if ! "$dir/examples/servers/http-hello" --help 2>&1 | grep -q -- "$a"; then
+            say "no $a in $dir's http-hello: $name skipped"
+            return
+        fi
+    done
     p=$(free_port)
-    if start "$name" "$p" "$1/examples/servers/http-hello" --loops 1 \
-        --port "$p" "${to[@]}" ${3:+"$3"}; then
+    if start "$name" "$p" "$dir/examples/servers/http-hello" --loops 1 \
+        --port "$p" "${to[@]}" "$@"; then
         measure "$name" http "$N" "$p"
         stop_server
     fi
@@ -289,9 +295,12 @@ go_bin() {
     [ "$GOBIN" != none ]
 }
 
-want http-hello && hello_rows "$BUILD" ""
-[ -n "$BASE" ] && want http-hello && hello_rows "$BASE" " (base)"
-want http-hello-shared && hello_rows "$BUILD" "" --shared-stacks
+want http-hello && hello_rows "$BUILD" http-hello
+[ -n "$BASE" ] && want http-hello && hello_rows "$BASE" "http-hello (base)"
+want http-hello-shared && hello_rows "$BUILD" http-hello-shared --shared-stacks
+want http-hello-park && hello_rows "$BUILD" http-hello-park --park-idle
+want http-hello-park-shared &&
+    hello_rows "$BUILD" http-hello-park-shared --park-idle --shared-stacks
 
 NGINX=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
 if want nginx && [ -n "$NGINX" ]; then

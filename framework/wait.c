@@ -28,16 +28,21 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
         io->closed = true;
         what |= EV_READ;
     }
-    if (what & EV_READ) {
-        io->rd_short = false;
-        io->ready[AX__IO_READ] = true;
-        if (io->waiter[AX__IO_READ])
-            ax__wake(io->waiter[AX__IO_READ], 0);
-    }
     if (what & EV_WRITE) {
         io->ready[AX__IO_WRITE] = true;
         if (io->waiter[AX__IO_WRITE])
             ax__wake(io->waiter[AX__IO_WRITE], 0);
+    }
+    if (what & EV_READ) {
+        io->rd_short = false;
+        io->ready[AX__IO_READ] = true;
+        if (io->waiter[AX__IO_READ]) {
+            ax__wake(io->waiter[AX__IO_READ], 0);
+        } else if (io->armed) {
+            /* Last: the hook may hand the io to a task of its own. */
+            ax__io_hook_disarm(io);
+            io->hook->fn(io->hook, 0);
+        }
     }
 }
 
@@ -53,7 +58,8 @@ static int io_init(ax__io *io, int fd, bool tcp)
     io->ready[AX__IO_READ] = io->ready[AX__IO_WRITE] = true;
     io->rdhup = tcp && (event_base_get_features(L->base) &
                         EV_FEATURE_EARLY_CLOSE);
-    io->closed = io->rd_short = io->drained = false;
+    io->closed = io->rd_short = io->drained = io->armed = false;
+    io->hook = NULL;
     if (io->rdhup)
         what |= EV_CLOSED;
     io->ev = event_new(L->base, fd, what, on_io, io);
@@ -79,6 +85,7 @@ int ax__io_init_tcp(ax__io *io, int fd)
 
 void ax__io_term(ax__io *io)
 {
+    ax__io_hook_disarm(io);
     event_free(io->ev);
     io->ev = NULL;
 }
@@ -91,9 +98,77 @@ int ax__io_enter(const ax__io *io, int dir)
         return AX_ENOTTASK;
     if (io->loop != t->loop)
         return AX_EWRONGLOOP;
-    if (io->waiter[dir])
+    if (io->waiter[dir] || io->armed)
         return AX_EBUSY;
     return 0;
+}
+
+/* The hook's timer is an ax__timer with a fire callback, in the hook's
+ * storage: arming allocates nothing, and a parked descriptor's deadline
+ * follows the loop's clock (virtual too), as a task's would. */
+_Static_assert(sizeof(ax__timer) <= sizeof(((ax__io_hook *)0)->timer),
+               "ax__io_hook's timer storage");
+
+static ax__timer *hook_timer(ax__io_hook *h)
+{
+    return (ax__timer *)(void *)h->timer.bytes;
+}
+
+static void hook_fire(ax_loop *L, ax__timer *tm)
+{
+    ax__io_hook *h = (ax__io_hook *)(void *)((char *)tm -
+                                             offsetof(ax__io_hook, timer));
+
+    (void)L;
+    h->io->armed = false;
+    h->fn(h, AX_ETIMEDOUT);
+}
+
+void ax__io_hook_attach(ax__io *io, ax__io_hook *h)
+{
+    ax__timer *tm = hook_timer(h);
+
+    memset(tm, 0, sizeof *tm);
+    tm->idx = AX__TIMER_IDLE;
+    tm->deadline = -1;
+    tm->fire = hook_fire;
+    h->io = io;
+    io->hook = h;
+}
+
+/* An idle timer's deadline field is free: it holds the next arming's. */
+void ax__io_hook_set_deadline(ax__io_hook *h, int64_t deadline)
+{
+    hook_timer(h)->deadline = deadline;
+}
+
+int64_t ax__io_hook_deadline(const ax__io_hook *h)
+{
+    return hook_timer((ax__io_hook *)h)->deadline;
+}
+
+int ax__io_hook_arm(ax__io *io)
+{
+    ax_loop *L = io->loop;
+    ax__timer *tm = hook_timer(io->hook);
+
+    if (tm->deadline >= 0) {
+        if (ax__timer_reserve(L))
+            return AX_ENOMEM;
+        ax__timer_add(L, tm, tm->deadline);
+    }
+    io->ready[AX__IO_READ] = false;
+    io->rd_short = io->drained = false;
+    io->armed = true;
+    return 0;
+}
+
+void ax__io_hook_disarm(ax__io *io)
+{
+    if (!io->armed)
+        return;
+    io->armed = false;
+    ax__timer_del(io->loop, hook_timer(io->hook));
 }
 
 int ax__io_wait(ax__io *io, int dir, int64_t deadline)

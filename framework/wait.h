@@ -33,6 +33,7 @@
 #include "alloc.h"
 
 struct event;
+struct ax__io_hook;
 
 /* Directions, also the index into ax__io's per-direction arrays. */
 enum { AX__IO_READ = 0, AX__IO_WRITE = 1 };
@@ -55,7 +56,30 @@ typedef struct ax__io {
     bool closed;        /* an EV_CLOSED edge came: the peer sent its FIN */
     bool rd_short;      /* last read short, no read edge or wait since */
     bool drained;       /* ready[READ] was cleared by ax__io_wrote() */
+    bool armed;         /* hook is armed: no task may use the io */
+    struct ax__io_hook *hook; /* its owner's callback (ax__io_hook_attach) */
 } ax__io;
+
+/*
+ * A callback in place of a task, for an owner that lets its task end
+ * while its descriptor is idle (ax_serve's parked connections): armed, it
+ * runs at the descriptor's next read edge (data, the end of stream, an
+ * error) or at a deadline, whichever comes first, once. It lives in the
+ * owner's record, which must outlive the arming; the timer is wait.c's,
+ * opaque here.
+ */
+typedef struct ax__io_hook {
+    /* On the loop, outside any task (from the loop's event or timer
+     * phase): @p status is 0 for a read edge, AX_ETIMEDOUT for the
+     * deadline. The hook is disarmed before the call. It may spawn tasks
+     * and re-arm; it must not free the io. */
+    void (*fn)(struct ax__io_hook *h, int status);
+    ax__io *io;
+    union {
+        int64_t align;
+        unsigned char bytes[48];
+    } timer;
+} ax__io_hook;
 
 /*
  * Register @p fd (already non-blocking) with the calling thread's loop,
@@ -133,11 +157,40 @@ static inline bool ax__io_take_drained(ax__io *io)
  */
 void ax__io_term(ax__io *io);
 
-/* Is a task waiting on @p io in either direction? */
+/* Is a task waiting on @p io in either direction, or is its hook armed? */
 static inline bool ax__io_busy(const ax__io *io)
 {
-    return io->waiter[AX__IO_READ] || io->waiter[AX__IO_WRITE];
+    return io->waiter[AX__IO_READ] || io->waiter[AX__IO_WRITE] || io->armed;
 }
+
+/*
+ * Give @p io its owner's hook @p h (not armed yet), for the descriptor's
+ * life: the owner finds its record from the io again through io->hook.
+ */
+void ax__io_hook_attach(ax__io *io, ax__io_hook *h);
+
+/*
+ * The deadline of @p h's next arming (-1: none), kept in the hook's timer
+ * storage while it is not armed (so its owner needs no field for it).
+ */
+void ax__io_hook_set_deadline(ax__io_hook *h, int64_t deadline);
+int64_t ax__io_hook_deadline(const ax__io_hook *h);
+
+/*
+ * Arm the attached hook: h->fn(h, 0) at @p io's next read edge, or
+ * h->fn(h, AX_ETIMEDOUT) at its deadline (ax__io_hook_set_deadline(); a
+ * deadline already past fires at the loop's next timer phase). Only when
+ * the descriptor is known to be empty (a read said EAGAIN, or
+ * ax__io_take_drained() proved it) and no task waits to read: an edge
+ * already seen would not come again. Until it fires or is disarmed,
+ * ax__io_enter() and ax__io_busy() refuse the io (AX_EBUSY).
+ * @return 0; AX_ENOMEM (the timer heap could not grow; not armed).
+ * Thread: @p io's loop, in or outside a task. Suspends: no.
+ */
+int ax__io_hook_arm(ax__io *io);
+
+/* Disarm @p io's hook if armed (its callback will not run). */
+void ax__io_hook_disarm(ax__io *io);
 
 /*
  * Check that the caller may operate on @p io in direction @p dir: called

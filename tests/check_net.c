@@ -1939,6 +1939,399 @@ START_TEST(test_serve_bad_inputs)
 END_TEST
 
 /* ------------------------------------------------------------------------ */
+/* ax_serve_park: an idle connection without a task                         */
+
+typedef struct park_state {
+    ax_future *ready;
+    int port;
+    int serve_rc;
+    double idle;      /* the park's deadline in seconds; < 0: none */
+    bool park_first;  /* park before reading anything */
+    bool misuse;      /* the first handler tries the bad parks */
+    atomic_int parked, resumed, same_task, lines, freed;
+    atomic_int eof, timedout, cancelled, other, last_other;
+    atomic_int misuse_done;
+} park_state;
+
+/* The per-connection state that travels with the park. */
+typedef struct pconn {
+    park_state *ps;
+    int count;        /* lines answered on this connection */
+    uint64_t task_id; /* the task that last ran it */
+} pconn;
+
+static void park_resume(ax_sock *c, void *arg, int status);
+
+static void pconn_end(pconn *pc, int rc)
+{
+    park_state *ps = pc->ps;
+
+    if (rc == AX_EPIPE || rc == 0)
+        atomic_fetch_add(&ps->eof, 1);
+    else if (rc == AX_ETIMEDOUT)
+        atomic_fetch_add(&ps->timedout, 1);
+    else if (rc == AX_ECANCELED)
+        atomic_fetch_add(&ps->cancelled, 1);
+    else {
+        atomic_store(&ps->last_other, rc);
+        atomic_fetch_add(&ps->other, 1);
+    }
+    free(pc);
+    atomic_fetch_add(&ps->freed, 1);
+}
+
+static void pconn_park(ax_sock *c, pconn *pc)
+{
+    park_state *ps = pc->ps;
+    int64_t dl = ps->idle < 0 ? -1 : ax_deadline_in(ps->idle);
+    int rc = ax_serve_park(c, park_resume, pc, dl);
+
+    if (rc) {
+        pconn_end(pc, rc);
+        return;
+    }
+    atomic_fetch_add(&ps->parked, 1);
+}
+
+/* Answer one line with "<count> <line>", then park. */
+static void pconn_step(ax_sock *c, pconn *pc)
+{
+    char *line, out[256];
+    size_t len;
+    int n, rc = ax_read_until(c, "\n", &line, &len, 200, -1);
+
+    if (rc) {
+        pconn_end(pc, rc);
+        return;
+    }
+    pc->count++;
+    n = snprintf(out, sizeof out, "%d %.*s", pc->count, (int)len, line);
+    if ((rc = ax_write_all(c, out, (size_t)n, -1))) {
+        pconn_end(pc, rc);
+        return;
+    }
+    atomic_fetch_add(&pc->ps->lines, 1);
+    pconn_park(c, pc);
+}
+
+static void park_resume(ax_sock *c, void *arg, int status)
+{
+    pconn *pc = arg;
+    uint64_t id = ax_task_id(ax_task_self());
+
+    atomic_fetch_add(&pc->ps->resumed, 1);
+    if (status) {
+        pconn_end(pc, status);
+        return;
+    }
+    if (id == pc->task_id)
+        atomic_fetch_add(&pc->ps->same_task, 1);
+    pc->task_id = id;
+    pconn_step(c, pc);
+}
+
+typedef struct park_try {
+    ax_sock *c;
+    int rc;
+} park_try;
+
+static void *park_from_thread(void *arg)
+{
+    park_try *p = arg;
+    p->rc = ax_serve_park(p->c, park_resume, NULL, -1);
+    return NULL;
+}
+
+static void *park_from_task(void *arg)
+{
+    park_try *p = arg;
+    p->rc = ax_serve_park(p->c, park_resume, NULL, -1);
+    return NULL;
+}
+
+/* The bad parks a handler can make with its own connection. */
+static void park_misuse(ax_sock *c)
+{
+    park_try p = {.c = c, .rc = 1};
+    pthread_t th;
+    ax_task *t;
+    ax_task_opts o = {0};
+    int other = (ax_loop_index(ax_loop_current()) + 1) % ax_loop_count();
+
+    NOTE_RC(ax_serve_park(NULL, park_resume, NULL, -1), AX_EINVAL);
+    NOTE_RC(ax_serve_park(c, NULL, NULL, -1), AX_EINVAL);
+    NOTE_RC(ax_serve_park(c, park_resume, NULL, -2), AX_EINVAL);
+    /* From a thread that runs no loop (joined at once: it only calls). */
+    if (NOTE_RC(pthread_create(&th, NULL, park_from_thread, &p), 0)) {
+        pthread_join(th, NULL);
+        NOTE_RC(p.rc, AX_ENOTTASK);
+    }
+    /* From another task of the same loop: only the connection's own. */
+    p.rc = 1;
+    if (NOTE_RC(ax_spawn(&t, park_from_task, &p), 0)) {
+        NOTE_RC(ax_await(t, NULL), 0);
+        NOTE_RC(p.rc, AX_EPERM);
+    }
+    /* From a task of another loop. */
+    p.rc = 1;
+    o.loop = ax_loop_at(other);
+    if (ax_loop_count() > 1 &&
+        NOTE_RC(ax_spawn_with(&t, park_from_task, &p, &o), 0)) {
+        NOTE_RC(ax_await(t, NULL), 0);
+        NOTE_RC(p.rc, AX_EWRONGLOOP);
+    }
+}
+
+static void park_handler(ax_sock *c, void *arg)
+{
+    park_state *ps = arg;
+    pconn *pc = calloc(1, sizeof *pc);
+
+    if (!pc) {
+        NOTE_IF(true, "out of memory");
+        return;
+    }
+    pc->ps = ps;
+    pc->task_id = ax_task_id(ax_task_self());
+    if (ps->misuse && atomic_fetch_add(&ps->misuse_done, 1) == 0)
+        park_misuse(c);
+    if (ps->park_first) {
+        /* Nothing read yet: the park asks the kernel (MSG_PEEK). A second
+         * park before returning is refused. */
+        int64_t dl = ps->idle < 0 ? -1 : ax_deadline_in(ps->idle);
+        if (!NOTE_RC(ax_serve_park(c, park_resume, pc, dl), 0)) {
+            pconn_end(pc, AX_EINVAL);
+            return;
+        }
+        NOTE_RC(ax_serve_park(c, park_resume, pc, dl), AX_EBUSY);
+        atomic_fetch_add(&ps->parked, 1);
+        return;
+    }
+    pconn_step(c, pc);
+}
+
+static void park_ready(int port, void *arg)
+{
+    park_state *ps = arg;
+    ps->port = port;
+    ax_future_set_result(ps->ready, NULL);
+}
+
+static void *park_serve_task(void *arg)
+{
+    park_state *ps = arg;
+    ax_serve_opts o = {.ready = park_ready};
+    ps->serve_rc = ax_serve("127.0.0.1", 0, park_handler, ps, &o);
+    return NULL;
+}
+
+static ax_task *park_server(park_state *ps)
+{
+    ax_task *t = NULL;
+    ps->serve_rc = 1;
+    axt_assert_rc(ax_future_new(&ps->ready), 0);
+    axt_assert_rc(ax_spawn(&t, park_serve_task, ps), 0);
+    while (!ax_future_done(ps->ready) && !ax_task_done(t))
+        axt_assert_rc(ax_sleep(0.001), 0);
+    ck_assert_msg(ax_future_done(ps->ready), "ax_serve failed: %s",
+                  ax_err_name(ps->serve_rc));
+    axt_assert_rc(ax_future_free(ps->ready), 0);
+    return t;
+}
+
+static void park_stop(park_state *ps, ax_task *t)
+{
+    axt_assert_rc(ax_cancel(t), 0);
+    axt_assert_rc(ax_await(t, NULL), AX_ECANCELED);
+    axt_assert_rc(ps->serve_rc, AX_ECANCELED);
+}
+
+/* Send @p req, expect "<count> <req>". */
+static void park_exchange(ax_sock *s, int count, const char *req)
+{
+    char want[256], *line;
+    size_t len;
+    int n = snprintf(want, sizeof want, "%d %s", count, req);
+
+    axt_assert_rc(ax_write_all(s, req, strlen(req), -1), 0);
+    axt_assert_rc(ax_read_until(s, "\n", &line, &len, 200, -1), 0);
+    ck_assert_msg(len == (size_t)n && memcmp(line, want, len) == 0,
+                  "reply %.*s, want %s", (int)len, line, want);
+}
+
+/* Tasks of the loop not yet freed. */
+static uint64_t live_tasks(void)
+{
+    ax_loop_stats ls;
+    axt_assert_rc(ax_loop_stats_get(&ls), 0);
+    return ls.tasks_live;
+}
+
+static void *main_park_again(void *arg)
+{
+    park_state ps = {.idle = -1};
+    ax_task *srv;
+    ax_sock *s = NULL;
+    uint64_t base;
+
+    (void)arg;
+    srv = park_server(&ps);
+    base = live_tasks();
+    axt_assert_rc(ax_connect(&s, "127.0.0.1", ps.port, -1), 0);
+    park_exchange(s, 1, "one\n");
+    wait_count(&ps.parked, 1);
+    /* Parked: the connection has no task (the quarantine keeps ended
+     * task structs, so wait for the count to come back). */
+    while (live_tasks() > base)
+        axt_assert_rc(ax_sleep(0.001), 0);
+    /* Served again in a new task, the per-connection state intact. */
+    park_exchange(s, 2, "two\n");
+    park_exchange(s, 3, "three\n");
+    ck_assert_int_eq(atomic_load(&ps.resumed), 2);
+    ck_assert_int_eq(atomic_load(&ps.same_task), 0);
+    /* Two requests in one write: the second is buffered when the first
+     * parks, so its continuation runs at once in the same task. */
+    axt_assert_rc(ax_write_all(s, "four\nfive\n", 10, -1), 0);
+    {
+        char *line;
+        size_t len;
+        axt_assert_rc(ax_read_until(s, "\n", &line, &len, 200, -1), 0);
+        ck_assert_msg(len == 7 && !memcmp(line, "4 four\n", 7), "%.*s",
+                      (int)len, line);
+        axt_assert_rc(ax_read_until(s, "\n", &line, &len, 200, -1), 0);
+        ck_assert_msg(len == 7 && !memcmp(line, "5 five\n", 7), "%.*s",
+                      (int)len, line);
+    }
+    wait_count(&ps.parked, 5);
+    ck_assert_int_eq(atomic_load(&ps.same_task), 1);
+    /* The peer closes while parked: the continuation reads the end of
+     * stream and frees its state; the connection is freed. */
+    axt_assert_rc(ax_close(s), 0);
+    wait_count(&ps.freed, 1);
+    ck_assert_int_eq(atomic_load(&ps.eof), 1);
+    ck_assert_int_eq(atomic_load(&ps.lines), 5);
+    ck_assert_int_eq(atomic_load(&ps.other), 0);
+    park_stop(&ps, srv);
+    return NULL;
+}
+
+/* A parked connection is served again in a new task with its state; bytes
+ * already buffered resume it in the same task; a peer that closes while
+ * it is parked gets it freed (the tests' leak checks: ASan, valgrind). */
+START_TEST(test_serve_park_served_again)
+{
+    RUN_CLEAN(1, false, main_park_again, NULL);
+}
+END_TEST
+
+static void *main_park_stop(void *arg)
+{
+    park_state ps = {.idle = -1, .park_first = true};
+    enum { N = 6 };
+    ax_sock *cs[N];
+    ax_task *srv;
+
+    (void)arg;
+    srv = park_server(&ps);
+    for (int i = 0; i < N; i++)
+        axt_assert_rc(ax_connect(&cs[i], "127.0.0.1", ps.port, -1), 0);
+    wait_count(&ps.parked, N);
+    /* The first is served once (its park asked the kernel first). */
+    park_exchange(cs[0], 1, "x\n");
+    wait_count(&ps.parked, N + 1);
+    park_stop(&ps, srv);
+    /* Every parked connection's continuation ran with AX_ECANCELED,
+     * freed its state, and the connection was closed. */
+    ck_assert_int_eq(atomic_load(&ps.cancelled), N);
+    ck_assert_int_eq(atomic_load(&ps.freed), N);
+    ck_assert_int_eq(atomic_load(&ps.other), 0);
+    for (int i = 0; i < N; i++) {
+        char b[4];
+        ssize_t r = ax_read(cs[i], b, sizeof b, -1);
+        ck_assert_msg(r == 0 || r == AX_ECONNRESET, "read after stop: %zd",
+                      r);
+        axt_assert_rc(ax_close(cs[i]), 0);
+    }
+    return NULL;
+}
+
+/* The server stops with parked connections: each continuation runs with
+ * AX_ECANCELED, and ax_serve returns only once all are closed. */
+START_TEST(test_serve_park_stop)
+{
+    RUN_CLEAN(1, false, main_park_stop, NULL);
+}
+END_TEST
+
+static void *main_park_timeout(void *arg)
+{
+    park_state ps = {.idle = 0.05};
+    ax_task *srv;
+    ax_sock *s = NULL;
+    char b[4];
+
+    (void)arg;
+    srv = park_server(&ps);
+    axt_assert_rc(ax_connect(&s, "127.0.0.1", ps.port, -1), 0);
+    park_exchange(s, 1, "one\n");
+    /* Idle past the park's deadline: closed by the server. */
+    axt_assert_rc((int)ax_read(s, b, sizeof b, -1), 0);
+    wait_count(&ps.freed, 1);
+    ck_assert_int_eq(atomic_load(&ps.timedout), 1);
+    axt_assert_rc(ax_close(s), 0);
+    park_stop(&ps, srv);
+    return NULL;
+}
+
+/* A parked connection's deadline passes: its continuation gets
+ * AX_ETIMEDOUT and the connection is closed. */
+START_TEST(test_serve_park_deadline)
+{
+    RUN_CLEAN(1, false, main_park_timeout, NULL);
+}
+END_TEST
+
+static void *main_park_bad(void *arg)
+{
+    park_state ps = {.idle = -1, .misuse = true};
+    ax_sock *l = NULL, *a = NULL, *b = NULL;
+    ax_task *srv;
+
+    (void)arg;
+    /* Sockets that ax_serve did not hand out: a listener, a pair of our
+     * own; and NULL. */
+    axt_assert_rc(ax_serve_park(NULL, park_resume, NULL, -1), AX_EINVAL);
+    axt_assert_rc(ax_tcp_listen(&l, "127.0.0.1", 0, NULL), 0);
+    axt_assert_rc(ax_serve_park(l, park_resume, NULL, -1), AX_EINVAL);
+    axt_assert_rc(ax_close(l), 0);
+    axt_tcp_pair(&a, &b);
+    axt_assert_rc(ax_serve_park(a, park_resume, NULL, -1), AX_EINVAL);
+    axt_assert_rc(ax_close(a), 0);
+    axt_assert_rc(ax_close(b), 0);
+    /* A connection's own handler: NULL function, bad deadline, a thread
+     * without a loop, another task, another loop (park_misuse()). */
+    srv = park_server(&ps);
+    axt_assert_rc(ax_connect(&a, "127.0.0.1", ps.port, -1), 0);
+    park_exchange(a, 1, "one\n");
+    wait_count(&ps.parked, 1);
+    axt_assert_rc(ax_close(a), 0);
+    wait_count(&ps.freed, 1);
+    ck_assert_int_eq(atomic_load(&ps.misuse_done), 1);
+    park_stop(&ps, srv);
+    return NULL;
+}
+
+/* ax_serve_park: NULL, a listener or a socket of one's own -> AX_EINVAL;
+ * a NULL continuation or a deadline below -1 -> AX_EINVAL; from a thread
+ * without a loop -> AX_ENOTTASK, from another task -> AX_EPERM, from a
+ * task of another loop -> AX_EWRONGLOOP; a second park -> AX_EBUSY. */
+START_TEST(test_serve_park_bad_inputs)
+{
+    RUN_CLEAN(2, false, main_park_bad, NULL);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------ */
 /* Faults the server must survive                                           */
 
 /* One request/reply on a fresh connection; asserts the reply. */
@@ -2319,6 +2712,12 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_serve_cancel_acceptor);
     tcase_add_test(tc, test_serve_cancel_reuseport);
     tcase_add_test(tc, test_serve_bad_inputs);
+
+    tc = axt_tcase(s, "park");
+    tcase_add_test(tc, test_serve_park_served_again);
+    tcase_add_test(tc, test_serve_park_stop);
+    tcase_add_test(tc, test_serve_park_deadline);
+    tcase_add_test(tc, test_serve_park_bad_inputs);
 
     tc = axt_tcase(s, "faults");
     tcase_add_test(tc, test_fault_client_disconnects_mid_request);

@@ -5,7 +5,7 @@
  *
  *   http-hello [--host H] [--port N] [--loops N] [--mode reuseport|acceptor]
  *              [--tls CERT KEY] [--root DIR] [--idle-timeout S] [--metrics PORT]
- *              [--shared-stacks]
+ *              [--shared-stacks] [--park-idle]
  *
  * One task per connection (ax_serve spreads them over the loops). The task
  * reads a request head with ax_read_until(conn, "\r\n\r\n"), answers from a
@@ -51,6 +51,14 @@
  * (bench/idle.sh), and a switch between connections copies their bytes.
  * Not with --tls (OpenSSL's frames are deep: every park would copy
  * kilobytes).
+ *
+ * --park-idle parks an idle keep-alive connection instead of keeping its
+ * task waiting (ax_serve_park()): once a response is out and nothing of
+ * the next request has come, the task ends, and the next bytes start
+ * resume() in a new task. An idle connection then holds its socket, the
+ * socket's event and ax_serve()'s record (bench/idle.sh): no task, no
+ * stack. --idle-timeout becomes the park's deadline. Not with --tls (the
+ * TLS layer's state is not parked).
  *
  * --metrics PORT serves the runtime's statistics in Prometheus text on
  * http://127.0.0.1:PORT/metrics (examples/servers/metrics.h).
@@ -185,6 +193,12 @@ static int c_write_all(conn *c, const void *buf, size_t n, double timeout)
 static size_t c_buffered(conn *c)
 {
     return TLS_OR(c, ax_tls_buffered(c->t), ax_buffered(c->s));
+}
+
+static bool c_tls(conn *c)
+{
+    (void)c;
+    return TLS_OR(c, true, false);
 }
 
 /* What the head of one request asks for. */
@@ -441,6 +455,8 @@ static void fail(conn *c, char *out, size_t *olen, int status)
 
 /* The served directory (--root), or -1: say Hello, World! instead. */
 static int root_fd = -1;
+static bool park_idle; /* --park-idle */
+static void resume(ax_sock *s, void *arg, int status);
 
 #define MAX_TARGET ((size_t)2048) /* longer request targets: 414 */
 #define FILE_CHUNK ((size_t)1 << 20) /* bytes per sendfile deadline */
@@ -736,6 +752,7 @@ static char *batch(char **out)
 static void serve_loop(conn *c, char **outp, char *target)
 {
     size_t olen = 0;
+    bool waited = false; /* parked only after a request: resume() reads */
 
     for (;;) {
         char *head;
@@ -754,6 +771,12 @@ static void serve_loop(conn *c, char **outp, char *target)
                 return;
             free(*outp);
             *outp = NULL;
+            /* --park-idle: nothing half-read, so the connection waits for
+             * its next request without this task (resume() goes on). */
+            if (park_idle && waited && !c_tls(c) && c_buffered(c) == 0 &&
+                ax_serve_park(c->s, resume, NULL,
+                              ax_deadline_in(idle_timeout)) == 0)
+                return;
             rc = c_read_until(c, "\r\n\r\n", &head, &len, MAX_HEAD,
                                idle_timeout);
         }
@@ -768,6 +791,7 @@ static void serve_loop(conn *c, char **outp, char *target)
                 flush(c, *outp, &olen);
             return;
         }
+        waited = true;
         /* Empty lines before a request line are allowed (RFC 9112 2.2). */
         while (len >= 2 && head[0] == '\r' && head[1] == '\n') {
             head += 2;
@@ -853,6 +877,19 @@ static void serve_loop(conn *c, char **outp, char *target)
         if (c_buffered(c) == 0 && flush(c, *outp, &olen))
             return;
     }
+}
+
+static void serve_conn(conn *c);
+
+/* --park-idle: a parked connection's next request, in a new task. Its
+ * whole state is the socket (arg is unused): nothing else survives. */
+static void resume(ax_sock *s, void *arg, int status)
+{
+    conn c = {.s = s};
+
+    (void)arg;
+    if (status == 0) /* else the idle timeout, or the server stops */
+        serve_conn(&c);
 }
 
 static void serve_conn(conn *c)
@@ -981,6 +1018,10 @@ int main(int argc, char **argv)
         {.name = "shared-stacks", .kind = SRV_FLAG, .dst = &shared_stacks,
          .help = "connection tasks on the loops' shared stacks:\n"
                  "less memory per idle connection (not with --tls)"},
+        {.name = "park-idle", .kind = SRV_FLAG, .dst = &park_idle,
+         .help = "an idle keep-alive connection holds no task:\n"
+                 "parked (ax_serve_park) until its next request\n"
+                 "(not with --tls)"},
         SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "http-hello",
@@ -1012,6 +1053,8 @@ int main(int argc, char **argv)
         return srv_usage_error(&cli, "--tls takes two values: --tls CERT KEY");
     if (tls_cert && shared_stacks)
         return srv_usage_error(&cli, "--shared-stacks: not with --tls");
+    if (tls_cert && park_idle)
+        return srv_usage_error(&cli, "--park-idle: not with --tls");
     if (tls_cert && !AXON_HAVE_TLS)
         return srv_usage_error(&cli, "--tls: axon was built without OpenSSL "
                                      "(configure --with-openssl)");

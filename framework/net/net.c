@@ -19,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -102,6 +103,13 @@ int ax__sock_adopt(int fd, bool tcp, ax_sock **out)
 }
 
 int ax_sock_fd(const ax_sock *s) { return s ? s->fd : -1; }
+
+ax__io *ax__sock_io(ax_sock *s) { return &s->io; }
+
+ax_sock *ax__sock_of_io(ax__io *io)
+{
+    return (ax_sock *)(void *)((char *)io - offsetof(ax_sock, io));
+}
 
 size_t ax_buffered(const ax_sock *s) { return s ? s->rend - s->rstart : 0; }
 
@@ -297,6 +305,29 @@ static void rbuf_drop_if_empty(ax_sock *s, size_t have)
         s->rbuf = NULL;
         s->rcap = s->rstart = s->rend = 0;
     }
+}
+
+int ax__sock_idle(ax_sock *s)
+{
+    char b;
+    ssize_t r;
+
+    if (s->rend > s->rstart)
+        return 0;
+    rbuf_drop_if_empty(s, 0);
+    /* ready[READ] false: an EAGAIN (or a write after a short read) since
+     * the last edge, so the socket is empty and its next bytes bring an
+     * edge. */
+    if (!s->io.ready[AX__IO_READ])
+        return 1;
+    do
+        r = recv(s->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        s->io.ready[AX__IO_READ] = false;
+        return 1;
+    }
+    return 0;
 }
 
 static int sock_read_until(ax_sock *s, const char *delim, char **line,

@@ -12,6 +12,7 @@
  * then closed).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "wait.h"
 
 #define EMFILE_BACKOFF 0.01
+#define STOP_WAVE 256 /* parked connections resumed at once on a stop */
 
 typedef struct server server;
 typedef struct conn conn;
@@ -38,19 +40,34 @@ typedef struct shard {
     server *srv;
     ax_loop *loop;
     ax_sock *listener;
-    conn *conns;     /* live connection tasks */
+    conn *conns;     /* live connections: running, or parked */
+    size_t nrunning; /* those with a task */
     int *fds;        /* descriptors handed over, not yet started */
     size_t nfds, capfds;
     ax_task *task;   /* the shard task, when it waits */
     bool stopping;
 } shard;
 
+/*
+ * A connection: running (task set) or parked (task NULL, its hook armed,
+ * fn the continuation to run). An idle parked connection holds this, its
+ * socket and the socket's event, nothing else; this record is kept at
+ * 120 bytes (glibc's 128-byte chunk): the socket is found through the
+ * hook's io, the park's deadline waits in the hook's timer.
+ */
 struct conn {
     conn *next, *prev;
     shard *sh;
     ax_task *task;
-    ax_sock *s; /* accepted on this loop (REUSEPORT), or NULL and: */
-    int fd;     /* handed over (ACCEPTOR) */
+    union {
+        int fd;     /* before the first run: handed over (ACCEPTOR) */
+        int status; /* for the continuation about to run */
+    } u;
+    bool adopted; /* the socket exists (hook.io is set) */
+    bool retry;   /* a spawn failed: the hook's timer retries it */
+    ax_conn_resume_fn fn; /* set by ax_serve_park() */
+    void *farg;
+    ax__io_hook hook;
 };
 
 struct server {
@@ -75,52 +92,174 @@ static void srv_put(server *srv)
         ax__free(srv);
 }
 
+static void on_hook(ax__io_hook *h, int status);
+
+static ax_sock *conn_sock(conn *c)
+{
+    return ax__sock_of_io(c->hook.io);
+}
+
+/* The task of a running connection: the handler, then each continuation
+ * that runs without a wait (bytes already there when it parked). */
 static void *conn_main(void *arg)
 {
     conn *c = arg;
     shard *sh = c->sh;
-    ax_sock *s = c->s;
+    ax_sock *s;
 
-    if (s || ax__sock_adopt(c->fd, true, &s) == 0) {
-        sh->srv->handler(s, sh->srv->arg);
-        ax_close(s); /* the handler never closes it (net.h) */
-    } else {
-        close(c->fd);
+    if (!c->adopted) {
+        if (ax__sock_adopt(c->u.fd, true, &s)) {
+            close(c->u.fd);
+            goto gone;
+        }
+        ax__io_hook_attach(ax__sock_io(s), &c->hook);
+        c->adopted = true;
     }
+    s = conn_sock(c);
+    if (c->fn) {
+        ax_conn_resume_fn fn = c->fn;
+        c->fn = NULL;
+        fn(s, c->farg, c->u.status);
+    } else {
+        sh->srv->handler(s, sh->srv->arg);
+    }
+    while (c->fn) {
+        /* Parked by the handler: give the task up unless bytes are
+         * there already (or the server is stopping). */
+        ax_conn_resume_fn fn = c->fn;
+        int st = sh->stopping ? AX_ECANCELED : 0;
+        if (!st && ax__sock_idle(s) &&
+            !(st = ax__io_hook_arm(ax__sock_io(s)))) {
+            c->task = NULL;
+            sh->nrunning--;
+            return NULL;
+        }
+        if (st == AX_ENOMEM) /* no timer: wait here instead */
+            st = ax_sock_wait_dl(s, AX_SOCK_READABLE,
+                                 ax__io_hook_deadline(&c->hook));
+        c->fn = NULL;
+        fn(s, c->farg, st);
+    }
+    ax_close(s); /* the handler never closes it (net.h) */
+gone:
     if (c->prev)
         c->prev->next = c->next;
     else
         sh->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (sh->stopping && !sh->conns && sh->task)
+    sh->nrunning--;
+    if (sh->stopping && !sh->nrunning && sh->task)
         ax__unpark(sh->task);
     ax__free(c);
     return NULL;
 }
 
+static int spawn_conn(conn *c)
+{
+    server *srv = c->sh->srv;
+    ax_task_opts o = {.stack_size = srv->opts.stack_size,
+                      .name = "conn",
+                      .shared_stack = srv->opts.shared_stack};
+    int rc = ax_spawn_with(&c->task, conn_main, c, &o);
+
+    if (rc)
+        return rc;
+    /* Detached: it frees itself. c->task stays valid while c is listed
+     * with it, since the task clears it (or unlists c) as it ends. */
+    ax_task_detach(c->task);
+    c->sh->nrunning++;
+    return 0;
+}
+
+/* A parked connection's continuation, in a task of its own. */
+static int resume(conn *c, int status)
+{
+    int rc;
+
+    ax__io_hook_disarm(c->hook.io);
+    if (c->sh->stopping)
+        status = AX_ECANCELED;
+    c->u.status = status;
+    if ((rc = spawn_conn(c)) == 0) {
+        c->retry = false;
+        if (c->sh->stopping)
+            ax_cancel(c->task);
+    }
+    return rc;
+}
+
+/* On the loop, outside any task: the parked connection became readable
+ * or its deadline passed. */
+static void on_hook(ax__io_hook *h, int status)
+{
+    conn *c = (conn *)(void *)((char *)h - offsetof(conn, hook));
+
+    if (c->retry) /* the retry's timer, or an edge meanwhile */
+        status = c->u.status;
+    if (resume(c, status) == 0)
+        return;
+    /* No task to be had (out of memory): keep it parked and try again
+     * shortly, as accept does out of descriptors. */
+    c->retry = true;
+    c->u.status = status;
+    ax__io_hook_set_deadline(h, ax__clock_ns() +
+                                    (int64_t)(EMFILE_BACKOFF * 1e9));
+    if (ax__io_hook_arm(h->io)) {
+        ax__io_hook_set_deadline(h, -1);
+        ax__io_hook_arm(h->io); /* an edge, at least */
+    }
+}
+
+int ax_serve_park(ax_sock *s, ax_conn_resume_fn fn, void *arg,
+                  int64_t deadline)
+{
+    ax__io *io;
+    conn *c;
+    int rc;
+
+    if (!s || !fn || deadline < -1)
+        return AX_EINVAL;
+    io = ax__sock_io(s);
+    if ((rc = ax__io_enter(io, AX__IO_READ)))
+        return rc;
+    if (!io->hook || io->hook->fn != on_hook)
+        return AX_EINVAL;
+    c = (conn *)(void *)((char *)io->hook - offsetof(conn, hook));
+    if (c->fn)
+        return AX_EBUSY;
+    if (c->task != ax_task_self())
+        return AX_EPERM;
+    if (c->sh->stopping)
+        return AX_ECANCELED;
+    c->fn = fn;
+    c->farg = arg;
+    ax__io_hook_set_deadline(&c->hook, deadline);
+    return 0;
+}
+
 /* The connection task takes @p s, or else @p fd, only when this says 0. */
 static int start_conn(shard *sh, ax_sock *s, int fd)
 {
-    ax_task_opts o = {.stack_size = sh->srv->opts.stack_size,
-                      .name = "conn",
-                      .shared_stack = sh->srv->opts.shared_stack};
     conn *c = ax__calloc(1, sizeof *c);
     int rc;
 
     if (!c)
         return AX_ENOMEM;
     c->sh = sh;
-    c->s = s;
-    c->fd = fd;
-    rc = ax_spawn_with(&c->task, conn_main, c, &o);
-    if (rc) {
+    c->hook.fn = on_hook;
+    if (s) {
+        ax__io_hook_attach(ax__sock_io(s), &c->hook);
+        c->adopted = true;
+    } else {
+        c->u.fd = fd;
+    }
+    if ((rc = spawn_conn(c))) {
+        if (s)
+            ax__sock_io(s)->hook = NULL;
         ax__free(c);
         return rc;
     }
-    /* Detached: it frees itself. c->task stays valid while c is listed,
-     * since c leaves the list just before the task ends. */
-    ax_task_detach(c->task);
     c->next = sh->conns;
     if (sh->conns)
         sh->conns->prev = c;
@@ -243,12 +382,23 @@ static void *shard_main(void *arg)
     while (sh->nfds)
         close(sh->fds[--sh->nfds]);
     for (conn *c = sh->conns; c; c = c->next)
-        ax_cancel(c->task);
+        if (c->task)
+            ax_cancel(c->task);
     /* Shielded: a cancellation (pending or new) would end every park at
      * once, and this would spin instead of waiting for the last
-     * connection, which still points at this shard. */
+     * connection, which still points at this shard. Parked connections
+     * get their continuation (AX_ECANCELED) in waves, so that a stop
+     * with 100,000 of them does not make 100,000 tasks at once. */
     was = ax__shield(true);
     while (sh->conns) {
+        for (conn *c = sh->conns; c && sh->nrunning < STOP_WAVE;
+             c = c->next)
+            if (!c->task)
+                resume(c, AX_ECANCELED);
+        if (!sh->nrunning) { /* none could start: out of memory */
+            ax_sleep(EMFILE_BACKOFF);
+            continue;
+        }
         sh->task = t;
         ax__park("stopping its connections");
         sh->task = NULL;

@@ -345,6 +345,25 @@ typedef struct ax_serve_opts {
 typedef void (*ax_conn_fn)(ax_sock *conn, void *arg);
 
 /**
+ * The continuation of a parked connection (ax_serve_park()): runs as a new
+ * task of the connection's loop, exactly once per successful park, with
+ * the @p arg given to the park and @p status:
+ *  - 0: the connection is readable: bytes, the end of stream or an error
+ *    (a read tells which);
+ *  - AX_ETIMEDOUT: the park's deadline passed with nothing to read;
+ *  - AX_ECANCELED: the server is stopping (the task is cancelled, so
+ *    socket calls return AX_ECANCELED): release what @p arg holds and
+ *    return;
+ *  - another negative code: the park could not wait (the task waited in
+ *    its place; AX_ENOMEM, ...): as AX_ETIMEDOUT, the connection is
+ *    usable.
+ * It is a handler like the first: it may read and write @p conn, park it
+ * again, or return, and then ax_serve() closes @p conn. Whatever the
+ * status, it owns @p arg from now on.
+ */
+typedef void (*ax_conn_resume_fn)(ax_sock *conn, void *arg, int status);
+
+/**
  * Serve connections until the calling task is cancelled: listeners on the
  * chosen loops, a task per connection running handler(conn, arg). Accept
  * errors are survived: out of descriptors (EMFILE) backs off 10 ms and
@@ -357,6 +376,58 @@ typedef void (*ax_conn_fn)(ax_sock *conn, void *arg);
  */
 AX_EXTERN int ax_serve(const char *host, int port, ax_conn_fn handler,
                        void *arg, const ax_serve_opts *opts);
+
+/**
+ * Park an idle connection of ax_serve(): the calling handler gives
+ * @p conn up until its next bytes arrive, and its task ends, so an idle
+ * connection holds no task and no stack, only its socket, the socket's
+ * event and ax_serve()'s record of it (a few hundred bytes, as nginx's
+ * connection struct). When bytes (or the end of stream) arrive, or at
+ * @p deadline, fn(conn, arg, status) runs in a new task of the same loop,
+ * with ax_serve_opts' stack options (ax_conn_resume_fn says which
+ * status). Per-connection state travels in @p arg: nothing on the
+ * handler's stack survives.
+ *
+ * The cost moves to busy connections: each wake-up from a park starts a
+ * task where a waiting handler would only be woken. Park what is likely
+ * to stay idle (a keep-alive connection between requests), not every
+ * short wait.
+ *
+ * The park takes effect when the calling handler (or continuation)
+ * returns: it must return soon after a 0, without touching @p conn again
+ * (not even ax_close(): ax_serve() owns it). Bytes already there then
+ * (buffered by ax_read_until(), or in the kernel) run @p fn at once in the
+ * same task, with status 0. The socket's empty read buffer is given back
+ * while it is parked.
+ *
+ * The server's stop (the ax_serve() task cancelled: SIGTERM through
+ * ax_stop_on_signals(), say) runs every parked connection's @p fn with
+ * AX_ECANCELED, a few hundred at a time, and ax_serve() returns only once
+ * each has returned: parked connections are closed, never leaked. A peer
+ * that closes a parked connection makes it readable: @p fn reads the end
+ * of stream and returns, and the connection is freed.
+ *
+ * @param conn     the connection ax_serve() handed to the calling task
+ *                 (its handler's or a continuation's).
+ * @param fn       the continuation; not NULL.
+ * @param arg      passed to @p fn; the caller's (ax_serve() never frees
+ *                 it).
+ * @param deadline absolute, on ax_now_ns()'s clock (ax_deadline_in());
+ *                 -1: none. Already past: @p fn runs at the loop's next
+ *                 turn with AX_ETIMEDOUT (unless bytes are there).
+ * @return 0 (parked: return); AX_EINVAL (NULL @p conn or @p fn, a
+ *         deadline below -1, a socket that is not a connection of
+ *         ax_serve(): a listener, one of your own); AX_EBUSY (already
+ *         parked, or another task waits on @p conn); AX_EPERM (a task
+ *         other than the one running @p conn's handler); AX_ECANCELED
+ *         (the server is stopping: return, @p conn is closed);
+ *         AX_ENOTTASK (not in a task); AX_EWRONGLOOP (a task of another
+ *         loop). On an error nothing is parked: the caller still has
+ *         @p conn and @p arg.
+ * Thread: the task running @p conn's handler. Suspends: no.
+ */
+AX_EXTERN int ax_serve_park(ax_sock *conn, ax_conn_resume_fn fn, void *arg,
+                            int64_t deadline);
 
 #ifdef __cplusplus
 }
