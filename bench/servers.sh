@@ -26,8 +26,10 @@
 #   BENCH_SERVER_CPU, BENCH_LOAD_CPU   --pinned: the CPUs (0 and 1)
 #   BENCH_STRACE_N   --pinned: redis-benchmark requests under strace (20000)
 #
-# Pinned (--pinned): http-hello --loops 1 and nginx (master_process off:
-# one process, the worker) under `wrk -t1 -c64 --latency`; kv-server
+# Pinned (--pinned): http-hello --loops 1, nginx (master_process off:
+# one process, the worker) and uvloop (bench/peers/python/http_hello.py:
+# one process, an asyncio.Protocol per connection) under `wrk -t1 -c64
+# --latency`; kv-server
 # --loops 1 and redis-server under `redis-benchmark -t set,get -c 50` with
 # -P 1 and -P 16. For each: requests/s and p99 (wrk) without any tracer;
 # then system calls per request, counted by the kernel's
@@ -44,7 +46,7 @@
 # What it does (builds nothing of axon):
 #  - as root on a Debian-like system, installs the peers that are missing
 #    with apt-get: wrk, nginx-light (or nginx), redis-server, redis-tools,
-#    curl;
+#    curl, python3-uvloop;
 #  - compiles bench/evhttp_hello.c (libevent's evhttp hello world) into a
 #    temporary directory with `cc ... $(pkg-config --cflags --libs libevent)`;
 #  - starts each server in turn on 127.0.0.1 (only there), drives it, stops
@@ -179,6 +181,8 @@ install_missing() {
     have hey || pkgs="$pkgs hey"
     have gnuplot || /usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
         pkgs="$pkgs gnuplot-nox"
+    /usr/bin/python3 -c 'import uvloop' 2>/dev/null ||
+        pkgs="$pkgs python3-uvloop"
     if ! have nginx && [ ! -x /usr/sbin/nginx ]; then
         ng=nginx-light
         apt-cache show nginx-light >/dev/null 2>&1 || ng=nginx
@@ -691,6 +695,16 @@ EOF2
                 http_pinned "nginx (1 worker)"
                 stop_server
             fi
+        fi
+        if [ $HAVE_PY = 1 ] && "$PY" -c 'import uvloop' 2>/dev/null; then
+            say "uvloop (1 process) on CPU $SCPU"
+            if start_listening uvloop taskset -c "$SCPU" "$PY" \
+                "$HERE/peers/python/http_hello.py" --host "$HOST" --port 0; then
+                http_pinned "uvloop (1 process)"
+                stop_server
+            fi
+        else
+            say "uvloop not found (Debian: python3-uvloop): its row skipped"
         fi
     else
         say "wrk not found: HTTP skipped"
