@@ -526,11 +526,15 @@ count_start() {
     PIDS="$PIDS $CPID"
     sleep 0.5
 }
-count_stop() { # prints the count, or n/a
-    [ -n "$CPID" ] || { printf 'n/a'; return 0; }
+# Stop it in this shell (`wait` in a $(...) subshell returns at once, and
+# the file was read before perf had written it: n/a in some runs).
+count_end() {
+    [ -n "$CPID" ] || return 0
     kill -INT "$CPID" 2>/dev/null
     wait "$CPID" 2>/dev/null
-    CPID=""
+}
+count_stop() { # after count_end: prints the count, or n/a
+    [ -n "$CPID" ] || { printf 'n/a'; return 0; }
     awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { printf "%d", $1; f = 1 }
         END { if (!f) printf "n/a" }' "$TMP/perf.out"
 }
@@ -546,11 +550,13 @@ strace_start() {
     PIDS="$PIDS $STPID"
     sleep 0.5
 }
-strace_stop() {
-    [ -n "$STPID" ] || { printf 'n/a (no strace)'; return 0; }
+strace_end() { # in this shell, as count_end
+    [ -n "$STPID" ] || return 0
     kill -INT "$STPID" 2>/dev/null
     wait "$STPID" 2>/dev/null
-    STPID=""
+}
+strace_stop() { # after strace_end
+    [ -n "$STPID" ] || { printf 'n/a (no strace)'; return 0; }
     awk -v n="$1" '
         /^-/ || /^%/ || /total$/ { next }
         NF >= 5 && $4 ~ /^[0-9]+$/ { c[$NF] = $4 }
@@ -613,12 +619,14 @@ http_pinned() { # label
     local rps=$W_RPS p99=$W_P99
     count_start
     wrk_pinned "$DURATION"
+    count_end
     c=$(count_stop)
     local spr
     spr=$(per_req "$c" "$W_N")
     strace_start
     wrk_pinned 2s
     local st
+    strace_end
     st=$(strace_stop "$W_N")
     say "  -> $rps req/s, p99 $p99, $spr syscalls/request"
     prow '%-28s | %9s | %8s | %8s | %s' "$1" "$rps" "$p99" "$spr" "$st"
@@ -631,15 +639,42 @@ kv_pinned() { # label
         set=$B_SET get=$B_GET p99=$B_P99
         count_start
         rb_pinned "$NREQ" "$p"
+        count_end
         c=$(count_stop)
         spr=$(per_req "$c" $((2 * NREQ)))
         strace_start
         rb_pinned "$STRACE_N" "$p"
+        strace_end
         st=$(strace_stop $((2 * STRACE_N)))
         say "  -> -P$p SET $set GET $get req/s, GET p99 $p99, $spr syscalls/request"
         prow '%-28s | %9s | %9s | %8s | %8s | %s' "$1 -P$p" "$set" "$get" \
             "$p99" "$spr" "$st"
     done
+    ax_kv_pinned "$1"
+}
+
+# The same server under axload --mode get (50 connections, -P1): sets
+# one row of ALINES. redis-benchmark spends about 7 system calls and more
+# CPU per request than either server (measured: 2026-12-02), so at -P1 it
+# is the bottleneck and its figure says little about the server;
+# axload makes 2 per request and leaves the server the busier core.
+ALINES=()
+ax_kv_pinned() { # label
+    local out rps p99
+    if [ ! -x "$AXLOAD" ] || [ $HAVE_PY = 0 ]; then
+        ALINES+=("$(printf '%-28s | %9s | %8s' "$1" n/a n/a)")
+        return
+    fi
+    out=$(timeout $((SECS + 30)) taskset -c "$LCPU" "$AXLOAD" --host "$HOST" \
+        --port "$PORT" --loops 1 --connections 50 --mode get \
+        --duration "$SECS" --json 2>>"$TMP/axload.log")
+    printf '%s\n' "$out" >>"$TMP/axload.log"
+    read -r rps p99 < <(printf '%s' "$out" | "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+print(int(d["requests_per_s"]), "%.3fms" % (d["latency_ns"]["p99"] / 1e6))' \
+        2>/dev/null || echo "n/a n/a")
+    say "  -> axload GET: $rps req/s, p99 $p99"
+    ALINES+=("$(printf '%-28s | %9s | %8s' "$1" "${rps:-n/a}" "${p99:-n/a}")")
 }
 
 if [ "$PINNED" = 1 ]; then
@@ -750,6 +785,10 @@ EOF2
     printf '%-28s | %9s | %9s | %8s | %8s | %s\n' server "SET/s" "GET/s" \
         "GET p99" "sys/req" "strace -c, calls per request (-n $STRACE_N)"
     for l in "${PLINES[@]}"; do printf '%s\n' "$l"; done
+    echo
+    echo "key-value, axload --mode get --connections 50 --pipeline 1 --duration $SECS"
+    printf '%-28s | %9s | %8s\n' server "GET/s" "GET p99"
+    for l in "${ALINES[@]}"; do printf '%s\n' "$l"; done
     exit 0
 fi
 
