@@ -24,6 +24,17 @@
  *    future, cross-loop when the key lives elsewhere), and only then awaits
  *    the answers in order. A pipelined batch thus costs one round of
  *    messages, not one round trip per command;
+ *  - a command for the shard of the connection's own loop is done by a
+ *    direct call on that shard's table instead, as Seastar does for its
+ *    local shard: the shard and the connection are tasks of one thread,
+ *    and a shard never suspends in the middle of a command, so the table
+ *    is in a consistent state whenever the connection runs. An ask costs
+ *    two task switches, a message, a future and the reply; the call
+ *    costs none of them (callgrind: 3,530 -> ~2,000 instructions per GET
+ *    with one loop). Not while an ask of the same batch is on its way
+ *    (the commands of a connection are done in order), not with an
+ *    append-only file (the shard groups its writes under one fsync), and
+ *    not for DEBUG CRASH-SHARD or BGREWRITEAOF, which are the shard's own;
  *  - multi-key commands (DEL, EXISTS, MGET, MSET, DBSIZE, FLUSHALL) fan out
  *    one request per shard involved and gather the answers;
  *  - a request (struct req) travels to the shard and comes back as the
@@ -918,6 +929,14 @@ static void shard_crash(table *t, req *r)
 /* Every request's tag: a shard gets nothing else, the row says the rest. */
 enum { TAG_REQ = 1 };
 
+/* The table of the shard running on this loop's thread, while it runs
+ * (NULL before it starts, after it ends, between a failure and its
+ * restart): the connections of this loop call into it directly. */
+static _Thread_local struct {
+    table *t;
+    int idx;
+} local_shard;
+
 /* A shard: owns one table; answers every request with the request itself. */
 #define GROUP_MAX 256 /* requests answered after one fsync (always) */
 
@@ -937,6 +956,8 @@ static void *shard_main(void *arg)
     } else if ((rc = table_init(&t))) {
         return ax_task_fail(rc);
     }
+    local_shard.t = &t;
+    local_shard.idx = idx;
     while (!rc && (rc = ax_recv(&ms[0], -1)) == 0) {
         size_t n = 0;
         bool wrote = false;
@@ -981,6 +1002,7 @@ static void *shard_main(void *arg)
         if (!rc && more && more != AX_ETIMEDOUT)
             rc = more;
     }
+    local_shard.t = NULL;
     table_clear(&t, false);
     free(t.b);
     /* This loop thread's record buffer (its next shard makes a new one). */
@@ -1013,10 +1035,11 @@ typedef struct conn {
     size_t nargs, capargs;
     job *jobs;
     size_t njobs, capjobs;
-    ax_future **futs;
+    ax_future **futs; /* NULL: done by a direct call, vals holds it */
     void **vals;
     int *errs;
     size_t nfuts, capfuts;
+    size_t nasks;     /* futures of the batch that are real asks */
     const char *proto_err; /* set: answer it, then close */
     char errbuf[64];
     bool quit, nomem;
@@ -1146,6 +1169,15 @@ static void job_ask(conn *c, job *j, int shard, req *r)
         c->errs = e;
         c->capfuts = cap;
     }
+    if (!c->nasks && local_shard.t && local_shard.idx == shard &&
+        !aof.path && r->cmd->shard != shard_crash &&
+        r->cmd->shard != shard_snapshot) {
+        r->cmd->shard(local_shard.t, r);
+        c->futs[c->nfuts] = NULL;
+        c->vals[c->nfuts++] = r;
+        j->nf++;
+        return;
+    }
     rc = ax_ask(shard_ref(shard), TAG_REQ, r, &f);
     if (rc) {
         req_free(r);
@@ -1153,6 +1185,7 @@ static void job_ask(conn *c, job *j, int shard, req *r)
         return;
     }
     c->futs[c->nfuts++] = f;
+    c->nasks++;
     j->nf++;
 }
 
@@ -1577,7 +1610,7 @@ static void finish(conn *c, job *j)
     /* Every ask of the job is in flight already: awaiting them in order
      * costs no more than a gather, and a cancellation cannot drop one. */
     for (size_t i = 0; i < j->nf; i++) {
-        errs[i] = await_ask(c, fs[i], &vals[i]);
+        errs[i] = fs[i] ? await_ask(c, fs[i], &vals[i]) : 0;
         if (errs[i] && !rc)
             rc = errs[i];
     }
@@ -1809,8 +1842,9 @@ static void serve_conn(ax_sock *s, void *arg)
         if (keep != SIZE_MAX)
             c.olen = keep;
         for (size_t i = 0; i < c.nfuts; i++)
-            ax_future_free(c.futs[i]);
-        c.nfuts = c.njobs = c.nargs = 0;
+            if (c.futs[i])
+                ax_future_free(c.futs[i]);
+        c.nfuts = c.nasks = c.njobs = c.nargs = 0;
         if (c.proto_err && !c.quit) {
             out_str(&c, "-ERR Protocol error: ");
             out_str(&c, c.proto_err);
