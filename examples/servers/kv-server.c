@@ -1672,9 +1672,25 @@ static bool add_arg(conn *c, const char *p, size_t len)
 static int header(conn *c, size_t p, long long *num, size_t *next,
                   const char *toolong)
 {
-    const char *s = c->buf + p + 1, *end = c->buf + c->len;
-    const char *nl = memchr(s, '\n', (size_t)(end - s));
+    const char *s = c->buf + p + 1, *end = c->buf + c->len, *q = s;
+    const char *nl;
+    unsigned long long v = 0;
 
+    /* The usual case, "<1-9><up to 17 more digits>\r\n", in one pass
+     * (three headers per GET: memchr and parse_ll cost ~100 instructions
+     * each). It takes exactly what the general path below takes, with the
+     * same value; anything else goes there. */
+    if (q < end && *q >= '1' && *q <= '9') {
+        do
+            v = v * 10 + (unsigned)(*q++ - '0');
+        while (q < end && q - s < 18 && *q >= '0' && *q <= '9');
+        if (end - q >= 2 && q[0] == '\r' && q[1] == '\n') {
+            *num = (long long)v;
+            *next = (size_t)(q + 2 - c->buf);
+            return P_CMD;
+        }
+    }
+    nl = memchr(s, '\n', (size_t)(end - s));
     if (!nl) {
         if ((size_t)(end - s) > MAX_INLINE) {
             c->proto_err = toolong;
