@@ -121,6 +121,7 @@ void ax__loop_leave(ax_loop *L)
     ax__coro_term_sched(L);
     ax__altstack_term(L);
     ax__stack_pool_term(L);
+    ax__io_bufs_term(L);
     ax__tls_loop = NULL;
 }
 

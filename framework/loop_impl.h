@@ -113,6 +113,12 @@ struct ax_loop {
     ax_loop_stats st;
 
     ax__pools pools;
+    /* Free read buffers of AX__IO_BUF bytes (wait.c), linked through
+     * their first word. */
+    struct {
+        void *head;
+        unsigned n;
+    } iobuf;
 };
 
 
@@ -133,6 +139,10 @@ void ax__cancel_all(ax_loop *L);
 void ax__loop_teardown(ax_loop *L);
 void ax__runtime_main_done(ax_loop *L);
 void ax__runtime_task_ended(ax_loop *L);
+
+/* wait.c: free the cached read buffers (ax__loop_leave(), on the loop's
+ * thread: afterwards none is cached, since the thread has no loop). */
+void ax__io_bufs_term(ax_loop *L);
 
 /* waitset.c */
 size_t ax__waitset_term(ax_loop *L);

@@ -14,8 +14,22 @@
 #include "axon.h"
 
 #include <event2/event.h>
+#include <string.h>
 
 #include "wait.h"
+
+#ifdef AX_ASAN
+#include <sanitizer/asan_interface.h>
+#define IOBUF_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define IOBUF_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define IOBUF_POISON(p, n) ((void)(p), (void)(n))
+#define IOBUF_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+/* 256 KiB per loop at most: more than a loop's tasks read into at once in
+ * any server here, and little beside its stacks. */
+#define IOBUF_KEEP 64u
 
 static void on_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -333,4 +347,51 @@ int ax__wait_post(ax_loop *to,
                   void *a, void *b, int c)
 {
     return ax__post_call(to, fn, a, b, c);
+}
+
+/* ---- read buffers ---------------------------------------------------------- */
+
+/* The loop pointer is compared before it is followed: a socket freed after
+ * its loop has gone (or on another thread) never touches the cache. */
+void *ax__io_buf_get(const ax__io *io)
+{
+    ax_loop *L = ax__tls_loop;
+    void *b;
+
+    if (!L || L != io->loop || !L->iobuf.head)
+        return ax__malloc(AX__IO_BUF);
+    b = L->iobuf.head;
+    IOBUF_UNPOISON(b, AX__IO_BUF);
+    memcpy(&L->iobuf.head, b, sizeof b);
+    L->iobuf.n--;
+    return b;
+}
+
+void ax__io_buf_put(const ax__io *io, void *buf)
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!buf)
+        return;
+    if (!L || L != io->loop || L->iobuf.n >= IOBUF_KEEP) {
+        ax__free(buf);
+        return;
+    }
+    memcpy(buf, &L->iobuf.head, sizeof buf);
+    L->iobuf.head = buf;
+    L->iobuf.n++;
+    IOBUF_POISON((char *)buf + sizeof buf, AX__IO_BUF - sizeof buf);
+}
+
+void ax__io_bufs_term(ax_loop *L)
+{
+    void *b = L->iobuf.head, *next;
+
+    for (; b; b = next) {
+        IOBUF_UNPOISON(b, AX__IO_BUF);
+        memcpy(&next, b, sizeof next);
+        ax__free(b);
+    }
+    L->iobuf.head = NULL;
+    L->iobuf.n = 0;
 }

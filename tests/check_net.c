@@ -622,6 +622,27 @@ static void *main_read_until_many(void *arg)
     axt_assert_rc(ax_write_all(b, "12345678\r\n\r\n", 12, -1), 0);
     axt_assert_rc(ax_read_until(a, "\r\n\r\n", &line, &len, 12, -1), 0);
     ck_assert_uint_eq(len, 12);
+    /* Near misses first: the delimiter's first byte recurs ("\r\n\r"
+     * then "b", "\r\r"), the match comes last. */
+    axt_assert_rc(ax_write_all(b, "a\r\n\rb\r\r\n\r\n", 10, -1), 0);
+    axt_assert_rc(ax_read_until(a, "\r\n\r\n", &line, &len, 100, -1), 0);
+    ck_assert_uint_eq(len, 10);
+    ck_assert_int_eq(memcmp(line, "a\r\n\rb\r\r\n\r\n", 10), 0);
+    /* A delimiter longer than 16 bytes (searched another way), after a
+     * near miss that differs in its last byte. */
+    {
+        static const char lim[] = "--boundary-0123456789--";
+        static const char in[] = "x--boundary-0123456789-y"
+                                 "--boundary-0123456789--z";
+        axt_assert_rc(ax_write_all(b, in, sizeof in - 1, -1), 0);
+        axt_assert_rc(ax_read_until(a, lim, &line, &len, 100, -1), 0);
+        ck_assert_uint_eq(len, sizeof in - 2);
+        ck_assert_int_eq(memcmp(line + len - (sizeof lim - 1), lim,
+                                sizeof lim - 1), 0);
+        ck_assert_uint_eq(ax_buffered(a), 1);
+        ck_assert_int_eq(ax_read(a, buf, sizeof buf, -1), 1);
+        ck_assert_int_eq(buf[0], 'z');
+    }
     axt_assert_rc(ax_close(a), 0);
     axt_assert_rc(ax_close(b), 0);
     return NULL;

@@ -216,13 +216,17 @@ typedef struct request {
 
 enum { PARSE_OK = 0, PARSE_BAD = 400, PARSE_TOO_LARGE = 413, PARSE_TE = 501 };
 
+/* RFC 9110 token characters: ALPHA, DIGIT and !#$%&'*+-.^_`|~, one bit
+ * per character below 128 (a strchr() per character was about 140
+ * instructions of every request: callgrind). */
 static bool is_tchar(unsigned char c)
 {
-    /* RFC 9110 token characters. */
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-        (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+    static const uint64_t below64 = 0x03ff6cfa00000000u;
+    static const uint64_t below128 = 0x57ffffffc7fffffeu;
+
+    if (c < 64)
+        return (below64 >> c) & 1;
+    return c < 128 && ((below128 >> (c - 64)) & 1);
 }
 
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }

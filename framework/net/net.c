@@ -37,7 +37,7 @@
 #include "sock.h"
 #include "wait.h"
 
-#define RBUF_MIN 4096
+#define RBUF_MIN AX__IO_BUF /* the first buffer comes from the cache */
 
 struct ax_sock {
     ax__io io;
@@ -291,9 +291,36 @@ int ax_read_exact_dl(ax_sock *s, void *buf, size_t n, int64_t deadline)
     return sock_read_exact(s, buf, n, deadline);
 }
 
+/* glibc's memmem() prepares a shift table for every call: about 300
+ * instructions to find "\r\n\r\n" in a 40-byte request head. For a short
+ * delimiter memchr() for its first byte and a compare is a fraction of
+ * that; a long one keeps memmem(), whose time does not grow with the
+ * delimiter's length on hostile input. */
 static void *find(const char *hay, size_t n, const char *needle, size_t k)
 {
-    return k ? memmem(hay, n, needle, k) : NULL;
+    const char *p = hay, *last;
+
+    if (!k || n < k)
+        return NULL;
+    if (k > 16)
+        return memmem(hay, n, needle, k);
+    last = hay + (n - k); /* the last place a match can start */
+    while (p <= last &&
+           (p = memchr(p, needle[0], (size_t)(last - p) + 1)) != NULL) {
+        if (memcmp(p + 1, needle + 1, k - 1) == 0)
+            return (void *)p;
+        p++;
+    }
+    return NULL;
+}
+
+/* A buffer of AX__IO_BUF bytes goes back to the loop's cache. */
+static void rbuf_free(ax_sock *s)
+{
+    if (s->rcap == AX__IO_BUF)
+        ax__io_buf_put(&s->io, s->rbuf);
+    else
+        ax__free(s->rbuf);
 }
 
 /* Before a read wait with nothing buffered (@have == 0): give the buffer
@@ -301,7 +328,7 @@ static void *find(const char *hay, size_t n, const char *needle, size_t k)
 static void rbuf_drop_if_empty(ax_sock *s, size_t have)
 {
     if (have == 0 && s->rbuf) {
-        ax__free(s->rbuf);
+        rbuf_free(s);
         s->rbuf = NULL;
         s->rcap = s->rstart = s->rend = 0;
     }
@@ -379,7 +406,8 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
             char *nb;
             if (cap > max + RBUF_MIN)
                 cap = max + RBUF_MIN;
-            nb = ax__realloc(s->rbuf, cap);
+            nb = s->rcap ? ax__realloc(s->rbuf, cap)
+                         : ax__io_buf_get(&s->io);
             if (!nb)
                 return AX_ENOMEM;
             s->rbuf = nb;
@@ -559,7 +587,7 @@ int ax_write_all_dl(ax_sock *s, const void *buf, size_t n, int64_t deadline)
 static void sock_free(ax_sock *s)
 {
     ax__io_term(&s->io);
-    ax__free(s->rbuf);
+    rbuf_free(s);
     ax__free(s);
 }
 
