@@ -189,7 +189,7 @@ static void abandon_stuck(ax_loop *L)
             ax__sync_task_ended(t, false);
         if (t->scopes)
             ax__scope_task_ended(t);
-        ax__timer_del(L, &t->timer);
+        ax__timer_del_now(L, &t->timer);
         t->state = AX__T_DONE;
         L->nunfinished--;
         ax__runtime_task_ended(L);
@@ -205,9 +205,12 @@ static void abandon_stuck(ax_loop *L)
 
 static void arm_timer(ax_loop *L)
 {
-    int64_t d = L->tm.heap[0]->deadline - ax__now(L);
+    int64_t d;
     struct timeval tv;
 
+    if (!ax__timers_next(L, &d))
+        return;
+    d -= ax__now(L);
     if (d < 0)
         d = 0;
     tv.tv_sec = (time_t)(d / 1000000000);
@@ -520,7 +523,8 @@ static void drive(ax_loop *L)
             }
             continue;
         }
-        stuck = !L->tm.n && user_events(L) <= 0 && L->deadlock_check &&
+        stuck = !ax__timers_live(&L->tm) && user_events(L) <= 0 &&
+                L->deadlock_check &&
                 !L->tpool_waits &&
                 !atomic_load_explicit(&L->foreign_posts, memory_order_relaxed);
         if (stuck && L->rt->nloops == 1) {
@@ -537,9 +541,9 @@ static void drive(ax_loop *L)
         }
         if (!ax__inbox_sleep(L))
             continue;
-        if (L->tm.n)
+        if (ax__timers_live(&L->tm))
             arm_timer(L);
-        armed = L->tm.n != 0;
+        armed = ax__timers_live(&L->tm) != 0;
         event_base_loop(L->base, EVLOOP_ONCE);
         virtual_busy(L);
         ax__inbox_awake(L);
@@ -644,9 +648,8 @@ static void dump_loop(ax_loop *L, FILE *out, bool name_loop)
         fprintf(out, "  #%llu '%s' %s", (unsigned long long)t->id,
                 ax__task_name(t),
                 state_name(t));
-        if (t->state == AX__T_SUSPENDED && t->timer.idx != AX__TIMER_IDLE)
-            fprintf(out, " (until t=%.6f s)",
-                    (double)t->timer.deadline / 1e9);
+        if (t->state == AX__T_SUSPENDED && ax__timer_armed(&t->timer))
+            fprintf(out, " (until t=%.6f s)", (double)t->timer.due / 1e9);
         if (t->state == AX__T_SUSPENDED && t->wait_obj &&
             t->wait_obj != &t->timer) {
             const ax_future *f = t->wait_obj;

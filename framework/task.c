@@ -371,6 +371,8 @@ static void task_finish(ax_task *t, void *value)
     if (AX__UNLIKELY(t->scopes))
         ax__scope_task_ended(t);
     status = ax__task_status(t);
+    /* Its timer may still be in the heap, dead (timer.h). */
+    ax__timer_del_now(L, &t->timer);
     t->state = AX__T_DONE;
     L->nunfinished--;
     ax__runtime_task_ended(L);

@@ -92,7 +92,7 @@ static bool before(const ax__timer *a, const ax__timer *b)
 static void place(ax_loop *L, size_t i, ax__timer *tm)
 {
     L->tm.heap[i] = tm;
-    tm->idx = i;
+    tm->idx = (uint32_t)i;
 }
 
 static void sift_up(ax_loop *L, size_t i)
@@ -131,6 +131,8 @@ static void sift_down(ax_loop *L, size_t i)
 int ax__timer_reserve(ax_loop *L)
 {
     if (L->tm.n == L->tm.cap) {
+        if (L->tm.n >= AX__TIMER_IDLE)
+            return AX_ENOMEM;
         size_t cap = L->tm.cap ? L->tm.cap * 2 : 64;
         ax__timer **h = ax__realloc(L->tm.heap, cap * sizeof *h);
         if (!h)
@@ -145,9 +147,27 @@ int ax__timer_reserve(ax_loop *L)
  * a task's wait ends with AX_ENOMEM instead of hanging or reporting a
  * timeout that did not happen. The task is usually still running (the
  * timer is armed just before it suspends): its suspension returns then. */
+static void heap_remove(ax_loop *L, ax__timer *tm);
+
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
 {
-    tm->deadline = deadline;
+    if (tm->idx != AX__TIMER_IDLE) {
+        /* Still in the heap (dead, see ax__timer): reuse the entry. */
+        if (tm->due == AX__TIMER_DEAD)
+            L->tm.ndead--;
+        tm->seq = L->tm.seq++;
+        if (deadline >= tm->deadline) {
+            /* Postponed: the entry moves when it reaches the top. Its key
+             * grew by the new seq only: at most a step down. */
+            tm->due = deadline;
+            sift_down(L, tm->idx);
+        } else {
+            tm->deadline = tm->due = deadline;
+            sift_up(L, tm->idx);
+        }
+        return;
+    }
+    tm->deadline = tm->due = deadline;
     tm->seq = L->tm.seq++;
     if (ax__timer_reserve(L)) {
         tm->idx = AX__TIMER_IDLE;
@@ -163,12 +183,12 @@ void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
     sift_up(L, tm->idx);
 }
 
-void ax__timer_del(ax_loop *L, ax__timer *tm)
+static void heap_remove(ax_loop *L, ax__timer *tm)
 {
     size_t i = tm->idx;
 
-    if (i == AX__TIMER_IDLE)
-        return;
+    if (tm->due == AX__TIMER_DEAD)
+        L->tm.ndead--;
     tm->idx = AX__TIMER_IDLE;
     if (i == --L->tm.n)
         return;
@@ -178,13 +198,64 @@ void ax__timer_del(ax_loop *L, ax__timer *tm)
     sift_down(L, moved->idx);
 }
 
+void ax__timer_del(ax_loop *L, ax__timer *tm)
+{
+    if (tm->idx == AX__TIMER_IDLE || tm->due == AX__TIMER_DEAD)
+        return;
+    /* Only a task's own timer (its struct outlives the entry until
+     * ax__timer_del_now()), and not on the virtual clock, whose advance
+     * reads the top's deadline as the next event. */
+    if (!tm->fire && !L->tm.virtual_clock) {
+        tm->due = AX__TIMER_DEAD;
+        L->tm.ndead++;
+        return;
+    }
+    heap_remove(L, tm);
+}
+
+void ax__timer_del_now(ax_loop *L, ax__timer *tm)
+{
+    if (tm->idx != AX__TIMER_IDLE)
+        heap_remove(L, tm);
+}
+
+/* The top is due by its key: dead, drop it; postponed, move it (it may
+ * come back up in the same pass); else it fires. */
+static bool top_settled(ax_loop *L)
+{
+    ax__timer *tm = L->tm.heap[0];
+
+    if (tm->due == AX__TIMER_DEAD) {
+        heap_remove(L, tm);
+        return false;
+    }
+    if (tm->due > tm->deadline) {
+        tm->deadline = tm->due;
+        sift_down(L, 0);
+        return false;
+    }
+    return true;
+}
+
+bool ax__timers_next(ax_loop *L, int64_t *deadline)
+{
+    while (L->tm.n && !top_settled(L))
+        ;
+    if (!L->tm.n)
+        return false;
+    *deadline = L->tm.heap[0]->deadline;
+    return true;
+}
+
 size_t ax__timers_fire(ax_loop *L, int64_t now)
 {
     size_t n = 0;
 
     while (L->tm.n && L->tm.heap[0]->deadline <= now) {
         ax__timer *tm = L->tm.heap[0];
-        ax__timer_del(L, tm);
+        if (!top_settled(L))
+            continue;
+        heap_remove(L, tm);
         if (tm->fire)
             tm->fire(L, tm);
         else

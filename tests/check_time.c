@@ -544,6 +544,107 @@ START_TEST(test_real_clock_sleep)
 }
 END_TEST
 
+/* A task's timer on the real clock leaves the heap lazily when its wait
+ * ends early (framework/timer.h). What that must not change: */
+
+typedef struct later {
+    ax_future *f;
+    double after;
+} later;
+
+/* Completes l->f after l->after seconds. */
+static void *complete_later(void *arg)
+{
+    later *l = arg;
+    axt_assert_rc(ax_sleep(l->after), 0);
+    axt_assert_rc(ax_future_set_result(l->f, AXT_P(7)), 0);
+    return NULL;
+}
+
+/* An await with deadline now + @p dl that a helper ends after 10 ms: the
+ * task's timer stays behind in the heap, dead, due at the old deadline. */
+static void wait_ended_early(double dl)
+{
+    later l = {.after = 0.01};
+    ax_task *t;
+    void *v = NULL;
+    axt_assert_rc(ax_future_new(&l.f), 0);
+    axt_spawn(&t, complete_later, &l);
+    axt_assert_rc(ax_await_dl(l.f, ax_deadline_in(dl), &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(7));
+    axt_await_task(t, 0);
+    axt_assert_rc(ax_future_free(l.f), 0);
+}
+
+static void *main_lazy_timer(void *arg)
+{
+    later l = {.after = 0.25};
+    ax_task *t;
+    double t0;
+    void *v = NULL;
+    (void)arg;
+    /* A later deadline than the dead entry's: the sleep is not cut short
+     * at the old one (0.1 s). */
+    wait_ended_early(0.1);
+    t0 = ax_now();
+    axt_assert_rc(ax_sleep(0.3), 0);
+    ck_assert_msg(ax_now() - t0 >= 0.29, "woke after %f s", ax_now() - t0);
+    /* An await without a deadline is not woken by a dead entry (due at
+     * 0.1 s) while it waits for a completion at 0.25 s. */
+    wait_ended_early(0.1);
+    axt_assert_rc(ax_future_new(&l.f), 0);
+    axt_spawn(&t, complete_later, &l);
+    t0 = ax_now();
+    axt_assert_rc(ax_await(l.f, &v), 0);
+    ck_assert_ptr_eq(v, AXT_P(7));
+    ck_assert_msg(ax_now() - t0 >= 0.24, "woke after %f s", ax_now() - t0);
+    axt_await_task(t, 0);
+    axt_assert_rc(ax_future_free(l.f), 0);
+    /* An earlier deadline than the dead entry's (60 s) is kept: without
+     * it this sleep would take a minute (the test's hang guard). */
+    wait_ended_early(60);
+    axt_assert_rc(ax_sleep(0.02), 0);
+    /* A timeout after a dead entry still fires, with its status. */
+    wait_ended_early(60);
+    axt_assert_rc(ax_future_new(&l.f), 0);
+    axt_assert_rc(ax_await_timeout(l.f, 0.02, &v), AX_ETIMEDOUT);
+    axt_assert_rc(ax_future_free(l.f), 0);
+    return NULL;
+}
+
+/* A task's wait that ends before its deadline, then waits of every kind:
+ * a later sleep is not cut short by the old deadline, a wait without a
+ * deadline is not woken by it, an earlier deadline is kept, a timeout
+ * still fires. */
+START_TEST(test_real_clock_timer_left_early)
+{
+    axt_assert_rc(ax_test_run_real(main_lazy_timer, NULL, NULL), 0);
+    AXT_ASSERT_CLEAN();
+}
+END_TEST
+
+static void *main_lazy_deadlock(void *arg)
+{
+    ax_future *f;
+    (void)arg;
+    wait_ended_early(60);
+    /* Nothing can complete f: a deadlock, found at once, although the
+     * dead entry's deadline is a minute away (the test's hang guard). */
+    axt_assert_rc(ax_future_new(&f), 0);
+    axt_assert_rc(ax_await(f, NULL), AX_ECANCELED);
+    axt_assert_rc(ax_future_free(f), 0);
+    return NULL;
+}
+
+/* A dead timer entry is not a timer: the deadlock is still found. */
+START_TEST(test_real_clock_deadlock_after_early_wait)
+{
+    axt_assert_rc(ax_test_run_real(main_lazy_deadlock, NULL, NULL),
+                  AX_EDEADLK);
+    AXT_ASSERT_REPORT_HAS("axon: deadlock");
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Deadlines (the _dl calls)                                                */
 
@@ -773,6 +874,8 @@ Suite *ax_time_suite(void)
 
     tc = axt_tcase(s, "real_clock");
     tcase_add_test(tc, test_real_clock_sleep);
+    tcase_add_test(tc, test_real_clock_timer_left_early);
+    tcase_add_test(tc, test_real_clock_deadlock_after_early_wait);
     return s;
 }
 
