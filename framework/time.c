@@ -237,16 +237,6 @@ static bool top_settled(ax_loop *L)
     return true;
 }
 
-bool ax__timers_next(ax_loop *L, int64_t *deadline)
-{
-    while (L->tm.n && !top_settled(L))
-        ;
-    if (!L->tm.n)
-        return false;
-    *deadline = L->tm.heap[0]->deadline;
-    return true;
-}
-
 size_t ax__timers_fire(ax_loop *L, int64_t now)
 {
     size_t n = 0;

@@ -73,9 +73,7 @@ static inline size_t ax__timers_live(const ax__timers *T)
 {
     return T->n - T->ndead;
 }
-/* Settle the heap's top (drop dead entries, move postponed ones) and
- * return the earliest live deadline; false when there is none. */
-bool ax__timers_next(ax_loop *L, int64_t *deadline);
+
 /* Make room for one more timer, so that ax__timer_add() cannot fail (it
  * fires the timer at once when it cannot grow): AX_ENOMEM. */
 int ax__timer_reserve(ax_loop *L);
