@@ -966,25 +966,38 @@ static int reserve(ax_loop *L, actor_loop *al, ax_task *t, slot *s,
         if (!may_wait || !t ||
             !atomic_load_explicit(&s->nwaiting, memory_order_relaxed)) {
             long b = cr_batch(L, al, s, (long)cap);
-            c = atomic_fetch_add_explicit(&s->count, b, memory_order_seq_cst);
+            if (b > 1) {
+                /* A batch takes only what is free: a transient excess
+                 * would refuse other senders room that is there. */
+                c = atomic_load_explicit(&s->count, memory_order_relaxed);
+                while (c < (long)cap) {
+                    long got = (long)cap - c < b ? (long)cap - c : b;
+                    if (atomic_compare_exchange_weak_explicit(
+                            &s->count, &c, c + got, memory_order_seq_cst,
+                            memory_order_relaxed)) {
+                        *counted = true;
+                        if (got > 1)
+                            cr_keep(L, al, s, to, got - 1);
+                        return 0;
+                    }
+                }
+                if (!may_wait || !t)
+                    return AX_EAGAIN;
+                goto wait;
+            }
+            c = atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst);
             if (c < (long)cap) {
                 *counted = true;
-                if (b > 1) {
-                    long got = c + b <= (long)cap ? b : (long)cap - c;
-                    if (got < b)
-                        release_room_n(s, b - got);
-                    if (got > 1)
-                        cr_keep(L, al, s, to, got - 1);
-                }
                 return 0;
             }
             /* Undo through release_room_n(): one who gave a place back
              * while this transient one was counted may have skipped the
              * grant it would otherwise have made. */
-            release_room_n(s, b);
+            release_room_n(s, 1);
             if (!may_wait || !t)
                 return AX_EAGAIN;
         }
+    wait:
         if (ax__dl_passed(ax__task_loop(t), deadline))
             return AX_ETIMEDOUT;
         rc = wait_for_room(t, s, to, deadline, &grant);
