@@ -921,14 +921,16 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
 #define CR_MAX 32
 #define CR_PROBE 16
 
-static long cr_batch(ax_loop *L, actor_loop *al, slot *s, long cap)
+static long cr_batch(actor_loop *al, slot *s, ax_actor_ref to, long cap)
 {
     long b, max = cap / 16;
 
-    if (max <= 1 ||
-        atomic_load_explicit(&s->loop, memory_order_relaxed) ==
-            ax__loop_idx(L))
-        return 1;
+    if (al->cr_to != to.id) {
+        al->cr_to = to.id;
+        al->cr_s = s;
+        al->cr_b = 1;
+        al->cr_seq = 0;
+    }
     b = al->cr_b;
     if (b == 1) {
         if (++al->cr_seq < CR_PROBE)
@@ -939,23 +941,11 @@ static long cr_batch(ax_loop *L, actor_loop *al, slot *s, long cap)
     return b < max ? b : max < CR_MAX ? max : CR_MAX;
 }
 
-/* Take a place in the mailbox, waiting for one if allowed; *counted says
- * whether one was taken (none in an unbounded mailbox). */
-static int reserve(ax_loop *L, actor_loop *al, ax_task *t, slot *s,
-                   ax_actor_ref to, bool may_wait, int64_t deadline,
-                   bool *counted)
+/* reserve() beyond its fast path: batches, waiting. */
+static __attribute__((noinline)) int
+reserve_slow(ax_loop *L, actor_loop *al, ax_task *t, slot *s, ax_actor_ref to,
+             bool may_wait, int64_t deadline, bool *counted)
 {
-    *counted = false;
-    if (al->cr_to == to.id) {
-        if (al->cr_n) {
-            if (!--al->cr_n && al->cr_b < CR_MAX)
-                al->cr_b *= 2;
-            *counted = true;
-            return 0;
-        }
-    } else {
-        cr_switch(al, s, to);
-    }
     for (;;) {
         size_t cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
         long c, grant;
@@ -965,7 +955,11 @@ static int reserve(ax_loop *L, actor_loop *al, ax_task *t, slot *s,
         /* With senders waiting, one that may wait queues behind them. */
         if (!may_wait || !t ||
             !atomic_load_explicit(&s->nwaiting, memory_order_relaxed)) {
-            long b = cr_batch(L, al, s, (long)cap);
+            long b = cap >= 32 && atomic_load_explicit(&s->loop,
+                                                       memory_order_relaxed) !=
+                                          ax__loop_idx(L)
+                         ? cr_batch(al, s, to, (long)cap)
+                         : 1;
             if (b > 1) {
                 /* A batch takes only what is free: a transient excess
                  * would refuse other senders room that is there. */
@@ -1010,6 +1004,45 @@ static int reserve(ax_loop *L, actor_loop *al, ax_task *t, slot *s,
             return 0;
         }
     }
+}
+
+/* Take a place in the mailbox, waiting for one if allowed; *counted says
+ * whether one was taken (none in an unbounded mailbox). Inline, the path
+ * of every message: one place from the counter when no one waits (a
+ * small mailbox, or a sender on the actor's own loop), or one the loop
+ * holds. */
+static inline int reserve(ax_loop *L, actor_loop *al, ax_task *t, slot *s,
+                          ax_actor_ref to, bool may_wait, int64_t deadline,
+                          bool *counted)
+{
+    size_t cap;
+
+    *counted = false;
+    if (__builtin_expect(al->cr_n != 0, 0)) {
+        if (al->cr_to == to.id) {
+            if (!--al->cr_n && al->cr_b < CR_MAX)
+                al->cr_b *= 2;
+            *counted = true;
+            return 0;
+        }
+        cr_return(al); /* sending elsewhere now */
+    }
+    cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+    if (!cap)
+        return 0;
+    if ((cap < 32 || atomic_load_explicit(&s->loop, memory_order_relaxed) ==
+                         ax__loop_idx(L)) &&
+        !atomic_load_explicit(&s->nwaiting, memory_order_relaxed)) {
+        if (atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst) <
+            (long)cap) {
+            *counted = true;
+            return 0;
+        }
+        release_room_n(s, 1); /* as in reserve_slow() */
+        if (!may_wait || !t)
+            return AX_EAGAIN;
+    }
+    return reserve_slow(L, al, t, s, to, may_wait, deadline, counted);
 }
 
 /* ---- delivery ------------------------------------------------------------- */
