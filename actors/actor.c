@@ -913,9 +913,10 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
  * on the actor's own loop (the counter's line stays there anyway) and in
  * a small mailbox, otherwise a batch that doubles each time the loop uses
  * one up (reserve()) and halves when half of one goes back unused
- * (cr_flush_run). At one place, every CR_PROBE-th send tries two, so that
- * a stream of sends finds its way back to batches. A ping-pong or a ring
- * thus stays at one place per message (no flush per round), while a loop
+ * (cr_flush_run). At one place, every CR_PROBE-th send in a row that
+ * finds a batch's worth queued tries two, so that a stream of sends finds
+ * its way back to batches. A ping-pong or a ring thus stays at one place
+ * per message (no flush per round, no probe), while a loop
  * streaming to one actor moves the counter's line once per CR_MAX
  * messages instead of twice per message. */
 #define CR_MAX 32
@@ -981,6 +982,10 @@ reserve_slow(ax_loop *L, actor_loop *al, ax_task *t, slot *s, ax_actor_ref to,
             }
             c = atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst);
             if (c < (long)cap) {
+                /* The receiver keeps up (less than a batch queued): no
+                 * probe, so a ping-pong stays at one place a message. */
+                if (c < CR_MAX)
+                    al->cr_seq = 0;
                 *counted = true;
                 return 0;
             }
