@@ -38,6 +38,7 @@
 #include <assert.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #define CHUNK_BITS 12
@@ -79,6 +80,20 @@ typedef struct actor_loop {
     struct ax__env_batch *env_ret; /* per home loop: envelopes to return */
     int nloops;
     atomic_ullong n_accepted, n_delivered, n_undelivered, n_dropped;
+    /* Places in one mailbox taken for this loop's senders and not used
+     * yet (see "backpressure"): any sender of the loop to cr_to uses them
+     * first; what is left goes back when the round ends (cr_flush). */
+    uint64_t cr_to;       /* the ref they were taken for */
+    struct slot *cr_s;    /* whose counter holds them */
+    long cr_n;
+    long cr_b;            /* places to take at once for cr_to */
+    unsigned cr_seq;      /* sends to cr_to one place at a time */
+    bool cr_armed;        /* cr_flush is in this loop's inbox */
+    ax__msg cr_flush;
+    /* Batches of this loop's envelopes given back by other loops (linked
+     * through m.next; each batch through data), taken when the cache is
+     * empty. Written by other loops: a line of its own. */
+    _Alignas(64) _Atomic(envelope *) env_back;
 } actor_loop;
 
 static ax__ext actors_ext;
@@ -104,12 +119,36 @@ static inline actor_loop *AL(ax_loop *L)
  * there, every cross-loop message would be a cross-thread free() (glibc
  * then spends more time in free, consolidation and memalign than axon
  * spends on the message). Instead the receiver collects them per home
- * loop and sends each batch of ENV_BATCH home in one inbox message, where
- * they refill the sender's cache. */
+ * loop and gives each batch of ENV_BATCH back to the home loop's env_back,
+ * where its cache takes them when it runs dry. Not through the home loop's
+ * inbox: that is drained only between rounds, and a sender streaming
+ * without a pause (a fan-in whose mailbox never fills) would meanwhile
+ * find its cache empty and malloc fresh envelopes, thousands per round,
+ * only to free most of them when the batches came in. */
+static void env_chain_put(actor_loop *al, envelope *e, bool drop);
+
+/* Cache (or, dropping, free) batches linked through m.next. */
+static void env_batches_put(actor_loop *al, envelope *b, bool drop)
+{
+    while (b) {
+        envelope *next = (envelope *)atomic_load_explicit(
+            &b->m.next, memory_order_relaxed);
+        env_chain_put(al, b, drop);
+        b = next;
+    }
+}
+
 static envelope *env_get(ax_loop *L, actor_loop *al)
 {
     envelope *e = al->env_cache;
 
+    if (!e && atomic_load_explicit(&al->env_back, memory_order_relaxed)) {
+        env_batches_put(al,
+                        atomic_exchange_explicit(&al->env_back, NULL,
+                                                 memory_order_acquire),
+                        false);
+        e = al->env_cache;
+    }
     if (e) {
         al->env_cache = *(envelope **)e;
         al->n_env_cache--;
@@ -144,11 +183,6 @@ static void env_chain_put(actor_loop *al, envelope *e, bool drop)
     }
 }
 
-/* On the home loop: a batch of its envelopes came back. */
-static void env_batch_home(ax_loop *L, ax__msg *m, bool drop)
-{
-    env_chain_put(drop ? NULL : AL(L), (envelope *)m, drop);
-}
 
 /* Envelopes of one home loop waiting to go back (ax_loop.env_ret). */
 struct ax__env_batch {
@@ -179,10 +213,17 @@ static void env_put(ax_loop *L, envelope *e)
     e->data = b->head;
     b->head = e;
     if (++b->n == ENV_BATCH) {
+        actor_loop *home = ax__ext_loop(ax__loop_at(L, h), &actors_ext);
+        envelope *old =
+            atomic_load_explicit(&home->env_back, memory_order_relaxed);
         b->head = NULL;
         b->n = 0;
-        e->m.run = env_batch_home;
-        ax__inbox_push(ax__loop_at(L, h), &e->m);
+        do
+            atomic_store_explicit(&e->m.next, (ax__msg *)old,
+                                  memory_order_relaxed);
+        while (!atomic_compare_exchange_weak_explicit(
+            &home->env_back, &old, e, memory_order_release,
+            memory_order_relaxed));
     }
 }
 
@@ -218,6 +259,7 @@ struct sender_wait {
     sender_wait *next, *prev;
     ax_task *task;
     ax_loop *loop;
+    long grant;  /* places taken for it by its waker; under the slot's lock */
     bool queued, woken;
     bool orphan; /* on the heap, its waiter gone: the wake frees it */
 };
@@ -330,6 +372,7 @@ static void actors_loop_term(ax_loop *L, void *ls, void *rt)
             env_chain_put(NULL, al->env_ret[i].head, true);
         ax__free(al->env_ret);
     }
+    env_batches_put(NULL, atomic_load(&al->env_back), true);
     ((ax__actors *)rt)->loops[ax__loop_idx(L)] = NULL;
     ax__aligned_free(al);
 }
@@ -581,6 +624,35 @@ static void undeliver(ax_loop *L, envelope *e, int reason)
 
 /* ---- backpressure --------------------------------------------------------- */
 
+/*
+ * A bounded mailbox is fair: room goes to the waiting senders in the order
+ * they came, and a sender that finds others waiting queues behind them
+ * rather than taking room freed meanwhile. Whoever frees room (the
+ * receiver, or a sender giving places back) grants it once the mailbox has
+ * drained to half: it takes the free places in the counter on the
+ * waiters' behalf, an equal share each, and wakes them. A woken sender
+ * owns its share, so no sender of a nearer loop can take it first (before
+ * this, senders on the receiver's loop, woken at once, took the room that
+ * those of other loops, woken through an inbox hop, had been woken for,
+ * and a fan-in across loops ran as two phases, one loop at a time).
+ *
+ * One wake covers a batch of sends: the woken sender uses one place and
+ * leaves the rest to its loop (actor_loop.cr_*), where every sender to the
+ * same ref uses them before the counter. What the loop has not used when
+ * its round ends goes back to the counter (cr_flush_run, queued on the
+ * loop's own inbox, which runs before the loop could sleep), and so does
+ * what it holds for one ref when a grant for another comes in.
+ *
+ * The bound counts granted and held places as taken: the counter never
+ * passes cap, except for a moment in reserve() by a sender that then gives
+ * its place straight back. Places go back to the counter they came from
+ * (the slot's, type-stable) and are only used for the ref they were taken
+ * for, so grants and held places are safe on a reused slot: a stale one
+ * returns as a stale envelope's place does (top of the file).
+ */
+
+static void release_room_n(slot *s, long n);
+
 static void sender_wake_run(ax_loop *L, ax__msg *m, bool drop)
 {
     sender_wait *w = (sender_wait *)m;
@@ -593,37 +665,6 @@ static void sender_wake_run(ax_loop *L, ax__msg *m, bool drop)
     }
     w->woken = true;
     ax__wake(w->task, 0);
-}
-
-/* Called by whoever freed room in (or killed) the mailbox: wake up to @p n
- * waiting senders. They retry and see the new state themselves. */
-static void wake_senders(slot *s, long n)
-{
-    ax_loop *L = ax__loop_self();
-
-    if (!atomic_load_explicit(&s->nwaiting, memory_order_seq_cst))
-        return;
-    pthread_mutex_lock(&s->lock);
-    do {
-        sender_wait *w = s->whead;
-        if (!w)
-            break;
-        s->whead = w->next;
-        if (s->whead)
-            s->whead->prev = NULL;
-        else
-            s->wtail = NULL;
-        w->queued = false;
-        atomic_fetch_sub_explicit(&s->nwaiting, 1, memory_order_seq_cst);
-        if (w->loop == L) {
-            w->woken = true;
-            ax__wake(w->task, 0);
-        } else {
-            w->m.run = sender_wake_run;
-            ax__inbox_push(w->loop, &w->m);
-        }
-    } while (--n > 0);
-    pthread_mutex_unlock(&s->lock);
 }
 
 static void unqueue(slot *s, sender_wait *w)
@@ -640,15 +681,171 @@ static void unqueue(slot *s, sender_wait *w)
     atomic_fetch_sub_explicit(&s->nwaiting, 1, memory_order_seq_cst);
 }
 
-/* Wait until the mailbox may have room (0), the sender is cancelled
- * (AX_ECANCELED), the deadline passes (AX_ETIMEDOUT) or the actor is gone
- * (AX_ESRCH). */
+/* Under the slot's lock: take @w off the queue and wake it. The caller's
+ * own record (it granted places to itself) is only marked. */
+static void wake_one(slot *s, sender_wait *w, ax_loop *L, ax_task *self)
+{
+    unqueue(s, w);
+    if (w->task == self && w->loop == L) {
+        w->woken = true;
+    } else if (w->loop == L) {
+        w->woken = true;
+        ax__wake(w->task, 0);
+    } else {
+        w->m.run = sender_wake_run;
+        ax__inbox_push(w->loop, &w->m);
+    }
+}
+
+/* The actor is gone (or its slot reused unbounded): wake every waiting
+ * sender without a grant; each sees the new state itself. */
+static void wake_all(slot *s)
+{
+    ax_loop *L = ax__loop_self();
+    ax_task *self = ax__task_self();
+
+    if (!atomic_load_explicit(&s->nwaiting, memory_order_seq_cst))
+        return;
+    pthread_mutex_lock(&s->lock);
+    while (s->whead)
+        wake_one(s, s->whead, L, self);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Hand the mailbox's free places to the waiting senders, first come first
+ * served, an equal share each (at least one while places last). */
+static void grant_waiters(slot *s)
+{
+    ax_loop *L;
+    ax_task *self;
+    long cap, c;
+    int n;
+
+    if (!atomic_load_explicit(&s->nwaiting, memory_order_seq_cst))
+        return;
+    L = ax__loop_self();
+    self = ax__task_self();
+    pthread_mutex_lock(&s->lock);
+    cap = (long)atomic_load_explicit(&s->cap, memory_order_relaxed);
+    n = atomic_load_explicit(&s->nwaiting, memory_order_relaxed);
+    c = atomic_load_explicit(&s->count, memory_order_seq_cst);
+    while (s->whead && n > 0 && c < cap) {
+        long k = (cap - c) / n;
+        if (k < 1)
+            k = 1;
+        /* Senders that found no one waiting take places without the
+         * lock: a failed exchange reloads c. */
+        if (!atomic_compare_exchange_weak_explicit(&s->count, &c, c + k,
+                                                   memory_order_seq_cst,
+                                                   memory_order_seq_cst))
+            continue;
+        c += k;
+        s->whead->grant = k;
+        wake_one(s, s->whead, L, self);
+        n--;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Give back @n places (n > 0). Waking senders per message taken would cost
+ * a cross-thread wake per message whenever senders outrun the receiver:
+ * they get room in a batch, as much as there is, once the mailbox has
+ * drained to half. No wake is lost: while more than half is counted, that
+ * many places are still to be given back (messages the receiver has to
+ * take, places held or granted, each returned in turn), or the actor ends,
+ * which wakes everyone. Stale places of a reused slot (see the top of the
+ * file) only delay a grant: each is given back here in turn. */
+static void release_room_n(slot *s, long n)
+{
+    long c, cap;
+
+    c = atomic_fetch_sub_explicit(&s->count, n, memory_order_seq_cst) - n;
+    cap = (long)atomic_load_explicit(&s->cap, memory_order_relaxed);
+    if (!cap) /* a stale place, the slot reused unbounded */
+        wake_all(s);
+    else if (c <= cap / 2)
+        grant_waiters(s);
+}
+
+static void release_room(slot *s, bool counted)
+{
+    if (counted)
+        release_room_n(s, 1);
+}
+
+/* Give back the places this loop holds. */
+static void cr_return(actor_loop *al)
+{
+    long n = al->cr_n;
+
+    if (n) {
+        al->cr_n = 0;
+        release_room_n(al->cr_s, n);
+    }
+}
+
+/* The loop's senders now send to @to: give back what it holds for
+ * another ref, and start again with one place at a time. */
+static void cr_switch(actor_loop *al, slot *s, ax_actor_ref to)
+{
+    cr_return(al);
+    al->cr_to = to.id;
+    al->cr_s = s;
+    al->cr_b = 1;
+    al->cr_seq = 0;
+}
+
+/* The round in which places were left to the loop has ended. */
+static void cr_flush_run(ax_loop *L, ax__msg *m, bool drop)
+{
+    actor_loop *al =
+        (actor_loop *)(void *)((char *)m - offsetof(actor_loop, cr_flush));
+
+    (void)L;
+    al->cr_armed = false;
+    if (drop) { /* the runtime is gone: no one left to wake */
+        if (al->cr_n)
+            atomic_fetch_sub_explicit(&al->cr_s->count, al->cr_n,
+                                      memory_order_seq_cst);
+        al->cr_n = 0;
+        return;
+    }
+    /* Half a batch or more unused: the loop's senders send less than
+     * it takes at once. */
+    if (2 * al->cr_n >= al->cr_b && al->cr_b > 1)
+        al->cr_b /= 2;
+    cr_return(al);
+}
+
+/* Leave @n granted places in @s (for @to) to the loop until its round
+ * ends. */
+static void cr_keep(ax_loop *L, actor_loop *al, slot *s, ax_actor_ref to,
+                    long n)
+{
+    if (al->cr_to != to.id)
+        cr_switch(al, s, to);
+    al->cr_n += n;
+    if (!al->cr_armed) {
+        al->cr_armed = true;
+        al->cr_flush.run = cr_flush_run;
+        ax__inbox_push(L, &al->cr_flush);
+    }
+}
+
+/* Queue behind the senders already waiting, and wait until places are
+ * granted (0, *grant > 0), the sender is cancelled (AX_ECANCELED), the
+ * deadline passes (AX_ETIMEDOUT) or the actor is gone (AX_ESRCH). 0 with
+ * *grant == 0: woken without places (the slot changed), look again. On an
+ * error no place is held. */
 static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
-                         int64_t deadline)
+                         int64_t deadline, long *grant)
 {
     sender_wait on_stack = {.task = t, .loop = ax__task_loop(t)}, *w;
-    int rc;
+    long cap;
+    bool queued;
+    int rc = 0;
 
+    *grant = 0;
     /* Others write the record while the task waits: a task on the
      * shared stack, whose stack is copied away meanwhile, keeps it on
      * the heap instead. */
@@ -669,18 +866,23 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
     w->queued = true;
     atomic_fetch_add_explicit(&s->nwaiting, 1, memory_order_seq_cst);
     pthread_mutex_unlock(&s->lock);
-    /* The receiver frees room and then looks for waiters; we queued and
-     * now look at the room: one of us sees the other (both seq_cst). */
-    if (atomic_load_explicit(&s->count, memory_order_seq_cst) <
-            (long)atomic_load_explicit(&s->cap, memory_order_relaxed) ||
-        !alive(s, to)) {
-        rc = 0;
-    } else {
-        rc = ax__wait_shs(t, deadline, "sending to a full mailbox");
+    /* Whoever frees room gives places back and then looks for waiters; we
+     * queued and now look at the room: one of us sees the other (both
+     * seq_cst). Room to spare is granted in order, maybe to us. */
+    cap = (long)atomic_load_explicit(&s->cap, memory_order_relaxed);
+    if (cap && alive(s, to)) { /* otherwise look again, not waiting */
+        if (atomic_load_explicit(&s->count, memory_order_seq_cst) <= cap / 2)
+            grant_waiters(s);
+        pthread_mutex_lock(&s->lock);
+        queued = w->queued;
+        pthread_mutex_unlock(&s->lock);
+        if (queued)
+            rc = ax__wait_shs(t, deadline, "sending to a full mailbox");
     }
     pthread_mutex_lock(&s->lock);
     if (w->queued)
         unqueue(s, w);
+    *grant = w->grant;
     pthread_mutex_unlock(&s->lock);
     /* A wake may be in flight from another loop, pointing at w. On the
      * heap, w is left to it (it runs on this loop, so no lock is needed);
@@ -698,63 +900,154 @@ static int wait_for_room(ax_task *t, slot *s, ax_actor_ref to,
     }
     if (w != &on_stack)
         ax__free(w);
-    if (rc)
-        return rc;
-    return alive(s, to) ? 0 : AX_ESRCH;
+    if (!rc && !alive(s, to))
+        rc = AX_ESRCH;
+    if (rc && *grant) {
+        release_room_n(s, *grant);
+        *grant = 0;
+    }
+    return rc;
 }
 
-/* Take a place in the mailbox, waiting for one if allowed; *counted says
- * whether one was taken (none in an unbounded mailbox). */
-static void release_room(slot *s, bool counted);
+/* How many places a sender of @L takes from @s's counter at once: one
+ * on the actor's own loop (the counter's line stays there anyway) and in
+ * a small mailbox, otherwise a batch that doubles each time the loop uses
+ * one up (reserve()) and halves when half of one goes back unused
+ * (cr_flush_run). At one place, every CR_PROBE-th send in a row that
+ * finds a batch's worth queued tries two, so that a stream of sends finds
+ * its way back to batches. A ping-pong or a ring thus stays at one place
+ * per message (no flush per round, no probe), while a loop
+ * streaming to one actor moves the counter's line once per CR_MAX
+ * messages instead of twice per message. */
+#define CR_MAX 32
+#define CR_PROBE 16
 
-static int reserve(ax_task *t, slot *s, ax_actor_ref to, bool may_wait,
-                   int64_t deadline, bool *counted)
+static long cr_batch(actor_loop *al, slot *s, ax_actor_ref to, long cap)
 {
-    *counted = false;
+    long b, max = cap / 16;
+
+    if (al->cr_to != to.id) {
+        al->cr_to = to.id;
+        al->cr_s = s;
+        al->cr_b = 1;
+        al->cr_seq = 0;
+    }
+    b = al->cr_b;
+    if (b == 1) {
+        if (++al->cr_seq < CR_PROBE)
+            return 1;
+        al->cr_seq = 0;
+        b = 2;
+    }
+    return b < max ? b : max < CR_MAX ? max : CR_MAX;
+}
+
+/* reserve() beyond its fast path: batches, waiting. */
+static __attribute__((noinline)) int
+reserve_slow(ax_loop *L, actor_loop *al, ax_task *t, slot *s, ax_actor_ref to,
+             bool may_wait, int64_t deadline, bool *counted)
+{
     for (;;) {
         size_t cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
-        long c;
+        long c, grant;
         int rc;
         if (!cap)
             return 0;
-        c = atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst);
-        if (c < (long)cap) {
-            *counted = true;
-            return 0;
+        /* With senders waiting, one that may wait queues behind them. */
+        if (!may_wait || !t ||
+            !atomic_load_explicit(&s->nwaiting, memory_order_relaxed)) {
+            long b = cap >= 32 && atomic_load_explicit(&s->loop,
+                                                       memory_order_relaxed) !=
+                                          ax__loop_idx(L)
+                         ? cr_batch(al, s, to, (long)cap)
+                         : 1;
+            if (b > 1) {
+                /* A batch takes only what is free: a transient excess
+                 * would refuse other senders room that is there. */
+                c = atomic_load_explicit(&s->count, memory_order_relaxed);
+                while (c < (long)cap) {
+                    long got = (long)cap - c < b ? (long)cap - c : b;
+                    if (atomic_compare_exchange_weak_explicit(
+                            &s->count, &c, c + got, memory_order_seq_cst,
+                            memory_order_relaxed)) {
+                        *counted = true;
+                        if (got > 1)
+                            cr_keep(L, al, s, to, got - 1);
+                        return 0;
+                    }
+                }
+                if (!may_wait || !t)
+                    return AX_EAGAIN;
+                goto wait;
+            }
+            c = atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst);
+            if (c < (long)cap) {
+                /* The receiver keeps up (less than a batch queued): no
+                 * probe, so a ping-pong stays at one place a message. */
+                if (c < CR_MAX)
+                    al->cr_seq = 0;
+                *counted = true;
+                return 0;
+            }
+            /* Undo through release_room_n(): one who gave a place back
+             * while this transient one was counted may have skipped the
+             * grant it would otherwise have made. */
+            release_room_n(s, 1);
+            if (!may_wait || !t)
+                return AX_EAGAIN;
         }
-        /* Undo through release_room(): a receiver that took a message
-         * while this transient place was counted may have skipped the
-         * wake-up it would otherwise have made. */
-        release_room(s, true);
-        if (!may_wait || !t)
-            return AX_EAGAIN;
+    wait:
         if (ax__dl_passed(ax__task_loop(t), deadline))
             return AX_ETIMEDOUT;
-        rc = wait_for_room(t, s, to, deadline);
+        rc = wait_for_room(t, s, to, deadline, &grant);
         if (rc)
             return rc;
+        if (grant) {
+            *counted = true;
+            if (grant > 1)
+                cr_keep(L, al, s, to, grant - 1);
+            return 0;
+        }
     }
 }
 
-static void release_room(slot *s, bool counted)
+/* Take a place in the mailbox, waiting for one if allowed; *counted says
+ * whether one was taken (none in an unbounded mailbox). Inline, the path
+ * of every message: one place from the counter when no one waits (a
+ * small mailbox, or a sender on the actor's own loop), or one the loop
+ * holds. */
+static inline int reserve(ax_loop *L, actor_loop *al, ax_task *t, slot *s,
+                          ax_actor_ref to, bool may_wait, int64_t deadline,
+                          bool *counted)
 {
-    long c, cap;
+    size_t cap;
 
-    if (!counted)
-        return;
-    c = atomic_fetch_sub_explicit(&s->count, 1, memory_order_seq_cst) - 1;
-    cap = (long)atomic_load_explicit(&s->cap, memory_order_relaxed);
-    /* Waking one sender per message taken would cost a cross-thread wake
-     * per message whenever senders outrun the receiver. Wake them in a
-     * batch, as many as there is room, once the mailbox has drained to
-     * half. No wake is lost: while more than half is counted, the
-     * receiver has that many messages still to take (or the actor ends,
-     * which wakes everyone). Stale places of a reused slot (see the top
-     * of the file) only delay a wake: each is given back here in turn. */
-    if (!cap) /* a stale place, the slot reused unbounded */
-        wake_senders(s, LONG_MAX);
-    else if (c <= cap / 2)
-        wake_senders(s, cap - c);
+    *counted = false;
+    if (__builtin_expect(al->cr_n != 0, 0)) {
+        if (al->cr_to == to.id) {
+            if (!--al->cr_n && al->cr_b < CR_MAX)
+                al->cr_b *= 2;
+            *counted = true;
+            return 0;
+        }
+        cr_return(al); /* sending elsewhere now */
+    }
+    cap = atomic_load_explicit(&s->cap, memory_order_relaxed);
+    if (!cap)
+        return 0;
+    if ((cap < 32 || atomic_load_explicit(&s->loop, memory_order_relaxed) ==
+                         ax__loop_idx(L)) &&
+        !atomic_load_explicit(&s->nwaiting, memory_order_relaxed)) {
+        if (atomic_fetch_add_explicit(&s->count, 1, memory_order_seq_cst) <
+            (long)cap) {
+            *counted = true;
+            return 0;
+        }
+        release_room_n(s, 1); /* as in reserve_slow() */
+        if (!may_wait || !t)
+            return AX_EAGAIN;
+    }
+    return reserve_slow(L, al, t, s, to, may_wait, deadline, counted);
 }
 
 /* ---- delivery ------------------------------------------------------------- */
@@ -827,7 +1120,7 @@ static int send_reason(ax_actor_ref to, int tag, int reason, void *data,
     s = slot_of(al->A, to);
     if (!s || !alive(s, to))
         return AX_ESRCH;
-    rc = reserve(t, s, to, may_wait, deadline, &counted);
+    rc = reserve(L, al, t, s, to, may_wait, deadline, &counted);
     if (rc)
         return rc;
     e = env_get(L, al);
@@ -1217,7 +1510,7 @@ static void actor_ended(ax_loop *L, ax__actor *a, int reason)
         undeliver(L, e, AX_ESRCH);
     }
     a->tail = NULL;
-    wake_senders(s, LONG_MAX);
+    wake_all(s);
     while ((w = a->watchers)) {
         a->watchers = w->next;
         if (!w->link)

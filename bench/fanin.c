@@ -20,7 +20,8 @@
  * messages per second, ns per message, and each loop's inbox counters over
  * the run (read on the loop itself: by the sink for loop 0, by its senders
  * for the others): inbox_msgs, doorbell_rings, inbox_wakeups, and the sink
- * loop's doorbell writes per message. Nothing is asserted beyond the count;
+ * loop's doorbell writes per message, and when each loop's last sender
+ * ended (seconds from the start). Nothing is asserted beyond the count;
  * the program exits 0 unless axon reports an error.
  */
 #ifndef _POSIX_C_SOURCE
@@ -52,6 +53,7 @@ static void stats(ax_loop_stats *st)
 typedef struct per_loop_st {
     ax_loop_stats st0, st1;
     int started, ended; /* senders of this loop; touched on the loop only */
+    int64_t t_end;      /* when this loop's last sender ended */
 } per_loop_st;
 
 typedef struct fan {
@@ -97,8 +99,11 @@ static void *sender(void *arg)
         if (rc != 0)
             die("ax_send", rc);
     }
-    if (li != 0 && ++pl->ended == per_loop)
-        stats(&pl->st1);
+    if (++pl->ended == per_loop) {
+        pl->t_end = mono_ns();
+        if (li != 0)
+            stats(&pl->st1);
+    }
     return NULL;
 }
 
@@ -139,6 +144,13 @@ static void *main_task(void *arg)
     /* Machine-readable: messages per second into the one sink. */
     printf("RESULT fanin %s %.6g msgs/s higher\n", sysname(),
            (double)F.got / s);
+    /* When each loop's last sender ended: with a fair mailbox the loops
+     * send side by side and end together; if one loop's senders take the
+     * room first, the run is two phases (bench/README.md). */
+    printf("    senders ended after:");
+    for (int i = 0; i < n; i++)
+        printf(" loop %d %.3f s%s", i, (double)(F.loops[i].t_end - t0) / 1e9,
+               i + 1 < n ? "," : "\n");
     uint64_t remote = F.total - F.per_sender * (uint64_t)per_loop;
     for (int i = 0; i < n; i++) {
         const ax_loop_stats *a = &F.loops[i].st0, *b = &F.loops[i].st1;

@@ -440,6 +440,331 @@ START_TEST(test_waiting_sender_cancelled_or_target_ends)
 }
 END_TEST
 
+/* ------------------------------------------------------------------------ */
+/* Fair mailbox: room goes to waiting senders in order, a share each       */
+
+/* Under the virtual clock a sleep of the main task returns only once every
+ * loop is idle: every sender then waits for room or has ended, and the
+ * receiver waits for its next gate. The tests step the receiver that way,
+ * with no spinning and no timing. */
+static void quiet(void)
+{
+    axt_assert_rc(ax_sleep(0.01), 0);
+}
+
+#define FAIR_CAP 64
+#define FAIR_SENDERS 4 /* two on loop 0 (the receiver's), two on loop 1 */
+#define FAIR_N 200     /* messages per sender */
+#define FAIR_TOTAL (FAIR_SENDERS * FAIR_N)
+#define FAIR_STEPS (FAIR_TOTAL / FAIR_CAP + 2)
+
+typedef struct fair {
+    ax_actor_ref to;
+    ax_future *gate[FAIR_STEPS]; /* step k: take FAIR_CAP messages */
+    ax_future *done;
+    atomic_long accepted;   /* ax_send() returned 0 */
+    atomic_long per_loop[2]; /* the same, per sender loop */
+    atomic_int ended[2];     /* senders of the loop that have ended */
+    long received, worst;    /* worst: most accepted and not yet received */
+    int next[FAIR_SENDERS];
+    int bad_order;
+} fair;
+
+static fair FR;
+
+static void *fair_receiver(void *arg)
+{
+    fair *f = arg;
+    ax_msg m;
+    for (int k = 0; f->received < FAIR_TOTAL; k++) {
+        axt_assert_rc(ax_await(f->gate[k], NULL), 0);
+        for (int j = 0; j < FAIR_CAP && f->received < FAIR_TOTAL; j++) {
+            long held = atomic_load(&f->accepted) - f->received;
+            if (held > f->worst)
+                f->worst = held;
+            axt_assert_rc(ax_recv(&m, -1), 0);
+            ck_assert_int_ge(m.tag, 0);
+            ck_assert_int_lt(m.tag, FAIR_SENDERS);
+            if (AXT_I(m.data) != f->next[m.tag]++)
+                f->bad_order++;
+            f->received++;
+        }
+    }
+    axt_assert_rc(ax_future_set_result(f->done, NULL), 0);
+    return NULL;
+}
+
+static void *fair_sender(void *arg)
+{
+    int id = AXT_I(arg);
+    int li = here();
+    for (int i = 0; i < FAIR_N; i++) {
+        axt_assert_rc(ax_send(FR.to, id, AXT_P(i)), 0);
+        atomic_fetch_add(&FR.accepted, 1);
+        atomic_fetch_add(&FR.per_loop[li], 1);
+    }
+    atomic_fetch_add(&FR.ended[li], 1);
+    return NULL;
+}
+
+static void *main_fair(void *arg)
+{
+    ax_actor_opts o = {.capacity = FAIR_CAP};
+    ax_task *s[FAIR_SENDERS];
+    long prev[2] = {0, 0};
+    int k = 0, fair_steps = 0;
+    (void)arg;
+    memset(&FR, 0, sizeof FR);
+    for (int i = 0; i < FAIR_STEPS; i++)
+        axt_assert_rc(ax_future_new(&FR.gate[i]), 0);
+    axt_assert_rc(ax_future_new(&FR.done), 0);
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(0), &FR.to, fair_receiver, &FR, &o), 0);
+    for (int i = 0; i < FAIR_SENDERS; i++)
+        axt_assert_rc(axt_spawn_on(ax_loop_at(i / 2), &s[i], fair_sender,
+                                   AXT_P(i)),
+                      0);
+    quiet();
+    /* Nobody receives yet: the mailbox took exactly its capacity. */
+    ck_assert_int_eq(atomic_load(&FR.accepted), FAIR_CAP);
+    prev[0] = atomic_load(&FR.per_loop[0]);
+    prev[1] = atomic_load(&FR.per_loop[1]);
+    while (FR.received < FAIR_TOTAL) {
+        bool both = atomic_load(&FR.ended[0]) < FAIR_SENDERS / 2 &&
+                    atomic_load(&FR.ended[1]) < FAIR_SENDERS / 2;
+        long now[2];
+        ck_assert_int_lt(k, FAIR_STEPS);
+        axt_assert_rc(ax_future_set_result(FR.gate[k++], NULL), 0);
+        quiet();
+        now[0] = atomic_load(&FR.per_loop[0]);
+        now[1] = atomic_load(&FR.per_loop[1]);
+        /* The receiver took a mailbox's worth: while both loops still
+         * have senders, both loops' senders got room. */
+        if (both) {
+            ck_assert_msg(now[0] > prev[0] && now[1] > prev[1],
+                          "step %d: loop 0 %ld -> %ld, loop 1 %ld -> %ld", k,
+                          prev[0], now[0], prev[1], now[1]);
+            fair_steps++;
+        }
+        prev[0] = now[0];
+        prev[1] = now[1];
+    }
+    for (int i = 0; i < FAIR_SENDERS; i++)
+        axt_assert_rc(ax_await(s[i], NULL), 0);
+    axt_assert_rc(ax_await(FR.done, NULL), 0);
+    ck_assert_int_ge(fair_steps, 3);
+    ck_assert_int_eq(FR.received, FAIR_TOTAL);
+    ck_assert_int_eq(FR.bad_order, 0);
+    for (int i = 0; i < FAIR_SENDERS; i++)
+        ck_assert_int_eq(FR.next[i], FAIR_N);
+    ck_assert_int_le(FR.worst, FAIR_CAP);
+    for (int i = 0; i < FAIR_STEPS; i++)
+        axt_assert_rc(ax_future_free(FR.gate[i]), 0);
+    axt_assert_rc(ax_future_free(FR.done), 0);
+    return NULL;
+}
+
+/* Two senders on the receiver's loop and two on another flood a mailbox of
+ * capacity 64 that the receiver drains a mailbox's worth at a time: the
+ * mailbox never holds more than 64 (accepted and not yet received, as the
+ * senders count them), each sender's messages arrive once and in order,
+ * and in every step while both loops still send, the senders of both
+ * loops got room (a sender woken on the receiver's loop used to take the
+ * room the other loop's senders had been woken for). */
+START_TEST(test_fair_mailbox_both_loops_progress_within_bound)
+{
+    ACT_RUN_CLEAN(2, main_fair, NULL);
+}
+END_TEST
+
+typedef struct granted {
+    ax_future *gate;
+    int try_rc;
+    int got;
+    ax_future *done;
+} granted;
+
+static void *granted_receiver(void *arg)
+{
+    granted *g = arg;
+    ax_msg m;
+    axt_assert_rc(ax_await(g->gate, NULL), 0);
+    /* 4 -> 2 held: the 2 free places go to the 2 waiting senders */
+    for (int i = 0; i < 2; i++) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        free(m.data);
+        g->got++;
+    }
+    g->try_rc = ax_try_send(ax_actor_self(), T_DATA, NULL);
+    while (g->got < 6 + (g->try_rc == 0 ? 1 : 0)) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        free(m.data);
+        g->got++;
+    }
+    axt_assert_rc(ax_future_set_result(g->done, NULL), 0);
+    return NULL;
+}
+
+static void *main_try_send_granted(void *arg)
+{
+    static granted g;
+    static blocked_sender b1 = {.value = 1}, b2 = {.value = 2};
+    ax_actor_opts o = {.capacity = 4};
+    ax_actor_ref ref;
+    ax_task *s1, *s2;
+    (void)arg;
+    memset(&g, 0, sizeof g);
+    axt_assert_rc(ax_future_new(&g.gate), 0);
+    axt_assert_rc(ax_future_new(&g.done), 0);
+    axt_assert_rc(axt_actor_spawn_on(ax_loop_at(0), &ref, granted_receiver,
+                                     &g, &o),
+                  0);
+    for (int i = 0; i < 4; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, NULL), 0);
+    b1.to = b2.to = ref;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &s1, blocking_send, &b1), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &s2, blocking_send, &b2), 0);
+    quiet(); /* both wait for room */
+    ck_assert_int_eq(atomic_load(&b1.after) + atomic_load(&b2.after), 0);
+    axt_assert_rc(ax_future_set_result(g.gate, NULL), 0);
+    axt_assert_rc(ax_await(g.done, NULL), 0);
+    axt_assert_rc(g.try_rc, AX_EAGAIN);
+    axt_assert_rc(ax_await(s1, NULL), 0);
+    axt_assert_rc(ax_await(s2, NULL), 0);
+    axt_assert_rc(b1.rc, 0);
+    axt_assert_rc(b2.rc, 0);
+    ck_assert_int_eq(g.got, 6);
+    axt_assert_rc(ax_future_free(g.gate), 0);
+    axt_assert_rc(ax_future_free(g.done), 0);
+    return NULL;
+}
+
+/* Capacity 4, full, two senders of another loop waiting: the receiver
+ * takes two messages, which grants the two free places to the waiters, so
+ * its own ax_try_send() right after is AX_EAGAIN (the room is theirs);
+ * both waiters' messages then arrive. */
+START_TEST(test_try_send_eagain_when_room_is_granted_to_waiters)
+{
+    ACT_RUN_CLEAN(2, main_try_send_granted, NULL);
+}
+END_TEST
+
+/* Receives g->want messages after g->gate, then stays until g->done2. */
+typedef struct staying {
+    gated g;
+    ax_future *gate2;
+} staying;
+
+static void *staying_actor(void *arg)
+{
+    staying *st = arg;
+    gated *g = &st->g;
+    ax_msg m;
+    axt_assert_rc(ax_await(g->gate, NULL), 0);
+    while (g->n < g->want) {
+        axt_assert_rc(ax_recv(&m, -1), 0);
+        g->got[g->n++] = take_int(m.data);
+    }
+    axt_assert_rc(ax_future_set_result(g->done, NULL), 0);
+    axt_assert_rc(ax_await(st->gate2, NULL), 0);
+    return NULL; /* ends with its mailbox full */
+}
+
+typedef struct dl_sender {
+    ax_actor_ref to;
+    int rc;
+} dl_sender;
+
+static void *deadline_send(void *arg)
+{
+    dl_sender *d = arg;
+    d->rc = ax_send_dl(d->to, T_DATA, NULL, ax_deadline_in(1.0));
+    return NULL;
+}
+
+static void *main_waiters_give_back(void *arg)
+{
+    static staying sg;
+    gated *gp = &sg.g;
+    static blocked_sender bc = {.value = 7}, b3 = {.value = 3},
+                          b4 = {.value = 4}, b5 = {.value = 5},
+                          b6 = {.value = 6};
+    static dl_sender d;
+    ax_actor_opts o = {.capacity = 4};
+    ax_actor_ref ref;
+    ax_task *tc, *td, *t3, *t4, *t5, *t6;
+    (void)arg;
+    memset(&sg, 0, sizeof sg);
+    axt_assert_rc(ax_future_new(&gp->gate), 0);
+    axt_assert_rc(ax_future_new(&gp->done), 0);
+    axt_assert_rc(ax_future_new(&sg.gate2), 0);
+    gp->want = 6;
+    axt_assert_rc(
+        axt_actor_spawn_on(ax_loop_at(0), &ref, staying_actor, &sg, &o), 0);
+    for (int i = 0; i < 4; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(i)), 0);
+    bc.to = b3.to = b4.to = b5.to = b6.to = d.to = ref;
+    /* waiting: one to be cancelled (loop 0), one with a deadline (loop 1),
+     * then one per loop that stays */
+    axt_assert_rc(axt_spawn_on(ax_loop_at(0), &tc, blocking_send, &bc), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &td, deadline_send, &d), 0);
+    quiet();
+    axt_assert_rc(axt_spawn_on(ax_loop_at(0), &t3, blocking_send, &b3), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t4, blocking_send, &b4), 0);
+    quiet();
+    axt_assert_rc(ax_cancel(tc), 0);
+    axt_assert_rc(ax_await(tc, NULL), AX_ECANCELED);
+    axt_assert_rc(bc.rc, AX_ECANCELED);
+    axt_assert_rc(ax_sleep(2.0), 0); /* past the deadline */
+    axt_assert_rc(ax_await(td, NULL), 0);
+    axt_assert_rc(d.rc, AX_ETIMEDOUT);
+    /* The two that stayed get in after the first four. */
+    axt_assert_rc(ax_future_set_result(gp->gate, NULL), 0);
+    axt_assert_rc(ax_await(gp->done, NULL), 0);
+    axt_assert_rc(ax_await(t3, NULL), 0);
+    axt_assert_rc(ax_await(t4, NULL), 0);
+    axt_assert_rc(b3.rc, 0);
+    axt_assert_rc(b4.rc, 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(gp->got[i], i);
+    ck_assert_int_eq(gp->got[4] + gp->got[5], 7);
+    quiet();
+    /* No place was kept by those who left: the mailbox takes 4 again. */
+    for (int i = 0; i < 4; i++)
+        axt_assert_rc(ax_try_send(ref, T_DATA, dup_int(10 + i)), 0);
+    axt_assert_rc(ax_try_send(ref, T_DATA, NULL), AX_EAGAIN);
+    /* The actor ends with senders of both loops waiting: both AX_ESRCH. */
+    b5.to = b6.to = ref;
+    axt_assert_rc(axt_spawn_on(ax_loop_at(0), &t5, blocking_send, &b5), 0);
+    axt_assert_rc(axt_spawn_on(ax_loop_at(1), &t6, blocking_send, &b6), 0);
+    quiet();
+    ck_assert_int_eq(atomic_load(&b5.after) + atomic_load(&b6.after), 0);
+    axt_assert_rc(ax_future_set_result(sg.gate2, NULL), 0);
+    axt_assert_rc(ax_await(t5, NULL), 0);
+    axt_assert_rc(ax_await(t6, NULL), 0);
+    axt_assert_rc(b5.rc, AX_ESRCH);
+    axt_assert_rc(b6.rc, AX_ESRCH);
+    wait_dead(ref);
+    ax_actor_stats st = wait_quiet();
+    ck_assert_int_eq(atomic_load(&und_esrch), 4);
+    ck_assert_uint_eq(st.msgs_accepted, 10);
+    axt_assert_rc(ax_future_free(gp->gate), 0);
+    axt_assert_rc(ax_future_free(gp->done), 0);
+    axt_assert_rc(ax_future_free(sg.gate2), 0);
+    return NULL;
+}
+
+/* Capacity 4, full; senders of both loops wait: one cancelled and one whose
+ * deadline passes leave with AX_ECANCELED / AX_ETIMEDOUT, the other two get
+ * in after the first four once the receiver drains; then the mailbox takes
+ * exactly 4 again (no place kept by those who left), and when the actor
+ * ends, senders waiting on both loops get AX_ESRCH. */
+START_TEST(test_waiters_leaving_give_back_room_and_death_wakes_all)
+{
+    ACT_RUN_CLEAN(2, main_waiters_give_back, NULL);
+}
+END_TEST
+
 #define NUNB 100000
 
 static void *main_unbounded(void *arg)
@@ -1337,6 +1662,11 @@ Suite *ax_actor_suite(void)
     tcase_add_test(tc, test_waiting_sender_cancelled_or_target_ends);
     tcase_add_test(tc, test_unbounded_mailbox_takes_100000_without_blocking);
     tcase_add_test(tc, test_messages_left_at_shutdown_reach_undelivered_hook);
+
+    tc = axt_tcase(s, "fair");
+    tcase_add_test(tc, test_fair_mailbox_both_loops_progress_within_bound);
+    tcase_add_test(tc, test_try_send_eagain_when_room_is_granted_to_waiters);
+    tcase_add_test(tc, test_waiters_leaving_give_back_room_and_death_wakes_all);
 
     tc = axt_tcase(s, "ask");
     tcase_add_test(tc, test_ask_call_reply_across_loops);

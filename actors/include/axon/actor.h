@@ -26,6 +26,17 @@
  * from inside the actor for a moment. Unbounded mailboxes are there on
  * request.
  *
+ * A full mailbox is fair: senders waiting for room get it in the order
+ * they came, whichever loop they run on, and a sender that finds others
+ * waiting queues behind them. Room is handed out in batches once the
+ * mailbox has drained to half: the free places are counted for the
+ * waiting senders, a share each, so one wake-up covers several sends.
+ * Places handed to a sender's loop, or taken in a batch by a loop that
+ * streams to an actor of another loop, count against the bound until they
+ * are used; what a loop has not used goes back when its scheduling round
+ * ends. So ax_try_send() may see AX_EAGAIN while the actor holds fewer
+ * than capacity messages: the rest of the room is promised to others.
+ *
  * Nothing is lost: a message accepted by ax_send() is either taken by the
  * receiver's ax_recv(), or, if the actor ends first or the runtime stops,
  * handed to the undelivered hook (ax_actor_set_undelivered(), which can free
@@ -163,7 +174,8 @@ AX_EXTERN int ax_send_dl(ax_actor_ref to, int tag, void *data,
 
 /**
  * Send without ever suspending.
- * @return as ax_send(); AX_EAGAIN when the mailbox is full.
+ * @return as ax_send(); AX_EAGAIN when the mailbox is full (counting
+ *         the room granted to waiting senders; see the header text).
  */
 AX_EXTERN int ax_try_send(ax_actor_ref to, int tag, void *data);
 
