@@ -224,6 +224,17 @@ int64_t ax__clock_ns(void)
     return L ? ax__now(L) : ax__mono_ns();
 }
 
+int ax__spawn_unrun(ax_task **tp, ax_task_fn fn, void *arg,
+                    const struct ax_task_opts *opts,
+                    void (*unrun)(void *arg, int status))
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!L)
+        return AX_EPERM;
+    return ax__spawn_on(L, tp, false, fn, arg, opts, unrun);
+}
+
 bool ax__shared_stack(void)
 {
     ax_task *t = ax__current();

@@ -34,6 +34,7 @@
 
 struct event;
 struct ax__io_hook;
+struct ax_task_opts;
 
 /* Directions, also the index into ax__io's per-direction arrays. */
 enum { AX__IO_READ = 0, AX__IO_WRITE = 1 };
@@ -264,6 +265,20 @@ int ax__park_dl(const char *what, int64_t deadline);
  * @return the slot; NULL outside a loop or when out of memory.
  */
 void **ax__dns_slot(void (*term)(void *state));
+
+/*
+ * Spawn @p fn(@p arg) detached on the calling loop, as ax_spawn_with()
+ * (opts->loop is ignored), for an owner that keeps a record per task: the
+ * task takes its stack when it first runs, and one that cannot have it
+ * (AX_ENOMEM) ends without running @p fn; then @p unrun(@p arg, status)
+ * is called instead, on the loop between tasks, so that the owner frees
+ * what @p fn would have. *tp receives the task, valid until it ends (for
+ * a cancellation before it runs).
+ * @return 0; AX_EPERM outside a loop; AX_EINVAL; AX_ENOMEM.
+ */
+int ax__spawn_unrun(ax_task **tp, ax_task_fn fn, void *arg,
+                    const struct ax_task_opts *opts,
+                    void (*unrun)(void *arg, int status));
 
 /*
  * Make @p t, parked in ax__park(), ready to run. Only for a task known to
