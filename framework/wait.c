@@ -98,7 +98,9 @@ int ax__io_enter(const ax__io *io, int dir)
         return AX_ENOTTASK;
     if (io->loop != t->loop)
         return AX_EWRONGLOOP;
-    if (io->waiter[dir] || io->armed)
+    /* An armed hook holds the reading side only: a task of the owner's
+     * may still write (a parked chat member's writer). */
+    if (io->waiter[dir] || (io->armed && dir == AX__IO_READ))
         return AX_EBUSY;
     return 0;
 }

@@ -184,7 +184,9 @@ int64_t ax__io_hook_deadline(const ax__io_hook *h);
  * the descriptor is known to be empty (a read said EAGAIN, or
  * ax__io_take_drained() proved it) and no task waits to read: an edge
  * already seen would not come again. Until it fires or is disarmed,
- * ax__io_enter() and ax__io_busy() refuse the io (AX_EBUSY).
+ * ax__io_enter() refuses reads and ax__io_busy() the io (AX_EBUSY);
+ * writes may go on (a write edge wakes a writer, the hook waits for a
+ * read edge).
  * @return 0; AX_ENOMEM (the timer heap could not grow; not armed).
  * Thread: @p io's loop, in or outside a task. Suspends: no.
  */
@@ -195,7 +197,8 @@ void ax__io_hook_disarm(ax__io *io);
 
 /*
  * Check that the caller may operate on @p io in direction @p dir: called
- * from a task, on @p io's loop, and no other task waits in that direction.
+ * from a task, on @p io's loop, no other task waits in that direction,
+ * and for a read, no hook is armed.
  * The cheap prelude of every socket operation; it does not look at time.
  * @return 0; AX_ENOTTASK; AX_EWRONGLOOP; AX_EBUSY.
  */
