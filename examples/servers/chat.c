@@ -187,17 +187,17 @@ typedef struct qline {
     struct pconn *c; /* from the room (counted in queued); NULL: its own */
 } qline;
 
-typedef struct pconn {
+typedef struct pconn { /* 56 bytes on 64-bit: a 64-byte malloc chunk */
     atomic_int refs;   /* the connection, the room, each qline in flight */
     atomic_int queued; /* the room's lines not yet written or dropped */
+    uint32_t nq;       /* lines in the queue */
     atomic_bool gone;  /* the connection is ending: the room drops it */
     bool kicked;       /* too slow: the writer says so and shuts it */
     bool closing;      /* ending: lines that arrive now are dropped */
-    uint32_t nq;       /* lines in the queue */
-    ax_loop *loop;
+    uint8_t loop;      /* its loop's index (AX_LOOPS_MAX is 256) */
     ax_sock *s;
     uint64_t id;       /* in the room (0: not yet) */
-    qline *head, *tail;
+    qline *last;       /* the queue, a ring: last->next is the first */
     ax_task *writer;   /* its handle while lines are queued */
     ax_future *waiter; /* the reader's, while it waits for the writer */
 } pconn;
@@ -247,16 +247,22 @@ static void undelivered(int tag, void *data, int reason)
 
 /* ---- the room -------------------------------------------------------------- */
 
-typedef struct member {
-    uint64_t id;
-    char name[NAME_MAX_LEN + 1];
-    void *conn; /* an mconn, or a pconn with --park-idle */
-    bool drop;        /* leaving at the end of this round */
-    bool kick;        /* ... because it was too slow */
-    const char *why;  /* how its leave is announced */
-    text **log;       /* backlog while the mailbox is full (a ring) */
+/* A member's lines while its mailbox is full: a ring of BACKLOG_MAX,
+ * taken when the mailbox is first found full, given back once empty. */
+typedef struct backlog {
     size_t head, nlog;
     double full_since;
+    text *log[BACKLOG_MAX];
+} backlog;
+
+/* Kept small (56 bytes on 64-bit): the room holds one per member. */
+typedef struct member {
+    uint64_t id;
+    void *conn;   /* an mconn, or a pconn with --park-idle */
+    backlog *log; /* NULL: nothing waits */
+    char name[NAME_MAX_LEN + 1];
+    bool drop;    /* leaving at the end of this round: announced as */
+    bool kick;    /* ... too slow if set, else as left */
 } member;
 
 typedef struct room_state {
@@ -316,7 +322,7 @@ static int park_send(pconn *c, text *t)
     q->t = t;
     q->c = pconn_ref(c); /* for the trip */
     atomic_fetch_add_explicit(&c->queued, 1, memory_order_relaxed);
-    if ((rc = ax_loop_post(c->loop, park_arrive, q))) {
+    if ((rc = ax_loop_post(ax_loop_at(c->loop), park_arrive, q))) {
         atomic_fetch_sub_explicit(&c->queued, 1, memory_order_relaxed);
         pconn_unref(c);
         free(q);
@@ -351,8 +357,9 @@ static int conn_send(void *c, text *t)
  * with the post. */
 static void conn_kick(void *c)
 {
-    int rc = cfg.park_idle ? ax_loop_post(((pconn *)c)->loop, park_kick_run, c)
-                           : ax_loop_post(((mconn *)c)->loop, kick_run, c);
+    int rc = cfg.park_idle
+                 ? ax_loop_post(ax_loop_at(((pconn *)c)->loop), park_kick_run, c)
+                 : ax_loop_post(((mconn *)c)->loop, kick_run, c);
 
     if (rc) {
         fprintf(stderr, "chat: ax_loop_post: %s\n", ax_strerror(rc));
@@ -363,13 +370,16 @@ static void conn_kick(void *c)
 static void mark_gone(room_state *r, member *m, int rc)
 {
     m->drop = true;
+    /* else its writer has ended: the connection is gone (it "left") */
     if (rc == AX_EAGAIN) {
         m->kick = true;
-        m->why = "was too slow and got disconnected";
         r->kicked++;
-    } else {
-        m->why = "left"; /* its writer has ended: the connection is gone */
     }
+}
+
+static const char *member_why(const member *m)
+{
+    return m->kick ? "was too slow and got disconnected" : "left";
 }
 
 /* Move what waits in m's backlog into its mailbox, without waiting.
@@ -377,18 +387,24 @@ static void mark_gone(room_state *r, member *m, int rc)
  * reaches BACKLOG_MAX lines, is too slow. */
 static void flush(room_state *r, member *m)
 {
-    while (m->nlog && !m->drop) {
-        int rc = conn_send(m->conn, m->log[m->head]);
-        if (rc == AX_EAGAIN && ax_now() - m->full_since < GRACE &&
-            m->nlog < BACKLOG_MAX)
+    backlog *b = m->log;
+
+    while (b && b->nlog && !m->drop) {
+        int rc = conn_send(m->conn, b->log[b->head]);
+        if (rc == AX_EAGAIN && ax_now() - b->full_since < GRACE &&
+            b->nlog < BACKLOG_MAX)
             return;
         if (rc) {
             mark_gone(r, m, rc);
             return;
         }
-        m->head = (m->head + 1) % BACKLOG_MAX;
-        m->nlog--;
-        m->full_since = ax_now(); /* it moved: the clock starts over */
+        b->head = (b->head + 1) % BACKLOG_MAX;
+        b->nlog--;
+        b->full_since = ax_now(); /* it moved: the clock starts over */
+    }
+    if (b && !b->nlog) {
+        free(b);
+        m->log = NULL;
     }
 }
 
@@ -401,7 +417,7 @@ static void deliver(room_state *r, member *m, text *t)
     flush(r, m);
     if (m->drop)
         return;
-    if (!m->nlog) {
+    if (!m->log) {
         atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
         rc = conn_send(m->conn, t);
         if (rc == 0)
@@ -411,23 +427,26 @@ static void deliver(room_state *r, member *m, text *t)
             mark_gone(r, m, rc);
             return;
         }
-        m->full_since = ax_now();
-    }
-    /* The mailbox is full: keep the line in the backlog, in order. */
-    if (!m->log && !(m->log = malloc(BACKLOG_MAX * sizeof *m->log))) {
-        mark_gone(r, m, AX_EAGAIN);
-        return;
+        /* The mailbox is full: keep the line in a backlog, in order. */
+        if (!(m->log = malloc(sizeof *m->log))) {
+            mark_gone(r, m, AX_EAGAIN);
+            return;
+        }
+        m->log->head = m->log->nlog = 0;
+        m->log->full_since = ax_now();
     }
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-    m->log[(m->head + m->nlog++) % BACKLOG_MAX] = t;
+    m->log->log[(m->log->head + m->log->nlog++) % BACKLOG_MAX] = t;
     flush(r, m); /* too slow already? */
 }
 
 static void member_free(member *m)
 {
-    for (; m->nlog; m->nlog--, m->head = (m->head + 1) % BACKLOG_MAX)
-        text_unref(m->log[m->head]);
-    free(m->log);
+    backlog *b = m->log;
+
+    for (; b && b->nlog; b->nlog--, b->head = (b->head + 1) % BACKLOG_MAX)
+        text_unref(b->log[b->head]);
+    free(b);
     m->log = NULL;
 }
 
@@ -444,7 +463,7 @@ static void deliver_all(room_state *r, text *t)
 static void announce_add(char **buf, size_t *len, size_t *cap,
                          const member *m)
 {
-    size_t need = strlen(m->name) + strlen(m->why) + 5;
+    size_t need = strlen(m->name) + strlen(member_why(m)) + 5;
 
     if (*len + need > *cap) {
         size_t nc = *cap ? *cap * 2 : 256;
@@ -457,7 +476,7 @@ static void announce_add(char **buf, size_t *len, size_t *cap,
         *cap = nc;
     }
     *len += (size_t)snprintf(*buf + *len, *cap - *len, "* %s %s\n", m->name,
-                             m->why);
+                             member_why(m));
 }
 
 /*
@@ -489,8 +508,7 @@ static void sweep(room_state *r)
                 conn_kick(m->conn); /* the reference goes with it */
             else
                 conn_unref(m->conn);
-            if (m->why)
-                announce_add(&buf, &len, &cap, m);
+            announce_add(&buf, &len, &cap, m);
         }
         r->n = w;
         if (len && r->n <= cfg.announce_max)
@@ -519,11 +537,11 @@ static void *room_main(void *arg)
     /* A restarted room starts empty: members of the room that failed are
      * told by ax_reply_error(AX_ESRCH) when they next speak. */
     for (;;) {
-        bool backlog = false;
+        bool waiting = false;
         for (size_t i = 0; i < r.n; i++)
-            backlog |= r.m[i].nlog > 0;
+            waiting |= r.m[i].log != NULL;
         /* With a backlog, look again every 10 ms even when nobody talks. */
-        rc = ax_recv(&msg, backlog ? 0.01 : -1);
+        rc = ax_recv(&msg, waiting ? 0.01 : -1);
         if (rc == AX_ETIMEDOUT) {
             for (size_t i = 0; i < r.n; i++)
                 flush(&r, &r.m[i]);
@@ -610,7 +628,6 @@ static void *room_main(void *arg)
         case R_LEAVE:
             if (m) {
                 m->drop = true;
-                m->why = "left";
                 sweep(&r);
             }
             break;
@@ -1004,13 +1021,28 @@ static int park_spawn_writer(pconn *c)
 
 static void park_push(pconn *c, qline *q)
 {
-    if (c->tail)
-        c->tail->next = q;
-    else
-        c->head = q;
-    c->tail = q;
+    if (c->last) {
+        q->next = c->last->next;
+        c->last->next = q;
+    } else {
+        q->next = q;
+    }
+    c->last = q;
     c->nq++;
     park_spawn_writer(c);
+}
+
+/* Take the whole queue, first line first (a NULL-ended list). */
+static qline *park_take(pconn *c)
+{
+    qline *first;
+
+    if (!c->last)
+        return NULL;
+    first = c->last->next;
+    c->last->next = NULL;
+    c->last = NULL;
+    return first;
 }
 
 static void qline_free(qline *q)
@@ -1023,14 +1055,13 @@ static void qline_free(qline *q)
 
 static void park_drop(pconn *c)
 {
-    qline *q;
+    qline *q = park_take(c), *next;
 
-    while ((q = c->head)) {
-        c->head = q->next;
+    for (; q; q = next) {
+        next = q->next;
         c->nq--;
         qline_free(q);
     }
-    c->tail = NULL;
 }
 
 /* The reader waits for the writer (its end, or room in the queue). */
@@ -1102,12 +1133,11 @@ static void *park_writer(void *arg)
     pconn *c = arg;
     int rc = 0;
 
-    while (!rc && c->head && !c->kicked) {
-        qline *q = c->head, *next;
+    while (!rc && c->last && !c->kicked) {
+        qline *q = park_take(c), *next;
         char *out = NULL;
         size_t n = 0;
 
-        c->head = c->tail = NULL;
         if (!q->next) {
             rc = ax_write_all(c->s, q->t->s, q->t->len, -1);
         } else if (!(out = malloc(BATCH))) {
@@ -1223,7 +1253,7 @@ static void park_conn(ax_sock *s, void *arg)
     atomic_init(&c->refs, 1);
     atomic_init(&c->queued, 0);
     atomic_init(&c->gone, false);
-    c->loop = ax_loop_current();
+    c->loop = (uint8_t)ax_loop_index(ax_loop_current());
     c->s = s;
     park_next(s, c, tell(c, "* welcome! what is your name?\n"));
 }
