@@ -1948,7 +1948,8 @@ typedef struct park_state {
     double idle;      /* the park's deadline in seconds; < 0: none */
     bool park_first;  /* park before reading anything */
     bool misuse;      /* the first handler tries the bad parks */
-    atomic_int parked, resumed, same_task, lines, freed;
+    bool late_write;  /* each park is followed by a write from a task */
+    atomic_int parked, resumed, same_task, lines, freed, late;
     atomic_int eof, timedout, cancelled, other, last_other;
     atomic_int misuse_done;
 } park_state;
@@ -1980,6 +1981,23 @@ static void pconn_end(pconn *pc, int rc)
     atomic_fetch_add(&ps->freed, 1);
 }
 
+typedef struct park_job {
+    ax_sock *c;
+    park_state *ps;
+} park_job;
+
+/* Runs once the handler that parked has returned: its connection is
+ * parked (no task, its hook armed), and may still be written to. */
+static void *park_job_write(void *arg)
+{
+    park_job *j = arg;
+
+    NOTE_RC(ax_write_all(j->c, "late\n", 5, -1), 0);
+    atomic_fetch_add(&j->ps->late, 1);
+    free(j);
+    return NULL;
+}
+
 static void pconn_park(ax_sock *c, pconn *pc)
 {
     park_state *ps = pc->ps;
@@ -1991,6 +2009,13 @@ static void pconn_park(ax_sock *c, pconn *pc)
         return;
     }
     atomic_fetch_add(&ps->parked, 1);
+    if (ps->late_write) {
+        park_job *j = malloc(sizeof *j);
+        if (j)
+            *j = (park_job){c, ps};
+        if (!j || !NOTE_RC(ax_spawn(NULL, park_job_write, j), 0))
+            free(j);
+    }
 }
 
 /* Answer one line with "<count> <line>", then park. */
@@ -2325,6 +2350,45 @@ static void *main_park_bad(void *arg)
  * a NULL continuation or a deadline below -1 -> AX_EINVAL; from a thread
  * without a loop -> AX_ENOTTASK, from another task -> AX_EPERM, from a
  * task of another loop -> AX_EWRONGLOOP; a second park -> AX_EBUSY. */
+static void expect_line(ax_sock *s, const char *want)
+{
+    char *line;
+    size_t len;
+
+    axt_assert_rc(ax_read_until(s, "\n", &line, &len, 200, -1), 0);
+    ck_assert_msg(len == strlen(want) && !memcmp(line, want, len),
+                  "got %.*s, want %s", (int)len, line, want);
+}
+
+static void *main_park_write(void *arg)
+{
+    park_state ps = {.idle = -1, .late_write = true};
+    ax_task *srv;
+    ax_sock *s = NULL;
+
+    (void)arg;
+    srv = park_server(&ps);
+    axt_assert_rc(ax_connect(&s, "127.0.0.1", ps.port, -1), 0);
+    park_exchange(s, 1, "one\n");
+    expect_line(s, "late\n");
+    park_exchange(s, 2, "two\n");
+    expect_line(s, "late\n");
+    ck_assert_int_eq(atomic_load(&ps.late), 2);
+    ck_assert_int_eq(atomic_load(&ps.resumed), 1);
+    axt_assert_rc(ax_close(s), 0);
+    wait_count(&ps.freed, 1);
+    park_stop(&ps, srv);
+    return NULL;
+}
+
+/* A parked connection holds its reading side only: another task of its
+ * loop writes to it meanwhile (before, the write said AX_EBUSY). */
+START_TEST(test_serve_park_write_while_parked)
+{
+    RUN_CLEAN(1, false, main_park_write, NULL);
+}
+END_TEST
+
 START_TEST(test_serve_park_bad_inputs)
 {
     RUN_CLEAN(2, false, main_park_bad, NULL);
@@ -2809,6 +2873,7 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_serve_park_stop);
     tcase_add_test(tc, test_serve_park_deadline);
     tcase_add_test(tc, test_serve_park_bad_inputs);
+    tcase_add_test(tc, test_serve_park_write_while_parked);
 
     tc = axt_tcase(s, "faults");
     tcase_add_test(tc, test_fault_client_disconnects_mid_request);
