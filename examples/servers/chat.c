@@ -39,6 +39,22 @@
  * ax_actor_opts.shared_stack): an idle member then keeps the few hundred
  * bytes of stack each of the two uses instead of a resident page each
  * (bench/idle.sh).
+ *
+ * --park-idle gives an idle member no task and no actor at all (about
+ * 590 bytes in all, bench/idle.sh): the reader parks with ax_serve_park()
+ * between lines, and each line runs in a task of its own (on_line(), the
+ * same commands). The member's mailbox becomes a queue on its loop: the
+ * room posts each line there (ax_loop_post, park_send()) and counts it
+ * until it is written, the same 64-line bound its ax_try_send had, so
+ * GRACE, BACKLOG_MAX and the kick work as above. Whoever queues a line
+ * to a member without a writer (the room's post, the reader's own
+ * answers) spawns one; it writes while lines are queued, the socket
+ * parked meanwhile, and ends. A kick is posted too: the writer (spawned
+ * for it if need be) says why and shuts the socket, which wakes the
+ * parked reader. The member's record is reference-counted (the
+ * connection, the room, each line on its way), and a line that arrives
+ * once the connection is ending is dropped, so a member may leave while
+ * the room is queueing lines to it. Combines with --shared-stacks.
  */
 #include "cli.h"
 #include "metrics.h"
