@@ -16,7 +16,7 @@
 #   IDLE_SYSTEMS    which rows, comma-separated (default
 #                   http-hello,http-hello-shared,http-hello-park,
 #                   http-hello-park-shared,nginx,go-http,chat,
-#                   chat-shared,go-chat)
+#                   chat-shared,chat-park,chat-park-shared,go-chat)
 #   IDLE_BASE       a second axon build directory (say, before a change):
 #                   its http-hello and chat are measured in the same run,
 #                   as rows "http-hello (base)" and "chat (base)"
@@ -48,6 +48,10 @@
 #               the first members' sockets and writers)
 #   chat-shared the same with --shared-stacks (readers and writer actors
 #               on the loop's shared stack)
+#   chat-park   the same with --park-idle (an idle member has no task and
+#               no actor: its reader is parked with ax_serve_park(), a
+#               writer task runs only while lines are queued)
+#   chat-park-shared  --park-idle --shared-stacks
 #   go-chat     bench/peers/gohttp chat, GOMAXPROCS=1, announcements off:
 #               the same protocol, a reader and a writer goroutine per
 #               member
@@ -70,7 +74,7 @@
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,http-hello-park,http-hello-park-shared,nginx,go-http,chat,chat-shared,go-chat}
+SYSTEMS=${IDLE_SYSTEMS:-http-hello,http-hello-shared,http-hello-park,http-hello-park-shared,nginx,go-http,chat,chat-shared,chat-park,chat-park-shared,go-chat}
 SETTLE=${IDLE_SETTLE:-2}
 BUILD=${1:-}
 N=${2:-100000}
@@ -266,17 +270,19 @@ hello_rows() { # DIR NAME [EXTRA ARGUMENT...]
     fi
 }
 
-chat_rows() { # DIR SUFFIX [EXTRA ARGUMENT]
-    local p name="chat${3:+-shared}$2"
-    [ -x "$1/examples/servers/chat" ] || { say "no chat in $1 (built without actors?)"; return; }
-    if [ -n "${3:-}" ] &&
-        ! "$1/examples/servers/chat" --help 2>&1 | grep -q -- "$3"; then
-        say "no $3 in $1's chat: $name skipped"
-        return
-    fi
+chat_rows() { # DIR NAME [EXTRA ARGUMENT...]
+    local p dir=$1 name=$2 a
+    shift 2
+    [ -x "$dir/examples/servers/chat" ] || { say "no chat in $dir (built without actors?)"; return; }
+    for a in "$@"; do
+        if ! "$dir/examples/servers/chat" --help 2>&1 | grep -q -- "$a"; then
+            say "no $a in $dir's chat: $name skipped"
+            return
+        fi
+    done
     p=$(free_port)
-    if start "$name" "$p" "$1/examples/servers/chat" --loops 1 --port "$p" \
-        --announce-max 0 ${3:+"$3"}; then
+    if start "$name" "$p" "$dir/examples/servers/chat" --loops 1 --port "$p" \
+        --announce-max 0 "$@"; then
         measure "$name" chat "$CHAT_N" "$p"
         stop_server
     fi
@@ -347,9 +353,12 @@ if want go-http && go_bin; then
     fi
 fi
 
-want chat && chat_rows "$BUILD" ""
-[ -n "$BASE" ] && want chat && chat_rows "$BASE" " (base)"
-want chat-shared && chat_rows "$BUILD" "" --shared-stacks
+want chat && chat_rows "$BUILD" chat
+[ -n "$BASE" ] && want chat && chat_rows "$BASE" "chat (base)"
+want chat-shared && chat_rows "$BUILD" chat-shared --shared-stacks
+want chat-park && chat_rows "$BUILD" chat-park --park-idle
+want chat-park-shared &&
+    chat_rows "$BUILD" chat-park-shared --park-idle --shared-stacks
 
 if want go-chat && go_bin; then
     p=$(free_port)

@@ -112,7 +112,9 @@ int ax__io_enter(const ax__io *io, int dir)
         return AX_ENOTTASK;
     if (io->loop != t->loop)
         return AX_EWRONGLOOP;
-    if (io->waiter[dir] || io->armed)
+    /* An armed hook holds the reading side only: a task of the owner's
+     * may still write (a parked chat member's writer). */
+    if (io->waiter[dir] || (io->armed && dir == AX__IO_READ))
         return AX_EBUSY;
     return 0;
 }
@@ -236,6 +238,17 @@ int64_t ax__clock_ns(void)
     ax_loop *L = ax__tls_loop;
 
     return L ? ax__now(L) : ax__mono_ns();
+}
+
+int ax__spawn_unrun(ax_task **tp, ax_task_fn fn, void *arg,
+                    const struct ax_task_opts *opts,
+                    void (*unrun)(void *arg, int status))
+{
+    ax_loop *L = ax__tls_loop;
+
+    if (!L)
+        return AX_EPERM;
+    return ax__spawn_on(L, tp, false, fn, arg, opts, unrun);
 }
 
 bool ax__shared_stack(void)

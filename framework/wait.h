@@ -34,6 +34,7 @@
 
 struct event;
 struct ax__io_hook;
+struct ax_task_opts;
 
 /* Directions, also the index into ax__io's per-direction arrays. */
 enum { AX__IO_READ = 0, AX__IO_WRITE = 1 };
@@ -199,7 +200,9 @@ int64_t ax__io_hook_deadline(const ax__io_hook *h);
  * the descriptor is known to be empty (a read said EAGAIN, or
  * ax__io_take_drained() proved it) and no task waits to read: an edge
  * already seen would not come again. Until it fires or is disarmed,
- * ax__io_enter() and ax__io_busy() refuse the io (AX_EBUSY).
+ * ax__io_enter() refuses reads and ax__io_busy() the io (AX_EBUSY);
+ * writes may go on (a write edge wakes a writer, the hook waits for a
+ * read edge).
  * @return 0; AX_ENOMEM (the timer heap could not grow; not armed).
  * Thread: @p io's loop, in or outside a task. Suspends: no.
  */
@@ -210,7 +213,8 @@ void ax__io_hook_disarm(ax__io *io);
 
 /*
  * Check that the caller may operate on @p io in direction @p dir: called
- * from a task, on @p io's loop, and no other task waits in that direction.
+ * from a task, on @p io's loop, no other task waits in that direction,
+ * and for a read, no hook is armed.
  * The cheap prelude of every socket operation; it does not look at time.
  * @return 0; AX_ENOTTASK; AX_EWRONGLOOP; AX_EBUSY.
  */
@@ -280,6 +284,20 @@ int ax__park_dl(const char *what, int64_t deadline);
  * @return the slot; NULL outside a loop or when out of memory.
  */
 void **ax__dns_slot(void (*term)(void *state));
+
+/*
+ * Spawn @p fn(@p arg) detached on the calling loop, as ax_spawn_with()
+ * (opts->loop is ignored), for an owner that keeps a record per task: the
+ * task takes its stack when it first runs, and one that cannot have it
+ * (AX_ENOMEM) ends without running @p fn; then @p unrun(@p arg, status)
+ * is called instead, on the loop between tasks, so that the owner frees
+ * what @p fn would have. *tp receives the task, valid until it ends (for
+ * a cancellation before it runs).
+ * @return 0; AX_EPERM outside a loop; AX_EINVAL; AX_ENOMEM.
+ */
+int ax__spawn_unrun(ax_task **tp, ax_task_fn fn, void *arg,
+                    const struct ax_task_opts *opts,
+                    void (*unrun)(void *arg, int status));
 
 /*
  * Make @p t, parked in ax__park(), ready to run. Only for a task known to

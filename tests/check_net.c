@@ -1969,7 +1969,8 @@ typedef struct park_state {
     double idle;      /* the park's deadline in seconds; < 0: none */
     bool park_first;  /* park before reading anything */
     bool misuse;      /* the first handler tries the bad parks */
-    atomic_int parked, resumed, same_task, lines, freed;
+    bool late_write;  /* each park is followed by a write from a task */
+    atomic_int parked, resumed, same_task, lines, freed, late;
     atomic_int eof, timedout, cancelled, other, last_other;
     atomic_int misuse_done;
 } park_state;
@@ -2001,6 +2002,23 @@ static void pconn_end(pconn *pc, int rc)
     atomic_fetch_add(&ps->freed, 1);
 }
 
+typedef struct park_job {
+    ax_sock *c;
+    park_state *ps;
+} park_job;
+
+/* Runs once the handler that parked has returned: its connection is
+ * parked (no task, its hook armed), and may still be written to. */
+static void *park_job_write(void *arg)
+{
+    park_job *j = arg;
+
+    NOTE_RC(ax_write_all(j->c, "late\n", 5, -1), 0);
+    atomic_fetch_add(&j->ps->late, 1);
+    free(j);
+    return NULL;
+}
+
 static void pconn_park(ax_sock *c, pconn *pc)
 {
     park_state *ps = pc->ps;
@@ -2012,6 +2030,13 @@ static void pconn_park(ax_sock *c, pconn *pc)
         return;
     }
     atomic_fetch_add(&ps->parked, 1);
+    if (ps->late_write) {
+        park_job *j = malloc(sizeof *j);
+        if (j)
+            *j = (park_job){c, ps};
+        if (!j || !NOTE_RC(ax_spawn(NULL, park_job_write, j), 0))
+            free(j);
+    }
 }
 
 /* Answer one line with "<count> <line>", then park. */
@@ -2346,6 +2371,45 @@ static void *main_park_bad(void *arg)
  * a NULL continuation or a deadline below -1 -> AX_EINVAL; from a thread
  * without a loop -> AX_ENOTTASK, from another task -> AX_EPERM, from a
  * task of another loop -> AX_EWRONGLOOP; a second park -> AX_EBUSY. */
+static void expect_line(ax_sock *s, const char *want)
+{
+    char *line;
+    size_t len;
+
+    axt_assert_rc(ax_read_until(s, "\n", &line, &len, 200, -1), 0);
+    ck_assert_msg(len == strlen(want) && !memcmp(line, want, len),
+                  "got %.*s, want %s", (int)len, line, want);
+}
+
+static void *main_park_write(void *arg)
+{
+    park_state ps = {.idle = -1, .late_write = true};
+    ax_task *srv;
+    ax_sock *s = NULL;
+
+    (void)arg;
+    srv = park_server(&ps);
+    axt_assert_rc(ax_connect(&s, "127.0.0.1", ps.port, -1), 0);
+    park_exchange(s, 1, "one\n");
+    expect_line(s, "late\n");
+    park_exchange(s, 2, "two\n");
+    expect_line(s, "late\n");
+    ck_assert_int_eq(atomic_load(&ps.late), 2);
+    ck_assert_int_eq(atomic_load(&ps.resumed), 1);
+    axt_assert_rc(ax_close(s), 0);
+    wait_count(&ps.freed, 1);
+    park_stop(&ps, srv);
+    return NULL;
+}
+
+/* A parked connection holds its reading side only: another task of its
+ * loop writes to it meanwhile (before, the write said AX_EBUSY). */
+START_TEST(test_serve_park_write_while_parked)
+{
+    RUN_CLEAN(1, false, main_park_write, NULL);
+}
+END_TEST
+
 START_TEST(test_serve_park_bad_inputs)
 {
     RUN_CLEAN(2, false, main_park_bad, NULL);
@@ -2368,6 +2432,97 @@ static void one_request(int port, const char *req)
                   "bad reply %.*s", (int)len, line);
     axt_assert_rc(ax_close(s), 0);
 }
+
+/* A connection task that gets no stack at its first run (the allocator's
+ * map hook refuses its stack's slab: a stack size of its own, so nothing
+ * else maps then) ends without running the handler. Its socket must be
+ * closed (the client reads the end of stream) and its record unlisted, or
+ * the server's stop would wait for it for ever. */
+static atomic_int refuse_maps, maps_refused;
+
+static void *ua_alloc(void *ud, size_t n)
+{
+    (void)ud;
+    return malloc(n);
+}
+
+static void *ua_resize(void *ud, void *p, size_t n)
+{
+    (void)ud;
+    return realloc(p, n);
+}
+
+static void ua_release(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+static int ua_map(void *ud, size_t n)
+{
+    (void)ud;
+    (void)n;
+    if (!atomic_load(&refuse_maps))
+        return 0;
+    atomic_fetch_add(&maps_refused, 1);
+    return 1;
+}
+
+static const ax_allocator unrun_allocator = {
+    .alloc = ua_alloc, .resize = ua_resize, .release = ua_release,
+    .map = ua_map};
+
+static void *main_serve_no_stack(void *arg)
+{
+    srv_state st;
+    serve_run run;
+    ax_task *srv;
+    ax_sock *s = NULL;
+    char buf[16];
+    int rc;
+    srv_init(&st);
+    st.opts.mode = *(ax_serve_mode *)arg;
+    st.opts.stack_size = 88 * 1024; /* a slab of its own */
+    srv = start_server(&st, &run, line_handler);
+    atomic_store(&maps_refused, 0);
+    atomic_store(&refuse_maps, 1);
+    axt_assert_rc(ax_connect(&s, "127.0.0.1", st.port, -1), 0);
+    axt_assert_rc(ax_write_all(s, "hello\n", 6, -1), 0);
+    /* 5 s: a hang guard; without a close the read times out. Closed with
+     * the line unread, the socket resets rather than ends. */
+    rc = (int)ax_read(s, buf, sizeof buf, 5.0);
+    ck_assert_msg(rc == 0 || rc == AX_ECONNRESET, "read: %s",
+                  ax_err_name(rc));
+    atomic_store(&refuse_maps, 0);
+    axt_assert_rc(ax_close(s), 0);
+    ck_assert_int_gt(atomic_load(&maps_refused), 0);
+    ck_assert_int_eq(atomic_load(&st.started), 0);
+    one_request(st.port, "still up\n");
+    stop_server(&st, srv);
+    ck_assert_int_eq(atomic_load(&st.started), 1);
+    return NULL;
+}
+
+static void run_no_stack(ax_serve_mode mode)
+{
+    axt_assert_rc(ax_set_allocator(&unrun_allocator), 0);
+    RUN_CLEAN(1, false, main_serve_no_stack, &mode);
+    axt_assert_rc(ax_set_allocator(NULL), 0);
+}
+
+/* Reuseport: the task had the accepted socket. */
+START_TEST(test_serve_conn_no_stack_reuseport)
+{
+    run_no_stack(AX_SERVE_REUSEPORT);
+}
+END_TEST
+
+/* Acceptor: the task had only the descriptor, never adopted. */
+START_TEST(test_serve_conn_no_stack_acceptor)
+{
+    run_no_stack(AX_SERVE_ACCEPTOR);
+}
+END_TEST
 
 static void *main_disconnect_mid_request(void *arg)
 {
@@ -2739,6 +2894,7 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_serve_park_stop);
     tcase_add_test(tc, test_serve_park_deadline);
     tcase_add_test(tc, test_serve_park_bad_inputs);
+    tcase_add_test(tc, test_serve_park_write_while_parked);
 
     tc = axt_tcase(s, "faults");
     tcase_add_test(tc, test_fault_client_disconnects_mid_request);
@@ -2746,6 +2902,8 @@ Suite *ax_net_suite(void)
     tcase_add_test(tc, test_fault_slow_reader_backpressure);
     tcase_add_test(tc, test_fault_slowloris_read_timeout);
     tcase_add_test(tc, test_fault_connection_reset);
+    tcase_add_test(tc, test_serve_conn_no_stack_reuseport);
+    tcase_add_test(tc, test_serve_conn_no_stack_acceptor);
 
     tc = axt_tcase(s, "read_max");
     tcase_add_test(tc, test_read_until_line_longer_than_max_e2big);

@@ -608,10 +608,11 @@ wait_for() {
     return 1
 }
 
-# test_chat [ARG]: the exchange above, with chat started with ARG too
-# (--shared-stacks: readers and writer actors on the shared stack).
+# test_chat [ARG...]: the exchange above, with chat started with ARG too
+# (--shared-stacks: readers and writer actors on the shared stack;
+# --park-idle: no task for an idle member), then /nick, /who and /quit.
 test_chat() {
-    local pa pb c="chat${1:+ $1}"
+    local pa pb c="chat${1:+ $*}"
 
     start_server chat "$@" || return
     if [ $HAVE_NC = 1 ]; then
@@ -646,7 +647,28 @@ test_chat() {
         else
             fail "$c: alice did not get 'bob: hi alice' (got: $(tr '\n' '|' <"$TMP/out_a"))"
         fi
-        # bob leaves; alice keeps talking to nobody; the server stays up.
+        printf '/nick robert\n' >&6
+        if wait_for "$TMP/out_a" "* bob is now known as robert"; then
+            pass "$c: alice sees bob's /nick"
+        else
+            fail "$c: alice did not see bob's /nick (got: $(tr '\n' '|' <"$TMP/out_a"))"
+        fi
+        printf '/who\n' >&5
+        if wait_for "$TMP/out_a" "* 2 online: alice, robert"; then
+            pass "$c: /who lists alice and robert"
+        else
+            fail "$c: /who (got: $(tr '\n' '|' <"$TMP/out_a"))"
+        fi
+        # bob leaves with /quit: the server says bye and closes (nc ends
+        # with bob's stdin still open); alice sees the leave.
+        printf '/quit\n' >&6
+        if wait_for "$TMP/out_a" "* robert left" &&
+            wait_for "$TMP/out_b" "* bye"; then
+            pass "$c: /quit: bye, and alice sees robert leave"
+        else
+            fail "$c: /quit (alice: $(tr '\n' '|' <"$TMP/out_a"); bob: $(tr '\n' '|' <"$TMP/out_b"))"
+        fi
+        # alice keeps talking to nobody; the server stays up.
         exec 6>&-
         wait "$pb" 2>/dev/null
         printf 'anyone?\n' >&5
@@ -657,6 +679,48 @@ test_chat() {
         skip "$c: nc not found"
     fi
     stop_server TERM
+}
+
+# test_chat_slow [ARG...]: a member that reads nothing while another talks
+# fast is too slow (its mailbox of 4 lines stays full for GRACE, 1 s) and
+# is disconnected; the talker sees it announced, the server goes on. Run
+# with --park-idle (its queue and posted kick are new; the actor version's
+# rules are the same code in the room).
+test_chat_slow() {
+    local c="chat${1:+ $*}" pt i line
+    if [ $HAVE_NC = 0 ]; then
+        skip "$c: slow member: nc not found"
+        return
+    fi
+    start_server chat --mailbox 4 "$@" || return
+    exec 7<>"/dev/tcp/$HOST/$PORT"
+    printf 'slowpoke\n' >&7
+    # Lines of 4,000 bytes, 3,000 of them (12 MB: more than the slow
+    # member's socket buffers take; about 1.5 s here, 15 s under TSan).
+    line=$(head -c 4000 /dev/zero | tr '\0' x)
+    {
+        printf 'talker\n'
+        for ((i = 0; i < 3000; i++)); do printf '%s\n' "$line"; done
+    } >"$TMP/talk"
+    # nc (without -N) stays after its input ends, reading until killed.
+    timeout 120 nc "$HOST" "$PORT" <"$TMP/talk" >"$TMP/out_t" 2>&1 &
+    pt=$!
+    PIDS="$PIDS $pt"
+    i=0
+    while [ $i -lt 900 ] &&
+        ! grep -q "slowpoke was too slow and got disconnected" "$TMP/out_t"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if grep -q "slowpoke was too slow and got disconnected" "$TMP/out_t"; then
+        pass "$c: a member that reads nothing is disconnected as too slow"
+    else
+        fail "$c: the slow member was not disconnected ($(grep -v xxxx "$TMP/out_t" | tr '\n' '|' | head -c 300))"
+    fi
+    kill "$pt" 2>/dev/null
+    wait "$pt" 2>/dev/null
+    exec 7>&-
+    server_alive && stop_server TERM
 }
 
 # ---------------------------------------------------------------------------
@@ -741,6 +805,9 @@ if [ "${AX_HAVE_ACTORS:-1}" = 1 ]; then
     test_kv
     test_chat
     test_chat --shared-stacks
+    test_chat --park-idle
+    test_chat --park-idle --shared-stacks
+    test_chat_slow --park-idle
     metrics kv-server
     metrics chat
 else

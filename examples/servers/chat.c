@@ -39,6 +39,22 @@
  * ax_actor_opts.shared_stack): an idle member then keeps the few hundred
  * bytes of stack each of the two uses instead of a resident page each
  * (bench/idle.sh).
+ *
+ * --park-idle gives an idle member no task and no actor at all (about
+ * 590 bytes in all, bench/idle.sh): the reader parks with ax_serve_park()
+ * between lines, and each line runs in a task of its own (on_line(), the
+ * same commands). The member's mailbox becomes a queue on its loop: the
+ * room posts each line there (ax_loop_post, park_send()) and counts it
+ * until it is written, the same 64-line bound its ax_try_send had, so
+ * GRACE, BACKLOG_MAX and the kick work as above. Whoever queues a line
+ * to a member without a writer (the room's post, the reader's own
+ * answers) spawns one; it writes while lines are queued, the socket
+ * parked meanwhile, and ends. A kick is posted too: the writer (spawned
+ * for it if need be) says why and shuts the socket, which wakes the
+ * parked reader. The member's record is reference-counted (the
+ * connection, the room, each line on its way), and a line that arrives
+ * once the connection is ending is dropped, so a member may leave while
+ * the room is queueing lines to it. Combines with --shared-stacks.
  */
 #include "cli.h"
 #include "metrics.h"
@@ -71,10 +87,11 @@ typedef struct config {
     size_t announce_max; /* joins/leaves announced up to this many members */
     bool debug;          /* /debug-crash-room, /debug-stall-room */
     bool shared_stacks;  /* --shared-stacks */
+    bool park_idle;      /* --park-idle */
 } config;
 
 static config cfg = {"127.0.0.1", DEFAULT_PORT, AX_LOOPS_PER_CPU, 64, 1000,
-                     false, false};
+                     false, false, false};
 /* The room's current ref: its supervisor restarts it under a new one,
  * which its start function (room_start) publishes. */
 static _Atomic uint64_t room_id;
@@ -169,14 +186,59 @@ static void mconn_unref(mconn *c)
         free(c);
 }
 
+/*
+ * --park-idle: a member without a task or an actor while it is idle. Its
+ * reader parks with ax_serve_park() between lines; the lines to send wait
+ * in a queue of the connection's loop, and a writer task exists only while
+ * that queue has lines. The room's lines come through ax_loop_post (a
+ * qline each); @queued counts them from the room's send to their write,
+ * the bound the room reads as the actor version's mailbox (cfg.mailbox).
+ * Only refs, queued and gone are touched from the room's thread; the rest
+ * belongs to the connection's loop. Kept small: an idle member holds this,
+ * ax_serve()'s record, its socket and the room's entry.
+ */
+typedef struct qline {
+    struct qline *next;
+    struct text *t;
+    struct pconn *c; /* from the room (counted in queued); NULL: its own */
+} qline;
+
+typedef struct pconn { /* 56 bytes on 64-bit: a 64-byte malloc chunk */
+    atomic_int refs;   /* the connection, the room, each qline in flight */
+    atomic_int queued; /* the room's lines not yet written or dropped */
+    uint32_t nq;       /* lines in the queue */
+    atomic_bool gone;  /* the connection is ending: the room drops it */
+    bool kicked;       /* too slow: the writer says so and shuts it */
+    bool closing;      /* ending: lines that arrive now are dropped */
+    uint8_t loop;      /* its loop's index (AX_LOOPS_MAX is 256) */
+    ax_sock *s;
+    uint64_t id;       /* in the room (0: not yet) */
+    qline *last;       /* the queue, a ring: last->next is the first */
+    ax_task *writer;   /* its handle while lines are queued */
+    ax_future *waiter; /* the reader's, while it waits for the writer */
+} pconn;
+
+static pconn *pconn_ref(pconn *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+static void pconn_unref(pconn *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        free(c);
+}
+
 /* Room requests. */
 typedef struct rmsg {
     uint64_t id;   /* the member (0 for JOIN) */
-    mconn *conn;   /* JOIN: the connection (the room takes a reference) */
+    void *conn;    /* JOIN: the connection (the room takes a reference):
+                    * an mconn, or a pconn with --park-idle */
     char arg[];    /* name or line */
 } rmsg;
 
-static rmsg *rmsg_new(uint64_t id, mconn *conn, const char *arg, size_t len)
+static rmsg *rmsg_new(uint64_t id, void *conn, const char *arg, size_t len)
 {
     rmsg *m = malloc(sizeof *m + len + 1);
 
@@ -201,16 +263,22 @@ static void undelivered(int tag, void *data, int reason)
 
 /* ---- the room -------------------------------------------------------------- */
 
-typedef struct member {
-    uint64_t id;
-    char name[NAME_MAX_LEN + 1];
-    mconn *conn;
-    bool drop;        /* leaving at the end of this round */
-    bool kick;        /* ... because it was too slow */
-    const char *why;  /* how its leave is announced */
-    text **log;       /* backlog while the mailbox is full (a ring) */
+/* A member's lines while its mailbox is full: a ring of BACKLOG_MAX,
+ * taken when the mailbox is first found full, given back once empty. */
+typedef struct backlog {
     size_t head, nlog;
     double full_since;
+    text *log[BACKLOG_MAX];
+} backlog;
+
+/* Kept small (56 bytes on 64-bit): the room holds one per member. */
+typedef struct member {
+    uint64_t id;
+    void *conn;   /* an mconn, or a pconn with --park-idle */
+    backlog *log; /* NULL: nothing waits */
+    char name[NAME_MAX_LEN + 1];
+    bool drop;    /* leaving at the end of this round: announced as */
+    bool kick;    /* ... too slow if set, else as left */
 } member;
 
 typedef struct room_state {
@@ -249,16 +317,85 @@ static void kick_run(void *arg)
     mconn_unref(c); /* the room's reference, passed with the post */
 }
 
+static void park_arrive(void *arg);
+static void park_kick_run(void *arg);
+
+/* --park-idle: the room's ax_try_send. On 0 t's reference is the
+ * member's; on an error the caller keeps it. Never waits. */
+static int park_send(pconn *c, text *t)
+{
+    qline *q;
+    int rc;
+
+    if (atomic_load_explicit(&c->gone, memory_order_acquire))
+        return AX_ESRCH;
+    if (atomic_load_explicit(&c->queued, memory_order_acquire) >=
+        (int)cfg.mailbox)
+        return AX_EAGAIN;
+    if (!(q = malloc(sizeof *q)))
+        return AX_ENOMEM;
+    q->next = NULL;
+    q->t = t;
+    q->c = pconn_ref(c); /* for the trip */
+    atomic_fetch_add_explicit(&c->queued, 1, memory_order_relaxed);
+    if ((rc = ax_loop_post(ax_loop_at(c->loop), park_arrive, q))) {
+        atomic_fetch_sub_explicit(&c->queued, 1, memory_order_relaxed);
+        pconn_unref(c);
+        free(q);
+    }
+    return rc;
+}
+
+/* The member's connection, either kind. */
+static void *conn_ref(void *c)
+{
+    if (cfg.park_idle)
+        return pconn_ref(c);
+    return mconn_ref(c);
+}
+
+static void conn_unref(void *c)
+{
+    if (cfg.park_idle)
+        pconn_unref(c);
+    else
+        mconn_unref(c);
+}
+
+static int conn_send(void *c, text *t)
+{
+    if (cfg.park_idle)
+        return park_send(c, t);
+    return ax_try_send(((mconn *)c)->writer, W_LINE, t);
+}
+
+/* Tell the member's loop it was too slow; the room's reference travels
+ * with the post. */
+static void conn_kick(void *c)
+{
+    int rc = cfg.park_idle
+                 ? ax_loop_post(ax_loop_at(((pconn *)c)->loop), park_kick_run, c)
+                 : ax_loop_post(((mconn *)c)->loop, kick_run, c);
+
+    if (rc) {
+        fprintf(stderr, "chat: ax_loop_post: %s\n", ax_strerror(rc));
+        conn_unref(c);
+    }
+}
+
 static void mark_gone(room_state *r, member *m, int rc)
 {
     m->drop = true;
+    /* else its writer has ended: the connection is gone (it "left") */
     if (rc == AX_EAGAIN) {
         m->kick = true;
-        m->why = "was too slow and got disconnected";
         r->kicked++;
-    } else {
-        m->why = "left"; /* its writer has ended: the connection is gone */
     }
+}
+
+static const char *member_why(const member *m)
+{
+    return m->kick ? "was too slow and got disconnected" : "left";
 }
 
 /* Move what waits in m's backlog into its mailbox, without waiting.
@@ -266,18 +403,24 @@ static void mark_gone(room_state *r, member *m, int rc)
  * reaches BACKLOG_MAX lines, is too slow. */
 static void flush(room_state *r, member *m)
 {
-    while (m->nlog && !m->drop) {
-        int rc = ax_try_send(m->conn->writer, W_LINE, m->log[m->head]);
-        if (rc == AX_EAGAIN && ax_now() - m->full_since < GRACE &&
-            m->nlog < BACKLOG_MAX)
+    backlog *b = m->log;
+
+    while (b && b->nlog && !m->drop) {
+        int rc = conn_send(m->conn, b->log[b->head]);
+        if (rc == AX_EAGAIN && ax_now() - b->full_since < GRACE &&
+            b->nlog < BACKLOG_MAX)
             return;
         if (rc) {
             mark_gone(r, m, rc);
             return;
         }
-        m->head = (m->head + 1) % BACKLOG_MAX;
-        m->nlog--;
-        m->full_since = ax_now(); /* it moved: the clock starts over */
+        b->head = (b->head + 1) % BACKLOG_MAX;
+        b->nlog--;
+        b->full_since = ax_now(); /* it moved: the clock starts over */
+    }
+    if (b && !b->nlog) {
+        free(b);
+        m->log = NULL;
     }
 }
 
@@ -290,9 +433,9 @@ static void deliver(room_state *r, member *m, text *t)
     flush(r, m);
     if (m->drop)
         return;
-    if (!m->nlog) {
+    if (!m->log) {
         atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-        rc = ax_try_send(m->conn->writer, W_LINE, t);
+        rc = conn_send(m->conn, t);
         if (rc == 0)
             return;
         text_unref(t);
@@ -300,23 +443,26 @@ static void deliver(room_state *r, member *m, text *t)
             mark_gone(r, m, rc);
             return;
         }
-        m->full_since = ax_now();
-    }
-    /* The mailbox is full: keep the line in the backlog, in order. */
-    if (!m->log && !(m->log = malloc(BACKLOG_MAX * sizeof *m->log))) {
-        mark_gone(r, m, AX_EAGAIN);
-        return;
+        /* The mailbox is full: keep the line in a backlog, in order. */
+        if (!(m->log = malloc(sizeof *m->log))) {
+            mark_gone(r, m, AX_EAGAIN);
+            return;
+        }
+        m->log->head = m->log->nlog = 0;
+        m->log->full_since = ax_now();
     }
     atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
-    m->log[(m->head + m->nlog++) % BACKLOG_MAX] = t;
+    m->log->log[(m->log->head + m->log->nlog++) % BACKLOG_MAX] = t;
     flush(r, m); /* too slow already? */
 }
 
 static void member_free(member *m)
 {
-    for (; m->nlog; m->nlog--, m->head = (m->head + 1) % BACKLOG_MAX)
-        text_unref(m->log[m->head]);
-    free(m->log);
+    backlog *b = m->log;
+
+    for (; b && b->nlog; b->nlog--, b->head = (b->head + 1) % BACKLOG_MAX)
+        text_unref(b->log[b->head]);
+    free(b);
     m->log = NULL;
 }
 
@@ -333,7 +479,7 @@ static void deliver_all(room_state *r, text *t)
 static void announce_add(char **buf, size_t *len, size_t *cap,
                          const member *m)
 {
-    size_t need = strlen(m->name) + strlen(m->why) + 5;
+    size_t need = strlen(m->name) + strlen(member_why(m)) + 5;
 
     if (*len + need > *cap) {
         size_t nc = *cap ? *cap * 2 : 256;
@@ -346,7 +492,7 @@ static void announce_add(char **buf, size_t *len, size_t *cap,
         *cap = nc;
     }
     *len += (size_t)snprintf(*buf + *len, *cap - *len, "* %s %s\n", m->name,
-                             m->why);
+                             member_why(m));
 }
 
 /*
@@ -374,20 +520,11 @@ static void sweep(room_state *r)
             }
             gone++;
             member_free(m);
-            if (m->kick) {
-                /* The reference travels with the post; kick_run drops
-                 * it. */
-                int rc = ax_loop_post(m->conn->loop, kick_run, m->conn);
-                if (rc) {
-                    fprintf(stderr, "chat: ax_loop_post: %s\n",
-                            ax_strerror(rc));
-                    mconn_unref(m->conn);
-                }
-            } else {
-                mconn_unref(m->conn);
-            }
-            if (m->why)
-                announce_add(&buf, &len, &cap, m);
+            if (m->kick)
+                conn_kick(m->conn); /* the reference goes with it */
+            else
+                conn_unref(m->conn);
+            announce_add(&buf, &len, &cap, m);
         }
         r->n = w;
         if (len && r->n <= cfg.announce_max)
@@ -416,11 +553,11 @@ static void *room_main(void *arg)
     /* A restarted room starts empty: members of the room that failed are
      * told by ax_reply_error(AX_ESRCH) when they next speak. */
     for (;;) {
-        bool backlog = false;
+        bool waiting = false;
         for (size_t i = 0; i < r.n; i++)
-            backlog |= r.m[i].nlog > 0;
+            waiting |= r.m[i].log != NULL;
         /* With a backlog, look again every 10 ms even when nobody talks. */
-        rc = ax_recv(&msg, backlog ? 0.01 : -1);
+        rc = ax_recv(&msg, waiting ? 0.01 : -1);
         if (rc == AX_ETIMEDOUT) {
             for (size_t i = 0; i < r.n; i++)
                 flush(&r, &r.m[i]);
@@ -448,7 +585,7 @@ static void *room_main(void *arg)
                 r.cap = cap;
             }
             m = &r.m[r.n++];
-            *m = (member){.id = r.next_id++, .conn = mconn_ref(q->conn)};
+            *m = (member){.id = r.next_id++, .conn = conn_ref(q->conn)};
             snprintf(m->name, sizeof m->name, "%s", q->arg);
             ax_reply(&msg, (void *)(uintptr_t)m->id);
             if (r.n <= cfg.announce_max)
@@ -507,7 +644,6 @@ static void *room_main(void *arg)
         case R_LEAVE:
             if (m) {
                 m->drop = true;
-                m->why = "left";
                 sweep(&r);
             }
             break;
@@ -543,7 +679,7 @@ static void *room_main(void *arg)
 out:
     for (size_t i = 0; i < r.n; i++) {
         member_free(&r.m[i]);
-        mconn_unref(r.m[i].conn);
+        conn_unref(r.m[i].conn);
     }
     free(r.m);
     if (r.kicked)
@@ -555,16 +691,16 @@ out:
 
 /* Append t to the batch out[0, *n): the batch is written first when t
  * does not fit, and t alone when it is larger than a batch. */
-static int batch_add(mconn *c, char *out, size_t *n, const text *t)
+static int batch_add(ax_sock *s, char *out, size_t *n, const text *t)
 {
     int rc = 0;
 
     if (*n && *n + t->len > BATCH) {
-        rc = ax_write_all(c->s, out, *n, -1);
+        rc = ax_write_all(s, out, *n, -1);
         *n = 0;
     }
     if (!rc && t->len > BATCH) {
-        rc = ax_write_all(c->s, t->s, t->len, -1);
+        rc = ax_write_all(s, t->s, t->len, -1);
     } else if (!rc) {
         memcpy(out + *n, t->s, t->len);
         *n += t->len;
@@ -603,12 +739,12 @@ static void *writer_main(void *arg)
                 break;
             }
             if (one) {
-                rc = batch_add(c, out, &n, one);
+                rc = batch_add(c->s, out, &n, one);
                 text_unref(one);
                 one = NULL;
             }
             if (!rc)
-                rc = batch_add(c, out, &n, t);
+                rc = batch_add(c->s, out, &n, t);
             text_unref(t);
         } while (!rc && ax_recv(&m, 0) == 0);
         if (!rc && one)
@@ -669,17 +805,26 @@ static void writer_stop(mconn *c, bool now)
 }
 
 
-/* Queue a line for this member's own client. */
-static int tell(mconn *c, const char *s)
+static int park_tell(pconn *c, text *t);
+
+/* Queue @p t (its reference taken) for this member's own client. */
+static int say(void *conn, text *t)
 {
-    text *t = text_fmt("%s", s);
     int rc;
 
     if (!t)
         return AX_ENOMEM;
-    if ((rc = ax_send(c->writer, W_LINE, t)))
+    if (cfg.park_idle)
+        return park_tell(conn, t);
+    if ((rc = ax_send(((mconn *)conn)->writer, W_LINE, t)))
         text_unref(t);
     return rc;
+}
+
+/* Queue a line for this member's own client. */
+static int tell(void *conn, const char *s)
+{
+    return say(conn, text_fmt("%s", s));
 }
 
 /* Ask the room and wait for the answer even if cancelled meanwhile (the
@@ -688,7 +833,7 @@ static int tell(mconn *c, const char *s)
  * to the await, and a reader that went back to its socket after it would
  * wait there for ever, holding the whole stop up (a member whose /who was
  * in flight at SIGTERM did). */
-static int ask_room(int tag, uint64_t id, mconn *conn, const char *arg,
+static int ask_room(int tag, uint64_t id, void *conn, const char *arg,
                     void **val)
 {
     rmsg *q = rmsg_new(id, conn, arg, strlen(arg));
@@ -755,13 +900,79 @@ static int read_line(ax_sock *s, char **out)
     return 0;
 }
 
+#define QUIT 1 /* on_line(): the client said /quit */
+
+/* One line from the client (*id: its member id once it has joined; the
+ * first line is the name). @return 0 (go on); QUIT; an error. */
+static int on_line(void *conn, uint64_t *id, char *line)
+{
+    char name[NAME_MAX_LEN + 1];
+    void *v;
+    int rc;
+
+    if (!*id) {
+        if (!clean_name(line, name))
+            return tell(conn, "* please send a name (up to 24 characters)\n");
+        if ((rc = ask_room(R_JOIN, 0, conn, name, &v)))
+            return rc;
+        if (!(*id = (uintptr_t)v))
+            return tell(conn, "* that name is taken, try another\n");
+        return 0;
+    }
+    if (!line[0])
+        return 0;
+    if (!strcmp(line, "/quit")) {
+        tell(conn, "* bye\n");
+        return QUIT;
+    } else if (!strcmp(line, "/who")) {
+        if ((rc = ask_room(R_WHO, *id, NULL, "", &v)))
+            return rc;
+        return say(conn, v);
+    } else if (!strncmp(line, "/nick", 5) && (line[5] == ' ' || !line[5])) {
+        if (!clean_name(line + 5, name))
+            return tell(conn, "* usage: /nick NAME\n");
+        if ((rc = ask_room(R_NICK, *id, NULL, name, &v)) == 0 && !v)
+            rc = tell(conn, "* that name is taken\n");
+        return rc;
+    } else if (cfg.debug && !strcmp(line, "/debug-crash-room")) {
+        return ask_room(R_CRASH, *id, NULL, "", NULL);
+    } else if (cfg.debug && !strcmp(line, "/debug-stall-room")) {
+        return ask_room(R_STALL, *id, NULL, "", NULL);
+    } else if (line[0] == '/') {
+        return tell(conn, "* commands: /nick NAME, /who, /quit\n");
+    }
+    /* One line in flight per talker: however fast a client types, it
+     * cannot outrun the room, and every member's writer gets its turn
+     * between two lines of the same talker. */
+    return ask_room(R_SAY, *id, NULL, line, NULL);
+}
+
+/* The reader is done (@p rc: why): say why if the client should know,
+ * and leave the room. Cancelled: the server is stopping. Ten thousand
+ * members leaving one by one, each announced, would hold the stop up for
+ * seconds: the room is going too and forgets them all at once. */
+static void leave_room(void *conn, uint64_t id, int rc, bool kicked)
+{
+    if (rc == AX_E2BIG)
+        tell(conn, "* line too long, disconnecting\n");
+    else if (rc == AX_ESRCH && id)
+        tell(conn, "* the room restarted, please reconnect\n");
+    else if (rc && rc != AX_EPIPE && rc != AX_ECONNRESET &&
+             rc != AX_ECANCELED && !kicked)
+        fprintf(stderr, "chat: connection: %s\n", ax_strerror(rc));
+    if (id && rc != AX_ECANCELED) {
+        rmsg *q = rmsg_new(id, NULL, "", 0);
+        if (q && ax_send(room_ref(), R_LEAVE, q))
+            free(q);
+    }
+}
+
 static void chat_conn(ax_sock *s, void *arg)
 {
     ax_actor_opts ao = {0};
-    char *line, name[NAME_MAX_LEN + 1];
+    char *line;
     mconn *c = malloc(sizeof *c);
     uint64_t id = 0;
-    void *v;
     int rc;
 
     (void)arg;
@@ -787,73 +998,280 @@ static void chat_conn(ax_sock *s, void *arg)
         return;
     }
     rc = tell(c, "* welcome! what is your name?\n");
-    /* The first line is the name. */
-    while (!rc && !id) {
-        if ((rc = read_line(s, &line)))
-            break;
-        if (!clean_name(line, name)) {
-            rc = tell(c, "* please send a name (up to 24 characters)\n");
-            continue;
-        }
-        if ((rc = ask_room(R_JOIN, 0, c, name, &v)))
-            break;
-        if (!(id = (uintptr_t)v))
-            rc = tell(c, "* that name is taken, try another\n");
-    }
-    while (!rc && id) {
-        if ((rc = read_line(s, &line)))
-            break;
-        if (!line[0])
-            continue;
-        if (!strcmp(line, "/quit")) {
-            tell(c, "* bye\n");
-            break;
-        } else if (!strcmp(line, "/who")) {
-            if ((rc = ask_room(R_WHO, id, NULL, "", &v)))
-                break;
-            if ((rc = ax_send(c->writer, W_LINE, v)))
-                text_unref(v);
-        } else if (!strncmp(line, "/nick", 5) &&
-                   (line[5] == ' ' || !line[5])) {
-            if (!clean_name(line + 5, name)) {
-                rc = tell(c, "* usage: /nick NAME\n");
-            } else if ((rc = ask_room(R_NICK, id, NULL, name, &v)) == 0 &&
-                       !v) {
-                rc = tell(c, "* that name is taken\n");
-            }
-        } else if (cfg.debug && !strcmp(line, "/debug-crash-room")) {
-            rc = ask_room(R_CRASH, id, NULL, "", NULL);
-        } else if (cfg.debug && !strcmp(line, "/debug-stall-room")) {
-            rc = ask_room(R_STALL, id, NULL, "", NULL);
-        } else if (line[0] == '/') {
-            rc = tell(c, "* commands: /nick NAME, /who, /quit\n");
-        } else {
-            /* One line in flight per talker: however fast a client
-             * types, it cannot outrun the room, and every member's writer
-             * gets its turn between two lines of the same talker. */
-            rc = ask_room(R_SAY, id, NULL, line, NULL);
-        }
-    }
-    if (rc == AX_E2BIG)
-        tell(c, "* line too long, disconnecting\n");
-    else if (rc == AX_ESRCH && id)
-        tell(c, "* the room restarted, please reconnect\n");
-    else if (rc && rc != AX_EPIPE && rc != AX_ECONNRESET &&
-             rc != AX_ECANCELED && !c->kicked)
-        fprintf(stderr, "chat: connection: %s\n", ax_strerror(rc));
-    /* Cancelled: the server is stopping. Ten thousand members leaving one
-     * by one, each announced, would hold the stop up for seconds: the room
-     * is going too and forgets them all at once, and the writer is
-     * cancelled instead of given time to flush. */
-    bool stopping = rc == AX_ECANCELED;
-    if (id && !stopping) {
-        rmsg *q = rmsg_new(id, NULL, "", 0);
-        if (q && ax_send(room_ref(), R_LEAVE, q))
-            free(q);
-    }
-    writer_stop(c, stopping);
+    while (!rc && !(rc = read_line(s, &line)))
+        rc = on_line(c, &id, line);
+    if (rc == QUIT)
+        rc = 0;
+    leave_room(c, id, rc, c->kicked);
+    /* Stopping, the writer is cancelled instead of given time to flush. */
+    writer_stop(c, rc == AX_ECANCELED);
     ax_future_free(c->writer_done);
     mconn_unref(c);
+}
+
+/* ---- --park-idle: a member with no task while it is idle ---------------- */
+
+static void *park_writer(void *arg);
+
+static bool writer_running(const pconn *c)
+{
+    return c->writer && !ax_task_done(c->writer);
+}
+
+/* A writer for c's queue, unless one runs. Failing (out of memory), the
+ * next line tries again, and a member whose lines never go is too slow
+ * for the room. */
+static int park_spawn_writer(pconn *c)
+{
+    ax_task_opts o = {.name = "writer", .shared_stack = cfg.shared_stacks};
+
+    if (c->writer) {
+        if (!ax_task_done(c->writer))
+            return 0;
+        /* It got no stack and never ran: give its handle up. */
+        ax_task_detach(c->writer);
+        c->writer = NULL;
+    }
+    return ax_spawn_with(&c->writer, park_writer, c, &o);
+}
+
+static void park_push(pconn *c, qline *q)
+{
+    if (c->last) {
+        q->next = c->last->next;
+        c->last->next = q;
+    } else {
+        q->next = q;
+    }
+    c->last = q;
+    c->nq++;
+    park_spawn_writer(c);
+}
+
+/* Take the whole queue, first line first (a NULL-ended list). */
+static qline *park_take(pconn *c)
+{
+    qline *first;
+
+    if (!c->last)
+        return NULL;
+    first = c->last->next;
+    c->last->next = NULL;
+    c->last = NULL;
+    return first;
+}
+
+static void qline_free(qline *q)
+{
+    if (q->c)
+        atomic_fetch_sub_explicit(&q->c->queued, 1, memory_order_release);
+    text_unref(q->t);
+    free(q);
+}
+
+static void park_drop(pconn *c)
+{
+    qline *q = park_take(c), *next;
+
+    for (; q; q = next) {
+        next = q->next;
+        c->nq--;
+        qline_free(q);
+    }
+}
+
+/* The reader waits for the writer (its end, or room in the queue). */
+static void park_wake(pconn *c)
+{
+    ax_future *f = c->waiter;
+
+    if (f) {
+        c->waiter = NULL;
+        ax_future_set_result(f, NULL);
+    }
+}
+
+static int park_tell(pconn *c, text *t)
+{
+    qline *q;
+
+    if (c->closing) {
+        text_unref(t);
+        return 0;
+    }
+    if (!(q = malloc(sizeof *q))) {
+        text_unref(t);
+        return AX_ENOMEM;
+    }
+    q->next = NULL;
+    q->t = t;
+    q->c = NULL;
+    park_push(c, q);
+    return 0;
+}
+
+/* On the member's loop, between tasks: a line from the room. A member
+ * that is ending drops it; while it is not, the connection holds its own
+ * reference, so the trip's may go. */
+static void park_arrive(void *arg)
+{
+    qline *q = arg;
+    pconn *c = q->c;
+
+    if (c->closing)
+        qline_free(q);
+    else
+        park_push(c, q);
+    pconn_unref(c);
+}
+
+/* On the member's loop, posted by the room: too slow. The writer says so
+ * and shuts the socket, which wakes the parked reader. */
+static void park_kick_run(void *arg)
+{
+    pconn *c = arg;
+
+    if (!c->closing && !c->kicked) {
+        c->kicked = true;
+        if (writer_running(c))
+            ax_cancel(c->writer);
+        else if (park_spawn_writer(c))
+            shutdown(ax_sock_fd(c->s), SHUT_RDWR);
+    }
+    pconn_unref(c); /* the room's reference, passed with the post */
+}
+
+/* Writes what is queued, the lines that come meanwhile too, and ends when
+ * the queue is empty: an idle member has no writer. The socket may be
+ * parked by its reader meanwhile (the park holds its reading side only). */
+static void *park_writer(void *arg)
+{
+    pconn *c = arg;
+    int rc = 0;
+
+    while (!rc && c->last && !c->kicked) {
+        qline *q = park_take(c), *next;
+        char *out = NULL;
+        size_t n = 0;
+
+        if (!q->next) {
+            rc = ax_write_all(c->s, q->t->s, q->t->len, -1);
+        } else if (!(out = malloc(BATCH))) {
+            rc = AX_ENOMEM;
+        } else {
+            for (qline *p = q; p && !rc; p = p->next)
+                rc = batch_add(c->s, out, &n, p->t);
+            if (!rc && n)
+                rc = ax_write_all(c->s, out, n, -1);
+            free(out);
+        }
+        for (; q; q = next) {
+            next = q->next;
+            c->nq--;
+            qline_free(q);
+        }
+        if (c->nq < cfg.mailbox)
+            park_wake(c);
+    }
+    if (rc || c->kicked) {
+        /* Too slow, stopped, or the connection broke: no more lines, and
+         * the reader wakes if it waits on the socket. */
+        c->closing = true;
+        atomic_store_explicit(&c->gone, true, memory_order_release);
+        park_drop(c);
+        if (c->kicked)
+            ax_write_all(c->s, KICK_LINE, sizeof KICK_LINE - 1, 1.0);
+        shutdown(ax_sock_fd(c->s), SHUT_RDWR);
+    }
+    c->writer = NULL;
+    ax_task_detach(ax_task_self()); /* it frees itself as it ends */
+    park_wake(c);
+    return NULL;
+}
+
+/* Wait up to a second for c's writer to end or to make room. */
+static int park_wait(pconn *c)
+{
+    ax_future *f;
+    int rc;
+
+    if (ax_future_new(&f))
+        return ax_sleep(0.01) == AX_ECANCELED ? AX_ECANCELED : 0;
+    c->waiter = f;
+    rc = ax_await_timeout(f, 1.0, NULL);
+    if (c->waiter == f)
+        c->waiter = NULL;
+    ax_future_free(f);
+    return rc == AX_ECANCELED ? rc : 0;
+}
+
+/* The end of a parked member, as chat_conn's: the writer may flush what
+ * is queued, but not for ever (writer_stop's rules). */
+static void park_end(pconn *c, int rc)
+{
+    bool now = rc == AX_ECANCELED;
+
+    leave_room(c, c->id, rc == QUIT ? 0 : rc, c->kicked);
+    c->closing = true;
+    atomic_store_explicit(&c->gone, true, memory_order_release);
+    for (int waited = 0; writer_running(c); waited++) {
+        if (now || waited == STOP_GRACE) {
+            ax_cancel(c->writer);
+            now = false;
+        }
+        if (park_wait(c) == AX_ECANCELED)
+            now = true;
+    }
+    if (c->writer) { /* one that got no stack */
+        ax_task_detach(c->writer);
+        c->writer = NULL;
+    }
+    park_drop(c);
+    pconn_unref(c);
+}
+
+static void park_resume(ax_sock *s, void *arg, int status);
+
+/* Park until the next line, unless @p rc ends the member. Its own lines
+ * wait for room in the queue first, as the actor version's ax_send() does
+ * for a full mailbox: a client that sends commands and reads nothing does
+ * not queue without bound. */
+static void park_next(ax_sock *s, pconn *c, int rc)
+{
+    while (!rc && c->nq >= cfg.mailbox && writer_running(c))
+        rc = park_wait(c);
+    if (!rc && !(rc = ax_serve_park(s, park_resume, c, -1)))
+        return;
+    park_end(c, rc);
+}
+
+/* A line (or the end, or the server's stop) came for a parked member. */
+static void park_resume(ax_sock *s, void *arg, int status)
+{
+    pconn *c = arg;
+    char *line;
+    int rc = status;
+
+    if (!rc)
+        rc = read_line(s, &line);
+    if (!rc)
+        rc = on_line(c, &c->id, line);
+    park_next(s, c, rc);
+}
+
+static void park_conn(ax_sock *s, void *arg)
+{
+    pconn *c = calloc(1, sizeof *c);
+
+    (void)arg;
+    if (!c)
+        return;
+    atomic_init(&c->refs, 1);
+    atomic_init(&c->queued, 0);
+    atomic_init(&c->gone, false);
+    c->loop = (uint8_t)ax_loop_index(ax_loop_current());
+    c->s = s;
+    park_next(s, c, tell(c, "* welcome! what is your name?\n"));
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -905,7 +1323,8 @@ static void *main_task(void *arg)
     if (metrics_port >= 0 &&
         (rc = srv_metrics_start("chat", metrics_port, &metrics)))
         return ax_task_fail(rc);
-    rc = ax_serve(cfg.host, cfg.port, chat_conn, NULL, &so);
+    rc = ax_serve(cfg.host, cfg.port, cfg.park_idle ? park_conn : chat_conn,
+                  NULL, &so);
     srv_metrics_stop(metrics);
     if (rc == AX_ECANCELED)
         return NULL; /* SIGINT or SIGTERM */
@@ -933,6 +1352,10 @@ int main(int argc, char **argv)
          .dst = &cfg.shared_stacks,
          .help = "members' reader tasks and writer actors on the\n"
                  "loops' shared stacks: less memory per idle member"},
+        {.name = "park-idle", .kind = SRV_FLAG, .dst = &cfg.park_idle,
+         .help = "an idle member has no task and no actor: its\n"
+                 "reader is parked (ax_serve_park) between lines,\n"
+                 "a writer task runs only while lines are queued"},
         SRV_METRICS_OPT(&metrics_port),
         {.name = NULL}};
     srv_cli cli = {.prog = "chat",

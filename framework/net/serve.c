@@ -94,9 +94,32 @@ static void srv_put(server *srv)
 
 static void on_hook(ax__io_hook *h, int status);
 
+static conn *conn_of_hook(ax__io_hook *h)
+{
+    return (conn *)(void *)((char *)h - offsetof(conn, hook));
+}
+
 static ax_sock *conn_sock(conn *c)
 {
     return ax__sock_of_io(c->hook.io);
+}
+
+/* The connection's task has ended (its socket is closed): unlist it, and
+ * tell a stopping shard when it was the last. */
+static void conn_gone(conn *c)
+{
+    shard *sh = c->sh;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sh->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    sh->nrunning--;
+    if (sh->stopping && !sh->nrunning && sh->task)
+        ax__unpark(sh->task);
+    ax__free(c);
 }
 
 /* The task of a running connection: the handler, then each continuation
@@ -142,17 +165,37 @@ static void *conn_main(void *arg)
     }
     ax_close(s); /* the handler never closes it (net.h) */
 gone:
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        sh->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    conn_gone(c);
+    return NULL;
+}
+
+static void park_retry(conn *c, int status);
+
+/* On the loop between tasks: the connection's task got no stack and ended
+ * without running conn_main(). A new connection is closed (its handler
+ * never ran, nothing else holds it); a parked one whose continuation was
+ * to run stays parked and retries, as when its task could not be spawned,
+ * since only the continuation can free what it was given. Either way the
+ * record leaves the running count, or a stop would wait for it for ever. */
+static void conn_unrun(void *arg, int status)
+{
+    conn *c = arg;
+    shard *sh = c->sh;
+
+    (void)status;
+    c->task = NULL;
+    if (!c->fn) {
+        if (c->adopted)
+            ax_close(conn_sock(c));
+        else
+            close(c->u.fd);
+        conn_gone(c);
+        return;
+    }
     sh->nrunning--;
+    park_retry(c, c->u.status);
     if (sh->stopping && !sh->nrunning && sh->task)
         ax__unpark(sh->task);
-    ax__free(c);
-    return NULL;
 }
 
 static int spawn_conn(conn *c)
@@ -161,13 +204,13 @@ static int spawn_conn(conn *c)
     ax_task_opts o = {.stack_size = srv->opts.stack_size,
                       .name = "conn",
                       .shared_stack = srv->opts.shared_stack};
-    int rc = ax_spawn_with(&c->task, conn_main, c, &o);
+    /* Detached: it frees itself. c->task stays valid while c is listed
+     * with it, since the task (or conn_unrun) clears it or unlists c as
+     * it ends. */
+    int rc = ax__spawn_unrun(&c->task, conn_main, c, &o, conn_unrun);
 
     if (rc)
         return rc;
-    /* Detached: it frees itself. c->task stays valid while c is listed
-     * with it, since the task clears it (or unlists c) as it ends. */
-    ax_task_detach(c->task);
     c->sh->nrunning++;
     return 0;
 }
@@ -193,14 +236,21 @@ static int resume(conn *c, int status)
  * or its deadline passed. */
 static void on_hook(ax__io_hook *h, int status)
 {
-    conn *c = (conn *)(void *)((char *)h - offsetof(conn, hook));
+    conn *c = conn_of_hook(h);
 
     if (c->retry) /* the retry's timer, or an edge meanwhile */
         status = c->u.status;
     if (resume(c, status) == 0)
         return;
-    /* No task to be had (out of memory): keep it parked and try again
-     * shortly, as accept does out of descriptors. */
+    park_retry(c, status);
+}
+
+/* No task to be had (out of memory): keep the connection parked and try
+ * its continuation again shortly, as accept does out of descriptors. */
+static void park_retry(conn *c, int status)
+{
+    ax__io_hook *h = &c->hook;
+
     c->retry = true;
     c->u.status = status;
     ax__io_hook_set_deadline(h, ax__clock_ns() +
@@ -225,7 +275,7 @@ int ax_serve_park(ax_sock *s, ax_conn_resume_fn fn, void *arg,
         return rc;
     if (!io->hook || io->hook->fn != on_hook)
         return AX_EINVAL;
-    c = (conn *)(void *)((char *)io->hook - offsetof(conn, hook));
+    c = conn_of_hook(io->hook);
     if (c->fn)
         return AX_EBUSY;
     if (c->task != ax_task_self())

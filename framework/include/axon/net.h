@@ -400,6 +400,12 @@ AX_EXTERN int ax_serve(const char *host, int port, ax_conn_fn handler,
  * same task, with status 0. The socket's empty read buffer is given back
  * while it is parked.
  *
+ * The park holds the reading side only: another task of the same loop may
+ * write to @p conn meanwhile (a writer of the connection's own, as
+ * examples/servers/chat.c's --park-idle has). Such a task must be done
+ * with @p conn before a continuation returns without parking again, since
+ * ax_serve() then closes it.
+ *
  * The server's stop (the ax_serve() task cancelled: SIGTERM through
  * ax_stop_on_signals(), say) runs every parked connection's @p fn with
  * AX_ECANCELED, a few hundred at a time, and ax_serve() returns only once
@@ -418,7 +424,7 @@ AX_EXTERN int ax_serve(const char *host, int port, ax_conn_fn handler,
  * @return 0 (parked: return); AX_EINVAL (NULL @p conn or @p fn, a
  *         deadline below -1, a socket that is not a connection of
  *         ax_serve(): a listener, one of your own); AX_EBUSY (already
- *         parked, or another task waits on @p conn); AX_EPERM (a task
+ *         parked, or another task waits to read @p conn); AX_EPERM (a task
  *         other than the one running @p conn's handler); AX_ECANCELED
  *         (the server is stopping: return, @p conn is closed);
  *         AX_ENOTTASK (not in a task); AX_EWRONGLOOP (a task of another
