@@ -630,6 +630,7 @@ http_pinned() { # label
     st=$(strace_stop "$W_N")
     say "  -> $rps req/s, p99 $p99, $spr syscalls/request"
     prow '%-28s | %9s | %8s | %8s | %s' "$1" "$rps" "$p99" "$spr" "$st"
+    ax_pinned "$1" http 64
 }
 
 kv_pinned() { # label
@@ -650,31 +651,36 @@ kv_pinned() { # label
         prow '%-28s | %9s | %9s | %8s | %8s | %s' "$1 -P$p" "$set" "$get" \
             "$p99" "$spr" "$st"
     done
-    ax_kv_pinned "$1"
+    ax_pinned "$1" get 50
 }
 
-# The same server under axload --mode get (50 connections, -P1): sets
-# one row of ALINES. redis-benchmark spends about 7 system calls and more
-# CPU per request than either server (measured: 2026-12-02), so at -P1 it
-# is the bottleneck and its figure says little about the server;
-# axload makes 2 per request and leaves the server the busier core.
+# The same server under axload (MODE http or get, C connections, one
+# request in flight each): a row of AHLINES (http) or ALINES (get). The
+# usual load generators cost more CPU per request than the servers do:
+# redis-benchmark about 7 system calls and 25-40 us per request, and
+# wrk -t1 leaves the server at 57-71% of its core (measured 2026-12-02),
+# so their figures partly measure themselves; axload makes 2 system
+# calls per request and leaves the server the busier core (98-99%).
 ALINES=()
-ax_kv_pinned() { # label
-    local out rps p99
+AHLINES=()
+ax_pinned() { # label mode connections
+    local out rps p99 row
     if [ ! -x "$AXLOAD" ] || [ $HAVE_PY = 0 ]; then
-        ALINES+=("$(printf '%-28s | %9s | %8s' "$1" n/a n/a)")
+        row=$(printf '%-28s | %9s | %8s' "$1" n/a n/a)
+        if [ "$2" = http ]; then AHLINES+=("$row"); else ALINES+=("$row"); fi
         return
     fi
     out=$(timeout $((SECS + 30)) taskset -c "$LCPU" "$AXLOAD" --host "$HOST" \
-        --port "$PORT" --loops 1 --connections 50 --mode get \
+        --port "$PORT" --loops 1 --connections "$3" --mode "$2" \
         --duration "$SECS" --json 2>>"$TMP/axload.log")
     printf '%s\n' "$out" >>"$TMP/axload.log"
     read -r rps p99 < <(printf '%s' "$out" | "$PY" -c 'import json, sys
 d = json.load(sys.stdin)
 print(int(d["requests_per_s"]), "%.3fms" % (d["latency_ns"]["p99"] / 1e6))' \
         2>/dev/null || echo "n/a n/a")
-    say "  -> axload GET: $rps req/s, p99 $p99"
-    ALINES+=("$(printf '%-28s | %9s | %8s' "$1" "${rps:-n/a}" "${p99:-n/a}")")
+    say "  -> axload $2: $rps req/s, p99 $p99"
+    row=$(printf '%-28s | %9s | %8s' "$1" "${rps:-n/a}" "${p99:-n/a}")
+    if [ "$2" = http ]; then AHLINES+=("$row"); else ALINES+=("$row"); fi
 }
 
 if [ "$PINNED" = 1 ]; then
@@ -780,6 +786,10 @@ EOF2
     printf '%-28s | %9s | %8s | %8s | %s\n' server "req/s" p99 "sys/req" \
         "strace -c, calls per request (wrk -d2s)"
     for l in "${HLINES[@]}"; do printf '%s\n' "$l"; done
+    echo
+    echo "HTTP hello world, axload --connections 64 --pipeline 1 --duration $SECS"
+    printf '%-28s | %9s | %8s\n' server "req/s" p99
+    for l in "${AHLINES[@]}"; do printf '%s\n' "$l"; done
     echo
     echo "key-value, redis-benchmark -t set,get -n $NREQ -c 50"
     printf '%-28s | %9s | %9s | %8s | %8s | %s\n' server "SET/s" "GET/s" \
