@@ -143,10 +143,6 @@ int ax__timer_reserve(ax_loop *L)
     return 0;
 }
 
-/* On failure to grow, a callback timer fires at once instead of never;
- * a task's wait ends with AX_ENOMEM instead of hanging or reporting a
- * timeout that did not happen. The task is usually still running (the
- * timer is armed just before it suspends): its suspension returns then. */
 static void heap_remove(ax_loop *L, ax__timer *tm);
 
 void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
@@ -169,6 +165,11 @@ void ax__timer_add(ax_loop *L, ax__timer *tm, int64_t deadline)
     }
     tm->deadline = tm->due = deadline;
     tm->seq = L->tm.seq++;
+    /* On failure to grow, a callback timer fires at once instead of never;
+     * a task's wait ends with AX_ENOMEM instead of hanging or reporting a
+     * timeout that did not happen. The task is usually still running (the
+     * timer is armed just before it suspends): its suspension returns
+     * then. */
     if (ax__timer_reserve(L)) {
         tm->idx = AX__TIMER_IDLE;
         if (tm->fire)

@@ -161,7 +161,7 @@ static void text_unref(text *t)
  * refs is touched from two threads; the rest belongs to the connection's
  * loop. */
 typedef struct mconn {
-    atomic_int refs;
+    atomic_int refs; /* first: conn_ref() */
     ax_loop *loop;
     ax_sock *s;
     ax_actor_ref writer;
@@ -174,15 +174,18 @@ typedef struct mconn {
  * back after its write, so that an idle member's writer holds none. */
 #define BATCH 16384
 
-static mconn *mconn_ref(mconn *c)
+/* Both kinds of member connection (mconn, pconn below) start with their
+ * reference count, so one pair of calls serves either. */
+static void *conn_ref(void *c)
 {
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit((atomic_int *)c, 1, memory_order_relaxed);
     return c;
 }
 
-static void mconn_unref(mconn *c)
+static void conn_unref(void *c)
 {
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit((atomic_int *)c, 1,
+                                  memory_order_acq_rel) == 1)
         free(c);
 }
 
@@ -204,7 +207,8 @@ typedef struct qline {
 } qline;
 
 typedef struct pconn { /* 56 bytes on 64-bit: a 64-byte malloc chunk */
-    atomic_int refs;   /* the connection, the room, each qline in flight */
+    atomic_int refs;   /* first (conn_ref()): the connection, the room,
+                        * each qline in flight */
     atomic_int queued; /* the room's lines not yet written or dropped */
     uint32_t nq;       /* lines in the queue */
     atomic_bool gone;  /* the connection is ending: the room drops it */
@@ -218,17 +222,8 @@ typedef struct pconn { /* 56 bytes on 64-bit: a 64-byte malloc chunk */
     ax_future *waiter; /* the reader's, while it waits for the writer */
 } pconn;
 
-static pconn *pconn_ref(pconn *c)
-{
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-    return c;
-}
-
-static void pconn_unref(pconn *c)
-{
-    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
-        free(c);
-}
+_Static_assert(offsetof(mconn, refs) == 0 && offsetof(pconn, refs) == 0,
+               "conn_ref() takes either kind by its first field");
 
 /* Room requests. */
 typedef struct rmsg {
@@ -314,7 +309,7 @@ static void kick_run(void *arg)
         c->kicked = true;
         ax_cancel(c->writer_task);
     }
-    mconn_unref(c); /* the room's reference, passed with the post */
+    conn_unref(c); /* the room's reference, passed with the post */
 }
 
 static void park_arrive(void *arg);
@@ -336,30 +331,14 @@ static int park_send(pconn *c, text *t)
         return AX_ENOMEM;
     q->next = NULL;
     q->t = t;
-    q->c = pconn_ref(c); /* for the trip */
+    q->c = conn_ref(c); /* for the trip */
     atomic_fetch_add_explicit(&c->queued, 1, memory_order_relaxed);
     if ((rc = ax_loop_post(ax_loop_at(c->loop), park_arrive, q))) {
         atomic_fetch_sub_explicit(&c->queued, 1, memory_order_relaxed);
-        pconn_unref(c);
+        conn_unref(c);
         free(q);
     }
     return rc;
-}
-
-/* The member's connection, either kind. */
-static void *conn_ref(void *c)
-{
-    if (cfg.park_idle)
-        return pconn_ref(c);
-    return mconn_ref(c);
-}
-
-static void conn_unref(void *c)
-{
-    if (cfg.park_idle)
-        pconn_unref(c);
-    else
-        mconn_unref(c);
 }
 
 static int conn_send(void *c, text *t)
@@ -1006,7 +985,7 @@ static void chat_conn(ax_sock *s, void *arg)
     /* Stopping, the writer is cancelled instead of given time to flush. */
     writer_stop(c, rc == AX_ECANCELED);
     ax_future_free(c->writer_done);
-    mconn_unref(c);
+    conn_unref(c);
 }
 
 /* ---- --park-idle: a member with no task while it is idle ---------------- */
@@ -1122,7 +1101,7 @@ static void park_arrive(void *arg)
         qline_free(q);
     else
         park_push(c, q);
-    pconn_unref(c);
+    conn_unref(c);
 }
 
 /* On the member's loop, posted by the room: too slow. The writer says so
@@ -1138,7 +1117,7 @@ static void park_kick_run(void *arg)
         else if (park_spawn_writer(c))
             shutdown(ax_sock_fd(c->s), SHUT_RDWR);
     }
-    pconn_unref(c); /* the room's reference, passed with the post */
+    conn_unref(c); /* the room's reference, passed with the post */
 }
 
 /* Writes what is queued, the lines that come meanwhile too, and ends when
@@ -1227,7 +1206,7 @@ static void park_end(pconn *c, int rc)
         c->writer = NULL;
     }
     park_drop(c);
-    pconn_unref(c);
+    conn_unref(c);
 }
 
 static void park_resume(ax_sock *s, void *arg, int status);

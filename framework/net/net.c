@@ -291,29 +291,6 @@ int ax_read_exact_dl(ax_sock *s, void *buf, size_t n, int64_t deadline)
     return sock_read_exact(s, buf, n, deadline);
 }
 
-/* glibc's memmem() prepares a shift table for every call: about 300
- * instructions to find "\r\n\r\n" in a 40-byte request head. For a short
- * delimiter memchr() for its first byte and a compare is a fraction of
- * that; a long one keeps memmem(), whose time does not grow with the
- * delimiter's length on hostile input. */
-static void *find(const char *hay, size_t n, const char *needle, size_t k)
-{
-    const char *p = hay, *last;
-
-    if (!k || n < k)
-        return NULL;
-    if (k > 16)
-        return memmem(hay, n, needle, k);
-    last = hay + (n - k); /* the last place a match can start */
-    while (p <= last &&
-           (p = memchr(p, needle[0], (size_t)(last - p) + 1)) != NULL) {
-        if (memcmp(p + 1, needle + 1, k - 1) == 0)
-            return (void *)p;
-        p++;
-    }
-    return NULL;
-}
-
 /* A buffer of AX__IO_BUF bytes goes back to the loop's cache. */
 static void rbuf_free(ax_sock *s)
 {
@@ -373,8 +350,8 @@ static int sock_read_until(ax_sock *s, const char *delim, char **line,
         /* Only the first max bytes may hold the line, however the bytes
          * arrived. */
         size_t limit = have < max ? have : max;
-        char *hit = limit > from ? find(s->rbuf + s->rstart + from,
-                                        limit - from, delim, dlen)
+        char *hit = limit > from ? ax__memfind(s->rbuf + s->rstart + from,
+                                               limit - from, delim, dlen)
                                  : NULL;
         ssize_t r;
         if (hit) {

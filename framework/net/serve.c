@@ -104,8 +104,16 @@ static ax_sock *conn_sock(conn *c)
     return ax__sock_of_io(c->hook.io);
 }
 
-/* The connection's task has ended (its socket is closed): unlist it, and
- * tell a stopping shard when it was the last. */
+/* A connection's task is over (ended, parked, or never run): a stopping
+ * shard waits for the last one. */
+static void running_ended(shard *sh)
+{
+    sh->nrunning--;
+    if (sh->stopping && !sh->nrunning && sh->task)
+        ax__unpark(sh->task);
+}
+
+/* The connection's task has ended (its socket is closed): unlist it. */
 static void conn_gone(conn *c)
 {
     shard *sh = c->sh;
@@ -116,9 +124,7 @@ static void conn_gone(conn *c)
         sh->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    sh->nrunning--;
-    if (sh->stopping && !sh->nrunning && sh->task)
-        ax__unpark(sh->task);
+    running_ended(sh);
     ax__free(c);
 }
 
@@ -192,10 +198,8 @@ static void conn_unrun(void *arg, int status)
         conn_gone(c);
         return;
     }
-    sh->nrunning--;
     park_retry(c, c->u.status);
-    if (sh->stopping && !sh->nrunning && sh->task)
-        ax__unpark(sh->task);
+    running_ended(sh);
 }
 
 static int spawn_conn(conn *c)

@@ -7,6 +7,7 @@
 #define AX_NET_SOCK_H
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "axon/net.h"
 
@@ -40,5 +41,33 @@ ax_sock *ax__sock_of_io(struct ax__io *io);
  * Thread: the loop's. Suspends: no.
  */
 int ax__sock_idle(ax_sock *s);
+
+/*
+ * Where @p needle (@p k bytes) first occurs in @p hay (@p n bytes), or
+ * NULL: the search of ax_read_until() and ax_tls_read_until().
+ * glibc's memmem() prepares a shift table for every call: about 300
+ * instructions to find "\r\n\r\n" in a 40-byte request head. For a short
+ * delimiter memchr() for its first byte and a compare is a fraction of
+ * that; a long one keeps memmem(), whose time does not grow with the
+ * delimiter's length on hostile input.
+ */
+static inline void *ax__memfind(const char *hay, size_t n, const char *needle,
+                                size_t k)
+{
+    const char *p = hay, *last;
+
+    if (!k || n < k)
+        return NULL;
+    if (k > 16)
+        return memmem(hay, n, needle, k);
+    last = hay + (n - k); /* the last place a match can start */
+    while (p <= last &&
+           (p = memchr(p, needle[0], (size_t)(last - p) + 1)) != NULL) {
+        if (memcmp(p + 1, needle + 1, k - 1) == 0)
+            return (void *)p;
+        p++;
+    }
+    return NULL;
+}
 
 #endif

@@ -45,6 +45,7 @@
 #include "axon/task.h"
 #include "axon/time.h"
 #include "axon/tls.h"
+#include "sock.h"
 
 #define RBUF_MIN 4096
 
@@ -934,8 +935,8 @@ static int read_until(ax_tls *t, const char *delim, size_t dlen, char **line,
         size_t have = t->rend - t->rstart;
         size_t from = scanned > dlen ? scanned - dlen + 1 : 0;
         size_t limit = have < max ? have : max;
-        char *hit = limit > from ? memmem(t->rbuf + t->rstart + from,
-                                          limit - from, delim, dlen)
+        char *hit = limit > from ? ax__memfind(t->rbuf + t->rstart + from,
+                                               limit - from, delim, dlen)
                                  : NULL;
         ssize_t r;
         if (hit) {
