@@ -690,8 +690,13 @@ static void *progress_task(void *arg)
     int64_t t0 = *(int64_t *)arg, last_t = t0;
     uint64_t last = 0;
 
-    while (!progress_stop) {
-        if (ax_sleep(1.0))
+    /* Each line at t0 + k seconds, not a second after the last: this task
+     * first runs only after every connection's task was spawned, which
+     * under a sanitizer on a loaded machine takes long enough that a run
+     * of 1.3 s could end before a relative first second. */
+    for (int64_t k = 1; !progress_stop; k++) {
+        int64_t wait = t0 + k * 1000000000 - mono_ns();
+        if (wait > 0 && ax_sleep_ns(wait))
             break;
         int64_t t = mono_ns();
         uint64_t errors, n = sum_done(&errors);
@@ -705,6 +710,7 @@ static void *progress_task(void *arg)
                 (unsigned long long)errors);
         last = n;
         last_t = t;
+        k = (t - t0) / 1000000000; /* late: the next whole second */
     }
     return NULL;
 }
