@@ -667,7 +667,8 @@ static int kv_pipe(const char *host, int port, long nbig)
     } bad[] = {
         {"*3\r\n$3\r\nSET\r\n$2\r\ng1\r\n$1\r\nx\r\nGET g1\r\n*abc\r\n"
          "PING\r\n",
-         "+OK\r\n$1\r\nx\r\n-ERR Protocol error: invalid multibulk length\r\n"},
+         "+OK\r\n$1\r\nx\r\n"
+         "-ERR Protocol error: invalid multibulk length\r\n"},
         {"PING\r\n*2\r\n$3\r\nGET\r\n!2\r\ng1\r\nPING\r\n",
          "+PONG\r\n-ERR Protocol error: expected '$', got '!'\r\n"},
         {"GET g1\r\n$3\r\nGET\r\nPING\r\n",
