@@ -31,8 +31,9 @@
 # one process, an asyncio.Protocol per connection) under `wrk -t1 -c64
 # --latency`; kv-server
 # --loops 1 and redis-server under `redis-benchmark -t set,get -c 50` with
-# -P 1 and -P 16. For each: requests/s and p99 (wrk) without any tracer;
-# then system calls per request, counted by the kernel's
+# -P 1 and -P 16 (then under axload --mode get, pipeline 1, and --mode
+# set and get, --pipeline 16). For each: requests/s and p99 (wrk) without
+# any tracer; then system calls per request, counted by the kernel's
 # raw_syscalls:sys_enter tracepoint (`perf stat -p`, cheap enough not to
 # change the batching) over a second run of the same load; then, when
 # strace exists, `strace -c -f -p` over a third, shorter run, printed as
@@ -652,10 +653,14 @@ kv_pinned() { # label
             "$p99" "$spr" "$st"
     done
     ax_pinned "$1" get 50
+    ax_pinned "$1 SET" set 50 16 # first: the GETs find values
+    ax_pinned "$1 GET" get 50 16
 }
 
-# The same server under axload (MODE http or get, C connections, one
-# request in flight each): a row of AHLINES (http) or ALINES (get). The
+# The same server under axload (MODE http, get or set, C connections, P
+# requests in flight each, default 1): a row of AHLINES (http), ALINES
+# (get, P 1) or A16LINES (P > 1: pipelined, where the user-space work per
+# command decides, not the kernel's per read and write). The
 # usual load generators cost more CPU per request than the servers do:
 # redis-benchmark about 7 system calls and 25-40 us per request, and
 # wrk -t1 leaves the server at 57-71% of its core (measured 2026-12-02),
@@ -663,24 +668,28 @@ kv_pinned() { # label
 # calls per request and leaves the server the busier core (98-99%).
 ALINES=()
 AHLINES=()
-ax_pinned() { # label mode connections
-    local out rps p99 row
+A16LINES=()
+ax_row() { # mode pipeline row
+    if [ "$2" -gt 1 ]; then A16LINES+=("$3")
+    elif [ "$1" = http ]; then AHLINES+=("$3")
+    else ALINES+=("$3"); fi
+}
+ax_pinned() { # label mode connections [pipeline]
+    local out rps p99 row pl=${4:-1}
     if [ ! -x "$AXLOAD" ] || [ $HAVE_PY = 0 ]; then
-        row=$(printf '%-28s | %9s | %8s' "$1" n/a n/a)
-        if [ "$2" = http ]; then AHLINES+=("$row"); else ALINES+=("$row"); fi
+        ax_row "$2" "$pl" "$(printf '%-28s | %9s | %8s' "$1" n/a n/a)"
         return
     fi
     out=$(timeout $((SECS + 30)) taskset -c "$LCPU" "$AXLOAD" --host "$HOST" \
         --port "$PORT" --loops 1 --connections "$3" --mode "$2" \
-        --duration "$SECS" --json 2>>"$TMP/axload.log")
+        --pipeline "$pl" --duration "$SECS" --json 2>>"$TMP/axload.log")
     printf '%s\n' "$out" >>"$TMP/axload.log"
     read -r rps p99 < <(printf '%s' "$out" | "$PY" -c 'import json, sys
 d = json.load(sys.stdin)
 print(int(d["requests_per_s"]), "%.3fms" % (d["latency_ns"]["p99"] / 1e6))' \
         2>/dev/null || echo "n/a n/a")
-    say "  -> axload $2: $rps req/s, p99 $p99"
-    row=$(printf '%-28s | %9s | %8s' "$1" "${rps:-n/a}" "${p99:-n/a}")
-    if [ "$2" = http ]; then AHLINES+=("$row"); else ALINES+=("$row"); fi
+    say "  -> axload $2 -P$pl: $rps req/s, p99 $p99"
+    ax_row "$2" "$pl" "$(printf '%-28s | %9s | %8s' "$1" "${rps:-n/a}" "${p99:-n/a}")"
 }
 
 if [ "$PINNED" = 1 ]; then
@@ -799,6 +808,10 @@ EOF2
     echo "key-value, axload --mode get --connections 50 --pipeline 1 --duration $SECS"
     printf '%-28s | %9s | %8s\n' server "GET/s" "GET p99"
     for l in "${ALINES[@]}"; do printf '%s\n' "$l"; done
+    echo
+    echo "key-value, axload --mode get|set --connections 50 --pipeline 16 --duration $SECS"
+    printf '%-28s | %9s | %8s\n' server "req/s" "p99"
+    for l in "${A16LINES[@]}"; do printf '%s\n' "$l"; done
     exit 0
 fi
 

@@ -15,12 +15,15 @@
 #         that fails (--debug, /debug-crash-room) is restarted by its
 #         supervisor and serves new members; SIGTERM while a member's
 #         ask waits for the room (--debug, /debug-stall-room) stops it;
-#   kv    a command name with CR/LF gets exactly one reply (the next
-#         request still gets its own); DEBUG CRASH-SHARD: the client gets
-#         an error reply, the other shard's keys are still there, the
-#         server goes on; --output-limit closes a client whose replies pile
-#         up; --timeout closes an idle client; SIGTERM while clients keep
-#         talking stops the server, exit 0 (leaks fail it under ASan);
+#   kv    pipelined batches split at every byte boundary, bigger than
+#         a read, with garbage or QUIT in the middle: every reply right
+#         and in order (--loops 1 and 2); a command name with CR/LF gets
+#         exactly one reply (the next request still gets its own);
+#         DEBUG CRASH-SHARD: the client gets an error reply, the other
+#         shard's keys are still there, the server goes on;
+#         --output-limit closes a client whose replies pile up; --timeout
+#         closes an idle client; SIGTERM while clients keep talking stops
+#         the server, exit 0 (leaks fail it under ASan);
 #   faults  while another client holds 500 idle connections, sends
 #         garbage, resets and stalls mid-request, a good client's 3000
 #         SETs and GETs all get the right answers;
@@ -216,7 +219,24 @@ resp() {
 }
 
 test_kv() {
-    local out n i t0
+    local out n i t0 l
+
+    # Pipelined batches (srvclient kv-pipe): split at every byte, a byte
+    # at a time, bigger than a read and than a batch, garbage and QUIT in
+    # the middle; replies byte for byte, in order. One loop: every command
+    # is a direct call on the connection's own shard; two: asks and direct
+    # calls mixed in one batch.
+    for l in 1 2; do
+        start_server kv-server --loops "$l" || return
+        out=$(timeout 120 "$CLIENT" kv-pipe "$HOST" "$PORT" 3000 2>&1)
+        if [ $? -eq 0 ]; then
+            pass "kv --loops $l: pipelined batches answered in order"
+        else
+            fail "kv --loops $l: pipelined batches: $(printf '%s' "$out" | grep FAIL | head -n 1)"
+        fi
+        printf '%s\n' "$out" | sed 's/^/  /'
+        alive "pipelined batches" && stop_server TERM
+    done
 
     # One request, one reply, whatever the command name holds.
     start_server kv-server || return

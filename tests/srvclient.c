@@ -29,6 +29,18 @@
  *       GET k0 .. k<K-1>: exit 0 if every one has its value v<i>, else
  *       print the first missing one and exit 1.
  *
+ *   srvclient kv-pipe HOST PORT N
+ *       Pipelined batches whose replies must come back byte for byte, in
+ *       order: a batch mixing SET, GET, INCR, MGET, DEL, unknown commands,
+ *       wrong arities, inline and multibulk requests, sent whole, split
+ *       in two at every byte boundary and a byte at a time; a batch of N
+ *       SET+GET pairs with unknown commands and PINGs among them (bigger
+ *       than the server's read buffer and its batch of 1,024 commands);
+ *       garbage in the middle of a batch (the replies before it, then
+ *       the protocol error, then the close) and QUIT in the middle of one
+ *       (nothing answered after it). Exit 0 if all were right, else 1
+ *       after a FAIL line naming the first byte that differed.
+ *
  *   srvclient faults HOST PORT N
  *       A bad crowd, until SIGTERM or the guard: N idle connections held
  *       open, and in a loop connections that send garbage, that reset in
@@ -446,6 +458,247 @@ static int kv_check(const char *host, int port, long n)
     return 0;
 }
 
+/* A growing byte string: a batch of requests, or the replies it must get. */
+typedef struct sb {
+    char *p;
+    size_t len, cap;
+} sb;
+
+static void sb_add(sb *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        if (!(b->p = realloc(b->p, cap))) {
+            say("FAIL: out of memory");
+            exit(1);
+        }
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void sb_printf(sb *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    sb_add(b, tmp, (size_t)n);
+}
+
+/* A RESP multibulk request of argc words. */
+static void sb_cmd(sb *b, int argc, ...)
+{
+    va_list ap;
+
+    sb_printf(b, "*%d\r\n", argc);
+    va_start(ap, argc);
+    for (int i = 0; i < argc; i++) {
+        const char *w = va_arg(ap, const char *);
+        sb_printf(b, "$%zu\r\n", strlen(w));
+        sb_add(b, w, strlen(w));
+        sb_add(b, "\r\n", 2);
+    }
+    va_end(ap);
+}
+
+/* Send req[0..split) (if split), then the rest, reading meanwhile (a big
+ * batch's replies fill the socket buffers before its requests are all
+ * sent); the replies must be exactly want[0..wlen), followed by the end
+ * of the stream if @p eof. @return true if so, else says what differed. */
+static bool exchange(int fd, const char *what, const char *req, size_t rlen,
+                     size_t split, const char *want, size_t wlen, bool eof)
+{
+    double deadline = now() + guard_s;
+    size_t sent = 0, got = 0;
+    char buf[65536];
+
+    if (split) {
+        if (!send_all(fd, req, split))
+            goto io;
+        usleep(200); /* lets the server read the first part alone (likely,
+                        not needed: the answer must be the same anyway) */
+        sent = split;
+    }
+    while (got < wlen || eof) {
+        struct pollfd p = {.fd = fd,
+                           .events = POLLIN | (sent < rlen ? POLLOUT : 0)};
+        int ms = (int)((deadline - now()) * 1000);
+        ssize_t r;
+        if (ms <= 0 || poll(&p, 1, ms) <= 0) {
+            say("FAIL: %s: no reply after %zu of %zu bytes (guard)", what,
+                got, wlen);
+            return false;
+        }
+        if ((p.revents & POLLOUT) && sent < rlen) {
+            r = send(fd, req + sent, rlen - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r > 0)
+                sent += (size_t)r;
+            else if (r < 0 && errno != EAGAIN && errno != EINTR)
+                goto io;
+        }
+        if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (r == 0 && got == wlen && eof)
+            return true;
+        if (r <= 0) {
+            say("FAIL: %s: connection ended after %zu of %zu reply bytes",
+                what, got, wlen);
+            return false;
+        }
+        for (size_t i = 0; i < (size_t)r; i++, got++)
+            if (got >= wlen || buf[i] != want[got]) {
+                size_t from = got > 20 ? got - 20 : 0;
+                say("FAIL: %s: reply byte %zu is 0x%02x, expected %s%02x "
+                    "(the replies expected up to there: '%.*s')",
+                    what, got, (unsigned char)buf[i],
+                    got >= wlen ? "the end, not 0x" : "0x",
+                    got >= wlen ? 0 : (unsigned char)want[got],
+                    (int)((got < wlen ? got + 1 : wlen) - from), want + from);
+                return false;
+            }
+    }
+    return true;
+io:
+    say("FAIL: %s: send: %s", what, strerror(errno));
+    return false;
+}
+
+/* kv-pipe: pipelined batches, answered in order whatever arrives how. */
+static int kv_pipe(const char *host, int port, long nbig)
+{
+    sb req = {0}, want = {0}, big = {0}, bigw = {0};
+    char what[64], key[32], val[128];
+    int fd = dial(host, port);
+    bool ok = true;
+
+    if (fd < 0) {
+        say("FAIL: connect: %s", strerror(errno));
+        return 1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+    /* One batch mixing commands done by the shard of the connection's
+     * loop, by the other shard (--loops 2), none (PING, errors), inline
+     * and multibulk; it leaves the keyspace as it found it. */
+    sb_cmd(&req, 3, "SET", "k1", "hello");
+    sb_add(&want, "+OK\r\n", 5);
+    sb_cmd(&req, 2, "GET", "k1");
+    sb_add(&want, "$5\r\nhello\r\n", 11);
+    sb_cmd(&req, 1, "FOO");
+    sb_printf(&want, "-ERR unknown command 'FOO'\r\n");
+    sb_cmd(&req, 2, "incr", "k2");
+    sb_add(&want, ":1\r\n", 4);
+    sb_printf(&req, "INCR k2\r\n");
+    sb_add(&want, ":2\r\n", 4);
+    sb_cmd(&req, 2, "GET", "k3");
+    sb_add(&want, "$-1\r\n", 5);
+    sb_printf(&req, "PING\r\n");
+    sb_add(&want, "+PONG\r\n", 7);
+    sb_cmd(&req, 3, "SET", "k3", "");
+    sb_add(&want, "+OK\r\n", 5);
+    sb_cmd(&req, 4, "MGET", "k1", "k3", "k4");
+    sb_printf(&want, "*3\r\n$5\r\nhello\r\n$0\r\n\r\n$-1\r\n");
+    sb_cmd(&req, 1, "GET");
+    sb_printf(&want, "-ERR wrong number of arguments for 'GET' command\r\n");
+    sb_cmd(&req, 2, "Get", "k2");
+    sb_add(&want, "$1\r\n2\r\n", 7);
+    sb_cmd(&req, 4, "DEL", "k1", "k2", "k3");
+    sb_add(&want, ":3\r\n", 4);
+    sb_cmd(&req, 3, "EXISTS", "k1", "k3");
+    sb_add(&want, ":0\r\n", 4);
+
+    ok = exchange(fd, "the batch in one write", req.p, req.len, 0, want.p,
+                  want.len, false);
+    for (size_t k = 1; ok && k < req.len; k++) {
+        snprintf(what, sizeof what, "the batch split at byte %zu", k);
+        ok = exchange(fd, what, req.p, req.len, k, want.p, want.len, false);
+    }
+    if (ok)
+        say("a batch of %zu bytes split at each of its %zu boundaries: "
+            "replies right, in order", req.len, req.len - 1);
+    /* A byte at a time. */
+    for (size_t k = 0; ok && k + 1 < req.len; k++)
+        ok = send_all(fd, req.p + k, 1);
+    if (ok)
+        ok = exchange(fd, "the batch a byte at a time", req.p + req.len - 1,
+                      1, 0, want.p, want.len, false);
+
+    /* Bigger than the read buffer (16 KiB) and than a batch (1,024
+     * commands): SET, GET, an unknown command, inline PING, interleaved. */
+    for (long i = 0; ok && i < nbig; i++) {
+        snprintf(key, sizeof key, "big%ld", i);
+        snprintf(val, sizeof val, "%ld-%0100ld", i, i);
+        sb_cmd(&big, 3, "SET", key, val);
+        sb_add(&bigw, "+OK\r\n", 5);
+        sb_cmd(&big, 2, "GET", key);
+        sb_printf(&bigw, "$%zu\r\n%s\r\n", strlen(val), val);
+        if (i % 7 == 0) {
+            snprintf(key, sizeof key, "NOPE%ld", i);
+            sb_cmd(&big, 1, key);
+            sb_printf(&bigw, "-ERR unknown command '%s'\r\n", key);
+        }
+        if (i % 11 == 0) {
+            sb_printf(&big, "PING\r\n");
+            sb_add(&bigw, "+PONG\r\n", 7);
+        }
+    }
+    if (ok && nbig > 0) {
+        ok = exchange(fd, "a big batch", big.p, big.len, 0, bigw.p, bigw.len,
+                      false);
+        if (ok)
+            say("a batch of %zu bytes, %ld SET+GET: replies right, in order",
+                big.len, nbig);
+    }
+    close(fd);
+
+    /* Garbage in the middle of a batch: the commands before it are
+     * answered, then the protocol error, then the close; nothing after. */
+    static const struct {
+        const char *req, *want;
+    } bad[] = {
+        {"*3\r\n$3\r\nSET\r\n$2\r\ng1\r\n$1\r\nx\r\nGET g1\r\n*abc\r\n"
+         "PING\r\n",
+         "+OK\r\n$1\r\nx\r\n"
+         "-ERR Protocol error: invalid multibulk length\r\n"},
+        {"PING\r\n*2\r\n$3\r\nGET\r\n!2\r\ng1\r\nPING\r\n",
+         "+PONG\r\n-ERR Protocol error: expected '$', got '!'\r\n"},
+        {"GET g1\r\n$3\r\nGET\r\nPING\r\n",
+         "$1\r\nx\r\n-ERR Protocol error: expected '*', got '$'\r\n"},
+        {"PING\r\n*2\r\n$3\r\nGET\r\n$2\r\ng1XY*1\r\n$4\r\nPING\r\n",
+         "+PONG\r\n-ERR Protocol error: expected CRLF after bulk data\r\n"},
+        /* QUIT: answered, and nothing after it. */
+        {"PING\r\nQUIT\r\nPING\r\nGET g1\r\n", "+PONG\r\n+OK\r\n"},
+        {"*2\r\n$3\r\nDEL\r\n$2\r\ng1\r\n", ":1\r\n"},
+    };
+    for (size_t i = 0; ok && i < sizeof bad / sizeof bad[0]; i++) {
+        bool last = i + 1 == sizeof bad / sizeof bad[0];
+        if ((fd = dial(host, port)) < 0) {
+            say("FAIL: connect: %s", strerror(errno));
+            return 1;
+        }
+        snprintf(what, sizeof what, "garbage case %zu", i + 1);
+        ok = exchange(fd, what, bad[i].req, strlen(bad[i].req), 0,
+                      bad[i].want, strlen(bad[i].want), !last);
+        close(fd);
+    }
+    if (ok)
+        say("garbage in a batch: the replies before it, the error, the close");
+    free(req.p);
+    free(want.p);
+    free(big.p);
+    free(bigw.p);
+    return ok ? 0 : 1;
+}
+
 static volatile sig_atomic_t stop_flag;
 
 static void on_term(int sig)
@@ -545,9 +798,11 @@ int main(int argc, char **argv)
         return faults(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
     if (argc == 5 && !strcmp(argv[1], "kv-talk"))
         return kv_talk(argv[2], atoi(argv[3]), (size_t)atol(argv[4]));
+    if (argc == 5 && !strcmp(argv[1], "kv-pipe"))
+        return kv_pipe(argv[2], atoi(argv[3]), atol(argv[4]));
     fprintf(stderr,
             "usage: srvclient chat-flood|chat-hold|kv-talk|kv-acked|kv-check|"
-            "faults "
+            "kv-pipe|faults "
             "HOST PORT N\n");
     return 2;
 }

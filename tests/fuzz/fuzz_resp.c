@@ -7,7 +7,8 @@
  *
  * Checked on every input: arguments lie inside the input; an error reply
  * naming a command holds no CR or LF before its end (one request, one
- * reply); AOF records end inside the input.
+ * reply); the inline header reader agrees with the general one at every
+ * '*' and '$'; AOF records end inside the input.
  */
 int kv_server_main(int argc, char **argv);
 #define main kv_server_main
@@ -46,6 +47,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
                 assert(c.out[i] != '\r' && c.out[i] != '\n');
         }
         c.nargs = 0;
+    }
+    /* The inline one- and two-digit headers say what the general reader
+     * says, wherever a header could start. */
+    c.pos = 0;
+    c.proto_err = NULL;
+    for (size_t i = 0; i < n; i++) {
+        long long a = -7, b = -7;
+        size_t na = 0, nb = 0;
+        const char *ea, *eb;
+        int ra, rb;
+        if (c.buf[i] != '*' && c.buf[i] != '$')
+            continue;
+        ra = header(&c, i, &a, &na, "too long");
+        ea = c.proto_err;
+        c.proto_err = NULL;
+        rb = header_any(&c, i, &b, &nb, "too long");
+        eb = c.proto_err;
+        c.proto_err = NULL;
+        assert(ra == rb && ea == eb);
+        if (ra == P_CMD)
+            assert(a == b && na == nb && na > i && na <= n);
     }
     conn_free(&c);
 
