@@ -181,15 +181,18 @@ static int user_events(ax_loop *L)
     return other_events(L) + (int)L->ep.n;
 }
 
-/* A poll that does not block: the epoll set asked directly (one system
- * call, where going through libevent cost its epoll_wait and then the
- * set's), libevent only when it holds events of the application. */
+/* A poll that does not block. With only sockets, the epoll set asked
+ * directly: one system call, where going through libevent costs its
+ * epoll_wait and then the set's. With other events in libevent (the
+ * application's, ax_stop_on_signals()'s) libevent alone, which reaches the
+ * set through its event: its epoll_wait, and the set's only when edges
+ * wait there (asking both always cost two). */
 static void poll_nonblock(ax_loop *L)
 {
-    if (L->ep.n)
-        ax__io_poll(L);
     if (other_events(L) > 0)
         event_base_loop(L->base, EVLOOP_NONBLOCK);
+    else if (L->ep.n)
+        ax__io_poll(L);
 }
 
 /* Tasks that still wait when nothing can wake them are beyond help: their
