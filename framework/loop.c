@@ -122,6 +122,9 @@ void ax__loop_leave(ax_loop *L)
     ax__altstack_term(L);
     ax__stack_pool_term(L);
     ax__io_bufs_term(L);
+    /* After the final reports, the last code of this loop that could
+     * close a socket with the loop's thread still in it. */
+    ax__io_set_term(L);
     ax__tls_loop = NULL;
 }
 
@@ -162,12 +165,34 @@ void ax__cancel_all(ax_loop *L)
             ax__task_cancel(t);
 }
 
-/* Events the application added: all added events less the doorbell and
- * the timer. */
-static int user_events(ax_loop *L)
+/* Events added to libevent besides axon's own: the doorbell, the timer
+ * and the epoll set's event (wait.c). */
+static int other_events(ax_loop *L)
 {
     return event_base_get_num_events(L->base, EVENT_BASE_COUNT_ADDED) - 1 -
-           (L->tm.armed ? 1 : 0);
+           (L->tm.armed ? 1 : 0) - (L->ep.ev ? 1 : 0);
+}
+
+/* Events the application added: the others, and every descriptor in the
+ * loop's epoll set (the set's own event counts as none: with no socket
+ * open it cannot wake a task). */
+static int user_events(ax_loop *L)
+{
+    return other_events(L) + (int)L->ep.n;
+}
+
+/* A poll that does not block. With only sockets, the epoll set asked
+ * directly: one system call, where going through libevent costs its
+ * epoll_wait and then the set's. With other events in libevent (the
+ * application's, ax_stop_on_signals()'s) libevent alone, which reaches the
+ * set through its event: its epoll_wait, and the set's only when edges
+ * wait there (asking both always cost two). */
+static void poll_nonblock(ax_loop *L)
+{
+    if (other_events(L) > 0)
+        event_base_loop(L->base, EVLOOP_NONBLOCK);
+    else if (L->ep.n)
+        ax__io_poll(L);
 }
 
 /* Tasks that still wait when nothing can wake them are beyond help: their
@@ -506,7 +531,7 @@ static void drive(ax_loop *L)
             ax__timers_fire(L, ax__now(L));
         if (L->rq.head || ax__inbox_busy(L) || L->cb.head) {
             if (++rounds % POLL_EVERY == 0 && user_events(L) > 0)
-                event_base_loop(L->base, EVLOOP_NONBLOCK);
+                poll_nonblock(L);
             continue;
         }
         /* A pool job runs in real time: virtual time stands still while a
@@ -516,7 +541,7 @@ static void drive(ax_loop *L)
                 continue;
             if (user_events(L) > 0) {
                 virtual_busy(L);
-                event_base_loop(L->base, EVLOOP_NONBLOCK);
+                poll_nonblock(L);
                 ax__inbox_drain(L, false);
             }
             if (!L->rq.head) {
@@ -713,10 +738,11 @@ static void make_build_info(void)
     const char *method = b ? event_base_get_method(b) : "unknown";
 
     snprintf(build_info, sizeof build_info,
-             "axon %d.%d.%d context=%s doorbell=%s "
+             "axon %d.%d.%d context=%s doorbell=%s sockets=%s "
              "sanitizer=%s valgrind=%s libevent=%s method=%s",
              AXON_VERSION_MAJOR, AXON_VERSION_MINOR, AXON_VERSION_PATCH,
              AX_CTX_NAME, ax__bell_name(),
+             AX_USE_EPOLL ? "epoll-set" : "libevent",
 #if defined(AX_ASAN)
              "asan",
 #elif defined(AX_TSAN)

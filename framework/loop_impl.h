@@ -79,6 +79,16 @@ struct ax_loop {
      * thread will wake them, so the loop is not deadlocked. */
     size_t tpool_waits;
     struct event *bell_ev;
+    /* The loop's epoll set for its descriptors (wait.c; AX_USE_EPOLL):
+     * made at the first ax__io_init(), watched by libevent as the one
+     * event ev (NULL: no set), closed by ax__io_set_term(). n counts the
+     * descriptors in it: each stands for an event the application could
+     * be woken by (user_events() in loop.c), as libevent's own did. */
+    struct {
+        struct event *ev;
+        int fd;
+        unsigned n;
+    } ep;
     struct event *sig_ev[2];
     bool sig_stopped; /* a signal cancelled the main task */
     bool sig_seen;    /* a stop signal came: the next one is fatal */
@@ -139,6 +149,13 @@ void ax__cancel_all(ax_loop *L);
 void ax__loop_teardown(ax_loop *L);
 void ax__runtime_main_done(ax_loop *L);
 void ax__runtime_task_ended(ax_loop *L);
+
+/* wait.c: fetch the edges waiting in the loop's epoll set, without
+ * blocking, and hand them to their ios (nothing without AX_USE_EPOLL or
+ * before the set exists: call it only when L->ep.n); close the set
+ * (ax__loop_leave(), on the loop's thread, before the event_base goes). */
+void ax__io_poll(ax_loop *L);
+void ax__io_set_term(ax_loop *L);
 
 /* wait.c: free the cached read buffers (ax__loop_leave(), on the loop's
  * thread: afterwards none is cached, since the thread has no loop). */

@@ -28,6 +28,14 @@
 #endif
 #endif
 
+#ifndef AX_USE_EPOLL
+#ifdef HAVE_SYS_EPOLL_H
+#define AX_USE_EPOLL 1
+#else
+#define AX_USE_EPOLL 0
+#endif
+#endif
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define AX_ASAN 1

@@ -31,11 +31,13 @@
  * any server here, and little beside its stacks. */
 #define IOBUF_KEEP 64u
 
-static void on_io(evutil_socket_t fd, short what, void *arg)
+/* An edge, in libevent's terms (EV_READ, EV_WRITE, EV_CLOSED) whichever
+ * poller saw it. Only wakes: a woken task is queued, and the hook (ax_serve's
+ * parked connection) queues its task too (a spawn from outside a task is
+ * never eager), so nothing that runs here frees an io; the epoll batch
+ * below relies on that. */
+static void io_edge(ax__io *io, short what)
 {
-    ax__io *io = arg;
-
-    (void)fd;
     /* A FIN: reads go back to asking the kernel until it says 0, since
      * a short read no longer means "empty, an edge will follow". */
     if (what & EV_CLOSED) {
@@ -60,6 +62,167 @@ static void on_io(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void io_fields(ax__io *io, ax_loop *L, bool rdhup)
+{
+    io->loop = L;
+    io->waiter[AX__IO_READ] = io->waiter[AX__IO_WRITE] = NULL;
+    io->ready[AX__IO_READ] = io->ready[AX__IO_WRITE] = true;
+    io->rdhup = rdhup;
+    io->closed = io->rd_short = io->drained = io->armed = false;
+    io->hook = NULL;
+}
+
+#if AX_USE_EPOLL
+/*
+ * The loop's own epoll set. libevent registers a descriptor with a malloc'd
+ * struct event (144 bytes with malloc's header) and an entry in its
+ * descriptor map (about 40, never given back), and runs every edge through
+ * its map, its activation queue and the persistent event's closure. Here
+ * a descriptor is one epoll_ctl(ADD) with the io itself as the event's
+ * data, and libevent watches the set's descriptor as a single event (an
+ * epoll descriptor is readable while edges wait in it). The set is made
+ * at a loop's first registration (a loop without sockets has none) and
+ * closed by ax__io_set_term() when the loop's thread leaves the loop.
+ *
+ * An edge costs a second epoll_wait (libevent's says "the set is ready",
+ * ours fetches the edges); the scheduler's busy poll (ax__io_poll()) asks
+ * the set directly and libevent only for the application's events.
+ *
+ * All of it here rather than a file of its own: it is a dozen lines around
+ * io_edge(), and the fallback (an event per descriptor) sits beside it.
+ */
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Edges fetched per epoll_wait; more are fetched while a batch comes back
+ * full. */
+#define EP_BATCH 64
+
+/* libevent's epoll back-end's mapping, so that both builds see the same
+ * edges: an error or a hang-up is read and write (and never EV_CLOSED),
+ * else each bit for itself. */
+static short ep_what(uint32_t e)
+{
+    short what = 0;
+
+    if (e & (EPOLLHUP | EPOLLERR))
+        return EV_READ | EV_WRITE;
+    if (e & EPOLLIN)
+        what |= EV_READ;
+    if (e & EPOLLOUT)
+        what |= EV_WRITE;
+    if (e & EPOLLRDHUP)
+        what |= EV_CLOSED;
+    return what;
+}
+
+/* Every edge of a batch is handed out before the next epoll_wait, and
+ * io_edge() frees no io (see there), so no data.ptr of a batch can be
+ * stale; an io unregistered between two batches (ax__io_term() before its
+ * descriptor is closed) has been taken out of the kernel's ready list. */
+void ax__io_poll(ax_loop *L)
+{
+    struct epoll_event evs[EP_BATCH];
+    int n;
+
+    do {
+        n = epoll_wait(L->ep.fd, evs, EP_BATCH, 0);
+        for (int i = 0; i < n; i++)
+            io_edge(evs[i].data.ptr, ep_what(evs[i].events));
+    } while (n == EP_BATCH);
+}
+
+static void on_set(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ax__io_poll(arg);
+}
+
+static int set_open(ax_loop *L)
+{
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+
+    if (fd < 0)
+        return AX_ENOMEM;
+    L->ep.ev = event_new(L->base, fd, EV_READ | EV_PERSIST, on_set, L);
+    if (!L->ep.ev || event_add(L->ep.ev, NULL) != 0) {
+        if (L->ep.ev)
+            event_free(L->ep.ev);
+        L->ep.ev = NULL;
+        close(fd);
+        return AX_ENOMEM;
+    }
+    L->ep.fd = fd;
+    L->ep.n = 0;
+    return 0;
+}
+
+void ax__io_set_term(ax_loop *L)
+{
+    if (!L->ep.ev)
+        return;
+    event_free(L->ep.ev);
+    L->ep.ev = NULL;
+    close(L->ep.fd);
+    L->ep.fd = -1;
+    L->ep.n = 0;
+}
+
+static int io_init(ax__io *io, int fd, bool tcp)
+{
+    ax_loop *L = ax__tls_loop;
+    struct epoll_event e;
+    int rc;
+
+    if (!L)
+        return AX_EPERM;
+    if (!L->ep.ev && (rc = set_open(L)))
+        return rc;
+    io_fields(io, L, tcp);
+    io->reg.fd = fd;
+    e.events = EPOLLIN | EPOLLOUT | EPOLLET | (tcp ? EPOLLRDHUP : 0);
+    e.data.ptr = io;
+    /* Refused (a regular file, the watch limit, a descriptor already in
+     * the set): what event_add() said, AX_ENOMEM. */
+    if (epoll_ctl(L->ep.fd, EPOLL_CTL_ADD, fd, &e) != 0)
+        return AX_ENOMEM;
+    L->ep.n++;
+    return 0;
+}
+
+void ax__io_term(ax__io *io)
+{
+    ax_loop *L = io->loop;
+
+    ax__io_hook_disarm(io);
+    /* Only from the loop's thread while the set is open: after
+     * ax__io_set_term() its number may be another set's, or a socket's. */
+    if (L && L == ax__tls_loop && L->ep.ev) {
+        epoll_ctl(L->ep.fd, EPOLL_CTL_DEL, io->reg.fd, NULL);
+        L->ep.n--;
+    }
+}
+
+#else /* !AX_USE_EPOLL: a libevent event per descriptor */
+
+void ax__io_poll(ax_loop *L)
+{
+    (void)L;
+}
+
+void ax__io_set_term(ax_loop *L)
+{
+    (void)L;
+}
+
+static void on_io(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    io_edge(arg, what);
+}
+
 static int io_init(ax__io *io, int fd, bool tcp)
 {
     ax_loop *L = ax__tls_loop;
@@ -67,25 +230,28 @@ static int io_init(ax__io *io, int fd, bool tcp)
 
     if (!L)
         return AX_EPERM;
-    io->loop = L;
-    io->waiter[AX__IO_READ] = io->waiter[AX__IO_WRITE] = NULL;
-    io->ready[AX__IO_READ] = io->ready[AX__IO_WRITE] = true;
-    io->rdhup = tcp && (event_base_get_features(L->base) &
-                        EV_FEATURE_EARLY_CLOSE);
-    io->closed = io->rd_short = io->drained = io->armed = false;
-    io->hook = NULL;
+    io_fields(io, L, tcp && (event_base_get_features(L->base) &
+                             EV_FEATURE_EARLY_CLOSE));
     if (io->rdhup)
         what |= EV_CLOSED;
-    io->ev = event_new(L->base, fd, what, on_io, io);
-    if (!io->ev)
+    io->reg.ev = event_new(L->base, fd, what, on_io, io);
+    if (!io->reg.ev)
         return AX_ENOMEM;
-    if (event_add(io->ev, NULL) != 0) {
-        event_free(io->ev);
-        io->ev = NULL;
+    if (event_add(io->reg.ev, NULL) != 0) {
+        event_free(io->reg.ev);
+        io->reg.ev = NULL;
         return AX_ENOMEM;
     }
     return 0;
 }
+
+void ax__io_term(ax__io *io)
+{
+    ax__io_hook_disarm(io);
+    event_free(io->reg.ev);
+    io->reg.ev = NULL;
+}
+#endif
 
 int ax__io_init(ax__io *io, int fd)
 {
@@ -95,13 +261,6 @@ int ax__io_init(ax__io *io, int fd)
 int ax__io_init_tcp(ax__io *io, int fd)
 {
     return io_init(io, fd, true);
-}
-
-void ax__io_term(ax__io *io)
-{
-    ax__io_hook_disarm(io);
-    event_free(io->ev);
-    io->ev = NULL;
 }
 
 int ax__io_enter(const ax__io *io, int dir)

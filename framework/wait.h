@@ -9,7 +9,10 @@
  *
  *   - an fd watcher (ax__io), registered once per descriptor, edge-triggered
  *     for read and write, and "suspend until ready, the deadline or a
- *     cancellation" for one direction;
+ *     cancellation" for one direction. On Linux the descriptors of a loop
+ *     are in an epoll set of the loop's own, which libevent watches as a
+ *     single event: a descriptor costs no libevent event and no entry in
+ *     libevent's descriptor map (configure --disable-epoll: an event each);
  *   - the calling loop's clock, and a relative timeout turned into a
  *     deadline on it;
  *   - parking a task until another piece of code on its loop unparks it;
@@ -49,7 +52,14 @@ enum { AX__IO_READ = 0, AX__IO_WRITE = 1 };
  * the socket (see ax__io_init_tcp()).
  */
 typedef struct ax__io {
-    struct event *ev;
+    /* Where it is registered (wait.c): by default the descriptor, in its
+     * loop's own epoll set; with configure --disable-epoll (or without
+     * epoll) a libevent event of its own. One layout either way, so that
+     * this header does not depend on config.h. */
+    union {
+        int fd;
+        struct event *ev;
+    } reg;
     ax_loop *loop;      /* the loop it is registered with */
     ax_task *waiter[2]; /* the task waiting per direction, or NULL */
     bool ready[2];      /* no EAGAIN seen since the last edge */
@@ -73,7 +83,8 @@ typedef struct ax__io_hook {
     /* On the loop, outside any task (from the loop's event or timer
      * phase): @p status is 0 for a read edge, AX_ETIMEDOUT for the
      * deadline. The hook is disarmed before the call. It may spawn tasks
-     * and re-arm; it must not free the io. */
+     * and re-arm; it must not free the io, nor any other (the loop's
+     * epoll batch may hold an edge for it still: wait.c). */
     void (*fn)(struct ax__io_hook *h, int status);
     ax__io *io;
     union {
@@ -85,14 +96,18 @@ typedef struct ax__io_hook {
 /*
  * Register @p fd (already non-blocking) with the calling thread's loop,
  * edge-triggered for read and write, until ax__io_term(). One registration
- * for the descriptor's whole life: waiting costs no epoll_ctl.
- * @return 0; AX_EPERM if the thread runs no loop; AX_ENOMEM.
+ * for the descriptor's whole life: waiting costs no epoll_ctl. The first
+ * registration of a loop makes its epoll set (close-on-exec).
+ * @return 0; AX_EPERM if the thread runs no loop; AX_ENOMEM (also when
+ *         the kernel refuses the descriptor, as libevent's event_add()
+ *         would: a regular file, the watch limit).
  */
 int ax__io_init(ax__io *io, int fd);
 
 /*
- * ax__io_init() for a TCP socket, adding EV_CLOSED (EPOLLRDHUP) when the
- * loop's back-end has it (epoll; not poll or select). Then a short read
+ * ax__io_init() for a TCP socket, adding EPOLLRDHUP (libevent's EV_CLOSED
+ * under --disable-epoll, when the loop's back-end has it: epoll; not poll
+ * or select). Then a short read
  * followed by a successful write can spare the recv() that would only say
  * EAGAIN; see ax__io_read_done(). Elsewhere the same as ax__io_init().
  * @return 0; AX_EPERM if the thread runs no loop; AX_ENOMEM.
@@ -154,7 +169,12 @@ static inline bool ax__io_take_drained(ax__io *io)
 /*
  * Unregister. The caller guarantees nobody waits (ax__io_busy() false), and
  * calls this BEFORE closing the descriptor: once closed its number may name
- * another thread's new socket, which the unregistration would touch.
+ * another thread's new socket, which the unregistration would touch; and
+ * while a forked child still holds a copy of the descriptor, closing it
+ * would not take it out of the epoll set, whose next edge would then carry
+ * a pointer to the freed io. Called after the loop's thread has left the
+ * loop (a layer's end-of-runtime cleanup), it touches nothing: the set
+ * has been closed with every registration in it.
  */
 void ax__io_term(ax__io *io);
 

@@ -75,7 +75,7 @@ cd "$ROOT"
 # 5 s guards fired on an overloaded machine.)
 SUITE_TABLE='
 default   | build      | check     |                         | CC=gcc --prefix=@PREFIX@       | gcc, assembly context switch: make check
-alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ AX_NO_BENCH=1 AX_ACTOR_LIVES=200000 | CC=gcc --with-context=ucontext --disable-eventfd --disable-static | gcc, the other back-ends (ucontext context switch, pipe doorbell): make check of the programs that switch and cross loops
+alt       | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@ALT_TESTS@ AX_NO_BENCH=1 AX_ACTOR_LIVES=200000 | CC=gcc --with-context=ucontext --disable-eventfd --disable-epoll --disable-static | gcc, the other back-ends (ucontext context switch, pipe doorbell, a libevent event per socket): make check of the programs that switch, cross loops and use sockets
 noactors  | build      | check     | AX_CHAT_FLOOD=2000 AX_E2E_HARD=0 AX_TESTS=@NOACT_TESTS@ | CC=gcc --disable-actors --disable-static | gcc, the core alone (configure --disable-actors): make check of the programs the flag changes
 asan      | build test | check     | CK_TIMEOUT_MULTIPLIER=4 AX_CHAT_FLOOD=2000 AX_NO_BENCH=1 AX_STRESS_SCALE=10 | CC=clang --enable-asan --disable-static | clang, ASan+UBSan: make check
 tsan      | build test | tsan      | CK_TIMEOUT_MULTIPLIER=4 AX_E2E_HARD=0 AX_NO_BENCH=1 AX_STRESS_SCALE=10 AX_CHECK_JOBS=2 | --enable-tsan --disable-static | ThreadSanitizer, gcc or clang (whichever runs here): make check
@@ -90,7 +90,8 @@ debian    | build pkg  | debian    |                         |                  
 '
 
 # The programs the alt row runs (AX_TESTS): those that switch between tasks
-# most (for ucontext), and those that cross loops (for the pipe doorbell).
+# most (for ucontext), those that cross loops (for the pipe doorbell), and
+# those that use sockets (for --disable-epoll).
 # One build carries both back-ends: each is what the other's tests do not
 # touch, and a build of its own cost CI two minutes.
 # AX_STRESS_SCALE=10 (asan, tsan): check_stress sends 200,000 messages
@@ -105,6 +106,9 @@ debian    | build pkg  | debian    |                         |                  
 # still switch the ucontext way a million times, ten times what the
 # sanitizer rows and valgrind run.
 CTX_TESTS="tests/check_ctx tests/check_task tests/check_overflow tests/check_stack tests/check_gather tests/check_scope tests/check_runtime tests/check_examples tests/check_actor tests/check_supervisor tests/check_sharedstack"
+# And those that watch descriptors (for --disable-epoll: a libevent event
+# per socket instead of the loop's own epoll set).
+POLL_TESTS="tests/check_net tests/check_udp tests/check_process tests/check_drain tests/check_ioset"
 BELL_TESTS="tests/check_loop tests/check_runtime tests/check_queue tests/check_thread tests/check_sync tests/check_actor tests/check_actor_life tests/check_monitor tests/check_stress tests/e2e.sh"
 # What --disable-actors changes: the programs with AXON_HAVE_ACTORS or
 # AX_HAVE_ACTORS branches, the examples and documents built or skipped by
@@ -127,7 +131,7 @@ slow_first() {
     done
     printf '%s\n' "$out"
 }
-ALT_TESTS=$(printf '%s\n' $CTX_TESTS $BELL_TESTS | awk '!seen[$0]++' | paste -sd,)
+ALT_TESTS=$(printf '%s\n' $CTX_TESTS $BELL_TESTS $POLL_TESTS | awk '!seen[$0]++' | paste -sd,)
 
 # Sanitizer settings for the asan and tsan builds, wherever their programs
 # run (make check, repeat); they do not affect other builds.

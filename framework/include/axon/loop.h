@@ -80,9 +80,11 @@ AX_EXTERN int ax_dump_tasks(FILE *out);
 
 /**
  * A static string naming how this build works: context back-end
- * ("asm-x86_64", "asm-aarch64" or "ucontext"), the doorbell, the sanitizer
- * support compiled in, and libevent's version and back-end method
- * ("epoll"). Any thread.
+ * ("asm-x86_64", "asm-aarch64" or "ucontext"), the doorbell, how sockets
+ * are watched ("sockets=epoll-set": the loop's own epoll set;
+ * "sockets=libevent": an event each, configure --disable-epoll), the
+ * sanitizer support compiled in, and libevent's version and back-end
+ * method ("epoll"). Any thread.
  */
 AX_EXTERN const char *ax_build_info(void);
 
