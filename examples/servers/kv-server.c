@@ -796,6 +796,22 @@ typedef struct req {
 /* The block holds room for max(n, 1) keys, so that every request of one
  * key or none is the same size and a connection can keep it for its next
  * command (req_take, req_give). */
+/* A request block, new or a spare, made ready for @p cmd with @p n keys
+ * (n <= r->slots): no entry referenced yet. */
+static req *req_reset(req *r, const command *cmd, int n)
+{
+    r->next = NULL;
+    r->cmd = cmd;
+    r->n = n;
+    r->num = 0;
+    r->err = 0;
+    r->aof_err = 0;
+    r->snap = NULL;
+    r->nsnap = 0;
+    memset(r->ents, 0, (size_t)(n ? n : 1) * sizeof(entry *));
+    return r;
+}
+
 static req *req_new(const command *cmd, int n)
 {
     int slots = n ? n : 1;
@@ -806,19 +822,10 @@ static req *req_new(const command *cmd, int n)
     if (!r)
         return NULL;
     r->slots = slots;
-    r->next = NULL;
-    r->cmd = cmd;
-    r->n = n;
-    r->num = 0;
-    r->err = 0;
-    r->aof_err = 0;
-    r->snap = NULL;
-    r->nsnap = 0;
     r->keys = (kref *)(r + 1);
     r->ents = (entry **)(r->keys + slots);
     r->idx = (uint32_t *)(r->ents + slots);
-    memset(r->ents, 0, (size_t)slots * sizeof(entry *));
-    return r;
+    return req_reset(r, cmd, n);
 }
 
 /* What a request holds besides its block: the entries it references. */
@@ -1108,16 +1115,7 @@ static req *req_take(conn *c, const command *cmd, int n)
         return req_new(cmd, n);
     c->spare = r->next;
     c->nspare--;
-    r->next = NULL;
-    r->cmd = cmd;
-    r->n = n;
-    r->num = 0;
-    r->err = 0;
-    r->aof_err = 0;
-    r->snap = NULL;
-    r->nsnap = 0;
-    r->ents[0] = NULL;
-    return r;
+    return req_reset(r, cmd, n);
 }
 
 static void req_give(conn *c, req *r)
