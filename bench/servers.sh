@@ -527,14 +527,15 @@ count_start() {
     PIDS="$PIDS $CPID"
     sleep 0.5
 }
-# Stop it in this shell (`wait` in a $(...) subshell returns at once, and
-# the file was read before perf had written it: n/a in some runs).
-count_end() {
-    [ -n "$CPID" ] || return 0
-    kill -INT "$CPID" 2>/dev/null
-    wait "$CPID" 2>/dev/null
+# tracer_end PID: stop a tracer (perf or strace; none if PID is empty) in
+# this shell, so that its output is written before it is read (`wait` in
+# a $(...) subshell returns at once: n/a in some runs).
+tracer_end() {
+    [ -n "$1" ] || return 0
+    kill -INT "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
 }
-count_stop() { # after count_end: prints the count, or n/a
+count_stop() { # after tracer_end "$CPID": prints the count, or n/a
     [ -n "$CPID" ] || { printf 'n/a'; return 0; }
     awk -F, '/raw_syscalls:sys_enter/ && $1 ~ /^[0-9]+$/ { printf "%d", $1; f = 1 }
         END { if (!f) printf "n/a" }' "$TMP/perf.out"
@@ -551,12 +552,7 @@ strace_start() {
     PIDS="$PIDS $STPID"
     sleep 0.5
 }
-strace_end() { # in this shell, as count_end
-    [ -n "$STPID" ] || return 0
-    kill -INT "$STPID" 2>/dev/null
-    wait "$STPID" 2>/dev/null
-}
-strace_stop() { # after strace_end
+strace_stop() { # after tracer_end "$STPID"
     [ -n "$STPID" ] || { printf 'n/a (no strace)'; return 0; }
     awk -v n="$1" '
         /^-/ || /^%/ || /total$/ { next }
@@ -620,14 +616,14 @@ http_pinned() { # label
     local rps=$W_RPS p99=$W_P99
     count_start
     wrk_pinned "$DURATION"
-    count_end
+    tracer_end "$CPID"
     c=$(count_stop)
     local spr
     spr=$(per_req "$c" "$W_N")
     strace_start
     wrk_pinned 2s
     local st
-    strace_end
+    tracer_end "$STPID"
     st=$(strace_stop "$W_N")
     say "  -> $rps req/s, p99 $p99, $spr syscalls/request"
     prow '%-28s | %9s | %8s | %8s | %s' "$1" "$rps" "$p99" "$spr" "$st"
@@ -641,12 +637,12 @@ kv_pinned() { # label
         set=$B_SET get=$B_GET p99=$B_P99
         count_start
         rb_pinned "$NREQ" "$p"
-        count_end
+        tracer_end "$CPID"
         c=$(count_stop)
         spr=$(per_req "$c" $((2 * NREQ)))
         strace_start
         rb_pinned "$STRACE_N" "$p"
-        strace_end
+        tracer_end "$STPID"
         st=$(strace_stop $((2 * STRACE_N)))
         say "  -> -P$p SET $set GET $get req/s, GET p99 $p99, $spr syscalls/request"
         prow '%-28s | %9s | %9s | %8s | %8s | %s' "$1 -P$p" "$set" "$get" \
@@ -675,7 +671,7 @@ ax_row() { # mode pipeline row
     else ALINES+=("$3"); fi
 }
 ax_pinned() { # label mode connections [pipeline]
-    local out rps p99 row pl=${4:-1}
+    local out rps p99 pl=${4:-1}
     if [ ! -x "$AXLOAD" ] || [ $HAVE_PY = 0 ]; then
         ax_row "$2" "$pl" "$(printf '%-28s | %9s | %8s' "$1" n/a n/a)"
         return

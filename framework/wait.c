@@ -91,7 +91,6 @@ static void io_fields(ax__io *io, ax_loop *L, bool rdhup)
  * All of it here rather than a file of its own: it is a dozen lines around
  * io_edge(), and the fallback (an event per descriptor) sits beside it.
  */
-#include <errno.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
